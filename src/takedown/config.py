@@ -1,0 +1,112 @@
+"""Settings, read from ``TAKEDOWN_*`` environment variables.
+
+Every setting has a documented default (the README's settings table is generated from the
+same field descriptions, see ``takedown settings``). Production mode refuses to start when
+a setting that must be chosen by the operator is left at a development value.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Mode(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class ConfigError(Exception):
+    """A setting is missing or unsafe for the chosen mode."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Field descriptions are the user documentation."""
+
+    model_config = SettingsConfigDict(env_prefix="TAKEDOWN_", extra="ignore", frozen=True)
+
+    mode: Mode = Field(
+        Mode.development,
+        description="`development` or `production`. Production requires HTTPS cookies and "
+        "refuses unsafe defaults.",
+    )
+    data_dir: Path = Field(
+        Path("./data"),
+        description="Folder for the embedded database and other local state.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the database. Empty: SQLite file `DATA_DIR/takedown.db`. "
+        "For PostgreSQL: `postgresql+psycopg://user:pass@host:5432/takedown`.",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        5000, ge=0, description="How long a SQLite writer waits for the lock before failing."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, gt=0, description="Largest request body accepted on ordinary routes (1 MB)."
+    )
+    max_media_bytes: int = Field(
+        67_108_864, gt=0, description="Largest request body on media upload routes (64 MB)."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed logins in a row after which an account is locked."
+    )
+    login_lockout_seconds: int = Field(
+        900, ge=1, description="How long a locked account stays locked."
+    )
+    session_ttl_seconds: int = Field(
+        43_200, ge=60, description="Lifetime of a staff login session (12 hours)."
+    )
+    session_cookie_secure: bool | None = Field(
+        None,
+        description="Send the session cookie over HTTPS only. Empty: on in production, off in "
+        "development.",
+    )
+    worker: bool = Field(
+        True, description="Run the in-process outbox worker inside `takedown serve`."
+    )
+    worker_poll_seconds: float = Field(
+        1.0, gt=0, description="How often the worker looks for due events when not woken."
+    )
+    outbox_max_attempts: int = Field(
+        8, ge=1, description="Attempts at an event before it is parked as dead for an operator."
+    )
+    outbox_backoff_seconds: float = Field(
+        2.0, gt=0, description="First retry delay; doubles with each attempt (capped at 1 hour)."
+    )
+    outbox_lease_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How long a worker owns a claimed event; after that another worker may retry "
+        "it (at-least-once delivery).",
+    )
+    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
+    log_format: str = Field("json", description="`json` (one object per line) or `text`.")
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> Settings:
+        if self.log_format not in {"json", "text"}:
+            raise ValueError("log_format must be 'json' or 'text'")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'takedown.db').resolve()}"
+
+    @property
+    def cookie_secure(self) -> bool:
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return self.mode is Mode.production
+
+    def check_production(self) -> None:
+        """Raise ``ConfigError`` if production mode is combined with unsafe settings."""
+        if self.mode is not Mode.production:
+            return
+        if self.session_cookie_secure is False:
+            raise ConfigError("TAKEDOWN_SESSION_COOKIE_SECURE=false is not allowed in production")

@@ -1,0 +1,146 @@
+"""Roles, scopes and the permissions they grant.
+
+Why permissions and not role checks in routes? A route says *what* it needs
+(``Permission.keys_manage``); which roles and scopes grant that is policy, kept in the two
+tables below so it can be read, tested and changed in one place. A route that declares
+nothing is refused (see ``takedown.api.security``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class IdentityError(Exception):
+    """Base of the identity errors."""
+
+
+class NotAuthenticated(IdentityError):
+    """No credential, or one that is unknown, expired, revoked or locked."""
+
+
+class Forbidden(IdentityError):
+    """The principal is known but lacks ``permission``."""
+
+    def __init__(self, message: str, *, permission: Permission) -> None:
+        super().__init__(message)
+        self.permission = permission
+
+
+class Role(StrEnum):
+    """Staff roles, from least to most trusted in review; ``admin`` runs the installation."""
+
+    reviewer = "reviewer"
+    senior_reviewer = "senior_reviewer"
+    child_safety_lead = "child_safety_lead"
+    compliance = "compliance"
+    admin = "admin"
+
+
+class Scope(StrEnum):
+    """What an API key may be used for. A key holds one or more scopes."""
+
+    scan = "scan"  # a platform's upload path
+    report = "report"  # a platform's report button
+    trusted_flagger = "trusted_flagger"  # DSA Art. 22 trusted flaggers
+    law_enforcement = "law_enforcement"  # police and agencies
+    metrics = "metrics"  # a Prometheus scraper
+
+
+class Permission(StrEnum):
+    console_view = "console:view"
+    account_self = "account:self"
+    users_manage = "users:manage"
+    keys_manage = "keys:manage"
+    audit_read = "audit:read"
+    metrics_read = "metrics:read"
+    scan = "scan"
+    reports_submit = "reports:submit"
+    reports_as_trusted_flagger = "reports:trusted_flagger"
+    reports_as_law_enforcement = "reports:law_enforcement"
+
+
+_STAFF = frozenset({Permission.console_view, Permission.account_self})
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.reviewer: _STAFF,
+    Role.senior_reviewer: _STAFF,
+    Role.child_safety_lead: _STAFF | {Permission.audit_read},
+    Role.compliance: _STAFF | {Permission.audit_read},
+    Role.admin: _STAFF
+    | {
+        Permission.users_manage,
+        Permission.keys_manage,
+        Permission.audit_read,
+        Permission.metrics_read,
+    },
+}
+
+SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
+    Scope.scan: frozenset({Permission.scan}),
+    Scope.report: frozenset({Permission.reports_submit}),
+    Scope.trusted_flagger: frozenset(
+        {Permission.reports_submit, Permission.reports_as_trusted_flagger}
+    ),
+    Scope.law_enforcement: frozenset(
+        {Permission.reports_submit, Permission.reports_as_law_enforcement}
+    ),
+    Scope.metrics: frozenset({Permission.metrics_read}),
+}
+
+
+class PrincipalKind(StrEnum):
+    staff_session = "staff_session"  # a person logged in to the console
+    staff_token = "staff_token"  # a person acting through a personal API token
+    api_key = "api_key"  # a platform, trusted flagger, agency or scraper
+    system = "system"  # the CLI run by an operator on the host, and the workers
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting. ``subject_id`` is the user id for staff and the key id for API keys."""
+
+    kind: PrincipalKind
+    subject_id: int | None
+    name: str
+    role: Role | None = None
+    scopes: frozenset[Scope] = frozenset()
+    credential_id: int | None = None
+    permissions: frozenset[Permission] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.kind is PrincipalKind.system:
+            perms = frozenset(Permission)
+        elif self.kind is PrincipalKind.api_key:
+            perms = frozenset().union(*(SCOPE_PERMISSIONS[s] for s in self.scopes))
+        else:
+            perms = ROLE_PERMISSIONS[self.role] if self.role else frozenset()
+        object.__setattr__(self, "permissions", perms)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind in (PrincipalKind.staff_session, PrincipalKind.staff_token)
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    @classmethod
+    def system(cls, name: str = "system") -> Principal:
+        """The operator at the host's shell, or a worker: trusted by being on the machine."""
+        return cls(kind=PrincipalKind.system, subject_id=None, name=name)
+
+
+def require(principal: Principal | None, permission: Permission) -> Principal:
+    """Return ``principal`` if it holds ``permission``.
+
+    Raises ``NotAuthenticated`` when there is no principal and ``Forbidden`` when it lacks
+    the permission. Example::
+
+        actor = require(actor, Permission.keys_manage)
+    """
+    if principal is None:
+        raise NotAuthenticated("authentication required")
+    if not principal.can(permission):
+        raise Forbidden(f"{principal.name} lacks permission {permission}", permission=permission)
+    return principal

@@ -1,0 +1,179 @@
+"""The outbox worker: claim, handle, mark done; retry with exponential backoff.
+
+Delivery is at least once. A claim is a lease (``locked_until``): if the process dies after
+claiming, the lease runs out and another worker (or this one after a restart) takes the
+event again. Handlers therefore must be idempotent; their database effects commit in the
+same transaction as "done", so those happen once.
+
+Operational hazard: every worker process must use a distinct ``worker_id`` (the default
+includes the host name and PID); two workers sharing one would steal each other's leases.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+
+from prometheus_client import Counter
+
+from takedown.jobs.registry import HandlerContext, HandlerRegistry
+from takedown.store.db import Database
+from takedown.store.types import utcnow
+from takedown.store.uow import SqlAlchemyUnitOfWork
+
+log = logging.getLogger("takedown.jobs")
+
+EVENTS_HANDLED = Counter("takedown_events_handled_total", "Outbox events handled", ["event_type"])
+EVENTS_FAILED = Counter(
+    "takedown_events_failed_total", "Outbox event attempts that raised", ["event_type"]
+)
+EVENTS_DEAD = Counter(
+    "takedown_events_dead_total", "Outbox events parked after their last attempt", ["event_type"]
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    backoff_seconds: float = 2.0
+    max_backoff_seconds: float = 3600.0
+    lease_seconds: float = 60.0
+
+    def delay(self, attempt: int) -> timedelta:
+        """Delay after failed attempt ``attempt`` (1-based): base·2^(n-1), capped, ±20% jitter."""
+        base = min(self.backoff_seconds * 2 ** (attempt - 1), self.max_backoff_seconds)
+        return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def run_event(
+    db: Database,
+    registry: HandlerRegistry,
+    event_id: int,
+    *,
+    worker_id: str,
+    policy: RetryPolicy,
+) -> str:
+    """Claim and handle one event. Returns ``done``, ``retry``, ``dead`` or ``skipped``
+    (someone else holds it, or it is not due)."""
+    now = utcnow()
+    with SqlAlchemyUnitOfWork(db) as uow:
+        claimed = uow.outbox.claim(
+            event_id,
+            worker=worker_id,
+            now=now,
+            until=now + timedelta(seconds=policy.lease_seconds),
+        )
+        uow.commit()
+        message = uow.outbox.get(event_id) if claimed else None
+    if message is None:
+        return "skipped"
+    try:
+        with SqlAlchemyUnitOfWork(db) as uow:
+            event, handlers = registry.decode(message.event_type, message.payload)
+            ctx = HandlerContext(event_id=event_id, attempt=message.attempts, uow=uow)
+            for handler in handlers:
+                handler(event, ctx)
+            if not uow.outbox.mark_done(event_id, worker=worker_id, now=utcnow()):
+                # Our lease ran out and another worker took the event: leave it to them.
+                log.warning("lease lost", extra={"event_id": event_id})
+                return "skipped"
+            uow.commit()
+    except Exception as exc:
+        EVENTS_FAILED.labels(message.event_type).inc()
+        dead = message.attempts >= policy.max_attempts
+        retry_at = None if dead else utcnow() + policy.delay(message.attempts)
+        error = "".join(traceback.format_exception_only(exc)).strip()
+        with SqlAlchemyUnitOfWork(db) as uow:
+            uow.outbox.mark_failed(event_id, worker=worker_id, error=error, retry_at=retry_at)
+            uow.commit()
+        log.exception(
+            "event handler failed",
+            extra={
+                "event_id": event_id,
+                "event_type": message.event_type,
+                "attempt": message.attempts,
+                "dead": dead,
+            },
+        )
+        if dead:
+            EVENTS_DEAD.labels(message.event_type).inc()
+            return "dead"
+        return "retry"
+    EVENTS_HANDLED.labels(message.event_type).inc()
+    return "done"
+
+
+class Worker:
+    """Runs due outbox events on a background thread until ``stop()``.
+
+    It wakes at once when a unit of work commits events (``Database.on_commit``), and polls
+    every ``poll_seconds`` for retries that came due.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        registry: HandlerRegistry,
+        *,
+        policy: RetryPolicy | None = None,
+        poll_seconds: float = 1.0,
+        batch: int = 100,
+        worker_id: str | None = None,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.policy = policy or RetryPolicy()
+        self.poll_seconds = poll_seconds
+        self.batch = batch
+        self.worker_id = worker_id or default_worker_id()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        db.on_commit(self._wake.set)
+
+    def run_once(self) -> int:
+        """Handle every event due now; returns how many were attempted."""
+        with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
+            ids = uow.outbox.due_ids(utcnow(), self.batch)
+        for event_id in ids:
+            if self._stop.is_set():
+                break
+            run_event(
+                self.db, self.registry, event_id, worker_id=self.worker_id, policy=self.policy
+            )
+        return len(ids)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                attempted = self.run_once()
+            except Exception:
+                log.exception("outbox worker pass failed; retrying")
+                attempted = 0
+            if attempted < self.batch:
+                self._wake.wait(self.poll_seconds)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="takedown-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

@@ -1,0 +1,445 @@
+"""Staff accounts: create, disable, unlock; log in and out; resolve a credential.
+
+Login lock-out: ``login_max_failures`` wrong passwords in a row lock the account for
+``login_lockout_seconds``. The failure is committed *before* the error is raised, so an
+attacker cannot dodge the counter by dropping the connection. The message never says whether
+the name exists or the account is locked; the audit log does.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from takedown.identity import (
+    AccountLockedOut,
+    ApiKey,
+    CredentialIssued,
+    CredentialRevoked,
+    NotAuthenticated,
+    Permission,
+    Principal,
+    PrincipalKind,
+    Role,
+    SecretKind,
+    User,
+    UserCreated,
+    check_password_policy,
+    digests_match,
+    hash_password,
+    issue_secret,
+    parse_secret,
+    require,
+    verify_password,
+)
+from takedown.services import audit
+from takedown.services.errors import Conflict, InvalidInput, NotFound
+from takedown.store.types import utcnow
+from takedown.store.uow import SqlAlchemyUnitOfWork
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+LOGIN_FAILED = "invalid name or password, or the account is locked"
+# Verified against when the name is unknown, so both paths cost one argon2 verification.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int = 5
+    lockout: timedelta = timedelta(minutes=15)
+    session_ttl: timedelta = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User
+    session_secret: str
+    csrf_token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    principal: Principal
+    csrf_token: str | None = None  # set for cookie sessions: unsafe requests must echo it
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    key: ApiKey
+    secret: str  # shown once
+
+
+def create_user(
+    *, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str, role: Role, password: str | None
+) -> User:
+    """Create a staff account. ``password`` None makes an account that can only use tokens.
+
+    Raises ``InvalidInput`` for a bad name, ``WeakPassword``, ``Conflict`` if the name is taken.
+    """
+    require(actor, Permission.users_manage)
+    if not NAME_RE.match(name):
+        raise InvalidInput(
+            "name must be 1-64 characters: lowercase letters, digits, '.', '_' or '-'",
+            field="name",
+        )
+    if password is not None:
+        check_password_policy(password)
+    password_hash = hash_password(password) if password is not None else None
+    with uow:
+        if uow.users.get_by_name(name):
+            raise Conflict(f"a user named {name!r} exists", field="name")
+        user = uow.users.add(name=name, role=role, password_hash=password_hash)
+        audit.record(
+            uow,
+            actor=actor,
+            action="user.created",
+            target_type="user",
+            target_id=user.id,
+            details={"name": name, "role": role.value},
+        )
+        uow.publish(UserCreated(user_id=user.id, name=name, role=role.value))
+        uow.commit()
+    return user
+
+
+def set_password(*, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str, password: str) -> User:
+    require(actor, Permission.users_manage)
+    check_password_policy(password)
+    password_hash = hash_password(password)
+    with uow:
+        user = _user_by_name(uow, name)
+        uow.users.update(user.id, password_hash=password_hash, failed_logins=0, locked_until=None)
+        uow.staff_sessions.revoke_all_of_user(user.id, utcnow())
+        audit.record(
+            uow, actor=actor, action="user.password_set", target_type="user", target_id=user.id
+        )
+        uow.commit()
+    return user
+
+
+def list_users(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[User]:
+    require(actor, Permission.users_manage)
+    with uow:
+        return uow.users.list()
+
+
+def disable_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int) -> User:
+    """Disable an account and end its sessions and personal tokens at once."""
+    require(actor, Permission.users_manage)
+    now = utcnow()
+    with uow:
+        user = uow.users.get(user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id}")
+        uow.users.update(user_id, active=False)
+        uow.staff_sessions.revoke_all_of_user(user_id, now)
+        revoked = uow.keys.revoke_all_of_user(user_id, now)
+        audit.record(
+            uow,
+            actor=actor,
+            action="user.disabled",
+            target_type="user",
+            target_id=user_id,
+            details={"tokens_revoked": revoked},
+        )
+        uow.commit()
+        updated = uow.users.get(user_id)
+    assert updated is not None
+    return updated
+
+
+def unlock_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str) -> User:
+    require(actor, Permission.users_manage)
+    with uow:
+        user = _user_by_name(uow, name)
+        uow.users.update(user.id, failed_logins=0, locked_until=None)
+        audit.record(
+            uow, actor=actor, action="user.unlocked", target_type="user", target_id=user.id
+        )
+        uow.commit()
+    return user
+
+
+def _user_by_name(uow: SqlAlchemyUnitOfWork, name: str) -> User:
+    user = uow.users.get_by_name(name)
+    if user is None:
+        raise NotFound(f"no user named {name!r}")
+    return user
+
+
+def _principal_for(user: User, kind: PrincipalKind, credential_id: int) -> Principal:
+    return Principal(
+        kind=kind,
+        subject_id=user.id,
+        name=user.name,
+        role=user.role,
+        credential_id=credential_id,
+    )
+
+
+def login(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    name: str,
+    password: str,
+    policy: LoginPolicy,
+    client: str | None = None,
+) -> LoginResult:
+    """Check a password and open a session.
+
+    Raises ``NotAuthenticated`` (one message for every failure) and records why in the audit
+    log: unknown name, wrong password, disabled or locked account.
+    """
+    now = utcnow()
+    anonymous = Principal(kind=PrincipalKind.system, subject_id=None, name=f"login:{name[:64]}")
+    with uow:
+        user = uow.users.get_by_name(name)
+        if user is None or user.password_hash is None:
+            verify_password(_DUMMY_HASH, password)
+            audit.record(
+                uow,
+                actor=anonymous,
+                action="auth.login_failed",
+                details={"reason": "unknown_name", "client": client},
+            )
+            uow.commit()
+            raise NotAuthenticated(LOGIN_FAILED)
+        reason = None
+        if not verify_password(user.password_hash, password):
+            reason = "wrong_password"
+        if user.is_locked(now):
+            reason = "locked"
+        elif not user.active:
+            reason = "disabled"
+        if reason is not None:
+            _record_failure(uow, user, reason, now, policy, client)
+            uow.commit()
+            raise NotAuthenticated(LOGIN_FAILED)
+        issued = issue_secret(SecretKind.session)
+        csrf = secrets.token_urlsafe(32)
+        expires_at = now + policy.session_ttl
+        session = uow.staff_sessions.add(
+            key_id=issued.key_id,
+            digest=issued.digest,
+            user_id=user.id,
+            csrf_token=csrf,
+            expires_at=expires_at,
+        )
+        values: dict[str, object] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+        uow.users.update(user.id, **values)
+        audit.record(
+            uow,
+            actor=_principal_for(user, PrincipalKind.staff_session, session.id),
+            action="auth.login",
+            target_type="user",
+            target_id=user.id,
+            details={"client": client},
+        )
+        uow.commit()
+    return LoginResult(
+        user=user, session_secret=issued.value, csrf_token=csrf, expires_at=expires_at
+    )
+
+
+def _record_failure(
+    uow: SqlAlchemyUnitOfWork,
+    user: User,
+    reason: str,
+    now: datetime,
+    policy: LoginPolicy,
+    client: str | None,
+) -> None:
+    actor = Principal(kind=PrincipalKind.system, subject_id=None, name=f"login:{user.name}")
+    audit.record(
+        uow,
+        actor=actor,
+        action="auth.login_failed",
+        target_type="user",
+        target_id=user.id,
+        details={"reason": reason, "client": client},
+    )
+    if reason != "wrong_password":
+        return
+    failures = user.failed_logins + 1
+    if failures >= policy.max_failures:
+        until = now + policy.lockout
+        uow.users.update(user.id, failed_logins=0, locked_until=until)
+        audit.record(
+            uow,
+            actor=actor,
+            action="auth.locked_out",
+            target_type="user",
+            target_id=user.id,
+            details={"until": until.isoformat(), "failures": failures},
+        )
+        uow.publish(AccountLockedOut(user_id=user.id, name=user.name, locked_until=until))
+    else:
+        uow.users.update(user.id, failed_logins=failures)
+
+
+def logout(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> None:
+    if actor.kind is not PrincipalKind.staff_session or actor.credential_id is None:
+        return
+    with uow:
+        uow.staff_sessions.revoke(actor.credential_id, utcnow())
+        audit.record(
+            uow, actor=actor, action="auth.logout", target_type="user", target_id=actor.subject_id
+        )
+        uow.commit()
+
+
+def authenticate(*, uow: SqlAlchemyUnitOfWork, secret: str) -> Authenticated:
+    """Turn a presented secret (bearer token or session cookie) into a principal.
+
+    Raises ``NotAuthenticated`` if it is malformed, unknown, revoked, expired, or belongs to a
+    disabled user. ``uow`` should be read-only; ``last_used_at`` is refreshed at most every
+    five minutes in a separate short transaction.
+    """
+    parsed = parse_secret(secret)
+    if parsed is None:
+        raise NotAuthenticated("malformed credential")
+    kind, key_id = parsed
+    now = utcnow()
+    with uow:
+        if kind is SecretKind.session:
+            session = uow.staff_sessions.get_by_key_id(key_id)
+            if (
+                session is None
+                or not digests_match(session.digest, secret)
+                or session.revoked_at is not None
+                or session.expires_at <= now
+            ):
+                raise NotAuthenticated("session expired or ended; log in again")
+            user = uow.users.get(session.user_id)
+            if user is None or not user.active:
+                raise NotAuthenticated("account disabled")
+            return Authenticated(
+                principal=_principal_for(user, PrincipalKind.staff_session, session.id),
+                csrf_token=session.csrf_token,
+            )
+        key = uow.keys.get_by_key_id(key_id)
+        if key is None or not digests_match(key.digest, secret) or key.revoked_at is not None:
+            raise NotAuthenticated("unknown or revoked key")
+        if (kind is SecretKind.staff_token) != key.is_personal_token:
+            raise NotAuthenticated("unknown or revoked key")
+        if key.user_id is not None:
+            user = uow.users.get(key.user_id)
+            if user is None or not user.active:
+                raise NotAuthenticated("account disabled")
+            principal = _principal_for(user, PrincipalKind.staff_token, key.id)
+        else:
+            principal = Principal(
+                kind=PrincipalKind.api_key,
+                subject_id=key.id,
+                name=key.name,
+                scopes=key.scopes,
+                credential_id=key.id,
+            )
+    if key.last_used_at is None or now - key.last_used_at > TOUCH_INTERVAL:
+        with uow.spawn() as writer:
+            writer.keys.touch(key.id, now)
+            writer.commit()
+    return Authenticated(principal=principal)
+
+
+def create_personal_token(
+    *, uow: SqlAlchemyUnitOfWork, actor: Principal, user_name: str | None, label: str
+) -> IssuedCredential:
+    """Issue a personal API token that acts as a staff member with their role.
+
+    ``user_name`` None issues to ``actor`` itself (staff); naming someone else needs
+    ``users:manage`` (an admin, or the operator's CLI).
+    """
+    if user_name is None:
+        require(actor, Permission.account_self)
+        if not actor.is_staff or actor.subject_id is None:
+            raise InvalidInput("only staff members hold personal tokens")
+    else:
+        require(actor, Permission.users_manage)
+    label = clean_label(label)
+    issued = issue_secret(SecretKind.staff_token)
+    with uow:
+        user = (
+            uow.users.get(actor.subject_id)
+            if user_name is None
+            # type: ignore[arg-type]
+            else (_user_by_name(uow, user_name))
+        )
+        if user is None or not user.active:
+            raise Conflict("the account is disabled")
+        key = uow.keys.add(
+            key_id=issued.key_id,
+            digest=issued.digest,
+            name=label,
+            user_id=user.id,
+            scopes=(),
+            created_by=actor.name,
+        )
+        record_issued(uow, actor, key)
+        uow.commit()
+    return IssuedCredential(key=key, secret=issued.value)
+
+
+def clean_label(label: str) -> str:
+    label = label.strip()
+    if not 1 <= len(label) <= 128:
+        raise InvalidInput("name must be 1-128 characters", field="name")
+    return label
+
+
+def record_issued(uow: SqlAlchemyUnitOfWork, actor: Principal, key: ApiKey) -> None:
+    scopes = sorted(s.value for s in key.scopes)
+    audit.record(
+        uow,
+        actor=actor,
+        action="credential.issued",
+        target_type="api_key",
+        target_id=key.id,
+        details={"name": key.name, "user_id": key.user_id, "scopes": scopes},
+    )
+    uow.publish(CredentialIssued(key_id=key.id, name=key.name, user_id=key.user_id, scopes=scopes))
+
+
+def list_personal_tokens(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[ApiKey]:
+    require(actor, Permission.account_self)
+    if actor.subject_id is None or not actor.is_staff:
+        return []
+    with uow:
+        return uow.keys.list(user_id=actor.subject_id)
+
+
+def revoke_credential(*, uow: SqlAlchemyUnitOfWork, actor: Principal, key_pk: int) -> ApiKey:
+    """Revoke an API key (``keys:manage``) or a personal token (its owner, or ``users:manage``).
+
+    Revoking twice is allowed and changes nothing. Raises ``NotFound`` for a key the actor
+    may not see, so ids of other people's tokens are not disclosed.
+    """
+    with uow:
+        key = uow.keys.get(key_pk)
+        if key is None:
+            raise NotFound(f"no key {key_pk}")
+        if key.user_id is None:
+            require(actor, Permission.keys_manage)
+        elif (key.user_id != actor.subject_id or not actor.is_staff) and not actor.can(
+            Permission.users_manage
+        ):
+            raise NotFound(f"no key {key_pk}")
+        if key.revoked_at is None:
+            uow.keys.revoke(key.id, utcnow())
+            audit.record(
+                uow,
+                actor=actor,
+                action="credential.revoked",
+                target_type="api_key",
+                target_id=key.id,
+                details={"name": key.name},
+            )
+            uow.publish(CredentialRevoked(key_id=key.id, name=key.name))
+            uow.commit()
+        revoked = uow.keys.get(key.id)
+    assert revoked is not None
+    return revoked

@@ -1,0 +1,38 @@
+"""Errors that use cases raise. Entrypoints map them to HTTP statuses and exit codes.
+
+Exception tree (with the identity errors services also raise)::
+
+    ServiceError
+    ├── NotFound        the named thing does not exist (404)
+    ├── Conflict        it exists already, or its state forbids the change (409)
+    └── InvalidInput    a value breaks a rule the schema cannot express (422)
+    takedown.identity.IdentityError
+    ├── NotAuthenticated (401)
+    ├── Forbidden        (403)
+    └── WeakPassword     (422)
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of the use-case errors. ``code`` is a stable machine-readable name."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    code = "conflict"
+
+
+class InvalidInput(ServiceError):
+    code = "invalid_input"

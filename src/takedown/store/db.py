@@ -1,0 +1,86 @@
+"""Engines and sessions for SQLite (embedded default) and PostgreSQL.
+
+SQLite is opened in WAL mode with foreign keys on, ``synchronous=FULL`` (an acknowledged
+commit survives power loss) and a busy timeout. Writers start with ``BEGIN IMMEDIATE`` so two
+writers queue on the lock at the start of a transaction instead of one failing half-way with
+"database is locked"; readers use a separate engine with a plain ``BEGIN``, so they never
+wait for a writer (WAL gives them a snapshot).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class Database:
+    """The engines, session factories and commit listeners of one database."""
+
+    def __init__(self, url: str, *, sqlite_busy_timeout_ms: int = 5000, echo: bool = False):
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._commit_listeners: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        if self.is_sqlite:
+            database = self.url.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = _sqlite_engine(url, sqlite_busy_timeout_ms, immediate=True, echo=echo)
+            self.read_engine = _sqlite_engine(
+                url, sqlite_busy_timeout_ms, immediate=False, echo=echo
+            )
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True, echo=echo)
+            self.read_engine = self.engine
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each commit that wrote outbox events (wakes the worker)."""
+        with self._lock:
+            self._commit_listeners.append(listener)
+
+    def notify_committed(self) -> None:
+        for listener in list(self._commit_listeners):
+            listener()
+
+    def session(self, *, readonly: bool = False) -> Session:
+        return (self.read_sessions if readonly else self.sessions)()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+
+def _sqlite_engine(url: str, busy_timeout_ms: int, *, immediate: bool, echo: bool) -> Engine:
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not the driver, decide when a transaction starts.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine

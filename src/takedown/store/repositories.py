@@ -1,0 +1,415 @@
+"""Repositories: the only code that touches ORM rows. They return plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from takedown.audit import GENESIS_HASH, AuditRecord, entry_hash
+from takedown.identity import ApiKey, Role, Scope, StaffSession, User
+from takedown.store.models import (
+    ApiKeyRow,
+    AuditEntryRow,
+    AuditHeadRow,
+    OutboxRow,
+    StaffSessionRow,
+    UserRow,
+)
+from takedown.store.types import utcnow
+
+
+def _user(row: UserRow) -> User:
+    return User(
+        id=row.id,
+        name=row.name,
+        role=Role(row.role),
+        active=row.active,
+        failed_logins=row.failed_logins,
+        locked_until=row.locked_until,
+        created_at=row.created_at,
+        last_login_at=row.last_login_at,
+        password_hash=row.password_hash,
+    )
+
+
+def _key(row: ApiKeyRow) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        key_id=row.key_id,
+        digest=row.digest,
+        name=row.name,
+        user_id=row.user_id,
+        scopes=frozenset(Scope(s) for s in row.scopes),
+        created_at=row.created_at,
+        created_by=row.created_by,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def _staff_session(row: StaffSessionRow) -> StaffSession:
+    return StaffSession(
+        id=row.id,
+        key_id=row.key_id,
+        digest=row.digest,
+        user_id=row.user_id,
+        csrf_token=row.csrf_token,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+class UserRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, *, name: str, role: Role, password_hash: str | None) -> User:
+        row = UserRow(
+            name=name,
+            role=role.value,
+            password_hash=password_hash,
+            active=True,
+            failed_logins=0,
+            created_at=utcnow(),
+        )
+        self._s.add(row)
+        self._s.flush()
+        return _user(row)
+
+    def get(self, user_id: int) -> User | None:
+        row = self._s.get(UserRow, user_id)
+        return _user(row) if row else None
+
+    def get_by_name(self, name: str) -> User | None:
+        row = self._s.scalar(select(UserRow).where(UserRow.name == name))
+        return _user(row) if row else None
+
+    def list(self) -> list[User]:
+        return [_user(r) for r in self._s.scalars(select(UserRow).order_by(UserRow.id))]
+
+    def update(self, user_id: int, **values: Any) -> None:
+        if "role" in values and isinstance(values["role"], Role):
+            values["role"] = values["role"].value
+        self._s.execute(update(UserRow).where(UserRow.id == user_id).values(**values))
+
+
+class ApiKeyRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(
+        self,
+        *,
+        key_id: str,
+        digest: str,
+        name: str,
+        user_id: int | None,
+        scopes: Sequence[Scope],
+        created_by: str,
+    ) -> ApiKey:
+        row = ApiKeyRow(
+            key_id=key_id,
+            digest=digest,
+            name=name,
+            user_id=user_id,
+            scopes=sorted(s.value for s in scopes),
+            created_by=created_by,
+            created_at=utcnow(),
+        )
+        self._s.add(row)
+        self._s.flush()
+        return _key(row)
+
+    def get(self, key_pk: int) -> ApiKey | None:
+        row = self._s.get(ApiKeyRow, key_pk)
+        return _key(row) if row else None
+
+    def get_by_key_id(self, key_id: str) -> ApiKey | None:
+        row = self._s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_id == key_id))
+        return _key(row) if row else None
+
+    def list(self, *, user_id: int | None = None, personal: bool | None = None) -> list[ApiKey]:
+        q = select(ApiKeyRow).order_by(ApiKeyRow.id)
+        if user_id is not None:
+            q = q.where(ApiKeyRow.user_id == user_id)
+        if personal is True:
+            q = q.where(ApiKeyRow.user_id.is_not(None))
+        elif personal is False:
+            q = q.where(ApiKeyRow.user_id.is_(None))
+        return [_key(r) for r in self._s.scalars(q)]
+
+    def revoke(self, key_pk: int, at: datetime) -> None:
+        self._s.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.id == key_pk, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+    def revoke_all_of_user(self, user_id: int, at: datetime) -> int:
+        result = self._s.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.user_id == user_id, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def touch(self, key_pk: int, at: datetime) -> None:
+        self._s.execute(update(ApiKeyRow).where(ApiKeyRow.id == key_pk).values(last_used_at=at))
+
+
+class StaffSessionRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(
+        self, *, key_id: str, digest: str, user_id: int, csrf_token: str, expires_at: datetime
+    ) -> StaffSession:
+        row = StaffSessionRow(
+            key_id=key_id,
+            digest=digest,
+            user_id=user_id,
+            csrf_token=csrf_token,
+            expires_at=expires_at,
+            created_at=utcnow(),
+        )
+        self._s.add(row)
+        self._s.flush()
+        return _staff_session(row)
+
+    def get_by_key_id(self, key_id: str) -> StaffSession | None:
+        row = self._s.scalar(select(StaffSessionRow).where(StaffSessionRow.key_id == key_id))
+        return _staff_session(row) if row else None
+
+    def revoke(self, session_pk: int, at: datetime) -> None:
+        self._s.execute(
+            update(StaffSessionRow)
+            .where(StaffSessionRow.id == session_pk, StaffSessionRow.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+    def revoke_all_of_user(self, user_id: int, at: datetime) -> None:
+        self._s.execute(
+            update(StaffSessionRow)
+            .where(StaffSessionRow.user_id == user_id, StaffSessionRow.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+
+def _audit_record(row: AuditEntryRow) -> AuditRecord:
+    return AuditRecord(
+        seq=row.seq,
+        at=row.at,
+        actor_kind=row.actor_kind,
+        actor_id=row.actor_id,
+        actor_name=row.actor_name,
+        action=row.action,
+        target_type=row.target_type,
+        target_id=row.target_id,
+        details=row.details,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+class AuditRepository:
+    """Appends under a row lock on the head, so concurrent writers form one chain."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def append(
+        self,
+        *,
+        actor_kind: str,
+        actor_id: int | None,
+        actor_name: str,
+        action: str,
+        target_type: str | None,
+        target_id: str | None,
+        details: dict[str, Any],
+        at: datetime,
+    ) -> AuditRecord:
+        head = self._s.scalar(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update())
+        if head is None:
+            head = AuditHeadRow(id=1, seq=0, hash=GENESIS_HASH)
+            self._s.add(head)
+        record = AuditRecord(
+            seq=head.seq + 1,
+            at=at,
+            actor_kind=actor_kind,
+            actor_id=actor_id,
+            actor_name=actor_name,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            details=details,
+            prev_hash=head.hash,
+        )
+        digest = entry_hash(record)
+        self._s.add(
+            AuditEntryRow(
+                seq=record.seq,
+                at=record.at,
+                actor_kind=actor_kind,
+                actor_id=actor_id,
+                actor_name=actor_name,
+                action=action,
+                target_type=target_type,
+                target_id=target_id,
+                details=details,
+                prev_hash=record.prev_hash,
+                hash=digest,
+            )
+        )
+        head.seq = record.seq
+        head.hash = digest
+        self._s.flush()
+        return AuditRecord(**{**record.__dict__, "hash": digest})
+
+    def head(self) -> tuple[int, str]:
+        head = self._s.get(AuditHeadRow, 1)
+        return (head.seq, head.hash) if head else (0, GENESIS_HASH)
+
+    def iter_all(self, batch: int = 1000) -> Iterator[AuditRecord]:
+        last = 0
+        while True:
+            rows = list(
+                self._s.scalars(
+                    select(AuditEntryRow)
+                    .where(AuditEntryRow.seq > last)
+                    .order_by(AuditEntryRow.seq)
+                    .limit(batch)
+                )
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield _audit_record(row)
+            last = rows[-1].seq
+            self._s.expunge_all()
+
+    def list(
+        self,
+        *,
+        action: str | None = None,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        before_seq: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        q = select(AuditEntryRow).order_by(AuditEntryRow.seq.desc()).limit(limit)
+        if action:
+            q = q.where(AuditEntryRow.action == action)
+        if target_type:
+            q = q.where(AuditEntryRow.target_type == target_type)
+        if target_id:
+            q = q.where(AuditEntryRow.target_id == target_id)
+        if before_seq:
+            q = q.where(AuditEntryRow.seq < before_seq)
+        return [_audit_record(r) for r in self._s.scalars(q)]
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    event_type: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    created_at: datetime
+    locked_by: str | None
+    last_error: str | None
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, *, event_type: str, payload: dict[str, Any]) -> int:
+        now = utcnow()
+        row = OutboxRow(
+            event_type=event_type,
+            payload=payload,
+            status="pending",
+            attempts=0,
+            created_at=now,
+            available_at=now,
+        )
+        self._s.add(row)
+        self._s.flush()
+        return row.id
+
+    def get(self, event_id: int) -> OutboxMessage | None:
+        row = self._s.get(OutboxRow, event_id)
+        if row is None:
+            return None
+        return OutboxMessage(
+            id=row.id,
+            event_type=row.event_type,
+            payload=row.payload,
+            status=row.status,
+            attempts=row.attempts,
+            created_at=row.created_at,
+            locked_by=row.locked_by,
+            last_error=row.last_error,
+        )
+
+    def due_ids(self, now: datetime, limit: int) -> list[int]:
+        q = (
+            select(OutboxRow.id)
+            .where(
+                OutboxRow.status == "pending",
+                OutboxRow.available_at <= now,
+                (OutboxRow.locked_until.is_(None)) | (OutboxRow.locked_until < now),
+            )
+            .order_by(OutboxRow.available_at, OutboxRow.id)
+            .limit(limit)
+        )
+        return list(self._s.scalars(q))
+
+    def claim(self, event_id: int, *, worker: str, now: datetime, until: datetime) -> bool:
+        result = self._s.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id == event_id,
+                OutboxRow.status == "pending",
+                OutboxRow.available_at <= now,
+                (OutboxRow.locked_until.is_(None)) | (OutboxRow.locked_until < now),
+            )
+            .values(locked_by=worker, locked_until=until, attempts=OutboxRow.attempts + 1)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def mark_done(self, event_id: int, *, worker: str, now: datetime) -> bool:
+        result = self._s.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == event_id, OutboxRow.locked_by == worker)
+            .values(status="done", handled_at=now, locked_until=None, last_error=None)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def mark_failed(
+        self, event_id: int, *, worker: str, error: str, retry_at: datetime | None
+    ) -> None:
+        values: dict[str, Any] = {"last_error": error[:4000], "locked_until": None}
+        if retry_at is None:
+            values["status"] = "dead"
+        else:
+            values["available_at"] = retry_at
+        self._s.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == event_id, OutboxRow.locked_by == worker)
+            .values(**values)
+        )
+
+    def counts(self) -> dict[str, int]:
+        rows = self._s.execute(
+            select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
+        ).all()
+        return {status: int(n) for status, n in rows}

@@ -1,0 +1,106 @@
+"""Unit of work: one transaction per use case.
+
+Usage::
+
+    with uow:
+        user = uow.users.add(name="ana", role=Role.reviewer, password_hash=h)
+        uow.publish(UserCreated(user_id=user.id, name=user.name, role=user.role))
+        uow.commit()
+
+Leaving the block without ``commit()`` rolls everything back, including outbox events and
+audit entries: either the change, its events and its audit trail are all stored, or none is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from types import TracebackType
+from typing import Any, Protocol
+
+from pydantic import TypeAdapter
+
+from takedown.store.db import Database
+from takedown.store.repositories import (
+    ApiKeyRepository,
+    AuditRepository,
+    OutboxRepository,
+    StaffSessionRepository,
+    UserRepository,
+)
+
+
+class Event(Protocol):
+    """An event is a dataclass with a stable ``event_type`` name (``ClassVar[str]``)."""
+
+    event_type: str
+
+
+_adapters: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def event_payload(event: Any) -> dict[str, Any]:
+    """The JSON-ready payload of a dataclass event."""
+    if not dataclasses.is_dataclass(event):
+        raise TypeError(f"events must be dataclasses, got {type(event).__name__}")
+    cls = type(event)
+    adapter = _adapters.get(cls) or _adapters.setdefault(cls, TypeAdapter(cls))
+    payload = adapter.dump_python(event, mode="json")
+    assert isinstance(payload, dict)
+    return payload
+
+
+class SqlAlchemyUnitOfWork:
+    """Opens a session on enter; ``commit()`` once; anything else rolls back on exit."""
+
+    def __init__(self, db: Database, *, readonly: bool = False, snapshot: bool = False) -> None:
+        """``readonly``: reads only (on SQLite it never waits for a writer). ``snapshot``: every
+        read sees the same moment (REPEATABLE READ on PostgreSQL; SQLite always does)."""
+        self.db = db
+        self.readonly = readonly
+        self.snapshot = snapshot
+        self._published = 0
+
+    def spawn(self, *, readonly: bool = False) -> SqlAlchemyUnitOfWork:
+        """A new, separate unit of work on the same database."""
+        return SqlAlchemyUnitOfWork(self.db, readonly=readonly)
+
+    def __enter__(self) -> SqlAlchemyUnitOfWork:
+        self.session = self.db.session(readonly=self.readonly)
+        if self.snapshot and not self.db.is_sqlite:
+            self.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        self.users = UserRepository(self.session)
+        self.keys = ApiKeyRepository(self.session)
+        self.staff_sessions = StaffSessionRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        self.outbox = OutboxRepository(self.session)
+        self._published = 0
+        self._committed = False
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if not self._committed:
+                self.session.rollback()
+        finally:
+            self.session.close()
+
+    def publish(self, event: Any) -> int:
+        """Record ``event`` in the outbox, in this transaction. Returns the outbox id."""
+        if self.readonly:
+            raise RuntimeError("a read-only unit of work cannot publish events")
+        self._published += 1
+        return self.outbox.add(event_type=event.event_type, payload=event_payload(event))
+
+    def commit(self) -> None:
+        self.session.commit()
+        self._committed = True
+        if self._published:
+            self.db.notify_committed()
+
+    def rollback(self) -> None:
+        self.session.rollback()
