@@ -1,0 +1,66 @@
+"""Probes and metrics: ``/healthz``, ``/readyz``, ``/metrics``, and the offline API docs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+
+from takedown import __version__
+from takedown.api.deps import read_uow
+from takedown.identity import Permission
+from takedown.server.security import Access
+from takedown.services import system
+from takedown.store import SqlAlchemyUnitOfWork
+
+router = APIRouter(tags=["operations"])
+ReadUoW = Annotated[SqlAlchemyUnitOfWork, Depends(read_uow)]
+
+OUTBOX = Gauge("takedown_outbox_events", "Outbox events by status", ["status"])
+DOCS_ASSETS = "/docs-assets"
+
+
+@router.get("/healthz", dependencies=[Depends(Access.public())])
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers. Touches nothing else."""
+    return {"status": "ok", "version": __version__}
+
+
+@router.get(
+    "/readyz",
+    dependencies=[Depends(Access.public())],
+    responses={503: {"description": "Not ready: database unreachable or schema behind"}},
+)
+def readyz(uow: ReadUoW) -> JSONResponse:
+    """Readiness: the database answers and its schema is at this version's head."""
+    r = system.readiness(uow=uow)
+    body = {
+        "status": "ready" if r.ready else "not_ready",
+        "database": r.database,
+        "schema": {"current": r.schema_revision, "expected": r.expected_revision},
+    }
+    return JSONResponse(body, status_code=200 if r.ready else 503)
+
+
+@router.get("/metrics", dependencies=[Depends(Access(Permission.metrics_read))])
+def metrics(uow: ReadUoW) -> Response:
+    """Prometheus exposition. Scrape with an API key of scope ``metrics``."""
+    for status, n in system.outbox_counts(uow=uow).items():
+        OUTBOX.labels(status).set(n)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/docs", include_in_schema=False, dependencies=[Depends(Access.public())])
+def docs(request: Request) -> HTMLResponse:
+    """Swagger UI served from this installation (no CDN: works offline and under our CSP)."""
+    return get_swagger_ui_html(
+        openapi_url=str(request.app.openapi_url),
+        title="takedown API",
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        swagger_ui_parameters={"persistAuthorization": True},
+    )

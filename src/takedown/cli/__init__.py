@@ -1,0 +1,1 @@
+"""The ``takedown`` command line, a thin adapter over ``takedown.services``."""

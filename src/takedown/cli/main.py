@@ -1,0 +1,313 @@
+"""``takedown``: run the server and administer an installation from the shell.
+
+Secrets (passwords, keys, tokens) are printed alone on standard output, so scripts can
+capture them (``KEY=$(takedown keys create …)``); everything else goes to standard error.
+The CLI acts as the operator on the host (the ``system`` principal) and its actions are in
+the audit log under ``cli:<user>``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from takedown.config import Settings
+from takedown.identity import IdentityError, Principal, Role, Scope
+from takedown.server.container import Container, build_container
+from takedown.services import accounts, audit, keys
+from takedown.services.errors import ServiceError
+from takedown.store import migrate
+
+app = typer.Typer(
+    help="takedown: child-safety takedowns for online platforms.", no_args_is_help=True
+)
+users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys for platforms, flaggers, agencies, scrapers.", no_args_is_help=True
+)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+
+err = Console(stderr=True)
+
+
+def _operator() -> Principal:
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return Principal.system(f"cli:{who}")
+
+
+def _container() -> Container:
+    return build_container(Settings())
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _run(fn, /, **kwargs):  # type: ignore[no-untyped-def]
+    """Call a service; turn its errors into a message and exit status 1."""
+    try:
+        return fn(**kwargs)
+    except (ServiceError, IdentityError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Upgrade the schema, then serve the API, the console and the worker."""
+    import uvicorn
+
+    from takedown.server import create_app
+    from takedown.server.logs import configure_logging
+
+    container = _container()
+    settings = container.settings
+    configure_logging(settings.log_level, settings.log_format)
+    migrate.upgrade(container.db)
+    application = create_app(container)
+    base = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"  # noqa: S104
+    err.print(f"takedown is starting on {base}  (console {base}/console, API docs {base}/docs)")
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the schema to this version's head."""
+    container = _container()
+    migrate.upgrade(container.db)
+    err.print(f"schema at {migrate.current_revision(container.db)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema's revision and this version's head."""
+    container = _container()
+    current = migrate.current_revision(container.db)
+    head = migrate.head_revision()
+    typer.echo(json.dumps({"current": current, "head": head}))
+    if current != head:
+        raise typer.Exit(1)
+
+
+def _password_from_env_or_prompt() -> str:
+    password = os.environ.get("TAKEDOWN_PASSWORD")
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise _fail("set TAKEDOWN_PASSWORD or run in a terminal to be prompted")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise _fail("the passwords differ")
+    return first
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: Annotated[Role, typer.Option(help="Role of the new account.")],
+    no_password: Annotated[bool, typer.Option("--no-password", help="Token-only account.")] = False,
+) -> None:
+    """Create a staff account. Password from TAKEDOWN_PASSWORD, else a prompt."""
+    password = None if no_password else _password_from_env_or_prompt()
+    container = _container()
+    user = _run(
+        accounts.create_user,
+        uow=container.uow(),
+        actor=_operator(),
+        name=name,
+        role=role,
+        password=password,
+    )
+    err.print(f"created {user.name} ({user.role}), id {user.id}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List staff accounts as JSON lines."""
+    container = _container()
+    for u in _run(accounts.list_users, uow=container.uow(readonly=True), actor=_operator()):
+        typer.echo(
+            json.dumps(
+                {
+                    "id": u.id,
+                    "name": u.name,
+                    "role": u.role.value,
+                    "active": u.active,
+                    "locked_until": u.locked_until.isoformat() if u.locked_until else None,
+                }
+            )
+        )
+
+
+@users_app.command("token")
+def users_token(
+    name: str,
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+) -> None:
+    """Issue a personal API token for NAME; prints the token alone on stdout."""
+    container = _container()
+    issued = _run(
+        accounts.create_personal_token,
+        uow=container.uow(),
+        actor=_operator(),
+        user_name=name,
+        label=label,
+    )
+    typer.echo(issued.secret)
+
+
+@users_app.command("disable")
+def users_disable(name: str) -> None:
+    """Disable an account and end its sessions and tokens."""
+    container = _container()
+    with container.uow(readonly=True) as uow:
+        user = uow.users.get_by_name(name)
+    if user is None:
+        raise _fail(f"no user named {name!r}")
+    _run(accounts.disable_user, uow=container.uow(), actor=_operator(), user_id=user.id)
+    err.print(f"disabled {name}")
+
+
+@users_app.command("unlock")
+def users_unlock(name: str) -> None:
+    """Lift a lock-out after failed logins."""
+    container = _container()
+    _run(accounts.unlock_user, uow=container.uow(), actor=_operator(), name=name)
+    err.print(f"unlocked {name}")
+
+
+@users_app.command("passwd")
+def users_passwd(name: str) -> None:
+    """Set a new password (TAKEDOWN_PASSWORD, else a prompt); ends the user's sessions."""
+    password = _password_from_env_or_prompt()
+    container = _container()
+    _run(
+        accounts.set_password, uow=container.uow(), actor=_operator(), name=name, password=password
+    )
+    err.print(f"password set for {name}")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")],
+    scope: Annotated[list[Scope], typer.Option(help="A scope; repeat for several.")],
+) -> None:
+    """Issue an API key; prints the key alone on stdout."""
+    container = _container()
+    issued = _run(
+        keys.create_api_key, uow=container.uow(), actor=_operator(), name=name, scopes=scope
+    )
+    typer.echo(issued.secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys as JSON lines (never their secrets)."""
+    container = _container()
+    for k in _run(keys.list_api_keys, uow=container.uow(readonly=True), actor=_operator()):
+        typer.echo(
+            json.dumps(
+                {
+                    "id": k.id,
+                    "name": k.name,
+                    "scopes": sorted(k.scopes),
+                    "created_at": k.created_at.isoformat(),
+                    "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+                }
+            )
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (see keys list).")],
+) -> None:
+    """Revoke an API key or personal token."""
+    container = _container()
+    _run(accounts.revoke_credential, uow=container.uow(), actor=_operator(), key_pk=key_id)
+    err.print(f"revoked key {key_id}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; name every edited, inserted or deleted entry.
+
+    Exit status 0 when intact, 1 when any problem is found.
+    """
+    container = _container()
+    result = _run(audit.verify, uow=container.uow(readonly=True), actor=_operator())
+    if result.ok:
+        err.print(f"[green]audit log intact[/green]: {result.entries} entries")
+        return
+    for problem in result.problems:
+        typer.echo(str(problem))
+    err.print(
+        f"[red]audit log broken[/red]: {len(result.problems)} problem(s) "
+        f"in {result.entries} entries"
+    )
+    raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load data only.")] = False,
+) -> None:
+    """Load sample data (development mode only), print what to open, and serve."""
+    from takedown.demo import load_demo
+
+    container = _container()
+    if container.settings.mode.value != "development":
+        raise _fail("demo data is for development mode only")
+    migrate.upgrade(container.db)
+    credentials = load_demo(container)
+    base = f"http://{host}:{port}"
+    err.print(f"\n[bold]takedown demo[/bold] (SQLite in {container.settings.data_dir.resolve()})\n")
+    err.print(f"  console   {base}/console")
+    err.print(f"  API docs  {base}/docs")
+    err.print(f"  health    {base}/healthz   readiness {base}/readyz\n")
+    for line in credentials:
+        err.print(f"  {line}")
+    err.print("")
+    if not no_serve:
+        serve(host=host, port=port)
+
+
+@app.command()
+def settings() -> None:
+    """Print every setting as a Markdown table (variable, default, meaning)."""
+    typer.echo("| variable | default | meaning |\n| --- | --- | --- |")
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "" if default is None else str(getattr(default, "value", default))
+        typer.echo(f"| `TAKEDOWN_{name.upper()}` | `{shown}` | {field.description} |")
+
+
+def main() -> None:
+    app()

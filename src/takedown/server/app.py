@@ -1,0 +1,89 @@
+"""The FastAPI application: routers from ``api`` and ``web`` on the shared plumbing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from takedown import __version__
+from takedown.api.health import DOCS_ASSETS
+from takedown.config import Mode
+from takedown.server.container import Container, build_container
+from takedown.server.errors import install_error_handlers
+from takedown.server.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from takedown.server.security import HTMLAuthError, check_routes_declared
+
+log = logging.getLogger("takedown")
+
+DESCRIPTION = """
+takedown's API, for a platform's upload path and report button, for trusted flaggers and
+police, and for a trust-and-safety team's own tools.
+
+Authenticate with `Authorization: Bearer <key>`: an API key (`tdk_…`, with scopes) or a staff
+member's personal token (`tdp_…`, acting with their role). Every error has one shape:
+`{"error": {"code", "message", "details"}, "request_id"}`.
+"""
+
+
+def create_app(container: Container | None = None, *, start_worker: bool | None = None) -> FastAPI:
+    """Build the app. The schema must be current (``takedown serve`` upgrades it first).
+
+    ``start_worker`` None follows ``TAKEDOWN_WORKER``.
+    """
+    container = container or build_container()
+    settings = container.settings
+    run_worker = settings.worker if start_worker is None else start_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = container.make_worker() if run_worker else None
+        if worker is not None:
+            worker.start()
+        log.info("takedown started", extra={"version": __version__, "worker": run_worker})
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    app = FastAPI(
+        title="takedown",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.container = container
+
+    from takedown.api import routers as api_routers
+    from takedown.web import pages, views
+
+    for router in api_routers:
+        app.include_router(router)
+    app.include_router(views.router)
+    app.mount(
+        "/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static"
+    )
+    app.mount(DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs")
+
+    install_error_handlers(app)
+
+    @app.exception_handler(HTMLAuthError)
+    async def _html_auth(request: Request, exc: HTMLAuthError) -> Response:
+        return pages.auth_error_page(request, exc.status, str(exc.error))
+
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        media_limit=settings.max_media_bytes,
+    )
+    app.add_middleware(ObservabilityMiddleware, hsts=settings.mode is Mode.production)
+    check_routes_declared(app)
+    return app

@@ -1,0 +1,79 @@
+"""The composition root: settings → database → handlers → worker. One per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from takedown.config import Settings
+from takedown.jobs import HandlerRegistry, RetryPolicy, Worker
+from takedown.services.accounts import LoginPolicy
+from takedown.store import Database, SqlAlchemyUnitOfWork
+
+
+@dataclass
+class Container:
+    settings: Settings
+    db: Database
+    registry: HandlerRegistry = field(default_factory=HandlerRegistry)
+    worker: Worker | None = None
+
+    def uow(self, *, readonly: bool = False) -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(self.db, readonly=readonly)
+
+    @property
+    def login_policy(self) -> LoginPolicy:
+        s = self.settings
+        return LoginPolicy(
+            max_failures=s.login_max_failures,
+            lockout=timedelta(seconds=s.login_lockout_seconds),
+            session_ttl=timedelta(seconds=s.session_ttl_seconds),
+        )
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        s = self.settings
+        return RetryPolicy(
+            max_attempts=s.outbox_max_attempts,
+            backoff_seconds=s.outbox_backoff_seconds,
+            lease_seconds=s.outbox_lease_seconds,
+        )
+
+    def make_worker(self) -> Worker:
+        if self.worker is None:
+            self.worker = Worker(
+                self.db,
+                self.registry,
+                policy=self.retry_policy,
+                poll_seconds=self.settings.worker_poll_seconds,
+            )
+        return self.worker
+
+
+def build_container(settings: Settings | None = None) -> Container:
+    """Wire a container from settings (the environment when none are given)."""
+    settings = settings or Settings()
+    settings.check_production()
+    db = Database(
+        settings.effective_database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
+    return Container(settings=settings, db=db, registry=default_registry())
+
+
+def default_registry() -> HandlerRegistry:
+    """Every event type the code publishes, with the handlers that run for it.
+
+    Events without a handler yet are still registered, so the outbox keeps them decodable
+    and a later handler can be added without touching the service that publishes them.
+    """
+    from takedown.identity import (
+        AccountLockedOut,
+        CredentialIssued,
+        CredentialRevoked,
+        UserCreated,
+    )
+
+    registry = HandlerRegistry()
+    for event_cls in (UserCreated, AccountLockedOut, CredentialIssued, CredentialRevoked):
+        registry.register(event_cls)
+    return registry

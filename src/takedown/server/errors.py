@@ -1,0 +1,137 @@
+"""One error shape for every JSON response, and the mapping of our errors onto HTTP.
+
+Shape::
+
+    {"error": {"code": "validation_error", "message": "…",
+               "details": [{"field": "body.name", "problem": "Field required"}]},
+     "request_id": "…"}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from takedown.identity import Forbidden, IdentityError, NotAuthenticated, WeakPassword
+from takedown.server.context import request_id_var
+from takedown.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+
+log = logging.getLogger("takedown.http")
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = None
+    problem: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorInfo
+    request_id: str | None = None
+
+
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body is larger than the limit of {limit} bytes")
+        self.limit = limit
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: list[ErrorDetail] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorResponse(
+        error=ErrorInfo(code=code, message=message, details=details or []),
+        request_id=request_id_var.get(),
+    )
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def _validation_details(exc: RequestValidationError) -> tuple[str, str, list[ErrorDetail]]:
+    details = []
+    malformed = False
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        if err.get("type") == "json_invalid":
+            malformed = True
+            ctx = err.get("ctx") or {}
+            problem = f"malformed JSON: {ctx.get('error', err.get('msg'))}"
+        else:
+            problem = str(err.get("msg"))
+        details.append(ErrorDetail(field=loc or None, problem=problem))
+    if malformed:
+        return "malformed_json", "the request body is not valid JSON", details
+    fields = ", ".join(d.field for d in details if d.field)
+    return "validation_error", f"invalid request: {fields or 'see details'}", details
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        code, message, details = _validation_details(exc)
+        return error_response(400 if code == "malformed_json" else 422, code, message, details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(IdentityError)
+    async def _identity(request: Request, exc: IdentityError) -> Response:
+        if isinstance(exc, NotAuthenticated):
+            return error_response(
+                401, "not_authenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}
+            )
+        if isinstance(exc, Forbidden):
+            return error_response(403, "forbidden", f"this needs the {exc.permission} permission")
+        if isinstance(exc, WeakPassword):
+            return error_response(
+                422, "weak_password", str(exc), [ErrorDetail(field="password", problem=str(exc))]
+            )
+        return error_response(403, "forbidden", str(exc))
+
+    @app.exception_handler(ServiceError)
+    async def _service(request: Request, exc: ServiceError) -> Response:
+        status = {NotFound: 404, Conflict: 409, InvalidInput: 422}.get(type(exc), 400)
+        details = [ErrorDetail(field=exc.field, problem=exc.message)] if exc.field else []
+        return error_response(status, exc.code, exc.message, details)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "internal error; see the server log")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "No valid credential"},
+    403: {"model": ErrorResponse, "description": "Credential lacks the permission"},
+    422: {"model": ErrorResponse, "description": "Invalid input"},
+}

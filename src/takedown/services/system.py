@@ -1,0 +1,42 @@
+"""Health of the installation: is the database reachable and its schema current?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from takedown.store import SqlAlchemyUnitOfWork, migrate
+
+
+@dataclass(frozen=True)
+class Readiness:
+    database: str  # "ok" or the error
+    schema_revision: str | None
+    expected_revision: str | None
+
+    @property
+    def ready(self) -> bool:
+        return self.database == "ok" and self.schema_revision == self.expected_revision
+
+
+def readiness(*, uow: SqlAlchemyUnitOfWork) -> Readiness:
+    """Never raises: a failure is reported in the result, for a load balancer to act on."""
+    expected = migrate.head_revision()
+    try:
+        with uow:
+            uow.session.execute(text("SELECT 1"))
+        revision = migrate.current_revision(uow.db)
+    except SQLAlchemyError as exc:
+        return Readiness(
+            database=f"unreachable: {type(exc).__name__}",
+            schema_revision=None,
+            expected_revision=expected,
+        )
+    return Readiness(database="ok", schema_revision=revision, expected_revision=expected)
+
+
+def outbox_counts(*, uow: SqlAlchemyUnitOfWork) -> dict[str, int]:
+    with uow:
+        return uow.outbox.counts()

@@ -1,0 +1,1 @@
+"""The staff console: server-rendered pages over ``takedown.services``."""

@@ -1,0 +1,171 @@
+"""Console pages: log in and out, the home page, and API key management for admins.
+
+Every form carries the session's CSRF token; the login form, which comes before a session,
+uses a double-submit cookie instead.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from takedown.identity import NotAuthenticated, Permission, Scope
+from takedown.server.security import SESSION_COOKIE, Access, principal_of
+from takedown.services import accounts, keys
+from takedown.services.errors import ServiceError
+from takedown.web.pages import render
+
+router = APIRouter(include_in_schema=False)
+LOGIN_CSRF_COOKIE = "takedown_login_csrf"
+CONSOLE = [Depends(Access(Permission.console_view, html=True))]
+KEYS = [Depends(Access(Permission.keys_manage, html=True))]
+
+
+def _safe_next(url: str | None) -> str:
+    """Only same-site paths, so the login form cannot be used to redirect elsewhere."""
+    if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
+        return url
+    return "/console"
+
+
+def login_form(
+    request: Request, *, next_url: str | None, error: str | None, status: int = 200
+) -> HTMLResponse:
+    token = secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "login.html",
+        {"login_csrf": token, "next": _safe_next(next_url), "error": error},
+        status=status,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.container.settings.cookie_secure,
+        path="/login",
+    )
+    return response
+
+
+@router.get("/", dependencies=[Depends(Access.public())])
+def home() -> RedirectResponse:
+    return RedirectResponse("/console", status_code=303)
+
+
+@router.get("/login", dependencies=[Depends(Access.public(html=True))])
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    return login_form(request, next_url=next, error=None)
+
+
+@router.post("/login", dependencies=[Depends(Access.public(html=True))])
+async def login_submit(
+    request: Request,
+    name: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf_token: Annotated[str, Form(max_length=128)],
+    next: Annotated[str, Form(max_length=2048)] = "/console",
+) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, csrf_token):
+        return login_form(
+            request, next_url=next, error="The form expired. Please try again.", status=403
+        )
+    container = request.app.state.container
+    client = request.client.host if request.client else None
+    try:
+        result = await run_in_threadpool(
+            accounts.login,
+            uow=container.uow(),
+            name=name.strip(),
+            password=password,
+            policy=container.login_policy,
+            client=client,
+        )
+    except NotAuthenticated:
+        return login_form(
+            request,
+            next_url=next,
+            error="That name and password did not work, or the account is locked for a while "
+            "after too many attempts.",
+            status=401,
+        )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        result.session_secret,
+        max_age=container.settings.session_ttl_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=container.settings.cookie_secure,
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout", dependencies=CONSOLE)
+def logout(request: Request) -> RedirectResponse:
+    accounts.logout(uow=request.app.state.container.uow(), actor=principal_of(request))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/console", dependencies=CONSOLE)
+def console(request: Request) -> HTMLResponse:
+    return render(request, "console.html", {"Permission": Permission})
+
+
+def _keys_page(
+    request: Request,
+    *,
+    issued: accounts.IssuedCredential | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    listing = keys.list_api_keys(
+        uow=request.app.state.container.uow(readonly=True), actor=principal_of(request)
+    )
+    return render(
+        request,
+        "keys.html",
+        {"keys": listing, "scopes": list(Scope), "issued": issued, "error": error},
+        status=status,
+    )
+
+
+@router.get("/console/keys", dependencies=KEYS)
+def keys_page(request: Request) -> HTMLResponse:
+    return _keys_page(request)
+
+
+@router.post("/console/keys", dependencies=KEYS)
+def keys_create(
+    request: Request,
+    name: Annotated[str, Form(max_length=128)],
+    scopes: Annotated[list[Scope], Form()],
+) -> HTMLResponse:
+    try:
+        issued = keys.create_api_key(
+            uow=request.app.state.container.uow(),
+            actor=principal_of(request),
+            name=name,
+            scopes=scopes,
+        )
+    except ServiceError as exc:
+        return _keys_page(request, error=exc.message, status=422)
+    return _keys_page(request, issued=issued, status=201)
+
+
+@router.post("/console/keys/{key_pk}/revoke", dependencies=KEYS)
+def keys_revoke(request: Request, key_pk: int) -> RedirectResponse:
+    accounts.revoke_credential(
+        uow=request.app.state.container.uow(), actor=principal_of(request), key_pk=key_pk
+    )
+    return RedirectResponse("/console/keys", status_code=303)
