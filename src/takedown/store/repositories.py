@@ -236,9 +236,8 @@ class AuditRepository:
         at: datetime,
     ) -> AuditRecord:
         head = self._s.scalar(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update())
-        if head is None:
-            head = AuditHeadRow(id=1, seq=0, hash=GENESIS_HASH)
-            self._s.add(head)
+        if head is None:  # made by the first migration; gone only if someone deleted it
+            raise RuntimeError("the audit log's head row is missing; run `takedown audit verify`")
         record = AuditRecord(
             seq=head.seq + 1,
             at=at,

@@ -1,0 +1,60 @@
+# takedown — the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: demo serve test test-unit test-integration test-e2e bench lint browser install dev clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
+		{ echo "takedown needs Python 3.11 or newer: run 'make PYTHON=python3.11 ...'"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+## Start takedown on SQLite under ./data with sample accounts; prints what to open.
+demo: install
+	$(BIN)/takedown demo --host $(HOST) --port $(PORT)
+
+serve: install
+	$(BIN)/takedown serve --host $(HOST) --port $(PORT)
+
+## Chromium for the browser tests (Debian's package; skipped with a reason where it can't be).
+browser:
+	@sh scripts/ensure-chromium.sh
+
+## The whole suite: unit, integration (SQLite and PostgreSQL) and end-to-end.
+test: dev browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: dev
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: dev
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: dev browser
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+bench: dev
+	$(BIN)/python -m bench
+
+lint: dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,195 @@
+"""Shared fixtures: one parametrized database fixture runs store tests on SQLite and on the
+machine's PostgreSQL; a live server speaks real HTTP on a loopback port.
+
+PostgreSQL: ``TAKEDOWN_TEST_POSTGRES_URL`` (default: user postgres on localhost:5432) names a
+maintenance database; each test gets a fresh database cloned from a migrated template made
+once per run, and every database made here is dropped at the end. Where no server answers,
+the PostgreSQL runs are skipped with the reason, unless ``TAKEDOWN_TEST_REQUIRE_POSTGRES=1``
+(CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from takedown.config import Settings
+from takedown.identity import Principal, Role, Scope
+from takedown.server import create_app
+from takedown.server.container import Container, default_registry
+from takedown.services import accounts, keys
+from takedown.store import Database, migrate
+
+PG_ADMIN_URL = os.environ.get(
+    "TAKEDOWN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@localhost:5432/postgres"
+)
+REQUIRE_PG = os.environ.get("TAKEDOWN_TEST_REQUIRE_POSTGRES") == "1"
+OPERATOR = Principal.system("tests")
+PASSWORD = "a-long-test-password"
+
+
+def _pg_problem() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL at {make_url(PG_ADMIN_URL).render_as_string()} does not answer: {exc}"
+    return None
+
+
+def _pg_admin_exec(sql: str) -> None:
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(sql))
+    engine.dispose()
+
+
+def _pg_url(name: str) -> str:
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "takedown.db"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    problem = _pg_problem()
+    if problem:
+        if REQUIRE_PG:
+            pytest.fail(f"TAKEDOWN_TEST_REQUIRE_POSTGRES=1 but {problem}")
+        pytest.skip(problem)
+    name = f"takedown_tpl_{uuid.uuid4().hex[:10]}"
+    _pg_admin_exec(f'CREATE DATABASE "{name}"')
+    db = Database(_pg_url(name))
+    migrate.upgrade(db)
+    db.dispose()
+    yield name
+    _pg_admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        path = tmp_path / "takedown.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"takedown_t_{uuid.uuid4().hex[:12]}"
+    _pg_admin_exec(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield _pg_url(name)
+    finally:
+        _pg_admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "worker_poll_seconds": 0.2,
+        "log_format": "text",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+def container(settings: Settings, db: Database) -> Container:
+    return Container(settings=settings, db=db, registry=default_registry())
+
+
+def add_staff(container: Container, name: str, role: Role, *, token: bool = True) -> str | None:
+    """Create a staff account with ``PASSWORD``; return a personal token when asked."""
+    accounts.create_user(
+        uow=container.uow(), actor=OPERATOR, name=name, role=role, password=PASSWORD
+    )
+    if not token:
+        return None
+    return accounts.create_personal_token(
+        uow=container.uow(), actor=OPERATOR, user_name=name, label="tests"
+    ).secret
+
+
+def add_key(container: Container, name: str, *scopes: Scope) -> tuple[int, str]:
+    issued = keys.create_api_key(uow=container.uow(), actor=OPERATOR, name=name, scopes=scopes)
+    return issued.key.id, issued.secret
+
+
+@dataclass
+class LiveServer:
+    """The real app behind uvicorn on a loopback port, in this process."""
+
+    container: Container
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_live_server(container: Container, *, app=None, start_worker: bool = True) -> LiveServer:
+    app = app or create_app(container, start_worker=start_worker)
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("live server did not start")
+        time.sleep(0.02)
+    return LiveServer(container=container, url=f"http://127.0.0.1:{port}", server=server,
+                      thread=thread)
+
+
+@pytest.fixture
+def live_server(container: Container) -> Iterator[LiveServer]:
+    live = start_live_server(container)
+    yield live
+    live.server.should_exit = True
+    live.thread.join(15)
