@@ -322,6 +322,7 @@ class OutboxMessage:
     status: str
     attempts: int
     created_at: datetime
+    available_at: datetime
     locked_by: str | None
     last_error: str | None
 
@@ -355,6 +356,7 @@ class OutboxRepository:
             status=row.status,
             attempts=row.attempts,
             created_at=row.created_at,
+            available_at=row.available_at,
             locked_by=row.locked_by,
             last_error=row.last_error,
         )

@@ -1,0 +1,137 @@
+"""Every route the app has is refused without credentials, with a wrong role or scope, and
+with a revoked credential. The routes are read from the app, so routes added later are
+covered without editing this test."""
+
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+
+from takedown.identity import ROLE_PERMISSIONS, SCOPE_PERMISSIONS, Role, Scope
+from takedown.server.security import SESSION_COOKIE, check_routes_declared, declared_access
+from takedown.server.security import iter_routes
+from takedown.services import accounts
+from tests.conftest import OPERATOR, PASSWORD, add_key, add_staff
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def protected_routes(app):
+    for route in iter_routes(app):
+        if not isinstance(route, APIRoute):
+            continue
+        access = declared_access(route)
+        assert access is not None, route.path
+        if access.permission is None:
+            continue
+        for method in sorted(route.methods - {"HEAD"}):
+            yield method, route.path, access.permission
+
+
+@pytest.fixture
+def credentials(container):
+    """A token per role, a key per scope, and revoked ones that would otherwise be allowed."""
+    roles = {role: add_staff(container, f"r-{role.value.replace('_', '-')}", role)
+             for role in Role}
+    scopes = {scope: add_key(container, f"k-{scope}", scope)[1] for scope in Scope}
+    revoked = {}
+    for role in Role:
+        token = accounts.create_personal_token(uow=container.uow(), actor=OPERATOR,
+                                               user_name=f"r-{role.value.replace('_', '-')}",
+                                               label="revoked")
+        accounts.revoke_credential(uow=container.uow(), actor=OPERATOR, key_pk=token.key.id)
+        revoked[("role", role)] = token.secret
+    for scope in Scope:
+        key_pk, secret = add_key(container, f"revoked-{scope}", scope)
+        accounts.revoke_credential(uow=container.uow(), actor=OPERATOR, key_pk=key_pk)
+        revoked[("scope", scope)] = secret
+    return roles, scopes, revoked
+
+
+def test_every_route_declares_access_and_the_app_refuses_one_that_does_not(live_server):
+    app = live_server.server.config.app
+    check_routes_declared(app)  # the built app passes
+
+    @app.get("/undeclared")
+    def undeclared() -> dict:
+        return {}
+
+    with pytest.raises(RuntimeError, match="/undeclared"):
+        check_routes_declared(app)
+
+
+def test_every_protected_route_refuses_wrong_credentials(live_server, credentials):
+    roles, scopes, revoked = credentials
+    routes = list(protected_routes(live_server.server.config.app))
+    assert len(routes) >= 10
+    failures = []
+    with live_server.client() as client:
+        def expect(method, path, status, headers=None, cookies=None, why=""):
+            client.cookies.clear()
+            r = client.request(method, concrete(path), headers=headers or {}, cookies=cookies)
+            if r.status_code != status:
+                failures.append(f"{method} {path} {why}: {r.status_code} != {status}")
+
+        for method, path, permission in routes:
+            expect(method, path, 401, why="without credentials")
+            expect(method, path, 401, {"Authorization": "Bearer tdk_000000000000_nope"},
+                   why="with an unknown key")
+            expect(method, path, 401, {"Authorization": "Basic YWRtaW46YWRtaW4="},
+                   why="with another scheme")
+            wrong = 0
+            for role, token in roles.items():
+                if permission not in ROLE_PERMISSIONS[role]:
+                    wrong += 1
+                    expect(method, path, 403, {"Authorization": f"Bearer {token}"},
+                           why=f"with role {role}")
+            for scope, secret in scopes.items():
+                if permission not in SCOPE_PERMISSIONS[scope]:
+                    wrong += 1
+                    expect(method, path, 403, {"Authorization": f"Bearer {secret}"},
+                           why=f"with scope {scope}")
+            assert wrong, f"{path}: no wrong credential exists for {permission}"
+            allowed_revoked = [
+                secret for (kind, which), secret in revoked.items()
+                if permission in (ROLE_PERMISSIONS[which] if kind == "role"
+                                  else SCOPE_PERMISSIONS[which])
+            ]
+            assert allowed_revoked, f"{path}: nothing could hold {permission}"
+            for secret in allowed_revoked:
+                expect(method, path, 401, {"Authorization": f"Bearer {secret}"},
+                       why="with a revoked credential")
+    assert failures == []
+
+
+def test_cookie_sessions_need_the_csrf_token_for_every_unsafe_route(live_server, container):
+    add_staff(container, "boss", Role.admin, token=False)
+    with live_server.client() as client:
+        page = client.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        r = client.post("/login", data={"name": "boss", "password": PASSWORD,
+                                        "csrf_token": csrf, "next": "/console"})
+        assert r.status_code == 303 and SESSION_COOKIE in client.cookies
+        unsafe = [(m, p) for m, p, perm in protected_routes(live_server.server.config.app)
+                  if m not in ("GET", "HEAD") and perm in ROLE_PERMISSIONS[Role.admin]]
+        assert unsafe
+        for method, path in unsafe:
+            r = client.request(method, concrete(path))
+            assert r.status_code == 403, (method, path, r.status_code)
+        # the same session with its token is accepted
+        me = client.get("/console")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', me.text).group(1)
+        r = client.post("/v1/me/tokens", json={"name": "x"}, headers={"X-CSRF-Token": token})
+        assert r.status_code == 201
+
+
+def test_public_routes_answer_without_credentials(live_server):
+    app = live_server.server.config.app
+    public = [(m, r.path) for r in iter_routes(app) if isinstance(r, APIRoute)
+              and declared_access(r).permission is None for m in r.methods - {"HEAD"}]
+    assert ("GET", "/healthz") in public
+    with live_server.client() as client:
+        for method, path in public:
+            if method == "GET":
+                r = client.get(concrete(path))
+                assert r.status_code not in (401, 403), path

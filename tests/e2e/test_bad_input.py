@@ -1,0 +1,138 @@
+"""Bad input gets a 4xx with a JSON body that names the problem, and never a 500."""
+
+import json
+
+import pytest
+from fastapi import Depends
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from takedown.identity import Permission, Role
+from takedown.server import create_app
+from takedown.server.middleware import MEDIA_ROUTE
+from takedown.server.security import Access
+from tests.conftest import add_staff, make_settings, start_live_server
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+@pytest.fixture
+def admin(container):
+    return {"Authorization": f"Bearer {add_staff(container, 'boss', Role.admin)}"}
+
+
+def error_of(response):
+    body = response.json()
+    assert set(body) == {"error", "request_id"}
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body["error"]
+
+
+def test_malformed_json_is_a_400_that_says_so(live_server, admin):
+    with live_server.client() as c:
+        r = c.post("/v1/keys", content=b'{"name": "x", ', headers={**admin,
+                   "Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert error_of(r)["code"] == "malformed_json"
+
+
+def test_wrong_types_and_missing_fields_are_named(live_server, admin):
+    with live_server.client() as c:
+        r = c.post("/v1/keys", json={"name": 5, "scopes": "scan"}, headers=admin)
+        assert r.status_code == 422
+        fields = {d["field"] for d in error_of(r)["details"]}
+        assert {"body.name", "body.scopes"} <= fields
+        r = c.post("/v1/users", json={"name": "ana"}, headers=admin)
+        assert r.status_code == 422
+        assert "body.role" in {d["field"] for d in error_of(r)["details"]}
+        r = c.post("/v1/users", json={"name": "ana", "role": "superuser"}, headers=admin)
+        assert r.status_code == 422 and error_of(r)["details"][0]["field"] == "body.role"
+        r = c.post("/v1/keys", json={"name": "k", "scopes": ["scan"], "admin": True},
+                   headers=admin)
+        assert r.status_code == 422 and "body.admin" in r.text
+        r = c.delete("/v1/keys/not-a-number", headers=admin)
+        assert r.status_code == 422 and error_of(r)["details"][0]["field"] == "path.key_pk"
+
+
+def test_service_rules_are_named_too(live_server, admin):
+    with live_server.client() as c:
+        r = c.post("/v1/users", json={"name": "ana", "role": "reviewer", "password": "short"},
+                   headers=admin)
+        assert r.status_code == 422 and error_of(r)["code"] == "weak_password"
+        r = c.post("/v1/users", json={"name": "Ana Smith", "role": "reviewer"}, headers=admin)
+        assert r.status_code == 422 and error_of(r)["details"][0]["field"] == "name"
+        r = c.post("/v1/users", json={"name": "boss", "role": "reviewer"}, headers=admin)
+        assert r.status_code == 409 and error_of(r)["code"] == "conflict"
+        r = c.get("/v1/nowhere", headers=admin)
+        assert r.status_code == 404 and error_of(r)["code"] == "not_found"
+
+
+@pytest.fixture
+def small_limits(database_url, tmp_path, db):
+    """A server whose limits are 4 KiB (ordinary) and 16 KiB (media), with one media route."""
+    from takedown.server.container import Container, default_registry
+
+    settings = make_settings(database_url, tmp_path, max_body_bytes=4096,
+                             max_media_bytes=16384)
+    container = Container(settings=settings, db=db, registry=default_registry())
+    app = create_app(container, start_worker=False)
+
+    @app.post("/v1/test-media", openapi_extra=MEDIA_ROUTE,
+              dependencies=[Depends(Access(Permission.account_self))])
+    async def media(request: __import__("fastapi").Request) -> dict:
+        return {"bytes": len(await request.body())}
+
+    live = start_live_server(container, app=app)
+    token = add_staff(container, "boss", Role.admin)
+    yield live, {"Authorization": f"Bearer {token}"}
+    live.server.should_exit = True
+    live.thread.join(15)
+
+
+def test_oversized_bodies_get_413_by_length_and_while_streaming(small_limits):
+    live, admin = small_limits
+    big = json.dumps({"name": "x" * 5000, "scopes": ["scan"]}).encode()
+    with live.client() as c:
+        r = c.post("/v1/keys", content=big, headers={**admin,
+                   "Content-Type": "application/json"})
+        assert r.status_code == 413 and error_of(r)["code"] == "body_too_large"
+        assert "4096" in error_of(r)["message"]
+
+        def chunks():
+            for _ in range(10):
+                yield b"x" * 1000
+
+        r = c.post("/v1/keys", content=chunks(), headers={**admin,
+                   "Content-Type": "application/json"})
+        assert r.status_code == 413
+        # the service goes on serving
+        assert c.get("/healthz").status_code == 200
+
+
+def test_media_routes_have_their_own_larger_limit(small_limits):
+    live, admin = small_limits
+    with live.client() as c:
+        r = c.post("/v1/test-media", content=b"m" * 10000, headers=admin)
+        assert r.status_code == 200 and r.json() == {"bytes": 10000}
+        r = c.post("/v1/test-media", content=b"m" * 20000, headers=admin)
+        assert r.status_code == 413 and "16384" in error_of(r)["message"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(json_values, st.fixed_dictionaries(
+    {"name": json_values, "role": json_values, "scopes": json_values, "password": json_values})),
+    path=st.sampled_from(["/v1/keys", "/v1/users", "/v1/me/tokens"]))
+def test_fuzzed_json_never_causes_a_server_error(live_server, admin, body, path):
+    with live_server.client() as c:
+        r = c.post(path, json=body, headers=admin)
+    assert r.status_code < 500, r.text
+    if r.status_code >= 400:
+        assert error_of(r)["message"]

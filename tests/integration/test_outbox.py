@@ -1,0 +1,143 @@
+"""The outbox: events commit with their change, survive a dead worker, run at least once,
+and their database effects happen once."""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from takedown.jobs import RetryPolicy, Worker, run_event
+from takedown.store import SqlAlchemyUnitOfWork
+from tests.integration.outbox_support import Pinged, effects, record_effect, registry_with
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = RetryPolicy(max_attempts=3, backoff_seconds=0.05, lease_seconds=1.0)
+
+
+def publish(db, label="x") -> int:
+    with SqlAlchemyUnitOfWork(db) as uow:
+        event_id = uow.publish(Pinged(label=label))
+        uow.commit()
+    return event_id
+
+
+def status(db, event_id):
+    with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
+        return uow.outbox.get(event_id)
+
+
+def test_event_committed_while_the_worker_is_stopped_is_handled_after_restart(db):
+    registry = registry_with(record_effect)
+    first = Worker(db, registry, policy=FAST)
+    first.start()
+    first.stop()
+    event_id = publish(db)  # committed; nothing is running to handle it
+    time.sleep(0.1)
+    assert status(db, event_id).status == "pending" and effects(db) == 0
+    restarted = Worker(db, registry, policy=FAST)
+    assert restarted.run_once() == 1
+    assert status(db, event_id).status == "done"
+    assert restarted.run_once() == 0
+    assert effects(db, event_id) == 1
+
+
+def test_a_worker_killed_after_claiming_leaves_the_event_for_the_next_one(db, database_url):
+    event_id = publish(db, "killed")
+    # A real worker process claims the event and dies (SIGKILL) before its handler runs.
+    script = f"""
+import os, signal
+from takedown.jobs import RetryPolicy, Worker
+from takedown.store import Database
+from tests.integration.outbox_support import registry_with
+
+def die(event, ctx):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+db = Database({database_url!r})
+Worker(db, registry_with(die), policy=RetryPolicy(lease_seconds=1.0)).run_once()
+"""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True)
+    assert proc.returncode == -9, proc.stderr
+    held = status(db, event_id)
+    assert held.status == "pending" and held.attempts == 1 and held.locked_by
+    assert effects(db) == 0
+
+    restarted = Worker(db, registry_with(record_effect), policy=FAST)
+    restarted.run_once()
+    assert status(db, event_id).status == "pending", "the lease must still protect the event"
+    time.sleep(1.1)
+    restarted.run_once()
+    assert status(db, event_id).status == "done"
+    assert effects(db, event_id) == 1
+
+
+def test_effects_of_a_failed_attempt_roll_back_so_a_retry_does_them_once(db):
+    calls = []
+
+    def flaky(event, ctx):
+        record_effect(event, ctx)
+        calls.append(ctx.attempt)
+        if ctx.attempt == 1:
+            raise RuntimeError("receiver timed out")
+
+    registry = registry_with(flaky)
+    event_id = publish(db)
+    assert run_event(db, registry, event_id, worker_id="w", policy=FAST) == "retry"
+    time.sleep(0.2)
+    assert run_event(db, registry, event_id, worker_id="w", policy=FAST) == "done"
+    assert calls == [1, 2]
+    assert effects(db, event_id) == 1
+
+
+def test_failures_back_off_exponentially_and_end_dead_with_the_error(db):
+    def broken(event, ctx):
+        raise ValueError("webhook refused: 500")
+
+    registry = registry_with(broken)
+    event_id = publish(db)
+    delays = []
+    for attempt in range(1, FAST.max_attempts + 1):
+        before = time.time()
+        outcome = run_event(db, registry, event_id, worker_id="w", policy=FAST)
+        row = status(db, event_id)
+        delays.append(row.available_at.timestamp() - before)
+        if attempt < FAST.max_attempts:
+            assert outcome == "retry"
+            time.sleep(max(0.0, row.available_at.timestamp() - time.time()) + 0.02)
+    assert outcome == "dead"
+    final = status(db, event_id)
+    assert final.status == "dead" and final.attempts == FAST.max_attempts
+    assert "webhook refused: 500" in final.last_error
+    # base 0.05 s, doubling, ±20% jitter
+    assert 0.03 <= delays[0] <= 0.1 and 0.07 <= delays[1] <= 0.16
+
+
+def test_retry_delay_doubles_and_is_capped():
+    policy = RetryPolicy(backoff_seconds=2, max_backoff_seconds=60)
+    assert timedelta(seconds=1.6) <= policy.delay(1) <= timedelta(seconds=2.4)
+    assert timedelta(seconds=6.4) <= policy.delay(3) <= timedelta(seconds=9.6)
+    assert policy.delay(30) <= timedelta(seconds=72)
+
+
+def test_the_worker_thread_wakes_when_events_commit(db):
+    worker = Worker(db, registry_with(record_effect), policy=FAST, poll_seconds=30)
+    worker.start()
+    try:
+        time.sleep(0.2)
+        event_id = publish(db)
+        deadline = time.monotonic() + 5
+        while status(db, event_id).status != "done" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert status(db, event_id).status == "done"
+    finally:
+        worker.stop()
+
+
+def test_an_event_nobody_handles_is_marked_done(db):
+    from takedown.jobs import HandlerRegistry
+
+    event_id = publish(db)
+    assert run_event(db, HandlerRegistry(), event_id, worker_id="w", policy=FAST) == "done"
