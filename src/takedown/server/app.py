@@ -51,6 +51,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
         finally:
             if worker is not None:
                 worker.stop()
+            log.info("takedown stopped")
 
     app = FastAPI(
         title="takedown",

@@ -149,14 +149,14 @@ def keys_page(request: Request) -> HTMLResponse:
 def keys_create(
     request: Request,
     name: Annotated[str, Form(max_length=128)],
-    scopes: Annotated[list[Scope], Form()],
+    scopes: Annotated[list[Scope] | None, Form()] = None,
 ) -> HTMLResponse:
     try:
         issued = keys.create_api_key(
             uow=request.app.state.container.uow(),
             actor=principal_of(request),
             name=name,
-            scopes=scopes,
+            scopes=scopes or [],
         )
     except ServiceError as exc:
         return _keys_page(request, error=exc.message, status=422)

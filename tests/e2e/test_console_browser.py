@@ -1,0 +1,89 @@
+"""The console in a real browser: Playwright driving Debian's chromium."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from takedown.identity import Role
+from tests.conftest import PASSWORD, add_staff
+
+CHROMIUM = os.environ.get("TAKEDOWN_TEST_CHROMIUM", "/usr/bin/chromium")
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def page(tmp_path):
+    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (make browser installs "
+                    "it with apt-get where it can)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )
+        context = browser.new_context()
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+@pytest.fixture
+def database_url(tmp_path, sqlite_template):
+    """The pages do not depend on the database: run them once, on SQLite."""
+    path = tmp_path / "takedown.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def test_admin_logs_in_creates_and_revokes_a_key_and_logs_out(
+    live_server, container, page, tmp_path
+):
+    add_staff(container, "boss", Role.admin, token=False)
+    page.goto(f"{live_server.url}/console")
+    assert page.get_by_role("heading", name="Log in").is_visible()
+
+    page.get_by_label("Name").fill("boss")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    assert page.get_by_role("alert").is_visible()
+
+    page.get_by_label("Name").fill("boss")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/console")
+    assert page.get_by_role("heading", name="Welcome, boss").is_visible()
+
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_label("Name").fill("upload path")
+    page.get_by_label("scan").check()
+    page.get_by_role("button", name="Create key").click()
+    secret = page.locator("#new-secret").inner_text()
+    assert secret.startswith("tdk_")
+    page.screenshot(path=str(tmp_path / "keys.png"), full_page=True)
+
+    page.get_by_role("button", name="Revoke upload path").click()
+    page.wait_for_url("**/console/keys")
+    assert "revoked" in page.locator("tbody tr").first.inner_text()
+
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/login")
+    page.goto(f"{live_server.url}/console")
+    assert page.get_by_role("heading", name="Log in").is_visible()
+
+
+def test_a_reviewer_is_refused_the_keys_page(live_server, container, page):
+    add_staff(container, "rev", Role.reviewer, token=False)
+    page.goto(f"{live_server.url}/login")
+    page.get_by_label("Name").fill("rev")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/console")
+    assert page.get_by_role("link", name="API keys").count() == 0
+    response = page.goto(f"{live_server.url}/console/keys")
+    assert response.status == 403
+    assert page.get_by_role("heading", name="Not allowed").is_visible()

@@ -1,0 +1,118 @@
+"""The real server process, started as ``make demo`` starts it, answers over HTTP."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+TAKEDOWN = Path(sys.executable).parent / "takedown"
+
+
+def start(args, env, tmp_path):
+    log = open(tmp_path / "server.log", "w+")  # noqa: SIM115
+    proc = subprocess.Popen([str(TAKEDOWN), *args], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, log
+
+
+def wait_healthy(url, proc, log, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    pytest.fail("server did not become healthy")
+
+
+def stop(proc, log):
+    """SIGTERM, as a service manager stops it; returns the log. uvicorn shuts down gracefully
+    and then re-raises the signal, so the exit status is -15."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    finally:
+        log.seek(0)
+        text = log.read()
+        log.close()
+    assert code in (0, -signal.SIGTERM), text
+    assert "takedown stopped" in text, text
+    return text
+
+
+@pytest.fixture
+def demo_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")}
+    env["TAKEDOWN_DATA_DIR"] = str(tmp_path / "data")
+    return env
+
+
+def test_demo_starts_the_server_with_sample_accounts_and_docs(demo_env, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc, log = start(["demo", "--port", str(port)], demo_env, tmp_path)
+    try:
+        wait_healthy(url, proc, log)
+        assert httpx.get(f"{url}/readyz").json()["status"] == "ready"
+        docs = httpx.get(f"{url}/docs")
+        assert docs.status_code == 200 and "swagger-ui" in docs.text
+        assert httpx.get(f"{url}/docs-assets/swagger-ui-bundle.js").status_code == 200
+        spec = httpx.get(f"{url}/openapi.json").json()
+        assert "/v1/keys" in spec["paths"]
+        log.seek(0)
+        printed = log.read()
+        assert f"{url}/console" in printed and f"{url}/docs" in printed
+        password = re.search(r"login admin\s+password (\S+)", printed).group(1)
+        key = re.search(r"platform API key \(scan, report\): (tdk_\S+)", printed).group(1)
+
+        with httpx.Client(base_url=url) as client:
+            page = client.get("/login")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            r = client.post("/login", data={"name": "admin", "password": password,
+                                            "csrf_token": csrf, "next": "/console"})
+            assert r.status_code == 303
+            assert "Welcome, admin" in client.get("/console").text
+        me = httpx.get(f"{url}/v1/keys", headers={"Authorization": f"Bearer {key}"})
+        assert me.status_code == 403  # a platform key may not manage keys
+        assert (tmp_path / "data" / "takedown.db").exists()
+    finally:
+        stop(proc, log)
+
+
+def test_serve_upgrades_an_empty_database_and_logs_json_with_request_ids(demo_env, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc, log = start(["serve", "--port", str(port)], demo_env, tmp_path)
+    try:
+        wait_healthy(url, proc, log)
+        r = httpx.get(f"{url}/readyz", headers={"X-Request-ID": "trace-123"})
+        assert r.status_code == 200 and r.headers["x-request-id"] == "trace-123"
+    finally:
+        lines = stop(proc, log).splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    access = [r for r in records if r.get("msg") == "request" and r.get("path") == "/readyz"]
+    assert access and access[0]["request_id"] == "trace-123" and access[0]["status"] == 200
+
+
+def test_production_mode_refuses_demo_data(demo_env, tmp_path):
+    env = {**demo_env, "TAKEDOWN_MODE": "production"}
+    proc = subprocess.run([str(TAKEDOWN), "demo", "--no-serve"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1 and "development mode only" in proc.stderr
