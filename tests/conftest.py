@@ -183,8 +183,9 @@ def start_live_server(container: Container, *, app=None, start_worker: bool = Tr
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("live server did not start")
         time.sleep(0.02)
-    return LiveServer(container=container, url=f"http://127.0.0.1:{port}", server=server,
-                      thread=thread)
+    return LiveServer(
+        container=container, url=f"http://127.0.0.1:{port}", server=server, thread=thread
+    )
 
 
 @pytest.fixture

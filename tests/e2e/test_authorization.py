@@ -8,8 +8,12 @@ import pytest
 from fastapi.routing import APIRoute
 
 from takedown.identity import ROLE_PERMISSIONS, SCOPE_PERMISSIONS, Role, Scope
-from takedown.server.security import SESSION_COOKIE, check_routes_declared, declared_access
-from takedown.server.security import iter_routes
+from takedown.server.security import (
+    SESSION_COOKIE,
+    check_routes_declared,
+    declared_access,
+    iter_routes,
+)
 from takedown.services import accounts
 from tests.conftest import OPERATOR, PASSWORD, add_key, add_staff
 
@@ -33,14 +37,16 @@ def protected_routes(app):
 @pytest.fixture
 def credentials(container):
     """A token per role, a key per scope, and revoked ones that would otherwise be allowed."""
-    roles = {role: add_staff(container, f"r-{role.value.replace('_', '-')}", role)
-             for role in Role}
+    roles = {role: add_staff(container, f"r-{role.value.replace('_', '-')}", role) for role in Role}
     scopes = {scope: add_key(container, f"k-{scope}", scope)[1] for scope in Scope}
     revoked = {}
     for role in Role:
-        token = accounts.create_personal_token(uow=container.uow(), actor=OPERATOR,
-                                               user_name=f"r-{role.value.replace('_', '-')}",
-                                               label="revoked")
+        token = accounts.create_personal_token(
+            uow=container.uow(),
+            actor=OPERATOR,
+            user_name=f"r-{role.value.replace('_', '-')}",
+            label="revoked",
+        )
         accounts.revoke_credential(uow=container.uow(), actor=OPERATOR, key_pk=token.key.id)
         revoked[("role", role)] = token.secret
     for scope in Scope:
@@ -68,6 +74,7 @@ def test_every_protected_route_refuses_wrong_credentials(live_server, credential
     assert len(routes) >= 10
     failures = []
     with live_server.client() as client:
+
         def expect(method, path, status, headers=None, cookies=None, why=""):
             client.cookies.clear()
             r = client.request(method, concrete(path), headers=headers or {}, cookies=cookies)
@@ -76,31 +83,57 @@ def test_every_protected_route_refuses_wrong_credentials(live_server, credential
 
         for method, path, permission in routes:
             expect(method, path, 401, why="without credentials")
-            expect(method, path, 401, {"Authorization": "Bearer tdk_000000000000_nope"},
-                   why="with an unknown key")
-            expect(method, path, 401, {"Authorization": "Basic YWRtaW46YWRtaW4="},
-                   why="with another scheme")
+            expect(
+                method,
+                path,
+                401,
+                {"Authorization": "Bearer tdk_000000000000_nope"},
+                why="with an unknown key",
+            )
+            expect(
+                method,
+                path,
+                401,
+                {"Authorization": "Basic YWRtaW46YWRtaW4="},
+                why="with another scheme",
+            )
             wrong = 0
             for role, token in roles.items():
                 if permission not in ROLE_PERMISSIONS[role]:
                     wrong += 1
-                    expect(method, path, 403, {"Authorization": f"Bearer {token}"},
-                           why=f"with role {role}")
+                    expect(
+                        method,
+                        path,
+                        403,
+                        {"Authorization": f"Bearer {token}"},
+                        why=f"with role {role}",
+                    )
             for scope, secret in scopes.items():
                 if permission not in SCOPE_PERMISSIONS[scope]:
                     wrong += 1
-                    expect(method, path, 403, {"Authorization": f"Bearer {secret}"},
-                           why=f"with scope {scope}")
+                    expect(
+                        method,
+                        path,
+                        403,
+                        {"Authorization": f"Bearer {secret}"},
+                        why=f"with scope {scope}",
+                    )
             assert wrong, f"{path}: no wrong credential exists for {permission}"
             allowed_revoked = [
-                secret for (kind, which), secret in revoked.items()
-                if permission in (ROLE_PERMISSIONS[which] if kind == "role"
-                                  else SCOPE_PERMISSIONS[which])
+                secret
+                for (kind, which), secret in revoked.items()
+                if permission
+                in (ROLE_PERMISSIONS[which] if kind == "role" else SCOPE_PERMISSIONS[which])
             ]
             assert allowed_revoked, f"{path}: nothing could hold {permission}"
             for secret in allowed_revoked:
-                expect(method, path, 401, {"Authorization": f"Bearer {secret}"},
-                       why="with a revoked credential")
+                expect(
+                    method,
+                    path,
+                    401,
+                    {"Authorization": f"Bearer {secret}"},
+                    why="with a revoked credential",
+                )
     assert failures == []
 
 
@@ -109,11 +142,16 @@ def test_cookie_sessions_need_the_csrf_token_for_every_unsafe_route(live_server,
     with live_server.client() as client:
         page = client.get("/login")
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        r = client.post("/login", data={"name": "boss", "password": PASSWORD,
-                                        "csrf_token": csrf, "next": "/console"})
+        r = client.post(
+            "/login",
+            data={"name": "boss", "password": PASSWORD, "csrf_token": csrf, "next": "/console"},
+        )
         assert r.status_code == 303 and SESSION_COOKIE in client.cookies
-        unsafe = [(m, p) for m, p, perm in protected_routes(live_server.server.config.app)
-                  if m not in ("GET", "HEAD") and perm in ROLE_PERMISSIONS[Role.admin]]
+        unsafe = [
+            (m, p)
+            for m, p, perm in protected_routes(live_server.server.config.app)
+            if m not in ("GET", "HEAD") and perm in ROLE_PERMISSIONS[Role.admin]
+        ]
         assert unsafe
         for method, path in unsafe:
             r = client.request(method, concrete(path))
@@ -127,8 +165,12 @@ def test_cookie_sessions_need_the_csrf_token_for_every_unsafe_route(live_server,
 
 def test_public_routes_answer_without_credentials(live_server):
     app = live_server.server.config.app
-    public = [(m, r.path) for r in iter_routes(app) if isinstance(r, APIRoute)
-              and declared_access(r).permission is None for m in r.methods - {"HEAD"}]
+    public = [
+        (m, r.path)
+        for r in iter_routes(app)
+        if isinstance(r, APIRoute) and declared_access(r).permission is None
+        for m in r.methods - {"HEAD"}
+    ]
     assert ("GET", "/healthz") in public
     with live_server.client() as client:
         for method, path in public:

@@ -30,8 +30,11 @@ def error_of(response):
 
 def test_malformed_json_is_a_400_that_says_so(live_server, admin):
     with live_server.client() as c:
-        r = c.post("/v1/keys", content=b'{"name": "x", ', headers={**admin,
-                   "Content-Type": "application/json"})
+        r = c.post(
+            "/v1/keys",
+            content=b'{"name": "x", ',
+            headers={**admin, "Content-Type": "application/json"},
+        )
     assert r.status_code == 400
     assert error_of(r)["code"] == "malformed_json"
 
@@ -47,8 +50,7 @@ def test_wrong_types_and_missing_fields_are_named(live_server, admin):
         assert "body.role" in {d["field"] for d in error_of(r)["details"]}
         r = c.post("/v1/users", json={"name": "ana", "role": "superuser"}, headers=admin)
         assert r.status_code == 422 and error_of(r)["details"][0]["field"] == "body.role"
-        r = c.post("/v1/keys", json={"name": "k", "scopes": ["scan"], "admin": True},
-                   headers=admin)
+        r = c.post("/v1/keys", json={"name": "k", "scopes": ["scan"], "admin": True}, headers=admin)
         assert r.status_code == 422 and "body.admin" in r.text
         r = c.delete("/v1/keys/not-a-number", headers=admin)
         assert r.status_code == 422 and error_of(r)["details"][0]["field"] == "path.key_pk"
@@ -56,8 +58,11 @@ def test_wrong_types_and_missing_fields_are_named(live_server, admin):
 
 def test_service_rules_are_named_too(live_server, admin):
     with live_server.client() as c:
-        r = c.post("/v1/users", json={"name": "ana", "role": "reviewer", "password": "short"},
-                   headers=admin)
+        r = c.post(
+            "/v1/users",
+            json={"name": "ana", "role": "reviewer", "password": "short"},
+            headers=admin,
+        )
         assert r.status_code == 422 and error_of(r)["code"] == "weak_password"
         r = c.post("/v1/users", json={"name": "Ana Smith", "role": "reviewer"}, headers=admin)
         assert r.status_code == 422 and error_of(r)["details"][0]["field"] == "name"
@@ -72,13 +77,15 @@ def small_limits(database_url, tmp_path, db):
     """A server whose limits are 4 KiB (ordinary) and 16 KiB (media), with one media route."""
     from takedown.server.container import Container, default_registry
 
-    settings = make_settings(database_url, tmp_path, max_body_bytes=4096,
-                             max_media_bytes=16384)
+    settings = make_settings(database_url, tmp_path, max_body_bytes=4096, max_media_bytes=16384)
     container = Container(settings=settings, db=db, registry=default_registry())
     app = create_app(container, start_worker=False)
 
-    @app.post("/v1/test-media", openapi_extra=MEDIA_ROUTE,
-              dependencies=[Depends(Access(Permission.account_self))])
+    @app.post(
+        "/v1/test-media",
+        openapi_extra=MEDIA_ROUTE,
+        dependencies=[Depends(Access(Permission.account_self))],
+    )
     async def media(request: __import__("fastapi").Request) -> dict:
         return {"bytes": len(await request.body())}
 
@@ -93,8 +100,7 @@ def test_oversized_bodies_get_413_by_length_and_while_streaming(small_limits):
     live, admin = small_limits
     big = json.dumps({"name": "x" * 5000, "scopes": ["scan"]}).encode()
     with live.client() as c:
-        r = c.post("/v1/keys", content=big, headers={**admin,
-                   "Content-Type": "application/json"})
+        r = c.post("/v1/keys", content=big, headers={**admin, "Content-Type": "application/json"})
         assert r.status_code == 413 and error_of(r)["code"] == "body_too_large"
         assert "4096" in error_of(r)["message"]
 
@@ -102,8 +108,9 @@ def test_oversized_bodies_get_413_by_length_and_while_streaming(small_limits):
             for _ in range(10):
                 yield b"x" * 1000
 
-        r = c.post("/v1/keys", content=chunks(), headers={**admin,
-                   "Content-Type": "application/json"})
+        r = c.post(
+            "/v1/keys", content=chunks(), headers={**admin, "Content-Type": "application/json"}
+        )
         assert r.status_code == 413
         # the service goes on serving
         assert c.get("/healthz").status_code == 200
@@ -120,16 +127,30 @@ def test_media_routes_have_their_own_larger_limit(small_limits):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.one_of(json_values, st.fixed_dictionaries(
-    {"name": json_values, "role": json_values, "scopes": json_values, "password": json_values})),
-    path=st.sampled_from(["/v1/keys", "/v1/users", "/v1/me/tokens"]))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {
+                "name": json_values,
+                "role": json_values,
+                "scopes": json_values,
+                "password": json_values,
+            }
+        ),
+    ),
+    path=st.sampled_from(["/v1/keys", "/v1/users", "/v1/me/tokens"]),
+)
 def test_fuzzed_json_never_causes_a_server_error(live_server, admin, body, path):
     with live_server.client() as c:
         r = c.post(path, json=body, headers=admin)

@@ -19,8 +19,13 @@ TAKEDOWN = Path(sys.executable).parent / "takedown"
 
 def start(args, env, tmp_path):
     log = open(tmp_path / "server.log", "w+")  # noqa: SIM115
-    proc = subprocess.Popen([str(TAKEDOWN), *args], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(TAKEDOWN), *args],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     return proc, log
 
 
@@ -85,8 +90,15 @@ def test_demo_starts_the_server_with_sample_accounts_and_docs(demo_env, tmp_path
         with httpx.Client(base_url=url) as client:
             page = client.get("/login")
             csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-            r = client.post("/login", data={"name": "admin", "password": password,
-                                            "csrf_token": csrf, "next": "/console"})
+            r = client.post(
+                "/login",
+                data={
+                    "name": "admin",
+                    "password": password,
+                    "csrf_token": csrf,
+                    "next": "/console",
+                },
+            )
             assert r.status_code == 303
             assert "Welcome, admin" in client.get("/console").text
         me = httpx.get(f"{url}/v1/keys", headers={"Authorization": f"Bearer {key}"})
@@ -113,6 +125,7 @@ def test_serve_upgrades_an_empty_database_and_logs_json_with_request_ids(demo_en
 
 def test_production_mode_refuses_demo_data(demo_env, tmp_path):
     env = {**demo_env, "TAKEDOWN_MODE": "production"}
-    proc = subprocess.run([str(TAKEDOWN), "demo", "--no-serve"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [str(TAKEDOWN), "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 1 and "development mode only" in proc.stderr

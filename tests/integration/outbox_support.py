@@ -18,8 +18,14 @@ class Pinged:
 
 
 def record_effect(event: Pinged, ctx: HandlerContext) -> None:
-    audit.record(ctx.uow, actor=Principal.system("worker"), action="test.effect",
-                 target_type="event", target_id=ctx.event_id, details={"label": event.label})
+    audit.record(
+        ctx.uow,
+        actor=Principal.system("worker"),
+        action="test.effect",
+        target_type="event",
+        target_id=ctx.event_id,
+        details={"label": event.label},
+    )
 
 
 def registry_with(*handlers) -> HandlerRegistry:
@@ -31,8 +37,11 @@ def registry_with(*handlers) -> HandlerRegistry:
 
 def effects(db, event_id: int | None = None) -> int:
     with db.session(readonly=True) as s:
-        q = select(func.count()).select_from(AuditEntryRow).where(
-            AuditEntryRow.action == "test.effect")
+        q = (
+            select(func.count())
+            .select_from(AuditEntryRow)
+            .where(AuditEntryRow.action == "test.effect")
+        )
         if event_id is not None:
             q = q.where(AuditEntryRow.target_id == str(event_id))
         return int(s.scalar(q))

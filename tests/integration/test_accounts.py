@@ -19,8 +19,10 @@ def login(container, name, password=PASSWORD):
 
 
 def actions(container):
-    return [r.action for r in audit.list_entries(uow=container.uow(readonly=True),
-                                                 actor=OPERATOR, limit=1000)][::-1]
+    return [
+        r.action
+        for r in audit.list_entries(uow=container.uow(readonly=True), actor=OPERATOR, limit=1000)
+    ][::-1]
 
 
 def test_login_opens_a_session_that_authenticates_as_the_user(container):
@@ -130,11 +132,17 @@ def test_personal_token_acts_with_the_owners_role(container):
 
 def test_input_rules(container):
     with pytest.raises(InvalidInput):
-        accounts.create_user(uow=container.uow(), actor=OPERATOR, name="Bad Name!",
-                             role=Role.reviewer, password=PASSWORD)
+        accounts.create_user(
+            uow=container.uow(),
+            actor=OPERATOR,
+            name="Bad Name!",
+            role=Role.reviewer,
+            password=PASSWORD,
+        )
     with pytest.raises(WeakPassword):
-        accounts.create_user(uow=container.uow(), actor=OPERATOR, name="ana",
-                             role=Role.reviewer, password="short")
+        accounts.create_user(
+            uow=container.uow(), actor=OPERATOR, name="ana", role=Role.reviewer, password="short"
+        )
     add_staff(container, "ana", Role.reviewer, token=False)
     with pytest.raises(Conflict):
         add_staff(container, "ana", Role.admin, token=False)

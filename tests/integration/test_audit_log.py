@@ -12,10 +12,19 @@ from tests.conftest import OPERATOR, add_staff
 
 
 def run_cli(database_url, tmp_path, *args, env_extra=None):
-    env = {**os.environ, "TAKEDOWN_DATABASE_URL": database_url,
-           "TAKEDOWN_DATA_DIR": str(tmp_path), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "takedown", *args], env=env,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "TAKEDOWN_DATABASE_URL": database_url,
+        "TAKEDOWN_DATA_DIR": str(tmp_path),
+        **(env_extra or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "takedown", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def seed(container):
@@ -56,11 +65,14 @@ def test_verify_names_an_inserted_row(container, database_url, tmp_path):
         # Make room at 4 (in two steps: a unique key cannot shift in place), then forge it.
         conn.execute(text("UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 4"))
         conn.execute(text("UPDATE audit_log SET seq = seq - 999 WHERE seq >= 1004"))
-        conn.execute(text(
-            "INSERT INTO audit_log (seq, at, actor_kind, actor_id, actor_name, action, "
-            "target_type, target_id, details, prev_hash, hash) SELECT 4, at, actor_kind, "
-            "actor_id, actor_name, 'forged.entry', target_type, target_id, details, hash, "
-            "hash FROM audit_log WHERE seq = 3"))
+        conn.execute(
+            text(
+                "INSERT INTO audit_log (seq, at, actor_kind, actor_id, actor_name, action, "
+                "target_type, target_id, details, prev_hash, hash) SELECT 4, at, actor_kind, "
+                "actor_id, actor_name, 'forged.entry', target_type, target_id, details, hash, "
+                "hash FROM audit_log WHERE seq = 3"
+            )
+        )
     cli = run_cli(database_url, tmp_path, "audit", "verify")
     assert cli.returncode == 1
     assert any(line.startswith("entry 4: ") for line in cli.stdout.splitlines()), cli.stdout

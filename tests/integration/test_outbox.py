@@ -58,8 +58,13 @@ def die(event, ctx):
 db = Database({database_url!r})
 Worker(db, registry_with(die), policy=RetryPolicy(lease_seconds=1.0)).run_once()
 """
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+    )
     assert proc.returncode == -9, proc.stderr
     held = status(db, event_id)
     assert held.status == "pending" and held.attempts == 1 and held.locked_by

@@ -61,8 +61,9 @@ def test_concurrent_audit_appends_form_one_unbroken_chain(db, container):
         try:
             for i in range(10):
                 with SqlAlchemyUnitOfWork(db) as uow:
-                    audit.record(uow, actor=Principal.system(f"w{n}"), action="test.append",
-                                 details={"i": i})
+                    audit.record(
+                        uow, actor=Principal.system(f"w{n}"), action="test.append", details={"i": i}
+                    )
                     uow.commit()
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -73,8 +74,7 @@ def test_concurrent_audit_appends_form_one_unbroken_chain(db, container):
     for t in threads:
         t.join()
     assert errors == []
-    result = audit.verify(uow=SqlAlchemyUnitOfWork(db, readonly=True),
-                          actor=Principal.system())
+    result = audit.verify(uow=SqlAlchemyUnitOfWork(db, readonly=True), actor=Principal.system())
     assert result.ok, result.problems
     assert result.entries == 80 and result.head_seq == 80
 
@@ -91,8 +91,11 @@ def test_concurrent_updates_of_one_row_lose_nothing(db):
     def bump():
         for _ in range(20):
             with SqlAlchemyUnitOfWork(db) as uow:
-                uow.session.execute(update(UserRow).where(UserRow.id == user.id)
-                                    .values(failed_logins=UserRow.failed_logins + 1))
+                uow.session.execute(
+                    update(UserRow)
+                    .where(UserRow.id == user.id)
+                    .values(failed_logins=UserRow.failed_logins + 1)
+                )
                 uow.commit()
 
     threads = [threading.Thread(target=bump) for _ in range(5)]

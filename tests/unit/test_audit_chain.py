@@ -12,9 +12,18 @@ def make_chain(n: int) -> list[AuditRecord]:
     prev = GENESIS_HASH
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(1, n + 1):
-        rec = AuditRecord(seq=i, at=t0 + timedelta(seconds=i), actor_kind="system",
-                          actor_id=None, actor_name="t", action="x.done", target_type="case",
-                          target_id=str(i), details={"i": i}, prev_hash=prev)
+        rec = AuditRecord(
+            seq=i,
+            at=t0 + timedelta(seconds=i),
+            actor_kind="system",
+            actor_id=None,
+            actor_name="t",
+            action="x.done",
+            target_type="case",
+            target_id=str(i),
+            details={"i": i},
+            prev_hash=prev,
+        )
         rec = replace(rec, hash=entry_hash(rec))
         records.append(rec)
         prev = rec.hash

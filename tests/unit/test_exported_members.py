@@ -2,8 +2,15 @@ import importlib
 
 import pytest
 
-PACKAGES = ["takedown", "takedown.identity", "takedown.audit", "takedown.store", "takedown.jobs",
-            "takedown.api", "takedown.server"]
+PACKAGES = [
+    "takedown",
+    "takedown.identity",
+    "takedown.audit",
+    "takedown.store",
+    "takedown.jobs",
+    "takedown.api",
+    "takedown.server",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -1,3 +1,4 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,9 +22,6 @@ from takedown.identity import (
     verify_password,
 )
 
-import pytest
-
-
 EVERY_STAFF_MEMBER = {Permission.console_view, Permission.account_self}
 
 
@@ -43,15 +41,24 @@ def test_every_role_and_scope_has_a_policy_row():
 
 
 def test_api_key_principal_gets_the_union_of_its_scopes():
-    p = Principal(kind=PrincipalKind.api_key, subject_id=1, name="k",
-                  scopes=frozenset({Scope.scan, Scope.metrics}))
+    p = Principal(
+        kind=PrincipalKind.api_key,
+        subject_id=1,
+        name="k",
+        scopes=frozenset({Scope.scan, Scope.metrics}),
+    )
     assert p.can(Permission.scan) and p.can(Permission.metrics_read)
     assert not p.can(Permission.keys_manage)
 
 
 def test_staff_principal_ignores_scopes_and_uses_role():
-    p = Principal(kind=PrincipalKind.staff_token, subject_id=1, name="r", role=Role.reviewer,
-                  scopes=frozenset({Scope.metrics}))
+    p = Principal(
+        kind=PrincipalKind.staff_token,
+        subject_id=1,
+        name="r",
+        role=Role.reviewer,
+        scopes=frozenset({Scope.metrics}),
+    )
     assert not p.can(Permission.metrics_read)
     assert p.can(Permission.console_view)
 
@@ -59,8 +66,9 @@ def test_staff_principal_ignores_scopes_and_uses_role():
 def test_require_raises_not_authenticated_without_principal_and_forbidden_without_permission():
     with pytest.raises(NotAuthenticated):
         require(None, Permission.console_view)
-    reviewer = Principal(kind=PrincipalKind.staff_session, subject_id=1, name="r",
-                         role=Role.reviewer)
+    reviewer = Principal(
+        kind=PrincipalKind.staff_session, subject_id=1, name="r", role=Role.reviewer
+    )
     with pytest.raises(Forbidden) as info:
         require(reviewer, Permission.users_manage)
     assert info.value.permission is Permission.users_manage

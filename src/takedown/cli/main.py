@@ -12,7 +12,8 @@ import getpass
 import json
 import os
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -39,6 +40,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 
 err = Console(stderr=True, soft_wrap=True)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _operator() -> Principal:
@@ -58,10 +61,10 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _run(fn, /, **kwargs):  # type: ignore[no-untyped-def]
+def _run(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Call a service; turn its errors into a message and exit status 1."""
     try:
-        return fn(**kwargs)
+        return fn(*args, **kwargs)
     except (ServiceError, IdentityError) as exc:
         raise _fail(str(exc)) from exc
 

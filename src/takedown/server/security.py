@@ -165,7 +165,7 @@ def check_routes_declared(app: FastAPI) -> None:
     for route in iter_routes(app):
         if isinstance(route, APIRoute):
             if declared_access(route) is None:
-                missing.append(f"{sorted(route.methods)} {route.path}")
+                missing.append(f"{sorted(route.methods or [])} {route.path}")
         elif isinstance(route, Mount):
             if route.path not in PUBLIC_MOUNTS:
                 missing.append(f"mount {route.path}")

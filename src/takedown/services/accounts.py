@@ -363,12 +363,11 @@ def create_personal_token(
     label = clean_label(label)
     issued = issue_secret(SecretKind.staff_token)
     with uow:
-        user = (
-            uow.users.get(actor.subject_id)
-            if user_name is None
-            # type: ignore[arg-type]
-            else (_user_by_name(uow, user_name))
-        )
+        if user_name is None:
+            assert actor.subject_id is not None  # checked above: staff have a user id
+            user = uow.users.get(actor.subject_id)
+        else:
+            user = _user_by_name(uow, user_name)
         if user is None or not user.active:
             raise Conflict("the account is disabled")
         key = uow.keys.add(
