@@ -30,8 +30,8 @@ class Settings(BaseSettings):
 
     mode: Mode = Field(
         Mode.development,
-        description="`development` or `production`. Production requires HTTPS cookies and "
-        "refuses unsafe defaults.",
+        description="`development` or `production`. Production sends cookies over HTTPS only, "
+        "adds HSTS, refuses `SESSION_COOKIE_SECURE=false` and refuses to load demo data.",
     )
     data_dir: Path = Field(
         Path("./data"),
@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         2.0, gt=0, description="First retry delay; doubles with each attempt (capped at 1 hour)."
     )
     outbox_lease_seconds: float = Field(
-        300.0,
+        60.0,
         gt=0,
         description="How long a worker owns a claimed event; after that another worker may retry "
         "it (at-least-once delivery).",

@@ -308,8 +308,15 @@ def settings() -> None:
     typer.echo("| variable | default | meaning |\n| --- | --- | --- |")
     for name, field in Settings.model_fields.items():
         default = field.default
-        shown = "" if default is None else str(getattr(default, "value", default))
-        typer.echo(f"| `TAKEDOWN_{name.upper()}` | `{shown}` | {field.description} |")
+        if default is None:
+            shown = "(empty)"
+        elif isinstance(default, bool):
+            shown = f"`{str(default).lower()}`"
+        elif name == "data_dir":
+            shown = "`./data`"
+        else:
+            shown = f"`{getattr(default, 'value', default)}`"
+        typer.echo(f"| `TAKEDOWN_{name.upper()}` | {shown} | {field.description} |")
 
 
 def main() -> None:
