@@ -215,15 +215,33 @@ def users_passwd(name: str) -> None:
     err.print(f"password set for {name}")
 
 
+def _parse_scopes(values: list[str]) -> list[Scope]:
+    scopes = []
+    for part in (p.strip() for v in values for p in v.split(",")):
+        if not part:
+            continue
+        try:
+            scopes.append(Scope(part))
+        except ValueError:
+            raise _fail(f"unknown scope {part!r}; choose from {', '.join(Scope)}") from None
+    return scopes
+
+
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="Who or what the key is for.")],
-    scope: Annotated[list[Scope], typer.Option(help="A scope; repeat for several.")],
+    scope: Annotated[
+        list[str],
+        typer.Option(
+            help="Scopes: " + ", ".join(Scope) + ". Repeat the option or separate with commas."
+        ),
+    ],
 ) -> None:
     """Issue an API key; prints the key alone on stdout."""
+    scopes = _parse_scopes(scope)
     container = _container()
     issued = _run(
-        keys.create_api_key, uow=container.uow(), actor=_operator(), name=name, scopes=scope
+        keys.create_api_key, uow=container.uow(), actor=_operator(), name=name, scopes=scopes
     )
     typer.echo(issued.secret)
 

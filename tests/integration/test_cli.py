@@ -1,0 +1,63 @@
+"""The CLI is scriptable: secrets alone on stdout, errors on stderr with exit status 1."""
+
+from takedown.identity import Scope
+from takedown.services import accounts
+from tests.integration.test_audit_log import run_cli
+
+
+def test_users_add_token_and_keys_create_print_only_the_secret(container, database_url, tmp_path):
+    added = run_cli(
+        database_url,
+        tmp_path,
+        "users",
+        "add",
+        "ana",
+        "--role",
+        "compliance",
+        env_extra={"TAKEDOWN_PASSWORD": "a-long-enough-password"},
+    )
+    assert added.returncode == 0 and added.stdout == "", added.stderr
+    token = run_cli(database_url, tmp_path, "users", "token", "ana")
+    assert token.returncode == 0 and token.stdout.startswith("tdp_")
+    assert token.stdout.count("\n") == 1
+    key = run_cli(
+        database_url,
+        tmp_path,
+        "keys",
+        "create",
+        "--name",
+        "platform",
+        "--scope",
+        "scan,report",
+        "--scope",
+        "metrics",
+    )
+    assert key.returncode == 0 and key.stdout.startswith("tdk_") and key.stdout.count("\n") == 1
+    principal = accounts.authenticate(
+        uow=container.uow(readonly=True), secret=key.stdout.strip()
+    ).principal
+    assert principal.scopes == {Scope.scan, Scope.report, Scope.metrics}
+    staff = accounts.authenticate(
+        uow=container.uow(readonly=True), secret=token.stdout.strip()
+    ).principal
+    assert staff.name == "ana"
+
+
+def test_cli_errors_are_clear_and_exit_1(database_url, tmp_path):
+    bad_scope = run_cli(database_url, tmp_path, "keys", "create", "--name", "x", "--scope", "root")
+    assert bad_scope.returncode == 1 and "unknown scope 'root'" in bad_scope.stderr
+    weak = run_cli(
+        database_url,
+        tmp_path,
+        "users",
+        "add",
+        "bob",
+        "--role",
+        "reviewer",
+        env_extra={"TAKEDOWN_PASSWORD": "short"},
+    )
+    assert weak.returncode == 1 and "at least 12 characters" in weak.stderr
+    missing = run_cli(database_url, tmp_path, "users", "token", "nobody")
+    assert missing.returncode == 1 and "no user named 'nobody'" in missing.stderr
+    no_password = run_cli(database_url, tmp_path, "users", "add", "bob", "--role", "reviewer")
+    assert no_password.returncode == 1 and "TAKEDOWN_PASSWORD" in no_password.stderr
