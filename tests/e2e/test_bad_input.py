@@ -126,7 +126,11 @@ def test_media_routes_have_their_own_larger_limit(small_limits):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
     ),
@@ -157,3 +161,31 @@ def test_fuzzed_json_never_causes_a_server_error(live_server, admin, body, path)
     assert r.status_code < 500, r.text
     if r.status_code >= 400:
         assert error_of(r)["message"]
+
+
+def test_a_console_form_with_bad_fields_gets_a_page_not_json(live_server):
+    with live_server.client() as c:
+        r = c.post("/login", data={"name": "x"})
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("text/html")
+    assert "body.password" in r.text and "The form could not be used" in r.text
+
+
+def test_the_openapi_document_names_each_routes_permission(live_server):
+    with live_server.client() as c:
+        spec = c.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    post_keys = spec["paths"]["/v1/keys"]["post"]
+    assert post_keys["x-takedown-permission"] == "keys:manage"
+    assert post_keys["security"] == [{"bearer": []}]
+    assert spec["paths"]["/healthz"]["get"]["security"] == []
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.binary(max_size=300), path=st.sampled_from(["/v1/keys", "/v1/users", "/login"]))
+def test_fuzzed_bytes_never_cause_a_server_error(live_server, admin, body, path):
+    with live_server.client() as c:
+        r = c.post(path, content=body, headers={**admin, "Content-Type": "application/json"})
+    assert r.status_code < 500, r.text

@@ -83,3 +83,21 @@ def test_every_service_write_is_audited_with_its_actor(container):
     entries = audit.list_entries(uow=container.uow(readonly=True), actor=OPERATOR)
     assert [e.action for e in entries][::-1] == ["user.created", "credential.issued"]
     assert {e.actor_name for e in entries} == {"tests"}
+
+
+def test_audit_head_anchors_a_later_verify(container, database_url, tmp_path):
+    seed(container)
+    head = run_cli(database_url, tmp_path, "audit", "head")
+    assert head.returncode == 0
+    anchor = head.stdout.strip()
+    seq = int(anchor.split(":")[0])
+    ok = run_cli(database_url, tmp_path, "audit", "verify", "--anchor", anchor)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    with container.db.engine.begin() as conn:
+        conn.execute(text(f"UPDATE audit_log SET hash = '{'ab' * 32}' WHERE seq = {seq}"))
+        conn.execute(
+            text(f"UPDATE audit_head SET hash = (SELECT hash FROM audit_log WHERE seq = {seq})")
+        )
+    bad = run_cli(database_url, tmp_path, "audit", "verify", "--anchor", anchor)
+    assert bad.returncode == 1
+    assert f"entry {seq}: rewritten: hash differs from the published anchor" in bad.stdout

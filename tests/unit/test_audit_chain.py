@@ -87,3 +87,21 @@ def test_hash_ignores_time_zone_representation_but_not_instant():
     assert entry_hash(same_instant) == entry_hash(rec)
     later = replace(rec, at=rec.at + timedelta(microseconds=1))
     assert entry_hash(later) != entry_hash(rec)
+
+
+def test_a_chain_rewritten_wholesale_is_caught_by_a_published_anchor():
+    chain = make_chain(6)
+    anchor = {4: chain[3].hash}
+    # Someone with write access rebuilds a consistent chain with entry 2 altered.
+    forged = []
+    prev = GENESIS_HASH
+    for rec in chain:
+        rec = replace(rec, prev_hash=prev, details={"i": -1} if rec.seq == 2 else rec.details)
+        rec = replace(rec, hash=entry_hash(rec))
+        forged.append(rec)
+        prev = rec.hash
+    assert verify_chain(forged, head_seq=6, head_hash=forged[-1].hash) == []
+    problems = verify_chain(forged, head_seq=6, head_hash=forged[-1].hash, anchors=anchor)
+    assert [(p.seq, p.problem.split(":")[0]) for p in problems] == [(4, "rewritten")]
+    truncated = verify_chain(forged[:3], head_seq=3, head_hash=forged[2].hash, anchors=anchor)
+    assert [(p.seq, p.problem.split(":")[0]) for p in truncated] == [(4, "deleted")]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -73,13 +73,22 @@ def entry_hash(record: AuditRecord) -> str:
 
 
 def verify_chain(
-    records: Iterable[AuditRecord], *, head_seq: int, head_hash: str
+    records: Iterable[AuditRecord],
+    *,
+    head_seq: int,
+    head_hash: str,
+    anchors: Mapping[int, str] | None = None,
 ) -> list[ChainProblem]:
     """Check ``records`` (in ``seq`` order) against each other and the head.
+
+    ``anchors`` maps a ``seq`` to the hash published for it earlier (``takedown audit head``
+    copied somewhere the database's administrators cannot write). A chain rewritten wholesale
+    is consistent in itself, but no longer matches its anchors.
 
     Returns every problem found, empty when the chain is intact. Each problem names the
     entry (``seq``) where the chain breaks and what is wrong there.
     """
+    anchors = dict(anchors or {})
     problems: list[ChainProblem] = []
     expected_seq = 1
     prev_hash = GENESIS_HASH
@@ -102,6 +111,11 @@ def verify_chain(
             )
         if entry_hash(record) != record.hash:
             problems.append(ChainProblem(record.seq, "edited: content does not match its hash"))
+        anchored = anchors.pop(record.seq, None)
+        if anchored is not None and anchored != record.hash:
+            problems.append(
+                ChainProblem(record.seq, "rewritten: hash differs from the published anchor")
+            )
         prev_hash = record.hash
         expected_seq = max(expected_seq, record.seq + 1)
     last_seq = expected_seq - 1
@@ -117,4 +131,6 @@ def verify_chain(
         )
     elif prev_hash != head_hash:
         problems.append(ChainProblem(last_seq, "edited: last entry does not match the head hash"))
-    return problems
+    for seq in sorted(anchors):
+        problems.append(ChainProblem(seq, "deleted: the anchored entry is gone"))
+    return sorted(problems, key=lambda p: p.seq)

@@ -274,14 +274,36 @@ def keys_revoke(
     err.print(f"revoked key {key_id}")
 
 
+@audit_app.command("head")
+def audit_head() -> None:
+    """Print the last entry as SEQ:HASH. Keep it somewhere else (a ticket, another system):
+    `audit verify --anchor SEQ:HASH` then proves the log up to it was not rewritten."""
+    container = _container()
+    seq, digest = _run(audit.head, uow=container.uow(readonly=True), actor=_operator())
+    typer.echo(f"{seq}:{digest}")
+
+
 @audit_app.command("verify")
-def audit_verify() -> None:
+def audit_verify(
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option(help="SEQ:HASH printed earlier by `audit head`; repeatable."),
+    ] = None,
+) -> None:
     """Check the audit log's hash chain; name every edited, inserted or deleted entry.
 
     Exit status 0 when intact, 1 when any problem is found.
     """
+    anchors: dict[int, str] = {}
+    for value in anchor or []:
+        seq, _, digest = value.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise _fail(f"an anchor reads SEQ:HASH (64 hex digits), not {value!r}")
+        anchors[int(seq)] = digest.lower()
     container = _container()
-    result = _run(audit.verify, uow=container.uow(readonly=True), actor=_operator())
+    result = _run(
+        audit.verify, uow=container.uow(readonly=True), actor=_operator(), anchors=anchors
+    )
     if result.ok:
         err.print(f"[green]audit log intact[/green]: {result.entries} entries")
         return

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -17,7 +18,12 @@ from takedown.config import Mode
 from takedown.server.container import Container, build_container
 from takedown.server.errors import install_error_handlers
 from takedown.server.middleware import BodyLimitMiddleware, ObservabilityMiddleware
-from takedown.server.security import HTMLAuthError, check_routes_declared
+from takedown.server.security import (
+    HTMLAuthError,
+    check_routes_declared,
+    declared_access,
+    iter_routes,
+)
 
 log = logging.getLogger("takedown")
 
@@ -87,4 +93,45 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     )
     app.add_middleware(ObservabilityMiddleware, hsts=settings.mode is Mode.production)
     check_routes_declared(app)
+    _document_access(app)
     return app
+
+
+def _document_access(app: FastAPI) -> None:
+    """Show each route's required permission in the OpenAPI document, and declare bearer
+    authentication so Swagger UI's *Authorize* button works."""
+    from fastapi.openapi.utils import get_openapi
+    from fastapi.routing import APIRoute
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key (tdk_…) or a personal token (tdp_…).",
+            }
+        }
+        for route in iter_routes(app):
+            access = declared_access(route)
+            if not isinstance(route, APIRoute) or access is None:
+                continue
+            for method in route.methods or ():
+                operation = schema["paths"].get(route.path, {}).get(method.lower())
+                if operation is None:
+                    continue
+                if access.permission is None:
+                    operation["security"] = []
+                    continue
+                operation["security"] = [{"bearer": []}]
+                operation["x-takedown-permission"] = str(access.permission)
+                note = f"Needs the `{access.permission}` permission."
+                operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

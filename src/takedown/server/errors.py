@@ -93,11 +93,26 @@ def _validation_details(exc: RequestValidationError) -> tuple[str, str, list[Err
     return "validation_error", f"invalid request: {fields or 'see details'}", details
 
 
+def _is_page(request: Request) -> bool:
+    """Whether the matched route is a console page (its refusals and errors are HTML)."""
+    from takedown.server.security import declared_access
+
+    route = request.scope.get("route")
+    access = declared_access(route) if route is not None else None
+    return access is not None and access.html
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         code, message, details = _validation_details(exc)
-        return error_response(400 if code == "malformed_json" else 422, code, message, details)
+        status = 400 if code == "malformed_json" else 422
+        if _is_page(request):
+            from takedown.web.pages import form_error_page
+
+            problems = [f"{d.field}: {d.problem}" if d.field else d.problem for d in details]
+            return form_error_page(request, status, problems)
+        return error_response(status, code, message, details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

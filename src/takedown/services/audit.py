@@ -53,8 +53,20 @@ class VerifyResult:
         return not self.problems
 
 
-def verify(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> VerifyResult:
-    """Walk the whole chain. Streams in batches, so memory stays flat on a long log."""
+def head(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> tuple[int, str]:
+    """The last entry's ``seq`` and hash: publish them elsewhere as an anchor."""
+    require(actor, Permission.audit_read)
+    with uow:
+        return uow.audit.head()
+
+
+def verify(
+    *, uow: SqlAlchemyUnitOfWork, actor: Principal, anchors: dict[int, str] | None = None
+) -> VerifyResult:
+    """Walk the whole chain, and check any published ``anchors`` (seq → hash).
+
+    Streams in batches, so memory stays flat on a long log.
+    """
     require(actor, Permission.audit_read)
     uow.snapshot = True
     with uow:
@@ -67,7 +79,7 @@ def verify(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> VerifyResult:
                 count += 1
                 yield rec
 
-        problems = verify_chain(counted(), head_seq=head_seq, head_hash=head_hash)
+        problems = verify_chain(counted(), head_seq=head_seq, head_hash=head_hash, anchors=anchors)
     return VerifyResult(entries=count, head_seq=head_seq, problems=problems)
 
 

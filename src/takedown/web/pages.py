@@ -29,4 +29,24 @@ def auth_error_page(request: Request, status: int, message: str) -> HTMLResponse
         from takedown.web.views import login_form
 
         return login_form(request, next_url=request.url.path, error=None, status=401)
-    return render(request, "error.html", {"status": status, "message": message}, status=status)
+    return render(
+        request,
+        "error.html",
+        {"status": status, "title": "Not allowed", "message": message},
+        status=status,
+    )
+
+
+def form_error_page(request: Request, status: int, problems: list[str]) -> HTMLResponse:
+    """A form that did not validate: say which fields, and offer the way back."""
+    return render(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "title": "The form could not be used",
+            "message": "Please go back and correct it.",
+            "problems": problems,
+        },
+        status=status,
+    )
