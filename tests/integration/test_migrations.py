@@ -40,3 +40,12 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_full_sync(db):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+
+
+def test_readiness_reports_an_unreachable_database_without_raising():
+    from takedown.store import Database
+
+    down = Database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    r = system.readiness(uow=SqlAlchemyUnitOfWork(down, readonly=True))
+    assert not r.ready and r.database.startswith("unreachable")
+    down.dispose()
