@@ -39,21 +39,7 @@ def list_audit(
         before_seq=before_seq,
         limit=limit,
     )
-    return [
-        AuditEntryRead(
-            seq=r.seq,
-            at=r.at,
-            actor_kind=r.actor_kind,
-            actor_id=r.actor_id,
-            actor_name=r.actor_name,
-            action=r.action,
-            target_type=r.target_type,
-            target_id=r.target_id,
-            details=r.details,
-            hash=r.hash,
-        )
-        for r in records
-    ]
+    return [AuditEntryRead.of(r) for r in records]
 
 
 @router.get("/verify", dependencies=READ)

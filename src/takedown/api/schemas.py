@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from takedown.identity import ApiKey, Role, Scope, User
+from takedown.identity import Role, Scope
 
 
 class StrictModel(BaseModel):
@@ -23,7 +25,17 @@ class UserCreate(StrictModel):
     )
 
 
-class UserRead(BaseModel):
+class ReadModel(BaseModel):
+    """Output models are read from the services' plain values by attribute name."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, value: object) -> Self:
+        return cls.model_validate(value)
+
+
+class UserRead(ReadModel):
     id: int
     name: str
     role: Role
@@ -31,18 +43,6 @@ class UserRead(BaseModel):
     locked_until: datetime | None
     created_at: datetime
     last_login_at: datetime | None
-
-    @classmethod
-    def of(cls, user: User) -> UserRead:
-        return cls(
-            id=user.id,
-            name=user.name,
-            role=user.role,
-            active=user.active,
-            locked_until=user.locked_until,
-            created_at=user.created_at,
-            last_login_at=user.last_login_at,
-        )
 
 
 class MeRead(BaseModel):
@@ -62,7 +62,7 @@ class TokenCreate(StrictModel):
     name: str = Field(min_length=1, max_length=128, examples=["review-tool"])
 
 
-class ApiKeyRead(BaseModel):
+class ApiKeyRead(ReadModel):
     id: int
     key_id: str
     name: str
@@ -73,26 +73,17 @@ class ApiKeyRead(BaseModel):
     last_used_at: datetime | None
     revoked_at: datetime | None
 
+    @field_validator("scopes", mode="before")
     @classmethod
-    def of(cls, key: ApiKey) -> ApiKeyRead:
-        return cls(
-            id=key.id,
-            key_id=key.key_id,
-            name=key.name,
-            user_id=key.user_id,
-            scopes=sorted(key.scopes),
-            created_at=key.created_at,
-            created_by=key.created_by,
-            last_used_at=key.last_used_at,
-            revoked_at=key.revoked_at,
-        )
+    def _sorted(cls, scopes: Iterable[Scope]) -> list[Scope]:
+        return sorted(scopes)
 
 
 class ApiKeyIssued(ApiKeyRead):
     secret: str = Field(description="Shown once. Store it now; takedown keeps only its hash.")
 
 
-class AuditEntryRead(BaseModel):
+class AuditEntryRead(ReadModel):
     seq: int
     at: datetime
     actor_kind: str

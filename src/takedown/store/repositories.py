@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -16,53 +16,34 @@ from takedown.store.models import (
     ApiKeyRow,
     AuditEntryRow,
     AuditHeadRow,
+    Base,
     OutboxRow,
     StaffSessionRow,
     UserRow,
 )
 from takedown.store.types import utcnow
 
+V = TypeVar("V")
+
+
+def _value(cls: type[V], row: Base, **converted: Any) -> V:
+    """The plain value ``cls`` (a dataclass) of an ORM row: same-named fields are copied,
+    ``converted`` ones given. Rows never leave the store; values do."""
+    names = [f.name for f in fields(cls) if f.init]  # type: ignore[arg-type]
+    values = {n: converted[n] if n in converted else getattr(row, n) for n in names}
+    return cls(**values)
+
 
 def _user(row: UserRow) -> User:
-    return User(
-        id=row.id,
-        name=row.name,
-        role=Role(row.role),
-        active=row.active,
-        failed_logins=row.failed_logins,
-        locked_until=row.locked_until,
-        created_at=row.created_at,
-        last_login_at=row.last_login_at,
-        password_hash=row.password_hash,
-    )
+    return _value(User, row, role=Role(row.role))
 
 
 def _key(row: ApiKeyRow) -> ApiKey:
-    return ApiKey(
-        id=row.id,
-        key_id=row.key_id,
-        digest=row.digest,
-        name=row.name,
-        user_id=row.user_id,
-        scopes=frozenset(Scope(s) for s in row.scopes),
-        created_at=row.created_at,
-        created_by=row.created_by,
-        last_used_at=row.last_used_at,
-        revoked_at=row.revoked_at,
-    )
+    return _value(ApiKey, row, scopes=frozenset(Scope(s) for s in row.scopes))
 
 
 def _staff_session(row: StaffSessionRow) -> StaffSession:
-    return StaffSession(
-        id=row.id,
-        key_id=row.key_id,
-        digest=row.digest,
-        user_id=row.user_id,
-        csrf_token=row.csrf_token,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-    )
+    return _value(StaffSession, row)
 
 
 class UserRepository:
@@ -202,19 +183,7 @@ class StaffSessionRepository:
 
 
 def _audit_record(row: AuditEntryRow) -> AuditRecord:
-    return AuditRecord(
-        seq=row.seq,
-        at=row.at,
-        actor_kind=row.actor_kind,
-        actor_id=row.actor_id,
-        actor_name=row.actor_name,
-        action=row.action,
-        target_type=row.target_type,
-        target_id=row.target_id,
-        details=row.details,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )
+    return _value(AuditRecord, row)
 
 
 class AuditRepository:
@@ -347,19 +316,7 @@ class OutboxRepository:
 
     def get(self, event_id: int) -> OutboxMessage | None:
         row = self._s.get(OutboxRow, event_id)
-        if row is None:
-            return None
-        return OutboxMessage(
-            id=row.id,
-            event_type=row.event_type,
-            payload=row.payload,
-            status=row.status,
-            attempts=row.attempts,
-            created_at=row.created_at,
-            available_at=row.available_at,
-            locked_by=row.locked_by,
-            last_error=row.last_error,
-        )
+        return _value(OutboxMessage, row) if row else None
 
     def due_ids(self, now: datetime, limit: int) -> list[int]:
         q = (
