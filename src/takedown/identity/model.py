@@ -21,9 +21,10 @@ class NotAuthenticated(IdentityError):
 
 
 class Forbidden(IdentityError):
-    """The principal is known but lacks ``permission``."""
+    """The principal is known but may not do this: it lacks ``permission``, or (with
+    ``permission`` None) the request breaks a rule such as a missing CSRF token."""
 
-    def __init__(self, message: str, *, permission: Permission) -> None:
+    def __init__(self, message: str, *, permission: Permission | None = None) -> None:
         super().__init__(message)
         self.permission = permission
 
@@ -142,5 +143,5 @@ def require(principal: Principal | None, permission: Permission) -> Principal:
     if principal is None:
         raise NotAuthenticated("authentication required")
     if not principal.can(permission):
-        raise Forbidden(f"{principal.name} lacks permission {permission}", permission=permission)
+        raise Forbidden(f"this needs the {permission} permission", permission=permission)
     return principal

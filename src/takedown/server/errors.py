@@ -127,7 +127,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 401, "not_authenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}
             )
         if isinstance(exc, Forbidden):
-            return error_response(403, "forbidden", f"this needs the {exc.permission} permission")
+            return error_response(403, "forbidden", str(exc))
         if isinstance(exc, WeakPassword):
             return error_response(
                 422, "weak_password", str(exc), [ErrorDetail(field="password", problem=str(exc))]

@@ -133,7 +133,7 @@ async def _check_csrf(request: Request, expected: str | None) -> None:
             value = form.get(CSRF_FIELD)
             presented = value if isinstance(value, str) else None
     if not expected or not presented or not hmac.compare_digest(presented, expected):
-        raise Forbidden("CSRF token missing or wrong", permission=Permission.console_view)
+        raise Forbidden("CSRF token missing or wrong: send the session's token in X-CSRF-Token")
 
 
 def iter_routes(app: FastAPI) -> Iterator[BaseRoute]:
