@@ -1,0 +1,236 @@
+"""Safe image decoding, shaped for hashing.
+
+Limits come first: the byte limit before anything is parsed, the pixel limit from the header
+before any pixel is decoded (a decompression bomb is refused without inflating it), and a time
+limit checked each time the decoder asks for more data. EXIF orientation is applied, so a
+photo hashes as it is shown.
+
+For speed, nothing is decoded at full size when it need not be: a JPEG is decoded by libjpeg at
+1/2, 1/4 or 1/8 scale, luma only (its own Y channel, which uses PDQ's coefficients), keeping the
+short side at least ``MIN_SHORT_SIDE``; other formats are decoded and box-reduced by an integer
+factor. ``takedown.media.pdq`` then folds PDQ's full-size weights over the blocks, so samples
+stay where the full-size algorithm puts them.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import time
+import warnings
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, UnidentifiedImageError
+
+from takedown.media.errors import (
+    Corrupt,
+    DecodeTimeout,
+    NotMedia,
+    TooLarge,
+    TooSmall,
+    Truncated,
+    UnsupportedFormat,
+)
+
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
+MIN_SHORT_SIDE = 256
+ORIENTATION_TAG = 0x0112
+# EXIF orientation → (transpose, flip rows, flip columns), applied in that order.
+_ORIENTATIONS = {
+    1: (False, False, False),
+    2: (False, False, True),
+    3: (False, True, True),
+    4: (False, True, False),
+    5: (True, False, False),
+    6: (True, False, True),
+    7: (True, True, True),
+    8: (True, True, False),
+}
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    max_bytes: int = 64 * 1024 * 1024
+    max_pixels: int = 80_000_000
+    max_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class DecodedLuma:
+    """Luma (float32, 0–255) of an image decoded at 1/``scale``, already oriented.
+
+    ``width`` × ``height`` is the full-size image as shown (after orientation); ``reverse``
+    says per axis (rows, cols) whether it was mirrored after decoding.
+    """
+
+    luma: NDArray[np.float32]
+    width: int
+    height: int
+    scale: int
+    reverse: tuple[bool, bool]
+    format: str
+
+
+class _DeadlineReader(io.BytesIO):
+    """Raises ``DecodeTimeout`` when a decoder asks for more data after the deadline."""
+
+    def __init__(self, data: bytes, deadline: float) -> None:
+        super().__init__(data)
+        self.deadline = deadline
+
+    def read(self, size: int | None = -1) -> bytes:
+        if time.monotonic() > self.deadline:
+            raise DecodeTimeout("decoding took longer than the time limit")
+        return super().read(size)
+
+
+def _open(data: bytes, limits: ImageLimits) -> Image.Image:
+    if not data:
+        raise NotMedia("the file is empty")
+    if len(data) > limits.max_bytes:
+        raise TooLarge(f"the file is {len(data)} bytes; the limit is {limits.max_bytes}")
+    reader = _DeadlineReader(data, time.monotonic() + limits.max_seconds)
+    try:
+        with warnings.catch_warnings():
+            # Our pixel limit is checked below, with a clear error; Pillow's warning would
+            # only repeat it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(reader, formats=None)
+    except Image.DecompressionBombError as exc:
+        raise TooLarge("the image declares more pixels than the limit") from exc
+    except UnidentifiedImageError as exc:
+        raise NotMedia("the file is not an image of a known format") from exc
+    except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        raise Corrupt("the image header is damaged", detail=str(exc)) from exc
+    if image.format not in IMAGE_FORMATS:
+        raise UnsupportedFormat(
+            f"{image.format} images are not accepted; send one of {', '.join(IMAGE_FORMATS)}"
+        )
+    width, height = image.size
+    if width * height > limits.max_pixels:
+        raise TooLarge(
+            f"the image is {width}×{height} = {width * height} pixels; "
+            f"the limit is {limits.max_pixels}"
+        )
+    return image
+
+
+def _load(image: Image.Image) -> None:
+    try:
+        image.load()
+    except DecodeTimeout:
+        raise
+    except OSError as exc:
+        text = str(exc)
+        if "truncated" in text or "premature end" in text:
+            raise Truncated("the image data ends early", detail=text) from exc
+        raise Corrupt("the image data is damaged", detail=text) from exc
+    except (SyntaxError, ValueError, struct.error, zlib.error, IndexError) as exc:
+        raise Corrupt("the image data is damaged", detail=str(exc)) from exc
+
+
+def _luma_of(image: Image.Image) -> NDArray[np.float32]:
+    """Luma as PDQ computes it (0.299 R + 0.587 G + 0.114 B), float32."""
+    mode = image.mode
+    if mode == "L":
+        return np.asarray(image, dtype=np.float32)
+    if mode.startswith("I;16"):
+        return np.asarray(image, dtype=np.float32) / np.float32(257.0)
+    if mode in ("I", "F"):
+        return np.clip(np.asarray(image, dtype=np.float32), 0, 255)
+    if mode != "RGB":
+        image = image.convert("RGB")
+    rgb = np.asarray(image)
+    luma: NDArray[np.float32] = rgb.astype(np.float32) @ LUMA
+    return luma
+
+
+def _scale_for(short_side: int, *, powers_of_two: bool) -> int:
+    if short_side < 2 * MIN_SHORT_SIDE:
+        return 1
+    if powers_of_two:
+        scale = 1
+        while scale < 8 and short_side // (scale * 2) >= MIN_SHORT_SIDE:
+            scale *= 2
+        return scale
+    return short_side // MIN_SHORT_SIDE
+
+
+def decode_luma(data: bytes, limits: ImageLimits | None = None) -> DecodedLuma:
+    """Decode ``data`` to oriented luma for hashing, under ``limits``.
+
+    Raises a ``MediaError`` subclass naming the problem; never anything else for bad input.
+    Animated formats give their first frame.
+    """
+    limits = limits or ImageLimits()
+    image = _open(data, limits)
+    fmt = str(image.format)
+    width, height = image.size
+    if width < 5 or height < 5:
+        raise TooSmall(f"the image is {width}×{height} pixels; PDQ needs 5×5 at least")
+    short = min(width, height)
+    if fmt == "JPEG":
+        # EXIF sits in the header; read it before the decoder is switched to reduced scale.
+        orientation = _orientation(image)
+        scale = _scale_for(short, powers_of_two=True)
+        if scale > 1:
+            image.draft("L", (-(-width // scale), -(-height // scale)))
+        _load(image)
+        scale = _actual_scale(width, height, image.size)
+        luma = _luma_of(image)
+    else:
+        _load(image)  # first: some formats (PNG) keep EXIF after the pixels
+        orientation = _orientation(image)
+        scale = _scale_for(short, powers_of_two=False)
+        if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+            luma = _block_mean(_luma_of(image), scale)  # rare: 16-bit and float images
+        else:
+            if image.mode not in ("L", "RGB"):
+                image = image.convert("RGB")
+            luma = _luma_of(image.reduce(scale) if scale > 1 else image)
+    transpose, flip_rows, flip_cols = _ORIENTATIONS.get(orientation, _ORIENTATIONS[1])
+    if transpose:
+        luma = luma.T
+        width, height = height, width
+    if flip_rows:
+        luma = luma[::-1, :]
+    if flip_cols:
+        luma = luma[:, ::-1]
+    return DecodedLuma(
+        luma=np.ascontiguousarray(luma),
+        width=width,
+        height=height,
+        scale=scale,
+        reverse=(flip_rows, flip_cols),
+        format=fmt,
+    )
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(ORIENTATION_TAG, 1))
+    except Exception:
+        return 1
+
+
+def _block_mean(a: NDArray[np.float32], scale: int) -> NDArray[np.float32]:
+    """Mean of each scale×scale block; short edge blocks average the pixels they have."""
+    if scale == 1:
+        return a
+    rows = np.arange(0, a.shape[0], scale)
+    cols = np.arange(0, a.shape[1], scale)
+    sums = np.add.reduceat(np.add.reduceat(a, rows, axis=0), cols, axis=1)
+    counts = np.outer(np.diff(np.append(rows, a.shape[0])), np.diff(np.append(cols, a.shape[1])))
+    mean: NDArray[np.float32] = (sums / counts).astype(np.float32)
+    return mean
+
+
+def _actual_scale(width: int, height: int, decoded: tuple[int, int]) -> int:
+    for scale in (1, 2, 4, 8):
+        if decoded == (-(-width // scale), -(-height // scale)):
+            return scale
+    raise Corrupt(f"the decoder returned {decoded} for a {width}×{height} image")
