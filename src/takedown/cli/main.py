@@ -18,6 +18,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from takedown.cli.media import hash_command
 from takedown.config import Settings
 from takedown.identity import IdentityError, Principal, Role, Scope
 from takedown.server.container import Container, build_container
@@ -38,6 +39,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.command("hash")(hash_command)
 
 err = Console(stderr=True, soft_wrap=True)
 P = ParamSpec("P")

@@ -1,0 +1,87 @@
+"""``takedown hash``: hash files from the shell, one JSON line each."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from takedown.media import ImageLimits, MediaError, hash_image
+
+err = Console(stderr=True, soft_wrap=True)
+PROGRESS_FROM = 20  # files; fewer finish before a bar would be worth drawing
+
+
+def hash_path(path: str, limits: ImageLimits | None = None) -> dict[str, Any]:
+    """Hash one file; failures come back as a line with ``error`` and ``code``, never raise."""
+    limits = limits or ImageLimits()
+    try:
+        size = os.stat(path).st_size
+        if size > limits.max_bytes:
+            return {
+                "path": path,
+                "code": "too_large",
+                "error": f"the file is {size} bytes; the limit is {limits.max_bytes}",
+            }
+        with open(path, "rb") as f:
+            data = f.read()
+        hashes = hash_image(data, limits)
+    except MediaError as exc:
+        return {"path": path, "code": exc.code, "error": exc.message}
+    except OSError as exc:
+        return {"path": path, "code": "unreadable", "error": exc.strerror or str(exc)}
+    return {
+        "path": path,
+        "pdq": hashes.pdq.hex,
+        "quality": hashes.pdq.quality,
+        "md5": hashes.md5,
+        "sha256": hashes.sha256,
+    }
+
+
+def _results(paths: list[str], jobs: int) -> Iterator[dict[str, Any]]:
+    if jobs <= 1 or len(paths) < 2:
+        yield from map(hash_path, paths)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from pool.map(hash_path, paths, chunksize=max(1, min(32, len(paths) // (4 * jobs))))
+
+
+def hash_command(
+    files: Annotated[list[Path], typer.Argument(help="Image files to hash.")],
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=0, help="Processes to use; 0 means one per core.")
+    ] = 1,
+) -> None:
+    """Print {"path", "pdq", "quality", "md5", "sha256"} per file as JSON lines, in order.
+
+    A file that cannot be hashed gets a line with "error" and "code" instead, and the exit
+    status is 1. A progress bar is drawn on standard error for long runs in a terminal.
+    """
+    paths = [str(p) for p in files]
+    jobs = jobs or os.cpu_count() or 1
+    failed = 0
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=len(paths) < PROGRESS_FROM or not err.is_terminal,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("hashing", total=len(paths))
+        for line in _results(paths, jobs):
+            failed += "error" in line
+            typer.echo(json.dumps(line))
+            progress.advance(task)
+    if failed:
+        err.print(f"{failed} of {len(paths)} file(s) could not be hashed")
+        raise typer.Exit(1)
