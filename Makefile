@@ -49,7 +49,7 @@ test-e2e: dev browser
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 bench: dev
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 lint: dev
 	$(BIN)/ruff check src tests bench

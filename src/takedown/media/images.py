@@ -177,8 +177,8 @@ def decode_luma(data: bytes, limits: ImageLimits | None = None) -> DecodedLuma:
         # EXIF sits in the header; read it before the decoder is switched to reduced scale.
         orientation = _orientation(image)
         scale = _scale_for(short, powers_of_two=True)
-        if scale > 1:
-            image.draft("L", (-(-width // scale), -(-height // scale)))
+        # Luma only, even at full scale: libjpeg skips the colour conversion.
+        image.draft("L", (-(-width // scale), -(-height // scale)))
         _load(image)
         scale = _actual_scale(width, height, image.size)
         luma = _luma_of(image)
