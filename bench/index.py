@@ -94,7 +94,6 @@ def run_ours(words: np.ndarray, queries: list[tuple[str, int, int]]) -> dict:
     rate, results = qps(lambda q: index.search(q, 31), [q for q, _, _ in queries])
     found = [{i for i, _ in r} for r in results]
     held = index.nbytes
-    del index
     return {"build_s": build, "rss_bytes": memory, "index_bytes": held, "qps": rate, "found": found}
 
 
@@ -110,7 +109,6 @@ def run_pdqindex(words: np.ndarray, queries: list[tuple[str, int, int]]) -> dict
     memory = rss() - before
     rate, results = qps(index.query, [q for q, _, _ in queries])
     found = [{m.metadata for m in r} for r in results]
-    del index, hexes
     return {"build_s": build, "rss_bytes": memory, "qps": rate, "found": found}
 
 
@@ -132,7 +130,6 @@ def run_flat(words: np.ndarray, queries: list[tuple[str, int, int]]) -> dict:
         return set(labels.tolist())
 
     rate, found = qps(search, [q for q, _, _ in queries])
-    del index, packed
     return {"build_s": build, "rss_bytes": memory, "qps": rate, "found": found}
 
 
