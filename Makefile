@@ -21,6 +21,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed-dev
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
@@ -48,7 +52,8 @@ test-integration: dev
 test-e2e: dev browser
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
-bench: dev
+## Benchmarks against the reference libraries, in the same run (BENCH=hashing|index|foundation).
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(BENCH)
 
 lint: dev

@@ -18,6 +18,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from takedown.cli.banks import register as register_bank_commands
 from takedown.cli.media import hash_command
 from takedown.config import Settings
 from takedown.identity import IdentityError, Principal, Role, Scope
@@ -359,6 +360,9 @@ def settings() -> None:
         else:
             shown = f"`{getattr(default, 'value', default)}`"
         typer.echo(f"| `TAKEDOWN_{name.upper()}` | {shown} | {field.description} |")
+
+
+register_bank_commands(app, _container, _operator)
 
 
 def main() -> None:

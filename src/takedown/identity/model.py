@@ -56,6 +56,8 @@ class Permission(StrEnum):
     keys_manage = "keys:manage"
     audit_read = "audit:read"
     metrics_read = "metrics:read"
+    banks_read = "banks:read"
+    banks_manage = "banks:manage"
     scan = "scan"
     reports_submit = "reports:submit"
     reports_as_trusted_flagger = "reports:trusted_flagger"
@@ -66,15 +68,18 @@ _STAFF = frozenset({Permission.console_view, Permission.account_self})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.reviewer: _STAFF,
-    Role.senior_reviewer: _STAFF,
-    Role.child_safety_lead: _STAFF | {Permission.audit_read},
-    Role.compliance: _STAFF | {Permission.audit_read},
+    Role.senior_reviewer: _STAFF | {Permission.banks_read},
+    Role.child_safety_lead: _STAFF
+    | {Permission.audit_read, Permission.banks_read, Permission.banks_manage},
+    Role.compliance: _STAFF | {Permission.audit_read, Permission.banks_read},
     Role.admin: _STAFF
     | {
         Permission.users_manage,
         Permission.keys_manage,
         Permission.audit_read,
         Permission.metrics_read,
+        Permission.banks_read,
+        Permission.banks_manage,
     },
 }
 

@@ -1,5 +1,39 @@
-"""Matching: hash banks' indexes. PDQ within a distance (exact), MD5 and SHA-256 exact."""
+"""Matching: hash banks, their indexes (PDQ within a distance, exact; MD5 and SHA-256 exact)
+and what a match means. Imports only ``media`` types."""
 
+from takedown.matching.banks import (
+    BANK_NAME,
+    DEFAULT_PDQ_THRESHOLD,
+    Bank,
+    BankEntry,
+    BankPolicy,
+    ContentMatched,
+    InvalidSignal,
+    Match,
+    SignalType,
+    Verdict,
+    normalize,
+    verdict_for,
+)
+from takedown.matching.indexes import BankIndexes, IndexedEntry
 from takedown.matching.pdq_index import EXACT_UP_TO, PdqIndex, hashes_to_words
 
-__all__ = ["EXACT_UP_TO", "PdqIndex", "hashes_to_words"]
+__all__ = [
+    "BANK_NAME",
+    "DEFAULT_PDQ_THRESHOLD",
+    "EXACT_UP_TO",
+    "Bank",
+    "BankEntry",
+    "BankIndexes",
+    "BankPolicy",
+    "ContentMatched",
+    "IndexedEntry",
+    "InvalidSignal",
+    "Match",
+    "PdqIndex",
+    "SignalType",
+    "Verdict",
+    "hashes_to_words",
+    "normalize",
+    "verdict_for",
+]

@@ -185,7 +185,9 @@ class PdqIndex:
     def _append(self, ids: NDArray[np.int64], words: U64) -> None:
         with self._lock:
             start = len(self._ids)
-            self._words = np.concatenate([self._words, words]) if start else words.copy()
+            self._words = (
+                np.concatenate([self._words, words]) if start else np.ascontiguousarray(words)
+            )
             wide = len(ids) and (int(ids.max()) >= 1 << 32 or int(ids.min()) < 0)
             dtype = np.int64 if wide or self._ids.dtype == np.int64 else np.uint32
             self._ids = np.concatenate([self._ids, ids]).astype(dtype, copy=False)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from takedown.config import Settings
 from takedown.jobs import HandlerRegistry, RetryPolicy, Worker
 from takedown.services.accounts import LoginPolicy
+from takedown.services.matcher import Matcher
 from takedown.store import Database, SqlAlchemyUnitOfWork
 
 
@@ -17,6 +18,10 @@ class Container:
     db: Database
     registry: HandlerRegistry = field(default_factory=HandlerRegistry)
     worker: Worker | None = None
+    matcher: Matcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.matcher = Matcher(self.db)
 
     def uow(self, *, readonly: bool = False) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.db, readonly=readonly)
@@ -72,8 +77,15 @@ def default_registry() -> HandlerRegistry:
         CredentialRevoked,
         UserCreated,
     )
+    from takedown.matching import ContentMatched
 
     registry = HandlerRegistry()
-    for event_cls in (UserCreated, AccountLockedOut, CredentialIssued, CredentialRevoked):
+    for event_cls in (
+        UserCreated,
+        AccountLockedOut,
+        CredentialIssued,
+        CredentialRevoked,
+        ContentMatched,
+    ):
         registry.register(event_cls)
     return registry

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from takedown.identity import Forbidden, IdentityError, NotAuthenticated, WeakPassword
+from takedown.media import MediaError, TooLarge
 from takedown.server.context import request_id_var
 from takedown.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 
@@ -139,6 +140,13 @@ def install_error_handlers(app: FastAPI) -> None:
         status = {NotFound: 404, Conflict: 409, InvalidInput: 422}.get(type(exc), 400)
         details = [ErrorDetail(field=exc.field, problem=exc.message)] if exc.field else []
         return error_response(status, exc.code, exc.message, details)
+
+    @app.exception_handler(MediaError)
+    async def _media(request: Request, exc: MediaError) -> Response:
+        status = 413 if isinstance(exc, TooLarge) else 422
+        return error_response(
+            status, exc.code, exc.message, [ErrorDetail(field="media", problem=exc.message)]
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -20,6 +20,11 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 
 from takedown.store.db import Database
+from takedown.store.matching_repos import (
+    BankEntryRepository,
+    BankRepository,
+    ContentRepository,
+)
 from takedown.store.repositories import (
     ApiKeyRepository,
     AuditRepository,
@@ -73,6 +78,9 @@ class SqlAlchemyUnitOfWork:
         self.staff_sessions = StaffSessionRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.outbox = OutboxRepository(self.session)
+        self.banks = BankRepository(self.session)
+        self.bank_entries = BankEntryRepository(self.session)
+        self.content = ContentRepository(self.session)
         self._published = 0
         self._committed = False
         return self

@@ -1,0 +1,158 @@
+"""The platform's upload path: ``/v1/scan``, ``/v1/content``, ``/v1/lookup`` (scope ``scan``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
+from pydantic import BaseModel, Field
+
+from takedown.api.deps import container, uow
+from takedown.api.schemas import StrictModel
+from takedown.identity import Permission
+from takedown.matching import Match
+from takedown.media import ImageLimits
+from takedown.server.container import Container
+from takedown.server.errors import ERROR_RESPONSES
+from takedown.server.middleware import MEDIA_ROUTE
+from takedown.server.security import Access, principal_of
+from takedown.services import scanning
+from takedown.store import SqlAlchemyUnitOfWork
+
+router = APIRouter(prefix="/v1", tags=["scanning"], responses=ERROR_RESPONSES)
+SCAN = [Depends(Access(Permission.scan))]
+Hex = Annotated[str | None, Field(None, min_length=1, max_length=128)]
+
+
+class HashesRead(BaseModel):
+    pdq: str
+    pdq_quality: int
+    md5: str
+    sha256: str
+
+
+class MatchRead(BaseModel):
+    bank: str
+    signal_type: str
+    entry_id: int
+    distance: int
+
+    @classmethod
+    def of(cls, m: Match) -> MatchRead:
+        return cls(
+            bank=m.bank, signal_type=m.signal_type.value, entry_id=m.entry_id, distance=m.distance
+        )
+
+
+class ScanRead(BaseModel):
+    content_id: str
+    hashes: HashesRead
+    matches: list[MatchRead]
+    verdict: str = Field(description="allow, review or block")
+
+
+class LookupCreate(StrictModel):
+    pdq: Hex = None
+    md5: Hex = None
+    sha256: Hex = None
+    pdq_quality: int | None = Field(None, ge=0, le=100)
+
+
+class LookupRead(BaseModel):
+    matches: list[MatchRead]
+    verdict: str
+
+
+class ContentCreate(StrictModel):
+    content_id: str = Field(min_length=1, max_length=256)
+    account_id: str = Field(min_length=1, max_length=256)
+    parent_content_id: str | None = Field(None, min_length=1, max_length=256)
+    pdq: Hex = None
+    md5: Hex = None
+    sha256: Hex = None
+
+
+class ContentRead(BaseModel):
+    content_id: str
+    account_id: str
+    parent_content_id: str | None
+
+
+@router.post("/scan", dependencies=SCAN, openapi_extra=MEDIA_ROUTE)
+def scan(
+    request: Request,
+    media: Annotated[UploadFile, File(description="The uploaded image.")],
+    content_id: Annotated[str, Form(min_length=1, max_length=256)],
+    account_id: Annotated[str, Form(min_length=1, max_length=256)],
+    c: Annotated[Container, Depends(container)],
+    uow: Annotated[SqlAlchemyUnitOfWork, Depends(uow)],
+    parent_content_id: Annotated[str | None, Form(max_length=256)] = None,
+) -> ScanRead:
+    """Hash an upload, match it against every enabled bank, record it in the registry.
+
+    ``verdict``: ``block`` when a bank with policy ``block`` or ``block_and_report`` matched
+    (PDQ matches on weak hashes, quality < 50, only ask for ``review``), ``review`` when a
+    ``review`` bank matched, else ``allow``.
+    """
+    limits = ImageLimits(max_bytes=c.settings.max_media_bytes)
+    result = scanning.scan_media(
+        uow=uow,
+        matcher=c.matcher,
+        actor=principal_of(request),
+        data=media.file.read(),
+        content_id=content_id,
+        account_id=account_id,
+        parent_content_id=parent_content_id,
+        limits=limits,
+    )
+    h = result.hashes
+    return ScanRead(
+        content_id=result.content_id,
+        hashes=HashesRead(pdq=h.pdq.hex, pdq_quality=h.pdq.quality, md5=h.md5, sha256=h.sha256),
+        matches=[MatchRead.of(m) for m in result.matches],
+        verdict=result.verdict.value,
+    )
+
+
+@router.post("/lookup", dependencies=SCAN)
+def lookup(
+    request: Request, lookup_in: LookupCreate, c: Annotated[Container, Depends(container)]
+) -> LookupRead:
+    """Match hashes you computed yourself; nothing is recorded."""
+    hashes = scanning.parse_hashes(
+        {"pdq": lookup_in.pdq, "md5": lookup_in.md5, "sha256": lookup_in.sha256}
+    )
+    result = scanning.lookup(
+        matcher=c.matcher,
+        actor=principal_of(request),
+        hashes=hashes,
+        pdq_quality=lookup_in.pdq_quality,
+    )
+    return LookupRead(
+        matches=[MatchRead.of(m) for m in result.matches], verdict=result.verdict.value
+    )
+
+
+@router.post("/content", status_code=status.HTTP_201_CREATED, dependencies=SCAN)
+def register_content(
+    request: Request,
+    content_in: ContentCreate,
+    uow: Annotated[SqlAlchemyUnitOfWork, Depends(uow)],
+) -> ContentRead:
+    """Register an item without media: a repost or quote that carries its parent's media."""
+    hashes = scanning.parse_hashes(
+        {"pdq": content_in.pdq, "md5": content_in.md5, "sha256": content_in.sha256}
+    )
+    scanning.register_content(
+        uow=uow,
+        actor=principal_of(request),
+        content_id=content_in.content_id,
+        account_id=content_in.account_id,
+        parent_content_id=content_in.parent_content_id,
+        hashes=hashes,
+    )
+    return ContentRead(
+        content_id=content_in.content_id,
+        account_id=content_in.account_id,
+        parent_content_id=content_in.parent_content_id,
+    )

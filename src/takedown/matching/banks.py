@@ -1,0 +1,123 @@
+"""Hash banks, their entries, and what a match means.
+
+A bank is a named list of hashes with a policy on match. An entry is one hash (a signal type
+and its value) with where it came from. Pure: no SQL, no HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from takedown.media.pdq import WEAK_QUALITY
+
+
+class SignalType(StrEnum):
+    """Stable names, as rows, config and exchange files store them."""
+
+    pdq = "pdq"
+    md5 = "md5"
+    sha256 = "sha256"
+
+
+class BankPolicy(StrEnum):
+    block_and_report = "block_and_report"  # block, and a confirmed case goes to NCMEC
+    block = "block"
+    review = "review"  # queue for a person
+    log = "log"  # record only
+
+
+class Verdict(StrEnum):
+    allow = "allow"
+    review = "review"
+    block = "block"
+
+
+class InvalidSignal(ValueError):
+    """A hash value that is not of its signal type's form."""
+
+
+_HEX_LENGTH = {SignalType.pdq: 64, SignalType.md5: 32, SignalType.sha256: 64}
+_HEX = re.compile(r"^[0-9a-f]+$")
+BANK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+DEFAULT_PDQ_THRESHOLD = 31
+
+
+def normalize(signal_type: SignalType, value: str) -> str:
+    """Lower-case hex of the right length, or ``InvalidSignal`` saying what is wrong."""
+    cleaned = value.strip().lower()
+    length = _HEX_LENGTH[signal_type]
+    if len(cleaned) != length or not _HEX.match(cleaned):
+        raise InvalidSignal(f"a {signal_type} hash is {length} hex digits; got {value[:80]!r}")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class Bank:
+    id: int
+    name: str
+    description: str
+    policy: BankPolicy
+    pdq_threshold: int
+    enabled: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class BankEntry:
+    id: int
+    bank_id: int
+    signal_type: SignalType
+    value: str
+    source: str
+    note: str
+    added_at: datetime
+    disabled_until: datetime | None
+
+    def active(self, now: datetime) -> bool:
+        return self.disabled_until is None or self.disabled_until <= now
+
+
+@dataclass(frozen=True)
+class Match:
+    bank: str
+    policy: BankPolicy
+    signal_type: SignalType
+    entry_id: int
+    distance: int
+
+
+def verdict_for(matches: list[Match], *, pdq_quality: int | None) -> Verdict:
+    """The strongest policy among the matches decides.
+
+    A PDQ match on a weak hash (quality < 50) never acts on its own: at most it asks for a
+    person (``review``). Exact MD5 and SHA-256 matches are not affected by image quality.
+    """
+    verdict = Verdict.allow
+    for match in matches:
+        if match.policy in (BankPolicy.block_and_report, BankPolicy.block):
+            weak = (
+                match.signal_type is SignalType.pdq
+                and pdq_quality is not None
+                and pdq_quality < WEAK_QUALITY
+            )
+            if not weak:
+                return Verdict.block
+            verdict = Verdict.review
+        elif match.policy is BankPolicy.review:
+            verdict = Verdict.review
+    return verdict
+
+
+@dataclass(frozen=True)
+class ContentMatched:
+    """A scanned or looked-up item matched a bank (published for cases and enforcement)."""
+
+    event_type: ClassVar[str] = "matching.content_matched"
+    content_id: str
+    account_id: str
+    verdict: str
+    matches: list[dict[str, Any]]

@@ -1,0 +1,77 @@
+"""Reading hash lists from files: our CSV and python-threatexchange's exports.
+
+Formats, told apart by the first line:
+
+- ``signal_type,value[,note]`` (a header line with those words is optional);
+- python-threatexchange ``dataset -P --csv``: header
+  ``signal_type,signal_str,collab,category,tags``;
+- python-threatexchange ``dataset -P``: ``<signal_type> <signal> ['collab' metadata]`` per line.
+
+Their signal type names map onto ours (``video_md5`` and ``photo_md5`` are MD5s).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+EXCHANGE_NAMES = {
+    "pdq": "pdq",
+    "md5": "md5",
+    "photo_md5": "md5",
+    "video_md5": "md5",
+    "sha256": "sha256",
+}
+
+
+@dataclass(frozen=True)
+class ListedSignal:
+    line: int
+    signal_type: str
+    value: str
+    note: str = ""
+
+
+def parse_hash_list(text: str) -> list[ListedSignal]:
+    """Every signal line of a file (blank lines and comments skipped), not yet validated."""
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip() and not line.startswith("#")), "")
+    header = [c.strip().lower() for c in first.split(",")]
+    if header[:2] == ["signal_type", "signal_str"]:
+        return _csv(text, value_column=1, note_columns=(2, 3, 4), skip_header=True)
+    if "," in first:
+        return _csv(
+            text,
+            value_column=1,
+            note_columns=(2,),
+            skip_header=header[:2] == ["signal_type", "value"],
+        )
+    out = []
+    for number, line in enumerate(lines, start=1):
+        parts = line.split(maxsplit=2)
+        if not parts or line.startswith("#"):
+            continue
+        kind = EXCHANGE_NAMES.get(parts[0].lower(), parts[0])
+        value = parts[1] if len(parts) > 1 else ""
+        out.append(ListedSignal(number, kind, value, parts[2] if len(parts) > 2 else ""))
+    return out
+
+
+def _csv(
+    text: str, *, value_column: int, note_columns: tuple[int, ...], skip_header: bool
+) -> list[ListedSignal]:
+    out = []
+    reader = csv.reader(io.StringIO(text))
+    for row in reader:
+        number = reader.line_num
+        if skip_header:
+            skip_header = False
+            continue
+        if not row or not "".join(row).strip() or row[0].startswith("#"):
+            continue
+        kind = EXCHANGE_NAMES.get(row[0].strip().lower(), row[0].strip())
+        value = row[value_column].strip() if len(row) > value_column else ""
+        note = " ".join(row[i] for i in note_columns if i < len(row) and row[i]).strip()
+        out.append(ListedSignal(number, kind, value, note))
+    return out

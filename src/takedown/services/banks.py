@@ -1,0 +1,301 @@
+"""Hash banks and their entries: create, configure, fill, disable.
+
+Every change bumps the store's matching version, so other processes reload their indexes;
+this process applies the change to its own indexes at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from takedown.identity import Permission, Principal, require
+from takedown.matching import (
+    BANK_NAME,
+    DEFAULT_PDQ_THRESHOLD,
+    Bank,
+    BankEntry,
+    BankPolicy,
+    IndexedEntry,
+    InvalidSignal,
+    SignalType,
+    normalize,
+)
+from takedown.services import audit
+from takedown.services.errors import Conflict, InvalidInput, NotFound
+from takedown.services.matcher import Matcher
+from takedown.store.types import utcnow
+from takedown.store.uow import SqlAlchemyUnitOfWork
+
+MAX_PDQ_THRESHOLD = 64
+FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class EntryIn:
+    signal_type: str
+    value: str
+    source: str = ""
+    note: str = ""
+
+
+@dataclass
+class AddResult:
+    added: int = 0
+    duplicates: int = 0
+    invalid: list[tuple[int, str]] = field(default_factory=list)  # (position, reason)
+    entries: list[BankEntry] = field(default_factory=list)
+
+
+def _check_threshold(value: int) -> int:
+    if not 0 <= value <= MAX_PDQ_THRESHOLD:
+        raise InvalidInput(
+            f"pdq_threshold must be 0–{MAX_PDQ_THRESHOLD} (31 is Meta's match threshold)",
+            field="pdq_threshold",
+        )
+    return value
+
+
+def _bank(uow: SqlAlchemyUnitOfWork, name: str) -> Bank:
+    bank = uow.banks.get_by_name(name)
+    if bank is None:
+        raise NotFound(f"no bank named {name!r}")
+    return bank
+
+
+def create_bank(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    matcher: Matcher,
+    actor: Principal,
+    name: str,
+    policy: BankPolicy,
+    description: str = "",
+    pdq_threshold: int = DEFAULT_PDQ_THRESHOLD,
+    enabled: bool = True,
+) -> Bank:
+    require(actor, Permission.banks_manage)
+    if not BANK_NAME.match(name):
+        raise InvalidInput(
+            "bank names are 1-64 lowercase letters, digits, '_' or '-'", field="name"
+        )
+    _check_threshold(pdq_threshold)
+    with uow:
+        if uow.banks.get_by_name(name):
+            raise Conflict(f"a bank named {name!r} exists", field="name")
+        bank = uow.banks.add(
+            name=name,
+            description=description,
+            policy=policy,
+            pdq_threshold=pdq_threshold,
+            enabled=enabled,
+        )
+        audit.record(
+            uow,
+            actor=actor,
+            action="bank.created",
+            target_type="bank",
+            target_id=bank.id,
+            details={"name": name, "policy": policy.value, "pdq_threshold": pdq_threshold},
+        )
+        version = uow.banks.bump_version()
+        uow.commit()
+    matcher.applied(version, lambda ix: ix.put_bank(bank))
+    return bank
+
+
+def update_bank(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    matcher: Matcher,
+    actor: Principal,
+    name: str,
+    policy: BankPolicy | None = None,
+    description: str | None = None,
+    pdq_threshold: int | None = None,
+    enabled: bool | None = None,
+) -> Bank:
+    require(actor, Permission.banks_manage)
+    changes: dict[str, object] = {}
+    if policy is not None:
+        changes["policy"] = policy
+    if description is not None:
+        changes["description"] = description
+    if pdq_threshold is not None:
+        changes["pdq_threshold"] = _check_threshold(pdq_threshold)
+    if enabled is not None:
+        changes["enabled"] = enabled
+    with uow:
+        bank = _bank(uow, name)
+        if changes:
+            bank = uow.banks.update(bank.id, **changes)
+            audit.record(
+                uow,
+                actor=actor,
+                action="bank.updated",
+                target_type="bank",
+                target_id=bank.id,
+                details={k: str(v) for k, v in changes.items()},
+            )
+            version = uow.banks.bump_version()
+            uow.commit()
+            matcher.applied(version, lambda ix: ix.put_bank(bank))
+    return bank
+
+
+def list_banks(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[Bank]:
+    require(actor, Permission.banks_read)
+    with uow:
+        return uow.banks.list()
+
+
+def get_bank(*, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str) -> Bank:
+    require(actor, Permission.banks_read)
+    with uow:
+        return _bank(uow, name)
+
+
+def add_entries(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    matcher: Matcher,
+    actor: Principal,
+    bank_name: str,
+    items: list[EntryIn],
+) -> AddResult:
+    """Add hashes to a bank. Invalid lines are reported by position and skipped; hashes the
+    bank already holds (or repeats in ``items``) are counted as duplicates, not errors."""
+    require(actor, Permission.banks_manage)
+    result = AddResult()
+    clean: list[tuple[SignalType, str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for position, item in enumerate(items):
+        try:
+            signal_type = SignalType(item.signal_type.strip().lower())
+            value = normalize(signal_type, item.value)
+        except ValueError as exc:
+            reason = (
+                str(exc)
+                if isinstance(exc, InvalidSignal)
+                else (f"unknown signal type {item.signal_type[:40]!r}; use pdq, md5 or sha256")
+            )
+            result.invalid.append((position, reason))
+            continue
+        key = (signal_type.value, value)
+        if key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(key)
+        clean.append((signal_type, value, item.source[:128], item.note[:2000]))
+    with uow:
+        bank = _bank(uow, bank_name)
+        existing = uow.bank_entries.existing(bank.id, [(t.value, v) for t, v, _, _ in clean])
+        fresh = [c for c in clean if (c[0].value, c[1]) not in existing]
+        result.duplicates += len(clean) - len(fresh)
+        result.entries = uow.bank_entries.add_many(bank.id, fresh) if fresh else []
+        result.added = len(result.entries)
+        if result.added:
+            audit.record(
+                uow,
+                actor=actor,
+                action="bank.entries_added",
+                target_type="bank",
+                target_id=bank.id,
+                details={
+                    "added": result.added,
+                    "duplicates": result.duplicates,
+                    "invalid": len(result.invalid),
+                },
+            )
+            version = uow.banks.bump_version()
+        uow.commit()
+    if result.added:
+        indexed = [
+            IndexedEntry(e.id, e.bank_id, e.signal_type, e.value, True) for e in result.entries
+        ]
+        matcher.applied(version, lambda ix: ix.add(indexed))
+    return result
+
+
+def set_entry_disabled(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    matcher: Matcher,
+    actor: Principal,
+    bank_name: str,
+    entry_id: int,
+    disabled: bool,
+    until: datetime | None = None,
+) -> BankEntry:
+    """Disable an entry (until a time, or until enabled again) or enable it."""
+    require(actor, Permission.banks_manage)
+    with uow:
+        bank = _bank(uow, bank_name)
+        entry = uow.bank_entries.get(bank.id, entry_id)
+        if entry is None:
+            raise NotFound(f"bank {bank_name!r} has no entry {entry_id}")
+        value = (until or FOREVER) if disabled else None
+        uow.bank_entries.set_disabled_until(entry_id, value)
+        audit.record(
+            uow,
+            actor=actor,
+            action="bank.entry_disabled" if disabled else "bank.entry_enabled",
+            target_type="bank_entry",
+            target_id=entry_id,
+            details={"bank": bank_name, "until": value.isoformat() if value else None},
+        )
+        version = uow.banks.bump_version()
+        uow.commit()
+        updated = uow.bank_entries.get(bank.id, entry_id)
+    assert updated is not None
+    active = updated.active(utcnow())
+    matcher.applied(version, lambda ix: ix.set_active(entry_id, active))
+    if disabled and until is not None:
+        matcher.reenable_at(until)
+    return updated
+
+
+def delete_entry(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    matcher: Matcher,
+    actor: Principal,
+    bank_name: str,
+    entry_id: int,
+) -> None:
+    require(actor, Permission.banks_manage)
+    with uow:
+        bank = _bank(uow, bank_name)
+        entry = uow.bank_entries.get(bank.id, entry_id)
+        if entry is None:
+            raise NotFound(f"bank {bank_name!r} has no entry {entry_id}")
+        uow.bank_entries.delete(entry_id)
+        audit.record(
+            uow,
+            actor=actor,
+            action="bank.entry_deleted",
+            target_type="bank_entry",
+            target_id=entry_id,
+            details={
+                "bank": bank_name,
+                "signal_type": entry.signal_type.value,
+                "value": entry.value,
+            },
+        )
+        version = uow.banks.bump_version()
+        uow.commit()
+    matcher.applied(version, lambda ix: ix.set_active(entry_id, False))
+
+
+def list_entries(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    actor: Principal,
+    bank_name: str,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[BankEntry]:
+    require(actor, Permission.banks_read)
+    with uow:
+        bank = _bank(uow, bank_name)
+        return uow.bank_entries.page(bank.id, after_id=after_id, limit=limit)

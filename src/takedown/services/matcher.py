@@ -1,0 +1,76 @@
+"""The process's in-memory bank indexes, kept in step with the store.
+
+Changes made through this process are applied at once (``applied``). Changes made by other
+processes are picked up by comparing the store's matching version, at most every
+``check_seconds`` per lookup; a different version rebuilds the indexes from the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from takedown.matching import BankIndexes
+from takedown.store.db import Database
+from takedown.store.types import utcnow
+from takedown.store.uow import SqlAlchemyUnitOfWork
+
+
+class Matcher:
+    def __init__(self, db: Database, *, check_seconds: float = 1.0) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._indexes: BankIndexes | None = None
+        self._checked = 0.0
+        self._reenable_at: datetime | None = None
+        self.check_seconds = check_seconds
+
+    def indexes(self) -> BankIndexes:
+        """Current indexes; reloads if another process changed the banks."""
+        indexes = self._indexes
+        now = time.monotonic()
+        due = self._reenable_at is not None and utcnow() >= self._reenable_at
+        if indexes is not None and now - self._checked < self.check_seconds and not due:
+            return indexes
+        with SqlAlchemyUnitOfWork(self._db, readonly=True) as uow:
+            version = uow.banks.version()
+        self._checked = now
+        if indexes is not None and indexes.version == version and not due:
+            return indexes
+        return self.reload()
+
+    def reload(self) -> BankIndexes:
+        with self._lock:
+            with SqlAlchemyUnitOfWork(self._db, readonly=True, snapshot=True) as uow:
+                version = uow.banks.version()
+                banks = uow.banks.list()
+                now = utcnow()
+                entries = uow.bank_entries.all_indexed(now)
+                self._reenable_at = uow.bank_entries.next_reenable(now)
+            self._indexes = BankIndexes.build(banks, entries, version)
+            self._checked = time.monotonic()
+            return self._indexes
+
+    def reenable_at(self, when: datetime) -> None:
+        """An entry disabled until ``when`` must count again from then: reload at that time."""
+        with self._lock:
+            if self._reenable_at is None or when < self._reenable_at:
+                self._reenable_at = when
+
+    def applied(self, version: int, change: Callable[[BankIndexes], None]) -> None:
+        """Apply a change this process just committed as ``version``.
+
+        If the indexes were exactly one version behind, the change is applied in place;
+        otherwise something else changed too, and the next lookup reloads.
+        """
+        with self._lock:
+            indexes = self._indexes
+            if indexes is None:
+                return
+            if indexes.version == version - 1:
+                change(indexes)
+                indexes.version = version
+            else:
+                self._checked = 0.0

@@ -1,0 +1,185 @@
+"""Scanning: hash an upload, match it against the banks, record it in the content registry.
+
+One transaction per scan. A scan that matches is audited and publishes ``ContentMatched``
+for the work that follows (cases, enforcement); a clean scan writes only the registry row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from takedown.identity import Permission, Principal, require
+from takedown.matching import (
+    ContentMatched,
+    InvalidSignal,
+    Match,
+    SignalType,
+    Verdict,
+    normalize,
+    verdict_for,
+)
+from takedown.media import ImageHashes, ImageLimits, hash_image
+from takedown.services import audit
+from takedown.services.errors import InvalidInput
+from takedown.services.matcher import Matcher
+from takedown.store.uow import SqlAlchemyUnitOfWork
+
+MAX_ID_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    content_id: str
+    hashes: ImageHashes
+    matches: list[Match]
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    matches: list[Match]
+    verdict: Verdict
+
+
+def _check_id(value: str | None, field: str, *, required: bool = True) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise InvalidInput(f"{field} is required", field=field)
+        return None
+    if len(value) > MAX_ID_LENGTH or any(ord(c) < 32 for c in value):
+        raise InvalidInput(
+            f"{field} must be at most {MAX_ID_LENGTH} printable characters", field=field
+        )
+    return value
+
+
+def _record_match(
+    uow: SqlAlchemyUnitOfWork,
+    actor: Principal,
+    content_id: str,
+    account_id: str,
+    matches: list[Match],
+    verdict: Verdict,
+) -> None:
+    described = [
+        {
+            "bank": m.bank,
+            "signal_type": m.signal_type.value,
+            "entry_id": m.entry_id,
+            "distance": m.distance,
+        }
+        for m in matches
+    ]
+    audit.record(
+        uow,
+        actor=actor,
+        action="scan.matched",
+        target_type="content",
+        target_id=content_id,
+        details={"verdict": verdict.value, "matches": described},
+    )
+    uow.publish(
+        ContentMatched(
+            content_id=content_id, account_id=account_id, verdict=verdict.value, matches=described
+        )
+    )
+
+
+def scan_media(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    matcher: Matcher,
+    actor: Principal,
+    data: bytes,
+    content_id: str,
+    account_id: str,
+    parent_content_id: str | None = None,
+    limits: ImageLimits | None = None,
+) -> ScanResult:
+    """Hash ``data``, match it, register the item. Raises ``MediaError`` for bad media and
+    ``InvalidInput`` for bad ids; nothing is recorded then."""
+    require(actor, Permission.scan)
+    content_id = _check_id(content_id, "content_id") or ""
+    account_id = _check_id(account_id, "account_id") or ""
+    parent = _check_id(parent_content_id, "parent_content_id", required=False)
+    hashes = hash_image(data, limits)
+    matches = matcher.indexes().lookup(
+        {
+            SignalType.pdq: hashes.pdq.hex,
+            SignalType.md5: hashes.md5,
+            SignalType.sha256: hashes.sha256,
+        }
+    )
+    verdict = verdict_for(matches, pdq_quality=hashes.pdq.quality)
+    with uow:
+        uow.content.upsert(
+            content_id=content_id,
+            account_id=account_id,
+            parent_content_id=parent,
+            hashes={
+                "media_kind": "image",
+                "pdq": hashes.pdq.hex,
+                "pdq_quality": hashes.pdq.quality,
+                "md5": hashes.md5,
+                "sha256": hashes.sha256,
+            },
+            scanned=True,
+        )
+        if matches:
+            _record_match(uow, actor, content_id, account_id, matches, verdict)
+        uow.commit()
+    return ScanResult(content_id=content_id, hashes=hashes, matches=matches, verdict=verdict)
+
+
+def parse_hashes(values: dict[str, str | None]) -> dict[SignalType, str]:
+    """Validate {signal type name: value} from a request; raises ``InvalidInput``."""
+    parsed: dict[SignalType, str] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        signal_type = SignalType(name)
+        try:
+            parsed[signal_type] = normalize(signal_type, value)
+        except InvalidSignal as exc:
+            raise InvalidInput(str(exc), field=name) from exc
+    return parsed
+
+
+def register_content(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    actor: Principal,
+    content_id: str,
+    account_id: str,
+    parent_content_id: str | None = None,
+    hashes: dict[SignalType, str] | None = None,
+) -> None:
+    """Record an item without media, e.g. a repost that carries its parent's media."""
+    require(actor, Permission.scan)
+    content_id = _check_id(content_id, "content_id") or ""
+    account_id = _check_id(account_id, "account_id") or ""
+    parent = _check_id(parent_content_id, "parent_content_id", required=False)
+    with uow:
+        uow.content.upsert(
+            content_id=content_id,
+            account_id=account_id,
+            parent_content_id=parent,
+            hashes={t.value: v for t, v in (hashes or {}).items()},
+            scanned=False,
+        )
+        uow.commit()
+
+
+def lookup(
+    *,
+    matcher: Matcher,
+    actor: Principal,
+    hashes: dict[SignalType, str],
+    pdq_quality: int | None = None,
+) -> LookupResult:
+    """Match hashes without media and without recording anything."""
+    require(actor, Permission.scan)
+    if not hashes:
+        raise InvalidInput("give at least one of pdq, md5, sha256")
+    matches = matcher.indexes().lookup(hashes)
+    return LookupResult(matches=matches, verdict=verdict_for(matches, pdq_quality=pdq_quality))

@@ -1,0 +1,173 @@
+"""The upload path over real HTTP: banks filled, uploads scanned, copies found, bad media
+refused with a clear error, and the service still serving."""
+
+import pytest
+
+from takedown.identity import Role, Scope
+from takedown.media import hash_image
+from tests.conftest import add_key, add_staff
+from tests.media_support import at_megapixels, encode, photo
+from tests.unit.test_media_decoding import BROKEN
+
+
+def bearer(secret):
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def people(container):
+    lead = bearer(add_staff(container, "lead", Role.child_safety_lead))
+    platform = bearer(add_key(container, "upload path", Scope.scan)[1])
+    return lead, platform
+
+
+def scan(client, headers, data, content_id, account_id="acct-1", parent=None, name="a.jpg"):
+    form = {"content_id": content_id, "account_id": account_id}
+    if parent:
+        form["parent_content_id"] = parent
+    return client.post(
+        "/v1/scan",
+        headers=headers,
+        data=form,
+        files={"media": (name, data, "application/octet-stream")},
+    )
+
+
+def test_a_banked_photo_and_its_altered_copies_are_blocked(live_server, people):
+    lead, platform = people
+    original = at_megapixels(photo("chelsea.png"), 1)
+    known = encode(original, quality=92)
+    hashes = hash_image(known)
+    with live_server.client() as c:
+        r = c.post(
+            "/v1/banks",
+            headers=lead,
+            json={"name": "known-csam-test", "policy": "block_and_report"},
+        )
+        assert r.status_code == 201, r.text
+        r = c.post("/v1/banks", headers=lead, json={"name": "watch", "policy": "review"})
+        assert r.status_code == 201
+        r = c.post(
+            "/v1/banks/known-csam-test/entries",
+            headers=lead,
+            json={
+                "entries": [
+                    {"signal_type": "pdq", "value": hashes.pdq.hex, "source": "test"},
+                    {"signal_type": "md5", "value": hashes.md5.upper()},
+                    {"signal_type": "pdq", "value": "xyz"},
+                    {"signal_type": "phash", "value": "00"},
+                    {"signal_type": "pdq", "value": hashes.pdq.hex},
+                ]
+            },
+        )
+        body = r.json()
+        assert (body["added"], body["duplicates"]) == (2, 1)
+        assert [i["position"] for i in body["invalid"]] == [2, 3]
+
+        same = scan(c, platform, known, "post-1").json()
+        assert same["verdict"] == "block"
+        assert {(m["signal_type"], m["distance"]) for m in same["matches"]} == {
+            ("md5", 0),
+            ("pdq", 0),
+        }
+        assert same["hashes"] == {
+            "pdq": hashes.pdq.hex,
+            "pdq_quality": hashes.pdq.quality,
+            "md5": hashes.md5,
+            "sha256": hashes.sha256,
+        }
+        smaller = encode(original.resize((original.width // 2, original.height // 2)), quality=60)
+        copy = scan(c, platform, smaller, "post-2", parent="post-1").json()
+        assert copy["verdict"] == "block"
+        assert [m["signal_type"] for m in copy["matches"]] == ["pdq"]
+        assert 0 < copy["matches"][0]["distance"] <= 31
+        other = scan(c, platform, encode(at_megapixels(photo("coffee.png"), 1)), "post-3").json()
+        assert other == {**other, "verdict": "allow", "matches": []}
+
+        # A disabled entry stops matching at the next scan; enabling brings it back.
+        pdq_entry = body["entry_ids"][0]
+        c.post(f"/v1/banks/known-csam-test/entries/{pdq_entry}/disable", headers=lead, json={})
+        assert scan(c, platform, smaller, "post-4").json()["verdict"] == "allow"
+        c.post(f"/v1/banks/known-csam-test/entries/{pdq_entry}/enable", headers=lead)
+        assert scan(c, platform, smaller, "post-5").json()["verdict"] == "block"
+        # A disabled bank matches nothing.
+        c.patch("/v1/banks/known-csam-test", headers=lead, json={"enabled": False})
+        assert scan(c, platform, known, "post-6").json()["verdict"] == "allow"
+        c.patch(
+            "/v1/banks/known-csam-test", headers=lead, json={"enabled": True, "policy": "review"}
+        )
+        assert scan(c, platform, known, "post-7").json()["verdict"] == "review"
+
+        looked = c.post("/v1/lookup", headers=platform, json={"md5": hashes.md5}).json()
+        assert looked["verdict"] == "review" and looked["matches"][0]["bank"] == "known-csam-test"
+        entries = c.get("/v1/banks/known-csam-test/entries", headers=lead).json()
+        assert [e["signal_type"] for e in entries] == ["pdq", "md5"]
+        assert entries[1]["value"] == hashes.md5  # stored lower-case
+
+
+def test_weak_hashes_never_block_on_their_own(live_server, people):
+    lead, platform = people
+    from PIL import Image
+
+    flat = encode(Image.new("RGB", (400, 300), (120, 120, 120)), "PNG")
+    weak = hash_image(flat)
+    assert weak.pdq.quality < 50
+    with live_server.client() as c:
+        c.post("/v1/banks", headers=lead, json={"name": "b", "policy": "block"})
+        c.post(
+            "/v1/banks/b/entries",
+            headers=lead,
+            json={"entries": [{"signal_type": "pdq", "value": weak.pdq.hex}]},
+        )
+        result = scan(c, platform, flat, "flat-1").json()
+        assert result["matches"] and result["verdict"] == "review"
+
+
+def test_the_registry_records_scans_and_reposts(live_server, people, container):
+    _, platform = people
+    data = encode(at_megapixels(photo("rocket.jpg"), 0.5))
+    with live_server.client() as c:
+        assert scan(c, platform, data, "orig", account_id="u1").status_code == 200
+        r = c.post(
+            "/v1/content",
+            headers=platform,
+            json={"content_id": "repost", "account_id": "u2", "parent_content_id": "orig"},
+        )
+        assert r.status_code == 201
+        r = c.post(
+            "/v1/content",
+            headers=platform,
+            json={"content_id": "x", "account_id": "u2", "md5": "nothex"},
+        )
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "md5"
+    with container.uow(readonly=True) as uow:
+        original = uow.content.get("orig")
+        repost = uow.content.get("repost")
+    assert original.sha256 == hash_image(data).sha256 and original.last_scanned_at
+    assert repost.parent_content_id == "orig" and repost.account_id == "u2"
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_broken_media_gets_a_clear_4xx_and_the_service_keeps_serving(live_server, people, name):
+    _, platform = people
+    data, error = BROKEN[name]
+    with live_server.client() as c:
+        r = scan(c, platform, data, f"broken-{name}")
+        assert r.status_code in (413, 422), r.text
+        assert r.json()["error"]["code"] == error.code
+        assert c.get("/healthz").status_code == 200
+        good = scan(c, platform, encode(at_megapixels(photo("coffee.png"), 0.2)), "after")
+        assert good.status_code == 200
+
+
+def test_scan_requires_its_fields(live_server, people):
+    _, platform = people
+    with live_server.client() as c:
+        r = c.post(
+            "/v1/scan",
+            headers=platform,
+            data={"content_id": "x"},
+            files={"media": ("a", b"123", "image/jpeg")},
+        )
+        assert r.status_code == 422
+        assert "body.account_id" in {d["field"] for d in r.json()["error"]["details"]}
