@@ -171,3 +171,13 @@ def test_scan_requires_its_fields(live_server, people):
         )
         assert r.status_code == 422
         assert "body.account_id" in {d["field"] for d in r.json()["error"]["details"]}
+
+
+def test_scan_takes_uploads_over_the_ordinary_1_mb_limit(live_server, people):
+    _, platform = people
+    big = encode(at_megapixels(photo("astronaut.png"), 4), "PNG")
+    assert len(big) > 1_048_576
+    with live_server.client() as c:
+        r = scan(c, platform, big, "big-png", name="big.png")
+        assert r.status_code == 200, r.text
+        assert r.json()["hashes"]["pdq_quality"] > 50

@@ -114,10 +114,11 @@ class BodyLimitMiddleware:
 
     def _limit_for(self, scope: Scope) -> int:
         if self._media_routes is None:
-            routes = scope["app"].routes if "app" in scope else []
+            from takedown.server.security import iter_routes
+
             self._media_routes = [
                 r
-                for r in routes
+                for r in iter_routes(scope["app"])
                 if (getattr(r, "openapi_extra", None) or {}).get("x-takedown-body-limit") == "media"
             ]
         for route in self._media_routes:

@@ -1,0 +1,156 @@
+"""``/v1/scan`` over real HTTP against a running ``takedown serve``: images per second, and
+the share of in-process hashing speed it keeps (goal: at least 80%).
+
+The server is a separate process on SQLite with a bank of 10,000 PDQ hashes; the client sends
+each upload as multipart and waits for the verdict, two at a time (one per core: the server
+hashes while the client sends the next). In-process: ``hash_image`` on the same files, the
+same two-wide, in threads.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+from rich.console import Console
+from rich.table import Table
+
+from bench.hashing import DATA, PHOTOS
+from takedown.media import hash_image
+
+OUT = Path(__file__).resolve().parent / "results"
+console = Console(stderr=True)
+MEGAPIXELS = [0.3, 1, 2, 5, 12]
+CONCURRENCY = int(os.environ.get("BENCH_SCAN_CONCURRENCY", "2"))
+
+
+def uploads() -> list[bytes]:
+    items = []
+    for name in PHOTOS:
+        src = Image.open(os.path.join(DATA, name)).convert("RGB")
+        for mp in MEGAPIXELS:
+            f = (mp * 1e6 / (src.width * src.height)) ** 0.5
+            out = io.BytesIO()
+            src.resize((round(src.width * f), round(src.height * f))).save(out, "JPEG", quality=90)
+            items.append(out.getvalue())
+    return items
+
+
+def rate(fn, items: list[bytes], rounds: int, width: int = CONCURRENCY) -> float:
+    work = items * rounds
+    start = time.perf_counter()
+    with ThreadPoolExecutor(width) as pool:
+        list(pool.map(fn, work))
+    return len(work) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    rounds = int(os.environ.get("BENCH_SCAN_ROUNDS", "4"))
+    items = uploads()
+    one_core = rate(hash_image, items, rounds, width=1)
+    in_process = rate(hash_image, items, rounds)
+    takedown = str(Path(sys.executable).parent / "takedown")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "TAKEDOWN_DATA_DIR": tmp, "TAKEDOWN_LOG_LEVEL": "WARNING"}
+        env.pop("TAKEDOWN_DATABASE_URL", None)
+
+        def run(*a):
+            return subprocess.run(
+                [takedown, *a],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+
+        run("db", "upgrade")
+        run("bank", "create", "bench", "--policy", "review")
+        bank = Path(tmp) / "bank.csv"
+        rng = np.random.default_rng(1)
+        bank.write_text(
+            "".join(
+                f"pdq,{bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex()}\n"
+                for _ in range(10_000)
+            )
+        )
+        run("bank", "import", "bench", str(bank))
+        key = run("keys", "create", "--name", "bench", "--scope", "scan")
+        port = 18766
+        server = subprocess.Popen(
+            [takedown, "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{url}/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+            clients = [
+                httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+                for _ in range(CONCURRENCY)
+            ]
+            counter = iter(range(10**9))
+
+            def scan(data: bytes) -> None:
+                n = next(counter)
+                r = clients[n % CONCURRENCY].post(
+                    "/v1/scan",
+                    data={"content_id": f"c{n}", "account_id": "a"},
+                    files={"media": ("x.jpg", data, "image/jpeg")},
+                )
+                assert r.status_code == 200, r.text
+
+            scan(items[0])
+            over_http = rate(scan, items, rounds)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(30)
+    table = Table(title="/v1/scan over HTTP (JPEG 0.3–12 MP, 2 at a time, SQLite)")
+    for col in ("path", "images/s", "share of in-process"):
+        table.add_column(col, justify="right")
+    table.add_column("share of one core", justify="right")
+    table.add_row(
+        "hash_image in process, one core", f"{one_core:.1f}", f"{one_core / in_process:.0%}", "100%"
+    )
+    table.add_row(
+        f"hash_image in process, {CONCURRENCY} threads",
+        f"{in_process:.1f}",
+        "100%",
+        f"{in_process / one_core:.0%}",
+    )
+    table.add_row(
+        f"POST /v1/scan, {CONCURRENCY} clients",
+        f"{over_http:.1f}",
+        f"{over_http / in_process:.0%}",
+        f"{over_http / one_core:.0%}",
+    )
+    Console().print(table)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "scan_http.json").write_text(
+        json.dumps(
+            {
+                "in_process_one_core_ips": one_core,
+                "in_process_ips": in_process,
+                "http_ips": over_http,
+                "share": over_http / in_process,
+                "share_of_one_core": over_http / one_core,
+            },
+            indent=2,
+        )
+    )
