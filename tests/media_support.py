@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+from fractions import Fraction
 from functools import cache
 
 import numpy as np
@@ -57,3 +58,53 @@ def reference_pdq(data: bytes) -> tuple[str, int]:
         rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
     vector, quality = pdqhash.compute(rgb)
     return bits_to_hex(vector[::-1].astype(np.uint8)), int(quality)
+
+
+def video(
+    seconds: float = 6,
+    fps: int = 10,
+    size=(640, 360),
+    codec="libx264",
+    fmt="mp4",
+    name="astronaut.png",
+    shift: int = 2,
+) -> bytes:
+    """A benign test video: a sample photo panning slowly."""
+    import av
+
+    w, h = size
+    src = np.asarray(photo(name).resize((w + int(seconds * fps * shift) + 2, h + 40)))
+    out = io.BytesIO()
+    with av.open(out, "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(int(seconds * fps)):
+            x = i * shift
+            frame = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(src[20 : 20 + h, x : x + w]), format="rgb24"
+            )
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+def reencode(data: bytes, size=(426, 240), codec="mpeg4", fmt="avi") -> bytes:
+    """The same video decoded and encoded again, smaller and with another codec."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(io.BytesIO(data)) as source, av.open(out, "w", format=fmt) as target:
+        src = source.streams.video[0]
+        stream = target.add_stream(codec, rate=src.average_rate)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for index, frame in enumerate(source.decode(src)):
+            small = frame.reformat(width=size[0], height=size[1], format="yuv420p")
+            small.pts = index
+            small.time_base = Fraction(1, int(src.average_rate))
+            for packet in stream.encode(small):
+                target.mux(packet)
+        for packet in stream.encode():
+            target.mux(packet)
+    return out.getvalue()

@@ -57,3 +57,15 @@ def test_hash_exits_0_when_every_file_hashes(tmp_path):
     path.write_bytes(encode(at_megapixels(photo("coffee.png"), 0.3), "PNG"))
     result = run(str(path))
     assert result.returncode == 0 and json.loads(result.stdout)["quality"] > 50
+
+
+def test_hash_gives_videos_their_frame_hashes(tmp_path):
+    from tests.media_support import video
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(video(seconds=3))
+    result = run(str(clip))
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert line["kind"] == "video" and [f["t"] for f in line["frames"]] == [0.0, 1.0, 2.0]
+    assert len(line["frames"][0]["pdq"]) == 64 and len(line["sha256"]) == 64

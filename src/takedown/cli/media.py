@@ -13,14 +13,17 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from takedown.media import ImageLimits, MediaError, hash_image
+from takedown.media import ImageLimits, MediaError, NotMedia, hash_image, hash_video
 
 err = Console(stderr=True, soft_wrap=True)
 PROGRESS_FROM = 20  # files; fewer finish before a bar would be worth drawing
 
 
 def hash_path(path: str, limits: ImageLimits | None = None) -> dict[str, Any]:
-    """Hash one file; failures come back as a line with ``error`` and ``code``, never raise."""
+    """Hash one file; failures come back as a line with ``error`` and ``code``, never raise.
+
+    Images give ``pdq`` and ``quality``; videos give ``kind: video``, ``duration`` and
+    ``frames`` (one PDQ about every second, with its time ``t``)."""
     limits = limits or ImageLimits()
     try:
         size = os.stat(path).st_size
@@ -32,7 +35,10 @@ def hash_path(path: str, limits: ImageLimits | None = None) -> dict[str, Any]:
             }
         with open(path, "rb") as f:
             data = f.read()
-        hashes = hash_image(data, limits)
+        try:
+            hashes = hash_image(data, limits)
+        except NotMedia:
+            return _video_line(path, data)
     except MediaError as exc:
         return {"path": path, "code": exc.code, "error": exc.message}
     except OSError as exc:
@@ -43,6 +49,24 @@ def hash_path(path: str, limits: ImageLimits | None = None) -> dict[str, Any]:
         "quality": hashes.pdq.quality,
         "md5": hashes.md5,
         "sha256": hashes.sha256,
+    }
+
+
+def _video_line(path: str, data: bytes) -> dict[str, Any]:
+    """A video's line: its file digests and one PDQ a second. Raises ``MediaError``."""
+    try:
+        video = hash_video(data)
+    except NotMedia as exc:
+        raise NotMedia("the file is not an image or a video of a known format") from exc
+    return {
+        "path": path,
+        "kind": "video",
+        "md5": video.md5,
+        "sha256": video.sha256,
+        "duration": round(video.duration, 3),
+        "frames": [
+            {"t": f.timestamp, "pdq": f.pdq.hex, "quality": f.pdq.quality} for f in video.frames
+        ],
     }
 
 

@@ -1,4 +1,5 @@
-"""Media: safe decoding and hashing (PDQ, MD5, SHA-256). Pure: no HTTP, SQL or Celery."""
+"""Media: safe decoding and hashing: PDQ, MD5 and SHA-256 of images; vPDQ-style frame hashes,
+MD5 and SHA-256 of videos. Pure: no HTTP, SQL or Celery."""
 
 from takedown.media.errors import (
     Corrupt,
@@ -13,11 +14,13 @@ from takedown.media.errors import (
 from takedown.media.hashing import ImageHashes, file_digests, hash_image
 from takedown.media.images import ImageLimits, decode_luma
 from takedown.media.pdq import WEAK_QUALITY, PdqHash, distance, hash_luma
+from takedown.media.video import FrameHash, VideoHashes, VideoLimits, hash_video
 
 __all__ = [
     "WEAK_QUALITY",
     "Corrupt",
     "DecodeTimeout",
+    "FrameHash",
     "ImageHashes",
     "ImageLimits",
     "MediaError",
@@ -27,9 +30,12 @@ __all__ = [
     "TooSmall",
     "Truncated",
     "UnsupportedFormat",
+    "VideoHashes",
+    "VideoLimits",
     "decode_luma",
     "distance",
     "file_digests",
     "hash_image",
     "hash_luma",
+    "hash_video",
 ]
