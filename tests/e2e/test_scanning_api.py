@@ -70,11 +70,13 @@ def test_a_banked_photo_and_its_altered_copies_are_blocked(live_server, people):
             ("md5", 0),
             ("pdq", 0),
         }
+        assert same["kind"] == "image"
         assert same["hashes"] == {
             "pdq": hashes.pdq.hex,
             "pdq_quality": hashes.pdq.quality,
             "md5": hashes.md5,
             "sha256": hashes.sha256,
+            "frames": None,
         }
         smaller = encode(original.resize((original.width // 2, original.height // 2)), quality=60)
         copy = scan(c, platform, smaller, "post-2", parent="post-1").json()
@@ -181,3 +183,35 @@ def test_scan_takes_uploads_over_the_ordinary_1_mb_limit(live_server, people):
         r = scan(c, platform, big, "big-png", name="big.png")
         assert r.status_code == 200, r.text
         assert r.json()["hashes"]["pdq_quality"] > 50
+
+
+def test_a_video_whose_frames_are_banked_is_blocked_in_another_encoding(
+    live_server, people, container
+):
+    from takedown.media import hash_video
+    from tests.media_support import reencode, video
+
+    lead, platform = people
+    clip = video(seconds=5)
+    frames = hash_video(clip).frames
+    with live_server.client() as c:
+        c.post("/v1/banks", headers=lead, json={"name": "known-videos", "policy": "block"})
+        r = c.post(
+            "/v1/banks/known-videos/entries",
+            headers=lead,
+            json={
+                "entries": [
+                    {"signal_type": "pdq", "value": f.pdq.hex, "note": f"frame at {f.timestamp}s"}
+                    for f in frames
+                ]
+            },
+        )
+        assert r.json()["added"] == len(frames) == 5
+        copy = scan(c, platform, reencode(clip), "video-copy", name="copy.avi").json()
+        assert copy["kind"] == "video" and copy["verdict"] == "block"
+        assert len(copy["hashes"]["frames"]) == 5 and copy["hashes"]["pdq"] is None
+        assert {m["bank"] for m in copy["matches"]} == {"known-videos"}
+        other = scan(c, platform, video(seconds=3, name="coffee.png"), "video-other").json()
+        assert other["verdict"] == "allow" and other["matches"] == []
+    with container.uow(readonly=True) as uow:
+        assert uow.content.get("video-copy").media_kind == "video"

@@ -11,7 +11,7 @@ from takedown.api.deps import container, uow
 from takedown.api.schemas import StrictModel
 from takedown.identity import Permission
 from takedown.matching import Match
-from takedown.media import ImageLimits
+from takedown.media import ImageHashes, ImageLimits
 from takedown.server.container import Container
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.middleware import MEDIA_ROUTE
@@ -24,11 +24,20 @@ SCAN = [Depends(Access(Permission.scan))]
 Hex = Annotated[str | None, Field(None, min_length=1, max_length=128)]
 
 
-class HashesRead(BaseModel):
+class FrameRead(BaseModel):
+    t: float = Field(description="Seconds from the start of the video.")
     pdq: str
-    pdq_quality: int
+    quality: int
+
+
+class HashesRead(BaseModel):
+    pdq: str | None = Field(description="Images: the PDQ hash. Videos: none (see frames).")
+    pdq_quality: int | None
     md5: str
     sha256: str
+    frames: list[FrameRead] | None = Field(
+        None, description="Videos: the PDQ of about one frame a second."
+    )
 
 
 class MatchRead(BaseModel):
@@ -46,6 +55,7 @@ class MatchRead(BaseModel):
 
 class ScanRead(BaseModel):
     content_id: str
+    kind: str = Field(description="image or video")
     hashes: HashesRead
     matches: list[MatchRead]
     verdict: str = Field(description="allow, review or block")
@@ -81,14 +91,17 @@ class ContentRead(BaseModel):
 @router.post("/scan", dependencies=SCAN, openapi_extra=MEDIA_ROUTE)
 def scan(
     request: Request,
-    media: Annotated[UploadFile, File(description="The uploaded image.")],
+    media: Annotated[UploadFile, File(description="The uploaded image or video.")],
     content_id: Annotated[str, Form(min_length=1, max_length=256)],
     account_id: Annotated[str, Form(min_length=1, max_length=256)],
     c: Annotated[Container, Depends(container)],
     uow: Annotated[SqlAlchemyUnitOfWork, Depends(uow)],
     parent_content_id: Annotated[str | None, Form(max_length=256)] = None,
 ) -> ScanRead:
-    """Hash an upload, match it against every enabled bank, record it in the registry.
+    """Hash an upload (image or video), match it against every enabled bank, record it.
+
+    Videos are hashed as one PDQ about every second; a video matches a bank by exact file hash
+    or when at least half of its frames match the bank's PDQ entries.
 
     ``verdict``: ``block`` when a bank with policy ``block`` or ``block_and_report`` matched
     (PDQ matches on weak hashes, quality < 50, only ask for ``review``), ``review`` when a
@@ -106,9 +119,15 @@ def scan(
         limits=limits,
     )
     h = result.hashes
+    if isinstance(h, ImageHashes):
+        hashes = HashesRead(pdq=h.pdq.hex, pdq_quality=h.pdq.quality, md5=h.md5, sha256=h.sha256)
+    else:
+        frames = [FrameRead(t=f.timestamp, pdq=f.pdq.hex, quality=f.pdq.quality) for f in h.frames]
+        hashes = HashesRead(pdq=None, pdq_quality=None, md5=h.md5, sha256=h.sha256, frames=frames)
     return ScanRead(
         content_id=result.content_id,
-        hashes=HashesRead(pdq=h.pdq.hex, pdq_quality=h.pdq.quality, md5=h.md5, sha256=h.sha256),
+        kind="image" if isinstance(h, ImageHashes) else "video",
+        hashes=hashes,
         matches=[MatchRead.of(m) for m in result.matches],
         verdict=result.verdict.value,
     )

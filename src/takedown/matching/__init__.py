@@ -4,6 +4,7 @@ and what a match means. Imports only ``media`` types."""
 from takedown.matching.banks import (
     BANK_NAME,
     DEFAULT_PDQ_THRESHOLD,
+    VIDEO_FRAME_SHARE,
     Bank,
     BankEntry,
     BankPolicy,
@@ -14,6 +15,7 @@ from takedown.matching.banks import (
     Verdict,
     normalize,
     verdict_for,
+    video_matches,
 )
 from takedown.matching.indexes import BankIndexes, IndexedEntry
 from takedown.matching.pdq_index import EXACT_UP_TO, PdqIndex, hashes_to_words
@@ -22,6 +24,7 @@ __all__ = [
     "BANK_NAME",
     "DEFAULT_PDQ_THRESHOLD",
     "EXACT_UP_TO",
+    "VIDEO_FRAME_SHARE",
     "Bank",
     "BankEntry",
     "BankIndexes",
@@ -36,4 +39,5 @@ __all__ = [
     "hashes_to_words",
     "normalize",
     "verdict_for",
+    "video_matches",
 ]

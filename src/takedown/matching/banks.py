@@ -121,3 +121,30 @@ class ContentMatched:
     account_id: str
     verdict: str
     matches: list[dict[str, Any]]
+
+
+VIDEO_FRAME_SHARE = 0.5
+"""A video matches a bank when at least this share of its sampled frames match the bank."""
+
+
+def video_matches(
+    frame_matches: list[list[Match]], *, share: float = VIDEO_FRAME_SHARE
+) -> tuple[list[Match], dict[str, int]]:
+    """Bank matches of a video from its frames' PDQ matches (vPDQ's rule).
+
+    Returns the matches of every bank that at least ``share`` of the frames match (each entry
+    once, at its best distance), and per bank how many frames matched it.
+    """
+    frames = len(frame_matches)
+    per_bank: dict[str, int] = {}
+    best: dict[tuple[str, int], Match] = {}
+    for matches in frame_matches:
+        for bank in {m.bank for m in matches}:
+            per_bank[bank] = per_bank.get(bank, 0) + 1
+        for m in matches:
+            key = (m.bank, m.entry_id)
+            if key not in best or m.distance < best[key].distance:
+                best[key] = m
+    enough = {b for b, n in per_bank.items() if frames and n / frames >= share}
+    kept = [m for (bank, _), m in best.items() if bank in enough]
+    return sorted(kept, key=lambda m: (m.distance, m.bank, m.entry_id)), per_bank

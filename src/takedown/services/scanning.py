@@ -17,8 +17,17 @@ from takedown.matching import (
     Verdict,
     normalize,
     verdict_for,
+    video_matches,
 )
-from takedown.media import ImageHashes, ImageLimits, hash_image
+from takedown.media import (
+    ImageHashes,
+    ImageLimits,
+    NotMedia,
+    VideoHashes,
+    VideoLimits,
+    hash_image,
+    hash_video,
+)
 from takedown.services import audit
 from takedown.services.errors import InvalidInput
 from takedown.services.matcher import Matcher
@@ -30,9 +39,10 @@ MAX_ID_LENGTH = 256
 @dataclass(frozen=True)
 class ScanResult:
     content_id: str
-    hashes: ImageHashes
+    hashes: ImageHashes | VideoHashes
     matches: list[Match]
     verdict: Verdict
+    frames_matched: dict[str, int] | None = None  # videos: frames that matched, per bank
 
 
 @dataclass(frozen=True)
@@ -96,39 +106,71 @@ def scan_media(
     parent_content_id: str | None = None,
     limits: ImageLimits | None = None,
 ) -> ScanResult:
-    """Hash ``data``, match it, register the item. Raises ``MediaError`` for bad media and
-    ``InvalidInput`` for bad ids; nothing is recorded then."""
+    """Hash ``data`` (an image, else a video), match it, register the item.
+
+    A video matches a bank by exact file hash, or when at least half of its sampled frames
+    match the bank's PDQ entries (``matching.video_matches``). Raises ``MediaError`` for bad
+    media and ``InvalidInput`` for bad ids; nothing is recorded then."""
     require(actor, Permission.scan)
     content_id = _check_id(content_id, "content_id") or ""
     account_id = _check_id(account_id, "account_id") or ""
     parent = _check_id(parent_content_id, "parent_content_id", required=False)
-    hashes = hash_image(data, limits)
-    matches = matcher.indexes().lookup(
-        {
-            SignalType.pdq: hashes.pdq.hex,
-            SignalType.md5: hashes.md5,
-            SignalType.sha256: hashes.sha256,
+    indexes = matcher.indexes()
+    frames_matched = None
+    hashes: ImageHashes | VideoHashes
+    try:
+        hashes = hash_image(data, limits)
+    except NotMedia:
+        hashes = _hash_video(data, limits)
+    if isinstance(hashes, ImageHashes):
+        matches = indexes.lookup(
+            {
+                SignalType.pdq: hashes.pdq.hex,
+                SignalType.md5: hashes.md5,
+                SignalType.sha256: hashes.sha256,
+            }
+        )
+        verdict = verdict_for(matches, pdq_quality=hashes.pdq.quality)
+        record: dict[str, object] = {
+            "media_kind": "image",
+            "pdq": hashes.pdq.hex,
+            "pdq_quality": hashes.pdq.quality,
         }
-    )
-    verdict = verdict_for(matches, pdq_quality=hashes.pdq.quality)
+    else:
+        exact = indexes.lookup({SignalType.md5: hashes.md5, SignalType.sha256: hashes.sha256})
+        framed, frames_matched = video_matches(
+            [indexes.lookup({SignalType.pdq: f.pdq.hex}) for f in hashes.frames]
+        )
+        matches = sorted(exact + framed, key=lambda m: (m.distance, m.bank, m.entry_id))
+        # Frame matches act on their own only when the video has strong frames to show.
+        strong = any(not f.pdq.weak for f in hashes.frames)
+        verdict = verdict_for(matches, pdq_quality=100 if strong else 0)
+        record = {"media_kind": "video"}
     with uow:
         uow.content.upsert(
             content_id=content_id,
             account_id=account_id,
             parent_content_id=parent,
-            hashes={
-                "media_kind": "image",
-                "pdq": hashes.pdq.hex,
-                "pdq_quality": hashes.pdq.quality,
-                "md5": hashes.md5,
-                "sha256": hashes.sha256,
-            },
+            hashes={**record, "md5": hashes.md5, "sha256": hashes.sha256},
             scanned=True,
         )
         if matches:
             _record_match(uow, actor, content_id, account_id, matches, verdict)
         uow.commit()
-    return ScanResult(content_id=content_id, hashes=hashes, matches=matches, verdict=verdict)
+    return ScanResult(
+        content_id=content_id,
+        hashes=hashes,
+        matches=matches,
+        verdict=verdict,
+        frames_matched=frames_matched,
+    )
+
+
+def _hash_video(data: bytes, limits: ImageLimits | None) -> VideoHashes:
+    try:
+        return hash_video(data, VideoLimits(max_bytes=(limits or ImageLimits()).max_bytes))
+    except NotMedia as exc:
+        raise NotMedia("the file is not an image or a video of a known format") from exc
 
 
 def parse_hashes(values: dict[str, str | None]) -> dict[SignalType, str]:
