@@ -112,6 +112,17 @@ def test_every_accepted_format_hashes_near_the_same_photo(fmt, options):
     assert len(result.md5) == 32 and len(result.sha256) == 64
 
 
+def test_heic_photos_hash_like_their_source():
+    from takedown.media.images import IMAGE_FORMATS
+
+    if "HEIF" not in IMAGE_FORMATS:
+        pytest.skip("pillow-heif has no wheel for this platform")
+    source = at_megapixels(photo("coffee.png"), 1)
+    result = hash_image(encode(source, "HEIF", quality=90))
+    assert result.format == "HEIF"
+    assert distance(result.pdq.hex, hash_image(encode(source, "PNG")).pdq.hex) <= 12
+
+
 def test_modes_with_alpha_palette_and_16_bits_decode():
     base = at_megapixels(photo("coffee.png"), 0.8)
     reference = hash_image(encode(base, "PNG")).pdq

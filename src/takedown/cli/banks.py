@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from takedown.cli.media import err, hash_path
 from takedown.identity import IdentityError, Principal
@@ -88,22 +89,37 @@ def register(
         c: Container = container()
         listed = parse_hash_list(file.read_text(encoding="utf-8", errors="replace"))
         totals = {"added": 0, "duplicate": 0, "invalid": 0}
-        for start in range(0, len(listed), CHUNK):
-            part = listed[start : start + CHUNK]
-            items = [
-                banks.EntryIn(s.signal_type, s.value, source or file.name, s.note) for s in part
-            ]
-            try:
-                result = banks.add_entries(
-                    uow=c.uow(), matcher=c.matcher, actor=operator(), bank_name=name, items=items
-                )
-            except (ServiceError, IdentityError) as exc:
-                raise _fail(str(exc)) from exc
-            totals["added"] += result.added
-            totals["duplicate"] += result.duplicates
-            totals["invalid"] += len(result.invalid)
-            for position, reason in result.invalid:
-                err.print(f"{file}:{part[position].line}: {reason}")
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=len(listed) <= CHUNK or not err.is_terminal,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("importing", total=len(listed))
+            for start in range(0, len(listed), CHUNK):
+                part = listed[start : start + CHUNK]
+                items = [
+                    banks.EntryIn(s.signal_type, s.value, source or file.name, s.note) for s in part
+                ]
+                try:
+                    result = banks.add_entries(
+                        uow=c.uow(),
+                        matcher=c.matcher,
+                        actor=operator(),
+                        bank_name=name,
+                        items=items,
+                    )
+                except (ServiceError, IdentityError) as exc:
+                    raise _fail(str(exc)) from exc
+                totals["added"] += result.added
+                totals["duplicate"] += result.duplicates
+                totals["invalid"] += len(result.invalid)
+                for position, reason in result.invalid:
+                    err.print(f"{file}:{part[position].line}: {reason}")
+                progress.advance(task, len(part))
         typer.echo(json.dumps(totals))
         if totals["invalid"]:
             raise typer.Exit(1)

@@ -35,7 +35,14 @@ from takedown.media.errors import (
     UnsupportedFormat,
 )
 
-IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
+IMAGE_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
+try:  # HEIC/HEIF (phone photos), where pillow-heif's wheel installs cleanly
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    IMAGE_FORMATS += ("HEIF",)
+except ImportError:  # pragma: no cover - depends on the platform's wheels
+    pass
 MIN_SHORT_SIDE = 256
 ORIENTATION_TAG = 0x0112
 # EXIF orientation → (transpose, flip rows, flip columns), applied in that order.
