@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from bench._server import running_server
 from takedown.identity import Principal, Role
 from takedown.jobs import HandlerRegistry, RetryPolicy, Worker
 from takedown.services import accounts, audit
@@ -84,28 +84,11 @@ def bench_http(seconds: float) -> dict:
             capture_output=True,
             text=True,
         ).stdout.strip()
-        port = 18765
-        server = subprocess.Popen(
-            [takedown, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{url}/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.05)
+        with running_server(env, 18765) as url:
             results = {
                 "healthz": _load(url, "/healthz", {}, seconds, 4),
                 "me_bearer": _load(url, "/v1/me", {"Authorization": f"Bearer {token}"}, seconds, 4),
             }
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(20)
     return results
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
+from bench._server import running_server
 from bench.hashing import DATA, PHOTOS
 from takedown.media import hash_image
 
@@ -86,21 +86,7 @@ def main() -> None:
         )
         run("bank", "import", "bench", str(bank))
         key = run("keys", "create", "--name", "bench", "--scope", "scan")
-        port = 18766
-        server = subprocess.Popen(
-            [takedown, "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{url}/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.05)
+        with running_server(env, 18766) as url:
             clients = [
                 httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
                 for _ in range(CONCURRENCY)
@@ -118,9 +104,6 @@ def main() -> None:
 
             scan(items[0])
             over_http = rate(scan, items, rounds)
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(30)
     table = Table(title="/v1/scan over HTTP (JPEG 0.3–12 MP, 2 at a time, SQLite)")
     for col in ("path", "images/s", "share of in-process"):
         table.add_column(col, justify="right")

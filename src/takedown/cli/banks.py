@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from takedown.cli.media import err, hash_path
+from takedown.cli.media import err, hash_path, progress_bar
 from takedown.identity import IdentityError, Principal
 from takedown.matching import BankPolicy, SignalType, verdict_for
 from takedown.matching.exchange import parse_hash_list
@@ -89,16 +88,8 @@ def register(
         c: Container = container()
         listed = parse_hash_list(file.read_text(encoding="utf-8", errors="replace"))
         totals = {"added": 0, "duplicate": 0, "invalid": 0}
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            disable=len(listed) <= CHUNK or not err.is_terminal,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("importing", total=len(listed))
+        with progress_bar(len(listed), "importing", worth_from=CHUNK + 1) as progress:
+            task = progress.task_ids[0]
             for start in range(0, len(listed), CHUNK):
                 part = listed[start : start + CHUNK]
                 items = [

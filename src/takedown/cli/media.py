@@ -19,6 +19,21 @@ err = Console(stderr=True, soft_wrap=True)
 PROGRESS_FROM = 20  # files; fewer finish before a bar would be worth drawing
 
 
+def progress_bar(total: int, label: str, *, worth_from: int) -> Progress:
+    """A bar on standard error for long runs in a terminal (off for short runs and pipes)."""
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=total < worth_from or not err.is_terminal,
+        transient=True,
+    )
+    progress.add_task(label, total=total)
+    return progress
+
+
 def hash_path(path: str, limits: ImageLimits | None = None) -> dict[str, Any]:
     """Hash one file; failures come back as a line with ``error`` and ``code``, never raise.
 
@@ -92,20 +107,11 @@ def hash_command(
     paths = [str(p) for p in files]
     jobs = jobs or os.cpu_count() or 1
     failed = 0
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=len(paths) < PROGRESS_FROM or not err.is_terminal,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("hashing", total=len(paths))
+    with progress_bar(len(paths), "hashing", worth_from=PROGRESS_FROM) as progress:
         for line in _results(paths, jobs):
             failed += "error" in line
             typer.echo(json.dumps(line))
-            progress.advance(task)
+            progress.advance(progress.task_ids[0])
     if failed:
         err.print(f"{failed} of {len(paths)} file(s) could not be hashed")
         raise typer.Exit(1)

@@ -53,6 +53,16 @@ def _popcount(x: np.uint64) -> int:
     return int((x * _H01) >> np.uint64(56))
 
 
+@njit(inline="always", cache=True)
+def _distance(words, pos, q0, q1, q2, q3):  # type: ignore[no-untyped-def]
+    return (
+        _popcount(words[pos, 0] ^ q0)
+        + _popcount(words[pos, 1] ^ q1)
+        + _popcount(words[pos, 2] ^ q2)
+        + _popcount(words[pos, 3] ^ q3)
+    )
+
+
 @njit(cache=True, nogil=True)
 def search_tables(
     query,
@@ -118,12 +128,7 @@ def search_tables(
         if i + AHEAD < n_rows:
             _prefetch(words, rows[i + AHEAD], 0)
         pos = rows[i]
-        d = (
-            _popcount(words[pos, 0] ^ q0)
-            + _popcount(words[pos, 1] ^ q1)
-            + _popcount(words[pos, 2] ^ q2)
-            + _popcount(words[pos, 3] ^ q3)
-        )
+        d = _distance(words, pos, q0, q1, q2, q3)
         if d <= threshold and active[pos]:
             if count >= out.shape[0]:
                 return -1
@@ -139,12 +144,7 @@ def scan_range(query, words, active, first, last, threshold, out):  # type: igno
     count = 0
     q0, q1, q2, q3 = query[0], query[1], query[2], query[3]
     for pos in range(first, last):
-        d = (
-            _popcount(words[pos, 0] ^ q0)
-            + _popcount(words[pos, 1] ^ q1)
-            + _popcount(words[pos, 2] ^ q2)
-            + _popcount(words[pos, 3] ^ q3)
-        )
+        d = _distance(words, pos, q0, q1, q2, q3)
         if d <= threshold and active[pos]:
             if count >= out.shape[0]:
                 return -1

@@ -45,12 +45,7 @@ class BankIndexes:
     def build(cls, banks: list[Bank], entries: list[IndexedEntry], version: int) -> BankIndexes:
         indexes = cls()
         indexes._banks = {b.id: b for b in banks}
-        pdq = [e for e in entries if e.signal_type is SignalType.pdq]
-        for e in entries:
-            indexes._entry_bank[e.entry_id] = e.bank_id
-            indexes._entry_active[e.entry_id] = e.active
-            if e.signal_type is not SignalType.pdq:
-                indexes._exact[e.signal_type][e.value].add(e.entry_id)
+        pdq = indexes._register(entries)
         if pdq:
             indexes._pdq = PdqIndex.build(
                 np.asarray([e.entry_id for e in pdq], dtype=np.int64),
@@ -66,14 +61,19 @@ class BankIndexes:
         with self._lock:
             self._banks[bank.id] = bank
 
+    def _register(self, entries: list[IndexedEntry]) -> list[IndexedEntry]:
+        """Record each entry's bank and state and index the exact ones; return the PDQ ones
+        for the caller to put in the PDQ index (built whole, or appended)."""
+        for e in entries:
+            self._entry_bank[e.entry_id] = e.bank_id
+            self._entry_active[e.entry_id] = e.active
+            if e.signal_type is not SignalType.pdq:
+                self._exact[e.signal_type][e.value].add(e.entry_id)
+        return [e for e in entries if e.signal_type is SignalType.pdq]
+
     def add(self, entries: list[IndexedEntry]) -> None:
         with self._lock:
-            pdq = [e for e in entries if e.signal_type is SignalType.pdq]
-            for e in entries:
-                self._entry_bank[e.entry_id] = e.bank_id
-                self._entry_active[e.entry_id] = e.active
-                if e.signal_type is not SignalType.pdq:
-                    self._exact[e.signal_type][e.value].add(e.entry_id)
+            pdq = self._register(entries)
             if pdq:
                 self._pdq.add([e.entry_id for e in pdq], [e.value for e in pdq])
                 for e in pdq:

@@ -61,11 +61,6 @@ def _chunk_values(words: U64, chunk: int) -> NDArray[np.uint32]:
     return (value >> np.uint64(64 - width)).astype(np.uint32)
 
 
-def _keys(values: NDArray[np.uint32], chunk: int) -> NDArray[np.uint32]:
-    shift = max(0, CHUNK_BITS[chunk] - KEY_BITS)
-    return values >> np.uint32(shift)
-
-
 @cache
 def _flip_masks(width: int, radius: int) -> NDArray[np.uint32]:
     """Every XOR mask of at most ``radius`` set bits in ``width`` bits (0 first)."""

@@ -1,0 +1,38 @@
+"""A ``takedown serve`` process for benchmarks that need real HTTP."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+TAKEDOWN = str(Path(sys.executable).parent / "takedown")
+
+
+@contextmanager
+def running_server(env: dict[str, str], port: int) -> Iterator[str]:
+    """Start the server, wait until it answers, yield its URL, stop it with SIGTERM."""
+    server = subprocess.Popen(
+        [TAKEDOWN, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
