@@ -69,3 +69,20 @@ def test_hash_gives_videos_their_frame_hashes(tmp_path):
     line = json.loads(result.stdout)
     assert line["kind"] == "video" and [f["t"] for f in line["frames"]] == [0.0, 1.0, 2.0]
     assert len(line["frames"][0]["pdq"]) == 64 and len(line["sha256"]) == 64
+
+
+def test_every_broken_file_gets_a_clear_error_line(tmp_path):
+    from tests.unit.test_media_decoding import BROKEN
+
+    paths = []
+    for i, (name, (data, _)) in enumerate(BROKEN.items()):
+        path = tmp_path / f"{i}.jpg"  # the extension says nothing: content decides
+        path.write_bytes(data)
+        paths.append((path, name))
+    result = run("--jobs", "2", *(str(p) for p, _ in paths))
+    assert result.returncode == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    for line, (path, name) in zip(lines, paths, strict=True):
+        assert line["path"] == str(path)
+        assert line["code"] == BROKEN[name][1].code, name
+        assert line["error"]
