@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         description="Send the session cookie over HTTPS only. Empty: on in production, off in "
         "development.",
     )
+    web_processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes `takedown serve` starts on its port. Uploads are hashed "
+        "in the request, so one per core uses every core; each holds its own bank indexes.",
+    )
     worker: bool = Field(
         True, description="Run the in-process outbox worker inside `takedown serve`."
     )

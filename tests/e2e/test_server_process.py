@@ -129,3 +129,20 @@ def test_production_mode_refuses_demo_data(demo_env, tmp_path):
         [str(TAKEDOWN), "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 1 and "development mode only" in proc.stderr
+
+
+def test_serve_can_run_several_processes_on_one_port(demo_env, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**demo_env, "TAKEDOWN_WEB_PROCESSES": "2"}
+    proc, log = start(["serve", "--port", str(port)], env, tmp_path)
+    try:
+        wait_healthy(url, proc, log)
+        assert all(httpx.get(f"{url}/readyz").status_code == 200 for _ in range(20))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) in (0, -signal.SIGTERM)
+        log.seek(0)
+        text = log.read()
+        log.close()
+    assert text.count("takedown started") == 2, text

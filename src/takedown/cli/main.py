@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -87,11 +87,18 @@ def serve(
     settings = container.settings
     configure_logging(settings.log_level, settings.log_format)
     migrate.upgrade(container.db)
-    application = create_app(container)
     base = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"  # noqa: S104
     err.print(f"takedown is starting on {base}  (console {base}/console, API docs {base}/docs)")
+    target: Any = create_app(container)
+    processes = settings.web_processes
+    if processes > 1:
+        # Each process builds the app itself; uvicorn supervises and restarts them.
+        container.db.dispose()
+        target = "takedown.server.asgi:app_factory"
     uvicorn.run(
-        application,
+        target,
+        factory=processes > 1,
+        workers=processes if processes > 1 else None,
         host=host,
         port=port,
         log_config=None,
