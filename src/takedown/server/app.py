@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -51,6 +52,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
         worker = container.make_worker() if run_worker else None
         if worker is not None:
             worker.start()
+        threading.Thread(target=container.matcher.warm, name="warm-banks", daemon=True).start()
         log.info("takedown started", extra={"version": __version__, "worker": run_worker})
         try:
             yield

@@ -7,15 +7,18 @@ processes are picked up by comparing the store's matching version, at most every
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
 
-from takedown.matching import BankIndexes
+from takedown.matching import BankIndexes, SignalType
 from takedown.store.db import Database
 from takedown.store.types import utcnow
 from takedown.store.uow import SqlAlchemyUnitOfWork
+
+log = logging.getLogger("takedown.matching")
 
 
 class Matcher:
@@ -40,6 +43,15 @@ class Matcher:
         if indexes is not None and indexes.version == version and not due:
             return indexes
         return self.reload()
+
+    def warm(self) -> None:
+        """Load the indexes and compile the lookup kernels now, not on the first upload.
+
+        Run in the background at start; a failure is logged and left to the first lookup."""
+        try:
+            self.reload().lookup({SignalType.pdq: "0" * 64})
+        except Exception:
+            log.exception("could not warm the bank indexes; the first scan will")
 
     def reload(self) -> BankIndexes:
         with self._lock:
