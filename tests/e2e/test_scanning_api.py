@@ -211,6 +211,7 @@ def test_a_video_whose_frames_are_banked_is_blocked_in_another_encoding(
         assert copy["kind"] == "video" and copy["verdict"] == "block"
         assert len(copy["hashes"]["frames"]) == 5 and copy["hashes"]["pdq"] is None
         assert {m["bank"] for m in copy["matches"]} == {"known-videos"}
+        assert copy["frames_matched"] == {"known-videos": 5}
         other = scan(c, platform, video(seconds=3, name="coffee.png"), "video-other").json()
         assert other["verdict"] == "allow" and other["matches"] == []
     with container.uow(readonly=True) as uow:

@@ -59,6 +59,9 @@ class ScanRead(BaseModel):
     hashes: HashesRead
     matches: list[MatchRead]
     verdict: str = Field(description="allow, review or block")
+    frames_matched: dict[str, int] | None = Field(
+        None, description="Videos: how many sampled frames matched, per bank."
+    )
 
 
 class LookupCreate(StrictModel):
@@ -130,6 +133,7 @@ def scan(
         hashes=hashes,
         matches=[MatchRead.of(m) for m in result.matches],
         verdict=result.verdict.value,
+        frames_matched=result.frames_matched,
     )
 
 
