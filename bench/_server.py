@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -16,13 +17,15 @@ TAKEDOWN = str(Path(sys.executable).parent / "takedown")
 
 
 @contextmanager
-def running_server(env: dict[str, str], port: int) -> Iterator[str]:
-    """Start the server, wait until it answers, yield its URL, stop it with SIGTERM."""
+def running_server(env: dict[str, str], port: int, cpus: set[int] | None = None) -> Iterator[str]:
+    """Start the server (pinned to ``cpus`` if given), wait until it answers, yield its URL,
+    stop it with SIGTERM."""
     server = subprocess.Popen(
         [TAKEDOWN, "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     )
     url = f"http://127.0.0.1:{port}"
     try:
