@@ -162,3 +162,37 @@ def test_cli_imports_our_csv_and_threatexchange_exports_then_matches(database_ur
         json.loads(x) for x in cli(database_url, tmp_path, "bank", "list").stdout.splitlines()
     ]
     assert listed == [{"name": "imported", "policy": "block", "pdq_threshold": 31, "enabled": True}]
+
+
+def test_the_registry_keeps_the_first_sighting_and_takes_new_facts(container):
+    from takedown.identity import PrincipalKind, Scope
+
+    platform = Principal(
+        kind=PrincipalKind.api_key,
+        subject_id=1,
+        name="p",
+        scopes=frozenset({Scope.scan}),
+    )
+    from takedown.services import scanning
+
+    scanning.register_content(
+        uow=container.uow(),
+        actor=platform,
+        content_id="c1",
+        account_id="a1",
+        hashes={SignalType.md5: "0" * 32},
+    )
+    with container.uow(readonly=True) as uow:
+        first = uow.content.get("c1")
+    scanning.register_content(
+        uow=container.uow(),
+        actor=platform,
+        content_id="c1",
+        account_id="a2",
+        parent_content_id="p1",
+    )
+    with container.uow(readonly=True) as uow:
+        second = uow.content.get("c1")
+    assert second.first_seen_at == first.first_seen_at
+    assert (second.account_id, second.parent_content_id, second.md5) == ("a2", "p1", "0" * 32)
+    assert second.last_scanned_at is None

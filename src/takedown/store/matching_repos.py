@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from takedown.matching import Bank, BankEntry, BankPolicy, IndexedEntry, SignalType
@@ -144,8 +146,6 @@ class BankEntryRepository:
 
     def next_reenable(self, now: datetime) -> datetime | None:
         """When the next temporarily disabled entry comes back on by itself."""
-        from sqlalchemy import func
-
         return self._s.scalar(
             select(func.min(BankEntryRow.disabled_until)).where(
                 BankEntryRow.disabled_until > now,
@@ -195,31 +195,30 @@ class ContentRepository:
         parent_content_id: str | None,
         hashes: dict[str, Any],
         scanned: bool,
-    ) -> ContentItem:
-        """Register an item or update it: new hashes replace old, the first sighting stays."""
+    ) -> None:
+        """Register an item or update it in one statement (this is on every upload's path):
+        new hashes and a new parent replace old ones, the first sighting stays."""
         now = utcnow()
-        row = self._s.scalar(
-            select(ContentRow).where(ContentRow.content_id == content_id).with_for_update()
+        values: dict[str, Any] = {
+            "content_id": content_id,
+            "account_id": account_id,
+            "parent_content_id": parent_content_id,
+            "first_seen_at": now,
+            "last_scanned_at": now if scanned else None,
+            **{k: v for k, v in hashes.items() if v is not None},
+        }
+        dialect = self._s.get_bind().dialect.name
+        insert = sqlite_insert if dialect == "sqlite" else pg_insert
+        statement = insert(ContentRow).values(**values)
+        table = ContentRow.__table__
+        keep_old = ("parent_content_id", "last_scanned_at", *(k for k in hashes if k in values))
+        changes = {
+            "account_id": statement.excluded.account_id,
+            **{name: func.coalesce(statement.excluded[name], table.c[name]) for name in keep_old},
+        }
+        self._s.execute(
+            statement.on_conflict_do_update(index_elements=["content_id"], set_=changes)
         )
-        if row is None:
-            row = ContentRow(
-                content_id=content_id,
-                account_id=account_id,
-                parent_content_id=parent_content_id,
-                first_seen_at=now,
-            )
-            self._s.add(row)
-        else:
-            row.account_id = account_id
-            if parent_content_id is not None:
-                row.parent_content_id = parent_content_id
-        for key, value in hashes.items():
-            if value is not None:
-                setattr(row, key, value)
-        if scanned:
-            row.last_scanned_at = now
-        self._s.flush()
-        return _value(ContentItem, row)
 
     def get(self, content_id: str) -> ContentItem | None:
         row = self._s.scalar(select(ContentRow).where(ContentRow.content_id == content_id))
