@@ -129,7 +129,7 @@ def search_tables(
             _prefetch(words, rows[i + AHEAD], 0)
         pos = rows[i]
         d = _distance(words, pos, q0, q1, q2, q3)
-        if d <= threshold and active[pos]:
+        if d <= threshold and (active[pos >> 3] >> (pos & 7)) & 1:
             if count >= out.shape[0]:
                 return -1
             out[count, 0] = pos
@@ -145,7 +145,7 @@ def scan_range(query, words, active, first, last, threshold, out):  # type: igno
     q0, q1, q2, q3 = query[0], query[1], query[2], query[3]
     for pos in range(first, last):
         d = _distance(words, pos, q0, q1, q2, q3)
-        if d <= threshold and active[pos]:
+        if d <= threshold and (active[pos >> 3] >> (pos & 7)) & 1:
             if count >= out.shape[0]:
                 return -1
             out[count, 0] = pos

@@ -1,20 +1,23 @@
 """Every bank's entries, indexed for lookup: one index per signal type, shared by all banks.
 
-Entries of disabled banks and disabled entries are masked, not removed, so turning them back
-on is immediate. A lookup searches PDQ at the largest threshold any bank asks for and keeps,
-for each hit, only what is within its own bank's threshold.
+PDQ entries live in one ``PdqIndex``, each row tagged with its bank, so ten million entries
+cost the index's arrays and nothing per entry in Python. MD5 and SHA-256 entries live in
+dictionaries. Entries of disabled banks and disabled entries are masked, not removed, so
+turning them back on is immediate. A lookup searches PDQ at the largest threshold any bank
+asks for and keeps, for each hit, only what is within its own bank's threshold.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from takedown.matching.banks import Bank, Match, SignalType
-from takedown.matching.pdq_index import PdqIndex, hashes_to_words
+from takedown.matching.pdq_index import PdqIndex
 
 
 @dataclass(frozen=True)
@@ -26,64 +29,81 @@ class IndexedEntry:
     active: bool
 
 
+@dataclass
+class PdqColumns:
+    """PDQ entries as columns, as the store streams them: no object per entry."""
+
+    ids: list[NDArray[np.int64]] = field(default_factory=list)
+    words: list[NDArray[np.uint64]] = field(default_factory=list)
+    banks: list[NDArray[np.uint32]] = field(default_factory=list)
+    active: list[NDArray[np.bool_]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return sum(len(a) for a in self.ids)
+
+
 class BankIndexes:
     """In-memory indexes over all entries. Thread-safe; changes count at the next lookup."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._banks: dict[int, Bank] = {}
-        self._entry_bank: dict[int, int] = {}
-        self._entry_active: dict[int, bool] = {}
         self._exact: dict[SignalType, dict[str, set[int]]] = {
             SignalType.md5: defaultdict(set),
             SignalType.sha256: defaultdict(set),
         }
+        self._exact_entries: dict[int, tuple[int, bool]] = {}  # entry id → (bank, active)
         self._pdq = PdqIndex()
         self.version: int | None = None  # the store's change counter these reflect
 
     @classmethod
-    def build(cls, banks: list[Bank], entries: list[IndexedEntry], version: int) -> BankIndexes:
+    def build(
+        cls,
+        banks: list[Bank],
+        exact: list[IndexedEntry],
+        pdq: PdqColumns,
+        version: int,
+    ) -> BankIndexes:
         indexes = cls()
         indexes._banks = {b.id: b for b in banks}
-        pdq = indexes._register(entries)
-        if pdq:
+        indexes._register_exact(exact)
+        if len(pdq):
             indexes._pdq = PdqIndex.build(
-                np.asarray([e.entry_id for e in pdq], dtype=np.int64),
-                hashes_to_words([e.value for e in pdq]),
+                np.concatenate(pdq.ids),
+                np.concatenate(pdq.words),
+                tags=np.concatenate(pdq.banks),
+                active=np.concatenate(pdq.active),
             )
-            for e in pdq:
-                if not e.active:
-                    indexes._pdq.set_active(e.entry_id, False)
         indexes.version = version
         return indexes
+
+    def _register_exact(self, entries: list[IndexedEntry]) -> None:
+        for e in entries:
+            self._exact_entries[e.entry_id] = (e.bank_id, e.active)
+            self._exact[e.signal_type][e.value].add(e.entry_id)
 
     def put_bank(self, bank: Bank) -> None:
         with self._lock:
             self._banks[bank.id] = bank
 
-    def _register(self, entries: list[IndexedEntry]) -> list[IndexedEntry]:
-        """Record each entry's bank and state and index the exact ones; return the PDQ ones
-        for the caller to put in the PDQ index (built whole, or appended)."""
-        for e in entries:
-            self._entry_bank[e.entry_id] = e.bank_id
-            self._entry_active[e.entry_id] = e.active
-            if e.signal_type is not SignalType.pdq:
-                self._exact[e.signal_type][e.value].add(e.entry_id)
-        return [e for e in entries if e.signal_type is SignalType.pdq]
-
     def add(self, entries: list[IndexedEntry]) -> None:
         with self._lock:
-            pdq = self._register(entries)
+            self._register_exact([e for e in entries if e.signal_type is not SignalType.pdq])
+            pdq = [e for e in entries if e.signal_type is SignalType.pdq]
             if pdq:
-                self._pdq.add([e.entry_id for e in pdq], [e.value for e in pdq])
+                self._pdq.add(
+                    [e.entry_id for e in pdq], [e.value for e in pdq], [e.bank_id for e in pdq]
+                )
                 for e in pdq:
                     if not e.active:
                         self._pdq.set_active(e.entry_id, False)
 
     def set_active(self, entry_id: int, active: bool) -> None:
         with self._lock:
-            if entry_id in self._entry_bank:
-                self._entry_active[entry_id] = active
+            exact = self._exact_entries.get(entry_id)
+            if exact is not None:
+                self._exact_entries[entry_id] = (exact[0], active)
+            else:
                 self._pdq.set_active(entry_id, active)
 
     def lookup(self, hashes: dict[SignalType, str]) -> list[Match]:
@@ -96,12 +116,16 @@ class BankIndexes:
                 thresholds = [b.pdq_threshold for b in banks.values() if b.enabled]
                 if not thresholds:
                     continue
-                hits = self._pdq.search(value, max(thresholds))
+                hits = self._pdq.search_tagged(value, max(thresholds))
             else:
-                hits = [(i, 0) for i in sorted(self._exact[signal_type].get(value, ()))]
-            for entry_id, distance in hits:
-                bank = banks.get(self._entry_bank.get(entry_id, -1))
-                if bank is None or not bank.enabled or not self._entry_active.get(entry_id):
+                hits = []
+                for entry_id in sorted(self._exact[signal_type].get(value, ())):
+                    bank_id, active = self._exact_entries[entry_id]
+                    if active:
+                        hits.append((entry_id, 0, bank_id))
+            for entry_id, distance, bank_id in hits:
+                bank = banks.get(bank_id)
+                if bank is None or not bank.enabled:
                     continue
                 if signal_type is SignalType.pdq and distance > bank.pdq_threshold:
                     continue
@@ -109,4 +133,4 @@ class BankIndexes:
         return sorted(matches, key=lambda m: (m.distance, m.bank, m.entry_id))
 
     def __len__(self) -> int:
-        return sum(self._entry_active.values())
+        return len(self._pdq) + sum(active for _, active in self._exact_entries.values())

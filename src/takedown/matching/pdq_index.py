@@ -149,57 +149,100 @@ class PdqIndex:
         self._words: U64 = np.zeros((0, 4), dtype=np.uint64)
         # Entry ids take 4 bytes while they fit (40 MB less at ten million), else 8.
         self._ids: NDArray[np.integer[Any]] = np.zeros(0, dtype=np.uint32)
-        self._active: NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        # Tags (bank ids) take 2 bytes while they fit, else 4.
+        self._tags: NDArray[np.unsignedinteger[Any]] = np.zeros(0, dtype=np.uint16)
+        # One bit a row, little-endian within each byte: row i is bit i % 8 of byte i // 8.
+        self._active: NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
         self._indexed = 0  # rows [0, _indexed) are in the tables; the rest are the tail
         self._tables = _empty_tables()
-        self._position: dict[int, int] = {}
 
     def __len__(self) -> int:
-        return int(self._active.sum())
+        return int(np.bitwise_count(self._active).sum())
 
     @property
     def nbytes(self) -> int:
+        """Every array the index holds; it holds nothing else of size."""
         tables = self._tables.starts.nbytes + self._tables.positions.nbytes
-        return int(self._words.nbytes + self._ids.nbytes + self._active.nbytes + tables)
+        arrays = self._words.nbytes + self._ids.nbytes + self._tags.nbytes + self._active.nbytes
+        return int(arrays + tables)
 
     @classmethod
-    def build(cls, ids: NDArray[np.int64] | list[int], words: U64) -> PdqIndex:
-        """An index over ``words`` ((n, 4) uint64, see ``hashes_to_words``)."""
+    def build(
+        cls,
+        ids: NDArray[np.int64] | list[int],
+        words: U64,
+        *,
+        tags: NDArray[np.uint32] | None = None,
+        active: NDArray[np.bool_] | None = None,
+    ) -> PdqIndex:
+        """An index over ``words`` ((n, 4) uint64, see ``hashes_to_words``).
+
+        ``tags`` is a small integer carried with each row and returned by
+        ``search_tagged`` (the bank of the entry); ``active`` starts rows disabled."""
         index = cls()
-        index._append(np.asarray(ids, dtype=np.int64), words)
+        index._append(np.asarray(ids, dtype=np.int64), words, tags)
+        if active is not None:
+            index._active &= np.packbits(np.asarray(active, dtype=bool), bitorder="little")
         index.compact()
         return index
 
-    def add(self, ids: list[int], hex_hashes: list[str]) -> None:
-        """Add entries; they count at the next lookup (from the tail until ``compact``)."""
+    def add(self, ids: list[int], hex_hashes: list[str], tags: list[int] | None = None) -> None:
+        """Add entries; they count at the next lookup (from the tail until ``compact``).
+
+        An id the index holds already is replaced: its old row is switched off."""
         if ids:
-            self._append(np.asarray(ids, dtype=np.int64), hashes_to_words(hex_hashes))
+            self._append(
+                np.asarray(ids, dtype=np.int64),
+                hashes_to_words(hex_hashes),
+                None if tags is None else np.asarray(tags, dtype=np.uint32),
+            )
             if len(self._ids) - self._indexed > TAIL_LIMIT:
                 self.compact()
 
-    def _append(self, ids: NDArray[np.int64], words: U64) -> None:
+    def _append(self, ids: NDArray[np.int64], words: U64, tags: NDArray[np.uint32] | None) -> None:
         with self._lock:
             start = len(self._ids)
+            if start:
+                # Re-added ids: their old rows stop counting (a scan, not a dict: adds are
+                # rare admin work, and a dict of ten million ids would double the memory).
+                bits = self._active_bits()
+                bits[np.isin(self._ids, ids)] = False
+                self._active = np.packbits(bits, bitorder="little")
             self._words = (
                 np.concatenate([self._words, words]) if start else np.ascontiguousarray(words)
             )
             wide = len(ids) and (int(ids.max()) >= 1 << 32 or int(ids.min()) < 0)
             dtype = np.int64 if wide or self._ids.dtype == np.int64 else np.uint32
             self._ids = np.concatenate([self._ids, ids]).astype(dtype, copy=False)
-            self._active = np.concatenate([self._active, np.ones(len(ids), dtype=bool)])
-            for offset, entry_id in enumerate(ids.tolist()):
-                old = self._position.get(entry_id)
-                if old is not None:
-                    self._active[old] = False  # re-added: the new row replaces the old
-                self._position[entry_id] = start + offset
+            new_tags = np.zeros(len(ids), dtype=np.uint32) if tags is None else tags
+            wide_tags = self._tags.dtype == np.uint32 or (
+                len(new_tags) and int(new_tags.max()) >= 1 << 16
+            )
+            self._tags = np.concatenate([self._tags, new_tags]).astype(
+                np.uint32 if wide_tags else np.uint16, copy=False
+            )
+            bits = np.concatenate([self._active_bits(start), np.ones(len(ids), dtype=bool)])
+            self._active = np.packbits(bits, bitorder="little")
 
     def set_active(self, entry_id: int, active: bool) -> bool:
-        """Disable or re-enable one entry; False if the index never had it."""
-        position = self._position.get(entry_id)
-        if position is None:
+        """Disable or re-enable one entry; False if the index never had it.
+
+        A scan over the ids (milliseconds at ten million): disabling is rare admin work."""
+        rows = np.flatnonzero(self._ids == entry_id)
+        if not len(rows):
             return False
-        self._active[position] = active
+        row = int(rows[-1])  # the latest row; earlier ones were replaced
+        with self._lock:
+            if active:
+                self._active[row >> 3] |= np.uint8(1 << (row & 7))
+            else:
+                self._active[row >> 3] &= np.uint8(~(1 << (row & 7)) & 0xFF)
         return True
+
+    def _active_bits(self, rows: int | None = None) -> NDArray[np.bool_]:
+        """The active flags unpacked, one bool a row (for the rare whole-array changes)."""
+        n = len(self._ids) if rows is None else rows
+        return np.unpackbits(self._active, count=n, bitorder="little").astype(bool)
 
     def compact(self) -> None:
         """Rebuild the tables over every row, dropping nothing (disabled rows stay masked)."""
@@ -236,6 +279,10 @@ class PdqIndex:
 
     def search(self, hex_hash: str, threshold: int = 31) -> list[tuple[int, int]]:
         """Every active entry within ``threshold`` bits: (entry id, distance), nearest first."""
+        return [(entry_id, d) for entry_id, d, _ in self.search_tagged(hex_hash, threshold)]
+
+    def search_tagged(self, hex_hash: str, threshold: int = 31) -> list[tuple[int, int, int]]:
+        """Like ``search``, with each entry's tag: (entry id, distance, tag)."""
         if not 0 <= threshold <= 256:
             raise ValueError("threshold must be between 0 and 256")
         query = hashes_to_words([hex_hash])[0]
@@ -272,10 +319,16 @@ class PdqIndex:
                 )
         found = np.concatenate(rows)
         hits, hit_distances = found[:, 0], found[:, 1]
-        best: dict[int, int] = {}
-        for entry_id, d in zip(ids[hits].tolist(), hit_distances.tolist(), strict=True):
-            best[entry_id] = min(d, best.get(entry_id, 256))
-        return sorted(best.items(), key=lambda item: (item[1], item[0]))
+        tags = self._tags
+        best: dict[int, tuple[int, int]] = {}
+        for entry_id, d, tag in zip(
+            ids[hits].tolist(), hit_distances.tolist(), tags[hits].tolist(), strict=True
+        ):
+            if entry_id not in best or d < best[entry_id][0]:
+                best[entry_id] = (d, tag)
+        return sorted(
+            ((i, d, tag) for i, (d, tag) in best.items()), key=lambda item: (item[1], item[0])
+        )
 
 
 def _collect(kernel: Any, *args: Any) -> NDArray[np.int64]:

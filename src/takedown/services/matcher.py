@@ -59,9 +59,9 @@ class Matcher:
                 version = uow.banks.version()
                 banks = uow.banks.list()
                 now = utcnow()
-                entries = uow.bank_entries.all_indexed(now)
+                exact, pdq = uow.bank_entries.load_for_index(now)
                 self._reenable_at = uow.bank_entries.next_reenable(now)
-            self._indexes = BankIndexes.build(banks, entries, version)
+            self._indexes = BankIndexes.build(banks, exact, pdq, version)
             self._checked = time.monotonic()
             return self._indexes
 

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from takedown.matching import Bank, BankEntry, BankPolicy, IndexedEntry, SignalType
+from takedown.matching.indexes import PdqColumns
+from takedown.matching.pdq_index import hashes_to_words
 from takedown.store.models import BankEntryRow, BankRow, ContentRow, MatchingStateRow
 from takedown.store.repositories import _value
 from takedown.store.types import utcnow
@@ -162,25 +165,38 @@ class BankEntryRepository:
         )
         return [_entry(r) for r in self._s.scalars(q)]
 
-    def all_indexed(self, now: datetime) -> list[IndexedEntry]:
-        """Every entry, for building the indexes (streamed in one query)."""
+    def load_for_index(
+        self, now: datetime, *, chunk: int = 100_000
+    ) -> tuple[list[IndexedEntry], PdqColumns]:
+        """Every entry, for building the indexes: MD5/SHA-256 as values, PDQ as columns.
+
+        Streamed in chunks; PDQ rows never become Python objects past their chunk."""
         q = select(
             BankEntryRow.id,
             BankEntryRow.bank_id,
             BankEntryRow.signal_type,
             BankEntryRow.value,
             BankEntryRow.disabled_until,
-        ).execution_options(yield_per=50_000)
-        return [
-            IndexedEntry(
-                entry_id=i,
-                bank_id=b,
-                signal_type=SignalType(t),
-                value=v,
-                active=until is None or until <= now,
-            )
-            for i, b, t, v, until in self._s.execute(q)
-        ]
+        ).execution_options(yield_per=chunk)
+        exact: list[IndexedEntry] = []
+        pdq = PdqColumns()
+        for rows in self._s.execute(q).partitions(chunk):
+            ids, banks, values, active = [], [], [], []
+            for entry_id, bank_id, kind, value, until in rows:
+                on = until is None or until <= now
+                if kind == "pdq":
+                    ids.append(entry_id)
+                    banks.append(bank_id)
+                    values.append(value)
+                    active.append(on)
+                else:
+                    exact.append(IndexedEntry(entry_id, bank_id, SignalType(kind), value, on))
+            if ids:
+                pdq.ids.append(np.asarray(ids, dtype=np.int64))
+                pdq.banks.append(np.asarray(banks, dtype=np.uint32))
+                pdq.words.append(hashes_to_words(values))
+                pdq.active.append(np.asarray(active, dtype=bool))
+        return exact, pdq
 
 
 class ContentRepository:
