@@ -103,6 +103,15 @@ def test_demo_starts_the_server_with_sample_accounts_and_docs(demo_env, tmp_path
             assert "Welcome, admin" in client.get("/console").text
         me = httpx.get(f"{url}/v1/keys", headers={"Authorization": f"Bearer {key}"})
         assert me.status_code == 403  # a platform key may not manage keys
+        sample = re.search(r"-F media=@(\S+)", printed).group(1)
+        with open(sample, "rb") as f:
+            scanned = httpx.post(
+                f"{url}/v1/scan",
+                headers={"Authorization": f"Bearer {key}"},
+                data={"content_id": "demo-1", "account_id": "demo-user"},
+                files={"media": ("sample.jpg", f.read(), "image/jpeg")},
+            )
+        assert scanned.status_code == 200 and scanned.json()["verdict"] == "review"
         assert (tmp_path / "data" / "takedown.db").exists()
     finally:
         stop(proc, log)

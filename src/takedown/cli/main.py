@@ -339,8 +339,8 @@ def demo(
     if container.settings.mode.value != "development":
         raise _fail("demo data is for development mode only")
     migrate.upgrade(container.db)
-    credentials = load_demo(container)
     base = f"http://{host}:{port}"
+    credentials = load_demo(container, base)
     err.print(f"\n[bold]takedown demo[/bold] (SQLite in {container.settings.data_dir.resolve()})\n")
     err.print(f"  console   {base}/console")
     err.print(f"  API docs  {base}/docs")
