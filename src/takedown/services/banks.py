@@ -6,7 +6,8 @@ this process applies the change to its own indexes at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from takedown.identity import Permission, Principal, require
@@ -15,6 +16,7 @@ from takedown.matching import (
     DEFAULT_PDQ_THRESHOLD,
     Bank,
     BankEntry,
+    BankIndexes,
     BankPolicy,
     IndexedEntry,
     InvalidSignal,
@@ -45,6 +47,16 @@ class AddResult:
     duplicates: int = 0
     invalid: list[tuple[int, str]] = field(default_factory=list)  # (position, reason)
     entries: list[BankEntry] = field(default_factory=list)
+
+
+def _commit_change(
+    uow: SqlAlchemyUnitOfWork, matcher: Matcher, change: Callable[[BankIndexes], None]
+) -> None:
+    """Bump the matching version, commit, then apply the change to this process's indexes
+    (other processes see the new version and reload)."""
+    version = uow.banks.bump_version()
+    uow.commit()
+    matcher.applied(version, change)
 
 
 def _check_threshold(value: int) -> int:
@@ -98,9 +110,7 @@ def create_bank(
             target_id=bank.id,
             details={"name": name, "policy": policy.value, "pdq_threshold": pdq_threshold},
         )
-        version = uow.banks.bump_version()
-        uow.commit()
-    matcher.applied(version, lambda ix: ix.put_bank(bank))
+        _commit_change(uow, matcher, lambda ix: ix.put_bank(bank))
     return bank
 
 
@@ -137,9 +147,7 @@ def update_bank(
                 target_id=bank.id,
                 details={k: str(v) for k, v in changes.items()},
             )
-            version = uow.banks.bump_version()
-            uow.commit()
-            matcher.applied(version, lambda ix: ix.put_bank(bank))
+            _commit_change(uow, matcher, lambda ix: ix.put_bank(bank))
     return bank
 
 
@@ -207,13 +215,10 @@ def add_entries(
                     "invalid": len(result.invalid),
                 },
             )
-            version = uow.banks.bump_version()
-        uow.commit()
-    if result.added:
-        indexed = [
-            IndexedEntry(e.id, e.bank_id, e.signal_type, e.value, True) for e in result.entries
-        ]
-        matcher.applied(version, lambda ix: ix.add(indexed))
+            indexed = [
+                IndexedEntry(e.id, e.bank_id, e.signal_type, e.value, True) for e in result.entries
+            ]
+            _commit_change(uow, matcher, lambda ix: ix.add(indexed))
     return result
 
 
@@ -244,12 +249,9 @@ def set_entry_disabled(
             target_id=entry_id,
             details={"bank": bank_name, "until": value.isoformat() if value else None},
         )
-        version = uow.banks.bump_version()
-        uow.commit()
-        updated = uow.bank_entries.get(bank.id, entry_id)
-    assert updated is not None
-    active = updated.active(utcnow())
-    matcher.applied(version, lambda ix: ix.set_active(entry_id, active))
+        updated = replace(entry, disabled_until=value)
+        active = updated.active(utcnow())
+        _commit_change(uow, matcher, lambda ix: ix.set_active(entry_id, active))
     if disabled and until is not None:
         matcher.reenable_at(until)
     return updated
@@ -282,9 +284,7 @@ def delete_entry(
                 "value": entry.value,
             },
         )
-        version = uow.banks.bump_version()
-        uow.commit()
-    matcher.applied(version, lambda ix: ix.set_active(entry_id, False))
+        _commit_change(uow, matcher, lambda ix: ix.set_active(entry_id, False))
 
 
 def list_entries(
