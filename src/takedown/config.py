@@ -90,6 +90,67 @@ class Settings(BaseSettings):
         description="How long a worker owns a claimed event; after that another worker may retry "
         "it (at-least-once delivery).",
     )
+    public_url: str | None = Field(
+        None,
+        description="Address reporters reach takedown at, for the status links in answers and "
+        "e-mails (e.g. `https://safety.example.com`). Empty: the address the request came in on.",
+    )
+    triage_p0_respond_minutes: int = Field(
+        60,
+        ge=1,
+        description="P0 cases (CSAM of a minor, police, known-CSAM match): first "
+        "human look within this many minutes.",
+    )
+    triage_p1_respond_minutes: int = Field(
+        240,
+        ge=1,
+        description="P1 cases (intimate images shared without consent): first human "
+        "look within this many minutes.",
+    )
+    triage_p2_respond_minutes: int = Field(
+        1440,
+        ge=1,
+        description="P2 cases (everything else): first human look within this many minutes.",
+    )
+    triage_ncii_remove_hours: float = Field(
+        48,
+        gt=0,
+        le=48,
+        description="Removal of an intimate image decided within this many hours of the first "
+        "valid request. The TAKE IT DOWN Act's 48 hours is the most allowed.",
+    )
+    triage_points_per_level: int = Field(
+        2,
+        ge=1,
+        description="Raising points (depicted person, police case number, trusted "
+        "flagger, more reporters, fast exposure, prior removals) that raise a case one level.",
+    )
+    exposure_fast_views_per_hour: int = Field(
+        1000,
+        ge=1,
+        description="Views an hour from which an item's exposure counts as fast-growing.",
+    )
+    exposure_fast_reposts_per_hour: int = Field(
+        20,
+        ge=1,
+        description="Reposts an hour from which an item's exposure counts as fast-growing.",
+    )
+    report_page_limit: int = Field(
+        10,
+        ge=1,
+        description="Reports one client address may send through the public page per "
+        "window; more get a friendly 429 page.",
+    )
+    report_page_window_seconds: int = Field(
+        600, ge=1, description="The window of `REPORT_PAGE_LIMIT`."
+    )
+    auth_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How long a process trusts an API key it has checked. Revoking a key or "
+        "disabling a user takes effect at once in the process that did it, and within this "
+        "time in the others. 0: check the database on every request.",
+    )
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
     log_format: str = Field("json", description="`json` (one object per line) or `text`.")
 

@@ -1,6 +1,6 @@
 """The JSON API: thin FastAPI routers over ``takedown.services``."""
 
-from takedown.api import accounts, audit, banks, health, keys, scanning
+from takedown.api import accounts, audit, banks, health, keys, reports, scanning
 
 routers = [
     health.router,
@@ -9,6 +9,7 @@ routers = [
     audit.router,
     scanning.router,
     banks.router,
+    reports.router,
 ]
 
 __all__ = ["routers"]

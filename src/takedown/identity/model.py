@@ -64,7 +64,7 @@ class Permission(StrEnum):
     reports_as_law_enforcement = "reports:law_enforcement"
 
 
-_STAFF = frozenset({Permission.console_view, Permission.account_self})
+_STAFF = frozenset({Permission.console_view, Permission.account_self, Permission.reports_submit})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.reviewer: _STAFF,
@@ -101,6 +101,7 @@ class PrincipalKind(StrEnum):
     staff_token = "staff_token"  # a person acting through a personal API token
     api_key = "api_key"  # a platform, trusted flagger, agency or scraper
     system = "system"  # the CLI run by an operator on the host, and the workers
+    public = "public"  # anyone, through the public report page (no credential)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ class Principal:
     def __post_init__(self) -> None:
         if self.kind is PrincipalKind.system:
             perms = frozenset(Permission)
+        elif self.kind is PrincipalKind.public:
+            perms = frozenset({Permission.reports_submit})
         elif self.kind is PrincipalKind.api_key:
             perms = frozenset().union(*(SCOPE_PERMISSIONS[s] for s in self.scopes))
         else:

@@ -52,11 +52,13 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
         worker = container.make_worker() if run_worker else None
         if worker is not None:
             worker.start()
+        container.writer.start()
         threading.Thread(target=container.matcher.warm, name="warm-banks", daemon=True).start()
         log.info("takedown started", extra={"version": __version__, "worker": run_worker})
         try:
             yield
         finally:
+            container.writer.stop()
             if worker is not None:
                 worker.stop()
             log.info("takedown stopped")

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from takedown.cases import Priority, TriagePolicy
 from takedown.config import Settings
 from takedown.jobs import HandlerRegistry, RetryPolicy, Worker
+from takedown.services import reports
 from takedown.services.accounts import LoginPolicy
 from takedown.services.matcher import Matcher
 from takedown.store import Database, SqlAlchemyUnitOfWork
+from takedown.store.group_commit import GroupCommitter
 
 
 @dataclass
@@ -19,9 +22,41 @@ class Container:
     registry: HandlerRegistry = field(default_factory=HandlerRegistry)
     worker: Worker | None = None
     matcher: Matcher = field(init=False)
+    writer: GroupCommitter = field(init=False)
+    _status_key: bytes | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.matcher = Matcher(self.db)
+        self.writer = GroupCommitter(self.db)
+
+    @property
+    def triage_policy(self) -> TriagePolicy:
+        s = self.settings
+        return TriagePolicy(
+            respond_within={
+                Priority.p0: timedelta(minutes=s.triage_p0_respond_minutes),
+                Priority.p1: timedelta(minutes=s.triage_p1_respond_minutes),
+                Priority.p2: timedelta(minutes=s.triage_p2_respond_minutes),
+            },
+            ncii_remove_within=timedelta(hours=s.triage_ncii_remove_hours),
+            points_per_level=s.triage_points_per_level,
+        )
+
+    @property
+    def exposure_policy(self) -> reports.ExposurePolicy:
+        s = self.settings
+        return reports.ExposurePolicy(
+            fast_views_per_hour=s.exposure_fast_views_per_hour,
+            fast_reposts_per_hour=s.exposure_fast_reposts_per_hour,
+        )
+
+    def intake(self) -> reports.IntakeContext:
+        """What report intake needs: the matcher, the triage policy, the status-link key."""
+        if self._status_key is None:
+            self._status_key = reports.status_key(self.uow(readonly=True))
+        return reports.IntakeContext(
+            matcher=self.matcher, policy=self.triage_policy, status_key=self._status_key
+        )
 
     def uow(self, *, readonly: bool = False) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.db, readonly=readonly)
@@ -71,6 +106,7 @@ def default_registry() -> HandlerRegistry:
     Events without a handler yet are still registered, so the outbox keeps them decodable
     and a later handler can be added without touching the service that publishes them.
     """
+    from takedown.cases import CaseConfirmed, CasePriorityChanged, ReportReceived
     from takedown.identity import (
         AccountLockedOut,
         CredentialIssued,
@@ -86,6 +122,9 @@ def default_registry() -> HandlerRegistry:
         CredentialIssued,
         CredentialRevoked,
         ContentMatched,
+        ReportReceived,
+        CasePriorityChanged,
+        CaseConfirmed,
     ):
         registry.register(event_cls)
     return registry

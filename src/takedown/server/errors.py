@@ -18,10 +18,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from takedown.cases import RoleNotAllowed
 from takedown.identity import Forbidden, IdentityError, NotAuthenticated, WeakPassword
 from takedown.media import MediaError, TooLarge
 from takedown.server.context import request_id_var
 from takedown.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from takedown.store.group_commit import WriterStopped
 
 log = logging.getLogger("takedown.http")
 
@@ -140,6 +142,19 @@ def install_error_handlers(app: FastAPI) -> None:
         status = {NotFound: 404, Conflict: 409, InvalidInput: 422}.get(type(exc), 400)
         details = [ErrorDetail(field=exc.field, problem=exc.message)] if exc.field else []
         return error_response(status, exc.code, exc.message, details)
+
+    @app.exception_handler(RoleNotAllowed)
+    async def _role(request: Request, exc: RoleNotAllowed) -> Response:
+        return error_response(
+            403,
+            "role_not_allowed",
+            str(exc),
+            [ErrorDetail(field="reporter_role", problem=str(exc))],
+        )
+
+    @app.exception_handler(WriterStopped)
+    async def _writer(request: Request, exc: WriterStopped) -> Response:
+        return error_response(503, "unavailable", "the server is shutting down; try again")
 
     @app.exception_handler(MediaError)
     async def _media(request: Request, exc: MediaError) -> Response:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -176,3 +177,127 @@ class ContentRow(Base):
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InstanceSecretRow(Base):
+    """Secrets this installation made for itself at set-up (e.g. the key status links are
+    derived from). Never shown; rotating one invalidates what was derived from it."""
+
+    __tablename__ = "instance_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    priority: Mapped[str] = mapped_column(String(4))
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    respond_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    remove_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_cases_queue", "status", "priority", "respond_by"),)
+
+
+class CaseItemRow(Base):
+    """An item a case is about: the reported content, with its family root and hashes so a
+    report about a repost or a matching copy finds the case in one indexed lookup. ``open``
+    mirrors the case's state; one open case per content id (a partial unique index)."""
+
+    __tablename__ = "case_items"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    content_id: Mapped[str] = mapped_column(String(256))
+    root_content_id: Mapped[str] = mapped_column(String(256))
+    account_id: Mapped[str | None] = mapped_column(String(256))
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index(
+            "uq_case_items_open_content",
+            "content_id",
+            unique=True,
+            sqlite_where=text("open"),
+            postgresql_where=text("open"),
+        ),
+        Index("ix_case_items_root", "root_content_id", "open"),
+        Index("ix_case_items_md5", "md5"),
+        Index("ix_case_items_sha256", "sha256"),
+    )
+
+
+class ReportRow(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    content_id: Mapped[str] = mapped_column(String(256), index=True)
+    content_url: Mapped[str | None] = mapped_column(String(2048))
+    category: Mapped[str] = mapped_column(String(16))
+    reporter_role: Mapped[str] = mapped_column(String(32))
+    depicted_minor: Mapped[bool | None] = mapped_column(Boolean)
+    police_agency: Mapped[str | None] = mapped_column(String(256))
+    police_case_number: Mapped[str | None] = mapped_column(String(128))
+    contact_name: Mapped[str | None] = mapped_column(String(256))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    signature: Mapped[str | None] = mapped_column(String(256))
+    good_faith_statement: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+    valid_request: Mapped[bool | None] = mapped_column(Boolean)  # ncii: a valid removal request
+    source: Mapped[str] = mapped_column(String(16))
+    principal_kind: Mapped[str] = mapped_column(String(32))
+    principal_id: Mapped[int | None] = mapped_column(BigInteger)
+    principal_name: Mapped[str] = mapped_column(String(128))
+    submitter: Mapped[str] = mapped_column(String(64))  # idempotency scope: who submitted
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    reporter_key: Mapped[str | None] = mapped_column(String(64))  # who, for "distinct reporters"
+    status_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("submitter", "idempotency_key", name="uq_reports_idempotency"),
+        Index("ix_reports_case_reporter", "case_id", "reporter_key"),
+    )
+
+
+class CaseMessageRow(Base):
+    """What a reporter sees on their status page, and what they sent: acknowledgments,
+    decisions with reasons, their replies and appeals. ``report_id`` None: shown to every
+    reporter of the case (decisions)."""
+
+    __tablename__ = "case_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
+    author: Mapped[str] = mapped_column(String(16))  # reporter | staff | system
+    kind: Mapped[str] = mapped_column(String(16))  # acknowledgment | reply | appeal | decision
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ContentStatsRow(Base):
+    """Exposure the platform reports for an item: the latest and the previous reading, so
+    triage can tell fast growth."""
+
+    __tablename__ = "content_stats"
+
+    content_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    views: Mapped[int] = mapped_column(BigInteger, default=0)
+    reposts: Mapped[int] = mapped_column(BigInteger, default=0)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    previous_views: Mapped[int | None] = mapped_column(BigInteger)
+    previous_reposts: Mapped[int | None] = mapped_column(BigInteger)
+    previous_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

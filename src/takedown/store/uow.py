@@ -19,6 +19,13 @@ from typing import Any, Protocol
 
 from pydantic import TypeAdapter
 
+from takedown.store.case_repos import (
+    CaseMessageRepository,
+    CaseRepository,
+    ContentStatsRepository,
+    InstanceSecretRepository,
+    ReportRepository,
+)
 from takedown.store.db import Database
 from takedown.store.matching_repos import (
     BankEntryRepository,
@@ -81,6 +88,11 @@ class SqlAlchemyUnitOfWork:
         self.banks = BankRepository(self.session)
         self.bank_entries = BankEntryRepository(self.session)
         self.content = ContentRepository(self.session)
+        self.reports = ReportRepository(self.session)
+        self.cases = CaseRepository(self.session)
+        self.case_messages = CaseMessageRepository(self.session)
+        self.content_stats = ContentStatsRepository(self.session)
+        self.instance_secrets = InstanceSecretRepository(self.session)
         self._published = 0
         self._committed = False
         return self

@@ -1,0 +1,64 @@
+"""Cases: reports, the cases that gather them, and triage (priority, reasons, clocks).
+
+Pure domain: imports ``identity`` only.
+
+Exceptions::
+
+    RoleNotAllowed   the caller claimed a reporter role its credential does not allow
+"""
+
+from takedown.cases.model import (
+    NCII_REQUIREMENTS,
+    PUBLIC_ROLES,
+    CaseConfirmed,
+    CaseFacts,
+    CasePriorityChanged,
+    CaseStatus,
+    Category,
+    Priority,
+    ReporterRole,
+    ReportFacts,
+    ReportReceived,
+    ReportSource,
+    RoleNotAllowed,
+    allowed_roles,
+    case_id_of,
+    case_number,
+    missing_for_valid_ncii,
+)
+from takedown.cases.triage import (
+    LEGAL_NCII_REMOVAL,
+    Clocks,
+    Reason,
+    Triage,
+    TriagePolicy,
+    clocks,
+    triage,
+)
+
+__all__ = [
+    "LEGAL_NCII_REMOVAL",
+    "NCII_REQUIREMENTS",
+    "PUBLIC_ROLES",
+    "CaseConfirmed",
+    "CaseFacts",
+    "CasePriorityChanged",
+    "CaseStatus",
+    "Category",
+    "Clocks",
+    "Priority",
+    "Reason",
+    "ReportFacts",
+    "ReportReceived",
+    "ReportSource",
+    "ReporterRole",
+    "RoleNotAllowed",
+    "Triage",
+    "TriagePolicy",
+    "allowed_roles",
+    "case_id_of",
+    "case_number",
+    "clocks",
+    "missing_for_valid_ncii",
+    "triage",
+]

@@ -1,0 +1,262 @@
+"""Reports and cases: what a report says, what a case knows, and who may say what.
+
+Pure domain: no HTTP, SQL or Celery. A *report* is one person's or one organisation's notice
+about one item; a *case* gathers every report about the same content, its reposts and
+matching media, and carries one priority and one set of clocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from takedown.identity import Permission, Principal, PrincipalKind, Scope
+
+
+class Category(StrEnum):
+    csam = "csam"  # child sexual abuse material
+    ncii = "ncii"  # an intimate image shared without consent
+    other_illegal = "other_illegal"
+    policy = "policy"  # against the platform's rules
+
+
+class ReporterRole(StrEnum):
+    depicted_person = "depicted_person"
+    parent_guardian = "parent_guardian"
+    user = "user"
+    trusted_flagger = "trusted_flagger"
+    law_enforcement = "law_enforcement"
+    platform_staff = "platform_staff"
+
+
+class Priority(StrEnum):
+    """``P0`` is the most urgent."""
+
+    p0 = "P0"
+    p1 = "P1"
+    p2 = "P2"
+
+    @property
+    def level(self) -> int:
+        return int(self.value[1])
+
+    @classmethod
+    def of_level(cls, level: int) -> Priority:
+        return cls(f"P{max(0, min(2, level))}")
+
+
+class CaseStatus(StrEnum):
+    open = "open"  # waiting for, or under, review
+    confirmed = "confirmed"  # a violation was confirmed (by a person, or by a bank match)
+    closed = "closed"
+
+
+class ReportSource(StrEnum):
+    public_page = "public_page"  # the /report form: anyone, no login
+    api = "api"  # a platform's report button, a trusted flagger, police, staff
+
+
+PUBLIC_ROLES = frozenset(
+    {ReporterRole.depicted_person, ReporterRole.parent_guardian, ReporterRole.user}
+)
+
+
+class RoleNotAllowed(Exception):
+    """The caller may not report in the role it claimed (e.g. ``law_enforcement`` without a
+    police key)."""
+
+    def __init__(self, role: ReporterRole, allowed: frozenset[ReporterRole]) -> None:
+        names = ", ".join(sorted(allowed))
+        super().__init__(f"reporter_role {role} is not allowed for this caller (allowed: {names})")
+        self.role = role
+        self.allowed = allowed
+
+
+def allowed_roles(actor: Principal | None) -> frozenset[ReporterRole]:
+    """The reporter roles a caller may claim: the public and a platform's report button speak
+    for people; only a trusted flagger's key says ``trusted_flagger``, only a police key says
+    ``law_enforcement``, and ``platform_staff`` needs a platform key or a staff member."""
+    if actor is None:
+        return PUBLIC_ROLES
+    if actor.kind is PrincipalKind.system:
+        return frozenset(ReporterRole)
+    roles = set(PUBLIC_ROLES)
+    if actor.is_staff or Scope.report in actor.scopes:
+        roles.add(ReporterRole.platform_staff)
+    if actor.can(Permission.reports_as_trusted_flagger):
+        roles.add(ReporterRole.trusted_flagger)
+    if actor.can(Permission.reports_as_law_enforcement):
+        roles.add(ReporterRole.law_enforcement)
+    return frozenset(roles)
+
+
+@dataclass(frozen=True)
+class ReportFacts:
+    """What one report contributes to its case's triage."""
+
+    category: Category
+    reporter_role: ReporterRole
+    depicted_minor: bool | None
+    police_case_number: bool
+    valid_ncii_request: bool
+    received_at: datetime
+    new_reporter: bool  # not a reporter this case has heard from before
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """Everything triage looks at, kept on the case and folded in report by report.
+
+    Stored as JSON on the case (``as_json``/``from_json``), so a case's priority is always
+    recomputable from what it has heard, and the reasons shown are the facts themselves."""
+
+    categories: frozenset[Category] = frozenset()
+    roles: frozenset[ReporterRole] = frozenset()
+    csam_minor: bool = False
+    police_case_number: bool = False
+    reporters: int = 0
+    reports: int = 0
+    block_and_report_match: bool = False
+    fast_exposure: bool = False
+    uploader_prior_removals: int = 0
+    first_report_at: datetime | None = None
+    first_valid_ncii_at: datetime | None = None
+
+    def with_report(self, r: ReportFacts) -> CaseFacts:
+        minor = r.category is Category.csam and r.depicted_minor is not False
+        first_valid = self.first_valid_ncii_at
+        if r.valid_ncii_request and (first_valid is None or r.received_at < first_valid):
+            first_valid = r.received_at
+        first = self.first_report_at
+        return replace(
+            self,
+            categories=self.categories | {r.category},
+            roles=self.roles | {r.reporter_role},
+            csam_minor=self.csam_minor or minor,
+            police_case_number=self.police_case_number or r.police_case_number,
+            reporters=self.reporters + (1 if r.new_reporter else 0),
+            reports=self.reports + 1,
+            first_report_at=r.received_at if first is None or r.received_at < first else first,
+            first_valid_ncii_at=first_valid,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "categories": sorted(self.categories),
+            "roles": sorted(self.roles),
+            "csam_minor": self.csam_minor,
+            "police_case_number": self.police_case_number,
+            "reporters": self.reporters,
+            "reports": self.reports,
+            "block_and_report_match": self.block_and_report_match,
+            "fast_exposure": self.fast_exposure,
+            "uploader_prior_removals": self.uploader_prior_removals,
+            "first_report_at": _iso(self.first_report_at),
+            "first_valid_ncii_at": _iso(self.first_valid_ncii_at),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CaseFacts:
+        return cls(
+            categories=frozenset(Category(c) for c in data.get("categories", [])),
+            roles=frozenset(ReporterRole(r) for r in data.get("roles", [])),
+            csam_minor=bool(data.get("csam_minor")),
+            police_case_number=bool(data.get("police_case_number")),
+            reporters=int(data.get("reporters", 0)),
+            reports=int(data.get("reports", 0)),
+            block_and_report_match=bool(data.get("block_and_report_match")),
+            fast_exposure=bool(data.get("fast_exposure")),
+            uploader_prior_removals=int(data.get("uploader_prior_removals", 0)),
+            first_report_at=_parse(data.get("first_report_at")),
+            first_valid_ncii_at=_parse(data.get("first_valid_ncii_at")),
+        )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+CASE_NUMBER_PREFIX = "TD-"
+
+
+def case_number(case_id: int) -> str:
+    """The human-readable case number: ``TD-0001234``. It is not a secret; the status link
+    is."""
+    return f"{CASE_NUMBER_PREFIX}{case_id:07d}"
+
+
+def case_id_of(number: str) -> int | None:
+    """The case id in a case number, or None if it is not one."""
+    digits = number.strip().upper().removeprefix(CASE_NUMBER_PREFIX)
+    return int(digits) if digits.isdigit() else None
+
+
+NCII_REQUIREMENTS = {
+    "signature": "your full name, typed, as your signature",
+    "good_faith_statement": "a statement that you believe in good faith the image is shared "
+    "without consent",
+    "contact": "a way to contact you (an e-mail address)",
+    "reporter_role": "that you are the person shown, or act for them (a parent or guardian)",
+}
+
+
+def missing_for_valid_ncii(
+    *,
+    reporter_role: ReporterRole,
+    signature: str | None,
+    good_faith_statement: bool,
+    contact_email: str | None,
+) -> list[str]:
+    """What a non-consensual intimate image report lacks to be a valid removal request under
+    the TAKE IT DOWN Act (signature, good-faith statement, contact details, made by the person
+    shown or someone authorised to act for them). The content itself is identified by every
+    report. Empty when the request is valid: the 48-hour removal clock starts."""
+    missing = []
+    if reporter_role not in (ReporterRole.depicted_person, ReporterRole.parent_guardian):
+        missing.append("reporter_role")
+    if not (signature and signature.strip()):
+        missing.append("signature")
+    if not good_faith_statement:
+        missing.append("good_faith_statement")
+    if not (contact_email and contact_email.strip()):
+        missing.append("contact")
+    return missing
+
+
+@dataclass(frozen=True)
+class ReportReceived:
+    """A report was received and joined (or opened) a case."""
+
+    event_type: ClassVar[str] = "cases.report_received"
+    report_id: int
+    case_id: int
+    content_id: str
+    category: str
+    priority: str
+    new_case: bool
+
+
+@dataclass(frozen=True)
+class CasePriorityChanged:
+    event_type: ClassVar[str] = "cases.priority_changed"
+    case_id: int
+    old: str
+    new: str
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CaseConfirmed:
+    """A violation was confirmed; enforcement takes it from here."""
+
+    event_type: ClassVar[str] = "cases.confirmed"
+    case_id: int
+    content_ids: list[str]
+    automated: bool
+    reason: str

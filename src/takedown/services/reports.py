@@ -1,0 +1,752 @@
+"""Report intake: every report answered at once, merged into one case, and put on a clock.
+
+A report is handled in two steps, so the part that must be serial is small:
+
+1. ``prepare`` (any thread, no database): checks every field and the reporter role the
+   caller may claim, and raises ``InvalidInput`` or ``RoleNotAllowed`` naming the field.
+2. ``store`` (a work function for the group-commit writer, or any unit of work): finds the
+   open case the report joins (same content, same family of reposts, or an exact or PDQ copy),
+   or opens one; folds the report into the case's facts; triages; writes the report, the
+   case, an audit entry and the events, all in the caller's transaction. A report that
+   matches a ``block_and_report`` bank is confirmed at once as an automated decision.
+
+``submit`` does both in one transaction (the CLI, tests). The HTTP adapters hand ``store`` to
+the writer and answer only once its group has committed.
+
+Status links: ``/status/{token}``. The token is an HMAC of who submitted and their
+idempotency key (or of a random nonce) under the installation's ``status_link_key``, so the
+same request twice gives the same link, and only its SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from takedown.cases import (
+    NCII_REQUIREMENTS,
+    CaseConfirmed,
+    CaseFacts,
+    CasePriorityChanged,
+    CaseStatus,
+    Category,
+    Clocks,
+    Priority,
+    ReporterRole,
+    ReportFacts,
+    ReportReceived,
+    ReportSource,
+    RoleNotAllowed,
+    TriagePolicy,
+    allowed_roles,
+    case_number,
+    clocks,
+    missing_for_valid_ncii,
+    triage,
+)
+from takedown.cases.records import Case, CaseMessage, Report
+from takedown.identity import Permission, Principal, PrincipalKind, require
+from takedown.matching import BankPolicy, Match, SignalType
+from takedown.services import audit
+from takedown.services.errors import Conflict, InvalidInput, NotFound
+from takedown.services.matcher import Matcher
+from takedown.store.types import utcnow
+from takedown.store.uow import SqlAlchemyUnitOfWork
+
+MAX_ID = 256
+MAX_URL = 2048
+MAX_NAME = 256
+MAX_EMAIL = 320
+MAX_DESCRIPTION = 5000
+MAX_IDEMPOTENCY_KEY = 128
+MAX_MESSAGE = 5000
+CASE_PDQ_THRESHOLD = 31
+MAX_PARENT_HOPS = 16
+_EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+PUBLIC_ACTOR = Principal(kind=PrincipalKind.public, subject_id=None, name="public report page")
+
+
+@dataclass(frozen=True)
+class ReportCreate:
+    """What a reporter tells us. Either ``content_id`` or ``content_url`` is needed."""
+
+    category: Category
+    reporter_role: ReporterRole
+    content_id: str | None = None
+    content_url: str | None = None
+    depicted_minor: bool | None = None
+    police_agency: str | None = None
+    police_case_number: str | None = None
+    contact_name: str | None = None
+    contact_email: str | None = None
+    signature: str | None = None
+    good_faith_statement: bool = False
+    description: str = ""
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    report: ReportCreate
+    content_id: str
+    actor: Principal
+    source: ReportSource
+    submitter: str
+    reporter_key: str | None
+    missing_for_valid: list[str] | None  # ncii only: what a valid removal request still lacks
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The answer to every report."""
+
+    report_id: int
+    case_id: int
+    case_number: str
+    status_token: str
+    acknowledged_at: datetime
+    priority: Priority
+    respond_by: datetime
+    remove_by: datetime | None
+    case_status: CaseStatus
+    duplicate: bool = False  # the same idempotency key was seen before: this is that report
+    missing_for_valid: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    """What ``store`` needs besides the unit of work."""
+
+    matcher: Matcher | None
+    policy: TriagePolicy
+    status_key: bytes
+    now: datetime | None = None
+
+
+def _text(value: str | None, field_name: str, limit: int) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > limit:
+        raise InvalidInput(f"{field_name} must be at most {limit} characters", field=field_name)
+    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+        raise InvalidInput(f"{field_name} has control characters", field=field_name)
+    return value
+
+
+def _content_id_for(content_id: str | None, url: str | None) -> str:
+    if content_id:
+        return content_id
+    if not url:
+        raise InvalidInput(
+            "say where the content is: its link or the platform's content id", field="content_id"
+        )
+    if not url.lower().startswith(("http://", "https://")):
+        raise InvalidInput("the link must start with http:// or https://", field="content_url")
+    # Until the platform resolves links to its ids, a link stands for its own content.
+    key = url if len(url) <= MAX_ID - 4 else hashlib.sha256(url.encode()).hexdigest()
+    return f"url:{key}"
+
+
+def prepare(*, actor: Principal | None, report_in: ReportCreate) -> Prepared:
+    """Check a report before it reaches the writer. ``actor`` None is the public page.
+
+    Raises ``InvalidInput`` (naming the field) or ``RoleNotAllowed``."""
+    if actor is not None:
+        require(actor, Permission.reports_submit)
+    r = report_in
+    roles = allowed_roles(actor)
+    if r.reporter_role not in roles:
+        raise RoleNotAllowed(r.reporter_role, roles)
+    content_id = _text(r.content_id, "content_id", MAX_ID)
+    url = _text(r.content_url, "content_url", MAX_URL)
+    email = _text(r.contact_email, "contact_email", MAX_EMAIL)
+    if email is not None and not _EMAIL.match(email):
+        raise InvalidInput("contact_email is not an e-mail address", field="contact_email")
+    agency = _text(r.police_agency, "police_agency", MAX_NAME)
+    police_case = _text(r.police_case_number, "police_case_number", 128)
+    if r.reporter_role is ReporterRole.law_enforcement and not (agency and police_case):
+        raise InvalidInput(
+            "law enforcement reports need the agency and a case number", field="law_enforcement"
+        )
+    if police_case and not agency:
+        raise InvalidInput("give the police agency with the case number", field="police_agency")
+    key = _text(r.idempotency_key, "idempotency_key", MAX_IDEMPOTENCY_KEY)
+    clean = ReportCreate(
+        category=r.category,
+        reporter_role=r.reporter_role,
+        content_id=content_id,
+        content_url=url,
+        depicted_minor=r.depicted_minor,
+        police_agency=agency,
+        police_case_number=police_case,
+        contact_name=_text(r.contact_name, "contact_name", MAX_NAME),
+        contact_email=email,
+        signature=_text(r.signature, "signature", MAX_NAME),
+        good_faith_statement=r.good_faith_statement,
+        description=_text(r.description, "description", MAX_DESCRIPTION) or "",
+        idempotency_key=key,
+    )
+    who = actor or PUBLIC_ACTOR
+    submitter = "public" if actor is None else f"{who.kind.value}:{who.subject_id}"
+    missing = None
+    if clean.category is Category.ncii:
+        missing = missing_for_valid_ncii(
+            reporter_role=clean.reporter_role,
+            signature=clean.signature,
+            good_faith_statement=clean.good_faith_statement,
+            contact_email=clean.contact_email,
+        )
+    return Prepared(
+        report=clean,
+        content_id=_content_id_for(content_id, url),
+        actor=who,
+        source=ReportSource.public_page if actor is None else ReportSource.api,
+        submitter=submitter,
+        reporter_key=_reporter_key(clean, actor),
+        missing_for_valid=missing,
+    )
+
+
+def _reporter_key(r: ReportCreate, actor: Principal | None) -> str | None:
+    """Who reported, for counting distinct reporters: an e-mail address, or an organisation's
+    key (a trusted flagger, an agency). Anonymous reports each count as a new reporter."""
+    if r.contact_email:
+        return "email:" + hashlib.sha256(r.contact_email.lower().encode()).hexdigest()[:40]
+    if actor is not None and r.reporter_role in (
+        ReporterRole.trusted_flagger,
+        ReporterRole.law_enforcement,
+    ):
+        return f"{actor.kind.value}:{actor.subject_id}"
+    return None
+
+
+def status_token(key: bytes, submitter: str, nonce: str) -> str:
+    mac = hmac.new(key, f"{submitter}\x00{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:24]).decode()
+
+
+def status_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _receipt(
+    case: Case, report: Report, token: str, *, duplicate: bool, missing: list[str] | None
+) -> Receipt:
+    return Receipt(
+        report_id=report.id,
+        case_id=case.id,
+        case_number=case.number,
+        status_token=token,
+        acknowledged_at=report.received_at,
+        priority=case.priority,
+        respond_by=case.respond_by,
+        remove_by=case.remove_by,
+        case_status=case.status,
+        duplicate=duplicate,
+        missing_for_valid=missing,
+    )
+
+
+def _root_of(uow: SqlAlchemyUnitOfWork, content_id: str) -> tuple[str, str | None]:
+    """(the top of the repost chain, the item's account) from the registry's parent links."""
+    item = uow.content.get(content_id)
+    account = item.account_id if item and item.account_id else None
+    root, seen = content_id, {content_id}
+    hops = 0
+    while item is not None and item.parent_content_id and hops < MAX_PARENT_HOPS:
+        parent = item.parent_content_id
+        if parent in seen:
+            break
+        seen.add(parent)
+        root = parent
+        item = uow.content.get(parent)
+        hops += 1
+    return root, account
+
+
+def _bank_matches(matcher: Matcher | None, hashes: dict[SignalType, str]) -> list[Match]:
+    if matcher is None or not hashes:
+        return []
+    return matcher.indexes().lookup(hashes)
+
+
+def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> Receipt:
+    """Write one prepared report into an entered unit of work (no commit): see the module."""
+    r = prepared.report
+    now = ctx.now or utcnow()
+    if r.idempotency_key:
+        seen = uow.reports.by_idempotency_key(prepared.submitter, r.idempotency_key)
+        if seen is not None:
+            case = uow.cases.get(seen.case_id)
+            assert case is not None
+            token = status_token(ctx.status_key, prepared.submitter, r.idempotency_key)
+            return _receipt(case, seen, token, duplicate=True, missing=prepared.missing_for_valid)
+    nonce = r.idempotency_key or secrets.token_urlsafe(18)
+    token = status_token(ctx.status_key, prepared.submitter, nonce)
+
+    content_id = prepared.content_id
+    item = uow.content.get(content_id)
+    if item is None:
+        # Content the registry has never seen is accepted and registered.
+        uow.content.upsert(
+            content_id=content_id,
+            account_id="",
+            parent_content_id=None,
+            hashes={},
+            scanned=False,
+        )
+    root, account = _root_of(uow, content_id)
+    hashes: dict[SignalType, str] = {}
+    if item is not None:
+        for signal_type, value in (
+            (SignalType.pdq, item.pdq),
+            (SignalType.md5, item.md5),
+            (SignalType.sha256, item.sha256),
+        ):
+            if value:
+                hashes[signal_type] = value
+    case_id = uow.cases.open_case_for(
+        content_id=content_id,
+        root_content_id=root,
+        md5=hashes.get(SignalType.md5),
+        sha256=hashes.get(SignalType.sha256),
+    )
+    if case_id is None and SignalType.pdq in hashes:
+        case_id = _case_by_pdq(uow, hashes[SignalType.pdq])
+    case = uow.cases.get(case_id) if case_id is not None else None
+
+    matches = _bank_matches(ctx.matcher, hashes)
+    weak = item is not None and item.pdq_quality is not None and item.pdq_quality < 50
+    auto = [
+        m
+        for m in matches
+        if m.policy is BankPolicy.block_and_report
+        and not (m.signal_type is SignalType.pdq and weak)
+    ]
+    new_reporter = True
+    if case is not None and prepared.reporter_key:
+        new_reporter = not uow.reports.reporter_seen(case.id, prepared.reporter_key)
+    valid_ncii = prepared.missing_for_valid == []
+    facts_in = ReportFacts(
+        category=r.category,
+        reporter_role=r.reporter_role,
+        depicted_minor=r.depicted_minor,
+        police_case_number=r.police_case_number is not None,
+        valid_ncii_request=valid_ncii,
+        received_at=now,
+        new_reporter=new_reporter,
+    )
+    before = case.facts if case is not None else CaseFacts()
+    facts = before.with_report(facts_in)
+    if auto:
+        facts = replace(facts, block_and_report_match=True)
+    if account and (case is None or not uow.cases.has_item(case.id, content_id)):
+        prior = uow.cases.prior_removals(account, excluding_case=case.id if case else None)
+        if prior > facts.uploader_prior_removals:
+            facts = replace(facts, uploader_prior_removals=prior)
+    result = triage(facts, ctx.policy)
+    current = Clocks(case.respond_by, case.remove_by) if case is not None else None
+    clock = clocks(
+        priority=result.priority, facts=facts, policy=ctx.policy, now=now, current=current
+    )
+    reasons = [reason.as_json() for reason in result.reasons]
+    status = case.status if case is not None else CaseStatus.open
+    if auto and status is CaseStatus.open:
+        status = CaseStatus.confirmed
+    values = {
+        "status": status.value,
+        "priority": result.priority.value,
+        "reasons": reasons,
+        "facts": facts.as_json(),
+        "respond_by": clock.respond_by,
+        "remove_by": clock.remove_by,
+        "updated_at": now,
+    }
+    if status is CaseStatus.confirmed and (case is None or case.confirmed_at is None):
+        values["confirmed_at"] = now
+    if case is None:
+        case_id = uow.cases.add(opened_at=now, **values)
+    else:
+        case_id = case.id
+        uow.cases.update(case_id, **values)
+    if case is None or not uow.cases.has_item(case_id, content_id):
+        uow.cases.add_item(
+            case_id=case_id,
+            content_id=content_id,
+            root_content_id=root,
+            account_id=account,
+            pdq=hashes.get(SignalType.pdq),
+            md5=hashes.get(SignalType.md5),
+            sha256=hashes.get(SignalType.sha256),
+            open=True,
+            added_at=now,
+        )
+    report_id = uow.reports.add(
+        case_id=case_id,
+        content_id=content_id,
+        content_url=r.content_url,
+        category=r.category.value,
+        reporter_role=r.reporter_role.value,
+        depicted_minor=r.depicted_minor,
+        police_agency=r.police_agency,
+        police_case_number=r.police_case_number,
+        contact_name=r.contact_name,
+        contact_email=r.contact_email,
+        signature=r.signature,
+        good_faith_statement=r.good_faith_statement,
+        description=r.description,
+        valid_request=valid_ncii if r.category is Category.ncii else None,
+        source=prepared.source.value,
+        principal_kind=prepared.actor.kind.value,
+        principal_id=prepared.actor.subject_id,
+        principal_name=prepared.actor.name,
+        submitter=prepared.submitter,
+        idempotency_key=r.idempotency_key,
+        reporter_key=prepared.reporter_key,
+        status_digest=status_digest(token),
+        received_at=now,
+    )
+    audit.record(
+        uow,
+        actor=prepared.actor,
+        action="report.received",
+        target_type="report",
+        target_id=report_id,
+        details={
+            "case_id": case_id,
+            "content_id": content_id,
+            "category": r.category.value,
+            "reporter_role": r.reporter_role.value,
+            "priority": result.priority.value,
+        },
+        at=now,
+    )
+    uow.publish(
+        ReportReceived(
+            report_id=report_id,
+            case_id=case_id,
+            content_id=content_id,
+            category=r.category.value,
+            priority=result.priority.value,
+            new_case=case is None,
+        )
+    )
+    if case is not None and case.priority is not result.priority:
+        uow.publish(
+            CasePriorityChanged(
+                case_id=case_id,
+                old=case.priority.value,
+                new=result.priority.value,
+                reasons=result.reason_codes,
+            )
+        )
+    if auto and (case is None or case.status is CaseStatus.open):
+        _confirm_automatically(uow, case_id, content_id, auto, now)
+    return Receipt(
+        report_id=report_id,
+        case_id=case_id,
+        case_number=case_number(case_id),
+        status_token=token,
+        acknowledged_at=now,
+        priority=result.priority,
+        respond_by=clock.respond_by,
+        remove_by=clock.remove_by,
+        case_status=status,
+        missing_for_valid=prepared.missing_for_valid,
+    )
+
+
+def _case_by_pdq(uow: SqlAlchemyUnitOfWork, pdq: str) -> int | None:
+    best: tuple[int, int] | None = None
+    for case_id, other in uow.cases.open_pdq_items():
+        distance = (int(pdq, 16) ^ int(other, 16)).bit_count()
+        if distance <= CASE_PDQ_THRESHOLD and (best is None or (distance, case_id) < best):
+            best = (distance, case_id)
+    return best[1] if best else None
+
+
+def _confirm_automatically(
+    uow: SqlAlchemyUnitOfWork, case_id: int, content_id: str, auto: list[Match], now: datetime
+) -> None:
+    banks = sorted({m.bank for m in auto})
+    reason = f"matched the known-CSAM hash bank{'s' if len(banks) > 1 else ''} " + ", ".join(banks)
+    uow.case_messages.add(
+        case_id=case_id,
+        report_id=None,
+        author="system",
+        kind="decision",
+        body=f"Confirmed automatically: the reported content {reason}. It is being removed.",
+        at=now,
+    )
+    audit.record(
+        uow,
+        actor=Principal.system("matcher"),
+        action="case.confirmed",
+        target_type="case",
+        target_id=case_id,
+        details={
+            "automated": True,
+            "matches": [
+                {
+                    "bank": m.bank,
+                    "signal_type": m.signal_type.value,
+                    "entry_id": m.entry_id,
+                    "distance": m.distance,
+                }
+                for m in auto
+            ],
+        },
+        at=now,
+    )
+    uow.publish(
+        CaseConfirmed(case_id=case_id, content_ids=[content_id], automated=True, reason=reason)
+    )
+
+
+def submit(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    actor: Principal | None,
+    report_in: ReportCreate,
+    ctx: IntakeContext,
+) -> Receipt:
+    """``prepare`` and ``store`` in one transaction of ``uow``."""
+    prepared = prepare(actor=actor, report_in=report_in)
+    with uow:
+        receipt = store(uow, prepared, ctx)
+        uow.commit()
+    return receipt
+
+
+# The reporter's status page.
+
+
+@dataclass(frozen=True)
+class StatusView:
+    report: Report
+    case: Case
+    messages: list[CaseMessage]
+    next_step: str
+    can_appeal: bool
+    missing_for_valid: list[str] = field(default_factory=list)
+
+
+def _report_for_token(uow: SqlAlchemyUnitOfWork, token: str) -> Report:
+    if not token or len(token) > 64:
+        raise NotFound("no report has this status link")
+    report = uow.reports.by_status_digest(status_digest(token))
+    if report is None:
+        raise NotFound("no report has this status link")
+    return report
+
+
+def next_step(case: Case, report: Report) -> str:
+    """What happens next and by when, in plain words."""
+    when = case.respond_by.strftime("%d %B %Y, %H:%M UTC")
+    if case.status is CaseStatus.confirmed:
+        return (
+            "We confirmed that this content breaks the law or our rules. It is being removed, "
+            "with every copy we can find, and the account that shared it will be acted on."
+        )
+    if case.status is CaseStatus.closed:
+        return "This case is closed. You can appeal the decision below."
+    text = f"A person on our safety team will look at your report by {when}."
+    if case.remove_by is not None:
+        text += (
+            " If the image is what you describe, it will be removed by "
+            f"{case.remove_by.strftime('%d %B %Y, %H:%M UTC')} at the latest: the law gives us "
+            "48 hours from a valid request."
+        )
+    elif report.category is Category.ncii and report.valid_request is False:
+        text += (
+            " For the legal 48-hour removal deadline to apply, we still need what is listed "
+            "below; you can send it as a reply."
+        )
+    return text
+
+
+def status(*, uow: SqlAlchemyUnitOfWork, token: str) -> StatusView:
+    """What a reporter sees at their status link. Raises ``NotFound`` for an unknown token."""
+    with uow:
+        report = _report_for_token(uow, token)
+        case = uow.cases.get(report.case_id)
+        assert case is not None
+        messages = uow.case_messages.for_report(case.id, report.id)
+    missing: list[str] = []
+    if report.category is Category.ncii and report.valid_request is False:
+        missing = [
+            NCII_REQUIREMENTS[m]
+            for m in missing_for_valid_ncii(
+                reporter_role=report.reporter_role,
+                signature=report.signature,
+                good_faith_statement=report.good_faith_statement,
+                contact_email=report.contact_email,
+            )
+        ]
+    decided = any(m.kind == "decision" for m in messages)
+    return StatusView(
+        report=report,
+        case=case,
+        messages=messages,
+        next_step=next_step(case, report),
+        can_appeal=decided,
+        missing_for_valid=missing,
+    )
+
+
+def reply(uow: SqlAlchemyUnitOfWork, *, token: str, body: str, appeal: bool = False) -> CaseMessage:
+    """A reporter's reply (or appeal of a decision) from their status page; a work function
+    (no commit). Raises ``NotFound``, ``InvalidInput`` or ``Conflict`` (appeal before any
+    decision)."""
+    text = _text(body, "message", MAX_MESSAGE)
+    if not text:
+        raise InvalidInput("write a message", field="message")
+    report = _report_for_token(uow, token)
+    if appeal:
+        decided = any(
+            m.kind == "decision" for m in uow.case_messages.for_report(report.case_id, report.id)
+        )
+        if not decided:
+            raise Conflict("there is no decision to appeal yet; send a reply instead")
+    now = utcnow()
+    kind = "appeal" if appeal else "reply"
+    message_id = uow.case_messages.add(
+        case_id=report.case_id, report_id=report.id, author="reporter", kind=kind, body=text, at=now
+    )
+    audit.record(
+        uow,
+        actor=PUBLIC_ACTOR,
+        action=f"report.{kind}",
+        target_type="report",
+        target_id=report.id,
+        details={"case_id": report.case_id, "message_id": message_id},
+        at=now,
+    )
+    return CaseMessage(
+        id=message_id,
+        case_id=report.case_id,
+        report_id=report.id,
+        author="reporter",
+        kind=kind,
+        body=text,
+        at=now,
+    )
+
+
+# Exposure.
+
+
+@dataclass(frozen=True)
+class ExposurePolicy:
+    fast_views_per_hour: int = 1000
+    fast_reposts_per_hour: int = 20
+
+
+@dataclass(frozen=True)
+class StatsResult:
+    content_id: str
+    fast: bool
+    views_per_hour: float | None
+    reposts_per_hour: float | None
+    cases_raised: list[int]
+
+
+def record_stats(
+    uow: SqlAlchemyUnitOfWork,
+    *,
+    actor: Principal,
+    content_id: str,
+    views: int,
+    reposts: int,
+    ctx: IntakeContext,
+    exposure: ExposurePolicy | None = None,
+) -> StatsResult:
+    """Store the platform's exposure counts for an item (a work function, no commit). When
+    they grow fast, every open case about the item is raised (its clocks only move earlier)."""
+    require(actor, Permission.scan)
+    exposure = exposure or ExposurePolicy()
+    if views < 0 or reposts < 0:
+        raise InvalidInput("views and reposts cannot be negative")
+    now = ctx.now or utcnow()
+    cur_views, cur_reposts, at, prev_views, prev_reposts, prev_at = uow.content_stats.record(
+        content_id, views=views, reposts=reposts, at=now
+    )
+    if prev_at is None:
+        item = uow.content.get(content_id)
+        prev_at, prev_views, prev_reposts = (item.first_seen_at, 0, 0) if item else (None, 0, 0)
+    vph = rph = None
+    if prev_at is not None:
+        hours = max((at - prev_at).total_seconds() / 3600, 1 / 60)
+        vph = (cur_views - (prev_views or 0)) / hours
+        rph = (cur_reposts - (prev_reposts or 0)) / hours
+    fast = bool(
+        (vph is not None and vph >= exposure.fast_views_per_hour)
+        or (rph is not None and rph >= exposure.fast_reposts_per_hour)
+    )
+    raised: list[int] = []
+    if fast:
+        for case_id in uow.cases.case_ids_for_content(content_id):
+            case = uow.cases.get(case_id)
+            if case is None or case.facts.fast_exposure:
+                continue
+            facts = replace(case.facts, fast_exposure=True)
+            result = triage(facts, ctx.policy)
+            clock = clocks(
+                priority=result.priority,
+                facts=facts,
+                policy=ctx.policy,
+                now=now,
+                current=Clocks(case.respond_by, case.remove_by),
+            )
+            uow.cases.update(
+                case_id,
+                facts=facts.as_json(),
+                priority=result.priority.value,
+                reasons=[x.as_json() for x in result.reasons],
+                respond_by=clock.respond_by,
+                remove_by=clock.remove_by,
+                updated_at=now,
+            )
+            if result.priority is not case.priority:
+                uow.publish(
+                    CasePriorityChanged(
+                        case_id=case_id,
+                        old=case.priority.value,
+                        new=result.priority.value,
+                        reasons=result.reason_codes,
+                    )
+                )
+            raised.append(case_id)
+    audit.record(
+        uow,
+        actor=actor,
+        action="content.stats",
+        target_type="content",
+        target_id=content_id,
+        details={"views": views, "reposts": reposts, "fast": fast, "cases_raised": raised},
+        at=now,
+    )
+    return StatsResult(
+        content_id=content_id,
+        fast=fast,
+        views_per_hour=vph,
+        reposts_per_hour=rph,
+        cases_raised=raised,
+    )
+
+
+def status_key(uow: SqlAlchemyUnitOfWork) -> bytes:
+    """The installation's key for status links (made by the migration)."""
+    with uow:
+        value = uow.instance_secrets.get("status_link_key")
+    if value is None:
+        raise RuntimeError("the status link key is missing: run `takedown db upgrade`")
+    return bytes.fromhex(value)

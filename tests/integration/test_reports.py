@@ -1,0 +1,429 @@
+"""Report intake on both databases: merging into one case, triage reasons and clocks,
+idempotency and concurrency through the group-commit writer, automated confirmation."""
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from functools import partial
+
+import pytest
+
+from takedown.cases import CaseStatus, Category, Priority, ReporterRole, RoleNotAllowed
+from takedown.identity import Principal, PrincipalKind, Scope
+from takedown.matching import BankPolicy
+from takedown.services import audit, banks, reports, scanning
+from takedown.services.errors import InvalidInput, NotFound
+from takedown.store.types import utcnow
+from tests.conftest import OPERATOR
+from tests.media_support import encode, photo
+
+PLATFORM = Principal(
+    kind=PrincipalKind.api_key, subject_id=7, name="platform", scopes=frozenset({Scope.report})
+)
+
+
+def submit(container, actor=None, **fields):
+    fields.setdefault("content_id", "post-1")
+    fields.setdefault("category", Category.csam)
+    fields.setdefault("reporter_role", ReporterRole.user)
+    return reports.submit(
+        uow=container.uow(),
+        actor=actor,
+        report_in=reports.ReportCreate(**fields),
+        ctx=container.intake(),
+    )
+
+
+def reason_codes(container, case_id):
+    with container.uow(readonly=True) as uow:
+        case = uow.cases.get(case_id)
+    return [r["code"] for r in case.reasons], case
+
+
+def test_three_reports_of_one_item_make_one_p0_case_with_every_reason(container):
+    anonymous = submit(container, category=Category.csam, reporter_role=ReporterRole.user)
+    minor = submit(
+        container,
+        category=Category.csam,
+        reporter_role=ReporterRole.depicted_person,
+        depicted_minor=True,
+        police_agency="Metropolitan Police",
+        police_case_number="2026/1234",
+        contact_email="boy@example.org",
+    )
+    parent = submit(
+        container,
+        category=Category.csam,
+        reporter_role=ReporterRole.parent_guardian,
+        depicted_minor=True,
+        contact_email="parent@example.org",
+    )
+    receipts = [anonymous, minor, parent]
+    assert len({r.case_number for r in receipts}) == 1
+    assert len({r.report_id for r in receipts}) == 3
+    assert len({r.status_token for r in receipts}) == 3
+    codes, case = reason_codes(container, anonymous.case_id)
+    assert case.priority is Priority.p0
+    assert codes == [
+        "csam_minor",
+        "depicted_person",
+        "parent_guardian",
+        "police_case_number",
+        "more_reporters",
+    ]
+    assert case.facts.reporters == 3
+    # The clock of a P0 case: a person looks within an hour of the first report.
+    assert case.respond_by == anonymous.acknowledged_at + timedelta(hours=1)
+    assert parent.respond_by == case.respond_by
+
+
+def test_a_repost_and_an_exact_copy_join_the_open_case(container):
+    scanning.register_content(
+        uow=container.uow(), actor=OPERATOR, content_id="orig", account_id="u1"
+    )
+    scanning.register_content(
+        uow=container.uow(),
+        actor=OPERATOR,
+        content_id="repost",
+        account_id="u2",
+        parent_content_id="orig",
+    )
+    scanning.register_content(
+        uow=container.uow(),
+        actor=OPERATOR,
+        content_id="quote-of-repost",
+        account_id="u3",
+        parent_content_id="repost",
+    )
+    first = submit(container, content_id="repost")
+    second = submit(container, content_id="quote-of-repost")
+    third = submit(container, content_id="orig")
+    assert first.case_id == second.case_id == third.case_id
+    md5 = "0" * 31 + "1"
+    from takedown.matching import SignalType
+
+    for cid in ("copy-a", "copy-b"):
+        scanning.register_content(
+            uow=container.uow(),
+            actor=OPERATOR,
+            content_id=cid,
+            account_id="u4",
+            hashes={SignalType.md5: md5},
+        )
+    a = submit(container, content_id="copy-a")
+    b = submit(container, content_id="copy-b")
+    assert a.case_id == b.case_id != first.case_id
+    other = submit(container, content_id="unrelated")
+    assert other.case_id not in (a.case_id, first.case_id)
+    with container.uow(readonly=True) as uow:
+        assert {i.content_id for i in uow.cases.items(first.case_id)} == {
+            "repost",
+            "quote-of-repost",
+            "orig",
+        }
+
+
+def test_near_identical_media_joins_the_case_by_pdq(container):
+    image = photo("astronaut.png")
+    for cid, data in (("p1", encode(image, quality=90)), ("p2", encode(image, quality=50))):
+        scanning.scan_media(
+            uow=container.uow(),
+            matcher=container.matcher,
+            actor=OPERATOR,
+            data=data,
+            content_id=cid,
+            account_id="u",
+        )
+    a = submit(container, content_id="p1")
+    b = submit(container, content_id="p2")
+    assert a.case_id == b.case_id
+
+
+def test_a_csam_report_without_contact_details_is_accepted(container):
+    receipt = submit(container, category=Category.csam, reporter_role=ReporterRole.user)
+    assert receipt.priority is Priority.p0
+    assert receipt.remove_by is None
+
+
+def test_ncii_remove_by_is_48_hours_after_the_first_valid_request_whatever_follows(container):
+    now = utcnow()
+    ctx = container.intake()
+
+    def at(minutes, **fields):
+        prepared = reports.prepare(
+            actor=None,
+            report_in=reports.ReportCreate(content_id="img", category=Category.ncii, **fields),
+        )
+        with container.uow() as uow:
+            receipt = reports.store(
+                uow,
+                prepared,
+                reports.IntakeContext(
+                    matcher=ctx.matcher,
+                    policy=ctx.policy,
+                    status_key=ctx.status_key,
+                    now=now + timedelta(minutes=minutes),
+                ),
+            )
+            uow.commit()
+        return receipt
+
+    invalid = at(0, reporter_role=ReporterRole.user)
+    assert invalid.priority is Priority.p1
+    assert invalid.remove_by is None
+    assert invalid.missing_for_valid == [
+        "reporter_role",
+        "signature",
+        "good_faith_statement",
+        "contact",
+    ]
+    valid = dict(
+        reporter_role=ReporterRole.depicted_person,
+        signature="Ana Example",
+        good_faith_statement=True,
+        contact_email="ana@example.org",
+    )
+    first_valid = at(30, **valid)
+    assert first_valid.missing_for_valid == []
+    deadline = now + timedelta(minutes=30) + timedelta(hours=48)
+    assert first_valid.remove_by == deadline
+    # More reports later, valid or not, a raise to P0 by a police report: never later.
+    later = at(600, **{**valid, "contact_email": "friend@example.org"})
+    police = reports.prepare(
+        actor=Principal(
+            kind=PrincipalKind.api_key,
+            subject_id=9,
+            name="police",
+            scopes=frozenset({Scope.law_enforcement}),
+        ),
+        report_in=reports.ReportCreate(
+            content_id="img",
+            category=Category.ncii,
+            reporter_role=ReporterRole.law_enforcement,
+            police_agency="FBI",
+            police_case_number="X-1",
+        ),
+    )
+    with container.uow() as uow:
+        raised = reports.store(uow, police, ctx)
+        uow.commit()
+    assert later.remove_by == deadline
+    assert raised.priority is Priority.p0
+    assert raised.remove_by == deadline
+    assert raised.respond_by <= utcnow() + timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("fields", "priority", "respond", "remove"),
+    [
+        ({"category": Category.csam, "depicted_minor": True}, Priority.p0, 60, None),
+        ({"category": Category.ncii}, Priority.p1, 240, None),
+        (
+            {
+                "category": Category.ncii,
+                "reporter_role": ReporterRole.depicted_person,
+                "signature": "A B",
+                "good_faith_statement": True,
+                "contact_email": "a@example.org",
+            },
+            # The depicted person's own valid request: P1 raised by one point stays P1.
+            Priority.p1,
+            240,
+            48 * 60,
+        ),
+        ({"category": Category.other_illegal}, Priority.p2, 1440, None),
+        ({"category": Category.policy}, Priority.p2, 1440, None),
+        ({"category": Category.csam, "depicted_minor": False}, Priority.p1, 240, None),
+    ],
+)
+def test_each_policy_row_sets_its_clocks(container, fields, priority, respond, remove):
+    fields.setdefault("reporter_role", ReporterRole.user)
+    receipt = submit(container, content_id="row", **fields)
+    assert receipt.priority is priority
+    assert receipt.respond_by == receipt.acknowledged_at + timedelta(minutes=respond)
+    if remove is None:
+        assert receipt.remove_by is None
+    else:
+        assert receipt.remove_by == receipt.acknowledged_at + timedelta(minutes=remove)
+
+
+def test_law_enforcement_and_trusted_flaggers_need_their_keys(container):
+    with pytest.raises(RoleNotAllowed):
+        submit(
+            container,
+            actor=None,
+            reporter_role=ReporterRole.law_enforcement,
+            police_agency="X",
+            police_case_number="1",
+        )
+    with pytest.raises(RoleNotAllowed):
+        submit(container, actor=PLATFORM, reporter_role=ReporterRole.trusted_flagger)
+    flagger = Principal(
+        kind=PrincipalKind.api_key,
+        subject_id=3,
+        name="flagger",
+        scopes=frozenset({Scope.trusted_flagger}),
+    )
+    receipt = submit(
+        container,
+        actor=flagger,
+        category=Category.policy,
+        reporter_role=ReporterRole.trusted_flagger,
+    )
+    codes, case = reason_codes(container, receipt.case_id)
+    assert "trusted_flagger" in codes
+    assert case.priority is Priority.p1  # P2 raised one level by a trusted flagger
+
+
+def test_bad_fields_are_named(container):
+    cases = [
+        ({"content_id": None}, "content_id"),
+        ({"content_id": None, "content_url": "javascript:alert(1)"}, "content_url"),
+        ({"contact_email": "not an address"}, "contact_email"),
+        ({"description": "x" * 5001}, "description"),
+        ({"police_case_number": "1"}, "police_agency"),
+    ]
+    for fields, field in cases:
+        with pytest.raises(InvalidInput) as info:
+            submit(container, **fields)
+        assert info.value.field == field
+
+
+def test_a_link_stands_for_unknown_content_and_is_registered(container):
+    receipt = submit(container, content_id=None, content_url="https://example.com/p/1")
+    again = submit(container, content_id=None, content_url="https://example.com/p/1")
+    assert receipt.case_id == again.case_id
+    with container.uow(readonly=True) as uow:
+        assert uow.content.get("url:https://example.com/p/1") is not None
+
+
+def test_a_block_and_report_match_confirms_the_case_at_once(container):
+    data = encode(photo("coffee.png"), quality=90)
+    banks.create_bank(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        name="known",
+        policy=BankPolicy.block_and_report,
+    )
+    result = scanning.scan_media(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        data=data,
+        content_id="seen",
+        account_id="acct",
+    )
+    banks.add_entries(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        bank_name="known",
+        items=[banks.EntryIn("md5", result.hashes.md5)],
+    )
+    receipt = submit(container, content_id="seen", category=Category.policy)
+    assert receipt.case_status is CaseStatus.confirmed
+    assert receipt.priority is Priority.p0
+    view = reports.status(uow=container.uow(readonly=True), token=receipt.status_token)
+    assert [m.kind for m in view.messages] == ["decision"]
+    assert "known" in view.messages[0].body
+    # The uploader's next reported item carries the prior removal as a reason.
+    scanning.register_content(
+        uow=container.uow(), actor=OPERATOR, content_id="next", account_id="acct"
+    )
+    nxt = submit(container, content_id="next", category=Category.policy)
+    codes, _ = reason_codes(container, nxt.case_id)
+    assert "prior_removals" in codes
+
+
+def test_status_page_replies_and_appeals(container):
+    receipt = submit(container, category=Category.policy)
+    view = reports.status(uow=container.uow(readonly=True), token=receipt.status_token)
+    assert view.case.number == receipt.case_number
+    assert "by" in view.next_step
+    assert not view.can_appeal
+    with container.uow() as uow:
+        reports.reply(uow, token=receipt.status_token, body="More links: https://x.example/2")
+        uow.commit()
+    from takedown.services.errors import Conflict
+
+    with pytest.raises(Conflict), container.uow() as uow:
+        reports.reply(uow, token=receipt.status_token, body="appeal", appeal=True)
+    with pytest.raises(NotFound):
+        reports.status(uow=container.uow(readonly=True), token="nope")
+    view = reports.status(uow=container.uow(readonly=True), token=receipt.status_token)
+    assert [(m.author, m.kind) for m in view.messages] == [("reporter", "reply")]
+
+
+def test_every_report_is_audited_and_published(container):
+    submit(container)
+    submit(container)
+    with container.uow(readonly=True) as uow:
+        assert uow.reports.count() == 2
+    result = audit.verify(uow=container.uow(readonly=True), actor=OPERATOR)
+    assert result.ok
+    from sqlalchemy import text
+
+    with container.db.engine.connect() as conn:
+        received = conn.execute(
+            text("SELECT count(*) FROM outbox WHERE event_type = 'cases.report_received'")
+        ).scalar()
+        audited = conn.execute(
+            text("SELECT count(*) FROM audit_log WHERE action = 'report.received'")
+        ).scalar()
+    assert received == audited == 2
+
+
+@pytest.fixture
+def writer(container):
+    container.writer.start()
+    yield container.writer
+    container.writer.stop()
+
+
+def test_fifty_parallel_submissions_of_one_idempotency_key_give_one_report(container, writer):
+    prepared = reports.prepare(
+        actor=PLATFORM,
+        report_in=reports.ReportCreate(
+            content_id="hot",
+            category=Category.csam,
+            reporter_role=ReporterRole.user,
+            idempotency_key="abc",
+        ),
+    )
+    ctx = container.intake()
+    with ThreadPoolExecutor(16) as pool:
+        receipts = list(
+            pool.map(
+                lambda _: writer.call(partial(reports.store, prepared=prepared, ctx=ctx)), range(50)
+            )
+        )
+    assert len({r.report_id for r in receipts}) == 1
+    assert len({r.status_token for r in receipts}) == 1
+    assert sum(not r.duplicate for r in receipts) == 1
+    with container.uow(readonly=True) as uow:
+        assert uow.reports.count() == 1
+
+
+def test_five_hundred_parallel_reports_about_one_item_give_one_case(container, writer):
+    ctx = container.intake()
+
+    def one(i):
+        prepared = reports.prepare(
+            actor=None,
+            report_in=reports.ReportCreate(
+                content_id="viral",
+                category=Category.csam,
+                reporter_role=ReporterRole.user,
+                contact_email=f"r{i}@example.org",
+            ),
+        )
+        return writer.call(partial(reports.store, prepared=prepared, ctx=ctx))
+
+    with ThreadPoolExecutor(32) as pool:
+        receipts = list(pool.map(one, range(500)))
+    assert len({r.case_id for r in receipts}) == 1
+    with container.uow(readonly=True) as uow:
+        assert uow.reports.count() == 500
+        case = uow.cases.get(receipts[0].case_id)
+    assert case.facts.reporters == 500
+    assert writer.groups < 500  # they were committed in groups
