@@ -74,11 +74,12 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     app.state.container = container
 
     from takedown.api import routers as api_routers
-    from takedown.web import pages, views
+    from takedown.web import pages, reporting, views
 
     for router in api_routers:
         app.include_router(router)
     app.include_router(views.router)
+    app.include_router(reporting.router)
     app.mount(
         "/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static"
     )

@@ -1,0 +1,249 @@
+"""The public pages: the report form at ``/report`` (no login, no JavaScript needed) and the
+reporter's private status page at ``/status/{token}`` with replies and appeals.
+
+No session exists on these pages, so there is no CSRF token: a forged cross-site post could
+only file a report (which the rate limit bounds), and a reply needs the secret status link.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import partial
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from takedown.cases import NCII_REQUIREMENTS, Category, ReporterRole, RoleNotAllowed
+from takedown.server.container import Container
+from takedown.server.security import Access
+from takedown.services import reports
+from takedown.services.errors import Conflict, InvalidInput, NotFound
+from takedown.web.pages import render
+
+router = APIRouter(include_in_schema=False)
+PUBLIC = [Depends(Access.public(html=True))]
+Token = Annotated[str, Path(min_length=1, max_length=64)]
+
+CATEGORIES = [
+    (Category.csam.value, "Sexual images or video of a child (child sexual abuse material)"),
+    (Category.ncii.value, "An intimate image of someone shared without their consent"),
+    (Category.other_illegal.value, "Something else that is against the law"),
+    (Category.policy.value, "Something against this platform's rules"),
+]
+ROLES = [
+    (ReporterRole.depicted_person.value, "I am the person shown"),
+    (ReporterRole.parent_guardian.value, "I am the parent or guardian of the person shown"),
+    (ReporterRole.user.value, "Someone else who saw it"),
+]
+FIELDS = (
+    "content_url",
+    "content_id",
+    "category",
+    "reporter_role",
+    "depicted_minor",
+    "description",
+    "police_agency",
+    "police_case_number",
+    "contact_name",
+    "contact_email",
+    "signature",
+    "good_faith_statement",
+    "idempotency_key",
+)
+FIELD_NAMES = {
+    "content_id": "Where is it",
+    "content_url": "Link to the content",
+    "contact_email": "Your e-mail address",
+    "police_agency": "Police force or agency",
+    "police_case_number": "Case or crime reference number",
+    "description": "What should we know",
+    "signature": "Your full name",
+    "category": "What is it",
+    "reporter_role": "Who are you",
+    "form": "The form",
+}
+
+
+def _container(request: Request) -> Container:
+    c = request.app.state.container
+    assert isinstance(c, Container)
+    return c
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def report_form(
+    request: Request,
+    *,
+    form: dict[str, str] | None = None,
+    problems: list[dict[str, str]] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    form = form or {}
+    return render(
+        request,
+        "report.html",
+        {
+            "form": form,
+            "problems": problems or [],
+            "categories": CATEGORIES,
+            "roles": ROLES,
+            "idempotency_key": form.get("idempotency_key") or secrets.token_urlsafe(18),
+        },
+        status=status,
+    )
+
+
+def _limited(request: Request, c: Container) -> Response | None:
+    client = _client(request)
+    if c.report_limiter.allow(client):
+        return None
+    minutes = max(1, round(c.report_limiter.retry_after(client) / 60))
+    response = render(
+        request,
+        "error.html",
+        {
+            "status": 429,
+            "title": "Please wait a little",
+            "message": "We have received many reports from your connection in a short time. "
+            f"Please try again in about {minutes} minute{'s' if minutes != 1 else ''}. "
+            "If a child is in danger right now, call your local emergency number.",
+            "back_url": "/report",
+            "back_text": "Back to the report form",
+        },
+        status=429,
+    )
+    response.headers["Retry-After"] = str(c.report_limiter.retry_after(client))
+    return response
+
+
+@router.get("/report", dependencies=PUBLIC)
+def report_page(request: Request) -> HTMLResponse:
+    return report_form(request)
+
+
+@router.post("/report", dependencies=PUBLIC)
+async def report_submit(request: Request) -> Response:
+    c = _container(request)
+    limited = _limited(request, c)
+    if limited is not None:
+        return limited
+    raw = await request.form()
+    form = {name: str(raw.get(name) or "")[:6000] for name in FIELDS}
+    problems = []
+    category = role = None
+    try:
+        category = Category(form["category"])
+    except ValueError:
+        problems.append({"field": "category", "text": "Choose what the content is."})
+    try:
+        role = ReporterRole(form["reporter_role"])
+    except ValueError:
+        problems.append({"field": "reporter_role", "text": "Choose who you are."})
+    if problems or category is None or role is None:
+        return report_form(request, form=form, problems=problems, status=422)
+    minor = {"yes": True, "no": False}.get(form["depicted_minor"])
+    try:
+        prepared = reports.prepare(
+            actor=None,
+            report_in=reports.ReportCreate(
+                category=category,
+                reporter_role=role,
+                content_id=form["content_id"] or None,
+                content_url=form["content_url"] or None,
+                depicted_minor=minor,
+                police_agency=form["police_agency"] or None,
+                police_case_number=form["police_case_number"] or None,
+                contact_name=form["contact_name"] or None,
+                contact_email=form["contact_email"] or None,
+                signature=form["signature"] or None,
+                good_faith_statement=form["good_faith_statement"] == "yes",
+                description=form["description"],
+                idempotency_key=form["idempotency_key"] or None,
+            ),
+        )
+    except (InvalidInput, RoleNotAllowed) as exc:
+        field = getattr(exc, "field", None) or "reporter_role"
+        if field == "content_id":
+            field = "content_url"
+        label = FIELD_NAMES.get(field, field)
+        problems = [{"field": field, "text": f"{label}: {exc}"}]
+        return report_form(request, form=form, problems=problems, status=422)
+    receipt = await c.writer.run(partial(reports.store, prepared=prepared, ctx=c.intake()))
+    base = c.settings.public_url or str(request.base_url)
+    return render(
+        request,
+        "report_received.html",
+        {
+            "receipt": receipt,
+            "status_url": f"{base.rstrip('/')}/status/{receipt.status_token}",
+            "next_step": _next_step_text(receipt),
+            "missing": [NCII_REQUIREMENTS[m] for m in receipt.missing_for_valid or []],
+        },
+        status=201,
+    )
+
+
+def _next_step_text(receipt: reports.Receipt) -> str:
+    when = receipt.respond_by.strftime("%d %B %Y, %H:%M UTC")
+    if receipt.case_status.value == "confirmed":
+        return "We have already confirmed that this content must go. It is being removed."
+    text = f"A person on our safety team will look at it by {when}."
+    if receipt.remove_by is not None:
+        text += (
+            " If the image is what you describe, it will be removed by "
+            f"{receipt.remove_by.strftime('%d %B %Y, %H:%M UTC')} at the latest."
+        )
+    return text
+
+
+def _status_page(
+    request: Request, token: str, *, error: str | None = None, status: int = 200
+) -> HTMLResponse:
+    c = _container(request)
+    try:
+        view = reports.status(uow=c.uow(readonly=True), token=token)
+    except NotFound:
+        return render(
+            request,
+            "error.html",
+            {
+                "status": 404,
+                "title": "We could not find this report",
+                "message": "Check that you copied the whole status link.",
+                "back_url": "/report",
+                "back_text": "Make a new report",
+            },
+            status=404,
+        )
+    return render(
+        request, "status.html", {"view": view, "token": token, "error": error}, status=status
+    )
+
+
+@router.get("/status/{token}", dependencies=PUBLIC)
+def status_page(request: Request, token: Token) -> HTMLResponse:
+    response = _status_page(request, token)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/status/{token}/reply", dependencies=PUBLIC)
+async def status_reply(request: Request, token: Token) -> Response:
+    c = _container(request)
+    limited = _limited(request, c)
+    if limited is not None:
+        return limited
+    raw = await request.form()
+    body = str(raw.get("message") or "")
+    appeal = raw.get("kind") == "appeal"
+    try:
+        await c.writer.run(partial(reports.reply, token=token, body=body[:6000], appeal=appeal))
+    except NotFound:
+        return _status_page(request, token)
+    except (InvalidInput, Conflict) as exc:
+        return _status_page(request, token, error=str(exc), status=422)
+    return RedirectResponse(f"/status/{token}#messages", status_code=303)
