@@ -22,7 +22,7 @@ from takedown.identity import (
     verify_password,
 )
 
-EVERY_STAFF_MEMBER = {Permission.console_view, Permission.account_self}
+EVERY_STAFF_MEMBER = {Permission.console_view, Permission.account_self, Permission.reports_submit}
 
 
 def test_every_permission_is_lacked_by_some_scope_and_all_but_base_ones_by_some_role():
