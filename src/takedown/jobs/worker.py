@@ -139,7 +139,7 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        db.on_commit(self._wake.set)
+        db.on_commit(lambda _types: self._wake.set())
 
     def run_once(self) -> int:
         """Handle every event due now; returns how many were attempted."""

@@ -8,6 +8,7 @@ from datetime import timedelta
 from takedown.cases import Priority, TriagePolicy
 from takedown.config import Settings
 from takedown.jobs import HandlerRegistry, RetryPolicy, Worker
+from takedown.server.auth_cache import CredentialCache
 from takedown.server.ratelimit import SlidingWindowLimiter
 from takedown.services import reports
 from takedown.services.accounts import LoginPolicy
@@ -25,11 +26,14 @@ class Container:
     matcher: Matcher = field(init=False)
     writer: GroupCommitter = field(init=False)
     report_limiter: SlidingWindowLimiter = field(init=False)
+    auth_cache: CredentialCache = field(init=False)
     _status_key: bytes | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.matcher = Matcher(self.db)
         self.writer = GroupCommitter(self.db)
+        self.auth_cache = CredentialCache(self.settings.auth_cache_seconds)
+        self.db.on_commit(self.auth_cache.on_commit)
         self.report_limiter = SlidingWindowLimiter(
             self.settings.report_page_limit, self.settings.report_page_window_seconds
         )

@@ -114,9 +114,16 @@ async def authenticate_request(request: Request) -> Principal:
     if parsed is None or (parsed[0] is SecretKind.session) != from_cookie:
         raise NotAuthenticated("malformed or misplaced credential")
     container = request.app.state.container
+    known: Principal | None = None if from_cookie else container.auth_cache.get(secret)
+    if known is not None:
+        request.state.principal = known
+        request.state.csrf_token = None
+        return known
     auth = await run_in_threadpool(
         accounts.authenticate, uow=container.uow(readonly=True), secret=secret
     )
+    if not from_cookie:
+        container.auth_cache.put(secret, auth.principal)
     if from_cookie and request.method not in SAFE_METHODS:
         await _check_csrf(request, auth.csrf_token)
     request.state.principal = auth.principal

@@ -25,7 +25,7 @@ class Database:
     def __init__(self, url: str, *, sqlite_busy_timeout_ms: int = 5000, echo: bool = False):
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self._commit_listeners: list[Callable[[], None]] = []
+        self._commit_listeners: list[Callable[[frozenset[str]], None]] = []
         self._lock = threading.Lock()
         if self.is_sqlite:
             database = self.url.database
@@ -41,14 +41,15 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
-    def on_commit(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after each commit that wrote outbox events (wakes the worker)."""
+    def on_commit(self, listener: Callable[[frozenset[str]], None]) -> None:
+        """Call ``listener(event_types)`` after each commit that wrote outbox events (it wakes
+        the worker, and drops cached credentials when one was revoked)."""
         with self._lock:
             self._commit_listeners.append(listener)
 
-    def notify_committed(self) -> None:
+    def notify_committed(self, event_types: frozenset[str] = frozenset()) -> None:
         for listener in list(self._commit_listeners):
-            listener()
+            listener(event_types)
 
     def session(self, *, readonly: bool = False) -> Session:
         return (self.read_sessions if readonly else self.sessions)()

@@ -94,6 +94,7 @@ class SqlAlchemyUnitOfWork:
         self.content_stats = ContentStatsRepository(self.session)
         self.instance_secrets = InstanceSecretRepository(self.session)
         self._published = 0
+        self._event_types: set[str] = set()
         self._committed = False
         return self
 
@@ -114,13 +115,16 @@ class SqlAlchemyUnitOfWork:
         if self.readonly:
             raise RuntimeError("a read-only unit of work cannot publish events")
         self._published += 1
+        self._event_types.add(event.event_type)
         return self.outbox.add(event_type=event.event_type, payload=event_payload(event))
 
     def commit(self) -> None:
         self.session.commit()
         self._committed = True
         if self._published:
-            self.db.notify_committed()
+            self.db.notify_committed(frozenset(self._event_types))
+            self._published = 0
+            self._event_types = set()
 
     def rollback(self) -> None:
         self.session.rollback()
