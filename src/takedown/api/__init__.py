@@ -2,14 +2,15 @@
 
 from takedown.api import accounts, audit, banks, health, keys, reports, scanning
 
+# The hot paths first: routes are matched in this order, one after another.
 routers = [
+    scanning.router,
+    reports.router,
     health.router,
     accounts.router,
     keys.router,
     audit.router,
-    scanning.router,
     banks.router,
-    reports.router,
 ]
 
 __all__ = ["routers"]

@@ -1,4 +1,7 @@
-"""FastAPI dependencies the routers share."""
+"""FastAPI dependencies the routers share.
+
+They are ``async`` although they do no I/O: FastAPI runs a plain ``def`` dependency in the
+thread pool, and a thread hop per dependency is a real cost on the upload and report paths."""
 
 from __future__ import annotations
 
@@ -8,15 +11,15 @@ from takedown.server.container import Container
 from takedown.store import SqlAlchemyUnitOfWork
 
 
-def container(request: Request) -> Container:
+async def container(request: Request) -> Container:
     c = request.app.state.container
     assert isinstance(c, Container)
     return c
 
 
-def uow(request: Request) -> SqlAlchemyUnitOfWork:
-    return container(request).uow()
+async def uow(request: Request) -> SqlAlchemyUnitOfWork:
+    return (await container(request)).uow()
 
 
-def read_uow(request: Request) -> SqlAlchemyUnitOfWork:
-    return container(request).uow(readonly=True)
+async def read_uow(request: Request) -> SqlAlchemyUnitOfWork:
+    return (await container(request)).uow(readonly=True)

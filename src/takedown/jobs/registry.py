@@ -74,6 +74,10 @@ class HandlerRegistry:
 
         return decorate
 
+    def has_handlers(self, event_type: str) -> bool:
+        entry = self._entries.get(event_type)
+        return entry is not None and bool(entry.handlers)
+
     def decode(self, event_type: str, payload: dict[str, Any]) -> tuple[Any, list[Handler[Any]]]:
         """The event object and its handlers; ``(None, [])`` for a type nobody handles."""
         entry = self._entries.get(event_type)

@@ -116,8 +116,11 @@ def run_event(
 class Worker:
     """Runs due outbox events on a background thread until ``stop()``.
 
-    It wakes at once when a unit of work commits events (``Database.on_commit``), and polls
-    every ``poll_seconds`` for retries that came due.
+    It wakes when a unit of work commits events (``Database.on_commit``), at most every
+    ``pace_seconds`` while busy so that a stream of events is taken in batches, and polls every
+    ``poll_seconds`` for retries that came due. Events no handler wants (most of them: they
+    are the record) are marked done together, in one transaction per batch; each event with
+    handlers gets its own transaction for its effects and "done".
     """
 
     def __init__(
@@ -127,7 +130,8 @@ class Worker:
         *,
         policy: RetryPolicy | None = None,
         poll_seconds: float = 1.0,
-        batch: int = 100,
+        batch: int = 500,
+        pace_seconds: float = 0.05,
         worker_id: str | None = None,
     ) -> None:
         self.db = db
@@ -135,6 +139,7 @@ class Worker:
         self.policy = policy or RetryPolicy()
         self.poll_seconds = poll_seconds
         self.batch = batch
+        self.pace_seconds = pace_seconds
         self.worker_id = worker_id or default_worker_id()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -144,14 +149,23 @@ class Worker:
     def run_once(self) -> int:
         """Handle every event due now; returns how many were attempted."""
         with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
-            ids = uow.outbox.due_ids(utcnow(), self.batch)
-        for event_id in ids:
+            due = uow.outbox.due(utcnow(), self.batch)
+        unhandled = [i for i, t in due if not self.registry.has_handlers(t)]
+        if unhandled:
+            with SqlAlchemyUnitOfWork(self.db) as uow:
+                uow.outbox.complete_unhandled(unhandled, now=utcnow())
+                uow.commit()
+            for _, event_type in due:
+                if not self.registry.has_handlers(event_type):
+                    EVENTS_HANDLED.labels(event_type).inc()
+        for event_id, event_type in due:
             if self._stop.is_set():
                 break
-            run_event(
-                self.db, self.registry, event_id, worker_id=self.worker_id, policy=self.policy
-            )
-        return len(ids)
+            if self.registry.has_handlers(event_type):
+                run_event(
+                    self.db, self.registry, event_id, worker_id=self.worker_id, policy=self.policy
+                )
+        return len(due)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -163,6 +177,8 @@ class Worker:
                 attempted = 0
             if attempted < self.batch:
                 self._wake.wait(self.poll_seconds)
+                if attempted:
+                    self._stop.wait(self.pace_seconds)
 
     def start(self) -> None:
         if self._thread is not None:

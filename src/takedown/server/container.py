@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 
 from takedown.cases import Priority, TriagePolicy
 from takedown.config import Settings
@@ -38,7 +39,7 @@ class Container:
             self.settings.report_page_limit, self.settings.report_page_window_seconds
         )
 
-    @property
+    @cached_property
     def triage_policy(self) -> TriagePolicy:
         s = self.settings
         return TriagePolicy(
@@ -51,7 +52,7 @@ class Container:
             points_per_level=s.triage_points_per_level,
         )
 
-    @property
+    @cached_property
     def exposure_policy(self) -> reports.ExposurePolicy:
         s = self.settings
         return reports.ExposurePolicy(

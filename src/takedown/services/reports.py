@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import re
 import secrets
 from dataclasses import dataclass, field, replace
@@ -68,6 +69,9 @@ MAX_MESSAGE = 5000
 CASE_PDQ_THRESHOLD = 31
 MAX_PARENT_HOPS = 16
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+# Without an idempotency key a status link only has to be unique: the HMAC key makes it
+# unguessable. A per-process random prefix and a counter are unique and cost no system call.
+_NONCES = (f"{secrets.token_hex(8)}:{n}" for n in itertools.count())
 PUBLIC_ACTOR = Principal(kind=PrincipalKind.public, subject_id=None, name="public report page")
 
 
@@ -285,24 +289,20 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
     if r.idempotency_key:
         seen = uow.reports.by_idempotency_key(prepared.submitter, r.idempotency_key)
         if seen is not None:
-            case = uow.cases.get(seen.case_id)
+            report = uow.reports.get(seen)
+            assert report is not None
+            case = uow.cases.get(report.case_id)
             assert case is not None
             token = status_token(ctx.status_key, prepared.submitter, r.idempotency_key)
-            return _receipt(case, seen, token, duplicate=True, missing=prepared.missing_for_valid)
-    nonce = r.idempotency_key or secrets.token_urlsafe(18)
+            return _receipt(case, report, token, duplicate=True, missing=prepared.missing_for_valid)
+    nonce = r.idempotency_key or f"\x00{next(_NONCES)}"
     token = status_token(ctx.status_key, prepared.submitter, nonce)
 
     content_id = prepared.content_id
     item = uow.content.get(content_id)
     if item is None:
         # Content the registry has never seen is accepted and registered.
-        uow.content.upsert(
-            content_id=content_id,
-            account_id="",
-            parent_content_id=None,
-            hashes={},
-            scanned=False,
-        )
+        uow.content.ensure(content_id)
     root, account = _root_of(uow, content_id)
     hashes: dict[SignalType, str] = {}
     if item is not None:

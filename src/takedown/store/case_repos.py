@@ -1,15 +1,15 @@
 """Repositories for reports, cases, their items and messages, and content stats.
 
-Intake runs on the group-commit writer at thousands of reports a second, so the write paths
-here are single Core statements (``INSERT … RETURNING``, ``UPDATE … WHERE id``), not ORM
-object graphs."""
+Intake runs on the group-commit writer at thousands of reports a second, so its statements
+are hand-written SQL (``RawSql``) rather than ORM statements; the read paths of the status
+page and the console use the ORM."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from takedown.cases import CaseFacts, CaseStatus, Category, Priority, ReporterRole, ReportSource
@@ -17,22 +17,76 @@ from takedown.cases.records import Case, CaseItem, CaseMessage, Report
 from takedown.store.models import (
     CaseItemRow,
     CaseMessageRow,
-    CaseRow,
     ContentStatsRow,
     InstanceSecretRow,
     ReportRow,
 )
+from takedown.store.rawsql import RawSql
 from takedown.store.repositories import _value
 
-
-def _case(row: CaseRow) -> Case:
-    return _value(
-        Case,
-        row,
-        status=CaseStatus(row.status),
-        priority=Priority(row.priority),
-        facts=CaseFacts.from_json(row.facts),
-    )
+_REPORT_COLUMNS = (
+    "case_id",
+    "content_id",
+    "content_url",
+    "category",
+    "reporter_role",
+    "depicted_minor",
+    "police_agency",
+    "police_case_number",
+    "contact_name",
+    "contact_email",
+    "signature",
+    "good_faith_statement",
+    "description",
+    "valid_request",
+    "source",
+    "principal_kind",
+    "principal_id",
+    "principal_name",
+    "submitter",
+    "idempotency_key",
+    "reporter_key",
+    "status_digest",
+    "received_at",
+)
+_INSERT_REPORT = (
+    f"INSERT INTO reports ({', '.join(_REPORT_COLUMNS)}) "  # noqa: S608 - constant columns
+    f"VALUES ({', '.join(':' + c for c in _REPORT_COLUMNS)}) RETURNING id"
+)
+_CASE_COLUMNS = (
+    "status",
+    "priority",
+    "reasons",
+    "facts",
+    "respond_by",
+    "remove_by",
+    "opened_at",
+    "updated_at",
+    "confirmed_at",
+)
+_INSERT_CASE = (
+    f"INSERT INTO cases ({', '.join(_CASE_COLUMNS)}) "  # noqa: S608 - constant columns
+    f"VALUES ({', '.join(':' + c for c in _CASE_COLUMNS)}) RETURNING id"
+)
+_SELECT_CASE = (
+    "SELECT id, status, priority, reasons, facts, respond_by, remove_by, opened_at, "
+    "updated_at, confirmed_at FROM cases WHERE id = :id"
+)
+_ITEM_COLUMNS = (
+    "case_id",
+    "content_id",
+    "root_content_id",
+    "account_id",
+    "pdq",
+    "md5",
+    "sha256",
+    "open",
+    "added_at",
+)
+_INSERT_ITEM = (
+    f"INSERT INTO case_items ({', '.join(_ITEM_COLUMNS)}) "  # noqa: S608 - constant columns
+    f"VALUES ({', '.join(':' + c for c in _ITEM_COLUMNS)})"
+)
 
 
 def _report(row: ReportRow) -> Report:
@@ -46,35 +100,45 @@ def _report(row: ReportRow) -> Report:
 
 
 class ReportRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, raw: RawSql) -> None:
         self._s = session
+        self._raw = raw
 
     def add(self, **values: Any) -> int:
-        return int(
-            self._s.execute(insert(ReportRow).values(**values).returning(ReportRow.id)).scalar_one()
-        )
+        raw = self._raw
+        values["received_at"] = raw.dt(values["received_at"])
+        values["depicted_minor"] = raw.flag(values["depicted_minor"])
+        values["good_faith_statement"] = raw.flag(values["good_faith_statement"])
+        values["valid_request"] = raw.flag(values["valid_request"])
+        return int(raw.value(_INSERT_REPORT, values))
 
     def get(self, report_id: int) -> Report | None:
         row = self._s.get(ReportRow, report_id)
         return _report(row) if row else None
 
-    def by_idempotency_key(self, submitter: str, key: str) -> Report | None:
-        row = self._s.scalar(
-            select(ReportRow).where(
-                ReportRow.submitter == submitter, ReportRow.idempotency_key == key
-            )
+    def by_idempotency_key(self, submitter: str, key: str) -> int | None:
+        """The id of the report this submitter sent with this key, if any."""
+        found = self._raw.value(
+            "SELECT id FROM reports WHERE submitter = :submitter AND idempotency_key = :key",
+            {"submitter": submitter, "key": key},
         )
-        return _report(row) if row else None
+        return int(found) if found is not None else None
+
+    def received_at(self, report_id: int) -> datetime:
+        value = self._raw.read_dt(
+            self._raw.value("SELECT received_at FROM reports WHERE id = :id", {"id": report_id})
+        )
+        assert value is not None
+        return value
 
     def by_status_digest(self, digest: str) -> Report | None:
         row = self._s.scalar(select(ReportRow).where(ReportRow.status_digest == digest))
         return _report(row) if row else None
 
     def reporter_seen(self, case_id: int, reporter_key: str) -> bool:
-        found = self._s.scalar(
-            select(ReportRow.id)
-            .where(ReportRow.case_id == case_id, ReportRow.reporter_key == reporter_key)
-            .limit(1)
+        found = self._raw.value(
+            "SELECT 1 FROM reports WHERE case_id = :case_id AND reporter_key = :key LIMIT 1",
+            {"case_id": case_id, "key": reporter_key},
         )
         return found is not None
 
@@ -85,24 +149,57 @@ class ReportRepository:
         return [_report(r) for r in rows]
 
     def count(self) -> int:
-        return int(self._s.scalar(select(func.count(ReportRow.id))) or 0)
+        return int(self._raw.value("SELECT count(*) FROM reports") or 0)
 
 
 class CaseRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, raw: RawSql) -> None:
         self._s = session
+        self._raw = raw
+
+    def _params(self, values: dict[str, Any]) -> dict[str, Any]:
+        raw = self._raw
+        out = dict(values)
+        for name in ("respond_by", "remove_by", "opened_at", "updated_at", "confirmed_at"):
+            if name in out:
+                out[name] = raw.dt(out[name])
+        for name in ("reasons", "facts"):
+            if name in out:
+                out[name] = raw.json(out[name])
+        return out
 
     def add(self, **values: Any) -> int:
-        return int(
-            self._s.execute(insert(CaseRow).values(**values).returning(CaseRow.id)).scalar_one()
-        )
+        params = self._params({"confirmed_at": None, "remove_by": None, **values})
+        return int(self._raw.value(_INSERT_CASE, params))
 
     def get(self, case_id: int) -> Case | None:
-        row = self._s.get(CaseRow, case_id, populate_existing=True)
-        return _case(row) if row else None
+        row = self._raw.one(_SELECT_CASE, {"id": case_id})
+        if row is None:
+            return None
+        raw = self._raw
+        respond_by, opened_at, updated_at = (raw.read_dt(row[i]) for i in (5, 7, 8))
+        assert respond_by and opened_at and updated_at
+        return Case(
+            id=int(row[0]),
+            status=CaseStatus(row[1]),
+            priority=Priority(row[2]),
+            reasons=raw.read_json(row[3]),
+            facts=CaseFacts.from_json(raw.read_json(row[4])),
+            respond_by=respond_by,
+            remove_by=raw.read_dt(row[6]),
+            opened_at=opened_at,
+            updated_at=updated_at,
+            confirmed_at=raw.read_dt(row[9]),
+        )
 
     def update(self, case_id: int, **values: Any) -> None:
-        self._s.execute(update(CaseRow).where(CaseRow.id == case_id).values(**values))
+        if set(values) - set(_CASE_COLUMNS):
+            raise ValueError(f"unknown case columns: {sorted(set(values) - set(_CASE_COLUMNS))}")
+        assignments = ", ".join(f"{name} = :{name}" for name in values)
+        self._raw.execute(
+            f"UPDATE cases SET {assignments} WHERE id = :id",  # noqa: S608 - checked names
+            {**self._params(values), "id": case_id},
+        )
 
     def open_case_for(
         self,
@@ -113,38 +210,37 @@ class CaseRepository:
         sha256: str | None = None,
     ) -> int | None:
         """The oldest open case about this content, its family (same root) or an exact copy."""
-        same = [
-            CaseItemRow.content_id == content_id,
-            CaseItemRow.root_content_id == root_content_id,
-        ]
-        if md5:
-            same.append(CaseItemRow.md5 == md5)
-        if sha256:
-            same.append(CaseItemRow.sha256 == sha256)
-        found = self._s.scalar(
-            select(func.min(CaseItemRow.case_id)).where(and_(CaseItemRow.open, or_(*same)))
+        # One indexed lookup per way of being related (an OR would scan the table).
+        found = self._raw.value(
+            "SELECT min(case_id) FROM ("
+            "SELECT case_id FROM case_items WHERE content_id = :content_id AND open "
+            "UNION ALL SELECT case_id FROM case_items WHERE root_content_id = :root AND open "
+            "UNION ALL SELECT case_id FROM case_items WHERE md5 = :md5 AND open "
+            "UNION ALL SELECT case_id FROM case_items WHERE sha256 = :sha256 AND open"
+            ") AS related",
+            {"content_id": content_id, "root": root_content_id, "md5": md5, "sha256": sha256},
         )
         return int(found) if found is not None else None
 
     def open_pdq_items(self) -> list[tuple[int, str]]:
         """(case id, PDQ) of every open case's items that have one."""
-        rows = self._s.execute(
-            select(CaseItemRow.case_id, CaseItemRow.pdq).where(
-                CaseItemRow.open, CaseItemRow.pdq.is_not(None)
-            )
+        rows = self._raw.all(
+            "SELECT case_id, pdq FROM case_items WHERE open AND pdq IS NOT NULL",
         )
         return [(int(case_id), str(pdq)) for case_id, pdq in rows]
 
     def has_item(self, case_id: int, content_id: str) -> bool:
-        found = self._s.scalar(
-            select(CaseItemRow.id).where(
-                CaseItemRow.case_id == case_id, CaseItemRow.content_id == content_id
-            )
+        found = self._raw.value(
+            "SELECT 1 FROM case_items WHERE case_id = :case_id AND content_id = :content_id",
+            {"case_id": case_id, "content_id": content_id},
         )
         return found is not None
 
     def add_item(self, **values: Any) -> None:
-        self._s.execute(insert(CaseItemRow).values(**values))
+        raw = self._raw
+        values["open"] = raw.flag(values["open"])
+        values["added_at"] = raw.dt(values["added_at"])
+        raw.execute(_INSERT_ITEM, values)
 
     def items(self, case_id: int) -> list[CaseItem]:
         rows = self._s.scalars(
@@ -152,41 +248,60 @@ class CaseRepository:
         )
         return [_value(CaseItem, r) for r in rows]
 
-    def set_items_open(self, case_id: int, open_: bool) -> None:
-        self._s.execute(
-            update(CaseItemRow).where(CaseItemRow.case_id == case_id).values(open=open_)
-        )
-
     def prior_removals(self, account_id: str, *, excluding_case: int | None = None) -> int:
         """How many confirmed cases hold content of this account (other than ``excluding``)."""
-        query = (
-            select(func.count(func.distinct(CaseItemRow.case_id)))
-            .join(CaseRow, CaseRow.id == CaseItemRow.case_id)
-            .where(
-                CaseItemRow.account_id == account_id,
-                CaseRow.status == CaseStatus.confirmed.value,
+        return int(
+            self._raw.value(
+                "SELECT count(DISTINCT i.case_id) FROM case_items i JOIN cases c "
+                "ON c.id = i.case_id WHERE i.account_id = :account AND c.status = :confirmed "
+                "AND i.case_id <> :excluding",
+                {
+                    "account": account_id,
+                    "confirmed": CaseStatus.confirmed.value,
+                    "excluding": excluding_case if excluding_case is not None else -1,
+                },
             )
+            or 0
         )
-        if excluding_case is not None:
-            query = query.where(CaseItemRow.case_id != excluding_case)
-        return int(self._s.scalar(query) or 0)
 
     def case_ids_for_content(self, content_id: str) -> list[int]:
-        rows = self._s.scalars(
-            select(CaseItemRow.case_id).where(
-                CaseItemRow.content_id == content_id, CaseItemRow.open
-            )
+        rows = self._raw.all(
+            "SELECT case_id FROM case_items WHERE content_id = :content_id AND open",
+            {"content_id": content_id},
         )
-        return [int(r) for r in rows]
+        return [int(r[0]) for r in rows]
 
 
 class CaseMessageRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, raw: RawSql) -> None:
         self._s = session
+        self._raw = raw
 
-    def add(self, **values: Any) -> int:
-        statement = insert(CaseMessageRow).values(**values).returning(CaseMessageRow.id)
-        return int(self._s.execute(statement).scalar_one())
+    def add(
+        self,
+        *,
+        case_id: int,
+        report_id: int | None,
+        author: str,
+        kind: str,
+        body: str,
+        at: datetime,
+    ) -> int:
+        raw = self._raw
+        return int(
+            raw.value(
+                "INSERT INTO case_messages (case_id, report_id, author, kind, body, at) "
+                "VALUES (:case_id, :report_id, :author, :kind, :body, :at) RETURNING id",
+                {
+                    "case_id": case_id,
+                    "report_id": report_id,
+                    "author": author,
+                    "kind": kind,
+                    "body": body,
+                    "at": raw.dt(at),
+                },
+            )
+        )
 
     def for_report(self, case_id: int, report_id: int) -> list[CaseMessage]:
         """What one reporter sees: the case's decisions and their own thread."""

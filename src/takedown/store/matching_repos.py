@@ -9,14 +9,13 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from takedown.matching import Bank, BankEntry, BankPolicy, IndexedEntry, SignalType
 from takedown.matching.indexes import PdqColumns
 from takedown.matching.pdq_index import hashes_to_words
-from takedown.store.models import BankEntryRow, BankRow, ContentRow, MatchingStateRow
+from takedown.store.models import BankEntryRow, BankRow, MatchingStateRow
+from takedown.store.rawsql import RawSql
 from takedown.store.repositories import _value
 from takedown.store.types import utcnow
 
@@ -199,9 +198,39 @@ class BankEntryRepository:
         return exact, pdq
 
 
+_CONTENT_COLUMNS = (
+    "content_id",
+    "account_id",
+    "parent_content_id",
+    "media_kind",
+    "pdq",
+    "pdq_quality",
+    "md5",
+    "sha256",
+    "first_seen_at",
+    "last_scanned_at",
+)
+_KEEP_OLD = ("parent_content_id", "media_kind", "pdq", "pdq_quality", "md5", "sha256")
+_UPSERT_CONTENT = (
+    f"INSERT INTO content ({', '.join(_CONTENT_COLUMNS)}) "  # noqa: S608 - constant columns
+    f"VALUES ({', '.join(':' + c for c in _CONTENT_COLUMNS)}) "
+    "ON CONFLICT (content_id) DO UPDATE SET account_id = excluded.account_id, "
+    + ", ".join(f"{c} = coalesce(excluded.{c}, content.{c})" for c in _KEEP_OLD)
+    + ", last_scanned_at = coalesce(excluded.last_scanned_at, content.last_scanned_at)"
+)
+_SELECT_CONTENT = (
+    "SELECT id, content_id, account_id, parent_content_id, media_kind, pdq, pdq_quality, md5, "
+    "sha256, first_seen_at, last_scanned_at FROM content WHERE content_id = :content_id"
+)
+
+
 class ContentRepository:
-    def __init__(self, session: Session) -> None:
+    """The content registry. Its two statements run on every upload and every report, so they
+    are hand-written (``RawSql``)."""
+
+    def __init__(self, session: Session, raw: RawSql) -> None:
         self._s = session
+        self._raw = raw
 
     def upsert(
         self,
@@ -212,30 +241,51 @@ class ContentRepository:
         hashes: dict[str, Any],
         scanned: bool,
     ) -> None:
-        """Register an item or update it in one statement (this is on every upload's path):
-        new hashes and a new parent replace old ones, the first sighting stays."""
-        now = utcnow()
-        values: dict[str, Any] = {
-            "content_id": content_id,
-            "account_id": account_id,
-            "parent_content_id": parent_content_id,
-            "first_seen_at": now,
-            "last_scanned_at": now if scanned else None,
-            **{k: v for k, v in hashes.items() if v is not None},
-        }
-        dialect = self._s.get_bind().dialect.name
-        insert = sqlite_insert if dialect == "sqlite" else pg_insert
-        statement = insert(ContentRow).values(**values)
-        table = ContentRow.__table__
-        keep_old = ("parent_content_id", "last_scanned_at", *(k for k in hashes if k in values))
-        changes = {
-            "account_id": statement.excluded.account_id,
-            **{name: func.coalesce(statement.excluded[name], table.c[name]) for name in keep_old},
-        }
-        self._s.execute(
-            statement.on_conflict_do_update(index_elements=["content_id"], set_=changes)
+        """Register an item or update it in one statement: new hashes and a new parent replace
+        old ones, the first sighting stays."""
+        unknown = set(hashes) - set(_KEEP_OLD)
+        if unknown:
+            raise ValueError(f"unknown content fields: {sorted(unknown)}")
+        raw = self._raw
+        now = raw.dt(utcnow())
+        params: dict[str, Any] = dict.fromkeys(_KEEP_OLD)
+        params.update(hashes)
+        params.update(
+            content_id=content_id,
+            account_id=account_id,
+            parent_content_id=parent_content_id,
+            first_seen_at=now,
+            last_scanned_at=now if scanned else None,
+        )
+        raw.execute(_UPSERT_CONTENT, params)
+
+    def ensure(self, content_id: str) -> None:
+        """Register an item nobody has told us about (a report of an unknown id); an item
+        already registered, even by another process a moment ago, is left as it is."""
+        raw = self._raw
+        raw.execute(
+            "INSERT INTO content (content_id, account_id, first_seen_at) "
+            "VALUES (:content_id, '', :now) ON CONFLICT (content_id) DO NOTHING",
+            {"content_id": content_id, "now": raw.dt(utcnow())},
         )
 
     def get(self, content_id: str) -> ContentItem | None:
-        row = self._s.scalar(select(ContentRow).where(ContentRow.content_id == content_id))
-        return _value(ContentItem, row) if row else None
+        raw = self._raw
+        row = raw.one(_SELECT_CONTENT, {"content_id": content_id})
+        if row is None:
+            return None
+        first_seen = raw.read_dt(row[9])
+        assert first_seen is not None
+        return ContentItem(
+            id=int(row[0]),
+            content_id=row[1],
+            account_id=row[2],
+            parent_content_id=row[3],
+            media_kind=row[4],
+            pdq=row[5],
+            pdq_quality=row[6],
+            md5=row[7],
+            sha256=row[8],
+            first_seen_at=first_seen,
+            last_scanned_at=raw.read_dt(row[10]),
+        )

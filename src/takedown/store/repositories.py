@@ -21,6 +21,7 @@ from takedown.store.models import (
     StaffSessionRow,
     UserRow,
 )
+from takedown.store.rawsql import RawSql
 from takedown.store.types import utcnow
 
 V = TypeVar("V")
@@ -186,11 +187,16 @@ def _audit_record(row: AuditEntryRow) -> AuditRecord:
     return _value(AuditRecord, row)
 
 
+_HEAD_SQLITE = "SELECT seq, hash FROM audit_head WHERE id = 1"  # the writer lock serialises
+_HEAD_LOCKED = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+
+
 class AuditRepository:
     """Appends under a row lock on the head, so concurrent writers form one chain."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, raw: RawSql) -> None:
         self._s = session
+        self._raw = raw
 
     def append(
         self,
@@ -204,11 +210,12 @@ class AuditRepository:
         details: dict[str, Any],
         at: datetime,
     ) -> AuditRecord:
-        head = self._s.scalar(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update())
+        raw = self._raw
+        head = raw.one(_HEAD_SQLITE if raw.sqlite else _HEAD_LOCKED)
         if head is None:  # made by the first migration; gone only if someone deleted it
             raise RuntimeError("the audit log's head row is missing; run `takedown audit verify`")
         record = AuditRecord(
-            seq=head.seq + 1,
+            seq=int(head[0]) + 1,
             at=at,
             actor_kind=actor_kind,
             actor_id=actor_id,
@@ -217,27 +224,32 @@ class AuditRepository:
             target_type=target_type,
             target_id=target_id,
             details=details,
-            prev_hash=head.hash,
+            prev_hash=head[1],
         )
         digest = entry_hash(record)
-        self._s.add(
-            AuditEntryRow(
-                seq=record.seq,
-                at=record.at,
-                actor_kind=actor_kind,
-                actor_id=actor_id,
-                actor_name=actor_name,
-                action=action,
-                target_type=target_type,
-                target_id=target_id,
-                details=details,
-                prev_hash=record.prev_hash,
-                hash=digest,
-            )
+        raw.execute(
+            "INSERT INTO audit_log (seq, at, actor_kind, actor_id, actor_name, action, "
+            "target_type, target_id, details, prev_hash, hash) VALUES (:seq, :at, :actor_kind, "
+            ":actor_id, :actor_name, :action, :target_type, :target_id, :details, :prev_hash, "
+            ":hash)",
+            {
+                "seq": record.seq,
+                "at": raw.dt(at),
+                "actor_kind": actor_kind,
+                "actor_id": actor_id,
+                "actor_name": actor_name,
+                "action": action,
+                "target_type": target_type,
+                "target_id": target_id,
+                "details": raw.json(details),
+                "prev_hash": record.prev_hash,
+                "hash": digest,
+            },
         )
-        head.seq = record.seq
-        head.hash = digest
-        self._s.flush()
+        raw.execute(
+            "UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1",
+            {"seq": record.seq, "hash": digest},
+        )
         return AuditRecord(**{**record.__dict__, "hash": digest})
 
     def head(self) -> tuple[int, str]:
@@ -297,30 +309,33 @@ class OutboxMessage:
 
 
 class OutboxRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, raw: RawSql) -> None:
         self._s = session
+        self._raw = raw
 
     def add(self, *, event_type: str, payload: dict[str, Any]) -> int:
-        now = utcnow()
-        row = OutboxRow(
-            event_type=event_type,
-            payload=payload,
-            status="pending",
-            attempts=0,
-            created_at=now,
-            available_at=now,
+        raw = self._raw
+        now = raw.dt(utcnow())
+        return int(
+            raw.value(
+                "INSERT INTO outbox (event_type, payload, status, attempts, created_at, "
+                "available_at) VALUES (:event_type, :payload, 'pending', 0, :now, :now) "
+                "RETURNING id",
+                {"event_type": event_type, "payload": raw.json(payload), "now": now},
+            )
         )
-        self._s.add(row)
-        self._s.flush()
-        return row.id
 
     def get(self, event_id: int) -> OutboxMessage | None:
         row = self._s.get(OutboxRow, event_id)
         return _value(OutboxMessage, row) if row else None
 
     def due_ids(self, now: datetime, limit: int) -> list[int]:
+        return [event_id for event_id, _ in self.due(now, limit)]
+
+    def due(self, now: datetime, limit: int) -> list[tuple[int, str]]:
+        """(id, event type) of the events due now, oldest first."""
         q = (
-            select(OutboxRow.id)
+            select(OutboxRow.id, OutboxRow.event_type)
             .where(
                 OutboxRow.status == "pending",
                 OutboxRow.available_at <= now,
@@ -329,7 +344,23 @@ class OutboxRepository:
             .order_by(OutboxRow.available_at, OutboxRow.id)
             .limit(limit)
         )
-        return list(self._s.scalars(q))
+        return [(int(i), str(t)) for i, t in self._s.execute(q)]
+
+    def complete_unhandled(self, event_ids: Sequence[int], *, now: datetime) -> int:
+        """Mark events that no handler wants as done, in one statement (those still pending and
+        not leased by anyone). Returns how many."""
+        if not event_ids:
+            return 0
+        result = self._s.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id.in_(list(event_ids)),
+                OutboxRow.status == "pending",
+                (OutboxRow.locked_until.is_(None)) | (OutboxRow.locked_until < now),
+            )
+            .values(status="done", handled_at=now, attempts=OutboxRow.attempts + 1)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def claim(self, event_id: int, *, worker: str, now: datetime, until: datetime) -> bool:
         result = self._s.execute(

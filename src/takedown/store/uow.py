@@ -32,6 +32,7 @@ from takedown.store.matching_repos import (
     BankRepository,
     ContentRepository,
 )
+from takedown.store.rawsql import RawSql
 from takedown.store.repositories import (
     ApiKeyRepository,
     AuditRepository,
@@ -83,14 +84,15 @@ class SqlAlchemyUnitOfWork:
         self.users = UserRepository(self.session)
         self.keys = ApiKeyRepository(self.session)
         self.staff_sessions = StaffSessionRepository(self.session)
-        self.audit = AuditRepository(self.session)
-        self.outbox = OutboxRepository(self.session)
+        self.raw = RawSql(self.session)
+        self.audit = AuditRepository(self.session, self.raw)
+        self.outbox = OutboxRepository(self.session, self.raw)
         self.banks = BankRepository(self.session)
         self.bank_entries = BankEntryRepository(self.session)
-        self.content = ContentRepository(self.session)
-        self.reports = ReportRepository(self.session)
-        self.cases = CaseRepository(self.session)
-        self.case_messages = CaseMessageRepository(self.session)
+        self.content = ContentRepository(self.session, self.raw)
+        self.reports = ReportRepository(self.session, self.raw)
+        self.cases = CaseRepository(self.session, self.raw)
+        self.case_messages = CaseMessageRepository(self.session, self.raw)
         self.content_stats = ContentStatsRepository(self.session)
         self.instance_secrets = InstanceSecretRepository(self.session)
         self._published = 0
