@@ -1,43 +1,13 @@
 """The console in a real browser: Playwright driving Debian's chromium."""
 
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 
 from takedown.identity import Role
 from tests.conftest import PASSWORD, add_staff
 
-CHROMIUM = os.environ.get("TAKEDOWN_TEST_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def page(tmp_path):
-    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
-        pytest.skip(
-            f"browser tests need Debian's chromium at {CHROMIUM} (make browser installs "
-            "it with apt-get where it can)"
-        )
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        context = browser.new_context()
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 @pytest.fixture

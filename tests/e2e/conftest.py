@@ -1,0 +1,50 @@
+"""Browser fixtures: Playwright driving Debian's chromium (Playwright's own download cannot
+reach its host here). Tests that use them skip, with the reason, where chromium is missing."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("TAKEDOWN_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
+        pytest.skip(
+            f"browser tests need Debian's chromium at {CHROMIUM} (make browser installs "
+            "it with apt-get where it can)"
+        )
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        launched = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def page_without_js(browser):
+    """A page with JavaScript off, as some reporters browse (and as the public pages must work)."""
+    context = browser.new_context(java_script_enabled=False)
+    yield context.new_page()
+    context.close()
