@@ -56,6 +56,7 @@ from takedown.matching import BankPolicy, Match, SignalType
 from takedown.services import audit
 from takedown.services.errors import Conflict, InvalidInput, NotFound
 from takedown.services.matcher import Matcher
+from takedown.store.matching_repos import ContentItem
 from takedown.store.types import utcnow
 from takedown.store.uow import SqlAlchemyUnitOfWork
 
@@ -259,9 +260,10 @@ def _receipt(
     )
 
 
-def _root_of(uow: SqlAlchemyUnitOfWork, content_id: str) -> tuple[str, str | None]:
+def _root_of(
+    uow: SqlAlchemyUnitOfWork, content_id: str, item: ContentItem | None
+) -> tuple[str, str | None]:
     """(the top of the repost chain, the item's account) from the registry's parent links."""
-    item = uow.content.get(content_id)
     account = item.account_id if item and item.account_id else None
     root, seen = content_id, {content_id}
     hops = 0
@@ -303,7 +305,7 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
     if item is None:
         # Content the registry has never seen is accepted and registered.
         uow.content.ensure(content_id)
-    root, account = _root_of(uow, content_id)
+    root, account = _root_of(uow, content_id, item)
     hashes: dict[SignalType, str] = {}
     if item is not None:
         for signal_type, value in (
@@ -348,7 +350,8 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
     facts = before.with_report(facts_in)
     if auto:
         facts = replace(facts, block_and_report_match=True)
-    if account and (case is None or not uow.cases.has_item(case.id, content_id)):
+    known_item = case is not None and uow.cases.has_item(case.id, content_id)
+    if account and not known_item:
         prior = uow.cases.prior_removals(account, excluding_case=case.id if case else None)
         if prior > facts.uploader_prior_removals:
             facts = replace(facts, uploader_prior_removals=prior)
@@ -377,7 +380,7 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
     else:
         case_id = case.id
         uow.cases.update(case_id, **values)
-    if case is None or not uow.cases.has_item(case_id, content_id):
+    if not known_item:
         uow.cases.add_item(
             case_id=case_id,
             content_id=content_id,

@@ -30,17 +30,29 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from prometheus_client import Histogram
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from takedown.store.db import Database
 from takedown.store.uow import SqlAlchemyUnitOfWork
 
 T = TypeVar("T")
+GROUP_SIZE = Histogram(
+    "takedown_writer_group_size",
+    "Units of work committed together by the group-commit writer",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+COMMIT_SECONDS = Histogram(
+    "takedown_writer_group_seconds",
+    "Time to run and commit one group",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25),
+)
 log = logging.getLogger(__name__)
 _RETRYABLE = (IntegrityError, OperationalError)
 
@@ -58,7 +70,13 @@ class WriterStopped(RuntimeError):
 class GroupCommitter:
     """A single writer thread per process that commits waiting work in groups."""
 
-    def __init__(self, db: Database, *, max_batch: int = 256, retries: int = 3) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = 256,
+        retries: int = 3,
+    ) -> None:
         self.db = db
         self.max_batch = max_batch
         self.retries = retries
@@ -142,10 +160,13 @@ class GroupCommitter:
             self._run_alone(item)
 
     def _run_together(self, group: list[_Item[Any]]) -> list[Any]:
+        started = time.perf_counter()
         uow = SqlAlchemyUnitOfWork(self.db)
         with uow:
             results = [item.work(uow) for item in group]
             uow.commit()
+        COMMIT_SECONDS.observe(time.perf_counter() - started)
+        GROUP_SIZE.observe(len(group))
         self.groups += 1
         self.items += len(group)
         return results
@@ -165,6 +186,7 @@ class GroupCommitter:
             except BaseException as exc:
                 item.future.set_exception(exc)
                 return
+            GROUP_SIZE.observe(1)
             self.groups += 1
             self.items += 1
             item.future.set_result(result)

@@ -41,6 +41,7 @@ class RawSql:
         self._session = session
         self._cursor: Any = None
         self.sqlite = session.get_bind().dialect.name == "sqlite"
+        self._last_dt: tuple[datetime, str] | None = None
 
     def _cur(self) -> Any:
         if self._cursor is None:
@@ -72,7 +73,13 @@ class RawSql:
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         if self.sqlite:
-            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            # A report stamps several columns with the same moment: format it once.
+            last = self._last_dt
+            if last is not None and last[0] is value:
+                return last[1]
+            text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            self._last_dt = (value, text)
+            return text
         return value
 
     def json(self, value: Any) -> Any:

@@ -197,6 +197,14 @@ class AuditRepository:
     def __init__(self, session: Session, raw: RawSql) -> None:
         self._s = session
         self._raw = raw
+        # The head as this transaction last wrote it. Once read it stays ours until the
+        # transaction ends (SQLite's write lock, PostgreSQL's FOR UPDATE), so later appends in
+        # the same unit of work (a group commit's) need not read it again.
+        self._head: tuple[int, str] | None = None
+
+    def forget_head(self) -> None:
+        """The transaction ended: the head may move under other writers from now on."""
+        self._head = None
 
     def append(
         self,
@@ -211,7 +219,7 @@ class AuditRepository:
         at: datetime,
     ) -> AuditRecord:
         raw = self._raw
-        head = raw.one(_HEAD_SQLITE if raw.sqlite else _HEAD_LOCKED)
+        head = self._head or raw.one(_HEAD_SQLITE if raw.sqlite else _HEAD_LOCKED)
         if head is None:  # made by the first migration; gone only if someone deleted it
             raise RuntimeError("the audit log's head row is missing; run `takedown audit verify`")
         record = AuditRecord(
@@ -250,6 +258,7 @@ class AuditRepository:
             "UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1",
             {"seq": record.seq, "hash": digest},
         )
+        self._head = (record.seq, digest)
         return AuditRecord(**{**record.__dict__, "hash": digest})
 
     def head(self) -> tuple[int, str]:

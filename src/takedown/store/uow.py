@@ -121,6 +121,7 @@ class SqlAlchemyUnitOfWork:
         return self.outbox.add(event_type=event.event_type, payload=event_payload(event))
 
     def commit(self) -> None:
+        self.audit.forget_head()
         self.session.commit()
         self._committed = True
         if self._published:
@@ -129,4 +130,5 @@ class SqlAlchemyUnitOfWork:
             self._event_types = set()
 
     def rollback(self) -> None:
+        self.audit.forget_head()
         self.session.rollback()
