@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from takedown.api.deps import container, uow
 from takedown.api.schemas import StrictModel
@@ -92,13 +94,12 @@ class ContentRead(BaseModel):
 
 
 @router.post("/scan", dependencies=SCAN, openapi_extra=MEDIA_ROUTE)
-def scan(
+async def scan(
     request: Request,
     media: Annotated[UploadFile, File(description="The uploaded image or video.")],
     content_id: Annotated[str, Form(min_length=1, max_length=256)],
     account_id: Annotated[str, Form(min_length=1, max_length=256)],
     c: Annotated[Container, Depends(container)],
-    uow: Annotated[SqlAlchemyUnitOfWork, Depends(uow)],
     parent_content_id: Annotated[str | None, Form(max_length=256)] = None,
 ) -> ScanRead:
     """Hash an upload (image or video), match it against every enabled bank, record it.
@@ -111,16 +112,22 @@ def scan(
     ``review`` bank matched, else ``allow``.
     """
     limits = ImageLimits(max_bytes=c.settings.max_media_bytes)
-    result = scanning.scan_media(
-        uow=uow,
-        matcher=c.matcher,
-        actor=principal_of(request),
-        data=media.file.read(),
-        content_id=content_id,
-        account_id=account_id,
-        parent_content_id=parent_content_id,
-        limits=limits,
+    data = await media.read()
+    # Hashing is the work (in a worker thread, off the event loop); the registry row and any
+    # match's audit entry and event are committed with other requests' by the writer.
+    analysed = await run_in_threadpool(
+        partial(
+            scanning.analyse_media,
+            matcher=c.matcher,
+            actor=principal_of(request),
+            data=data,
+            content_id=content_id,
+            account_id=account_id,
+            parent_content_id=parent_content_id,
+            limits=limits,
+        )
     )
+    result = await c.writer.run(partial(scanning.record_scan, scan=analysed))
     h = result.hashes
     if isinstance(h, ImageHashes):
         hashes = HashesRead(pdq=h.pdq.hex, pdq_quality=h.pdq.quality, md5=h.md5, sha256=h.sha256)

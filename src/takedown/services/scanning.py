@@ -95,9 +95,20 @@ def _record_match(
     )
 
 
-def scan_media(
+@dataclass(frozen=True)
+class Scan:
+    """A checked, hashed and matched upload, ready to be recorded (``record_scan``)."""
+
+    actor: Principal
+    content_id: str
+    account_id: str
+    parent_content_id: str | None
+    result: ScanResult
+    registry: dict[str, object]
+
+
+def analyse_media(
     *,
-    uow: SqlAlchemyUnitOfWork,
     matcher: Matcher,
     actor: Principal,
     data: bytes,
@@ -105,12 +116,12 @@ def scan_media(
     account_id: str,
     parent_content_id: str | None = None,
     limits: ImageLimits | None = None,
-) -> ScanResult:
-    """Hash ``data`` (an image, else a video), match it, register the item.
+) -> Scan:
+    """Check the ids, hash ``data`` (an image, else a video) and match it; no database write.
 
     A video matches a bank by exact file hash, or when at least half of its sampled frames
     match the bank's PDQ entries (``matching.video_matches``). Raises ``MediaError`` for bad
-    media and ``InvalidInput`` for bad ids; nothing is recorded then."""
+    media and ``InvalidInput`` for bad ids."""
     require(actor, Permission.scan)
     content_id = _check_id(content_id, "content_id") or ""
     account_id = _check_id(account_id, "account_id") or ""
@@ -146,24 +157,66 @@ def scan_media(
         strong = any(not f.pdq.weak for f in hashes.frames)
         verdict = verdict_for(matches, pdq_quality=100 if strong else 0)
         record = {"media_kind": "video"}
-    with uow:
-        uow.content.upsert(
-            content_id=content_id,
-            account_id=account_id,
-            parent_content_id=parent,
-            hashes={**record, "md5": hashes.md5, "sha256": hashes.sha256},
-            scanned=True,
-        )
-        if matches:
-            _record_match(uow, actor, content_id, account_id, matches, verdict)
-        uow.commit()
-    return ScanResult(
+    return Scan(
+        actor=actor,
         content_id=content_id,
-        hashes=hashes,
-        matches=matches,
-        verdict=verdict,
-        frames_matched=frames_matched,
+        account_id=account_id,
+        parent_content_id=parent,
+        result=ScanResult(
+            content_id=content_id,
+            hashes=hashes,
+            matches=matches,
+            verdict=verdict,
+            frames_matched=frames_matched,
+        ),
+        registry={**record, "md5": hashes.md5, "sha256": hashes.sha256},
     )
+
+
+def record_scan(uow: SqlAlchemyUnitOfWork, scan: Scan) -> ScanResult:
+    """Register a scanned item, and audit and publish a match, in ``uow``'s transaction (a
+    work function for the group-commit writer: no commit here)."""
+    uow.content.upsert(
+        content_id=scan.content_id,
+        account_id=scan.account_id,
+        parent_content_id=scan.parent_content_id,
+        hashes=scan.registry,
+        scanned=True,
+    )
+    result = scan.result
+    if result.matches:
+        _record_match(
+            uow, scan.actor, scan.content_id, scan.account_id, result.matches, result.verdict
+        )
+    return result
+
+
+def scan_media(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    matcher: Matcher,
+    actor: Principal,
+    data: bytes,
+    content_id: str,
+    account_id: str,
+    parent_content_id: str | None = None,
+    limits: ImageLimits | None = None,
+) -> ScanResult:
+    """``analyse_media`` and ``record_scan`` in one transaction of ``uow``: one transaction per
+    scan. Nothing is recorded when the media or the ids are bad."""
+    scan = analyse_media(
+        matcher=matcher,
+        actor=actor,
+        data=data,
+        content_id=content_id,
+        account_id=account_id,
+        parent_content_id=parent_content_id,
+        limits=limits,
+    )
+    with uow:
+        result = record_scan(uow, scan)
+        uow.commit()
+    return result
 
 
 def _hash_video(data: bytes, limits: ImageLimits | None) -> VideoHashes:
