@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     max_media_bytes: int = Field(
         67_108_864, gt=0, description="Largest request body on media upload routes (64 MB)."
     )
+    upload_memory_bytes: int = Field(
+        16_777_216,
+        ge=1_048_576,
+        description="Multipart uploads up to this size are parsed in memory; larger ones are "
+        "spooled to a temporary file (16 MB).",
+    )
     login_max_failures: int = Field(
         5, ge=1, description="Failed logins in a row after which an account is locked."
     )

@@ -216,3 +216,41 @@ def test_a_video_whose_frames_are_banked_is_blocked_in_another_encoding(
         assert other["verdict"] == "allow" and other["matches"] == []
     with container.uow(readonly=True) as uow:
         assert uow.content.get("video-copy").media_kind == "video"
+
+
+def test_the_raw_body_upload_gives_the_same_answer_as_multipart(live_server, people):
+    _, platform = people
+    data = encode(at_megapixels(photo("coffee.png"), 2), quality=90)
+    with live_server.client() as c:
+        form = scan(c, platform, data, "via-form")
+        raw = c.post(
+            "/v1/content/via-raw/scan",
+            params={"account_id": "acct-1", "parent_content_id": "via-form"},
+            headers={**platform, "Content-Type": "image/jpeg"},
+            content=data,
+        )
+        assert form.status_code == raw.status_code == 200, raw.text
+        assert raw.json()["hashes"] == form.json()["hashes"]
+        assert raw.json()["content_id"] == "via-raw"
+        wrong_type = c.post(
+            "/v1/content/x/scan",
+            params={"account_id": "a"},
+            headers={**platform, "Content-Type": "application/json"},
+            content=b"{}",
+        )
+        assert wrong_type.status_code == 422
+        assert wrong_type.json()["error"]["details"][0]["field"] == "media"
+        no_account = c.post(
+            "/v1/content/x/scan", headers={**platform, "Content-Type": "image/jpeg"}, content=data
+        )
+        assert no_account.status_code == 422 and "account_id" in no_account.text
+        broken = c.post(
+            "/v1/content/x/scan",
+            params={"account_id": "a"},
+            headers={**platform, "Content-Type": "image/jpeg"},
+            content=data[: len(data) // 3],
+        )
+        assert broken.status_code == 422
+    with live_server.container.uow(readonly=True) as uow:
+        item = uow.content.get("via-raw")
+    assert item.parent_content_id == "via-form" and item.pdq == form.json()["hashes"]["pdq"]

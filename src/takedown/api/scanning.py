@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile, status
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +19,7 @@ from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.middleware import MEDIA_ROUTE
 from takedown.server.security import Access, principal_of
 from takedown.services import scanning
+from takedown.services.errors import InvalidInput
 from takedown.store import SqlAlchemyUnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["scanning"], responses=ERROR_RESPONSES)
@@ -111,8 +112,53 @@ async def scan(
     (PDQ matches on weak hashes, quality < 50, only ask for ``review``), ``review`` when a
     ``review`` bank matched, else ``allow``.
     """
+    return await _scan(request, c, await media.read(), content_id, account_id, parent_content_id)
+
+
+MEDIA_TYPES = ("image/", "video/", "application/octet-stream")
+RAW_UPLOAD = {
+    **MEDIA_ROUTE,
+    "requestBody": {
+        "required": True,
+        "content": {
+            t: {"schema": {"type": "string", "format": "binary"}}
+            for t in ("image/jpeg", "image/png", "video/mp4", "application/octet-stream")
+        },
+    },
+}
+
+
+@router.post("/content/{content_id}/scan", dependencies=SCAN, openapi_extra=RAW_UPLOAD)
+async def scan_raw(
+    request: Request,
+    c: Annotated[Container, Depends(container)],
+    content_id: Annotated[str, Path(min_length=1, max_length=256)],
+    account_id: Annotated[str, Query(min_length=1, max_length=256)],
+    parent_content_id: Annotated[str | None, Query(max_length=256)] = None,
+) -> ScanRead:
+    """The same as ``POST /v1/scan``, with the media as the request body itself (any
+    ``image/*`` or ``video/*`` type, or ``application/octet-stream``) and the ids in the path
+    and query. No multipart encoding to build or to parse: the cheaper way for an upload
+    pipeline that already holds the bytes."""
+    content_type = request.headers.get("content-type", "application/octet-stream")
+    if not content_type.startswith(MEDIA_TYPES):
+        raise InvalidInput(
+            "send the media as the body, with an image/*, video/* or "
+            "application/octet-stream Content-Type",
+            field="media",
+        )
+    return await _scan(request, c, await request.body(), content_id, account_id, parent_content_id)
+
+
+async def _scan(
+    request: Request,
+    c: Container,
+    data: bytes,
+    content_id: str,
+    account_id: str,
+    parent_content_id: str | None,
+) -> ScanRead:
     limits = ImageLimits(max_bytes=c.settings.max_media_bytes)
-    data = await media.read()
     # Hashing is the work (in a worker thread, off the event loop); the registry row and any
     # match's audit entry and event are committed with other requests' by the writer.
     analysed = await run_in_threadpool(
