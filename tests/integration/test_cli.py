@@ -61,3 +61,12 @@ def test_cli_errors_are_clear_and_exit_1(database_url, tmp_path):
     assert missing.returncode == 1 and "no user named 'nobody'" in missing.stderr
     no_password = run_cli(database_url, tmp_path, "users", "add", "bob", "--role", "reviewer")
     assert no_password.returncode == 1 and "TAKEDOWN_PASSWORD" in no_password.stderr
+
+
+def test_a_command_on_a_database_never_set_up_says_to_upgrade(tmp_path):
+    empty = f"sqlite:///{tmp_path / 'new' / 'takedown.db'}"
+    result = run_cli(empty, tmp_path, "keys", "create", "--name", "p", "--scope", "report")
+    assert result.returncode == 1
+    assert "takedown db upgrade" in result.stderr and "Traceback" not in result.stderr
+    assert run_cli(empty, tmp_path, "db", "upgrade").returncode == 0
+    assert run_cli(empty, tmp_path, "keys", "create", "--name", "p", "--scope", "report").stdout

@@ -55,8 +55,18 @@ def _operator() -> Principal:
     return Principal.system(f"cli:{who}")
 
 
-def _container() -> Container:
-    return build_container(Settings())
+def _container(*, check_schema: bool = True) -> Container:
+    """The composition root for a command. Commands that read or write data first check the
+    schema, so a fresh data folder gets a plain instruction instead of a SQL traceback."""
+    container = build_container(Settings())
+    if check_schema and not migrate.is_current(container.db):
+        current = migrate.current_revision(container.db)
+        where = "is not set up" if current is None else f"is at {current}, behind this version"
+        raise _fail(
+            f"the database ({container.db.url.render_as_string()}) {where}: "
+            "run `takedown db upgrade` (`takedown serve` does it on start)"
+        )
+    return container
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -83,7 +93,7 @@ def serve(
     from takedown.server import create_app
     from takedown.server.logs import configure_logging
 
-    container = _container()
+    container = _container(check_schema=False)
     settings = container.settings
     configure_logging(settings.log_level, settings.log_format)
     migrate.upgrade(container.db)
@@ -111,7 +121,7 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the schema to this version's head."""
-    container = _container()
+    container = _container(check_schema=False)
     migrate.upgrade(container.db)
     err.print(f"schema at {migrate.current_revision(container.db)}")
 
@@ -119,7 +129,7 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the schema's revision and this version's head."""
-    container = _container()
+    container = _container(check_schema=False)
     current = migrate.current_revision(container.db)
     head = migrate.head_revision()
     typer.echo(json.dumps({"current": current, "head": head}))
@@ -335,7 +345,7 @@ def demo(
     """Load sample data (development mode only), print what to open, and serve."""
     from takedown.demo import load_demo
 
-    container = _container()
+    container = _container(check_schema=False)
     if container.settings.mode.value != "development":
         raise _fail("demo data is for development mode only")
     migrate.upgrade(container.db)
