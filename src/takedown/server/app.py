@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -58,9 +57,6 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
         worker = container.make_worker() if run_worker else None
         if worker is not None:
             worker.start()
-        # The writer thread and the event loop share the GIL: a short switch interval keeps a
-        # request from waiting up to 5 ms (Python's default) behind a group's Python work.
-        sys.setswitchinterval(0.001)
         container.writer.start()
         threading.Thread(target=container.matcher.warm, name="warm-banks", daemon=True).start()
         log.info("takedown started", extra={"version": __version__, "worker": run_worker})
