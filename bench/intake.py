@@ -40,10 +40,10 @@ SECONDS = float(os.environ.get("TAKEDOWN_BENCH_SECONDS", "8"))
 RATES = {
     "sqlite": [
         int(r)
-        for r in os.environ.get("TAKEDOWN_BENCH_SQLITE_RATES", "1000,1500,2000,2500").split(",")
+        for r in os.environ.get("TAKEDOWN_BENCH_SQLITE_RATES", "250,500,1000,2000").split(",")
     ],
     "postgresql": [
-        int(r) for r in os.environ.get("TAKEDOWN_BENCH_PG_RATES", "500,1000,1250").split(",")
+        int(r) for r in os.environ.get("TAKEDOWN_BENCH_PG_RATES", "250,500,1000").split(",")
     ],
 }
 GOALS = {"sqlite": (2000, 20.0), "postgresql": (1000, 30.0)}
@@ -76,6 +76,23 @@ def _count(url: str) -> dict[str, int]:
         }
     db.dispose()
     return counts
+
+
+def _server_cpu(port: int) -> float:
+    """CPU seconds (user + system) used so far by the server process serving ``port``."""
+    needle = f"serve\x00--port\x00{port}".encode()
+    ticks = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if needle not in (proc / "cmdline").read_bytes():
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _load(url: str, key: str, rate: int, tag: str) -> dict:
@@ -120,14 +137,20 @@ def _run(backend: str, url: str) -> list[dict]:
         _load(server, key, 300, f"{backend}-warm")
         for rate in RATES[backend]:
             before = _count(url)
+            cpu_before = _server_cpu(port)
             result = _load(server, key, rate, f"{backend}-{rate}")
+            cpu = _server_cpu(port) - cpu_before
             after = _count(url)
+            result["server_cpu_ms_per_report"] = cpu * 1000 / max(1, result["ok"])
+            result["server_cpu_share"] = cpu / result["seconds"]
             result["backend"] = backend
             result["stored"] = {k: after[k] - before[k] for k in after}
             rows.append(result)
             console.print(
                 f"{backend} {rate}/s: {result['achieved_rps']:.0f}/s, p50 "
                 f"{result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+                f"server CPU {result['server_cpu_share']:.0%} of a core, "
+                f"{result['server_cpu_ms_per_report']:.2f} ms a report, "
                 f"statuses {result['statuses']}"
             )
     return rows
@@ -164,6 +187,7 @@ def main() -> None:
         "p99 ms",
         "max ms",
         "reports stored",
+        "server CPU ms/report",
         "goal",
     ):
         table.add_column(column, justify="right")
@@ -184,6 +208,7 @@ def main() -> None:
             f"{r['p99_ms']:.1f}",
             f"{r['max_ms']:.0f}",
             str(r["stored"]["reports"]),
+            f"{r['server_cpu_ms_per_report']:.2f}",
             goal,
         )
     Console().print(table)
