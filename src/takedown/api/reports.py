@@ -92,11 +92,6 @@ class ReportReceipt(BaseModel):
     )
 
 
-def status_url(request: Request, c: Container, token: str) -> str:
-    base = c.settings.public_url or str(request.base_url)
-    return f"{base.rstrip('/')}/status/{token}"
-
-
 @router.post(
     "/reports",
     status_code=status.HTTP_201_CREATED,
@@ -144,7 +139,7 @@ def receipt_read(request: Request, c: Container, receipt: reports.Receipt) -> Re
         report_id=receipt.report_id,
         case_id=receipt.case_id,
         case_number=receipt.case_number,
-        status_url=status_url(request, c, receipt.status_token),
+        status_url=c.status_url(str(request.base_url), receipt.status_token),
         acknowledged_at=receipt.acknowledged_at,
         priority=receipt.priority.value,
         respond_by=receipt.respond_by,

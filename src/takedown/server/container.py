@@ -60,6 +60,12 @@ class Container:
             fast_reposts_per_hour=s.exposure_fast_reposts_per_hour,
         )
 
+    def status_url(self, request_base_url: str, token: str) -> str:
+        """A reporter's status link: on ``TAKEDOWN_PUBLIC_URL`` when set, else on the address
+        the request came in on."""
+        base = self.settings.public_url or request_base_url
+        return f"{base.rstrip('/')}/status/{token}"
+
     def intake(self) -> reports.IntakeContext:
         """What report intake needs: the matcher, the triage policy, the status-link key."""
         if self._status_key is None:

@@ -43,6 +43,7 @@ from takedown.cases import (
     ReportReceived,
     ReportSource,
     RoleNotAllowed,
+    Triage,
     TriagePolicy,
     allowed_roles,
     case_number,
@@ -442,15 +443,8 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
             new_case=case is None,
         )
     )
-    if case is not None and case.priority is not result.priority:
-        uow.publish(
-            CasePriorityChanged(
-                case_id=case_id,
-                old=case.priority.value,
-                new=result.priority.value,
-                reasons=result.reason_codes,
-            )
-        )
+    if case is not None:
+        _publish_priority_change(uow, case, result)
     if auto and (case is None or case.status is CaseStatus.open):
         _confirm_automatically(uow, case_id, content_id, auto, now)
     return Receipt(
@@ -465,6 +459,18 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         case_status=status,
         missing_for_valid=prepared.missing_for_valid,
     )
+
+
+def _publish_priority_change(uow: SqlAlchemyUnitOfWork, case: Case, result: Triage) -> None:
+    if result.priority is not case.priority:
+        uow.publish(
+            CasePriorityChanged(
+                case_id=case.id,
+                old=case.priority.value,
+                new=result.priority.value,
+                reasons=result.reason_codes,
+            )
+        )
 
 
 def _case_by_pdq(uow: SqlAlchemyUnitOfWork, pdq: str) -> int | None:
@@ -551,24 +557,33 @@ def _report_for_token(uow: SqlAlchemyUnitOfWork, token: str) -> Report:
     return report
 
 
-def next_step(case: Case, report: Report) -> str:
-    """What happens next and by when, in plain words."""
-    when = case.respond_by.strftime("%d %B %Y, %H:%M UTC")
-    if case.status is CaseStatus.confirmed:
+def _when(at: datetime) -> str:
+    return at.strftime("%d %B %Y, %H:%M UTC")
+
+
+def next_step(
+    *,
+    status: CaseStatus,
+    respond_by: datetime,
+    remove_by: datetime | None,
+    waiting_for_valid_request: bool = False,
+) -> str:
+    """What happens next and by when, in plain words: the acknowledgment page and the status
+    page both say it."""
+    if status is CaseStatus.confirmed:
         return (
             "We confirmed that this content breaks the law or our rules. It is being removed, "
             "with every copy we can find, and the account that shared it will be acted on."
         )
-    if case.status is CaseStatus.closed:
+    if status is CaseStatus.closed:
         return "This case is closed. You can appeal the decision below."
-    text = f"A person on our safety team will look at your report by {when}."
-    if case.remove_by is not None:
+    text = f"A person on our safety team will look at your report by {_when(respond_by)}."
+    if remove_by is not None:
         text += (
-            " If the image is what you describe, it will be removed by "
-            f"{case.remove_by.strftime('%d %B %Y, %H:%M UTC')} at the latest: the law gives us "
-            "48 hours from a valid request."
+            f" If the image is what you describe, it will be removed by {_when(remove_by)} at "
+            "the latest: the law gives us 48 hours from a valid request."
         )
-    elif report.category is Category.ncii and report.valid_request is False:
+    elif waiting_for_valid_request:
         text += (
             " For the legal 48-hour removal deadline to apply, we still need what is listed "
             "below; you can send it as a reply."
@@ -599,7 +614,12 @@ def status(*, uow: SqlAlchemyUnitOfWork, token: str) -> StatusView:
         report=report,
         case=case,
         messages=messages,
-        next_step=next_step(case, report),
+        next_step=next_step(
+            status=case.status,
+            respond_by=case.respond_by,
+            remove_by=case.remove_by,
+            waiting_for_valid_request=bool(missing),
+        ),
         can_appeal=decided,
         missing_for_valid=missing,
     )
@@ -718,15 +738,7 @@ def record_stats(
                 remove_by=clock.remove_by,
                 updated_at=now,
             )
-            if result.priority is not case.priority:
-                uow.publish(
-                    CasePriorityChanged(
-                        case_id=case_id,
-                        old=case.priority.value,
-                        new=result.priority.value,
-                        reasons=result.reason_codes,
-                    )
-                )
+            _publish_priority_change(uow, case, result)
             raised.append(case_id)
     audit.record(
         uow,

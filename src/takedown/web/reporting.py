@@ -173,31 +173,21 @@ async def report_submit(request: Request) -> Response:
         problems = [{"field": field, "text": f"{label}: {exc}"}]
         return report_form(request, form=form, problems=problems, status=422)
     receipt = await c.writer.run(partial(reports.store, prepared=prepared, ctx=c.intake()))
-    base = c.settings.public_url or str(request.base_url)
     return render(
         request,
         "report_received.html",
         {
             "receipt": receipt,
-            "status_url": f"{base.rstrip('/')}/status/{receipt.status_token}",
-            "next_step": _next_step_text(receipt),
+            "status_url": c.status_url(str(request.base_url), receipt.status_token),
+            "next_step": reports.next_step(
+                status=receipt.case_status,
+                respond_by=receipt.respond_by,
+                remove_by=receipt.remove_by,
+            ),
             "missing": [NCII_REQUIREMENTS[m] for m in receipt.missing_for_valid or []],
         },
         status=201,
     )
-
-
-def _next_step_text(receipt: reports.Receipt) -> str:
-    when = receipt.respond_by.strftime("%d %B %Y, %H:%M UTC")
-    if receipt.case_status.value == "confirmed":
-        return "We have already confirmed that this content must go. It is being removed."
-    text = f"A person on our safety team will look at it by {when}."
-    if receipt.remove_by is not None:
-        text += (
-            " If the image is what you describe, it will be removed by "
-            f"{receipt.remove_by.strftime('%d %B %Y, %H:%M UTC')} at the latest."
-        )
-    return text
 
 
 def _status_page(
