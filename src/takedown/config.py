@@ -101,6 +101,18 @@ class Settings(BaseSettings):
         description="Address reporters reach takedown at, for the status links in answers and "
         "e-mails (e.g. `https://safety.example.com`). Empty: the address the request came in on.",
     )
+    smtp_host: str | None = Field(
+        None,
+        description="Mail server for e-mails to reporters who gave an address (the "
+        "acknowledgment with their status link, and decisions). Empty: no e-mail is sent.",
+    )
+    smtp_port: int = Field(25, ge=1, le=65535, description="Mail server port.")
+    smtp_starttls: bool = Field(False, description="Upgrade the mail connection with STARTTLS.")
+    smtp_username: str | None = Field(None, description="Mail server login, if it needs one.")
+    smtp_password: str | None = Field(None, description="Mail server password.")
+    smtp_from: str = Field(
+        "takedown@localhost", description="The From address of e-mails to reporters."
+    )
     triage_p0_respond_minutes: int = Field(
         60,
         ge=1,

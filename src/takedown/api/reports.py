@@ -128,7 +128,9 @@ async def submit_report(
             idempotency_key=report_in.idempotency_key,
         ),
     )
-    receipt = await c.writer.run(partial(reports.store, prepared=prepared, ctx=c.intake()))
+    receipt = await c.writer.run(
+        partial(reports.store, prepared=prepared, ctx=c.intake(str(request.base_url)))
+    )
     if receipt.duplicate:
         response.headers["Idempotent-Replayed"] = "true"
     return receipt_read(request, c, receipt)

@@ -260,3 +260,15 @@ class CaseConfirmed:
     content_ids: list[str]
     automated: bool
     reason: str
+
+
+@dataclass(frozen=True)
+class ReporterEmailQueued:
+    """An e-mail to a reporter who gave an address: the acknowledgment, or a decision. Sent by
+    the worker (at least once; the message id lets a receiving server drop a repeat)."""
+
+    event_type: ClassVar[str] = "cases.reporter_email"
+    case_id: int
+    to: str
+    subject: str
+    body: str

@@ -66,12 +66,18 @@ class Container:
         base = self.settings.public_url or request_base_url
         return f"{base.rstrip('/')}/status/{token}"
 
-    def intake(self) -> reports.IntakeContext:
-        """What report intake needs: the matcher, the triage policy, the status-link key."""
+    def intake(self, request_base_url: str | None = None) -> reports.IntakeContext:
+        """What report intake needs: the matcher, the triage policy, the status-link key, and
+        where status links point (for e-mails to reporters, sent when a mail server is set)."""
         if self._status_key is None:
             self._status_key = reports.status_key(self.uow(readonly=True))
+        base = self.settings.public_url or request_base_url
         return reports.IntakeContext(
-            matcher=self.matcher, policy=self.triage_policy, status_key=self._status_key
+            matcher=self.matcher,
+            policy=self.triage_policy,
+            status_key=self._status_key,
+            status_base_url=base.rstrip("/") if base else None,
+            email=bool(self.settings.smtp_host),
         )
 
     def uow(self, *, readonly: bool = False) -> SqlAlchemyUnitOfWork:
@@ -113,16 +119,22 @@ def build_container(settings: Settings | None = None) -> Container:
     db = Database(
         settings.effective_database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
-    return Container(settings=settings, db=db, registry=default_registry())
+    return Container(settings=settings, db=db, registry=default_registry(settings))
 
 
-def default_registry() -> HandlerRegistry:
+def default_registry(settings: Settings | None = None) -> HandlerRegistry:
     """Every event type the code publishes, with the handlers that run for it.
 
     Events without a handler yet are still registered, so the outbox keeps them decodable
-    and a later handler can be added without touching the service that publishes them.
+    and a later handler can be added without touching the service that publishes them. With
+    ``settings`` naming a mail server, reporters' e-mails are sent.
     """
-    from takedown.cases import CaseConfirmed, CasePriorityChanged, ReportReceived
+    from takedown.cases import (
+        CaseConfirmed,
+        CasePriorityChanged,
+        ReporterEmailQueued,
+        ReportReceived,
+    )
     from takedown.identity import (
         AccountLockedOut,
         CredentialIssued,
@@ -141,6 +153,19 @@ def default_registry() -> HandlerRegistry:
         ReportReceived,
         CasePriorityChanged,
         CaseConfirmed,
+        ReporterEmailQueued,
     ):
         registry.register(event_cls)
+    if settings is not None and settings.smtp_host:
+        from takedown.services import notify
+
+        smtp = notify.SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+        )
+        registry.register(ReporterEmailQueued, notify.email_handler(smtp))
     return registry

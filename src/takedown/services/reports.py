@@ -38,6 +38,7 @@ from takedown.cases import (
     Category,
     Clocks,
     Priority,
+    ReporterEmailQueued,
     ReporterRole,
     ReportFacts,
     ReportReceived,
@@ -132,6 +133,8 @@ class IntakeContext:
     policy: TriagePolicy
     status_key: bytes
     now: datetime | None = None
+    status_base_url: str | None = None  # where status links point, for e-mails
+    email: bool = False  # queue e-mails to reporters who gave an address
 
 
 def _text(value: str | None, field_name: str, limit: int) -> str | None:
@@ -445,8 +448,10 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
     )
     if case is not None:
         _publish_priority_change(uow, case, result)
+    if ctx.email and r.contact_email:
+        _email_acknowledgment(uow, ctx, case_id, r, token, result.priority, clock, status)
     if auto and (case is None or case.status is CaseStatus.open):
-        _confirm_automatically(uow, case_id, content_id, auto, now)
+        _confirm_automatically(uow, case_id, content_id, auto, now, email=ctx.email)
     return Receipt(
         report_id=report_id,
         case_id=case_id,
@@ -482,8 +487,48 @@ def _case_by_pdq(uow: SqlAlchemyUnitOfWork, pdq: str) -> int | None:
     return best[1] if best else None
 
 
+def _email_acknowledgment(
+    uow: SqlAlchemyUnitOfWork,
+    ctx: IntakeContext,
+    case_id: int,
+    r: ReportCreate,
+    token: str,
+    priority: Priority,
+    clock: Clocks,
+    status: CaseStatus,
+) -> None:
+    assert r.contact_email
+    link = f"{ctx.status_base_url}/status/{token}" if ctx.status_base_url else None
+    lines = [
+        f"We received your report. Your case number is {case_number(case_id)}.",
+        "",
+        next_step(status=status, respond_by=clock.respond_by, remove_by=clock.remove_by),
+        "",
+    ]
+    if link:
+        lines += [
+            "See what happens to your report, reply or appeal at your private status page:",
+            link,
+            "Keep this link to yourself: anyone with it can read the status.",
+        ]
+    uow.publish(
+        ReporterEmailQueued(
+            case_id=case_id,
+            to=r.contact_email,
+            subject=f"Your report {case_number(case_id)} was received",
+            body="\n".join(lines) + "\n",
+        )
+    )
+
+
 def _confirm_automatically(
-    uow: SqlAlchemyUnitOfWork, case_id: int, content_id: str, auto: list[Match], now: datetime
+    uow: SqlAlchemyUnitOfWork,
+    case_id: int,
+    content_id: str,
+    auto: list[Match],
+    now: datetime,
+    *,
+    email: bool = False,
 ) -> None:
     banks = sorted({m.bank for m in auto})
     reason = f"matched the known-CSAM hash bank{'s' if len(banks) > 1 else ''} " + ", ".join(banks)
@@ -518,6 +563,18 @@ def _confirm_automatically(
     uow.publish(
         CaseConfirmed(case_id=case_id, content_ids=[content_id], automated=True, reason=reason)
     )
+    if email:
+        for address in uow.reports.contact_emails(case_id):
+            uow.publish(
+                ReporterEmailQueued(
+                    case_id=case_id,
+                    to=address,
+                    subject=f"Update on your report {case_number(case_id)}",
+                    body=f"There is a decision on case {case_number(case_id)}: the reported "
+                    f"content {reason}. It is being removed, with every copy we can find.\n"
+                    "Your status page (the link in our first e-mail) shows the decision.\n",
+                )
+            )
 
 
 def submit(

@@ -148,6 +148,15 @@ class ReportRepository:
         )
         return [_report(r) for r in rows]
 
+    def contact_emails(self, case_id: int) -> list[str]:
+        """The distinct addresses this case's reporters gave, in the order they first did."""
+        rows = self._raw.all(
+            "SELECT contact_email, min(id) FROM reports WHERE case_id = :case_id "
+            "AND contact_email IS NOT NULL GROUP BY contact_email ORDER BY min(id)",
+            {"case_id": case_id},
+        )
+        return [str(r[0]) for r in rows]
+
     def count(self) -> int:
         return int(self._raw.value("SELECT count(*) FROM reports") or 0)
 

@@ -172,7 +172,9 @@ async def report_submit(request: Request) -> Response:
         label = FIELD_NAMES.get(field, field)
         problems = [{"field": field, "text": f"{label}: {exc}"}]
         return report_form(request, form=form, problems=problems, status=422)
-    receipt = await c.writer.run(partial(reports.store, prepared=prepared, ctx=c.intake()))
+    receipt = await c.writer.run(
+        partial(reports.store, prepared=prepared, ctx=c.intake(str(request.base_url)))
+    )
     return render(
         request,
         "report_received.html",

@@ -1,0 +1,180 @@
+"""E-mail to reporters who gave an address, through a real SMTP server on a loopback port
+(aiosmtpd): the acknowledgment carries the case number and a working status link, a decision
+reaches every reporter of the case, a report without an address sends nothing, and a mail
+server that is down loses no report (the e-mail waits in the outbox)."""
+
+import re
+import time
+from email import message_from_bytes
+
+import pytest
+
+from takedown.identity import Scope
+from takedown.matching import BankPolicy
+from takedown.server.container import Container, default_registry
+from takedown.services import banks, scanning
+from tests.conftest import OPERATOR, add_key, free_port, make_settings, start_live_server
+from tests.media_support import encode, photo
+
+aiosmtpd = pytest.importorskip("aiosmtpd.controller")
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def wait_for(self, count, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = aiosmtpd.Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()
+
+
+def serve(database_url, db, tmp_path, port):
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_from="safety@platform.example",
+        outbox_backoff_seconds=0.2,
+    )
+    return start_live_server(
+        Container(settings=settings, db=db, registry=default_registry(settings))
+    )
+
+
+def stop(live):
+    live.server.should_exit = True
+    live.thread.join(15)
+
+
+def body_of(message):
+    return message.get_payload(decode=True).decode()
+
+
+def test_reporters_get_an_acknowledgment_and_the_decision(database_url, db, tmp_path, smtp):
+    inbox, port = smtp
+    live = serve(database_url, db, tmp_path, port)
+    try:
+        platform = add_key(live.container, "platform", Scope.report)[1]
+        auth = {"Authorization": f"Bearer {platform}"}
+        with live.client() as client:
+            first = client.post(
+                "/v1/reports",
+                headers=auth,
+                json={
+                    "content_id": "img-7",
+                    "category": "csam",
+                    "reporter_role": "parent_guardian",
+                    "contact": {"email": "parent@example.org"},
+                },
+            )
+            silent = client.post(
+                "/v1/reports",
+                headers=auth,
+                json={"content_id": "img-8", "category": "policy", "reporter_role": "user"},
+            )
+            assert first.status_code == silent.status_code == 201
+            [ack] = inbox.wait_for(1)
+            assert ack["To"] == "parent@example.org"
+            assert ack["From"] == "safety@platform.example"
+            assert first.json()["case_number"] in ack["Subject"]
+            link = re.search(r"(http://\S+/status/\S+)", body_of(ack)).group(1)
+            assert link == first.json()["status_url"]
+            page = client.get(link)
+            assert page.status_code == 200 and first.json()["case_number"] in page.text
+
+            # The same item turns out to be in a known-CSAM bank: the next report confirms the
+            # case at once, and both reporters with an address hear of the decision.
+            data = encode(photo("coffee.png"), quality=90)
+            container = live.container
+            banks.create_bank(
+                uow=container.uow(),
+                matcher=container.matcher,
+                actor=OPERATOR,
+                name="known",
+                policy=BankPolicy.block_and_report,
+            )
+            result = scanning.scan_media(
+                uow=container.uow(),
+                matcher=container.matcher,
+                actor=OPERATOR,
+                data=data,
+                content_id="img-7",
+                account_id="u1",
+            )
+            banks.add_entries(
+                uow=container.uow(),
+                matcher=container.matcher,
+                actor=OPERATOR,
+                bank_name="known",
+                items=[banks.EntryIn("sha256", result.hashes.sha256)],
+            )
+            second = client.post(
+                "/v1/reports",
+                headers=auth,
+                json={
+                    "content_id": "img-7",
+                    "category": "csam",
+                    "reporter_role": "user",
+                    "contact": {"email": "friend@example.org"},
+                },
+            )
+            assert second.json()["case_status"] == "confirmed"
+        messages = inbox.wait_for(4)
+        decisions = [m for m in messages if m["Subject"].startswith("Update on your report")]
+        assert sorted(m["To"] for m in decisions) == ["friend@example.org", "parent@example.org"]
+        assert all("known" in body_of(m) for m in decisions)
+        time.sleep(0.5)
+        assert len(inbox.messages) == 4  # the report without an address sent nothing
+        assert len({m["Message-ID"] for m in inbox.messages}) == 4
+    finally:
+        stop(live)
+
+
+def test_a_mail_server_that_is_down_loses_no_report(database_url, db, tmp_path):
+    dead_port = free_port()  # nothing listens here until later
+    live = serve(database_url, db, tmp_path, dead_port)
+    try:
+        platform = add_key(live.container, "platform", Scope.report)[1]
+        with live.client() as client:
+            answer = client.post(
+                "/v1/reports",
+                headers={"Authorization": f"Bearer {platform}"},
+                json={
+                    "content_id": "x",
+                    "category": "csam",
+                    "reporter_role": "user",
+                    "contact": {"email": "someone@example.org"},
+                },
+            )
+        assert answer.status_code == 201
+        time.sleep(1.0)
+        with live.container.uow(readonly=True) as uow:
+            counts = uow.outbox.counts()
+        assert counts.get("pending", 0) >= 1  # the e-mail waits to be retried
+        # The server comes up: the retry delivers it.
+        inbox = Inbox()
+        controller = aiosmtpd.Controller(inbox, hostname="127.0.0.1", port=dead_port)
+        controller.start()
+        try:
+            [message] = inbox.wait_for(1, timeout=20)
+            assert message["To"] == "someone@example.org"
+        finally:
+            controller.stop()
+    finally:
+        stop(live)
