@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from takedown.identity import Scope
 from tests.conftest import add_key, make_settings, start_live_server
@@ -377,3 +379,86 @@ def test_fast_growing_exposure_raises_the_case(live_server, container, platform)
     assert case.priority.value == "P1"
     assert "fast_exposure" in [r["code"] for r in case.reasons]
     assert case.respond_by < __import__("datetime").datetime.fromisoformat(report["respond_by"])
+
+
+text_or_junk = st.one_of(
+    st.none(), st.text(max_size=40), st.integers(), st.booleans(), st.lists(st.text(max_size=5))
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.fixed_dictionaries(
+        {
+            "content_id": text_or_junk,
+            "category": st.one_of(st.sampled_from(["csam", "ncii", "policy"]), text_or_junk),
+            "reporter_role": st.one_of(st.sampled_from(["user", "depicted_person"]), text_or_junk),
+        },
+        optional={
+            "contact": st.one_of(
+                st.fixed_dictionaries({"email": text_or_junk, "name": text_or_junk}), text_or_junk
+            ),
+            "description": text_or_junk,
+            "depicted_minor": text_or_junk,
+            "idempotency_key": text_or_junk,
+            "law_enforcement": st.one_of(
+                st.fixed_dictionaries({"agency": text_or_junk, "case_number": text_or_junk}),
+                text_or_junk,
+            ),
+        },
+    )
+)
+def test_fuzzed_reports_get_201_or_a_clear_4xx(live_server, platform, body):
+    with live_server.client() as client:
+        answer = client.post(
+            "/v1/reports", json=body, headers={"Authorization": f"Bearer {platform}"}
+        )
+    assert answer.status_code in (201, 403, 422), answer.text
+    if answer.status_code != 201:
+        assert answer.json()["error"]["message"]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    form=st.dictionaries(
+        st.sampled_from(
+            [
+                "content_url",
+                "content_id",
+                "category",
+                "reporter_role",
+                "depicted_minor",
+                "contact_email",
+                "signature",
+                "good_faith_statement",
+                "description",
+                "police_agency",
+                "police_case_number",
+                "idempotency_key",
+            ]
+        ),
+        st.text(max_size=60),
+        max_size=8,
+    )
+)
+def test_fuzzed_report_forms_get_a_page_never_an_error(unlimited_server, form):
+    with unlimited_server.client() as client:
+        answer = client.post("/report", data=form)
+    assert answer.status_code in (201, 422), answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+
+
+@pytest.fixture
+def unlimited_server(tmp_path, database_url, db):
+    """A server whose public page is not rate limited (the limit has its own test)."""
+    from takedown.server.container import Container, default_registry
+
+    settings_ = make_settings(database_url, tmp_path, report_page_limit=10_000)
+    live = start_live_server(Container(settings=settings_, db=db, registry=default_registry()))
+    yield live
+    live.server.should_exit = True
+    live.thread.join(15)
