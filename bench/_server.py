@@ -16,10 +16,41 @@ import httpx
 TAKEDOWN = str(Path(sys.executable).parent / "takedown")
 
 
+def server_cpu(port: int) -> float:
+    """CPU seconds (user + system) used so far by the server process serving ``port``."""
+    needle = f"serve\x00--port\x00{port}".encode()
+    ticks = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if needle not in (proc / "cmdline").read_bytes():
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(port: int, *, timeout: float = 180.0, busy: float = 0.1) -> None:
+    """Wait until the server has settled: after it answers, it still loads the bank indexes
+    and compiles the lookup kernels in the background, which would eat into the first
+    measurements (on a pinned core, all of them)."""
+    deadline = time.monotonic() + timeout
+    before = server_cpu(port)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = server_cpu(port)
+        if now - before < busy:
+            return
+        before = now
+
+
 @contextmanager
 def running_server(env: dict[str, str], port: int, cpus: set[int] | None = None) -> Iterator[str]:
-    """Start the server (pinned to ``cpus`` if given), wait until it answers, yield its URL,
-    stop it with SIGTERM."""
+    """Start the server (pinned to ``cpus`` if given), wait until it answers and has settled,
+    yield its URL, stop it with SIGTERM."""
     server = subprocess.Popen(
         [TAKEDOWN, "serve", "--port", str(port)],
         env=env,
@@ -35,6 +66,7 @@ def running_server(env: dict[str, str], port: int, cpus: set[int] | None = None)
                     break
             except httpx.HTTPError:
                 time.sleep(0.05)
+        wait_until_idle(port)
         yield url
     finally:
         server.send_signal(signal.SIGTERM)

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
-from bench._server import running_server
+from bench._server import running_server, server_cpu
 from takedown.identity import Principal, Scope
 from takedown.services import keys
 from takedown.store import Database, SqlAlchemyUnitOfWork, migrate
@@ -78,23 +78,6 @@ def _count(url: str) -> dict[str, int]:
     return counts
 
 
-def _server_cpu(port: int) -> float:
-    """CPU seconds (user + system) used so far by the server process serving ``port``."""
-    needle = f"serve\x00--port\x00{port}".encode()
-    ticks = 0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if needle not in (proc / "cmdline").read_bytes():
-                continue
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def _load(url: str, key: str, rate: int, tag: str) -> dict:
     command = [
         sys.executable,
@@ -137,9 +120,9 @@ def _run(backend: str, url: str) -> list[dict]:
         _load(server, key, 300, f"{backend}-warm")
         for rate in RATES[backend]:
             before = _count(url)
-            cpu_before = _server_cpu(port)
+            cpu_before = server_cpu(port)
             result = _load(server, key, rate, f"{backend}-{rate}")
-            cpu = _server_cpu(port) - cpu_before
+            cpu = server_cpu(port) - cpu_before
             after = _count(url)
             result["server_cpu_ms_per_report"] = cpu * 1000 / max(1, result["ok"])
             result["server_cpu_share"] = cpu / result["seconds"]

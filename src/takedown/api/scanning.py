@@ -138,7 +138,7 @@ async def scan_raw(
 ) -> ScanRead:
     """The same as ``POST /v1/scan``, with the media as the request body itself (any
     ``image/*`` or ``video/*`` type, or ``application/octet-stream``) and the ids in the path
-    and query. No multipart encoding to build or to parse: the cheaper way for an upload
+    and query. No multipart body to build: the simpler way for an upload
     pipeline that already holds the bytes."""
     content_type = request.headers.get("content-type", "application/octet-stream")
     if not content_type.startswith(MEDIA_TYPES):
