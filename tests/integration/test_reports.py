@@ -278,6 +278,7 @@ def test_bad_fields_are_named(container):
     cases = [
         ({"content_id": None}, "content_id"),
         ({"content_id": None, "content_url": "javascript:alert(1)"}, "content_url"),
+        ({"content_url": "javascript:alert(1)"}, "content_url"),
         ({"contact_email": "not an address"}, "contact_email"),
         ({"description": "x" * 5001}, "description"),
         ({"police_case_number": "1"}, "police_agency"),

@@ -151,14 +151,15 @@ def _text(value: str | None, field_name: str, limit: int) -> str | None:
 
 
 def _content_id_for(content_id: str | None, url: str | None) -> str:
+    # A link is checked even beside an id: it is kept, and shown to staff later.
+    if url and not url.lower().startswith(("http://", "https://")):
+        raise InvalidInput("the link must start with http:// or https://", field="content_url")
     if content_id:
         return content_id
     if not url:
         raise InvalidInput(
             "say where the content is: its link or the platform's content id", field="content_id"
         )
-    if not url.lower().startswith(("http://", "https://")):
-        raise InvalidInput("the link must start with http:// or https://", field="content_url")
     # Until the platform resolves links to its ids, a link stands for its own content.
     key = url if len(url) <= MAX_ID - 4 else hashlib.sha256(url.encode()).hexdigest()
     return f"url:{key}"
