@@ -56,6 +56,7 @@ def test_three_reporters_one_case_at_p0_with_every_reason(live_server, platform)
             },
         )
         assert anonymous.status_code == 201
+        assert anonymous.headers["cache-control"] == "no-store"
         auth = {"Authorization": f"Bearer {platform}"}
         minor = client.post(
             "/v1/reports",

@@ -175,7 +175,7 @@ async def report_submit(request: Request) -> Response:
     receipt = await c.writer.run(
         partial(reports.store, prepared=prepared, ctx=c.intake(str(request.base_url)))
     )
-    return render(
+    response = render(
         request,
         "report_received.html",
         {
@@ -190,6 +190,9 @@ async def report_submit(request: Request) -> Response:
         },
         status=201,
     )
+    # The page holds the private status link: never keep it in a cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _status_page(
