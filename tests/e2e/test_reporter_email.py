@@ -10,11 +10,9 @@ from email import message_from_bytes
 import pytest
 
 from takedown.identity import Scope
-from takedown.matching import BankPolicy
 from takedown.server.container import Container, default_registry
-from takedown.services import banks, scanning
-from tests.conftest import OPERATOR, add_key, free_port, make_settings, start_live_server
-from tests.media_support import encode, photo
+from tests.conftest import add_key, free_port, make_settings, start_live_server
+from tests.integration.test_reports import scan_and_bank
 
 aiosmtpd = pytest.importorskip("aiosmtpd.controller")
 
@@ -100,30 +98,7 @@ def test_reporters_get_an_acknowledgment_and_the_decision(database_url, db, tmp_
 
             # The same item turns out to be in a known-CSAM bank: the next report confirms the
             # case at once, and both reporters with an address hear of the decision.
-            data = encode(photo("coffee.png"), quality=90)
-            container = live.container
-            banks.create_bank(
-                uow=container.uow(),
-                matcher=container.matcher,
-                actor=OPERATOR,
-                name="known",
-                policy=BankPolicy.block_and_report,
-            )
-            result = scanning.scan_media(
-                uow=container.uow(),
-                matcher=container.matcher,
-                actor=OPERATOR,
-                data=data,
-                content_id="img-7",
-                account_id="u1",
-            )
-            banks.add_entries(
-                uow=container.uow(),
-                matcher=container.matcher,
-                actor=OPERATOR,
-                bank_name="known",
-                items=[banks.EntryIn("sha256", result.hashes.sha256)],
-            )
+            scan_and_bank(live.container, "img-7", "u1", signal_type="sha256")
             second = client.post(
                 "/v1/reports",
                 headers=auth,

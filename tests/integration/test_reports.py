@@ -297,8 +297,9 @@ def test_a_link_stands_for_unknown_content_and_is_registered(container):
         assert uow.content.get("url:https://example.com/p/1") is not None
 
 
-def test_a_block_and_report_match_confirms_the_case_at_once(container):
-    data = encode(photo("coffee.png"), quality=90)
+def scan_and_bank(container, content_id, account_id, signal_type="md5"):
+    """Scan a photo as ``content_id``, then put its exact hash in a new ``block_and_report``
+    bank named ``known``: the item is now known CSAM-by-hash."""
     banks.create_bank(
         uow=container.uow(),
         matcher=container.matcher,
@@ -310,17 +311,21 @@ def test_a_block_and_report_match_confirms_the_case_at_once(container):
         uow=container.uow(),
         matcher=container.matcher,
         actor=OPERATOR,
-        data=data,
-        content_id="seen",
-        account_id="acct",
+        data=encode(photo("coffee.png"), quality=90),
+        content_id=content_id,
+        account_id=account_id,
     )
     banks.add_entries(
         uow=container.uow(),
         matcher=container.matcher,
         actor=OPERATOR,
         bank_name="known",
-        items=[banks.EntryIn("md5", result.hashes.md5)],
+        items=[banks.EntryIn(signal_type, getattr(result.hashes, signal_type))],
     )
+
+
+def test_a_block_and_report_match_confirms_the_case_at_once(container):
+    scan_and_bank(container, "seen", "acct")
     receipt = submit(container, content_id="seen", category=Category.policy)
     assert receipt.case_status is CaseStatus.confirmed
     assert receipt.priority is Priority.p0

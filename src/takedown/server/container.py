@@ -63,8 +63,7 @@ class Container:
     def status_url(self, request_base_url: str, token: str) -> str:
         """A reporter's status link: on ``TAKEDOWN_PUBLIC_URL`` when set, else on the address
         the request came in on."""
-        base = self.settings.public_url or request_base_url
-        return f"{base.rstrip('/')}/status/{token}"
+        return reports.status_url(self.settings.public_url or request_base_url, token)
 
     def intake(self, request_base_url: str | None = None) -> reports.IntakeContext:
         """What report intake needs: the matcher, the triage policy, the status-link key, and
@@ -76,7 +75,7 @@ class Container:
             matcher=self.matcher,
             policy=self.triage_policy,
             status_key=self._status_key,
-            status_base_url=base.rstrip("/") if base else None,
+            status_base_url=base,
             email=bool(self.settings.smtp_host),
         )
 

@@ -243,6 +243,11 @@ def status_token(key: bytes, submitter: str, nonce: str) -> str:
     return base64.urlsafe_b64encode(mac[:24]).decode()
 
 
+def status_url(base_url: str, token: str) -> str:
+    """A reporter's private status link on ``base_url`` (the address reporters reach)."""
+    return f"{base_url.rstrip('/')}/status/{token}"
+
+
 def status_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -499,7 +504,7 @@ def _email_acknowledgment(
     status: CaseStatus,
 ) -> None:
     assert r.contact_email
-    link = f"{ctx.status_base_url}/status/{token}" if ctx.status_base_url else None
+    link = status_url(ctx.status_base_url, token) if ctx.status_base_url else None
     lines = [
         f"We received your report. Your case number is {case_number(case_id)}.",
         "",

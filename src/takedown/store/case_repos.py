@@ -124,12 +124,6 @@ class ReportRepository:
         )
         return int(found) if found is not None else None
 
-    def received_at(self, report_id: int) -> datetime:
-        value = self._raw.read_dt(
-            self._raw.value("SELECT received_at FROM reports WHERE id = :id", {"id": report_id})
-        )
-        assert value is not None
-        return value
 
     def by_status_digest(self, digest: str) -> Report | None:
         row = self._s.scalar(select(ReportRow).where(ReportRow.status_digest == digest))
@@ -142,11 +136,6 @@ class ReportRepository:
         )
         return found is not None
 
-    def for_case(self, case_id: int) -> list[Report]:
-        rows = self._s.scalars(
-            select(ReportRow).where(ReportRow.case_id == case_id).order_by(ReportRow.id)
-        )
-        return [_report(r) for r in rows]
 
     def contact_emails(self, case_id: int) -> list[str]:
         """The distinct addresses this case's reporters gave, in the order they first did."""
@@ -324,13 +313,6 @@ class CaseMessageRepository:
         )
         return [_value(CaseMessage, r) for r in rows]
 
-    def for_case(self, case_id: int) -> list[CaseMessage]:
-        rows = self._s.scalars(
-            select(CaseMessageRow)
-            .where(CaseMessageRow.case_id == case_id)
-            .order_by(CaseMessageRow.id)
-        )
-        return [_value(CaseMessage, r) for r in rows]
 
 
 class ContentStatsRepository:

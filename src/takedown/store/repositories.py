@@ -338,9 +338,6 @@ class OutboxRepository:
         row = self._s.get(OutboxRow, event_id)
         return _value(OutboxMessage, row) if row else None
 
-    def due_ids(self, now: datetime, limit: int) -> list[int]:
-        return [event_id for event_id, _ in self.due(now, limit)]
-
     def due(self, now: datetime, limit: int) -> list[tuple[int, str]]:
         """(id, event type) of the events due now, oldest first."""
         q = (
