@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         description="Multipart uploads up to this size are parsed in memory; larger ones are "
         "spooled to a temporary file (16 MB).",
     )
+    hash_threads: int = Field(
+        0,
+        ge=0,
+        description="Threads per web process that hash uploads. 0: one per core the process "
+        "may run on.",
+    )
     login_max_failures: int = Field(
         5, ge=1, description="Failed logins in a row after which an account is locked."
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile, status
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from takedown.api.deps import container, uow
 from takedown.api.schemas import StrictModel
@@ -159,9 +159,11 @@ async def _scan(
     parent_content_id: str | None,
 ) -> ScanRead:
     limits = ImageLimits(max_bytes=c.settings.max_media_bytes)
-    # Hashing is the work (in a worker thread, off the event loop); the registry row and any
-    # match's audit entry and event are committed with other requests' by the writer.
-    analysed = await run_in_threadpool(
+    # Hashing is the work (on the hashing threads, one per core, off the event loop); the
+    # registry row and any match's audit entry and event are committed with other requests'
+    # by the writer.
+    analysed = await asyncio.get_running_loop().run_in_executor(
+        c.media_pool,
         partial(
             scanning.analyse_media,
             matcher=c.matcher,
@@ -171,7 +173,7 @@ async def _scan(
             account_id=account_id,
             parent_content_id=parent_content_id,
             limits=limits,
-        )
+        ),
     )
     result = await c.writer.run(partial(scanning.record_scan, scan=analysed))
     h = result.hashes

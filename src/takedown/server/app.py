@@ -64,6 +64,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
             yield
         finally:
             container.writer.stop()
+            container.close_media_pool()
             if worker is not None:
                 worker.stop()
             log.info("takedown stopped")

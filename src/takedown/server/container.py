@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -38,6 +40,19 @@ class Container:
         self.report_limiter = SlidingWindowLimiter(
             self.settings.report_page_limit, self.settings.report_page_window_seconds
         )
+
+    @cached_property
+    def media_pool(self) -> ThreadPoolExecutor:
+        """The threads that hash uploads: one per core this process may run on (or
+        ``TAKEDOWN_HASH_THREADS``). Hashing is CPU work; more threads than cores only adds
+        switching and evicts each other's image buffers from the cache."""
+        threads = self.settings.hash_threads or len(os.sched_getaffinity(0))
+        return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="takedown-hash")
+
+    def close_media_pool(self) -> None:
+        pool = self.__dict__.pop("media_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     @cached_property
     def triage_policy(self) -> TriagePolicy:

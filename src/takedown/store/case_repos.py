@@ -124,7 +124,6 @@ class ReportRepository:
         )
         return int(found) if found is not None else None
 
-
     def by_status_digest(self, digest: str) -> Report | None:
         row = self._s.scalar(select(ReportRow).where(ReportRow.status_digest == digest))
         return _report(row) if row else None
@@ -135,7 +134,6 @@ class ReportRepository:
             {"case_id": case_id, "key": reporter_key},
         )
         return found is not None
-
 
     def contact_emails(self, case_id: int) -> list[str]:
         """The distinct addresses this case's reporters gave, in the order they first did."""
@@ -312,7 +310,6 @@ class CaseMessageRepository:
             .order_by(CaseMessageRow.id)
         )
         return [_value(CaseMessage, r) for r in rows]
-
 
 
 class ContentStatsRepository:
