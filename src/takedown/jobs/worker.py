@@ -19,11 +19,13 @@ import threading
 import traceback
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from prometheus_client import Counter
 
 from takedown.jobs.registry import HandlerContext, HandlerRegistry
 from takedown.store.db import Database
+from takedown.store.group_commit import GroupCommitter
 from takedown.store.types import utcnow
 from takedown.store.uow import SqlAlchemyUnitOfWork
 
@@ -113,6 +115,10 @@ def run_event(
     return "done"
 
 
+def _complete_unhandled(uow: SqlAlchemyUnitOfWork, event_ids: list[int]) -> int:
+    return uow.outbox.complete_unhandled(event_ids, now=utcnow())
+
+
 class Worker:
     """Runs due outbox events on a background thread until ``stop()``.
 
@@ -133,8 +139,13 @@ class Worker:
         batch: int = 500,
         pace_seconds: float = 0.05,
         worker_id: str | None = None,
+        writer: GroupCommitter | None = None,
     ) -> None:
         self.db = db
+        # In a web process, writes go through its group-commit writer: on SQLite a second
+        # writer in the same process would wait on the file lock (with SQLite's sleeping
+        # back-off) and hold up the requests being committed.
+        self.writer = writer
         self.registry = registry
         self.policy = policy or RetryPolicy()
         self.poll_seconds = poll_seconds
@@ -152,9 +163,12 @@ class Worker:
             due = uow.outbox.due(utcnow(), self.batch)
         unhandled = [i for i, t in due if not self.registry.has_handlers(t)]
         if unhandled:
-            with SqlAlchemyUnitOfWork(self.db) as uow:
-                uow.outbox.complete_unhandled(unhandled, now=utcnow())
-                uow.commit()
+            if self.writer is not None and self.writer.running:
+                self.writer.call(partial(_complete_unhandled, event_ids=unhandled))
+            else:
+                with SqlAlchemyUnitOfWork(self.db) as uow:
+                    _complete_unhandled(uow, unhandled)
+                    uow.commit()
             for _, event_type in due:
                 if not self.registry.has_handlers(event_type):
                     EVENTS_HANDLED.labels(event_type).inc()

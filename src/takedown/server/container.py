@@ -122,6 +122,7 @@ class Container:
                 self.registry,
                 policy=self.retry_policy,
                 poll_seconds=self.settings.worker_poll_seconds,
+                writer=self.writer,
             )
         return self.worker
 

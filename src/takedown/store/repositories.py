@@ -340,33 +340,31 @@ class OutboxRepository:
 
     def due(self, now: datetime, limit: int) -> list[tuple[int, str]]:
         """(id, event type) of the events due now, oldest first."""
-        q = (
-            select(OutboxRow.id, OutboxRow.event_type)
-            .where(
-                OutboxRow.status == "pending",
-                OutboxRow.available_at <= now,
-                (OutboxRow.locked_until.is_(None)) | (OutboxRow.locked_until < now),
-            )
-            .order_by(OutboxRow.available_at, OutboxRow.id)
-            .limit(limit)
+        raw = self._raw
+        rows = raw.all(
+            "SELECT id, event_type FROM outbox WHERE status = 'pending' AND available_at <= :now "
+            "AND (locked_until IS NULL OR locked_until < :now) "
+            "ORDER BY available_at, id LIMIT :limit",
+            {"now": raw.dt(now), "limit": limit},
         )
-        return [(int(i), str(t)) for i, t in self._s.execute(q)]
+        return [(int(i), str(t)) for i, t in rows]
 
     def complete_unhandled(self, event_ids: Sequence[int], *, now: datetime) -> int:
         """Mark events that no handler wants as done, in one statement (those still pending and
         not leased by anyone). Returns how many."""
         if not event_ids:
             return 0
-        result = self._s.execute(
-            update(OutboxRow)
-            .where(
-                OutboxRow.id.in_(list(event_ids)),
-                OutboxRow.status == "pending",
-                (OutboxRow.locked_until.is_(None)) | (OutboxRow.locked_until < now),
-            )
-            .values(status="done", handled_at=now, attempts=OutboxRow.attempts + 1)
+        raw = self._raw
+        params: dict[str, Any] = {f"i{n}": int(i) for n, i in enumerate(event_ids)}
+        placeholders = ", ".join(f":{name}" for name in params)
+        params["now"] = raw.dt(now)
+        sql = (
+            "UPDATE outbox SET status = 'done', handled_at = :now, attempts = attempts + 1 "  # noqa: S608 - placeholders only
+            f"WHERE id IN ({placeholders}) AND status = 'pending' "
+            "AND (locked_until IS NULL OR locked_until < :now)"
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        cursor = raw.execute(sql, params)
+        return int(cursor.rowcount)
 
     def claim(self, event_id: int, *, worker: str, now: datetime, until: datetime) -> bool:
         result = self._s.execute(
