@@ -146,3 +146,33 @@ def test_an_event_nobody_handles_is_marked_done(db):
 
     event_id = publish(db)
     assert run_event(db, HandlerRegistry(), event_id, worker_id="w", policy=FAST) == "done"
+
+
+def test_events_nobody_handles_are_completed_in_one_batch_through_the_writer(db):
+    """In a web process the worker's batch goes through the group-commit writer (on SQLite a
+    second writer would wait on the lock and hold up requests); without one it commits alone.
+    Events that are leased by someone else, or already done, are left as they are."""
+    from takedown.jobs import HandlerRegistry
+    from takedown.store.group_commit import GroupCommitter
+    from takedown.store.types import utcnow
+
+    registry = HandlerRegistry()
+    registry.register(Pinged)
+    ids = [publish(db, f"batch-{i}") for i in range(5)]
+    with SqlAlchemyUnitOfWork(db) as uow:
+        now = utcnow()
+        assert uow.outbox.claim(ids[0], worker="other", now=now, until=now + timedelta(hours=1))
+        uow.commit()
+    writer = GroupCommitter(db)
+    writer.start()
+    try:
+        worker = Worker(db, registry, policy=FAST, writer=writer)
+        assert worker.run_once() == 4  # the leased one is not due
+        assert writer.items == 1  # one batch, committed by the writer
+    finally:
+        writer.stop()
+    assert status(db, ids[0]).status == "pending"
+    for event_id in ids[1:]:
+        message = status(db, event_id)
+        assert message.status == "done" and message.attempts == 1
+    assert Worker(db, registry, policy=FAST).run_once() == 0
