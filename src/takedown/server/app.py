@@ -69,10 +69,11 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
         try:
             yield
         finally:
-            container.writer.stop()
-            container.close_media_pool()
+            # The worker first: it commits through the writer.
             if worker is not None:
                 worker.stop()
+            container.writer.stop()
+            container.close_media_pool()
             log.info("takedown stopped")
 
     app = FastAPI(
