@@ -105,6 +105,10 @@ def serve(
         # Each process builds the app itself; uvicorn supervises and restarts them.
         container.db.dispose()
         target = "takedown.server.asgi:app_factory"
+    else:
+        from takedown.server.app import freeze_heap
+
+        freeze_heap()
     uvicorn.run(
         target,
         factory=processes > 1,

@@ -60,11 +60,6 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
             worker.start()
         container.writer.start()
         threading.Thread(target=container.matcher.warm, name="warm-banks", daemon=True).start()
-        # Everything loaded so far (modules, the app, its routes) lives as long as the process:
-        # take it out of the collector's generations, so a full collection under load walks
-        # only what requests made. It was most of the intake's latency tail.
-        gc.collect()
-        gc.freeze()
         log.info("takedown started", extra={"version": __version__, "worker": run_worker})
         try:
             yield
@@ -113,6 +108,16 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     check_routes_declared(app)
     _document_access(app)
     return app
+
+
+def freeze_heap() -> None:
+    """For a server process, once its app is built: everything loaded so far (modules, the
+    app, its routes) lives as long as the process, so take it out of the garbage collector's
+    generations; a full collection under load then walks only what requests made. Full
+    collections were most of the intake's latency tail. Not for processes that build many
+    apps (tests): frozen objects are never collected."""
+    gc.collect()
+    gc.freeze()
 
 
 def _document_access(app: FastAPI) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from takedown.server.app import create_app
+from takedown.server.app import create_app, freeze_heap
 from takedown.server.container import build_container
 from takedown.server.logs import configure_logging
 
@@ -13,4 +13,6 @@ from takedown.server.logs import configure_logging
 def app_factory() -> FastAPI:
     container = build_container()
     configure_logging(container.settings.log_level, container.settings.log_format)
-    return create_app(container)
+    app = create_app(container)
+    freeze_heap()
+    return app
