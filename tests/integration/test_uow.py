@@ -79,6 +79,32 @@ def test_concurrent_audit_appends_form_one_unbroken_chain(db, container):
     assert result.entries == 80 and result.head_seq == 80
 
 
+def test_audit_entries_are_chained_at_commit_in_order_and_read_back_before_it(db):
+    """Entries wait in the unit of work and are written together when it commits (a group
+    commit's reports cost one read and one update of the head); a read of the log in the
+    same unit of work sees them already, and a rollback leaves no trace."""
+    with SqlAlchemyUnitOfWork(db) as uow:
+        for i in range(3):
+            audit.record(uow, actor=Principal.system(), action="test.first", details={"i": i})
+        assert uow.audit.head()[0] == 3  # a read inside the transaction writes them first
+        audit.record(uow, actor=Principal.system(), action="test.second", details={"i": 3})
+        uow.commit()
+    with SqlAlchemyUnitOfWork(db) as uow:
+        audit.record(uow, actor=Principal.system(), action="test.rolled_back")
+        uow.rollback()
+    with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
+        entries = list(uow.audit.iter_all())
+    assert [(e.seq, e.action, e.details) for e in entries] == [
+        (1, "test.first", {"i": 0}),
+        (2, "test.first", {"i": 1}),
+        (3, "test.first", {"i": 2}),
+        (4, "test.second", {"i": 3}),
+    ]
+    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    result = audit.verify(uow=SqlAlchemyUnitOfWork(db, readonly=True), actor=Principal.system())
+    assert result.ok and result.head_seq == 4
+
+
 def test_concurrent_updates_of_one_row_lose_nothing(db):
     with SqlAlchemyUnitOfWork(db) as uow:
         user = uow.users.add(name="ana", role=Role.reviewer, password_hash=None)

@@ -21,8 +21,9 @@ def record(
     target_id: str | int | None = None,
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
-) -> AuditRecord:
-    """Append an entry in the caller's transaction: it commits or rolls back with the change.
+) -> None:
+    """Append an entry in the caller's transaction: it commits or rolls back with the change
+    (entries are chained and written together when the unit of work commits).
 
     ``action`` is a dotted verb (``user.created``, ``auth.login_failed``); ``details`` must be
     JSON-serialisable and never holds a secret. Example::
@@ -30,7 +31,7 @@ def record(
         audit.record(uow, actor=actor, action="key.revoked", target_type="api_key",
                      target_id=key.id)
     """
-    return uow.audit.append(
+    uow.audit.append(
         actor_kind=actor.kind.value,
         actor_id=actor.subject_id,
         actor_name=actor.name,

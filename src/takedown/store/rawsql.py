@@ -54,6 +54,9 @@ class RawSql:
         cursor.execute(sql if self.sqlite else _to_pg(sql), params or {})
         return cursor
 
+    def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        self._cur().executemany(sql if self.sqlite else _to_pg(sql), rows)
+
     def one(self, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
         row = self.execute(sql, params).fetchone()
         return tuple(row) if row is not None else None

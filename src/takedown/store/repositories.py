@@ -191,19 +191,32 @@ _HEAD_SQLITE = "SELECT seq, hash FROM audit_head WHERE id = 1"  # the writer loc
 _HEAD_LOCKED = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
 
 
+_INSERT_AUDIT = (
+    "INSERT INTO audit_log (seq, at, actor_kind, actor_id, actor_name, action, target_type, "
+    "target_id, details, prev_hash, hash) VALUES (:seq, :at, :actor_kind, :actor_id, "
+    ":actor_name, :action, :target_type, :target_id, :details, :prev_hash, :hash)"
+)
+
+
 class AuditRepository:
-    """Appends under a row lock on the head, so concurrent writers form one chain."""
+    """Entries wait in the unit of work and are written together just before it commits
+    (``flush``), chained onto the head under its row lock (PostgreSQL) or SQLite's writer
+    lock, so concurrent writers form one chain and each holds the head only while it commits.
+    A group commit's hundreds of entries cost one read and one update of the head."""
 
     def __init__(self, session: Session, raw: RawSql) -> None:
         self._s = session
         self._raw = raw
+        self._pending: list[dict[str, Any]] = []
         # The head as this transaction last wrote it. Once read it stays ours until the
-        # transaction ends (SQLite's write lock, PostgreSQL's FOR UPDATE), so later appends in
-        # the same unit of work (a group commit's) need not read it again.
+        # transaction ends (SQLite's write lock, PostgreSQL's FOR UPDATE), so a later flush in
+        # the same unit of work need not read it again.
         self._head: tuple[int, str] | None = None
 
-    def forget_head(self) -> None:
-        """The transaction ended: the head may move under other writers from now on."""
+    def end_transaction(self) -> None:
+        """The transaction ended (committed or rolled back): drop what was not written, and
+        the head, which may move under other writers from now on."""
+        self._pending.clear()
         self._head = None
 
     def append(
@@ -217,55 +230,61 @@ class AuditRepository:
         target_id: str | None,
         details: dict[str, Any],
         at: datetime,
-    ) -> AuditRecord:
-        raw = self._raw
-        head = self._head or raw.one(_HEAD_SQLITE if raw.sqlite else _HEAD_LOCKED)
-        if head is None:  # made by the first migration; gone only if someone deleted it
-            raise RuntimeError("the audit log's head row is missing; run `takedown audit verify`")
-        record = AuditRecord(
-            seq=int(head[0]) + 1,
-            at=at,
-            actor_kind=actor_kind,
-            actor_id=actor_id,
-            actor_name=actor_name,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            details=details,
-            prev_hash=head[1],
-        )
-        digest = entry_hash(record)
-        raw.execute(
-            "INSERT INTO audit_log (seq, at, actor_kind, actor_id, actor_name, action, "
-            "target_type, target_id, details, prev_hash, hash) VALUES (:seq, :at, :actor_kind, "
-            ":actor_id, :actor_name, :action, :target_type, :target_id, :details, :prev_hash, "
-            ":hash)",
+    ) -> None:
+        """Add an entry to this transaction; it is written by ``flush`` (at the latest when
+        the unit of work commits) and commits or rolls back with everything else."""
+        self._pending.append(
             {
-                "seq": record.seq,
-                "at": raw.dt(at),
+                "at": at,
                 "actor_kind": actor_kind,
                 "actor_id": actor_id,
                 "actor_name": actor_name,
                 "action": action,
                 "target_type": target_type,
                 "target_id": target_id,
-                "details": raw.json(details),
-                "prev_hash": record.prev_hash,
-                "hash": digest,
-            },
+                "details": dict(details),
+            }
         )
+
+    def flush(self) -> None:
+        """Chain the waiting entries onto the head and write them, in this transaction."""
+        if not self._pending:
+            return
+        raw = self._raw
+        head = self._head or raw.one(_HEAD_SQLITE if raw.sqlite else _HEAD_LOCKED)
+        if head is None:  # made by the first migration; gone only if someone deleted it
+            raise RuntimeError("the audit log's head row is missing; run `takedown audit verify`")
+        seq, prev = int(head[0]), str(head[1])
+        rows = []
+        for entry in self._pending:
+            seq += 1
+            digest = entry_hash(AuditRecord(seq=seq, prev_hash=prev, **entry))
+            rows.append(
+                {
+                    **entry,
+                    "seq": seq,
+                    "at": raw.dt(entry["at"]),
+                    "details": raw.json(entry["details"]),
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            prev = digest
+        raw.executemany(_INSERT_AUDIT, rows)
         raw.execute(
             "UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1",
-            {"seq": record.seq, "hash": digest},
+            {"seq": seq, "hash": prev},
         )
-        self._head = (record.seq, digest)
-        return AuditRecord(**{**record.__dict__, "hash": digest})
+        self._head = (seq, prev)
+        self._pending.clear()
 
     def head(self) -> tuple[int, str]:
+        self.flush()
         head = self._s.get(AuditHeadRow, 1)
         return (head.seq, head.hash) if head else (0, GENESIS_HASH)
 
     def iter_all(self, batch: int = 1000) -> Iterator[AuditRecord]:
+        self.flush()
         last = 0
         while True:
             rows = list(
@@ -292,6 +311,7 @@ class AuditRepository:
         before_seq: int | None = None,
         limit: int = 100,
     ) -> list[AuditRecord]:
+        self.flush()
         q = select(AuditEntryRow).order_by(AuditEntryRow.seq.desc()).limit(limit)
         if action:
             q = q.where(AuditEntryRow.action == action)

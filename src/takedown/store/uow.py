@@ -121,8 +121,11 @@ class SqlAlchemyUnitOfWork:
         return self.outbox.add(event_type=event.event_type, payload=event_payload(event))
 
     def commit(self) -> None:
-        self.audit.forget_head()
-        self.session.commit()
+        try:
+            self.audit.flush()
+            self.session.commit()
+        finally:
+            self.audit.end_transaction()
         self._committed = True
         if self._published:
             self.db.notify_committed(frozenset(self._event_types))
@@ -130,5 +133,5 @@ class SqlAlchemyUnitOfWork:
             self._event_types = set()
 
     def rollback(self) -> None:
-        self.audit.forget_head()
+        self.audit.end_transaction()
         self.session.rollback()
