@@ -1,5 +1,6 @@
 """The unit of work on the real SQLite file and the real PostgreSQL."""
 
+import itertools
 import threading
 
 import pytest
@@ -100,7 +101,7 @@ def test_audit_entries_are_chained_at_commit_in_order_and_read_back_before_it(db
         (3, "test.first", {"i": 2}),
         (4, "test.second", {"i": 3}),
     ]
-    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
     result = audit.verify(uow=SqlAlchemyUnitOfWork(db, readonly=True), actor=Principal.system())
     assert result.ok and result.head_seq == 4
 
