@@ -17,6 +17,7 @@ from starlette.formparsers import MultiPartParser
 
 from takedown import __version__
 from takedown.api.health import DOCS_ASSETS
+from takedown.api.schemas import COMPONENTS_KEY
 from takedown.config import Mode
 from takedown.server.container import Container, build_container
 from takedown.server.errors import install_error_handlers
@@ -139,6 +140,7 @@ def _document_access(app: FastAPI) -> None:
                 "description": "An API key (tdk_…) or a personal token (tdp_…).",
             }
         }
+        components = schema["components"].setdefault("schemas", {})
         for route in iter_routes(app):
             access = declared_access(route)
             if not isinstance(route, APIRoute) or access is None:
@@ -147,6 +149,8 @@ def _document_access(app: FastAPI) -> None:
                 operation = schema["paths"].get(route.path, {}).get(method.lower())
                 if operation is None:
                     continue
+                # Bodies a route reads itself (``api.schemas.json_body``) bring their models.
+                components.update(operation.pop(COMPONENTS_KEY, {}))
                 if access.permission is None:
                     operation["security"] = []
                     continue
