@@ -70,6 +70,17 @@ def test_a_change_in_another_process_reaches_this_ones_indexes(container, db):
     assert there.indexes().lookup({SignalType.pdq: PDQ})[0].distance == 0
 
 
+def test_fresh_indexes_are_given_without_io_only_within_the_check_interval(db):
+    """Report intake takes the indexes with ``fresh()`` on the event loop and calls
+    ``indexes()`` (which reads the store) on a thread only when that gives None."""
+    matcher = Matcher(db, check_seconds=3600)
+    assert matcher.fresh() is None  # never loaded
+    loaded = matcher.indexes()
+    assert matcher.fresh() is loaded
+    matcher.check_seconds = 0
+    assert matcher.fresh() is None  # due for a check against the store
+
+
 def test_an_entry_disabled_for_a_while_comes_back_by_itself(container):
     make(container)
     entry = add(container, "b1", ("pdq", PDQ)).entries[0]

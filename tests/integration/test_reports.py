@@ -158,7 +158,7 @@ def test_ncii_remove_by_is_48_hours_after_the_first_valid_request_whatever_follo
                 uow,
                 prepared,
                 reports.IntakeContext(
-                    matcher=ctx.matcher,
+                    indexes=ctx.indexes,
                     policy=ctx.policy,
                     status_key=ctx.status_key,
                     now=now + timedelta(minutes=minutes),

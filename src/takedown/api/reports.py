@@ -131,7 +131,8 @@ async def submit_report(request: Request) -> Response:
         ),
     )
     base_url = str(request.base_url)
-    receipt = await c.writer.run(partial(reports.store, prepared=prepared, ctx=c.intake(base_url)))
+    ctx = await c.intake_async(base_url)
+    receipt = await c.writer.run(partial(reports.store, prepared=prepared, ctx=ctx))
     return Response(
         receipt_read(base_url, c, receipt).model_dump_json(),
         status_code=status.HTTP_201_CREATED,
@@ -184,7 +185,7 @@ async def post_stats(
             content_id=content_id,
             views=stats_in.views,
             reposts=stats_in.reposts,
-            ctx=c.intake(),
+            ctx=await c.intake_async(),
             exposure=c.exposure_policy,
         )
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import threading
@@ -59,7 +60,10 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
         worker = container.make_worker() if run_worker else None
         if worker is not None:
             worker.start()
-        container.writer.start()
+        # SQLite: the writer's statements run on this loop (they are CPU, not waiting), which
+        # spares the interpreter lock's hand-offs between a writer thread and the loop.
+        # PostgreSQL: a thread, since each statement waits for a round trip.
+        container.writer.start(loop=asyncio.get_running_loop() if container.db.is_sqlite else None)
         threading.Thread(target=container.matcher.warm, name="warm-banks", daemon=True).start()
         log.info("takedown started", extra={"version": __version__, "worker": run_worker})
         try:
@@ -67,8 +71,9 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
         finally:
             # The worker first: it commits through the writer.
             if worker is not None:
-                worker.stop()
-            container.writer.stop()
+                # Off the loop: the worker may be waiting on the writer, which runs on it.
+                await asyncio.to_thread(worker.stop)
+            await container.writer.aclose()
             container.close_media_pool()
             log.info("takedown stopped")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from functools import cached_property
 from takedown.cases import Priority, TriagePolicy
 from takedown.config import Settings
 from takedown.jobs import HandlerRegistry, RetryPolicy, Worker
+from takedown.matching import BankIndexes
 from takedown.server.auth_cache import CredentialCache
 from takedown.server.ratelimit import SlidingWindowLimiter
 from takedown.services import reports
@@ -81,16 +83,29 @@ class Container:
         return reports.status_url(self.settings.public_url or request_base_url, token)
 
     def intake(self, request_base_url: str | None = None) -> reports.IntakeContext:
-        """What report intake needs: the matcher, the triage policy, the status-link key, and
-        where status links point (for e-mails to reporters, sent when a mail server is set)."""
+        """What report intake needs: the current bank indexes, the triage policy, the
+        status-link key, and where status links point (for e-mails to reporters, sent when a
+        mail server is set). May read the store: from the event loop use ``intake_async``."""
         if self._status_key is None:
             self._status_key = reports.status_key(self.uow(readonly=True))
-        base = self.settings.public_url or request_base_url
+        return self._intake(self.matcher.indexes(), request_base_url)
+
+    async def intake_async(self, request_base_url: str | None = None) -> reports.IntakeContext:
+        """``intake`` for the event loop: reading the store (the bank version once a second, a
+        rebuild after a bank changed) happens on a thread, so the writer's work on the loop
+        never waits for I/O."""
+        indexes = self.matcher.fresh()
+        if indexes is None or self._status_key is None:
+            return await asyncio.to_thread(self.intake, request_base_url)
+        return self._intake(indexes, request_base_url)
+
+    def _intake(self, indexes: BankIndexes, request_base_url: str | None) -> reports.IntakeContext:
+        assert self._status_key is not None
         return reports.IntakeContext(
-            matcher=self.matcher,
+            indexes=indexes,
             policy=self.triage_policy,
             status_key=self._status_key,
-            status_base_url=base,
+            status_base_url=self.settings.public_url or request_base_url,
             email=bool(self.settings.smtp_host),
         )
 

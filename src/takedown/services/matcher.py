@@ -30,13 +30,24 @@ class Matcher:
         self._reenable_at: datetime | None = None
         self.check_seconds = check_seconds
 
+    def fresh(self) -> BankIndexes | None:
+        """The indexes if they were checked against the store within ``check_seconds`` (no
+        I/O), else None: then ``indexes()`` reads the store, and may rebuild them."""
+        indexes = self._indexes
+        if indexes is None or time.monotonic() - self._checked >= self.check_seconds:
+            return None
+        if self._reenable_at is not None and utcnow() >= self._reenable_at:
+            return None
+        return indexes
+
     def indexes(self) -> BankIndexes:
         """Current indexes; reloads if another process changed the banks."""
+        indexes = self.fresh()
+        if indexes is not None:
+            return indexes
         indexes = self._indexes
         now = time.monotonic()
         due = self._reenable_at is not None and utcnow() >= self._reenable_at
-        if indexes is not None and now - self._checked < self.check_seconds and not due:
-            return indexes
         with SqlAlchemyUnitOfWork(self._db, readonly=True) as uow:
             version = uow.banks.version()
         self._checked = now

@@ -54,10 +54,9 @@ from takedown.cases import (
 )
 from takedown.cases.records import Case, CaseMessage, Report
 from takedown.identity import Permission, Principal, PrincipalKind, require
-from takedown.matching import BankPolicy, Match, SignalType
+from takedown.matching import BankIndexes, BankPolicy, Match, SignalType
 from takedown.services import audit
 from takedown.services.errors import Conflict, InvalidInput, NotFound
-from takedown.services.matcher import Matcher
 from takedown.store.matching_repos import ContentItem
 from takedown.store.types import utcnow
 from takedown.store.uow import SqlAlchemyUnitOfWork
@@ -129,7 +128,7 @@ class Receipt:
 class IntakeContext:
     """What ``store`` needs besides the unit of work."""
 
-    matcher: Matcher | None
+    indexes: BankIndexes | None  # the bank indexes, current as of the request (no I/O in store)
     policy: TriagePolicy
     status_key: bytes
     now: datetime | None = None
@@ -288,10 +287,10 @@ def _root_of(
     return root, account
 
 
-def _bank_matches(matcher: Matcher | None, hashes: dict[SignalType, str]) -> list[Match]:
-    if matcher is None or not hashes:
+def _bank_matches(indexes: BankIndexes | None, hashes: dict[SignalType, str]) -> list[Match]:
+    if indexes is None or not hashes:
         return []
-    return matcher.indexes().lookup(hashes)
+    return indexes.lookup(hashes)
 
 
 def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> Receipt:
@@ -335,7 +334,7 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         case_id = _case_by_pdq(uow, hashes[SignalType.pdq])
     case = uow.cases.get(case_id) if case_id is not None else None
 
-    matches = _bank_matches(ctx.matcher, hashes)
+    matches = _bank_matches(ctx.indexes, hashes)
     weak = item is not None and item.pdq_quality is not None and item.pdq_quality < 50
     auto = [
         m

@@ -1,0 +1,159 @@
+"""The group-commit writer, in both of its modes, on the real SQLite file and PostgreSQL:
+a writer thread, and loop mode (the server on SQLite), where the work runs on the event loop
+and only the lock and the commit go to a thread. In each: callers are answered with their
+own results after their group commits, one bad item fails only itself, a unique-key race is
+retried, and what one item writes the next in its group can read."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from takedown.store import SqlAlchemyUnitOfWork
+from takedown.store.group_commit import GroupCommitter, WriterStopped
+
+
+def register(content_id: str) -> Callable[[SqlAlchemyUnitOfWork], str]:
+    def work(uow: SqlAlchemyUnitOfWork) -> str:
+        uow.content.ensure(content_id)
+        return content_id
+
+    return work
+
+
+def registered(db, content_id: str) -> bool:
+    with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
+        return uow.content.get(content_id) is not None
+
+
+def fails(uow: SqlAlchemyUnitOfWork) -> None:
+    uow.content.ensure("written-then-failed")
+    raise ValueError("this item is bad")
+
+
+@contextmanager
+def thread_writer(db) -> Iterator[GroupCommitter]:
+    writer = GroupCommitter(db)
+    writer.start()
+    try:
+        yield writer
+    finally:
+        writer.stop()
+
+
+@asynccontextmanager
+async def loop_writer(db) -> AsyncIterator[GroupCommitter]:
+    writer = GroupCommitter(db)
+    writer.start(loop=asyncio.get_running_loop())
+    try:
+        yield writer
+    finally:
+        await writer.aclose()
+
+
+def run_both(db, scenario: Callable[[GroupCommitter], Any]) -> None:
+    """Play ``scenario`` (a coroutine function taking the writer) in both modes."""
+
+    async def in_thread_mode() -> None:
+        with thread_writer(db) as writer:
+            await scenario(writer)
+
+    async def in_loop_mode() -> None:
+        async with loop_writer(db) as writer:
+            await scenario(writer)
+
+    asyncio.run(in_thread_mode())
+    asyncio.run(in_loop_mode())
+
+
+def test_each_caller_gets_its_own_result_after_a_shared_commit(db):
+    seen: list[tuple[int, int]] = []
+
+    async def scenario(writer: GroupCommitter) -> None:
+        prefix = f"m{len(seen)}"
+        before = (writer.groups, writer.items)
+        results = await asyncio.gather(*(writer.run(register(f"{prefix}-{i}")) for i in range(200)))
+        assert results == [f"{prefix}-{i}" for i in range(200)]
+        assert all(registered(db, f"{prefix}-{i}") for i in range(200))
+        seen.append((writer.groups - before[0], writer.items - before[1]))
+
+    run_both(db, scenario)
+    for groups, items in seen:
+        assert items == 200 and groups < 200  # they shared commits
+
+
+def test_one_bad_item_fails_alone_and_its_writes_roll_back(db):
+    async def scenario(writer: GroupCommitter) -> None:
+        tag = f"g{writer.items}"
+        outcomes = await asyncio.gather(
+            writer.run(register(f"{tag}-a")),
+            writer.run(fails),
+            writer.run(register(f"{tag}-b")),
+            return_exceptions=True,
+        )
+        assert outcomes[0] == f"{tag}-a" and outcomes[2] == f"{tag}-b"
+        assert isinstance(outcomes[1], ValueError)
+        assert registered(db, f"{tag}-a") and registered(db, f"{tag}-b")
+        assert not registered(db, "written-then-failed")
+
+    run_both(db, scenario)
+
+
+def test_a_unique_key_race_is_retried_and_a_lasting_one_reaches_the_caller(db):
+    async def scenario(writer: GroupCommitter) -> None:
+        attempts = {"flaky": 0, "always": 0}
+
+        def flaky(uow: SqlAlchemyUnitOfWork) -> str:
+            attempts["flaky"] += 1
+            if attempts["flaky"] == 1:
+                raise IntegrityError("INSERT", {}, Exception("another process won"))
+            return "second time lucky"
+
+        def always(uow: SqlAlchemyUnitOfWork) -> None:
+            attempts["always"] += 1
+            raise IntegrityError("INSERT", {}, Exception("taken for good"))
+
+        assert await writer.run(flaky) == "second time lucky"
+        with pytest.raises(IntegrityError):
+            await writer.run(always)
+        assert attempts == {"flaky": 2, "always": writer.retries + 1}
+
+    run_both(db, scenario)
+
+
+def test_what_one_item_writes_the_next_in_its_group_reads(db):
+    async def scenario(writer: GroupCommitter) -> None:
+        tag = f"r{writer.items}"
+
+        def reads(uow: SqlAlchemyUnitOfWork) -> bool:
+            return uow.content.get(f"{tag}-x") is not None
+
+        first, second = await asyncio.gather(writer.run(register(f"{tag}-x")), writer.run(reads))
+        assert first == f"{tag}-x" and second is True
+
+    run_both(db, scenario)
+
+
+def test_threads_call_a_loop_mode_writer_and_the_loop_itself_must_await(db):
+    async def scenario() -> None:
+        async with loop_writer(db) as writer:
+            results: list[str] = []
+            thread = threading.Thread(
+                target=lambda: results.append(writer.call(register("from-a-thread")))
+            )
+            thread.start()
+            while thread.is_alive():
+                await asyncio.sleep(0.01)
+            assert results == ["from-a-thread"] and registered(db, "from-a-thread")
+            with pytest.raises(RuntimeError, match="await run"):
+                writer.call(register("from-the-loop"))
+        with pytest.raises(WriterStopped):
+            writer.submit(register("after-close"))
+
+    asyncio.run(scenario())
