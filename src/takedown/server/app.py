@@ -84,6 +84,9 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        telemetry=None
+        if settings.opentelemetry
+        else {"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.container = container
 
