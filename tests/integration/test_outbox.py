@@ -8,8 +8,11 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from takedown.jobs import RetryPolicy, Worker, run_event
 from takedown.store import SqlAlchemyUnitOfWork
+from takedown.store.models import OutboxRow
 from tests.integration.outbox_support import Pinged, effects, record_effect, registry_with
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,10 +20,12 @@ FAST = RetryPolicy(max_attempts=3, backoff_seconds=0.05, lease_seconds=1.0)
 
 
 def publish(db, label="x") -> int:
+    """Publish one event; its outbox id (the newest, since tests publish one at a time)."""
     with SqlAlchemyUnitOfWork(db) as uow:
-        event_id = uow.publish(Pinged(label=label))
+        uow.publish(Pinged(label=label))
         uow.commit()
-    return event_id
+    with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
+        return int(uow.session.scalar(select(func.max(OutboxRow.id))))
 
 
 def status(db, event_id):

@@ -338,28 +338,45 @@ class OutboxMessage:
 
 
 class OutboxRepository:
+    """Events published in a unit of work wait in it and are inserted together just before it
+    commits (``flush``; also before any read of the outbox in the same transaction), so a
+    group commit's events cost one batched statement."""
+
     def __init__(self, session: Session, raw: RawSql) -> None:
         self._s = session
         self._raw = raw
+        self._pending: list[tuple[str, dict[str, Any]]] = []
 
-    def add(self, *, event_type: str, payload: dict[str, Any]) -> int:
+    def add(self, *, event_type: str, payload: dict[str, Any]) -> None:
+        self._pending.append((event_type, payload))
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
         raw = self._raw
         now = raw.dt(utcnow())
-        return int(
-            raw.value(
-                "INSERT INTO outbox (event_type, payload, status, attempts, created_at, "
-                "available_at) VALUES (:event_type, :payload, 'pending', 0, :now, :now) "
-                "RETURNING id",
-                {"event_type": event_type, "payload": raw.json(payload), "now": now},
-            )
+        raw.executemany(
+            "INSERT INTO outbox (event_type, payload, status, attempts, created_at, "
+            "available_at) VALUES (:event_type, :payload, 'pending', 0, :now, :now)",
+            [
+                {"event_type": event_type, "payload": raw.json(payload), "now": now}
+                for event_type, payload in self._pending
+            ],
         )
+        self._pending.clear()
+
+    def end_transaction(self) -> None:
+        """The transaction ended: drop what was not written."""
+        self._pending.clear()
 
     def get(self, event_id: int) -> OutboxMessage | None:
+        self.flush()
         row = self._s.get(OutboxRow, event_id)
         return _value(OutboxMessage, row) if row else None
 
     def due(self, now: datetime, limit: int) -> list[tuple[int, str]]:
         """(id, event type) of the events due now, oldest first."""
+        self.flush()
         raw = self._raw
         rows = raw.all(
             "SELECT id, event_type FROM outbox WHERE status = 'pending' AND available_at <= :now "
@@ -372,6 +389,7 @@ class OutboxRepository:
     def complete_unhandled(self, event_ids: Sequence[int], *, now: datetime) -> int:
         """Mark events that no handler wants as done, in one statement (those still pending and
         not leased by anyone). Returns how many."""
+        self.flush()
         if not event_ids:
             return 0
         raw = self._raw
@@ -387,6 +405,7 @@ class OutboxRepository:
         return int(cursor.rowcount)
 
     def claim(self, event_id: int, *, worker: str, now: datetime, until: datetime) -> bool:
+        self.flush()
         result = self._s.execute(
             update(OutboxRow)
             .where(
@@ -400,6 +419,7 @@ class OutboxRepository:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def mark_done(self, event_id: int, *, worker: str, now: datetime) -> bool:
+        self.flush()
         result = self._s.execute(
             update(OutboxRow)
             .where(OutboxRow.id == event_id, OutboxRow.locked_by == worker)
@@ -410,6 +430,7 @@ class OutboxRepository:
     def mark_failed(
         self, event_id: int, *, worker: str, error: str, retry_at: datetime | None
     ) -> None:
+        self.flush()
         values: dict[str, Any] = {"last_error": error[:4000], "locked_until": None}
         if retry_at is None:
             values["status"] = "dead"
@@ -422,6 +443,7 @@ class OutboxRepository:
         )
 
     def counts(self) -> dict[str, int]:
+        self.flush()
         rows = self._s.execute(
             select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
         ).all()

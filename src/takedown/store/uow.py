@@ -112,19 +112,22 @@ class SqlAlchemyUnitOfWork:
         finally:
             self.session.close()
 
-    def publish(self, event: Any) -> int:
-        """Record ``event`` in the outbox, in this transaction. Returns the outbox id."""
+    def publish(self, event: Any) -> None:
+        """Record ``event`` in the outbox, in this transaction (it is inserted with the other
+        events of the unit of work when it commits)."""
         if self.readonly:
             raise RuntimeError("a read-only unit of work cannot publish events")
         self._published += 1
         self._event_types.add(event.event_type)
-        return self.outbox.add(event_type=event.event_type, payload=event_payload(event))
+        self.outbox.add(event_type=event.event_type, payload=event_payload(event))
 
     def commit(self) -> None:
         try:
+            self.outbox.flush()
             self.audit.flush()
             self.session.commit()
         finally:
+            self.outbox.end_transaction()
             self.audit.end_transaction()
         self._committed = True
         if self._published:
@@ -133,5 +136,6 @@ class SqlAlchemyUnitOfWork:
             self._event_types = set()
 
     def rollback(self) -> None:
+        self.outbox.end_transaction()
         self.audit.end_transaction()
         self.session.rollback()
