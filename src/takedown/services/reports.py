@@ -310,7 +310,9 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
     token = status_token(ctx.status_key, prepared.submitter, nonce)
 
     content_id = prepared.content_id
-    item = uow.content.get(content_id)
+    # One statement for the item and the open case about it (the common case: no parent).
+    row, case_id = uow.cases.intake_lookup(content_id)
+    item = uow.content.from_row(row)
     if item is None:
         # Content the registry has never seen is accepted and registered.
         uow.content.ensure(content_id)
@@ -324,15 +326,21 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         ):
             if value:
                 hashes[signal_type] = value
-    case_id = uow.cases.open_case_for(
-        content_id=content_id,
-        root_content_id=root,
-        md5=hashes.get(SignalType.md5),
-        sha256=hashes.get(SignalType.sha256),
-    )
+    if root != content_id:  # a repost: its family is its root's
+        case_id = uow.cases.open_case_for(
+            content_id=content_id,
+            root_content_id=root,
+            md5=hashes.get(SignalType.md5),
+            sha256=hashes.get(SignalType.sha256),
+        )
     if case_id is None and SignalType.pdq in hashes:
         case_id = _case_by_pdq(uow, hashes[SignalType.pdq])
-    case = uow.cases.get(case_id) if case_id is not None else None
+    case = None
+    reporter_seen = known_item = False
+    if case_id is not None:
+        case, reporter_seen, known_item = uow.cases.for_intake(
+            case_id, content_id=content_id, reporter_key=prepared.reporter_key
+        )
 
     matches = _bank_matches(ctx.indexes, hashes)
     weak = item is not None and item.pdq_quality is not None and item.pdq_quality < 50
@@ -342,9 +350,7 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         if m.policy is BankPolicy.block_and_report
         and not (m.signal_type is SignalType.pdq and weak)
     ]
-    new_reporter = True
-    if case is not None and prepared.reporter_key:
-        new_reporter = not uow.reports.reporter_seen(case.id, prepared.reporter_key)
+    new_reporter = not reporter_seen
     valid_ncii = prepared.missing_for_valid == []
     facts_in = ReportFacts(
         category=r.category,
@@ -359,7 +365,6 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
     facts = before.with_report(facts_in)
     if auto:
         facts = replace(facts, block_and_report_match=True)
-    known_item = case is not None and uow.cases.has_item(case.id, content_id)
     if account and not known_item:
         prior = uow.cases.prior_removals(account, excluding_case=case.id if case else None)
         if prior > facts.uploader_prior_removals:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from takedown.cases import CaseFacts, CaseStatus, Category, Priority, ReporterRole, ReportSource
 from takedown.cases.records import Case, CaseItem, CaseMessage, Report
+from takedown.store.matching_repos import CONTENT_COLUMNS
 from takedown.store.models import (
     CaseItemRow,
     CaseMessageRow,
@@ -72,6 +73,26 @@ _SELECT_CASE = (
     "SELECT id, status, priority, reasons, facts, respond_by, remove_by, opened_at, "
     "updated_at, confirmed_at FROM cases WHERE id = :id"
 )
+_RELATED_OPEN_CASE = (
+    "(SELECT min(case_id) FROM ("
+    "SELECT case_id FROM case_items WHERE content_id = :content_id AND open "
+    "UNION ALL SELECT case_id FROM case_items WHERE root_content_id = :content_id AND open "
+    "UNION ALL SELECT case_id FROM case_items WHERE md5 = c.md5 AND open "
+    "UNION ALL SELECT case_id FROM case_items WHERE sha256 = c.sha256 AND open"
+    ") AS related)"
+)
+_INTAKE_LOOKUP = (
+    f"SELECT {', '.join('c.' + col.strip() for col in CONTENT_COLUMNS.split(','))}, "  # noqa: S608 - constant columns
+    f"{_RELATED_OPEN_CASE} FROM (SELECT 1 AS one) AS q "
+    "LEFT JOIN content c ON c.content_id = :content_id"
+)
+_INTAKE_CASE = (
+    "SELECT id, status, priority, reasons, facts, respond_by, remove_by, opened_at, "
+    "updated_at, confirmed_at, "
+    "EXISTS (SELECT 1 FROM reports WHERE case_id = :id AND reporter_key = :reporter_key), "
+    "EXISTS (SELECT 1 FROM case_items WHERE case_id = :id AND content_id = :content_id) "
+    "FROM cases WHERE id = :id"
+)
 _ITEM_COLUMNS = (
     "case_id",
     "content_id",
@@ -128,13 +149,6 @@ class ReportRepository:
         row = self._s.scalar(select(ReportRow).where(ReportRow.status_digest == digest))
         return _report(row) if row else None
 
-    def reporter_seen(self, case_id: int, reporter_key: str) -> bool:
-        found = self._raw.value(
-            "SELECT 1 FROM reports WHERE case_id = :case_id AND reporter_key = :key LIMIT 1",
-            {"case_id": case_id, "key": reporter_key},
-        )
-        return found is not None
-
     def contact_emails(self, case_id: int) -> list[str]:
         """The distinct addresses this case's reporters gave, in the order they first did."""
         rows = self._raw.all(
@@ -170,8 +184,35 @@ class CaseRepository:
 
     def get(self, case_id: int) -> Case | None:
         row = self._raw.one(_SELECT_CASE, {"id": case_id})
+        return self._case(row) if row is not None else None
+
+    def intake_lookup(self, content_id: str) -> tuple[tuple[Any, ...] | None, int | None]:
+        """In one statement, for report intake: the registry's row for the item (``content``
+        columns, or None) and the oldest open case about it, its family as if it were the
+        root, or an exact copy of its media. When the item has a parent, its family's root is
+        another item and the case found here must be looked up again
+        (``open_case_for``)."""
+        row = self._raw.one(_INTAKE_LOOKUP, {"content_id": content_id})
+        assert row is not None  # the outer join always gives one row
+        case_id = row[-1]
+        return (row[:-1] if row[0] is not None else None), (
+            int(case_id) if case_id is not None else None
+        )
+
+    def for_intake(
+        self, case_id: int, *, content_id: str, reporter_key: str | None
+    ) -> tuple[Case, bool, bool]:
+        """In one statement: the case, whether this reporter has reported it before, and
+        whether the item is already one of its items."""
+        row = self._raw.one(
+            _INTAKE_CASE, {"id": case_id, "content_id": content_id, "reporter_key": reporter_key}
+        )
         if row is None:
-            return None
+            raise LookupError(f"case {case_id} is gone")
+        seen = bool(row[10]) if reporter_key else False
+        return self._case(row[:10]), seen, bool(row[11])
+
+    def _case(self, row: tuple[Any, ...]) -> Case:
         raw = self._raw
         respond_by, opened_at, updated_at = (raw.read_dt(row[i]) for i in (5, 7, 8))
         assert respond_by and opened_at and updated_at
@@ -224,13 +265,6 @@ class CaseRepository:
             "SELECT case_id, pdq FROM case_items WHERE open AND pdq IS NOT NULL",
         )
         return [(int(case_id), str(pdq)) for case_id, pdq in rows]
-
-    def has_item(self, case_id: int, content_id: str) -> bool:
-        found = self._raw.value(
-            "SELECT 1 FROM case_items WHERE case_id = :case_id AND content_id = :content_id",
-            {"case_id": case_id, "content_id": content_id},
-        )
-        return found is not None
 
     def add_item(self, **values: Any) -> None:
         raw = self._raw

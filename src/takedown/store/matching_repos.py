@@ -218,10 +218,11 @@ _UPSERT_CONTENT = (
     + ", ".join(f"{c} = coalesce(excluded.{c}, content.{c})" for c in _KEEP_OLD)
     + ", last_scanned_at = coalesce(excluded.last_scanned_at, content.last_scanned_at)"
 )
-_SELECT_CONTENT = (
-    "SELECT id, content_id, account_id, parent_content_id, media_kind, pdq, pdq_quality, md5, "
-    "sha256, first_seen_at, last_scanned_at FROM content WHERE content_id = :content_id"
+CONTENT_COLUMNS = (
+    "id, content_id, account_id, parent_content_id, media_kind, pdq, pdq_quality, md5, sha256, "
+    "first_seen_at, last_scanned_at"
 )
+_SELECT_CONTENT = f"SELECT {CONTENT_COLUMNS} FROM content WHERE content_id = :content_id"  # noqa: S608 - constant columns
 
 
 class ContentRepository:
@@ -270,10 +271,13 @@ class ContentRepository:
         )
 
     def get(self, content_id: str) -> ContentItem | None:
-        raw = self._raw
-        row = raw.one(_SELECT_CONTENT, {"content_id": content_id})
-        if row is None:
+        return self.from_row(self._raw.one(_SELECT_CONTENT, {"content_id": content_id}))
+
+    def from_row(self, row: tuple[Any, ...] | None) -> ContentItem | None:
+        """An item from a row of ``CONTENT_COLUMNS`` (None when the row, or its id, is None)."""
+        if row is None or row[0] is None:
             return None
+        raw = self._raw
         first_seen = raw.read_dt(row[9])
         assert first_seen is not None
         return ContentItem(
