@@ -99,7 +99,7 @@ class GroupCommitter:
         self._loop_thread: int | None = None
         self._io: ThreadPoolExecutor | None = None
         self._pending: list[tuple[Callable[[SqlAlchemyUnitOfWork], Any], asyncio.Future[Any]]] = []
-        self._flushing = False
+        self._flush_task: asyncio.Task[None] | None = None
 
     @property
     def running(self) -> bool:
@@ -138,8 +138,8 @@ class GroupCommitter:
 
     async def aclose(self) -> None:
         """Finish the work already submitted and stop (call from the event loop)."""
-        while self._flushing or self._pending:
-            await asyncio.sleep(0.001)
+        while (task := self._flush_task) is not None and not task.done():
+            await task
         if self._loop is not None:
             with self._lock:
                 io, self._io = self._io, None
@@ -175,9 +175,8 @@ class GroupCommitter:
             return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.run(work), loop))
         future: asyncio.Future[T] = loop.create_future()
         self._pending.append((work, future))
-        if not self._flushing:
-            self._flushing = True
-            loop.create_task(self._flush())
+        if self._flush_task is None or self._flush_task.done():
+            self._flush_task = loop.create_task(self._flush())
         return await future
 
     # The writer thread.
@@ -256,17 +255,14 @@ class GroupCommitter:
     # Loop mode: the work on the event loop's thread, the lock and the fsync off it.
 
     async def _flush(self) -> None:
-        try:
-            while self._pending:
-                # Let the requests this pass of the loop has read join the group.
-                await asyncio.sleep(0)
-                group = self._pending[: self.max_batch]
-                del self._pending[: self.max_batch]
-                live = [(work, future) for work, future in group if not future.done()]
-                if live:
-                    await self._commit_group_on_loop(live)
-        finally:
-            self._flushing = False
+        while self._pending:
+            # Let the requests this pass of the loop has read join the group.
+            await asyncio.sleep(0)
+            group = self._pending[: self.max_batch]
+            del self._pending[: self.max_batch]
+            live = [(work, future) for work, future in group if not future.done()]
+            if live:
+                await self._commit_group_on_loop(live)
 
     async def _commit_group_on_loop(
         self, group: list[tuple[Callable[[SqlAlchemyUnitOfWork], Any], asyncio.Future[Any]]]
