@@ -27,10 +27,11 @@ Loop mode (``start(loop=...)``, what the server uses on SQLite): the work functi
 event loop's own thread, in groups of what arrived while the previous group committed, and
 only ``BEGIN`` (which may wait for SQLite's lock) and the commit (the fsync) go to a thread.
 SQLite releases the interpreter lock on every statement, so a writer thread and the event loop
-handed it back and forth a dozen times a report; this cut the intake's CPU by about a fifth
-(``docs/reporting.md``). The guarantees are the same: answered after the commit, one bad item
-fails alone, unique-key races are retried. Threads still ``call()``; the loop ``await``s
-``run()``. On PostgreSQL a statement waits for a round trip, so the writer stays a thread.
+handed it back and forth on each of a report's statements; a prototype cut CPU per report by
+about a fifth in process (``docs/architecture.md``). The guarantees are the same: answered
+after the commit, one bad item fails alone, unique-key races are retried. Threads still
+``call()``; the loop ``await``s ``run()``. On PostgreSQL a statement waits for a round trip,
+so the writer stays a thread.
 """
 
 from __future__ import annotations
