@@ -19,6 +19,7 @@ from takedown.cases import Category, ReporterRole
 from takedown.identity import Permission
 from takedown.server.container import Container
 from takedown.server.errors import ERROR_RESPONSES
+from takedown.server.hot_routes import direct
 from takedown.server.security import Access, checks_access, principal_of
 from takedown.services import reports
 
@@ -98,6 +99,7 @@ class ReportReceipt(BaseModel):
     response_model=ReportReceipt,
     openapi_extra=json_body_doc(ReportCreate),
 )
+@direct
 @checks_access(Access(Permission.reports_submit))
 async def submit_report(request: Request) -> Response:
     """Submit a report. Answered once it is stored with its case, audit entry and events.

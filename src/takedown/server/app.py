@@ -22,6 +22,7 @@ from takedown.api.schemas import COMPONENTS_KEY
 from takedown.config import Mode
 from takedown.server.container import Container, build_container
 from takedown.server.errors import install_error_handlers
+from takedown.server.hot_routes import HotRoutes
 from takedown.server.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from takedown.server.security import (
     HTMLAuthError,
@@ -108,6 +109,8 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     async def _html_auth(request: Request, exc: HTMLAuthError) -> Response:
         return pages.auth_error_page(request, exc.status, str(exc.error))
 
+    # Innermost of ours: the busiest routes go straight to their endpoints (``hot_routes``).
+    app.add_middleware(HotRoutes)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,

@@ -311,7 +311,8 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
 
     content_id = prepared.content_id
     # One statement for the item and the open case about it (the common case: no parent).
-    row, case_id = uow.cases.intake_lookup(content_id)
+    row, found = uow.cases.intake_lookup(content_id, reporter_key=prepared.reporter_key)
+    case_id = found[0].id if found is not None else None
     item = uow.content.from_row(row)
     if item is None:
         # Content the registry has never seen is accepted and registered.
@@ -327,6 +328,7 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
             if value:
                 hashes[signal_type] = value
     if root != content_id:  # a repost: its family is its root's
+        found = None
         case_id = uow.cases.open_case_for(
             content_id=content_id,
             root_content_id=root,
@@ -337,7 +339,9 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         case_id = _case_by_pdq(uow, hashes[SignalType.pdq])
     case = None
     reporter_seen = known_item = False
-    if case_id is not None:
+    if found is not None:
+        case, reporter_seen, known_item = found
+    elif case_id is not None:
         case, reporter_seen, known_item = uow.cases.for_intake(
             case_id, content_id=content_id, reporter_key=prepared.reporter_key
         )

@@ -50,10 +50,19 @@ _REPORT_COLUMNS = (
     "status_digest",
     "received_at",
 )
-_INSERT_REPORT = (
-    f"INSERT INTO reports ({', '.join(_REPORT_COLUMNS)}) "  # noqa: S608 - constant columns
-    f"VALUES ({', '.join(':' + c for c in _REPORT_COLUMNS)}) RETURNING id"
-)
+
+
+def _inserts(table: str, columns: tuple[str, ...]) -> tuple[str, str]:
+    """An insert that returns the new id (SQLite), and one given the id (PostgreSQL; see
+    ``RawSql.insert``)."""
+    names, values = ", ".join(columns), ", ".join(":" + c for c in columns)
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({values}) RETURNING id",  # noqa: S608 - constant columns
+        f"INSERT INTO {table} (id, {names}) VALUES (:id, {values})",  # noqa: S608 - constant columns
+    )
+
+
+_INSERT_REPORT = _inserts("reports", _REPORT_COLUMNS)
 _CASE_COLUMNS = (
     "status",
     "priority",
@@ -65,10 +74,7 @@ _CASE_COLUMNS = (
     "updated_at",
     "confirmed_at",
 )
-_INSERT_CASE = (
-    f"INSERT INTO cases ({', '.join(_CASE_COLUMNS)}) "  # noqa: S608 - constant columns
-    f"VALUES ({', '.join(':' + c for c in _CASE_COLUMNS)}) RETURNING id"
-)
+_INSERT_CASE = _inserts("cases", _CASE_COLUMNS)
 _SELECT_CASE = (
     "SELECT id, status, priority, reasons, facts, respond_by, remove_by, opened_at, "
     "updated_at, confirmed_at FROM cases WHERE id = :id"
@@ -81,17 +87,37 @@ _RELATED_OPEN_CASE = (
     "UNION ALL SELECT case_id FROM case_items WHERE sha256 = c.sha256 AND open"
     ") AS related)"
 )
-_INTAKE_LOOKUP = (
+_CASE_SELECT = (
+    "{p}id, {p}status, {p}priority, {p}reasons, {p}facts, {p}respond_by, {p}remove_by, "
+    "{p}opened_at, {p}updated_at, {p}confirmed_at"
+)
+_CONTENT_COUNT = len(CONTENT_COLUMNS.split(","))
+_INTAKE_ITEM = (
     f"SELECT {', '.join('c.' + col.strip() for col in CONTENT_COLUMNS.split(','))}, "  # noqa: S608 - constant columns
-    f"{_RELATED_OPEN_CASE} FROM (SELECT 1 AS one) AS q "
+    f"{_RELATED_OPEN_CASE} AS related_case FROM (SELECT 1 AS one) AS q "
     "LEFT JOIN content c ON c.content_id = :content_id"
 )
+_INTAKE_EXISTS = (
+    "EXISTS (SELECT 1 FROM reports WHERE case_id = k.id AND reporter_key = :reporter_key), "
+    "EXISTS (SELECT 1 FROM case_items WHERE case_id = k.id AND content_id = :content_id)"
+)
+# The item and the oldest open case related to it (``l``, computed once), and that case
+# (``k``) with whether this reporter has reported it and whether the item is already on it.
+# PostgreSQL takes the case by its key through LATERAL, whatever its statistics say (a hash
+# join over every case was chosen on tables never analyzed); SQLite looks it up by key.
+_INTAKE_LOOKUP_SQLITE = (
+    f"SELECT l.*, {_CASE_SELECT.format(p='k.')}, {_INTAKE_EXISTS} "  # noqa: S608 - constant columns
+    f"FROM ({_INTAKE_ITEM}) AS l LEFT JOIN cases k ON k.id = l.related_case"
+)
+_INTAKE_LOOKUP_PG = (
+    f"WITH l AS MATERIALIZED ({_INTAKE_ITEM}) "  # noqa: S608 - constant columns
+    f"SELECT l.*, {_CASE_SELECT.format(p='k.')}, {_INTAKE_EXISTS} FROM l "
+    f"LEFT JOIN LATERAL (SELECT {_CASE_SELECT.format(p='')} FROM cases "
+    "WHERE id = l.related_case) AS k ON true"
+)
 _INTAKE_CASE = (
-    "SELECT id, status, priority, reasons, facts, respond_by, remove_by, opened_at, "
-    "updated_at, confirmed_at, "
-    "EXISTS (SELECT 1 FROM reports WHERE case_id = :id AND reporter_key = :reporter_key), "
-    "EXISTS (SELECT 1 FROM case_items WHERE case_id = :id AND content_id = :content_id) "
-    "FROM cases WHERE id = :id"
+    f"SELECT {_CASE_SELECT.format(p='k.')}, {_INTAKE_EXISTS} "  # noqa: S608 - constant columns
+    "FROM cases k WHERE k.id = :id"
 )
 _ITEM_COLUMNS = (
     "case_id",
@@ -131,7 +157,7 @@ class ReportRepository:
         values["depicted_minor"] = raw.flag(values["depicted_minor"])
         values["good_faith_statement"] = raw.flag(values["good_faith_statement"])
         values["valid_request"] = raw.flag(values["valid_request"])
-        return int(raw.value(_INSERT_REPORT, values))
+        return raw.insert("reports", *_INSERT_REPORT, values)
 
     def get(self, report_id: int) -> Report | None:
         row = self._s.get(ReportRow, report_id)
@@ -180,24 +206,31 @@ class CaseRepository:
 
     def add(self, **values: Any) -> int:
         params = self._params({"confirmed_at": None, "remove_by": None, **values})
-        return int(self._raw.value(_INSERT_CASE, params))
+        return self._raw.insert("cases", *_INSERT_CASE, params)
 
     def get(self, case_id: int) -> Case | None:
         row = self._raw.one(_SELECT_CASE, {"id": case_id})
         return self._case(row) if row is not None else None
 
-    def intake_lookup(self, content_id: str) -> tuple[tuple[Any, ...] | None, int | None]:
+    def intake_lookup(
+        self, content_id: str, *, reporter_key: str | None
+    ) -> tuple[tuple[Any, ...] | None, tuple[Case, bool, bool] | None]:
         """In one statement, for report intake: the registry's row for the item (``content``
-        columns, or None) and the oldest open case about it, its family as if it were the
-        root, or an exact copy of its media. When the item has a parent, its family's root is
-        another item and the case found here must be looked up again
-        (``open_case_for``)."""
-        row = self._raw.one(_INTAKE_LOOKUP, {"content_id": content_id})
-        assert row is not None  # the outer join always gives one row
-        case_id = row[-1]
-        return (row[:-1] if row[0] is not None else None), (
-            int(case_id) if case_id is not None else None
+        columns, or None), and the oldest open case about it, its family as if it were the
+        root, or an exact copy of its media, as ``for_intake`` gives it (or None). When the
+        item has a parent, its family's root is another item and the case found here must
+        be looked up again (``open_case_for``)."""
+        raw = self._raw
+        row = raw.one(
+            _INTAKE_LOOKUP_SQLITE if raw.sqlite else _INTAKE_LOOKUP_PG,
+            {"content_id": content_id, "reporter_key": reporter_key},
         )
+        assert row is not None  # the outer join always gives one row
+        n = _CONTENT_COUNT
+        item = row[:n] if row[0] is not None else None
+        if row[n] is None:  # no related open case
+            return item, None
+        return item, self._for_intake_row(row[n + 1 :], reporter_key)
 
     def for_intake(
         self, case_id: int, *, content_id: str, reporter_key: str | None
@@ -209,6 +242,11 @@ class CaseRepository:
         )
         if row is None:
             raise LookupError(f"case {case_id} is gone")
+        return self._for_intake_row(row, reporter_key)
+
+    def _for_intake_row(
+        self, row: tuple[Any, ...], reporter_key: str | None
+    ) -> tuple[Case, bool, bool]:
         seen = bool(row[10]) if reporter_key else False
         return self._case(row[:10]), seen, bool(row[11])
 
@@ -233,7 +271,7 @@ class CaseRepository:
         if set(values) - set(_CASE_COLUMNS):
             raise ValueError(f"unknown case columns: {sorted(set(values) - set(_CASE_COLUMNS))}")
         assignments = ", ".join(f"{name} = :{name}" for name in values)
-        self._raw.execute(
+        self._raw.write(
             f"UPDATE cases SET {assignments} WHERE id = :id",  # noqa: S608 - checked names
             {**self._params(values), "id": case_id},
         )
@@ -270,7 +308,7 @@ class CaseRepository:
         raw = self._raw
         values["open"] = raw.flag(values["open"])
         values["added_at"] = raw.dt(values["added_at"])
-        raw.execute(_INSERT_ITEM, values)
+        raw.write(_INSERT_ITEM, values)
 
     def items(self, case_id: int) -> list[CaseItem]:
         rows = self._s.scalars(

@@ -18,6 +18,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from takedown.store.rawsql import IdBlocks, install_write_barrier
+
 
 class Database:
     """The engines, session factories and commit listeners of one database."""
@@ -37,7 +39,10 @@ class Database:
             )
         else:
             self.engine = create_engine(url, pool_pre_ping=True, echo=echo)
+            install_write_barrier(self.engine)
             self.read_engine = self.engine
+        # New rows' ids for the hand-written inserts (PostgreSQL; SQLite uses RETURNING).
+        self.ids = None if self.is_sqlite else IdBlocks()
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 

@@ -258,13 +258,13 @@ class ContentRepository:
             first_seen_at=now,
             last_scanned_at=now if scanned else None,
         )
-        raw.execute(_UPSERT_CONTENT, params)
+        raw.write(_UPSERT_CONTENT, params)
 
     def ensure(self, content_id: str) -> None:
         """Register an item nobody has told us about (a report of an unknown id); an item
         already registered, even by another process a moment ago, is left as it is."""
         raw = self._raw
-        raw.execute(
+        raw.write(
             "INSERT INTO content (content_id, account_id, first_seen_at) "
             "VALUES (:content_id, '', :now) ON CONFLICT (content_id) DO NOTHING",
             {"content_id": content_id, "now": raw.dt(utcnow())},

@@ -9,7 +9,19 @@ any other (the integration tests read every row the intake writes through the OR
 databases).
 
 SQL is written once with ``:name`` parameters (SQLite's style) and turned into psycopg's
-``%(name)s`` for PostgreSQL. Values are stored the way SQLAlchemy's column types store them:
+``%(name)s`` for PostgreSQL.
+
+Round trips (PostgreSQL): a statement whose result nobody reads (``write``, ``write_many``:
+an insert with its id already known, an update, the audit and outbox batches) is not sent at
+once: it waits in the unit of work and goes out with the next read, or at commit, all in one
+round trip (psycopg's pipeline mode). Any other statement on the connection (the ORM's, or
+the commit) sends the waiting ones first (``install_write_barrier``), so every statement sees
+the writes made before it, in order. New rows' ids come from the table's sequence in blocks
+(``IdBlocks``) instead of ``RETURNING``, which would need the answer at once. A report then
+costs one round trip of its own instead of five; an error in a waiting write surfaces at the
+next read or at commit, in the same transaction, which the group-commit writer handles as
+any failure (the group runs again item by item). On SQLite, which has no round trips, every
+statement runs at once. Values are stored the way SQLAlchemy's column types store them:
 ``UTCDateTime`` as naive UTC text ``YYYY-MM-DD HH:MM:SS.ffffff`` on SQLite and ``timestamptz``
 on PostgreSQL, JSON as text on SQLite and ``jsonb`` on PostgreSQL, booleans as 0/1 on SQLite.
 """
@@ -18,9 +30,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Engine, event, exc
 from sqlalchemy.orm import Session
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
@@ -34,28 +51,161 @@ def _to_pg(sql: str) -> str:
     return converted
 
 
-class RawSql:
-    """Runs pre-written SQL in a session's transaction; opens it (``BEGIN``) on first use."""
+_RAW_KEY = "takedown_raw"
+ID_TABLES = frozenset({"reports", "cases"})
+"""Tables whose new rows take their ids from ``IdBlocks`` on PostgreSQL."""
 
-    def __init__(self, session: Session) -> None:
+
+class IdBlocks:
+    """New ids for a process, taken from each table's sequence ``block`` at a time (one
+    round trip per block instead of one per row). Ids are unique and never reused; a block's
+    unused ids are lost when the process stops, as PostgreSQL's own sequence cache loses
+    them, so ids have gaps and, between processes, follow allocation rather than commit
+    order."""
+
+    def __init__(self, block: int = 64) -> None:
+        self.block = block
+        self._free: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+
+    def next_id(self, table: str, raw: RawSql) -> int:
+        if table not in ID_TABLES:
+            raise ValueError(f"no id sequence is used for {table!r}")
+        with self._lock:
+            free = self._free.setdefault(table, [])
+            if not free:
+                rows = raw.all(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                    "FROM generate_series(1, :n)",
+                    {"table": table, "n": self.block},
+                )
+                free.extend(sorted((int(r[0]) for r in rows), reverse=True))
+            return free.pop()
+
+
+def install_write_barrier(engine: Engine) -> None:
+    """PostgreSQL: before any statement ``RawSql`` did not send itself, and before a commit,
+    send the writes waiting on that connection (see the module)."""
+
+    def _send_waiting(conn: Any, *_args: Any) -> None:
+        ref = conn.info.get(_RAW_KEY)
+        raw = ref() if ref is not None else None
+        if raw is not None:
+            raw.flush()
+
+    event.listen(engine, "before_cursor_execute", _send_waiting)
+    event.listen(engine, "commit", _send_waiting)
+
+
+class RawSql:
+    """Runs pre-written SQL in a session's transaction; opens it (``BEGIN``) on first use.
+    The driver's errors reach the caller as SQLAlchemy's (``IntegrityError`` and so on), as
+    they would from the ORM."""
+
+    def __init__(self, session: Session, *, ids: IdBlocks | None = None) -> None:
         self._session = session
         self._cursor: Any = None
+        self._writer: Any = None
+        self._driver: Any = None
+        self._info: dict[Any, Any] | None = None
+        self._ids = ids
         self.sqlite = session.get_bind().dialect.name == "sqlite"
         self._last_dt: tuple[datetime, str] | None = None
+        # PostgreSQL: writes not sent yet: (sql, params, many).
+        self._waiting: list[tuple[str, Any, bool]] = []
 
     def _cur(self) -> Any:
         if self._cursor is None:
             connection = self._session.connection()
-            self._cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            self._driver = connection.connection.driver_connection
+            self._cursor = self._driver.cursor()
+            if not self.sqlite:
+                self._writer = self._driver.cursor()
+                self._info = connection.info
+                self._info[_RAW_KEY] = weakref.ref(self)
         return self._cursor
 
+    @contextmanager
+    def _errors(self, sql: str, params: Any) -> Iterator[None]:
+        dbapi = self._session.get_bind().dialect.loaded_dbapi
+        try:
+            yield
+        except dbapi.Error as error:
+            raise exc.DBAPIError.instance(sql, params, error, dbapi.Error) from error
+
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        """Run a statement now (with the waiting writes before it) and return the cursor."""
         cursor = self._cur()
-        cursor.execute(sql if self.sqlite else _to_pg(sql), params or {})
+        with self._errors(sql, params):
+            if self.sqlite:
+                cursor.execute(sql, params or {})
+            elif self._waiting:
+                self._send_waiting(then=(_to_pg(sql), params or {}))
+            else:
+                cursor.execute(_to_pg(sql), params or {})
         return cursor
 
     def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
-        self._cur().executemany(sql if self.sqlite else _to_pg(sql), rows)
+        self.flush()
+        with self._errors(sql, rows):
+            self._cur().executemany(sql if self.sqlite else _to_pg(sql), rows)
+
+    def write(self, sql: str, params: dict[str, Any]) -> None:
+        """A statement whose result nobody reads: on PostgreSQL it is sent with the next read
+        or at commit (see the module); on SQLite at once."""
+        if self.sqlite:
+            with self._errors(sql, params):
+                self._cur().execute(sql, params)
+            return
+        self._cur()
+        self._waiting.append((_to_pg(sql), params, False))
+
+    def write_many(self, sql: str, rows: list[dict[str, Any]]) -> None:
+        """``write`` for many rows of one statement."""
+        if self.sqlite:
+            with self._errors(sql, rows):
+                self._cur().executemany(sql, rows)
+            return
+        self._cur()
+        self._waiting.append((_to_pg(sql), rows, True))
+
+    def flush(self) -> None:
+        """Send the waiting writes now (one round trip); a failed one raises here."""
+        if self._waiting:
+            with self._errors("(waiting writes)", None):
+                self._send_waiting()
+
+    def _send_waiting(self, then: tuple[str, Any] | None = None) -> None:
+        waiting, self._waiting = self._waiting, []
+        writer = self._writer
+        with self._driver.pipeline():
+            for sql, params, many in waiting:
+                if many:
+                    writer.executemany(sql, params)
+                else:
+                    writer.execute(sql, params)
+            if then is not None:
+                self._cursor.execute(*then)
+
+    def end_transaction(self) -> None:
+        """The transaction ended: drop the writes not sent (a rollback) and let go of the
+        connection."""
+        self._waiting = []
+        if self._info is not None:
+            self._info.pop(_RAW_KEY, None)
+            self._info = None
+
+    def insert(
+        self, table: str, sql_returning_id: str, sql_with_id: str, params: dict[str, Any]
+    ) -> int:
+        """Insert one row and return its id. SQLite: ``sql_returning_id`` runs at once.
+        PostgreSQL: the id comes from ``IdBlocks`` and ``sql_with_id`` (with an ``:id``
+        parameter) waits to be sent as a ``write``."""
+        if self.sqlite or self._ids is None:
+            return int(self.value(sql_returning_id, params))
+        new_id = self._ids.next_id(table, self)
+        self.write(sql_with_id, {**params, "id": new_id})
+        return new_id
 
     def one(self, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
         row = self.execute(sql, params).fetchone()

@@ -270,8 +270,8 @@ class AuditRepository:
                 }
             )
             prev = digest
-        raw.executemany(_INSERT_AUDIT, rows)
-        raw.execute(
+        raw.write_many(_INSERT_AUDIT, rows)
+        raw.write(
             "UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1",
             {"seq": seq, "hash": prev},
         )
@@ -355,7 +355,7 @@ class OutboxRepository:
             return
         raw = self._raw
         now = raw.dt(utcnow())
-        raw.executemany(
+        raw.write_many(
             "INSERT INTO outbox (event_type, payload, status, attempts, created_at, "
             "available_at) VALUES (:event_type, :payload, 'pending', 0, :now, :now)",
             [

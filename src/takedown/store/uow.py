@@ -84,7 +84,7 @@ class SqlAlchemyUnitOfWork:
         self.users = UserRepository(self.session)
         self.keys = ApiKeyRepository(self.session)
         self.staff_sessions = StaffSessionRepository(self.session)
-        self.raw = RawSql(self.session)
+        self.raw = RawSql(self.session, ids=self.db.ids)
         self.audit = AuditRepository(self.session, self.raw)
         self.outbox = OutboxRepository(self.session, self.raw)
         self.banks = BankRepository(self.session)
@@ -108,6 +108,7 @@ class SqlAlchemyUnitOfWork:
     ) -> None:
         try:
             if not self._committed:
+                self.raw.end_transaction()
                 self.session.rollback()
         finally:
             self.session.close()
@@ -125,10 +126,12 @@ class SqlAlchemyUnitOfWork:
         try:
             self.outbox.flush()
             self.audit.flush()
+            self.raw.flush()
             self.session.commit()
         finally:
             self.outbox.end_transaction()
             self.audit.end_transaction()
+            self.raw.end_transaction()
         self._committed = True
         if self._published:
             self.db.notify_committed(frozenset(self._event_types))
@@ -138,4 +141,5 @@ class SqlAlchemyUnitOfWork:
     def rollback(self) -> None:
         self.outbox.end_transaction()
         self.audit.end_transaction()
+        self.raw.end_transaction()
         self.session.rollback()
