@@ -63,6 +63,15 @@ class Settings(BaseSettings):
         description="Threads per web process that hash uploads. 0: one per core the process "
         "may run on.",
     )
+    hash_inline_bytes: int = Field(
+        1_048_576,
+        ge=0,
+        description="A web process that may run on one core only (and leaves hash_threads at "
+        "0) hashes uploads up to this size on its event loop instead of on a hashing thread: "
+        "on one core the thread only adds hand-offs with the loop. Larger uploads, whose "
+        "decoding would hold up other requests longer, still go to the thread. 0: always the "
+        "thread (1 MB).",
+    )
     login_max_failures: int = Field(
         5, ge=1, description="Failed logins in a row after which an account is locked."
     )

@@ -5,7 +5,8 @@ import pytest
 
 from takedown.identity import Role, Scope
 from takedown.media import hash_image
-from tests.conftest import add_key, add_staff
+from takedown.server.container import Container, default_registry
+from tests.conftest import add_key, add_staff, make_settings, start_live_server
 from tests.media_support import at_megapixels, encode, photo
 from tests.unit.test_media_decoding import BROKEN
 
@@ -254,3 +255,45 @@ def test_the_raw_body_upload_gives_the_same_answer_as_multipart(live_server, peo
     with live_server.container.uow(readonly=True) as uow:
         item = uow.content.get("via-raw")
     assert item.parent_content_id == "via-form" and item.pdq == form.json()["hashes"]["pdq"]
+
+
+def test_a_one_core_process_hashes_small_uploads_on_its_event_loop(container, people, monkeypatch):
+    """On one core a hashing thread only adds hand-offs: uploads up to the inline size are
+    hashed on the loop (no hashing thread is ever made); larger ones still go to a thread."""
+    _, platform = people
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})
+    assert container.hash_inline_bytes == container.settings.hash_inline_bytes > 0
+    small = encode(at_megapixels(photo("chelsea.png"), 0.3), quality=90)
+    large = encode(at_megapixels(photo("chelsea.png"), 2), quality=95)
+    container.__dict__["hash_inline_bytes"] = len(small)  # the large one goes to a thread
+    live = start_live_server(container)
+    try:
+        with live.client() as c:
+            inline = scan(c, platform, small, "inline-1")
+            assert inline.status_code == 200, inline.text
+            assert inline.json()["hashes"]["pdq"] == hash_image(small).pdq.hex
+            data, error = BROKEN["truncated jpeg"]
+            broken = scan(c, platform, data, "inline-2")
+            assert broken.status_code == 422, broken.text
+            assert broken.json()["error"]["code"] == error.code
+            assert "media_pool" not in container.__dict__  # no hashing thread so far
+            threaded = scan(c, platform, large, "thread-1")
+            assert threaded.status_code == 200, threaded.text
+            assert "media_pool" in container.__dict__
+    finally:
+        live.server.should_exit = True
+        live.thread.join(15)
+
+
+def test_hashing_inline_needs_one_core_and_no_hashing_threads(
+    database_url, db, tmp_path, monkeypatch
+):
+    def inline_bytes(cores: set[int], **overrides: object) -> int:
+        monkeypatch.setattr("os.sched_getaffinity", lambda pid: cores)
+        settings = make_settings(database_url, tmp_path, **overrides)
+        return Container(settings=settings, db=db, registry=default_registry()).hash_inline_bytes
+
+    assert inline_bytes({0}) == 1_048_576
+    assert inline_bytes({0}, hash_inline_bytes=5000) == 5000
+    assert inline_bytes({0, 1}) == 0
+    assert inline_bytes({0}, hash_threads=1) == 0

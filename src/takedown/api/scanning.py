@@ -159,22 +159,24 @@ async def _scan(
     parent_content_id: str | None,
 ) -> ScanRead:
     limits = ImageLimits(max_bytes=c.settings.max_media_bytes)
-    # Hashing is the work (on the hashing threads, one per core, off the event loop); the
+    # Hashing is the work: on the hashing threads (one per core, off the event loop), or, in
+    # a process on one core, on the loop itself for uploads up to ``hash_inline_bytes``. The
     # registry row and any match's audit entry and event are committed with other requests'
     # by the writer.
-    analysed = await asyncio.get_running_loop().run_in_executor(
-        c.media_pool,
-        partial(
-            scanning.analyse_media,
-            matcher=c.matcher,
-            actor=principal_of(request),
-            data=data,
-            content_id=content_id,
-            account_id=account_id,
-            parent_content_id=parent_content_id,
-            limits=limits,
-        ),
+    analyse = partial(
+        scanning.analyse_media,
+        matcher=c.matcher,
+        actor=principal_of(request),
+        data=data,
+        content_id=content_id,
+        account_id=account_id,
+        parent_content_id=parent_content_id,
+        limits=limits,
     )
+    if len(data) <= c.hash_inline_bytes:
+        analysed = analyse()
+    else:
+        analysed = await asyncio.get_running_loop().run_in_executor(c.media_pool, analyse)
     result = await c.writer.run(partial(scanning.record_scan, scan=analysed))
     h = result.hashes
     if isinstance(h, ImageHashes):

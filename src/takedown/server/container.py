@@ -51,6 +51,15 @@ class Container:
         threads = self.settings.hash_threads or len(os.sched_getaffinity(0))
         return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="takedown-hash")
 
+    @cached_property
+    def hash_inline_bytes(self) -> int:
+        """Uploads up to this size are hashed on the event loop (``TAKEDOWN_HASH_INLINE_BYTES``),
+        only in a process that may run on one core and was given no hashing threads; else 0."""
+        s = self.settings
+        if s.hash_threads or len(os.sched_getaffinity(0)) != 1:
+            return 0
+        return s.hash_inline_bytes
+
     def close_media_pool(self) -> None:
         pool = self.__dict__.pop("media_pool", None)
         if pool is not None:
