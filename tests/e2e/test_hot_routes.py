@@ -107,9 +107,9 @@ def test_reports_skip_the_router_and_answer_as_a_routed_request_would(counted, c
         )
 
 
-def test_only_the_reports_route_is_direct(container):
+def test_the_direct_routes_are_the_report_and_upload_ones(container):
     app = create_app(container, start_worker=False)
-    assert set(direct_routes(app)) == {("POST", "/v1/reports")}
+    assert set(direct_routes(app)) == {("POST", "/v1/reports"), ("POST", "/v1/scan")}
 
 
 def test_a_direct_route_must_check_its_own_access():

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import FormData, UploadFile
 
 from takedown.api.deps import container, uow
 from takedown.api.schemas import StrictModel
@@ -16,8 +18,9 @@ from takedown.matching import Match
 from takedown.media import ImageHashes, ImageLimits
 from takedown.server.container import Container
 from takedown.server.errors import ERROR_RESPONSES
+from takedown.server.hot_routes import direct
 from takedown.server.middleware import MEDIA_ROUTE
-from takedown.server.security import Access, principal_of
+from takedown.server.security import Access, checks_access, principal_of
 from takedown.services import scanning
 from takedown.services.errors import InvalidInput
 from takedown.store import SqlAlchemyUnitOfWork
@@ -94,15 +97,43 @@ class ContentRead(BaseModel):
     parent_content_id: str | None
 
 
-@router.post("/scan", dependencies=SCAN, openapi_extra=MEDIA_ROUTE)
-async def scan(
-    request: Request,
-    media: Annotated[UploadFile, File(description="The uploaded image or video.")],
-    content_id: Annotated[str, Form(min_length=1, max_length=256)],
-    account_id: Annotated[str, Form(min_length=1, max_length=256)],
-    c: Annotated[Container, Depends(container)],
-    parent_content_id: Annotated[str | None, Form(max_length=256)] = None,
-) -> ScanRead:
+class ScanForm(BaseModel):
+    """The fields of ``POST /v1/scan``'s multipart form besides ``media`` (other fields are
+    ignored, as FastAPI would)."""
+
+    content_id: str = Field(min_length=1, max_length=256)
+    account_id: str = Field(min_length=1, max_length=256)
+    parent_content_id: str | None = Field(None, max_length=256)
+
+
+SCAN_FORM_DOC = {
+    **MEDIA_ROUTE,
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["media", "content_id", "account_id"],
+                    "properties": {
+                        "media": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The uploaded image or video.",
+                        },
+                        **ScanForm.model_json_schema()["properties"],
+                    },
+                }
+            }
+        },
+    },
+}
+
+
+@router.post("/scan", response_model=ScanRead, openapi_extra=SCAN_FORM_DOC)
+@direct
+@checks_access(Access(Permission.scan))
+async def scan(request: Request) -> Response:
     """Hash an upload (image or video), match it against every enabled bank, record it.
 
     Videos are hashed as one PDQ about every second; a video matches a bank by exact file hash
@@ -112,7 +143,36 @@ async def scan(
     (PDQ matches on weak hashes, quality < 50, only ask for ``review``), ``review`` when a
     ``review`` bank matched, else ``allow``.
     """
-    return await _scan(request, c, await media.read(), content_id, account_id, parent_content_id)
+    # A direct route (``server.hot_routes``): it reads its form itself, with the errors
+    # FastAPI gives (each location under ``body``).
+    async with request.form() as form:  # closes the upload's file at the end
+        return await _scan_form(request, form)
+
+
+async def _scan_form(request: Request, form: FormData) -> Response:
+    errors: list[Any] = []
+    fields = None
+    try:
+        fields = ScanForm.model_validate({k: v for k, v in form.items() if isinstance(v, str)})
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+    media = form.get("media")
+    if not isinstance(media, UploadFile):
+        errors.insert(
+            0, {"type": "missing", "loc": ("body", "media"), "msg": "Field required", "input": None}
+        )
+    if errors or fields is None or not isinstance(media, UploadFile):
+        raise RequestValidationError(errors)
+    c: Container = request.app.state.container
+    result = await _scan(
+        request,
+        c,
+        await media.read(),
+        fields.content_id,
+        fields.account_id,
+        fields.parent_content_id,
+    )
+    return Response(result.model_dump_json(), media_type="application/json")
 
 
 MEDIA_TYPES = ("image/", "video/", "application/octet-stream")
