@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from pydantic import BaseModel, Field
 
+from takedown.api import deps
 from takedown.api.deps import container
 from takedown.api.schemas import StrictModel, json_body, json_body_doc
 from takedown.cases import Category, ReporterRole
@@ -132,7 +133,7 @@ async def submit_report(request: Request) -> Response:
             idempotency_key=report_in.idempotency_key,
         ),
     )
-    base_url = str(request.base_url)
+    base_url = deps.base_url(request)
     ctx = await c.intake_async(base_url)
     receipt = await c.writer.run(partial(reports.store, prepared=prepared, ctx=ctx))
     return Response(
