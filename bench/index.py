@@ -6,6 +6,11 @@ query). Queries are planted: half within 0–31 bits of a bank entry (each must 
 32–40 bits from one (none may be returned); answers are checked against a brute-force scan.
 A clustered bank (families of near-identical hashes, as real banks have) is checked too.
 ``BENCH_INDEX_SIZES`` (default ``1000000,10000000``) picks the sizes.
+
+Each index is built in a process of its own (so its memory growth is its own), and the three
+are then timed in alternating rounds (``BENCH_INDEX_ROUNDS``, default 5) and each figure is
+the median of its rounds: on this project's machine a timing drifts by a quarter or more
+within minutes, so a ratio of figures taken minutes apart measures the machine.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ import gc
 import json
 import multiprocessing
 import os
+import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -27,6 +35,7 @@ from takedown.matching import PdqIndex, hashes_to_words
 OUT = Path(__file__).resolve().parent / "results"
 console = Console(stderr=True)
 QUERIES = 400
+ROUNDS = int(os.environ.get("BENCH_INDEX_ROUNDS", "5"))
 
 
 def rss() -> int:
@@ -82,22 +91,27 @@ def qps(fn, queries: list[str]) -> tuple[float, list]:
     return len(queries) / (time.perf_counter() - start), results
 
 
-def run_ours(words: np.ndarray, queries: list[tuple[str, int, int]]) -> dict:
-    PdqIndex.build(np.arange(1000), words[:1000]).search(queries[0][0])  # compile first
+Built = tuple[Callable[[str], set[int]], dict[str, Any]]
+"""An index's search (query → matching rows) and what building it cost."""
+
+
+def build_ours(words: np.ndarray) -> Built:
+    PdqIndex.build(np.arange(1000), words[:1000]).search(to_hex(words[0]))  # compile first
     gc.collect()
     before = rss()
     start = time.perf_counter()
     index = PdqIndex.build(np.arange(len(words)), words)
     build = time.perf_counter() - start
     memory = rss() - before
-    index.search(queries[0][0])  # compiled on first use; not timed
-    rate, results = qps(lambda q: index.search(q, 31), [q for q, _, _ in queries])
-    found = [{i for i, _ in r} for r in results]
-    held = index.nbytes
-    return {"build_s": build, "rss_bytes": memory, "index_bytes": held, "qps": rate, "found": found}
+    index.search(to_hex(words[0]))  # compiled on first use; not timed
+
+    def search(q: str) -> set[int]:
+        return {i for i, _ in index.search(q, 31)}
+
+    return search, {"build_s": build, "rss_bytes": memory, "index_bytes": index.nbytes}
 
 
-def run_pdqindex(words: np.ndarray, queries: list[tuple[str, int, int]]) -> dict:
+def build_pdqindex(words: np.ndarray) -> Built:
     from threatexchange.signal_type.pdq.pdq_index import PDQIndex
 
     hexes = [to_hex(w) for w in words]
@@ -107,14 +121,18 @@ def run_pdqindex(words: np.ndarray, queries: list[tuple[str, int, int]]) -> dict
     index = PDQIndex(((h, i) for i, h in enumerate(hexes)))
     build = time.perf_counter() - start
     memory = rss() - before
-    rate, results = qps(index.query, [q for q, _, _ in queries])
-    found = [{m.metadata for m in r} for r in results]
-    return {"build_s": build, "rss_bytes": memory, "qps": rate, "found": found}
+    del hexes
+
+    def search(q: str) -> set[int]:
+        return {m.metadata for m in index.query(q)}
+
+    return search, {"build_s": build, "rss_bytes": memory}
 
 
-def run_flat(words: np.ndarray, queries: list[tuple[str, int, int]]) -> dict:
+def build_flat(words: np.ndarray) -> Built:
     import faiss
 
+    faiss.omp_set_num_threads(1)
     packed = words.astype(">u8").view(np.uint8).reshape(len(words), 32)
     gc.collect()
     before = rss()
@@ -129,20 +147,29 @@ def run_flat(words: np.ndarray, queries: list[tuple[str, int, int]]) -> dict:
         _, _, labels = index.range_search(qa, 32)  # distances < 32
         return set(labels.tolist())
 
-    rate, found = qps(search, [q for q, _, _ in queries])
-    return {"build_s": build, "rss_bytes": memory, "qps": rate, "found": found}
+    return search, {"build_s": build, "rss_bytes": memory}
 
 
-RUNNERS = {"takedown": run_ours, "PDQIndex (HMA)": run_pdqindex, "faiss IndexBinaryFlat": run_flat}
+BUILDERS = {
+    "takedown": build_ours,
+    "PDQIndex (HMA)": build_pdqindex,
+    "faiss IndexBinaryFlat": build_flat,
+}
 
 
-def in_child(name: str, n: int, clustered: bool) -> dict:
-    """Build and query one index in a fresh process, so its memory is its own."""
+def serve(conn: Connection, name: str, n: int, clustered: bool) -> None:
+    """A child process: build one index, report what it cost, then time the planted queries
+    each time the parent asks (sending the answers the first time), until it sends None."""
     words = make_bank(n, clustered)
-    queries = planted(words, np.random.default_rng(n))
-    result = RUNNERS[name](words, queries)
-    result["found"] = [sorted(f) for f in result["found"]]
-    return result
+    queries = [q for q, _, _ in planted(words, np.random.default_rng(n))]
+    search, built = BUILDERS[name](words)
+    del words
+    conn.send(built)
+    first = True
+    while conn.recv() is not None:
+        rate, found = qps(search, queries)
+        conn.send((rate, [sorted(f) for f in found] if first else None))
+        first = False
 
 
 def check(found: list[set[int]], queries: list[tuple[str, int, int]], expected: list[set[int]]):
@@ -153,9 +180,6 @@ def check(found: list[set[int]], queries: list[tuple[str, int, int]], expected: 
 
 
 def main() -> None:
-    import faiss
-
-    faiss.omp_set_num_threads(1)
     sizes = [int(s) for s in os.environ.get("BENCH_INDEX_SIZES", "1000000,10000000").split(",")]
     rows = []
     for n in sizes:
@@ -166,17 +190,33 @@ def main() -> None:
             queries = planted(words, np.random.default_rng(n))
             expected = [truth(words, q) for q, _, _ in queries]
             del words
-            for name in RUNNERS:
-                context = multiprocessing.get_context("spawn")
-                with ProcessPoolExecutor(1, mp_context=context) as pool:
-                    result = pool.submit(in_child, name, n, clustered).result()
-                found = [set(f) for f in result.pop("found")]
-                recall, misses, exact = check(found, queries, expected)
+            context = multiprocessing.get_context("spawn")
+            children = {}
+            for name in BUILDERS:  # one at a time, so each build has the machine to itself
+                parent, child = context.Pipe()
+                process = context.Process(target=serve, args=(child, name, n, clustered))
+                process.start()
+                children[name] = (process, parent, parent.recv())
+            rates: dict[str, list[float]] = {name: [] for name in BUILDERS}
+            answers: dict[str, list[set[int]]] = {}
+            for _ in range(ROUNDS):
+                for name, (_, conn, _) in children.items():
+                    conn.send(True)
+                    rate, found = conn.recv()
+                    rates[name].append(rate)
+                    if found is not None:
+                        answers[name] = [set(f) for f in found]
+            for name, (process, conn, built) in children.items():
+                conn.send(None)
+                process.join()
+                recall, misses, exact = check(answers[name], queries, expected)
                 rows.append(
                     {
                         "bank": label,
                         "index": name,
-                        **result,
+                        **built,
+                        "qps": statistics.median(rates[name]),
+                        "qps_rounds": rates[name],
                         "recall": recall,
                         "near_misses_returned": misses,
                         "exact": exact,
