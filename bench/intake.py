@@ -109,14 +109,13 @@ def _load(url: str, key: str, rate: int, tag: str) -> dict:
 def _run(backend: str, url: str) -> list[dict]:
     key = _prepare(url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")}
-    env.update(
-        TAKEDOWN_DATABASE_URL=url,
-        TAKEDOWN_LOG_LEVEL="WARNING",
-        TAKEDOWN_DATA_DIR=str(Path(tempfile.mkdtemp(prefix="takedown-bench-"))),
-    )
+    env.update(TAKEDOWN_DATABASE_URL=url, TAKEDOWN_LOG_LEVEL="WARNING")
     rows = []
     port = 8931 if backend == "sqlite" else 8932
-    with running_server(env, port, cpus=_pin(0)) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="takedown-bench-") as data_dir,
+        running_server({**env, "TAKEDOWN_DATA_DIR": data_dir}, port, cpus=_pin(0)) as server,
+    ):
         _load(server, key, 300, f"{backend}-warm")
         for rate in RATES[backend]:
             before = _count(url)
