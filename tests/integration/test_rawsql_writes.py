@@ -147,3 +147,15 @@ def test_id_blocks_hand_out_a_sequence_block_in_order(database_url, db):
             blocks.next_id("audit_log", uow.raw)
     assert got == sorted(got) and len(set(got)) == 20
     assert got[8] > got[7] and got[16] > got[15]  # three blocks, taken in order
+
+
+def test_statements_after_a_commit_run_in_the_sessions_next_transaction(db):
+    with SqlAlchemyUnitOfWork(db) as uow:
+        uow.content.ensure("first-transaction")
+        uow.commit()
+        # The connection went back to the pool at the commit; this runs on the session's next.
+        assert uow.content.get("first-transaction") is not None
+        uow.content.ensure("second-transaction")
+        uow.commit()
+    with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
+        assert uow.content.get("second-transaction") is not None

@@ -189,11 +189,13 @@ class RawSql:
 
     def end_transaction(self) -> None:
         """The transaction ended: drop the writes not sent (a rollback) and let go of the
-        connection."""
+        connection, which goes back to the pool; a later statement takes the session's next
+        one."""
         self._waiting = []
         if self._info is not None:
             self._info.pop(_RAW_KEY, None)
             self._info = None
+        self._cursor = self._writer = self._driver = None
 
     def insert(
         self, table: str, sql_returning_id: str, sql_with_id: str, params: dict[str, Any]
