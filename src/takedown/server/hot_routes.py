@@ -13,8 +13,9 @@ own exception handlers for anything it raises; an error without a handler goes o
 Starlette's server-error middleware, as on any route. A direct endpoint takes only the
 ``Request`` and returns a ``Response``.
 
-Measured with ``py-spy`` on the server under the intake load, the layers skipped were about
-a third of the event loop's time per report (``docs/reporting.md``).
+Driven in process under the intake load, in interleaved rounds, a report took 0.56 ms of CPU
+(minimum; median 0.69) with the lane against 0.66 ms (median 0.85) without it
+(``docs/architecture.md``).
 """
 
 from __future__ import annotations

@@ -310,7 +310,8 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
     token = status_token(ctx.status_key, prepared.submitter, nonce)
 
     content_id = prepared.content_id
-    # One statement for the item and the open case about it (the common case: no parent).
+    # One statement for the item, the open case about it, and whether this reporter and this
+    # item are already on that case (the common case: no parent).
     row, found = uow.cases.intake_lookup(content_id, reporter_key=prepared.reporter_key)
     case_id = found[0].id if found is not None else None
     item = uow.content.from_row(row)
