@@ -161,7 +161,7 @@ async def _scan_form(request: Request, form: FormData) -> Response:
         errors.insert(
             0, {"type": "missing", "loc": ("body", "media"), "msg": "Field required", "input": None}
         )
-    if errors or fields is None or not isinstance(media, UploadFile):
+    if fields is None or not isinstance(media, UploadFile):
         raise RequestValidationError(errors)
     c: Container = request.app.state.container
     result = await _scan(

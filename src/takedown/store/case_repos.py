@@ -75,10 +75,6 @@ _CASE_COLUMNS = (
     "confirmed_at",
 )
 _INSERT_CASE = _inserts("cases", _CASE_COLUMNS)
-_SELECT_CASE = (
-    "SELECT id, status, priority, reasons, facts, respond_by, remove_by, opened_at, "
-    "updated_at, confirmed_at FROM cases WHERE id = :id"
-)
 _RELATED_OPEN_CASE = (
     "(SELECT min(case_id) FROM ("
     "SELECT case_id FROM case_items WHERE content_id = :content_id AND open "
@@ -91,6 +87,7 @@ _CASE_SELECT = (
     "{p}id, {p}status, {p}priority, {p}reasons, {p}facts, {p}respond_by, {p}remove_by, "
     "{p}opened_at, {p}updated_at, {p}confirmed_at"
 )
+_SELECT_CASE = f"SELECT {_CASE_SELECT.format(p='')} FROM cases WHERE id = :id"  # noqa: S608 - constant columns
 _CONTENT_COUNT = len(CONTENT_COLUMNS.split(","))
 _INTAKE_ITEM = (
     f"SELECT {', '.join('c.' + col.strip() for col in CONTENT_COLUMNS.split(','))}, "  # noqa: S608 - constant columns

@@ -109,7 +109,9 @@ class RawSql:
         self._driver: Any = None
         self._info: dict[Any, Any] | None = None
         self._ids = ids
-        self.sqlite = session.get_bind().dialect.name == "sqlite"
+        dialect = session.get_bind().dialect
+        self.sqlite = dialect.name == "sqlite"
+        self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
         self._last_dt: tuple[datetime, str] | None = None
         # PostgreSQL: writes not sent yet: (sql, params, many).
         self._waiting: list[tuple[str, Any, bool]] = []
@@ -127,11 +129,10 @@ class RawSql:
 
     @contextmanager
     def _errors(self, sql: str, params: Any) -> Iterator[None]:
-        dbapi = self._session.get_bind().dialect.loaded_dbapi
         try:
             yield
-        except dbapi.Error as error:
-            raise exc.DBAPIError.instance(sql, params, error, dbapi.Error) from error
+        except self._dbapi_error as error:
+            raise exc.DBAPIError.instance(sql, params, error, self._dbapi_error) from error
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         """Run a statement now (with the waiting writes before it) and return the cursor."""
@@ -145,29 +146,25 @@ class RawSql:
                 cursor.execute(_to_pg(sql), params or {})
         return cursor
 
-    def executemany(self, sql: str, rows: list[dict[str, Any]]) -> None:
-        self.flush()
-        with self._errors(sql, rows):
-            self._cur().executemany(sql if self.sqlite else _to_pg(sql), rows)
-
     def write(self, sql: str, params: dict[str, Any]) -> None:
         """A statement whose result nobody reads: on PostgreSQL it is sent with the next read
         or at commit (see the module); on SQLite at once."""
-        if self.sqlite:
-            with self._errors(sql, params):
-                self._cur().execute(sql, params)
-            return
-        self._cur()
-        self._waiting.append((_to_pg(sql), params, False))
+        self._write(sql, params, many=False)
 
     def write_many(self, sql: str, rows: list[dict[str, Any]]) -> None:
         """``write`` for many rows of one statement."""
-        if self.sqlite:
-            with self._errors(sql, rows):
-                self._cur().executemany(sql, rows)
+        self._write(sql, rows, many=True)
+
+    def _write(self, sql: str, params: Any, *, many: bool) -> None:
+        cursor = self._cur()
+        if not self.sqlite:
+            self._waiting.append((_to_pg(sql), params, many))
             return
-        self._cur()
-        self._waiting.append((_to_pg(sql), rows, True))
+        with self._errors(sql, params):
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
 
     def flush(self) -> None:
         """Send the waiting writes now (one round trip); a failed one raises here."""
@@ -180,10 +177,7 @@ class RawSql:
         writer = self._writer
         with self._driver.pipeline():
             for sql, params, many in waiting:
-                if many:
-                    writer.executemany(sql, params)
-                else:
-                    writer.execute(sql, params)
+                (writer.executemany if many else writer.execute)(sql, params)
             if then is not None:
                 self._cursor.execute(*then)
 
