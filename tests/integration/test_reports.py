@@ -3,7 +3,6 @@ idempotency and concurrency through the group-commit writer, automated confirmat
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from functools import partial
 
 import pytest
 
@@ -399,9 +398,7 @@ def test_fifty_parallel_submissions_of_one_idempotency_key_give_one_report(conta
     ctx = container.intake()
     with ThreadPoolExecutor(16) as pool:
         receipts = list(
-            pool.map(
-                lambda _: writer.call(partial(reports.store, prepared=prepared, ctx=ctx)), range(50)
-            )
+            pool.map(lambda _: writer.call(reports.StoreReport(prepared, ctx)), range(50))
         )
     assert len({r.report_id for r in receipts}) == 1
     assert len({r.status_token for r in receipts}) == 1
@@ -423,7 +420,7 @@ def test_five_hundred_parallel_reports_about_one_item_give_one_case(container, w
                 contact_email=f"r{i}@example.org",
             ),
         )
-        return writer.call(partial(reports.store, prepared=prepared, ctx=ctx))
+        return writer.call(reports.StoreReport(prepared, ctx))
 
     with ThreadPoolExecutor(32) as pool:
         receipts = list(pool.map(one, range(500)))
@@ -433,3 +430,126 @@ def test_five_hundred_parallel_reports_about_one_item_give_one_case(container, w
         case = uow.cases.get(receipts[0].case_id)
     assert case.facts.reporters == 500
     assert writer.groups < 500  # they were committed in groups
+
+
+def _family_reports(prefix: str) -> list[dict]:
+    """Reports whose answers depend on the ones before them: the same item twice, the same
+    reporter twice on one case, a repost chain, two exact copies, and unrelated items."""
+    user, minor, parent = (
+        ReporterRole.user,
+        ReporterRole.depicted_person,
+        ReporterRole.parent_guardian,
+    )
+    rows = [
+        ("new", Category.policy, user, "a"),
+        ("new", Category.policy, user, "b"),
+        ("repost", Category.csam, user, "c"),
+        ("orig", Category.csam, minor, "a"),
+        ("copy-a", Category.ncii, user, "d"),
+        ("copy-b", Category.ncii, parent, "d"),
+        ("new", Category.policy, minor, "a"),
+        ("quote", Category.other_illegal, user, None),
+        ("other", Category.policy, user, "e"),
+        ("copy-a", Category.ncii, user, "e"),
+        ("new-2", Category.csam, parent, "f"),
+        ("new-2", Category.csam, parent, "f"),
+        ("quote", Category.csam, minor, "g"),
+    ]
+    return [
+        {
+            "content_id": f"{prefix}{content}",
+            "category": category,
+            "reporter_role": role,
+            "contact_email": f"{who}@example.org" if who else None,
+            "depicted_minor": True if role is minor else None,
+        }
+        for content, category, role, who in rows
+    ]
+
+
+def _register_family(container, prefix: str) -> None:
+    from takedown.matching import SignalType
+
+    for content, parent in (("orig", None), ("repost", "orig"), ("quote", "repost")):
+        scanning.register_content(
+            uow=container.uow(),
+            actor=OPERATOR,
+            content_id=f"{prefix}{content}",
+            account_id="u1",
+            parent_content_id=f"{prefix}{parent}" if parent else None,
+        )
+    md5 = (prefix.encode().hex() + "0" * 32)[:32]
+    for content in ("copy-a", "copy-b"):
+        scanning.register_content(
+            uow=container.uow(),
+            actor=OPERATOR,
+            content_id=f"{prefix}{content}",
+            account_id="u2",
+            hashes={SignalType.md5: md5},
+        )
+
+
+def _outcome(container, receipts) -> list[tuple]:
+    """Each report's case (numbered by first appearance), priority and case state."""
+    numbers: dict[int, int] = {}
+    out = []
+    for receipt in receipts:
+        with container.uow(readonly=True) as uow:
+            case = uow.cases.get(receipt.case_id)
+        number = numbers.setdefault(receipt.case_id, len(numbers))
+        out.append(
+            (
+                number,
+                receipt.priority,
+                receipt.remove_by is not None,
+                case.priority,
+                [r["code"] for r in case.reasons],
+                case.facts.reporters,
+                case.facts.reports,
+            )
+        )
+    return out
+
+
+def test_reports_committed_together_see_each_other_as_one_at_a_time(container, monkeypatch):
+    """A group's items and cases are looked up in one statement before its reports are
+    written (PostgreSQL); each report must still see the ones before it in the group."""
+    from takedown.store import case_repos
+    from takedown.store.group_commit import run_works
+    from takedown.store.rawsql import RawSql
+
+    ctx = container.intake()
+    _register_family(container, "one-")
+    alone = []
+    for fields in _family_reports("one-"):
+        prepared = reports.prepare(actor=PLATFORM, report_in=reports.ReportCreate(**fields))
+        with container.uow() as uow:
+            alone.append(reports.store(uow, prepared, ctx))
+            uow.commit()
+
+    _register_family(container, "all-")
+    single_lookups = []
+    one = RawSql.one
+
+    def counting(self, sql, params=None):
+        if sql in (case_repos._INTAKE_LOOKUP_PG, case_repos._INTAKE_LOOKUP_SQLITE):
+            single_lookups.append(params["content_id"])
+        return one(self, sql, params)
+
+    monkeypatch.setattr(RawSql, "one", counting)
+    works = [
+        reports.StoreReport(
+            reports.prepare(actor=PLATFORM, report_in=reports.ReportCreate(**fields)), ctx
+        )
+        for fields in _family_reports("all-")
+    ]
+    with container.uow() as uow:
+        together = run_works(uow, works)
+        uow.commit()
+    assert _outcome(container, together) == _outcome(container, alone)
+    assert len({r.case_id for r in together}) == 5
+    if container.db.is_sqlite:
+        assert len(single_lookups) == len(works)  # no round trips to save
+    else:
+        # Only the reports whose item or case an earlier one in the group wrote look again.
+        assert 0 < len(single_lookups) < len(works) - 4

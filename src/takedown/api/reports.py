@@ -135,7 +135,7 @@ async def submit_report(request: Request) -> Response:
     )
     base_url = deps.base_url(request)
     ctx = await c.intake_async(base_url)
-    receipt = await c.writer.run(partial(reports.store, prepared=prepared, ctx=ctx))
+    receipt = await c.writer.run(reports.StoreReport(prepared, ctx))
     return Response(
         receipt_read(base_url, c, receipt).model_dump_json(),
         status_code=status.HTTP_201_CREATED,

@@ -481,6 +481,25 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
     )
 
 
+@dataclass(frozen=True)
+class StoreReport:
+    """``store`` as group-commit work (``GroupCommitter.run(StoreReport(prepared, ctx))``):
+    when several reports are committed together, their items and cases are looked up in one
+    statement first (``prefetch``), each report still seeing the ones before it."""
+
+    prepared: Prepared
+    ctx: IntakeContext
+
+    def __call__(self, uow: SqlAlchemyUnitOfWork) -> Receipt:
+        return store(uow, self.prepared, self.ctx)
+
+    @staticmethod
+    def prefetch(uow: SqlAlchemyUnitOfWork, works: list[StoreReport]) -> None:
+        uow.cases.prefetch_intake(
+            [(work.prepared.content_id, work.prepared.reporter_key) for work in works]
+        )
+
+
 def _publish_priority_change(uow: SqlAlchemyUnitOfWork, case: Case, result: Triage) -> None:
     if result.priority is not case.priority:
         uow.publish(

@@ -112,6 +112,21 @@ _INTAKE_LOOKUP_PG = (
     f"LEFT JOIN LATERAL (SELECT {_CASE_SELECT.format(p='')} FROM cases "
     "WHERE id = l.related_case) AS k ON true"
 )
+# Intake in sets (PostgreSQL): the same lookup for every (item, reporter) of a group at once,
+# numbered by their place in the arrays (``b.ord``).
+_INTAKE_EXISTS_MANY = _INTAKE_EXISTS.replace(":reporter_key", "b.reporter_key").replace(
+    ":content_id", "b.content_id"
+)
+_INTAKE_LOOKUP_MANY_PG = (
+    f"SELECT b.ord, l.*, {_CASE_SELECT.format(p='k.')}, {_INTAKE_EXISTS_MANY} "  # noqa: S608 - constant columns
+    "FROM unnest(CAST(:content_ids AS text[]), CAST(:reporter_keys AS text[])) "
+    "WITH ORDINALITY AS b(content_id, reporter_key, ord) "
+    f"CROSS JOIN LATERAL ({_INTAKE_ITEM.replace(':content_id', 'b.content_id')}) AS l "
+    f"LEFT JOIN LATERAL (SELECT {_CASE_SELECT.format(p='')} FROM cases "
+    "WHERE id = l.related_case) AS k ON true"
+)
+_CONTENT_MD5 = [c.strip() for c in CONTENT_COLUMNS.split(",")].index("md5")
+_CONTENT_SHA256 = [c.strip() for c in CONTENT_COLUMNS.split(",")].index("sha256")
 _INTAKE_CASE = (
     f"SELECT {_CASE_SELECT.format(p='k.')}, {_INTAKE_EXISTS} "  # noqa: S608 - constant columns
     "FROM cases k WHERE k.id = :id"
@@ -185,10 +200,19 @@ class ReportRepository:
         return int(self._raw.value("SELECT count(*) FROM reports") or 0)
 
 
+IntakeFound = tuple[tuple[Any, ...] | None, tuple[Case, bool, bool] | None]
+"""What ``CaseRepository.intake_lookup`` gives: the item's registry row, and its case with
+whether this reporter and this item are already on it."""
+
+
 class CaseRepository:
     def __init__(self, session: Session, raw: RawSql) -> None:
         self._s = session
         self._raw = raw
+        # Intake lookups made ahead for a group (``prefetch_intake``), by (item, reporter),
+        # each with what it depends on; and what this transaction has written since.
+        self._prefetched: dict[tuple[str, str | None], tuple[IntakeFound, frozenset[Any]]] = {}
+        self._written: set[Any] = set()
 
     def _params(self, values: dict[str, Any]) -> dict[str, Any]:
         raw = self._raw
@@ -209,25 +233,67 @@ class CaseRepository:
         row = self._raw.one(_SELECT_CASE, {"id": case_id})
         return self._case(row) if row is not None else None
 
-    def intake_lookup(
-        self, content_id: str, *, reporter_key: str | None
-    ) -> tuple[tuple[Any, ...] | None, tuple[Case, bool, bool] | None]:
+    def intake_lookup(self, content_id: str, *, reporter_key: str | None) -> IntakeFound:
         """In one statement, for report intake: the registry's row for the item (``content``
         columns, or None), and the oldest open case about it, its family as if it were the
         root, or an exact copy of its media, as ``for_intake`` gives it (or None). When the
         item has a parent, its family's root is another item and the case found here must
-        be looked up again (``open_case_for``)."""
+        be looked up again (``open_case_for``). Answered from ``prefetch_intake`` when that
+        looked it up and nothing it depends on was written since."""
+        ahead = self._prefetched.pop((content_id, reporter_key), None)
+        if ahead is not None and self._written.isdisjoint(ahead[1]):
+            return ahead[0]
         raw = self._raw
         row = raw.one(
             _INTAKE_LOOKUP_SQLITE if raw.sqlite else _INTAKE_LOOKUP_PG,
             {"content_id": content_id, "reporter_key": reporter_key},
         )
         assert row is not None  # the outer join always gives one row
+        return self._intake_found(row, reporter_key)
+
+    def _intake_found(self, row: tuple[Any, ...], reporter_key: str | None) -> IntakeFound:
         n = _CONTENT_COUNT
         item = row[:n] if row[0] is not None else None
         if row[n] is None:  # no related open case
             return item, None
         return item, self._for_intake_row(row[n + 1 :], reporter_key)
+
+    def prefetch_intake(self, lookups: list[tuple[str, str | None]]) -> None:
+        """PostgreSQL: make the ``intake_lookup`` of each (item, reporter) of a group in one
+        statement (one round trip for the group instead of one a report). Each answer is
+        used once, and only if nothing it depends on (the item, its case, the items with
+        the same media) was written in this transaction since: a report about the same
+        item or case earlier in the group makes the next one look again, so each report
+        sees the ones before it. SQLite has no round trips to save: nothing is done."""
+        if self._raw.sqlite or len(lookups) < 2:
+            return
+        unique = list(dict.fromkeys(lookups))
+        rows = self._raw.all(
+            _INTAKE_LOOKUP_MANY_PG,
+            {
+                "content_ids": [content_id for content_id, _ in unique],
+                "reporter_keys": [reporter_key for _, reporter_key in unique],
+            },
+        )
+        self._written.clear()
+        for row in rows:
+            content_id, reporter_key = unique[int(row[0]) - 1]
+            found = self._intake_found(row[1:], reporter_key)
+            item, case = found
+            depends: set[Any] = {("content", content_id)}
+            if case is not None:
+                depends.add(("case", case[0].id))
+            if item is not None:
+                depends.update(
+                    (name, item[i])
+                    for name, i in (("md5", _CONTENT_MD5), ("sha256", _CONTENT_SHA256))
+                    if item[i]
+                )
+            self._prefetched[(content_id, reporter_key)] = (found, frozenset(depends))
+
+    def forget_prefetched(self) -> None:
+        self._prefetched.clear()
+        self._written.clear()
 
     def for_intake(
         self, case_id: int, *, content_id: str, reporter_key: str | None
@@ -268,6 +334,8 @@ class CaseRepository:
         if set(values) - set(_CASE_COLUMNS):
             raise ValueError(f"unknown case columns: {sorted(set(values) - set(_CASE_COLUMNS))}")
         assignments = ", ".join(f"{name} = :{name}" for name in values)
+        if self._prefetched:
+            self._written.add(("case", case_id))
         self._raw.write(
             f"UPDATE cases SET {assignments} WHERE id = :id",  # noqa: S608 - checked names
             {**self._params(values), "id": case_id},
@@ -303,6 +371,15 @@ class CaseRepository:
 
     def add_item(self, **values: Any) -> None:
         raw = self._raw
+        if self._prefetched:
+            self._written.update(
+                [
+                    ("case", values["case_id"]),
+                    ("content", values["content_id"]),
+                    ("content", values["root_content_id"]),
+                    *((name, values[name]) for name in ("md5", "sha256") if values.get(name)),
+                ]
+            )
         values["open"] = raw.flag(values["open"])
         values["added_at"] = raw.dt(values["added_at"])
         raw.write(_INSERT_ITEM, values)

@@ -52,6 +52,7 @@ def _to_pg(sql: str) -> str:
 
 
 _RAW_KEY = "takedown_raw"
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the connection
 ID_TABLES = frozenset({"reports", "cases"})
 """Tables whose new rows take their ids from ``IdBlocks`` on PostgreSQL."""
 
@@ -140,7 +141,9 @@ class RawSql:
         with self._errors(sql, params):
             if self.sqlite:
                 cursor.execute(sql, params or {})
-            elif self._waiting:
+            elif self._waiting or self._driver.info.transaction_status == _IDLE:
+                # Also when the transaction has not begun: psycopg's BEGIN then goes out in
+                # the same round trip as the statement instead of one of its own.
                 self._send_waiting(then=(_to_pg(sql), params or {}))
             else:
                 cursor.execute(_to_pg(sql), params or {})

@@ -48,6 +48,7 @@ class Event(Protocol):
     event_type: str
 
 
+_IN_TRANSACTION = 2  # psycopg.pq.TransactionStatus.INTRANS: open, and nothing in it failed
 _adapters: dict[type[Any], TypeAdapter[Any]] = {}
 
 
@@ -109,9 +110,26 @@ class SqlAlchemyUnitOfWork:
         try:
             if not self._committed:
                 self.raw.end_transaction()
-                self.session.rollback()
+                if self.readonly and exc_type is None and self._read_transaction_clean():
+                    # It wrote nothing, so ending it either way is the same; but psycopg
+                    # forgets a connection's prepared statements on every rollback (and
+                    # spends a round trip telling the server so).
+                    self.session.commit()
+                else:
+                    self.session.rollback()
         finally:
             self.session.close()
+
+    def _read_transaction_clean(self) -> bool:
+        """PostgreSQL: a transaction is open on the connection and no statement in it failed."""
+        if self.db.is_sqlite or not self.session.in_transaction():
+            return False
+        driver = self.session.connection().connection.driver_connection
+        return bool(driver is not None and driver.info.transaction_status == _IN_TRANSACTION)
+
+    def forget_prefetched(self) -> None:
+        """Drop reads made ahead for a group's works (``group_commit.run_works``)."""
+        self.cases.forget_prefetched()
 
     def publish(self, event: Any) -> None:
         """Record ``event`` in the outbox, in this transaction (it is inserted with the other

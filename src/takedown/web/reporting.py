@@ -173,7 +173,7 @@ async def report_submit(request: Request) -> Response:
         problems = [{"field": field, "text": f"{label}: {exc}"}]
         return report_form(request, form=form, problems=problems, status=422)
     receipt = await c.writer.run(
-        partial(reports.store, prepared=prepared, ctx=await c.intake_async(str(request.base_url)))
+        reports.StoreReport(prepared, await c.intake_async(str(request.base_url)))
     )
     response = render(
         request,
