@@ -18,13 +18,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from bench._postgres import scratch_database
 from bench._server import running_server, server_cpu
 from takedown.identity import Principal, Scope
 from takedown.services import keys
@@ -33,9 +33,6 @@ from takedown.store import Database, SqlAlchemyUnitOfWork, migrate
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
 console = Console(stderr=True)
-PG_ADMIN = os.environ.get(
-    "TAKEDOWN_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@localhost:5432/postgres"
-)
 SECONDS = float(os.environ.get("TAKEDOWN_BENCH_SECONDS", "8"))
 RATES = {
     "sqlite": [
@@ -142,23 +139,9 @@ def main() -> None:
     results: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         results += _run("sqlite", f"sqlite:///{tmp}/bench.db")
-    name = f"takedown_bench_{uuid.uuid4().hex[:8]}"
-    admin = None
-    try:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        console.print(f"[yellow]PostgreSQL skipped: {exc}[/yellow]")
-        admin = None
-    if admin is not None:
-        pg_url = admin.url.set(database=name).render_as_string(hide_password=False)
-        try:
+    with scratch_database(console) as pg_url:
+        if pg_url is not None:
             results += _run("postgresql", pg_url)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
     table = Table(title="Report intake over HTTP (open loop, 30% of reports on 50 hot items)")
     for column in (
         "database",

@@ -18,6 +18,7 @@ from takedown.store import SqlAlchemyUnitOfWork
 from takedown.store.group_commit import GroupCommitter
 from takedown.store.models import ContentRow
 from takedown.store.rawsql import IdBlocks
+from tests.integration.case_support import new_case
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -113,15 +114,7 @@ def test_new_ids_are_unique_across_threads_and_rows_are_stored_with_them(db):
     def add_cases(n: int) -> None:
         for _ in range(n):
             with SqlAlchemyUnitOfWork(db) as uow:
-                case_id = uow.cases.add(
-                    status="open",
-                    priority="P2",
-                    reasons=[],
-                    facts={},
-                    respond_by=NOW,
-                    opened_at=NOW,
-                    updated_at=NOW,
-                )
+                case_id = new_case(uow)
                 uow.commit()
             with lock:
                 ids.append(case_id)

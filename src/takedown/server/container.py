@@ -17,6 +17,7 @@ from takedown.server.auth_cache import CredentialCache
 from takedown.server.ratelimit import SlidingWindowLimiter
 from takedown.services import reports
 from takedown.services.accounts import LoginPolicy
+from takedown.services.case_media import CaseMediaIndex
 from takedown.services.matcher import Matcher
 from takedown.store import Database, SqlAlchemyUnitOfWork
 from takedown.store.group_commit import GroupCommitter
@@ -32,10 +33,12 @@ class Container:
     writer: GroupCommitter = field(init=False)
     report_limiter: SlidingWindowLimiter = field(init=False)
     auth_cache: CredentialCache = field(init=False)
+    case_media: CaseMediaIndex = field(init=False)
     _status_key: bytes | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.matcher = Matcher(self.db)
+        self.case_media = CaseMediaIndex()
         self.writer = GroupCommitter(self.db)
         self.auth_cache = CredentialCache(self.settings.auth_cache_seconds)
         self.db.on_commit(self.auth_cache.on_commit)
@@ -116,6 +119,7 @@ class Container:
             status_key=self._status_key,
             status_base_url=self.settings.public_url or request_base_url,
             email=bool(self.settings.smtp_host),
+            case_media=self.case_media,
         )
 
     def uow(self, *, readonly: bool = False) -> SqlAlchemyUnitOfWork:

@@ -56,6 +56,7 @@ from takedown.cases.records import Case, CaseMessage, Report
 from takedown.identity import Permission, Principal, PrincipalKind, require
 from takedown.matching import BankIndexes, BankPolicy, Match, SignalType
 from takedown.services import audit
+from takedown.services.case_media import CaseMediaIndex
 from takedown.services.errors import Conflict, InvalidInput, NotFound
 from takedown.store.matching_repos import ContentItem
 from takedown.store.types import utcnow
@@ -134,6 +135,8 @@ class IntakeContext:
     now: datetime | None = None
     status_base_url: str | None = None  # where status links point, for e-mails
     email: bool = False  # queue e-mails to reporters who gave an address
+    # Case items' PDQ hashes in memory (one per process); None: a new one for this context.
+    case_media: CaseMediaIndex | None = None
 
 
 def _text(value: str | None, field_name: str, limit: int) -> str | None:
@@ -337,7 +340,8 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
             sha256=hashes.get(SignalType.sha256),
         )
     if case_id is None and SignalType.pdq in hashes:
-        case_id = _case_by_pdq(uow, hashes[SignalType.pdq])
+        media = ctx.case_media or CaseMediaIndex()
+        case_id = media.nearest_open_case(uow, hashes[SignalType.pdq], CASE_PDQ_THRESHOLD)
     case = None
     reporter_seen = known_item = False
     if found is not None:
@@ -510,15 +514,6 @@ def _publish_priority_change(uow: SqlAlchemyUnitOfWork, case: Case, result: Tria
                 reasons=result.reason_codes,
             )
         )
-
-
-def _case_by_pdq(uow: SqlAlchemyUnitOfWork, pdq: str) -> int | None:
-    best: tuple[int, int] | None = None
-    for case_id, other in uow.cases.open_pdq_items():
-        distance = (int(pdq, 16) ^ int(other, 16)).bit_count()
-        if distance <= CASE_PDQ_THRESHOLD and (best is None or (distance, case_id) < best):
-            best = (distance, case_id)
-    return best[1] if best else None
 
 
 def _email_acknowledgment(

@@ -6,6 +6,7 @@ page and the console use the ORM."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -125,6 +126,12 @@ _INTAKE_LOOKUP_MANY_PG = (
     f"LEFT JOIN LATERAL (SELECT {_CASE_SELECT.format(p='')} FROM cases "
     "WHERE id = l.related_case) AS k ON true"
 )
+_PDQ_ITEMS = "SELECT id, case_id, pdq FROM case_items WHERE id > :after AND pdq IS NOT NULL"
+_PDQ_ITEMS_AFTER = f"{_PDQ_ITEMS} ORDER BY id LIMIT :limit"
+_PDQ_ITEMS_AFTER_OPEN = f"{_PDQ_ITEMS} AND open ORDER BY id LIMIT :limit"
+_OPEN_ITEMS = "SELECT id, case_id, pdq FROM case_items WHERE open AND pdq IS NOT NULL AND id "
+_OPEN_ITEMS_BY_ID_PG = _OPEN_ITEMS + "= ANY(CAST(:ids AS bigint[]))"
+_OPEN_ITEMS_BY_ID_SQLITE = _OPEN_ITEMS + "IN (SELECT value FROM json_each(:ids))"  # noqa: S608 - constant
 _CONTENT_MD5 = [c.strip() for c in CONTENT_COLUMNS.split(",")].index("md5")
 _CONTENT_SHA256 = [c.strip() for c in CONTENT_COLUMNS.split(",")].index("sha256")
 _INTAKE_CASE = (
@@ -362,12 +369,28 @@ class CaseRepository:
         )
         return int(found) if found is not None else None
 
-    def open_pdq_items(self) -> list[tuple[int, str]]:
-        """(case id, PDQ) of every open case's items that have one."""
+    def pdq_items_after(
+        self, after: int, *, open_only: bool = False, limit: int = 10_000
+    ) -> list[tuple[int, int, str]]:
+        """(item id, case id, PDQ) of up to ``limit`` items with a PDQ hash and an id above
+        ``after``, in id order (``services.case_media``). The limit also makes PostgreSQL's
+        generic plan walk the primary key instead of scanning the table."""
         rows = self._raw.all(
-            "SELECT case_id, pdq FROM case_items WHERE open AND pdq IS NOT NULL",
+            _PDQ_ITEMS_AFTER_OPEN if open_only else _PDQ_ITEMS_AFTER,
+            {"after": after, "limit": limit},
         )
-        return [(int(case_id), str(pdq)) for case_id, pdq in rows]
+        return [(int(i), int(case_id), str(pdq)) for i, case_id, pdq in rows]
+
+    def open_items_by_id(self, item_ids: list[int]) -> list[tuple[int, int, str]]:
+        """(item id, case id, PDQ) of those of ``item_ids`` that are open and have a PDQ."""
+        if not item_ids:
+            return []
+        raw = self._raw
+        rows = raw.all(
+            _OPEN_ITEMS_BY_ID_SQLITE if raw.sqlite else _OPEN_ITEMS_BY_ID_PG,
+            {"ids": json.dumps(item_ids) if raw.sqlite else item_ids},
+        )
+        return [(int(i), int(case_id), str(pdq)) for i, case_id, pdq in rows]
 
     def add_item(self, **values: Any) -> None:
         raw = self._raw

@@ -14,6 +14,7 @@ audit entries: either the change, its events and its audit trail are all stored,
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -99,6 +100,7 @@ class SqlAlchemyUnitOfWork:
         self._published = 0
         self._event_types: set[str] = set()
         self._committed = False
+        self._on_rollback: list[Callable[[], None]] = []
         return self
 
     def __exit__(
@@ -116,6 +118,7 @@ class SqlAlchemyUnitOfWork:
                     # spends a round trip telling the server so).
                     self.session.commit()
                 else:
+                    self._rolled_back()
                     self.session.rollback()
         finally:
             self.session.close()
@@ -151,12 +154,27 @@ class SqlAlchemyUnitOfWork:
             self.audit.end_transaction()
             self.raw.end_transaction()
         self._committed = True
+        self._on_rollback = []
         if self._published:
             self.db.notify_committed(frozenset(self._event_types))
             self._published = 0
             self._event_types = set()
 
+    def on_rollback(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` if this transaction's writes are rolled back (for in-memory
+        state that mirrors rows it may have written, such as ``services.case_media``). A
+        read-only unit of work writes nothing: its callbacks never run."""
+        self._on_rollback.append(callback)
+
+    def _rolled_back(self) -> None:
+        callbacks, self._on_rollback = self._on_rollback, []
+        if self.readonly:
+            return
+        for callback in callbacks:
+            callback()
+
     def rollback(self) -> None:
+        self._rolled_back()
         self.outbox.end_transaction()
         self.audit.end_transaction()
         self.raw.end_transaction()
