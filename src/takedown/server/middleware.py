@@ -66,6 +66,7 @@ class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
         self.headers = list(SECURITY_HEADERS)
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         if hsts:
             self.headers.append((b"strict-transport-security", b"max-age=31536000"))
 
@@ -98,19 +99,28 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            REQUESTS.labels(scope["method"], template, str(status)).inc()
-            LATENCY.labels(scope["method"], template).observe(elapsed)
-            log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "route": template,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "client": (scope.get("client") or ("", 0))[0],
-                },
-            )
+            key = (scope["method"], template, status)
+            series = self._series.get(key)
+            if series is None:
+                # Finite: methods × route templates × statuses.
+                series = self._series[key] = (
+                    REQUESTS.labels(scope["method"], template, str(status)),
+                    LATENCY.labels(scope["method"], template),
+                )
+            series[0].inc()
+            series[1].observe(elapsed)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "client": (scope.get("client") or ("", 0))[0],
+                    },
+                )
             request_id_var.reset(token)
 
 
