@@ -138,3 +138,20 @@ def test_a_commit_that_lands_out_of_id_order_is_found(db, database_url):
     finally:
         late_db.dispose()
     assert _nearest(db, index, "3" * 64) == late_case
+
+
+def test_warming_at_start_reads_the_open_items_once(db, caplog, tmp_path):
+    with SqlAlchemyUnitOfWork(db) as uow:
+        case_id = new_case(uow)
+        _item(uow, case_id, "old", "9" * 64)
+        uow.commit()
+    index = CaseMediaIndex()
+    index.warm(db)
+    assert index._loaded and len(index._held) == 1
+    assert _nearest(db, index, "9" * 64) == case_id
+    unmigrated = Database(f"sqlite:///{tmp_path}/empty.db")  # no tables
+    try:
+        CaseMediaIndex().warm(unmigrated)  # logged, not raised: the first lookup will read
+    finally:
+        unmigrated.dispose()
+    assert "could not load the case items' hashes" in caplog.text

@@ -1,10 +1,11 @@
-"""``api.deps.base_url`` gives what Starlette's ``request.base_url`` gives, remembered."""
+"""``server.context.base_url`` gives what Starlette's ``request.base_url`` gives, remembered."""
 
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from takedown.api import deps
+from takedown.server import context
+from takedown.server.context import base_url
 
 
 def _request(scheme: str, host: bytes | None, root_path: str, port: int) -> Request:
@@ -30,11 +31,11 @@ def _request(scheme: str, host: bytes | None, root_path: str, port: int) -> Requ
 )
 def test_base_url_is_starlettes(scheme, host, root_path, port):
     request = _request(scheme, host, root_path, port)
-    assert deps.base_url(request) == str(request.base_url)
-    assert deps.base_url(request) == str(_request(scheme, host, root_path, port).base_url)
+    assert base_url(request) == str(request.base_url)
+    assert base_url(request) == str(_request(scheme, host, root_path, port).base_url)
 
 
 def test_remembered_base_urls_stay_few_whatever_hosts_clients_send():
     for n in range(500):
-        deps.base_url(_request("http", f"h{n}.example".encode(), "", 80))
-    assert len(deps._BASE_URLS) <= 64
+        base_url(_request("http", f"h{n}.example".encode(), "", 80))
+    assert len(context._BASE_URLS) <= 64

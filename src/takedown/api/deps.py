@@ -23,31 +23,3 @@ async def uow(request: Request) -> SqlAlchemyUnitOfWork:
 
 async def read_uow(request: Request) -> SqlAlchemyUnitOfWork:
     return (await container(request)).uow(readonly=True)
-
-
-def base_url(request: Request) -> str:
-    """``str(request.base_url)``, remembered per scheme, host, server and root path, which is
-    all it depends on: Starlette builds and parses a URL each time, which the report route
-    paid on every report."""
-    scope = request.scope
-    host = None
-    for name, value in scope["headers"]:
-        if name == b"host":
-            host = value
-            break
-    key = (
-        scope["scheme"],
-        host,
-        scope.get("server"),
-        scope.get("root_path", ""),
-        scope.get("app_root_path"),
-    )
-    found = _BASE_URLS.get(key)
-    if found is None:
-        if len(_BASE_URLS) >= 64:  # hosts are client input: keep only a few
-            _BASE_URLS.clear()
-        found = _BASE_URLS[key] = str(request.base_url)
-    return found
-
-
-_BASE_URLS: dict[tuple[object, ...], str] = {}

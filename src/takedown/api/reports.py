@@ -13,12 +13,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from pydantic import BaseModel, Field
 
-from takedown.api import deps
 from takedown.api.deps import container
 from takedown.api.schemas import StrictModel, json_body, json_body_doc
 from takedown.cases import Category, ReporterRole
 from takedown.identity import Permission
 from takedown.server.container import Container
+from takedown.server.context import base_url as request_base_url
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.hot_routes import direct
 from takedown.server.security import Access, checks_access, principal_of
@@ -133,7 +133,7 @@ async def submit_report(request: Request) -> Response:
             idempotency_key=report_in.idempotency_key,
         ),
     )
-    base_url = deps.base_url(request)
+    base_url = request_base_url(request)
     ctx = await c.intake_async(base_url)
     receipt = await c.writer.run(reports.StoreReport(prepared, ctx))
     return Response(

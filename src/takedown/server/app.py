@@ -66,6 +66,9 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
         # PostgreSQL: a thread, since each statement waits for a round trip.
         container.writer.start(loop=asyncio.get_running_loop() if container.db.is_sqlite else None)
         threading.Thread(target=container.matcher.warm, name="warm-banks", daemon=True).start()
+        threading.Thread(
+            target=container.case_media.warm, args=(container.db,), name="warm-cases", daemon=True
+        ).start()
         log.info("takedown started", extra={"version": __version__, "worker": run_worker})
         try:
             yield

@@ -22,11 +22,15 @@ nearest, then the oldest case (``tests/integration/test_reports.py``).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from takedown.matching.pdq_index import PdqIndex
+from takedown.store.db import Database
 from takedown.store.uow import SqlAlchemyUnitOfWork
+
+log = logging.getLogger("takedown.cases")
 
 WINDOW = 256
 """PostgreSQL: ids read again once a second, for commits that landed out of id order."""
@@ -48,6 +52,15 @@ class CaseMediaIndex:
         self._top = 0  # the highest item id held
         self._loaded = False
         self._window_at = 0.0
+
+    def warm(self, db: Database) -> None:
+        """Read the open items now (a server does this at start, on a thread), so that the
+        first report about media does not read them all on its way."""
+        try:
+            with SqlAlchemyUnitOfWork(db, readonly=True) as uow, self._lock:
+                self._catch_up(uow)
+        except Exception:
+            log.exception("could not load the case items' hashes; the first lookup will")
 
     def nearest_open_case(self, uow: SqlAlchemyUnitOfWork, pdq: str, threshold: int) -> int | None:
         """The open case with an item nearest to ``pdq`` within ``threshold`` bits (the

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takedown.cases import NCII_REQUIREMENTS, Category, ReporterRole, RoleNotAllowed
 from takedown.server.container import Container
+from takedown.server.context import base_url as request_base_url
 from takedown.server.security import Access
 from takedown.services import reports
 from takedown.services.errors import Conflict, InvalidInput, NotFound
@@ -173,14 +174,14 @@ async def report_submit(request: Request) -> Response:
         problems = [{"field": field, "text": f"{label}: {exc}"}]
         return report_form(request, form=form, problems=problems, status=422)
     receipt = await c.writer.run(
-        reports.StoreReport(prepared, await c.intake_async(str(request.base_url)))
+        reports.StoreReport(prepared, await c.intake_async(request_base_url(request)))
     )
     response = render(
         request,
         "report_received.html",
         {
             "receipt": receipt,
-            "status_url": c.status_url(str(request.base_url), receipt.status_token),
+            "status_url": c.status_url(request_base_url(request), receipt.status_token),
             "next_step": reports.next_step(
                 status=receipt.case_status,
                 respond_by=receipt.respond_by,
