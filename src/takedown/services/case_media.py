@@ -17,7 +17,7 @@ radius search) and, at each lookup, inside the report's own transaction:
 Items this transaction added are seen in step 1 like any other; if the transaction rolls
 back, they are forgotten (``SqlAlchemyUnitOfWork.on_rollback``), so an id SQLite hands out
 again is read afresh. The answer is the same as comparing against every open item: the
-nearest, then the oldest case (``tests/integration/test_reports.py``).
+nearest, then the oldest case (``tests/integration/test_case_media.py``).
 """
 
 from __future__ import annotations
