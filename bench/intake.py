@@ -8,7 +8,9 @@ transaction: the report, its case (opened or joined and re-triaged), an audit en
 outbox events, committed before the answer, through the group-commit writer.
 
 Goal on this 2-core machine: 2,000 reports/s with p99 under 20 ms on SQLite (WAL,
-``synchronous=FULL``); 1,000 reports/s with p99 under 30 ms on PostgreSQL.
+``synchronous=FULL``); 1,000 reports/s with p99 under 30 ms on PostgreSQL. The goal's rate is
+run ``TAKEDOWN_BENCH_GOAL_ROUNDS`` times (3), and the benchmark says in how many runs the goal
+held: its tail varies from run to run on this machine.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ RATES = {
     ],
 }
 GOALS = {"sqlite": (2000, 20.0), "postgresql": (1000, 30.0)}
+# The goal's rate is run this many times: its p99 varies from run to run on this machine, so
+# one run says little about whether the goal holds.
+GOAL_ROUNDS = int(os.environ.get("TAKEDOWN_BENCH_GOAL_ROUNDS", "3"))
 CORES = os.cpu_count() or 1
 
 
@@ -114,10 +119,15 @@ def _run(backend: str, url: str) -> list[dict]:
         running_server({**env, "TAKEDOWN_DATA_DIR": data_dir}, port, cpus=_pin(0)) as server,
     ):
         _load(server, key, 300, f"{backend}-warm")
-        for rate in RATES[backend]:
+        runs = [
+            (rate, n)
+            for rate in RATES[backend]
+            for n in range(GOAL_ROUNDS if rate == GOALS[backend][0] else 1)
+        ]
+        for rate, n in runs:
             before = _count(url)
             cpu_before = server_cpu(port)
-            result = _load(server, key, rate, f"{backend}-{rate}")
+            result = _load(server, key, rate, f"{backend}-{rate}-{n}")
             cpu = server_cpu(port) - cpu_before
             after = _count(url)
             result["server_cpu_ms_per_report"] = cpu * 1000 / max(1, result["ok"])
@@ -133,6 +143,11 @@ def _run(backend: str, url: str) -> list[dict]:
                 f"statuses {result['statuses']}"
             )
     return rows
+
+
+def _met(r: dict) -> bool:
+    goal_rate, goal_p99 = GOALS[r["backend"]]
+    return bool(r["offered_rps"] >= goal_rate and r["p99_ms"] < goal_p99 and r["ok"] == r["sent"])
 
 
 def main() -> None:
@@ -158,9 +173,8 @@ def main() -> None:
         table.add_column(column, justify="right")
     for r in results:
         goal_rate, goal_p99 = GOALS[r["backend"]]
-        met = r["offered_rps"] >= goal_rate and r["p99_ms"] < goal_p99 and r["ok"] == r["sent"]
         goal = (
-            f"{goal_rate}/s p99<{goal_p99:g}: {'met' if met else '-'}"
+            f"{goal_rate}/s p99<{goal_p99:g}: {'met' if _met(r) else '-'}"
             if r["offered_rps"] == goal_rate
             else ""
         )
@@ -177,6 +191,15 @@ def main() -> None:
             goal,
         )
     Console().print(table)
+    for backend, (goal_rate, goal_p99) in GOALS.items():
+        runs = [r for r in results if r["backend"] == backend and r["offered_rps"] == goal_rate]
+        if runs:
+            met = sum(_met(r) for r in runs)
+            p99s = ", ".join(f"{r['p99_ms']:.1f}" for r in runs)
+            Console().print(
+                f"{backend}: {goal_rate}/s with p99 under {goal_p99:g} ms met in {met} of "
+                f"{len(runs)} runs (p99 {p99s} ms)"
+            )
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "intake.json").write_text(json.dumps(results, indent=2))
 
