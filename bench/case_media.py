@@ -15,6 +15,7 @@ import random
 import tempfile
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
@@ -72,7 +73,7 @@ def _scan(db: Database, pdq: str) -> int | None:
     return best[1] if best else None
 
 
-def _indexed(db: Database, index: CaseMediaIndex, pdq: str) -> int | None:
+def _indexed(db: Database, pdq: str, *, index: CaseMediaIndex) -> int | None:
     with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
         return index.nearest_open_case(uow, pdq, 31)
 
@@ -84,15 +85,15 @@ def _measure(backend: str, url: str, n: int) -> dict[str, object]:
     _fill(db, n, rng)
     index = CaseMediaIndex()
     queries = [f"{rng.getrandbits(256):064x}" for _ in range(300)]
-    _indexed(db, index, queries[0])  # loads the open items once, as a server does
+    _indexed(db, queries[0], index=index)  # loads the open items once, as a server does
     timings = {}
-    for name, run, count in (("scan", _scan, 50), ("index", None, 300)):
+    for name, lookup, count in (
+        ("scan", _scan, 50),
+        ("index", partial(_indexed, index=index), 300),
+    ):
         started = time.perf_counter()
         for query in queries[:count]:
-            if run is None:
-                _indexed(db, index, query)
-            else:
-                run(db, query)
+            lookup(db, query)
         timings[name] = (time.perf_counter() - started) / count * 1000
     db.dispose()
     return {

@@ -370,7 +370,7 @@ class CaseRepository:
         return int(found) if found is not None else None
 
     def pdq_items_after(
-        self, after: int, *, open_only: bool = False, limit: int = 10_000
+        self, after: int, *, open_only: bool, limit: int
     ) -> list[tuple[int, int, str]]:
         """(item id, case id, PDQ) of up to ``limit`` items with a PDQ hash and an id above
         ``after``, in id order (``services.case_media``). The limit also makes PostgreSQL's
