@@ -15,8 +15,8 @@ from fastapi.routing import APIRoute
 from takedown.identity import Scope
 from takedown.server.app import create_app
 from takedown.server.errors import install_error_handlers
-from takedown.server.hot_routes import HotRoutes, direct, direct_routes
-from takedown.server.middleware import ObservabilityMiddleware
+from takedown.server.hot_routes import DirectLane, TakedownApp, direct, direct_routes
+from takedown.server.middleware import Observer
 from takedown.server.security import Access, checks_access
 from tests.conftest import add_key, start_live_server
 
@@ -121,7 +121,7 @@ def test_a_direct_route_must_check_its_own_access():
 
 
 def _small_app() -> FastAPI:
-    app = FastAPI()
+    app = TakedownApp()
     install_error_handlers(app)
 
     @app.post("/boom")
@@ -136,8 +136,7 @@ def _small_app() -> FastAPI:
     async def teapot(request: Request) -> Response:
         raise HTTPException(418, "short and stout")
 
-    app.add_middleware(HotRoutes)
-    app.add_middleware(ObservabilityMiddleware)
+    app.direct_lane = DirectLane(app, observer=Observer(), limit=1000, media_limit=1000)
     return app
 
 

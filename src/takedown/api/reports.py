@@ -151,10 +151,10 @@ def receipt_read(base_url: str, c: Container, receipt: reports.Receipt) -> Repor
         case_number=receipt.case_number,
         status_url=c.status_url(base_url, receipt.status_token),
         acknowledged_at=receipt.acknowledged_at,
-        priority=receipt.priority.value,
+        priority=str(receipt.priority),
         respond_by=receipt.respond_by,
         remove_by=receipt.remove_by,
-        case_status=receipt.case_status.value,
+        case_status=str(receipt.case_status),
         missing_for_valid_request=receipt.missing_for_valid,
     )
 

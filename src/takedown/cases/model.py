@@ -7,7 +7,7 @@ matching media, and carries one priority and one set of clocks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -130,14 +130,18 @@ class CaseFacts:
         if r.valid_ncii_request and (first_valid is None or r.received_at < first_valid):
             first_valid = r.received_at
         first = self.first_report_at
-        return replace(
-            self,
+        # Every field named (not ``dataclasses.replace``, which looks the fields up each time):
+        # this runs for every report.
+        return CaseFacts(
             categories=self.categories | {r.category},
             roles=self.roles | {r.reporter_role},
             csam_minor=self.csam_minor or minor,
             police_case_number=self.police_case_number or r.police_case_number,
             reporters=self.reporters + (1 if r.new_reporter else 0),
             reports=self.reports + 1,
+            block_and_report_match=self.block_and_report_match,
+            fast_exposure=self.fast_exposure,
+            uploader_prior_removals=self.uploader_prior_removals,
             first_report_at=r.received_at if first is None or r.received_at < first else first,
             first_valid_ncii_at=first_valid,
         )
@@ -160,8 +164,8 @@ class CaseFacts:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CaseFacts:
         return cls(
-            categories=frozenset(Category(c) for c in data.get("categories", [])),
-            roles=frozenset(ReporterRole(r) for r in data.get("roles", [])),
+            categories=frozenset(_CATEGORIES[c] for c in data.get("categories", [])),
+            roles=frozenset(_ROLES[r] for r in data.get("roles", [])),
             csam_minor=bool(data.get("csam_minor")),
             police_case_number=bool(data.get("police_case_number")),
             reporters=int(data.get("reporters", 0)),
@@ -172,6 +176,11 @@ class CaseFacts:
             first_report_at=_parse(data.get("first_report_at")),
             first_valid_ncii_at=_parse(data.get("first_valid_ncii_at")),
         )
+
+
+# Members by value, for reading stored facts (``Category(value)`` runs Python code per call).
+_CATEGORIES = {m.value: m for m in Category}
+_ROLES = {m.value: m for m in ReporterRole}
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -82,17 +83,18 @@ def issue_secret(kind: SecretKind) -> IssuedSecret:
     return IssuedSecret(kind=kind, key_id=key_id, value=value, digest=hash_secret(value))
 
 
+_SECRET_KINDS = {m.value: m for m in SecretKind}
+_KEY_ID = re.compile(r"[0-9a-f]{12}")
+
+
 def parse_secret(value: str) -> tuple[SecretKind, str] | None:
     """Return (kind, key_id) of a well-formed secret, else None (never raises)."""
     parts = value.split("_", 2)
     if len(parts) != 3 or len(parts[0]) != 3 or not parts[0].startswith("td"):
         return None
-    try:
-        kind = SecretKind(parts[0][2])
-    except ValueError:
-        return None
+    kind = _SECRET_KINDS.get(parts[0][2])
     key_id = parts[1]
-    if len(key_id) != 12 or any(c not in "0123456789abcdef" for c in key_id):
+    if kind is None or not _KEY_ID.fullmatch(key_id):
         return None
     return kind, key_id
 

@@ -2,34 +2,50 @@
 second, and most of a report's CPU went to generic layers it does not use.
 
 A route marked ``@direct`` is still an ordinary FastAPI route (it is in the OpenAPI document,
-declares its access, and is what the router serves when the lane is not taken), but
-``HotRoutes``, the innermost of our middleware, sends a request for exactly its method and
-path straight to its endpoint: past Starlette's exception middleware, FastAPI's exit stack,
+declares its access, and is what the router serves when the lane is off), but the app
+(``TakedownApp``) sends a request for exactly its method and path straight to its endpoint,
+in front of everything else: past Starlette's and FastAPI's middleware (server errors,
+telemetry, FastAPI's own body limit), ours, the exception middleware, FastAPI's exit stack,
 the router's walk over every route, and FastAPI's request handling and dependency solving.
-What the request does pass through is the same as on any route: our observability and body
-limit middleware (request id, access log, metrics, security headers, size limits) outside,
-the route's own access check first thing in the endpoint (``checks_access``), and the app's
-own exception handlers for anything it raises; an error without a handler goes on to
-Starlette's server-error middleware, as on any route. A direct endpoint takes only the
-``Request`` and returns a ``Response``.
+``DirectLane`` gives the request, in one layer, what those would have given it: the request
+id, security headers, metrics and access log (``middleware.Observer``, which our middleware
+uses for every other request), the body limit (``Content-Length`` checked at once, a body
+without one counted as it streams), the route's own access check first thing in the
+endpoint (``checks_access``), the app's exception handlers for anything it raises, and for an
+error without a handler the app's 500 answer, with the error then raised on to the server,
+which logs it, as Starlette's server-error middleware does. A direct endpoint takes only the
+``Request`` and returns a ``Response``. With OpenTelemetry on (``TAKEDOWN_OPENTELEMETRY``) the
+lane is off, so FastAPI's telemetry sees every request.
 
-Driven in process under the intake load, in interleaved rounds, a report took 0.56 ms of CPU
-(minimum; median 0.69) with the lane against 0.66 ms (median 0.85) without it
-(``docs/architecture.md``).
+History: the lane first sat inside our middleware, saving 0.1 ms of a report's CPU
+(interleaved rounds in process, ``docs/architecture.md``); moving it in front of every layer
+saved another tenth of a report's instructions (``docs/reporting.md``).
 """
 
 from __future__ import annotations
 
+import inspect
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import PlainTextResponse
+from starlette.types import Message, Receive, Scope, Send
+
+from takedown.server.context import request_id_var
+from takedown.server.middleware import (
+    Observer,
+    declared_length_refusal,
+    has_length,
+    is_media_route,
+    limited,
+)
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
-Handler = Callable[[Request, Exception], Awaitable[Response]]
+Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
 def direct(endpoint: Endpoint) -> Endpoint:
@@ -69,33 +85,100 @@ def _handler_for(handlers: dict[Any, Handler], exc: Exception) -> Handler | None
     return None
 
 
-class HotRoutes:
-    """ASGI middleware: the direct lane (see the module). Add it first, so it is innermost."""
+async def _answer(handler: Handler, request: Request, exc: Exception) -> Response:
+    result = handler(request, exc)
+    return await result if inspect.isawaitable(result) else result
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class DirectLane:
+    """Serves the app's direct routes (see the module)."""
+
+    def __init__(self, app: FastAPI, *, observer: Observer, limit: int, media_limit: int) -> None:
         self.app = app
-        self._routes: dict[tuple[str, str], APIRoute] | None = None
+        self.observer = observer
+        self.limit = limit
+        self.media_limit = media_limit
+        self._routes: dict[tuple[str, str], tuple[APIRoute, int]] | None = None
+
+    def route_for(self, scope: Scope) -> tuple[APIRoute, int] | None:
+        """The direct route for this request, with its body limit; None for any other."""
+        routes = self._routes
+        if routes is None:
+            routes = self._routes = {
+                key: (route, self.media_limit if is_media_route(route) else self.limit)
+                for key, route in direct_routes(self.app).items()
+            }
+        if scope.get("root_path"):
+            return None
+        return routes.get((scope["method"], scope["path"]))
+
+    async def serve(
+        self, route: APIRoute, limit: int, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        observer = self.observer
+        request_id = observer.request_id(scope)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        scope["route"] = route
+        status = 0  # no answer started yet
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = observer.response_headers(
+                    message.get("headers", ()), request_id
+                )
+            await send(message)
+
+        try:
+            response = declared_length_refusal(scope, limit)
+            if response is None:
+                if not has_length(scope):
+                    receive = limited(receive, limit)
+                request = Request(scope, receive, observed_send)
+                try:
+                    response = await route.endpoint(request=request)
+                except Exception as exc:
+                    handler = _handler_for(self.app.exception_handlers, exc)
+                    if handler is None:
+                        if not status:
+                            await self._server_error(request, exc)(scope, receive, observed_send)
+                        raise
+                    response = await _answer(handler, request, exc)
+            await response(scope, receive, observed_send)
+        finally:
+            observer.record(scope, status or 500, time.perf_counter() - started)
+            request_id_var.reset(token)
+
+    def _server_error(self, request: Request, exc: Exception) -> Callable[..., Awaitable[None]]:
+        """The app's answer to an error without a handler, as Starlette's server-error
+        middleware gives it (the handler for 500 or ``Exception``, else plain text)."""
+        handlers = self.app.exception_handlers
+        handler = handlers.get(500) or handlers.get(Exception)
+
+        async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+            if handler is None:
+                response: Response = PlainTextResponse("Internal Server Error", status_code=500)
+            else:
+                response = await _answer(handler, request, exc)
+            await response(scope, receive, send)
+
+        return answer
+
+
+class TakedownApp(FastAPI):
+    """FastAPI with the direct lane in front of everything (see the module); without a
+    ``direct_lane`` it is plain FastAPI."""
+
+    direct_lane: DirectLane | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope.get("root_path"):
-            routes = self._routes
-            if routes is None:
-                routes = self._routes = direct_routes(scope["app"])
-            route = routes.get((scope["method"], scope["path"]))
-            if route is not None:
-                scope["route"] = route
-                await self._serve(route, scope, receive, send)
+        lane = self.direct_lane
+        if lane is not None and scope["type"] == "http":
+            found = lane.route_for(scope)
+            if found is not None:
+                scope["app"] = self
+                await lane.serve(found[0], found[1], scope, receive, send)
                 return
-        await self.app(scope, receive, send)
-
-    @staticmethod
-    async def _serve(route: APIRoute, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive, send)
-        try:
-            response: Response = await route.endpoint(request=request)
-        except Exception as exc:
-            handler = _handler_for(scope["app"].exception_handlers, exc)
-            if handler is None:
-                raise
-            response = await handler(request, exc)
-        await response(scope, receive, send)
+        await super().__call__(scope, receive, send)

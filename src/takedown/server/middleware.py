@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,22 +61,87 @@ SECURITY_HEADERS = [
 ]
 
 
-class ObservabilityMiddleware:
-    """Request id (``X-Request-ID`` in and out), JSON access log, metrics, security headers."""
+class Observer:
+    """What every HTTP request gets, for ``ObservabilityMiddleware`` and the direct lane
+    (``server.hot_routes``): its request id, the security headers on its answer, its metrics
+    and its access-log line."""
 
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
-        self.app = app
+    def __init__(self, *, hsts: bool = False) -> None:
         self.headers = list(SECURITY_HEADERS)
-        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         if hsts:
             self.headers.append((b"strict-transport-security", b"max-age=31536000"))
+        self._names = frozenset(name for name, _ in self.headers) | {b"x-request-id"}
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    @staticmethod
+    def request_id(scope: Scope) -> str:
+        """The caller's ``X-Request-ID`` when it is a sane one, else a new id."""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                return incoming if _REQUEST_ID_RE.match(incoming) else new_request_id()
+        return new_request_id()
+
+    def response_headers(self, headers: Any, request_id: str) -> list[tuple[bytes, bytes]]:
+        """An answer's headers with the security headers it does not set itself, and the
+        request id (replacing any the app set)."""
+        out = []
+        present: set[bytes] = set()
+        for name, value in headers:
+            lower = name.lower()
+            if lower in self._names:
+                if lower == b"x-request-id":
+                    continue
+                present.add(lower)
+            out.append((name, value))
+        out.extend(h for h in self.headers if h[0] not in present)
+        out.append((b"x-request-id", request_id.encode()))
+        return out
+
+    def record(self, scope: Scope, status: int, elapsed: float) -> None:
+        """Count the request in the metrics and write its access-log line."""
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        key = (scope["method"], template, status)
+        series = self._series.get(key)
+        if series is None:
+            # Finite: methods × route templates × statuses.
+            series = self._series[key] = (
+                REQUESTS.labels(scope["method"], template, str(status)),
+                LATENCY.labels(scope["method"], template),
+            )
+        series[0].inc()
+        series[1].observe(elapsed)
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": template,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "client": (scope.get("client") or ("", 0))[0],
+                },
+            )
+
+
+class ObservabilityMiddleware:
+    """Request id (``X-Request-ID`` in and out), JSON access log, metrics, security headers
+    (``Observer``)."""
+
+    def __init__(
+        self, app: ASGIApp, *, hsts: bool = False, observer: Observer | None = None
+    ) -> None:
+        self.app = app
+        self.observer = observer or Observer(hsts=hsts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_request_id()
+        observer = self.observer
+        request_id = observer.request_id(scope)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -84,44 +150,61 @@ class ObservabilityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
-                ]
-                present = {k.lower() for k, _ in headers}
-                headers.extend(h for h in self.headers if h[0] not in present)
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
+                message["headers"] = observer.response_headers(
+                    message.get("headers", ()), request_id
+                )
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            key = (scope["method"], template, status)
-            series = self._series.get(key)
-            if series is None:
-                # Finite: methods × route templates × statuses.
-                series = self._series[key] = (
-                    REQUESTS.labels(scope["method"], template, str(status)),
-                    LATENCY.labels(scope["method"], template),
-                )
-            series[0].inc()
-            series[1].observe(elapsed)
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "request",
-                    extra={
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "route": template,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "client": (scope.get("client") or ("", 0))[0],
-                    },
-                )
+            observer.record(scope, status, time.perf_counter() - started)
             request_id_var.reset(token)
+
+
+def declared_length_refusal(scope: Scope, limit: int) -> Response | None:
+    """The answer to a request whose ``Content-Length`` is invalid (400) or over ``limit``
+    (413), or None."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = -1
+            if declared < 0:
+                return error_response(400, "bad_request", "invalid Content-Length")
+            if declared > limit:
+                return error_response(413, "body_too_large", str(BodyTooLarge(limit).detail))
+            return None
+    return None
+
+
+def has_length(scope: Scope) -> bool:
+    """Whether the request declares its body's length (the server then never hands the app
+    more than that)."""
+    return any(name == b"content-length" for name, _ in scope["headers"])
+
+
+def limited(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises ``BodyTooLarge`` once the body passes ``limit`` bytes (for a
+    body streamed without a ``Content-Length``)."""
+    received = 0
+
+    async def limited_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return limited_receive
+
+
+def is_media_route(route: Any) -> bool:
+    """Whether ``route`` accepts media (``MEDIA_ROUTE``): its body limit is the media one."""
+    return (getattr(route, "openapi_extra", None) or {}).get("x-takedown-body-limit") == "media"
 
 
 class BodyLimitMiddleware:
@@ -138,11 +221,7 @@ class BodyLimitMiddleware:
         if self._media_routes is None:
             from takedown.server.security import iter_routes
 
-            self._media_routes = [
-                r
-                for r in iter_routes(scope["app"])
-                if (getattr(r, "openapi_extra", None) or {}).get("x-takedown-body-limit") == "media"
-            ]
+            self._media_routes = [r for r in iter_routes(scope["app"]) if is_media_route(r)]
         for route in self._media_routes:
             match, _ = route.matches(scope)
             if match is Match.FULL:
@@ -154,32 +233,11 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self._limit_for(scope)
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None:
-            try:
-                declared = int(length)
-            except ValueError:
-                declared = -1
-            if declared < 0:
-                await error_response(400, "bad_request", "invalid Content-Length")(
-                    scope, receive, send
-                )
-                return
-            if declared > limit:
-                exc = BodyTooLarge(limit)
-                await error_response(413, "body_too_large", str(exc.detail))(scope, receive, send)
-                return
-        received = 0
+        refusal = declared_length_refusal(scope, limit)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
         started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -188,7 +246,7 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited(receive, limit), tracking_send)
         except BodyTooLarge as exc:
             if started:
                 raise

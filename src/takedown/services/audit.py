@@ -32,7 +32,7 @@ def record(
                      target_id=key.id)
     """
     uow.audit.append(
-        actor_kind=actor.kind.value,
+        actor_kind=str(actor.kind),
         actor_id=actor.subject_id,
         actor_name=actor.name,
         action=action,

@@ -71,6 +71,7 @@ MAX_IDEMPOTENCY_KEY = 128
 MAX_MESSAGE = 5000
 CASE_PDQ_THRESHOLD = 31
 MAX_PARENT_HOPS = 16
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but tab and newlines
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 # Without an idempotency key a status link only has to be unique: the HMAC key makes it
 # unguessable. A per-process random prefix and a counter are unique and cost no system call.
@@ -147,7 +148,7 @@ def _text(value: str | None, field_name: str, limit: int) -> str | None:
         return None
     if len(value) > limit:
         raise InvalidInput(f"{field_name} must be at most {limit} characters", field=field_name)
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+    if _CONTROL.search(value):
         raise InvalidInput(f"{field_name} has control characters", field=field_name)
     return value
 
@@ -384,12 +385,14 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         priority=result.priority, facts=facts, policy=ctx.policy, now=now, current=current
     )
     reasons = [reason.as_json() for reason in result.reasons]
+    # The enums are ``StrEnum``s: ``str()`` is their value, in a C call (``.value`` is a
+    # property written in Python, and a report reads a dozen).
     status = case.status if case is not None else CaseStatus.open
     if auto and status is CaseStatus.open:
         status = CaseStatus.confirmed
     values = {
-        "status": status.value,
-        "priority": result.priority.value,
+        "status": str(status),
+        "priority": str(result.priority),
         "reasons": reasons,
         "facts": facts.as_json(),
         "respond_by": clock.respond_by,
@@ -419,8 +422,8 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         case_id=case_id,
         content_id=content_id,
         content_url=r.content_url,
-        category=r.category.value,
-        reporter_role=r.reporter_role.value,
+        category=str(r.category),
+        reporter_role=str(r.reporter_role),
         depicted_minor=r.depicted_minor,
         police_agency=r.police_agency,
         police_case_number=r.police_case_number,
@@ -430,8 +433,8 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         good_faith_statement=r.good_faith_statement,
         description=r.description,
         valid_request=valid_ncii if r.category is Category.ncii else None,
-        source=prepared.source.value,
-        principal_kind=prepared.actor.kind.value,
+        source=str(prepared.source),
+        principal_kind=str(prepared.actor.kind),
         principal_id=prepared.actor.subject_id,
         principal_name=prepared.actor.name,
         submitter=prepared.submitter,
@@ -449,9 +452,9 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         details={
             "case_id": case_id,
             "content_id": content_id,
-            "category": r.category.value,
-            "reporter_role": r.reporter_role.value,
-            "priority": result.priority.value,
+            "category": str(r.category),
+            "reporter_role": str(r.reporter_role),
+            "priority": str(result.priority),
         },
         at=now,
     )
@@ -460,8 +463,8 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
             report_id=report_id,
             case_id=case_id,
             content_id=content_id,
-            category=r.category.value,
-            priority=result.priority.value,
+            category=str(r.category),
+            priority=str(result.priority),
             new_case=case is None,
         )
     )

@@ -155,6 +155,11 @@ _INSERT_ITEM = (
 )
 
 
+# Members by value, for reading rows (``CaseStatus(value)`` runs Python code per call).
+_STATUSES = {m.value: m for m in CaseStatus}
+_PRIORITIES = {m.value: m for m in Priority}
+
+
 def _report(row: ReportRow) -> Report:
     return _value(
         Report,
@@ -326,8 +331,8 @@ class CaseRepository:
         assert respond_by and opened_at and updated_at
         return Case(
             id=int(row[0]),
-            status=CaseStatus(row[1]),
-            priority=Priority(row[2]),
+            status=_STATUSES[row[1]],
+            priority=_PRIORITIES[row[2]],
             reasons=raw.read_json(row[3]),
             facts=CaseFacts.from_json(raw.read_json(row[4])),
             respond_by=respond_by,
