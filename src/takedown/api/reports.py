@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response, status
 from pydantic import BaseModel, Field
 
 from takedown.api.deps import container
-from takedown.api.schemas import StrictModel, json_body, json_body_doc
+from takedown.api.schemas import JSONBytes, StrictModel, json_body, json_body_doc, model_json
 from takedown.cases import Category, ReporterRole
 from takedown.identity import Permission
 from takedown.server.container import Container
@@ -136,10 +136,9 @@ async def submit_report(request: Request) -> Response:
     base_url = request_base_url(request)
     ctx = await c.intake_async(base_url)
     receipt = await c.writer.run(reports.StoreReport(prepared, ctx))
-    return Response(
-        receipt_read(base_url, c, receipt).model_dump_json(),
+    return JSONBytes(
+        model_json(receipt_read(base_url, c, receipt)),
         status_code=status.HTTP_201_CREATED,
-        media_type="application/json",
         headers={"Idempotent-Replayed": "true"} if receipt.duplicate else None,
     )
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from takedown.api.deps import container, uow
-from takedown.api.schemas import StrictModel
+from takedown.api.schemas import JSONBytes, StrictModel, model_json
 from takedown.identity import Permission
 from takedown.matching import Match
 from takedown.media import ImageHashes, ImageLimits
@@ -172,7 +172,7 @@ async def _scan_form(request: Request, form: FormData) -> Response:
         fields.account_id,
         fields.parent_content_id,
     )
-    return Response(result.model_dump_json(), media_type="application/json")
+    return JSONBytes(model_json(result))
 
 
 MEDIA_TYPES = ("image/", "video/", "application/octet-stream")

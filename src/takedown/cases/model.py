@@ -44,7 +44,10 @@ class Priority(StrEnum):
 
     @classmethod
     def of_level(cls, level: int) -> Priority:
-        return cls(f"P{max(0, min(2, level))}")
+        return _LEVELS[max(0, min(2, level))]
+
+
+_LEVELS = (Priority.p0, Priority.p1, Priority.p2)
 
 
 class CaseStatus(StrEnum):

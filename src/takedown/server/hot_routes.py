@@ -39,7 +39,6 @@ from takedown.server.context import request_id_var
 from takedown.server.middleware import (
     Observer,
     declared_length_refusal,
-    has_length,
     is_media_route,
     limited,
 )
@@ -132,9 +131,11 @@ class DirectLane:
             await send(message)
 
         try:
-            response = declared_length_refusal(scope, limit)
-            if response is None:
-                if not has_length(scope):
+            refusal = declared_length_refusal(scope, limit)
+            if isinstance(refusal, Response):
+                response = refusal
+            else:
+                if not refusal:  # no Content-Length: count the body as it streams
                     receive = limited(receive, limit)
                 request = Request(scope, receive, observed_send)
                 try:

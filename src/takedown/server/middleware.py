@@ -94,7 +94,9 @@ class Observer:
                     continue
                 present.add(lower)
             out.append((name, value))
-        out.extend(h for h in self.headers if h[0] not in present)
+        out.extend(
+            self.headers if not present else (h for h in self.headers if h[0] not in present)
+        )
         out.append((b"x-request-id", request_id.encode()))
         return out
 
@@ -162,9 +164,10 @@ class ObservabilityMiddleware:
             request_id_var.reset(token)
 
 
-def declared_length_refusal(scope: Scope, limit: int) -> Response | None:
+def declared_length_refusal(scope: Scope, limit: int) -> Response | bool:
     """The answer to a request whose ``Content-Length`` is invalid (400) or over ``limit``
-    (413), or None."""
+    (413); else whether it declared its length (the server then never hands the app more
+    than that)."""
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
@@ -175,14 +178,8 @@ def declared_length_refusal(scope: Scope, limit: int) -> Response | None:
                 return error_response(400, "bad_request", "invalid Content-Length")
             if declared > limit:
                 return error_response(413, "body_too_large", str(BodyTooLarge(limit).detail))
-            return None
-    return None
-
-
-def has_length(scope: Scope) -> bool:
-    """Whether the request declares its body's length (the server then never hands the app
-    more than that)."""
-    return any(name == b"content-length" for name, _ in scope["headers"])
+            return True
+    return False
 
 
 def limited(receive: Receive, limit: int) -> Receive:
@@ -234,7 +231,7 @@ class BodyLimitMiddleware:
             return
         limit = self._limit_for(scope)
         refusal = declared_length_refusal(scope, limit)
-        if refusal is not None:
+        if isinstance(refusal, Response):
             await refusal(scope, receive, send)
             return
         started = False

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from pydantic import TypeAdapter
+from pydantic_core import SchemaSerializer
 
 from takedown.store.case_repos import (
     CaseMessageRepository,
@@ -50,7 +51,7 @@ class Event(Protocol):
 
 
 _IN_TRANSACTION = 2  # psycopg.pq.TransactionStatus.INTRANS: open, and nothing in it failed
-_adapters: dict[type[Any], TypeAdapter[Any]] = {}
+_serializers: dict[type[Any], SchemaSerializer] = {}
 
 
 def event_payload(event: Any) -> dict[str, Any]:
@@ -58,8 +59,11 @@ def event_payload(event: Any) -> dict[str, Any]:
     if not dataclasses.is_dataclass(event):
         raise TypeError(f"events must be dataclasses, got {type(event).__name__}")
     cls = type(event)
-    adapter = _adapters.get(cls) or _adapters.setdefault(cls, TypeAdapter(cls))
-    payload = adapter.dump_python(event, mode="json")
+    serializer = _serializers.get(cls)
+    if serializer is None:
+        serializer = _serializers[cls] = TypeAdapter(cls).serializer
+    # The core serializer itself: ``TypeAdapter.dump_python`` wraps it in Python.
+    payload = serializer.to_python(event, mode="json")
     assert isinstance(payload, dict)
     return payload
 
