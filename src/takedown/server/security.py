@@ -104,9 +104,18 @@ def _credential(request: Request) -> tuple[str, bool] | None:
     return None
 
 
+def request_state(request: Request) -> dict[str, Any]:
+    """The dict that ``request.state`` reads and writes, used directly: each read through
+    ``request.state`` first fails an ordinary attribute lookup (an exception built and
+    dropped), which the report route paid several times per report."""
+    state: dict[str, Any] = request.scope.setdefault("state", {})
+    return state
+
+
 async def authenticate_request(request: Request) -> Principal:
     """Resolve the caller, once per request; raises ``NotAuthenticated`` or ``Forbidden``."""
-    cached = getattr(request.state, "principal", None)
+    state = request_state(request)
+    cached = state.get("principal")
     if cached is not None:
         assert isinstance(cached, Principal)
         return cached
@@ -120,8 +129,8 @@ async def authenticate_request(request: Request) -> Principal:
     container = request.app.state.container
     known: Principal | None = None if from_cookie else container.auth_cache.get(secret)
     if known is not None:
-        request.state.principal = known
-        request.state.csrf_token = None
+        state["principal"] = known
+        state["csrf_token"] = None
         return known
     auth = await run_in_threadpool(
         accounts.authenticate, uow=container.uow(readonly=True), secret=secret
@@ -130,8 +139,8 @@ async def authenticate_request(request: Request) -> Principal:
         container.auth_cache.put(secret, auth.principal)
     if from_cookie and request.method not in SAFE_METHODS:
         await _check_csrf(request, auth.csrf_token)
-    request.state.principal = auth.principal
-    request.state.csrf_token = auth.csrf_token
+    state["principal"] = auth.principal
+    state["csrf_token"] = auth.csrf_token
     return auth.principal
 
 
@@ -220,7 +229,7 @@ def check_routes_declared(app: FastAPI) -> None:
 
 def principal_of(request: Request) -> Principal:
     """The principal that ``Access`` resolved for this request (routes that require one)."""
-    principal: Any = getattr(request.state, "principal", None)
+    principal: Any = request_state(request).get("principal")
     if not isinstance(principal, Principal):
         raise NotAuthenticated("authentication required")
     return principal
