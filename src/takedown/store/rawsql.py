@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy import Engine, event, exc
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
@@ -102,14 +103,18 @@ class RawSql:
     The driver's errors reach the caller as SQLAlchemy's (``IntegrityError`` and so on), as
     they would from the ORM."""
 
-    def __init__(self, session: Session, *, ids: IdBlocks | None = None) -> None:
+    def __init__(
+        self, session: Session, *, ids: IdBlocks | None = None, dialect: Dialect | None = None
+    ) -> None:
+        """``dialect``: the session's, when the caller knows it (finding it costs a lookup
+        through the session's binds, once per unit of work)."""
         self._session = session
         self._cursor: Any = None
         self._writer: Any = None
         self._driver: Any = None
         self._info: dict[Any, Any] | None = None
         self._ids = ids
-        dialect = session.get_bind().dialect
+        dialect = dialect or session.get_bind().dialect
         self.sqlite = dialect.name == "sqlite"
         self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
         self._last_dt: tuple[datetime, str] | None = None

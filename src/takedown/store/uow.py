@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import TypeAdapter
 from pydantic_core import SchemaSerializer
@@ -68,6 +68,32 @@ def event_payload(event: Any) -> dict[str, Any]:
     return payload
 
 
+R = TypeVar("R")
+
+
+class _repository(Generic[R]):
+    """A unit of work's repository, made on first use in each ``with`` block and kept in the
+    instance's ``__dict__`` (so later reads are plain attribute reads)."""
+
+    def __init__(self, cls: Callable[..., R], *, raw: bool = True) -> None:
+        self.cls = cls
+        self.raw = raw
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        _REPOSITORIES.append(name)
+
+    def __get__(self, uow: SqlAlchemyUnitOfWork | None, owner: type) -> R:
+        if uow is None:
+            raise AttributeError(self.name)
+        repo = self.cls(uow.session, uow.raw) if self.raw else self.cls(uow.session)
+        uow.__dict__[self.name] = repo
+        return repo
+
+
+_REPOSITORIES: list[str] = []
+
+
 class SqlAlchemyUnitOfWork:
     """Opens a session on enter; ``commit()`` once; anything else rolls back on exit."""
 
@@ -87,25 +113,30 @@ class SqlAlchemyUnitOfWork:
         self.session = self.db.session(readonly=self.readonly)
         if self.snapshot and not self.db.is_sqlite:
             self.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        self.users = UserRepository(self.session)
-        self.keys = ApiKeyRepository(self.session)
-        self.staff_sessions = StaffSessionRepository(self.session)
-        self.raw = RawSql(self.session, ids=self.db.ids)
-        self.audit = AuditRepository(self.session, self.raw)
-        self.outbox = OutboxRepository(self.session, self.raw)
-        self.banks = BankRepository(self.session)
-        self.bank_entries = BankEntryRepository(self.session)
-        self.content = ContentRepository(self.session, self.raw)
-        self.reports = ReportRepository(self.session, self.raw)
-        self.cases = CaseRepository(self.session, self.raw)
-        self.case_messages = CaseMessageRepository(self.session, self.raw)
-        self.content_stats = ContentStatsRepository(self.session)
-        self.instance_secrets = InstanceSecretRepository(self.session)
+        # The repositories are made on first use (``_repository``): a group commit makes a
+        # unit of work per group, and most use a few of them.
+        for name in _REPOSITORIES:
+            self.__dict__.pop(name, None)
+        self.raw = RawSql(self.session, ids=self.db.ids, dialect=self.db.engine.dialect)
         self._published = 0
         self._event_types: set[str] = set()
         self._committed = False
         self._on_rollback: list[Callable[[], None]] = []
         return self
+
+    users = _repository(UserRepository, raw=False)
+    keys = _repository(ApiKeyRepository, raw=False)
+    staff_sessions = _repository(StaffSessionRepository, raw=False)
+    audit = _repository(AuditRepository)
+    outbox = _repository(OutboxRepository)
+    banks = _repository(BankRepository, raw=False)
+    bank_entries = _repository(BankEntryRepository, raw=False)
+    content = _repository(ContentRepository)
+    reports = _repository(ReportRepository)
+    cases = _repository(CaseRepository)
+    case_messages = _repository(CaseMessageRepository)
+    content_stats = _repository(ContentStatsRepository, raw=False)
+    instance_secrets = _repository(InstanceSecretRepository, raw=False)
 
     def __exit__(
         self,
