@@ -12,7 +12,15 @@ import sys
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
-BENCHES = ("hashing", "index", "scan_http", "foundation", "intake", "case_media")
+BENCHES = (
+    "hashing",
+    "index",
+    "scan_http",
+    "foundation",
+    "intake",
+    "intake_instructions",
+    "case_media",
+)
 
 
 def main() -> None:

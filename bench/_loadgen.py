@@ -18,6 +18,23 @@ import time
 from urllib.parse import urlsplit
 
 
+def report_body(
+    rng: random.Random, i: int, tag: str, hot: list[str], hot_share: float = 0.3
+) -> bytes:
+    """The ``i``-th report of a load: about ``hot_share`` of them about one of the ``hot``
+    items, the rest each about an item of its own; two in three with a contact address."""
+    content = rng.choice(hot) if rng.random() < hot_share else f"item-{tag}-{i}"
+    return json.dumps(
+        {
+            "content_id": content,
+            "category": rng.choice(["csam", "ncii", "other_illegal", "policy"]),
+            "reporter_role": rng.choice(["user", "depicted_person", "parent_guardian"]),
+            "contact": {"email": f"r{tag}-{i}@example.org"} if i % 3 else None,
+            "description": "benchmark report",
+        }
+    ).encode()
+
+
 def build_requests(args: argparse.Namespace) -> list[bytes]:
     rng = random.Random(7)  # noqa: S311 - a repeatable load, not a secret
     host = urlsplit(args.url).netloc
@@ -25,16 +42,7 @@ def build_requests(args: argparse.Namespace) -> list[bytes]:
     out = []
     total = int(args.rate * args.seconds)
     for i in range(total):
-        content = rng.choice(hot) if rng.random() < args.hot_share else f"item-{args.tag}-{i}"
-        body = json.dumps(
-            {
-                "content_id": content,
-                "category": rng.choice(["csam", "ncii", "other_illegal", "policy"]),
-                "reporter_role": rng.choice(["user", "depicted_person", "parent_guardian"]),
-                "contact": {"email": f"r{args.tag}-{i}@example.org"} if i % 3 else None,
-                "description": "benchmark report",
-            }
-        ).encode()
+        body = report_body(rng, i, args.tag, hot, args.hot_share)
         head = (
             f"POST /v1/reports HTTP/1.1\r\nHost: {host}\r\n"
             f"Authorization: Bearer {args.key}\r\nContent-Type: application/json\r\n"

@@ -56,7 +56,8 @@ def _pin(core: int) -> set[int] | None:
     return {core} if CORES >= 2 else None
 
 
-def _prepare(url: str) -> str:
+def prepare_database(url: str) -> str:
+    """Migrate a fresh database and make a platform key with the report scope."""
     db = Database(url)
     migrate.upgrade(db)
     key = keys.create_api_key(
@@ -109,7 +110,7 @@ def _load(url: str, key: str, rate: int, tag: str) -> dict:
 
 
 def _run(backend: str, url: str) -> list[dict]:
-    key = _prepare(url)
+    key = prepare_database(url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")}
     env.update(TAKEDOWN_DATABASE_URL=url, TAKEDOWN_LOG_LEVEL="WARNING")
     rows = []
