@@ -6,6 +6,7 @@ still becomes the one 500 shape."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from fastapi.routing import APIRoute
 
 from takedown.identity import Scope
 from takedown.server.app import create_app
+from takedown.server.container import Container
 from takedown.server.errors import install_error_handlers
 from takedown.server.hot_routes import DirectLane, TakedownApp, direct, direct_routes
 from takedown.server.middleware import Observer
@@ -136,14 +138,22 @@ def _small_app() -> FastAPI:
     async def teapot(request: Request) -> Response:
         raise HTTPException(418, "short and stout")
 
+    @app.post("/echo")
+    @direct
+    @checks_access(Access.public())
+    async def echo(request: Request) -> Response:
+        return Response(str(len(await request.body())))
+
     app.direct_lane = DirectLane(app, observer=Observer(), limit=1000, media_limit=1000)
     return app
 
 
-async def _post(app: FastAPI, path: str, *, raise_app_exceptions: bool) -> httpx.Response:
+async def _post(
+    app: FastAPI, path: str, *, raise_app_exceptions: bool, content: Any = None
+) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        return await client.post(path)
+        return await client.post(path, content=content)
 
 
 def test_errors_in_a_direct_route_get_the_app_handlers_and_the_one_500_shape():
@@ -151,9 +161,43 @@ def test_errors_in_a_direct_route_get_the_app_handlers_and_the_one_500_shape():
     boom = asyncio.run(_post(app, "/boom", raise_app_exceptions=False))
     assert boom.status_code == 500
     assert boom.json()["error"]["code"] == "internal_error"
+    assert boom.json()["request_id"] == boom.headers["x-request-id"]
+    assert boom.headers["x-content-type-options"] == "nosniff"
     teapot = asyncio.run(_post(app, "/teapot", raise_app_exceptions=False))
     assert teapot.status_code == 418
     assert teapot.json()["error"]["message"] == "short and stout"
     # And the error still reaches the server, which logs it.
     with pytest.raises(RuntimeError, match="unexpected"):
         asyncio.run(_post(app, "/boom", raise_app_exceptions=True))
+
+
+def test_the_direct_lane_holds_the_body_limit_with_and_without_a_length():
+    app = _small_app()
+
+    def chunks(size: int) -> Any:
+        async def gen() -> Any:
+            for _ in range(size // 100):
+                yield b"x" * 100
+
+        return gen()
+
+    fits = asyncio.run(_post(app, "/echo", raise_app_exceptions=True, content=b"x" * 1000))
+    assert (fits.status_code, fits.text) == (200, "1000")
+    declared = asyncio.run(_post(app, "/echo", raise_app_exceptions=True, content=b"x" * 1001))
+    assert declared.status_code == 413
+    assert declared.json()["error"]["code"] == "body_too_large"
+    assert declared.headers["x-request-id"]
+    # Streamed with no Content-Length: counted as it arrives.
+    streamed = asyncio.run(_post(app, "/echo", raise_app_exceptions=True, content=chunks(1000)))
+    assert (streamed.status_code, streamed.text) == (200, "1000")
+    over = asyncio.run(_post(app, "/echo", raise_app_exceptions=True, content=chunks(1100)))
+    assert over.status_code == 413
+    assert over.json()["error"]["code"] == "body_too_large"
+
+
+def test_with_opentelemetry_on_every_request_takes_the_ordinary_path(settings, db):
+    traced = settings.model_copy(update={"opentelemetry": True})
+    app = create_app(Container(settings=traced, db=db), start_worker=False)
+    assert isinstance(app, TakedownApp) and app.direct_lane is None
+    plain = create_app(Container(settings=settings, db=db), start_worker=False)
+    assert isinstance(plain, TakedownApp) and plain.direct_lane is not None
