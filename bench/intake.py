@@ -146,12 +146,43 @@ def _run(backend: str, url: str) -> list[dict]:
     return rows
 
 
+_GAUGE = (
+    "import time\nt = time.perf_counter()\ns = 0\n"
+    "for i in range(3_000_000): s += i * i\nprint(time.perf_counter() - t)"
+)
+
+
+def machine_speed() -> dict[int, float]:
+    """Milliseconds a fixed pure-Python loop takes on each of the first two cores: this
+    machine's speed drifts by a factor of two between days, so a run's figures only compare
+    with runs that gauged the same (on 2026-12-01: 420 ms at best, 590–710 ms most of the
+    evening, when the goal's rates could not be reached)."""
+    cores = [c for c in (0, 1) if c < CORES]
+    speeds = {}
+    for core in cores:
+        done = subprocess.run(
+            [sys.executable, "-c", _GAUGE],
+            capture_output=True,
+            text=True,
+            check=True,
+            preexec_fn=lambda core=core: os.sched_setaffinity(0, {core}),
+        )
+        speeds[core] = float(done.stdout) * 1000
+    return speeds
+
+
 def _met(r: dict) -> bool:
     goal_rate, goal_p99 = GOALS[r["backend"]]
     return bool(r["offered_rps"] >= goal_rate and r["p99_ms"] < goal_p99 and r["ok"] == r["sent"])
 
 
 def main() -> None:
+    speed = machine_speed()
+    console.print(
+        "machine speed: a fixed Python loop took "
+        + ", ".join(f"{ms:.0f} ms on core {core}" for core, ms in speed.items())
+        + " (lower is faster)"
+    )
     results: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         results += _run("sqlite", f"sqlite:///{tmp}/bench.db")
@@ -202,7 +233,14 @@ def main() -> None:
                 f"{len(runs)} runs (p99 {p99s} ms)"
             )
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "intake.json").write_text(json.dumps(results, indent=2))
+    after = machine_speed()
+    Console().print(
+        "machine speed before and after: "
+        + ", ".join(f"core {c}: {speed[c]:.0f} and {after[c]:.0f} ms" for c in speed)
+    )
+    (OUT / "intake.json").write_text(
+        json.dumps({"machine_speed_ms": [speed, after], "runs": results}, indent=2)
+    )
 
 
 if __name__ == "__main__":
