@@ -19,7 +19,7 @@ lane is off, so FastAPI's telemetry sees every request.
 
 History: the lane first sat inside our middleware, saving 0.1 ms of a report's CPU
 (interleaved rounds in process, ``docs/architecture.md``); moving it in front of every layer
-saved another tenth of a report's instructions (``docs/reporting.md``).
+saved another 1–2% of a report's instructions (``docs/reporting.md``).
 """
 
 from __future__ import annotations
