@@ -33,10 +33,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from takedown.server.context import request_id_var
 from takedown.server.middleware import (
+    ObservedSend,
     Observer,
     declared_length_refusal,
     is_media_route,
@@ -119,17 +120,7 @@ class DirectLane:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         scope["route"] = route
-        status = 0  # no answer started yet
-
-        async def observed_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = observer.response_headers(
-                    message.get("headers", ()), request_id
-                )
-            await send(message)
-
+        observed_send = ObservedSend(send, observer, request_id)
         try:
             refusal = declared_length_refusal(scope, limit)
             if isinstance(refusal, Response):
@@ -143,29 +134,24 @@ class DirectLane:
                 except Exception as exc:
                     handler = _handler_for(self.app.exception_handlers, exc)
                     if handler is None:
-                        if not status:
-                            await self._server_error(request, exc)(scope, receive, observed_send)
+                        if not observed_send.status:  # nothing sent yet
+                            answer = await self._server_error(request, exc)
+                            await answer(scope, receive, observed_send)
                         raise
                     response = await _answer(handler, request, exc)
             await response(scope, receive, observed_send)
         finally:
-            observer.record(scope, status or 500, time.perf_counter() - started)
+            observer.record(scope, observed_send.status or 500, time.perf_counter() - started)
             request_id_var.reset(token)
 
-    def _server_error(self, request: Request, exc: Exception) -> Callable[..., Awaitable[None]]:
+    async def _server_error(self, request: Request, exc: Exception) -> Response:
         """The app's answer to an error without a handler, as Starlette's server-error
         middleware gives it (the handler for 500 or ``Exception``, else plain text)."""
         handlers = self.app.exception_handlers
         handler = handlers.get(500) or handlers.get(Exception)
-
-        async def answer(scope: Scope, receive: Receive, send: Send) -> None:
-            if handler is None:
-                response: Response = PlainTextResponse("Internal Server Error", status_code=500)
-            else:
-                response = await _answer(handler, request, exc)
-            await response(scope, receive, send)
-
-        return answer
+        if handler is None:
+            return PlainTextResponse("Internal Server Error", status_code=500)
+        return await _answer(handler, request, exc)
 
 
 class TakedownApp(FastAPI):

@@ -128,6 +128,27 @@ class Observer:
             )
 
 
+class ObservedSend:
+    """``send`` for an observed request: the answer gets ``Observer.response_headers``, and
+    ``status`` is its status once it has started (0 before)."""
+
+    __slots__ = ("_observer", "_request_id", "_send", "status")
+
+    def __init__(self, send: Send, observer: Observer, request_id: str) -> None:
+        self._send = send
+        self._observer = observer
+        self._request_id = request_id
+        self.status = 0
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            message["headers"] = self._observer.response_headers(
+                message.get("headers", ()), self._request_id
+            )
+        await self._send(message)
+
+
 class ObservabilityMiddleware:
     """Request id (``X-Request-ID`` in and out), JSON access log, metrics, security headers
     (``Observer``)."""
@@ -146,21 +167,11 @@ class ObservabilityMiddleware:
         request_id = observer.request_id(scope)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = observer.response_headers(
-                    message.get("headers", ()), request_id
-                )
-            await send(message)
-
+        observed = ObservedSend(send, observer, request_id)
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, observed)
         finally:
-            observer.record(scope, status, time.perf_counter() - started)
+            observer.record(scope, observed.status or 500, time.perf_counter() - started)
             request_id_var.reset(token)
 
 
