@@ -2,7 +2,9 @@
 a writer thread, and loop mode (the server on SQLite), where the work runs on the event loop
 and only the lock and the commit go to a thread. In each: callers are answered with their
 own results after their group commits, one bad item fails only itself, a unique-key race is
-retried, and what one item writes the next in its group can read."""
+retried, and what one item writes the next in its group can read. Loop mode keeps one
+connection from group to group, makes an ORM session only for a work that asks for one, and
+replaces its connection when it breaks."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
+from takedown.identity import Role
 from takedown.store import SqlAlchemyUnitOfWork
 from takedown.store.group_commit import GroupCommitter, WriterStopped
 
@@ -157,3 +161,76 @@ def test_threads_call_a_loop_mode_writer_and_the_loop_itself_must_await(db):
             writer.submit(register("after-close"))
 
     asyncio.run(scenario())
+
+
+def user_exists(db, name: str) -> bool:
+    with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
+        return uow.users.get_by_name(name) is not None
+
+
+def test_orm_writes_share_the_group_transaction_and_roll_back_with_it(db):
+    """A work using the ORM (a user) beside works using hand-written SQL: the ORM write
+    commits with its group, and a failing work's ORM write is rolled back with it."""
+
+    modes: list[str] = []
+
+    async def scenario(writer: GroupCommitter) -> None:
+        tag = f"o{len(modes)}"
+        modes.append(tag)
+
+        def add_user(name: str) -> Callable[[SqlAlchemyUnitOfWork], str]:
+            def work(uow: SqlAlchemyUnitOfWork) -> str:
+                uow.users.add(name=name, role=Role.reviewer, password_hash=None)
+                uow.content.ensure(f"{name}-content")
+                return name
+
+            return work
+
+        def add_user_then_fail(uow: SqlAlchemyUnitOfWork) -> None:
+            uow.users.add(name=f"{tag}-doomed", role=Role.reviewer, password_hash=None)
+            raise ValueError("this item is bad")
+
+        outcomes = await asyncio.gather(
+            writer.run(register(f"{tag}-raw")),
+            writer.run(add_user(f"{tag}-kept")),
+            writer.run(add_user_then_fail),
+            return_exceptions=True,
+        )
+        assert outcomes[:2] == [f"{tag}-raw", f"{tag}-kept"]
+        assert isinstance(outcomes[2], ValueError)
+        assert user_exists(db, f"{tag}-kept") and registered(db, f"{tag}-kept-content")
+        assert registered(db, f"{tag}-raw")
+        assert not user_exists(db, f"{tag}-doomed")
+
+    run_both(db, scenario)
+
+
+def test_the_writer_keeps_its_connection_and_replaces_a_broken_one(db):
+    checkouts: list[object] = []
+
+    def on_checkout(dbapi_connection: object, *_: object) -> None:
+        checkouts.append(dbapi_connection)
+
+    def breaks(uow: SqlAlchemyUnitOfWork) -> None:
+        uow.content.ensure("on-a-broken-connection")
+        uow.session.connection().invalidate()
+        raise RuntimeError("the connection broke")
+
+    async def scenario(writer: GroupCommitter) -> None:
+        tag = f"k{writer.items}-{len(checkouts)}"
+        checkouts.clear()
+        for i in range(5):  # five groups, one after another
+            assert await writer.run(register(f"{tag}-{i}")) == f"{tag}-{i}"
+        assert len(checkouts) == 1
+        with pytest.raises(RuntimeError, match="broke"):
+            await writer.run(breaks)
+        assert await writer.run(register(f"{tag}-after")) == f"{tag}-after"
+        assert len(checkouts) == 2 and checkouts[1] is not checkouts[0]
+        assert registered(db, f"{tag}-after") and registered(db, f"{tag}-4")
+        assert not registered(db, "on-a-broken-connection")
+
+    event.listen(db.engine, "checkout", on_checkout)
+    try:
+        run_both(db, scenario)
+    finally:
+        event.remove(db.engine, "checkout", on_checkout)

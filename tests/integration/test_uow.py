@@ -132,3 +132,39 @@ def test_concurrent_updates_of_one_row_lose_nothing(db):
         t.join()
     with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
         assert uow.users.get(user.id).failed_logins == 100
+
+
+def test_a_unit_of_work_on_a_held_connection_begins_commits_and_leaves_it_open(db):
+    """The group-commit writer's kind: its transaction is on the caller's connection, which
+    stays open after it; nothing runs before ``begin()`` (the driver would commit a statement
+    outside a transaction at once); leaving without commit rolls back; no ORM session is
+    made unless asked for."""
+    with db.engine.connect() as connection:
+        uow = SqlAlchemyUnitOfWork(db, connection=connection)
+        with uow:
+            with pytest.raises(RuntimeError, match="begin"):
+                uow.content.ensure("before-begin")
+            uow.begin()
+            uow.content.ensure("rolled-back")
+            assert "session" not in uow.__dict__
+        uow = SqlAlchemyUnitOfWork(db, connection=connection)
+        with uow:
+            uow.begin()
+            uow.content.ensure("committed")
+            audit.record(
+                uow,
+                actor=Principal.system("test"),
+                action="test.held",
+                target_type=None,
+                target_id=None,
+                details={},
+            )
+            uow.commit()
+            assert "session" not in uow.__dict__
+        assert not connection.closed and not connection.in_transaction()
+    with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
+        assert uow.content.get("committed") is not None
+        assert uow.content.get("rolled-back") is None
+        assert uow.content.get("before-begin") is None
+    with pytest.raises(ValueError, match="read-write"):
+        SqlAlchemyUnitOfWork(db, readonly=True, connection=connection)

@@ -23,7 +23,7 @@ from takedown.store.models import (
     InstanceSecretRow,
     ReportRow,
 )
-from takedown.store.rawsql import RawSql
+from takedown.store.rawsql import HasSession, RawRepository
 from takedown.store.repositories import _value
 
 _REPORT_COLUMNS = (
@@ -170,10 +170,9 @@ def _report(row: ReportRow) -> Report:
     )
 
 
-class ReportRepository:
-    def __init__(self, session: Session, raw: RawSql) -> None:
-        self._s = session
-        self._raw = raw
+class ReportRepository(RawRepository):
+    def __init__(self, uow: HasSession) -> None:
+        super().__init__(uow)
 
     def add(self, **values: Any) -> int:
         raw = self._raw
@@ -217,10 +216,9 @@ IntakeFound = tuple[tuple[Any, ...] | None, tuple[Case, bool, bool] | None]
 whether this reporter and this item are already on it."""
 
 
-class CaseRepository:
-    def __init__(self, session: Session, raw: RawSql) -> None:
-        self._s = session
-        self._raw = raw
+class CaseRepository(RawRepository):
+    def __init__(self, uow: HasSession) -> None:
+        super().__init__(uow)
         # Intake lookups made ahead for a group (``prefetch_intake``), by (item, reporter),
         # each with what it depends on; and what this transaction has written since.
         self._prefetched: dict[tuple[str, str | None], tuple[IntakeFound, frozenset[Any]]] = {}
@@ -442,10 +440,9 @@ class CaseRepository:
         return [int(r[0]) for r in rows]
 
 
-class CaseMessageRepository:
-    def __init__(self, session: Session, raw: RawSql) -> None:
-        self._s = session
-        self._raw = raw
+class CaseMessageRepository(RawRepository):
+    def __init__(self, uow: HasSession) -> None:
+        super().__init__(uow)
 
     def add(
         self,

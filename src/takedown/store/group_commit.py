@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from prometheus_client import Histogram
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from takedown.store.db import Database
@@ -177,6 +178,8 @@ class GroupCommitter:
         self._io: _CommitThread | None = None
         self._pending: list[tuple[Callable[[SqlAlchemyUnitOfWork], Any], asyncio.Future[Any]]] = []
         self._flush_task: asyncio.Task[None] | None = None
+        # Loop mode's own connection, kept from group to group (see ``_transaction_on_loop``).
+        self._connection: Connection | None = None
 
     @property
     def running(self) -> bool:
@@ -212,6 +215,7 @@ class GroupCommitter:
             thread.join(timeout)
         if io is not None:
             io.shutdown()
+            self._release_connection()
 
     async def aclose(self) -> None:
         """Finish the work already submitted and stop (call from the event loop)."""
@@ -223,6 +227,7 @@ class GroupCommitter:
                 self._loop = None
             if io is not None:
                 io.shutdown()
+                self._release_connection()
         else:
             self.stop()
 
@@ -262,6 +267,7 @@ class GroupCommitter:
         while True:
             first = self._queue.get()
             if first is None:
+                self._release_connection()
                 return
             group: list[_Item[Any]] = [first]
             stop = False
@@ -276,6 +282,7 @@ class GroupCommitter:
                 group.append(nxt)
             self._commit_group(group)
             if stop:
+                self._release_connection()
                 return
 
     def _commit_group(self, group: list[_Item[Any]]) -> None:
@@ -302,21 +309,38 @@ class GroupCommitter:
 
     def _run_together(self, group: list[_Item[Any]]) -> list[Any]:
         started = time.perf_counter()
-        uow = SqlAlchemyUnitOfWork(self.db)
-        with uow:
-            results = run_works(uow, [item.work for item in group])
-            uow.commit()
+        results = self._transaction([item.work for item in group])
         self._committed(len(group), started)
         return results
+
+    def _transaction(self, works: list[Callable[[SqlAlchemyUnitOfWork], Any]]) -> list[Any]:
+        """One transaction on the writer's own connection, kept from group to group: a
+        session and a pool checkout per group were about half of a group's own CPU; the unit
+        of work makes an ORM session only if a work asks for one (``docs/architecture.md``)."""
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = self.db.engine.connect()
+        uow = SqlAlchemyUnitOfWork(self.db, connection=connection)
+        try:
+            with uow:
+                uow.begin()
+                results = run_works(uow, works)
+                uow.commit()
+        except Exception:
+            self._drop_if_broken(connection)
+            raise
+        return results
+
+    def _drop_if_broken(self, connection: Connection) -> None:
+        if connection.invalidated or connection.in_transaction():
+            # Broken, or its rollback failed: the next group takes a fresh one.
+            self._release_connection()
 
     def _run_alone(self, item: _Item[Any]) -> None:
         for attempt in range(self.retries + 1):
             started = time.perf_counter()
-            uow = SqlAlchemyUnitOfWork(self.db)
             try:
-                with uow:
-                    result = item.work(uow)
-                    uow.commit()
+                (result,) = self._transaction([item.work])
             except _RETRYABLE as exc:
                 if attempt < self.retries:
                     continue
@@ -375,15 +399,31 @@ class GroupCommitter:
         self, works: list[Callable[[SqlAlchemyUnitOfWork], Any]]
     ) -> list[Any]:
         """One transaction: ``BEGIN`` (which may wait for SQLite's lock) and the commit (the
-        fsync) on the I/O thread, the work itself here."""
+        fsync) on the I/O thread, the work itself here, on
+        the writer's own connection as in ``_transaction``."""
         io = self._io
         if io is None:
             raise WriterStopped("the writer is not running")
         started = time.perf_counter()
-        uow = SqlAlchemyUnitOfWork(self.db)
-        with uow:
-            await io.call(uow.session.connection)
-            results = run_works(uow, works)
-            await io.call(uow.commit)
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = await io.call(self.db.engine.connect)
+        uow = SqlAlchemyUnitOfWork(self.db, connection=connection)
+        try:
+            with uow:
+                await io.call(uow.begin)
+                results = run_works(uow, works)
+                await io.call(uow.commit)
+        except Exception:
+            self._drop_if_broken(connection)
+            raise
         self._committed(len(works), started)
         return results
+
+    def _release_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # a broken connection is only dropped
+                log.warning("writer: closing its connection failed", exc_info=True)

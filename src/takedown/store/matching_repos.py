@@ -15,7 +15,7 @@ from takedown.matching import Bank, BankEntry, BankPolicy, IndexedEntry, SignalT
 from takedown.matching.indexes import PdqColumns
 from takedown.matching.pdq_index import hashes_to_words
 from takedown.store.models import BankEntryRow, BankRow, MatchingStateRow
-from takedown.store.rawsql import RawSql
+from takedown.store.rawsql import HasSession, RawRepository
 from takedown.store.repositories import _value
 from takedown.store.types import utcnow
 
@@ -225,13 +225,12 @@ CONTENT_COLUMNS = (
 _SELECT_CONTENT = f"SELECT {CONTENT_COLUMNS} FROM content WHERE content_id = :content_id"  # noqa: S608 - constant columns
 
 
-class ContentRepository:
+class ContentRepository(RawRepository):
     """The content registry. Its two statements run on every upload and every report, so they
     are hand-written (``RawSql``)."""
 
-    def __init__(self, session: Session, raw: RawSql) -> None:
-        self._s = session
-        self._raw = raw
+    def __init__(self, uow: HasSession) -> None:
+        super().__init__(uow)
 
     def upsert(
         self,

@@ -3,8 +3,8 @@ times a second (report intake, the audit log, the outbox).
 
 Why: building and executing a SQLAlchemy statement costs a few hundred microseconds of Python
 here, and a report takes a dozen statements; the driver itself takes tens. These statements
-run in the session's transaction (``Session.connection()``), so they commit or roll back with
-everything else in the unit of work, and the rows they write read back through the ORM like
+run in the unit of work's transaction (its session's connection, or the group-commit writer's
+own), so they commit or roll back with everything else in the unit of work, and the rows they write read back through the ORM like
 any other (the integration tests read every row the intake writes through the ORM on both
 databases).
 
@@ -32,11 +32,12 @@ import json
 import re
 import threading
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic_core import to_json
-from sqlalchemy import Engine, event, exc
+from sqlalchemy import Connection, Engine, event, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -98,23 +99,45 @@ def install_write_barrier(engine: Engine) -> None:
     event.listen(engine, "commit", _send_waiting)
 
 
+class HasSession(Protocol):
+    """What a repository needs of its unit of work."""
+
+    raw: RawSql
+
+    @property
+    def session(self) -> Session: ...
+
+
+class RawRepository:
+    """A repository whose hot paths are ``RawSql`` and whose other methods use the ORM: it
+    reaches the unit of work's session only when such a method runs, since a unit of work on
+    the writer's own connection makes its session on first use (``SqlAlchemyUnitOfWork``)."""
+
+    def __init__(self, uow: HasSession) -> None:
+        self._uow = uow
+        self._raw = uow.raw
+
+    @property
+    def _s(self) -> Session:
+        return self._uow.session
+
+
 class RawSql:
-    """Runs pre-written SQL in a session's transaction; opens it (``BEGIN``) on first use.
-    The driver's errors reach the caller as SQLAlchemy's (``IntegrityError`` and so on), as
-    they would from the ORM."""
+    """Runs pre-written SQL in a unit of work's transaction, on the connection that
+    ``connection()`` gives (``Session.connection``, which opens the transaction, ``BEGIN``, on
+    first use; or the writer's own connection, already in its transaction). The driver's
+    errors reach the caller as SQLAlchemy's (``IntegrityError`` and so on), as they would
+    from the ORM."""
 
     def __init__(
-        self, session: Session, *, ids: IdBlocks | None = None, dialect: Dialect | None = None
+        self, connection: Callable[[], Connection], *, dialect: Dialect, ids: IdBlocks | None = None
     ) -> None:
-        """``dialect``: the session's, when the caller knows it (finding it costs a lookup
-        through the session's binds, once per unit of work)."""
-        self._session = session
+        self._connection = connection
         self._cursor: Any = None
         self._writer: Any = None
         self._driver: Any = None
         self._info: dict[Any, Any] | None = None
         self._ids = ids
-        dialect = dialect or session.get_bind().dialect
         self.sqlite = dialect.name == "sqlite"
         self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
         self._last_dt: tuple[datetime, str] | None = None
@@ -123,7 +146,7 @@ class RawSql:
 
     def _cur(self) -> Any:
         if self._cursor is None:
-            connection = self._session.connection()
+            connection = self._connection()
             self._driver = connection.connection.driver_connection
             self._cursor = self._driver.cursor()
             if not self.sqlite:

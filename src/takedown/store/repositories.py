@@ -21,7 +21,7 @@ from takedown.store.models import (
     StaffSessionRow,
     UserRow,
 )
-from takedown.store.rawsql import RawSql
+from takedown.store.rawsql import HasSession, RawRepository
 from takedown.store.types import utcnow
 
 V = TypeVar("V")
@@ -198,15 +198,14 @@ _INSERT_AUDIT = (
 )
 
 
-class AuditRepository:
+class AuditRepository(RawRepository):
     """Entries wait in the unit of work and are written together just before it commits
     (``flush``), chained onto the head under its row lock (PostgreSQL) or SQLite's writer
     lock, so concurrent writers form one chain and each holds the head only while it commits.
     A group commit's hundreds of entries cost one read and one update of the head."""
 
-    def __init__(self, session: Session, raw: RawSql) -> None:
-        self._s = session
-        self._raw = raw
+    def __init__(self, uow: HasSession) -> None:
+        super().__init__(uow)
         self._pending: list[dict[str, Any]] = []
         # The head as this transaction last wrote it. Once read it stays ours until the
         # transaction ends (SQLite's write lock, PostgreSQL's FOR UPDATE), so a later flush in
@@ -337,14 +336,13 @@ class OutboxMessage:
     last_error: str | None
 
 
-class OutboxRepository:
+class OutboxRepository(RawRepository):
     """Events published in a unit of work wait in it and are inserted together just before it
     commits (``flush``; also before any read of the outbox in the same transaction), so a
     group commit's events cost one batched statement."""
 
-    def __init__(self, session: Session, raw: RawSql) -> None:
-        self._s = session
-        self._raw = raw
+    def __init__(self, uow: HasSession) -> None:
+        super().__init__(uow)
         self._pending: list[tuple[str, dict[str, Any]]] = []
 
     def add(self, *, event_type: str, payload: dict[str, Any]) -> None:
