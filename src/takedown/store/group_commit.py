@@ -23,6 +23,10 @@ functions runs again alone, in its own transaction, so one bad item fails only i
 A function that fails alone with an ``IntegrityError`` (another process took a unique key
 first) is retried up to ``retries`` times before its error reaches the caller.
 
+Connection: the writer keeps one from group to group, and a group's unit of work makes an ORM
+session only if one of its functions asks for it (``SqlAlchemyUnitOfWork(connection=...)``);
+a connection that breaks is dropped and the next group takes a fresh one from the pool.
+
 Loop mode (``start(loop=...)``, what the server uses on SQLite): the work functions run on the
 event loop's own thread, in groups of what arrived while the previous group committed, and
 only ``BEGIN`` (which may wait for SQLite's lock) and the commit (the fsync) go to a thread.
@@ -178,7 +182,7 @@ class GroupCommitter:
         self._io: _CommitThread | None = None
         self._pending: list[tuple[Callable[[SqlAlchemyUnitOfWork], Any], asyncio.Future[Any]]] = []
         self._flush_task: asyncio.Task[None] | None = None
-        # Loop mode's own connection, kept from group to group (see ``_transaction_on_loop``).
+        # The writer's own connection, kept from group to group (see ``_transaction``).
         self._connection: Connection | None = None
 
     @property
@@ -398,9 +402,8 @@ class GroupCommitter:
     async def _transaction_on_loop(
         self, works: list[Callable[[SqlAlchemyUnitOfWork], Any]]
     ) -> list[Any]:
-        """One transaction: ``BEGIN`` (which may wait for SQLite's lock) and the commit (the
-        fsync) on the I/O thread, the work itself here, on
-        the writer's own connection as in ``_transaction``."""
+        """``_transaction`` in loop mode: ``BEGIN`` (which may wait for SQLite's lock) and the
+        commit (the fsync) on the I/O thread, the work itself here."""
         io = self._io
         if io is None:
             raise WriterStopped("the writer is not running")

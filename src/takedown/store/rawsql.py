@@ -4,9 +4,9 @@ times a second (report intake, the audit log, the outbox).
 Why: building and executing a SQLAlchemy statement costs a few hundred microseconds of Python
 here, and a report takes a dozen statements; the driver itself takes tens. These statements
 run in the unit of work's transaction (its session's connection, or the group-commit writer's
-own), so they commit or roll back with everything else in the unit of work, and the rows they write read back through the ORM like
-any other (the integration tests read every row the intake writes through the ORM on both
-databases).
+own), so they commit or roll back with everything else in the unit of work, and the rows they
+write read back through the ORM like any other (the integration tests read every row the
+intake writes through the ORM on both databases).
 
 SQL is written once with ``:name`` parameters (SQLite's style) and turned into psycopg's
 ``%(name)s`` for PostgreSQL.
