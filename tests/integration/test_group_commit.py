@@ -2,9 +2,9 @@
 a writer thread, and loop mode (the server on SQLite), where the work runs on the event loop
 and only the lock and the commit go to a thread. In each: callers are answered with their
 own results after their group commits, one bad item fails only itself, a unique-key race is
-retried, and what one item writes the next in its group can read. Loop mode keeps one
-connection from group to group, makes an ORM session only for a work that asks for one, and
-replaces its connection when it breaks."""
+retried, and what one item writes the next in its group can read; ORM writes share the
+group's transaction in both. Loop mode keeps one connection from group to group, makes an ORM
+session only for a work that asks for one, and replaces its connection when it breaks."""
 
 from __future__ import annotations
 
@@ -205,7 +205,7 @@ def test_orm_writes_share_the_group_transaction_and_roll_back_with_it(db):
     run_both(db, scenario)
 
 
-def test_the_writer_keeps_its_connection_and_replaces_a_broken_one(db):
+def test_loop_mode_keeps_its_connection_and_replaces_a_broken_one(db):
     checkouts: list[object] = []
 
     def on_checkout(dbapi_connection: object, *_: object) -> None:
@@ -216,21 +216,20 @@ def test_the_writer_keeps_its_connection_and_replaces_a_broken_one(db):
         uow.session.connection().invalidate()
         raise RuntimeError("the connection broke")
 
-    async def scenario(writer: GroupCommitter) -> None:
-        tag = f"k{writer.items}-{len(checkouts)}"
-        checkouts.clear()
-        for i in range(5):  # five groups, one after another
-            assert await writer.run(register(f"{tag}-{i}")) == f"{tag}-{i}"
-        assert len(checkouts) == 1
-        with pytest.raises(RuntimeError, match="broke"):
-            await writer.run(breaks)
-        assert await writer.run(register(f"{tag}-after")) == f"{tag}-after"
-        assert len(checkouts) == 2 and checkouts[1] is not checkouts[0]
-        assert registered(db, f"{tag}-after") and registered(db, f"{tag}-4")
-        assert not registered(db, "on-a-broken-connection")
+    async def scenario() -> None:
+        async with loop_writer(db) as writer:
+            for i in range(5):  # five groups, one after another
+                assert await writer.run(register(f"kept-{i}")) == f"kept-{i}"
+            assert len(checkouts) == 1
+            with pytest.raises(RuntimeError, match="broke"):
+                await writer.run(breaks)
+            assert await writer.run(register("after-the-break")) == "after-the-break"
+            assert len(checkouts) == 2 and checkouts[1] is not checkouts[0]
 
     event.listen(db.engine, "checkout", on_checkout)
     try:
-        run_both(db, scenario)
+        asyncio.run(scenario())
     finally:
         event.remove(db.engine, "checkout", on_checkout)
+    assert registered(db, "after-the-break") and registered(db, "kept-4")
+    assert not registered(db, "on-a-broken-connection")
