@@ -49,3 +49,48 @@ def test_readiness_reports_an_unreachable_database_without_raising():
     r = system.readiness(uow=SqlAlchemyUnitOfWork(down, readonly=True))
     assert not r.ready and r.database.startswith("unreachable")
     down.dispose()
+
+
+def _plan(conn, sql: str, params: dict) -> str:
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()
+        return "\n".join(str(r[-1]) for r in rows)
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # tiny tables: ask what it can use
+    from takedown.store.rawsql import _to_pg
+
+    return "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {_to_pg(sql)}", params).all())
+
+
+def test_lookups_by_hash_read_the_partial_indexes(db):
+    """Migration 0004 made the hash and parent indexes partial (``IS NOT NULL``): a lookup by
+    hash must still use them, the intake's (a value from another table) and a case's (a
+    parameter), or it would scan every item ever reported."""
+    from takedown.store import case_repos
+
+    with db.engine.connect() as conn:
+        defs = (
+            conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'index'").scalars()
+            if db.is_sqlite
+            else conn.exec_driver_sql("SELECT indexdef FROM pg_indexes").scalars()
+        )
+        partial = {d.split(" ON ")[0].split()[-1] for d in defs if d and "IS NOT NULL" in d}
+        assert {
+            "ix_content_md5",
+            "ix_content_sha256",
+            "ix_content_parent_content_id",
+            "ix_case_items_md5",
+            "ix_case_items_sha256",
+        } <= partial
+        intake = _plan(
+            conn,
+            case_repos._INTAKE_LOOKUP_SQLITE if db.is_sqlite else case_repos._INTAKE_LOOKUP_PG,
+            {"content_id": "x", "reporter_key": None},
+        )
+        related = _plan(
+            conn,
+            "SELECT case_id FROM case_items WHERE md5 = :md5 AND open UNION ALL "
+            "SELECT case_id FROM case_items WHERE sha256 = :sha256 AND open",
+            {"md5": "a" * 32, "sha256": "b" * 64},
+        )
+    for plan in (intake, related):
+        assert "ix_case_items_md5" in plan and "ix_case_items_sha256" in plan, plan

@@ -1,10 +1,12 @@
 """Report intake on both databases: merging into one case, triage reasons and clocks,
 idempotency and concurrency through the group-commit writer, automated confirmation."""
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from takedown.cases import CaseStatus, Category, Priority, ReporterRole, RoleNotAllowed
 from takedown.identity import Principal, PrincipalKind, Scope
@@ -383,6 +385,54 @@ def writer(container):
     container.writer.start()
     yield container.writer
     container.writer.stop()
+
+
+def test_status_links_carry_their_time_so_digests_sort_by_it(container):
+    receipts = [submit(container, content_id=f"item-{i}") for i in range(5)]
+    tokens = [r.status_token for r in receipts]
+    for receipt, token in zip(receipts, tokens, strict=True):
+        stamp = (receipt.acknowledged_at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(
+            microseconds=1
+        )
+        assert len(token) == 46 and token[:14] == f"{stamp:014x}"
+        assert reports.status_digest(token)[:14] == token[:14]
+    digests = [reports.status_digest(t) for t in tokens]
+    assert digests == sorted(digests) and len(set(digests)) == 5
+    # The time is bound into the MAC: another time, another link, found nowhere.
+    forged = f"{int(tokens[0][:14], 16) + 1:014x}" + tokens[0][14:]
+    with pytest.raises(NotFound):
+        reports.status(uow=container.uow(readonly=True), token=forged)
+    view = reports.status(uow=container.uow(readonly=True), token=tokens[2])
+    assert view.report.id == receipts[2].report_id
+
+
+def test_a_link_made_before_links_carried_their_time_still_works_and_replays(container):
+    key = container.intake().status_key
+    first = submit(container, actor=PLATFORM, content_id="old", idempotency_key="k-old")
+    legacy = reports.unstamped_status_token(key, f"api_key:{PLATFORM.subject_id}", "k-old")
+    with container.uow() as uow:  # as a report stored by the earlier version would be
+        uow.session.execute(
+            text("UPDATE reports SET status_digest = :d WHERE id = :id"),
+            {"d": hashlib.sha256(legacy.encode()).hexdigest(), "id": first.report_id},
+        )
+        uow.commit()
+    view = reports.status(uow=container.uow(readonly=True), token=legacy)
+    assert view.report.id == first.report_id
+    again = submit(container, actor=PLATFORM, content_id="old", idempotency_key="k-old")
+    assert again.duplicate and again.status_token == legacy
+
+
+def test_nonces_are_unique_without_a_system_call_each(monkeypatch):
+    import secrets
+
+    def no_randomness(*_args):
+        raise AssertionError("a nonce drew randomness")
+
+    monkeypatch.setattr(secrets, "token_hex", no_randomness)
+    monkeypatch.setattr(secrets, "token_bytes", no_randomness)
+    nonces = [next(reports._NONCES) for _ in range(1000)]
+    assert len(set(nonces)) == 1000
+    assert {n.split(":")[0] for n in nonces} == {reports._NONCE_PREFIX}
 
 
 def test_fifty_parallel_submissions_of_one_idempotency_key_give_one_report(container, writer):

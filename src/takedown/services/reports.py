@@ -27,7 +27,8 @@ import itertools
 import re
 import secrets
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from takedown.cases import (
     NCII_REQUIREMENTS,
@@ -74,8 +75,10 @@ MAX_PARENT_HOPS = 16
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but tab and newlines
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 # Without an idempotency key a status link only has to be unique: the HMAC key makes it
-# unguessable. A per-process random prefix and a counter are unique and cost no system call.
-_NONCES = (f"{secrets.token_hex(8)}:{n}" for n in itertools.count())
+# unguessable. A per-process random prefix and a counter are unique and cost no system call
+# (the prefix is drawn once: in a generator expression it would be drawn again for each nonce).
+_NONCE_PREFIX = secrets.token_hex(8)
+_NONCES = (f"{_NONCE_PREFIX}:{n}" for n in itertools.count())
 PUBLIC_ACTOR = Principal(kind=PrincipalKind.public, subject_id=None, name="public report page")
 
 
@@ -241,7 +244,25 @@ def _reporter_key(r: ReportCreate, actor: Principal | None) -> str | None:
     return None
 
 
-def status_token(key: bytes, submitter: str, nonce: str) -> str:
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_STAMPED = re.compile(r"[0-9a-f]{14}[A-Za-z0-9_-]{32}")
+
+
+def status_token(key: bytes, submitter: str, nonce: str, received_at: datetime) -> str:
+    """A report's status link token: the time it was received (microseconds since 1970, 14
+    hex digits) and a MAC of its submitter, nonce and that time under the status-link key.
+    The MAC makes it unguessable; the time in front makes ``status_digest`` sort by time, so
+    each new report's digest goes at the end of the digests' unique index instead of on a
+    random page of it (random digests were a fifth of what intake wrote to SQLite's WAL).
+    The time says no more than the status page itself: when the report was received."""
+    stamp = f"{(received_at - _EPOCH) // _MICROSECOND:014x}"
+    mac = hmac.new(key, f"{submitter}\x00{nonce}\x00{stamp}".encode(), hashlib.sha256).digest()
+    return stamp + base64.urlsafe_b64encode(mac[:24]).decode()
+
+
+def unstamped_status_token(key: bytes, submitter: str, nonce: str) -> str:
+    """The token of a report stored before tokens carried their time (still honoured)."""
     mac = hmac.new(key, f"{submitter}\x00{nonce}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac[:24]).decode()
 
@@ -252,7 +273,13 @@ def status_url(base_url: str, token: str) -> str:
 
 
 def status_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    """What is stored to find a report by its token (never the token itself): for a token
+    with its time, that time and 50 hex digits of its SHA-256; for an older token, its
+    SHA-256. Both 64 characters, in the same unique column."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    if _STAMPED.fullmatch(token):
+        return token[:14] + digest[:50]
+    return digest
 
 
 def _receipt(
@@ -304,14 +331,18 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
     if r.idempotency_key:
         seen = uow.reports.by_idempotency_key(prepared.submitter, r.idempotency_key)
         if seen is not None:
-            report = uow.reports.get(seen)
+            report_id, digest = seen
+            report = uow.reports.get(report_id)
             assert report is not None
             case = uow.cases.get(report.case_id)
             assert case is not None
-            token = status_token(ctx.status_key, prepared.submitter, r.idempotency_key)
+            key, submitter = ctx.status_key, prepared.submitter
+            token = status_token(key, submitter, r.idempotency_key, report.received_at)
+            if status_digest(token) != digest:  # stored before tokens carried their time
+                token = unstamped_status_token(key, submitter, r.idempotency_key)
             return _receipt(case, report, token, duplicate=True, missing=prepared.missing_for_valid)
     nonce = r.idempotency_key or f"\x00{next(_NONCES)}"
-    token = status_token(ctx.status_key, prepared.submitter, nonce)
+    token = status_token(ctx.status_key, prepared.submitter, nonce, now)
 
     content_id = prepared.content_id
     # One statement for the item, the open case about it, and whether this reporter and this
@@ -405,7 +436,18 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         case_id = uow.cases.add(opened_at=now, **values)
     else:
         case_id = case.id
-        uow.cases.update(case_id, **values)
+        # Only what changed: a column left out keeps its indexes untouched (the queue's index
+        # on status, priority and respond_by would otherwise be rewritten by every report).
+        was: dict[str, Any] = {
+            "status": case.status,
+            "priority": case.priority,
+            "reasons": case.reasons,
+            "respond_by": case.respond_by,
+            "remove_by": case.remove_by,
+        }
+        uow.cases.update(
+            case_id, **{k: v for k, v in values.items() if k not in was or was[k] != v}
+        )
     if not known_item:
         uow.cases.add_item(
             case_id=case_id,

@@ -186,13 +186,14 @@ class ReportRepository(RawRepository):
         row = self._s.get(ReportRow, report_id)
         return _report(row) if row else None
 
-    def by_idempotency_key(self, submitter: str, key: str) -> int | None:
-        """The id of the report this submitter sent with this key, if any."""
-        found = self._raw.value(
-            "SELECT id FROM reports WHERE submitter = :submitter AND idempotency_key = :key",
+    def by_idempotency_key(self, submitter: str, key: str) -> tuple[int, str] | None:
+        """The id and status digest of the report this submitter sent with this key, if any."""
+        found = self._raw.one(
+            "SELECT id, status_digest FROM reports "
+            "WHERE submitter = :submitter AND idempotency_key = :key",
             {"submitter": submitter, "key": key},
         )
-        return int(found) if found is not None else None
+        return (int(found[0]), str(found[1])) if found is not None else None
 
     def by_status_digest(self, digest: str) -> Report | None:
         row = self._s.scalar(select(ReportRow).where(ReportRow.status_digest == digest))

@@ -26,6 +26,13 @@ class Base(DeclarativeBase):
     pass
 
 
+def _where_set(name: str, column: str) -> Index:
+    """An index on a mostly-empty column holding only the rows with a value, which is all a
+    lookup by value reads (``column = :v`` implies ``column IS NOT NULL`` on both databases)."""
+    where = text(f"{column} IS NOT NULL")
+    return Index(name, column, sqlite_where=where, postgresql_where=where)
+
+
 class UserRow(Base):
     __tablename__ = "users"
 
@@ -169,14 +176,21 @@ class ContentRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     content_id: Mapped[str] = mapped_column(String(256), unique=True)
     account_id: Mapped[str] = mapped_column(String(256), index=True)
-    parent_content_id: Mapped[str | None] = mapped_column(String(256), index=True)
+    parent_content_id: Mapped[str | None] = mapped_column(String(256))
     media_kind: Mapped[str | None] = mapped_column(String(16))
     pdq: Mapped[str | None] = mapped_column(String(64))
     pdq_quality: Mapped[int | None] = mapped_column(Integer)
-    md5: Mapped[str | None] = mapped_column(String(32), index=True)
-    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha256: Mapped[str | None] = mapped_column(String(64))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Most items reported were never scanned: no hashes, no parent (migration 0004).
+    __table_args__ = (
+        _where_set("ix_content_md5", "md5"),
+        _where_set("ix_content_sha256", "sha256"),
+        _where_set("ix_content_parent_content_id", "parent_content_id"),
+    )
 
 
 class InstanceSecretRow(Base):
@@ -233,8 +247,8 @@ class CaseItemRow(Base):
             postgresql_where=text("open"),
         ),
         Index("ix_case_items_root", "root_content_id", "open"),
-        Index("ix_case_items_md5", "md5"),
-        Index("ix_case_items_sha256", "sha256"),
+        _where_set("ix_case_items_md5", "md5"),
+        _where_set("ix_case_items_sha256", "sha256"),
     )
 
 
@@ -242,7 +256,8 @@ class ReportRow(Base):
     __tablename__ = "reports"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    # Looked up by case through ``ix_reports_case_reporter`` (case_id first).
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     content_id: Mapped[str] = mapped_column(String(256), index=True)
     content_url: Mapped[str | None] = mapped_column(String(2048))
     category: Mapped[str] = mapped_column(String(16))
