@@ -233,3 +233,52 @@ def test_loop_mode_keeps_its_connection_and_replaces_a_broken_one(db):
         event.remove(db.engine, "checkout", on_checkout)
     assert registered(db, "after-the-break") and registered(db, "kept-4")
     assert not registered(db, "on-a-broken-connection")
+
+
+class Keyed:
+    """A work like report intake's: a ``prefetch`` for its run and a ``conflict_key``; it
+    logs (what, thread, unit of work) of each call."""
+
+    def __init__(self, key: str, log: list[tuple[str, int, int]]) -> None:
+        self.conflict_key = key
+        self.log = log
+
+    def __call__(self, uow: SqlAlchemyUnitOfWork) -> str:
+        self.log.append((self.conflict_key, threading.get_ident(), id(uow)))
+        uow.content.ensure(f"keyed-{len(self.log)}")
+        return self.conflict_key
+
+    @staticmethod
+    def prefetch(uow: SqlAlchemyUnitOfWork, works: list[Keyed]) -> None:
+        works[0].log.append(("prefetch", threading.get_ident(), id(uow)))
+        uow.raw.reserve_ids({"reports": len(works)})
+
+
+def test_loop_mode_reads_a_group_ahead_off_the_loop_and_splits_one_key_on_postgresql(db):
+    log: list[tuple[str, int, int]] = []
+
+    async def scenario() -> None:
+        async with loop_writer(db) as writer:
+            plain = [register(f"plain-{i}") for i in range(2)]
+            keyed = [Keyed(key, log) for key in ("a", "b", "a", "c", "a")]
+            # Plain works first in arrival order: on PostgreSQL the keyed ones still go first.
+            results = await asyncio.gather(*(writer.run(w) for w in [*plain, *keyed]))
+            assert results == ["plain-0", "plain-1", "a", "b", "a", "c", "a"]
+            loop_thread = threading.get_ident()
+            prefetches = [(t, u) for what, t, u in log if what == "prefetch"]
+            groups: dict[int, list[str]] = {}
+            for what, _, uow in log:
+                if what != "prefetch":
+                    groups.setdefault(uow, []).append(what)
+            if db.is_sqlite:  # no round trips: one group, read on the loop as it runs
+                assert list(groups.values()) == [["a", "b", "a", "c", "a"]]
+                assert [t for t, _ in prefetches] == [loop_thread]
+            else:  # a key once a group; each group's read made on the I/O thread
+                assert list(groups.values()) == [["a", "b", "c"], ["a"], ["a"]]
+                assert prefetches and all(t != loop_thread for t, _ in prefetches)
+                assert [u for _, u in prefetches] == [next(iter(groups))]
+
+    asyncio.run(scenario())
+    works = [n for n, (what, _, _) in enumerate(log, 1) if what != "prefetch"]
+    assert len(works) == 5 and all(registered(db, f"keyed-{n}") for n in works)
+    assert registered(db, "plain-1")

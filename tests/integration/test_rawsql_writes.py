@@ -152,3 +152,26 @@ def test_statements_after_a_commit_run_in_the_sessions_next_transaction(db):
         uow.commit()
     with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
         assert uow.content.get("second-transaction") is not None
+
+
+@pytest.mark.postgres
+def test_ids_reserved_ahead_take_no_round_trip_and_keep_their_order(db):
+    if db.is_sqlite:
+        pytest.skip("SQLite takes ids from RETURNING")
+    blocks = IdBlocks(block=4)
+    with SqlAlchemyUnitOfWork(db) as uow:
+        asked: list[dict] = []
+        read = uow.raw.all
+
+        def counted(sql, params=None):
+            asked.append(params)
+            return read(sql, params)
+
+        uow.raw.all = counted  # type: ignore[method-assign]
+        first = blocks.next_id("reports", uow.raw)  # a block of 4: 3 left at hand
+        blocks.reserve("reports", 10, uow.raw)  # 7 more asked for, in one round trip
+        blocks.reserve("reports", 10, uow.raw)  # all at hand: nothing asked
+        assert [p["n"] for p in asked] == [4, 7]
+        got = [blocks.next_id("reports", uow.raw) for _ in range(10)]
+        assert len(asked) == 2
+    assert got == sorted(got) and len({first, *got}) == 11 and first < got[0]

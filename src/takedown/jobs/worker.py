@@ -115,8 +115,8 @@ def run_event(
     return "done"
 
 
-def _complete_unhandled(uow: SqlAlchemyUnitOfWork, event_ids: list[int]) -> int:
-    return uow.outbox.complete_unhandled(event_ids, now=utcnow())
+def _complete_unhandled(uow: SqlAlchemyUnitOfWork, event_ids: list[int]) -> None:
+    uow.outbox.complete_unhandled(event_ids, now=utcnow())
 
 
 class Worker:

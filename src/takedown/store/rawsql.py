@@ -71,18 +71,29 @@ class IdBlocks:
         self._lock = threading.Lock()
 
     def next_id(self, table: str, raw: RawSql) -> int:
+        with self._lock:
+            free = self._at_hand(table, 1, raw)
+            return free.pop()
+
+    def reserve(self, table: str, n: int, raw: RawSql) -> None:
+        """Have at least ``n`` ids for ``table`` at hand (one round trip if not), so the next
+        ``n`` rows take theirs without waiting: the group-commit writer reserves a group's
+        ids with its reads, off the event loop."""
+        with self._lock:
+            self._at_hand(table, n, raw)
+
+    def _at_hand(self, table: str, n: int, raw: RawSql) -> list[int]:
         if table not in ID_TABLES:
             raise ValueError(f"no id sequence is used for {table!r}")
-        with self._lock:
-            free = self._free.setdefault(table, [])
-            if not free:
-                rows = raw.all(
-                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-                    "FROM generate_series(1, :n)",
-                    {"table": table, "n": self.block},
-                )
-                free.extend(sorted((int(r[0]) for r in rows), reverse=True))
-            return free.pop()
+        free = self._free.setdefault(table, [])
+        if len(free) < n:
+            rows = raw.all(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)",
+                {"table": table, "n": max(self.block, n - len(free))},
+            )
+            # Popped from the end: the smallest first, after those already at hand.
+            free[:0] = sorted((int(r[0]) for r in rows), reverse=True)
+        return free
 
 
 def install_write_barrier(engine: Engine) -> None:
@@ -235,6 +246,14 @@ class RawSql:
         new_id = self._ids.next_id(table, self)
         self.write(sql_with_id, {**params, "id": new_id})
         return new_id
+
+    def reserve_ids(self, counts: dict[str, int]) -> None:
+        """PostgreSQL: have ids at hand for the next rows of these tables (``IdBlocks``);
+        SQLite takes them from ``RETURNING``: nothing to do."""
+        if self.sqlite or self._ids is None:
+            return
+        for table, n in counts.items():
+            self._ids.reserve(table, n, self)
 
     def one(self, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
         row = self.execute(sql, params).fetchone()

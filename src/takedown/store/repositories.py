@@ -384,12 +384,13 @@ class OutboxRepository(RawRepository):
         )
         return [(int(i), str(t)) for i, t in rows]
 
-    def complete_unhandled(self, event_ids: Sequence[int], *, now: datetime) -> int:
+    def complete_unhandled(self, event_ids: Sequence[int], *, now: datetime) -> None:
         """Mark events that no handler wants as done, in one statement (those still pending and
-        not leased by anyone). Returns how many."""
+        not leased by anyone). A write nobody reads (``RawSql.write``): on PostgreSQL it goes
+        out with the group's commit instead of making the event loop wait for a round trip."""
         self.flush()
         if not event_ids:
-            return 0
+            return
         raw = self._raw
         params: dict[str, Any] = {f"i{n}": int(i) for n, i in enumerate(event_ids)}
         placeholders = ", ".join(f":{name}" for name in params)
@@ -399,8 +400,7 @@ class OutboxRepository(RawRepository):
             f"WHERE id IN ({placeholders}) AND status = 'pending' "
             "AND (locked_until IS NULL OR locked_until < :now)"
         )
-        cursor = raw.execute(sql, params)
-        return int(cursor.rowcount)
+        raw.write(sql, params)
 
     def claim(self, event_id: int, *, worker: str, now: datetime, until: datetime) -> bool:
         self.flush()
