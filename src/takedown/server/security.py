@@ -127,20 +127,27 @@ async def authenticate_request(request: Request) -> Principal:
     if parsed is None or (parsed[0] is SecretKind.session) != from_cookie:
         raise NotAuthenticated("malformed or misplaced credential")
     container = request.app.state.container
-    known: Principal | None = None if from_cookie else container.auth_cache.get(secret)
-    if known is not None:
-        state["principal"] = known
+    if not from_cookie:
+        principal: Principal = await container.auth_cache.principal(
+            secret, lambda: _check_bearer(container, secret)
+        )
+        state["principal"] = principal
         state["csrf_token"] = None
-        return known
+        return principal
     auth = await run_in_threadpool(
         accounts.authenticate, uow=container.uow(readonly=True), secret=secret
     )
-    if not from_cookie:
-        container.auth_cache.put(secret, auth.principal)
-    if from_cookie and request.method not in SAFE_METHODS:
+    if request.method not in SAFE_METHODS:
         await _check_csrf(request, auth.csrf_token)
     state["principal"] = auth.principal
     state["csrf_token"] = auth.csrf_token
+    return auth.principal
+
+
+async def _check_bearer(container: Any, secret: str) -> Principal:
+    auth = await run_in_threadpool(
+        accounts.authenticate, uow=container.uow(readonly=True), secret=secret
+    )
     return auth.principal
 
 
