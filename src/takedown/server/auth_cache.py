@@ -71,9 +71,7 @@ class CredentialCache:
         with self._lock:
             self._entries.pop(self._key(secret), None)
 
-    async def principal(
-        self, secret: str, check: Callable[[], Awaitable[Principal]]
-    ) -> Principal:
+    async def principal(self, secret: str, check: Callable[[], Awaitable[Principal]]) -> Principal:
         """The principal for a bearer secret: from the cache while its entry lasts (starting
         one check in the background once it is due), else from ``check``, run once for all
         the requests that ask meanwhile; its error (``NotAuthenticated``) reaches each."""
