@@ -61,10 +61,10 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
         worker = container.make_worker() if run_worker else None
         if worker is not None:
             worker.start()
-        # The writer's works run on this loop, which spares the interpreter lock's hand-offs
-        # between a writer thread and the loop; what waits (SQLite's lock and fsync,
-        # PostgreSQL's round trips for a group's reads and its commit) runs on its I/O thread.
-        container.writer.start(loop=asyncio.get_running_loop())
+        # SQLite: the writer's statements run on this loop (they are CPU, not waiting), which
+        # spares the interpreter lock's hand-offs between a writer thread and the loop.
+        # PostgreSQL: a thread, since each statement waits for a round trip.
+        container.writer.start(loop=asyncio.get_running_loop() if container.db.is_sqlite else None)
         threading.Thread(target=container.matcher.warm, name="warm-banks", daemon=True).start()
         threading.Thread(
             target=container.case_media.warm, args=(container.db,), name="warm-cases", daemon=True

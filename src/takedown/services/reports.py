@@ -542,18 +542,13 @@ class StoreReport:
     def __call__(self, uow: SqlAlchemyUnitOfWork) -> Receipt:
         return store(uow, self.prepared, self.ctx)
 
-    @property
-    def conflict_key(self) -> str:
-        """Reports about one item go in different groups where that saves a round trip
-        (``GroupCommitter``)."""
-        return self.prepared.content_id
-
     @staticmethod
     def prefetch(uow: SqlAlchemyUnitOfWork, works: list[StoreReport]) -> None:
         uow.cases.prefetch_intake(
             [(work.prepared.content_id, work.prepared.reporter_key) for work in works]
         )
-        # Each report may open a case: their ids at hand, so no insert waits for a block.
+        # Each report may open a case: their ids at hand (PostgreSQL), so no insert sends the
+        # group's waiting writes early to wait for a block of ids.
         uow.raw.reserve_ids({"reports": len(works), "cases": len(works)})
 
 

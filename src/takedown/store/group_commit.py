@@ -26,21 +26,18 @@ first) is retried up to ``retries`` times before its error reaches the caller.
 Connection (loop mode): the writer keeps one from group to group, and a group's unit of work
 makes an ORM session only if one of its functions asks for it
 (``SqlAlchemyUnitOfWork(connection=...)``); a connection that breaks is dropped and the next
-group takes a fresh one from the pool. The writer thread (``start()`` without a loop, for
-processes without one) takes a unit of work per group from the pool.
+group takes a fresh one from the pool. The writer thread (PostgreSQL) takes a unit of work
+per group from the pool as before: held there, it answered fewer reports a second.
 
-Loop mode (``start(loop=...)``, what the server uses): the work functions run on the event
-loop's own thread, in groups of what arrived while the previous group committed, and only
-what waits goes to a thread: ``BEGIN`` (which may wait for SQLite's lock) and the commit (the
-fsync, PostgreSQL's round trip). SQLite releases the interpreter lock on every statement, so a
-writer thread and the event loop handed it back and forth on each of a report's statements; a
-prototype cut CPU per report by about a fifth in process (``docs/architecture.md``). On
-PostgreSQL the group's reads go ahead with ``BEGIN`` on that thread (the first run's
-``prefetch``: report intake's lookups and new ids, one round trip), its writes wait in the
-unit of work until the commit, and a group takes an item once (``conflict_key``), so its works
-run on the loop without waiting for the database. The guarantees are the same: answered
+Loop mode (``start(loop=...)``, what the server uses on SQLite): the work functions run on the
+event loop's own thread, in groups of what arrived while the previous group committed, and
+only ``BEGIN`` (which may wait for SQLite's lock) and the commit (the fsync) go to a thread.
+SQLite releases the interpreter lock on every statement, so a writer thread and the event loop
+handed it back and forth on each of a report's statements; a prototype cut CPU per report by
+about a fifth in process (``docs/architecture.md``). The guarantees are the same: answered
 after the commit, one bad item fails alone, unique-key races are retried. Threads still
-``call()``; the loop ``await``s ``run()``.
+``call()``; the loop ``await``s ``run()``. On PostgreSQL a statement waits for a round trip,
+so the writer stays a thread.
 """
 
 from __future__ import annotations
@@ -83,52 +80,26 @@ class _Item(Generic[T]):
     future: Future[T] = field(default_factory=Future)
 
 
-def _run_end(works: list[Callable[[SqlAlchemyUnitOfWork], Any]], start: int) -> int:
-    """Where the run of works sharing ``works[start]``'s ``prefetch`` ends."""
-    prefetch = getattr(works[start], "prefetch", None)
-    end = start + 1
-    if prefetch is not None:
-        while end < len(works) and getattr(works[end], "prefetch", None) == prefetch:
-            end += 1
-    return end
-
-
-def prefetch_first_run(
-    uow: SqlAlchemyUnitOfWork, works: list[Callable[[SqlAlchemyUnitOfWork], Any]]
-) -> int:
-    """Call the prefetch of the group's first run of works (see ``run_works``) now, and say
-    how many works it covered (0 if none): loop mode on PostgreSQL makes this read, the
-    group's one round trip, on its I/O thread and then runs the works on the loop."""
-    if not works or getattr(works[0], "prefetch", None) is None:
-        return 0
-    end = _run_end(works, 0)
-    if end < 2:
-        return 0
-    works[0].prefetch(uow, works[:end])  # type: ignore[attr-defined]
-    return end
-
-
 def run_works(
-    uow: SqlAlchemyUnitOfWork,
-    works: list[Callable[[SqlAlchemyUnitOfWork], T]],
-    *,
-    prefetched: int = 0,
+    uow: SqlAlchemyUnitOfWork, works: list[Callable[[SqlAlchemyUnitOfWork], T]]
 ) -> list[T]:
     """Run a group's works in order in one unit of work. Consecutive works that share a
     ``prefetch`` attribute (a function of the unit of work and those works) have it called
     first, so that it can make their reads together (report intake looks up a group's items
-    in one round trip); what it read is forgotten once they have run, before any other work.
-    ``prefetched``: the first run's prefetch was already called (``prefetch_first_run``)."""
+    in one round trip); what it read is forgotten once they have run, before any other work."""
     results: list[T] = []
     start = 0
     while start < len(works):
-        end = _run_end(works, start)
-        if getattr(works[start], "prefetch", None) is None:
+        prefetch = getattr(works[start], "prefetch", None)
+        end = start + 1
+        if prefetch is None:
             results.append(works[start](uow))
             start = end
             continue
-        if end - start > 1 and not (start == 0 and prefetched):
-            works[start].prefetch(uow, works[start:end])  # type: ignore[attr-defined]
+        while end < len(works) and getattr(works[end], "prefetch", None) == prefetch:
+            end += 1
+        if end - start > 1:
+            prefetch(uow, works[start:end])
         try:
             results.extend(work(uow) for work in works[start:end])
         finally:
@@ -174,13 +145,6 @@ class _CommitThread:
                 self._loop.call_soon_threadsafe(_settle, future, *answer)
             except RuntimeError:  # the loop is closed: nobody waits for the answer
                 log.debug("commit thread: the loop closed before an answer was handed back")
-
-
-def _begin_and_prefetch(
-    uow: SqlAlchemyUnitOfWork, works: list[Callable[[SqlAlchemyUnitOfWork], Any]]
-) -> int:
-    uow.begin()
-    return prefetch_first_run(uow, works)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
@@ -387,38 +351,11 @@ class GroupCommitter:
         while self._pending:
             # Let the requests this pass of the loop has read join the group.
             await asyncio.sleep(0)
-            group = self._take_group()
+            group = self._pending[: self.max_batch]
+            del self._pending[: self.max_batch]
             live = [(work, future) for work, future in group if not future.done()]
             if live:
                 await self._commit_group_on_loop(live)
-
-    def _take_group(
-        self,
-    ) -> list[tuple[Callable[[SqlAlchemyUnitOfWork], Any], asyncio.Future[Any]]]:
-        """The next group from what waits, in order. On PostgreSQL a work whose
-        ``conflict_key`` (report intake: the item) is already in the group waits for the next
-        one: its read, made ahead with the group's (``prefetch``), would be stale after the
-        first one's writes, and reading again mid-group sends every write so far and makes the
-        loop wait for them; and works with a ``prefetch`` go first, so that one read off the
-        loop serves them all (works in one group are concurrent callers: none waits for
-        another). SQLite has no round trips: a group takes what waits."""
-        pending = self._pending
-        if self.db.is_sqlite:
-            group = pending[: self.max_batch]
-            del pending[: self.max_batch]
-            return group
-        group, rest, keys = [], [], set()
-        for item in pending:
-            key = getattr(item[0], "conflict_key", None)
-            if len(group) >= self.max_batch or (key is not None and key in keys):
-                rest.append(item)
-                continue
-            group.append(item)
-            if key is not None:
-                keys.add(key)
-        pending[:] = rest
-        group.sort(key=lambda item: getattr(item[0], "prefetch", None) is None)
-        return group
 
     async def _commit_group_on_loop(
         self, group: list[tuple[Callable[[SqlAlchemyUnitOfWork], Any], asyncio.Future[Any]]]
@@ -468,12 +405,8 @@ class GroupCommitter:
         uow = SqlAlchemyUnitOfWork(self.db, connection=connection)
         try:
             with uow:
-                if self.db.is_sqlite:
-                    await io.call(uow.begin)
-                    prefetched = 0
-                else:  # the group's reads, one round trip, off the loop
-                    prefetched = await io.call(lambda: _begin_and_prefetch(uow, works))
-                results = run_works(uow, works, prefetched=prefetched)
+                await io.call(uow.begin)
+                results = run_works(uow, works)
                 await io.call(uow.commit)
         except Exception:
             self._drop_if_broken(connection)

@@ -77,8 +77,9 @@ class IdBlocks:
 
     def reserve(self, table: str, n: int, raw: RawSql) -> None:
         """Have at least ``n`` ids for ``table`` at hand (one round trip if not), so the next
-        ``n`` rows take theirs without waiting: the group-commit writer reserves a group's
-        ids with its reads, off the event loop."""
+        ``n`` rows take theirs without waiting: report intake reserves a group's ids with its
+        reads (``StoreReport.prefetch``), so no insert mid-group sends the writes waiting so
+        far to fetch a block."""
         with self._lock:
             self._at_hand(table, n, raw)
 

@@ -387,7 +387,7 @@ class OutboxRepository(RawRepository):
     def complete_unhandled(self, event_ids: Sequence[int], *, now: datetime) -> None:
         """Mark events that no handler wants as done, in one statement (those still pending and
         not leased by anyone). A write nobody reads (``RawSql.write``): on PostgreSQL it goes
-        out with the group's commit instead of making the event loop wait for a round trip."""
+        out with the group's other writes at its commit instead of in a round trip of its own."""
         self.flush()
         if not event_ids:
             return
