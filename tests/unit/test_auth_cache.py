@@ -109,3 +109,21 @@ def test_with_no_cache_time_every_request_is_checked():
         assert check.calls == 3 and cache.get("tdk_a") is None
 
     asyncio.run(scenario())
+
+
+def test_a_check_left_behind_by_a_closed_event_loop_is_not_awaited_by_the_next():
+    cache, check = CredentialCache(5.0), Checks(delay=10)
+
+    async def start_a_check() -> None:
+        asyncio.ensure_future(cache.principal("tdk_a", check))
+        await asyncio.sleep(0.01)
+
+    old = asyncio.new_event_loop()
+    old.run_until_complete(start_a_check())
+    old.close()  # closed with the check still pending, never cancelled
+    check.delay = 0
+
+    async def next_loop() -> Principal:
+        return await cache.principal("tdk_a", check)
+
+    assert asyncio.run(next_loop()) is KEY and check.calls == 2

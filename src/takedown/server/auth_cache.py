@@ -84,7 +84,9 @@ class CredentialCache:
             if now >= entry[1] and key not in self._checks:
                 self._start(key, secret, check).add_done_callback(_retrieved)
             return entry[2]
-        task = self._checks.get(key) or self._start(key, secret, check)
+        task = self._checks.get(key)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            task = self._start(key, secret, check)  # (another loop's check: a closed test loop)
         return await asyncio.shield(task)
 
     def _start(
