@@ -16,21 +16,44 @@ import httpx
 TAKEDOWN = str(Path(sys.executable).parent / "takedown")
 
 
-def server_cpu(port: int) -> float:
-    """CPU seconds (user + system) used so far by the server process serving ``port``."""
+def _server_procs(port: int) -> Iterator[Path]:
+    """The /proc entries of the server process(es) serving ``port``."""
     needle = f"serve\x00--port\x00{port}".encode()
-    ticks = 0
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            if needle not in (proc / "cmdline").read_bytes():
-                continue
+            if needle in (proc / "cmdline").read_bytes():
+                yield proc
+        except OSError:
+            continue
+
+
+def server_cpu(port: int) -> float:
+    """CPU seconds (user + system) used so far by the server process serving ``port``."""
+    ticks = 0
+    for proc in _server_procs(port):
+        try:
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def server_disk_writes(port: int) -> int | None:
+    """Bytes the server process serving ``port`` has sent to storage so far (``write_bytes``
+    of ``/proc/PID/io``: SQLite's WAL, its checkpoints into the database file, logs), or None
+    where the kernel does not count them for us."""
+    total = None
+    for proc in _server_procs(port):
+        try:
+            for line in (proc / "io").read_text().splitlines():
+                if line.startswith("write_bytes:"):
+                    total = (total or 0) + int(line.split()[1])
+        except OSError:
+            continue
+    return total
 
 
 def wait_until_idle(port: int, *, timeout: float = 180.0, busy: float = 0.1) -> None:

@@ -27,7 +27,7 @@ from rich.table import Table
 from sqlalchemy import text
 
 from bench._postgres import scratch_database
-from bench._server import running_server, server_cpu
+from bench._server import running_server, server_cpu, server_disk_writes
 from takedown.identity import Principal, Scope
 from takedown.services import keys
 from takedown.store import Database, SqlAlchemyUnitOfWork, migrate
@@ -127,9 +127,16 @@ def _run(backend: str, url: str) -> list[dict]:
         ]
         for rate, n in runs:
             before = _count(url)
-            cpu_before = server_cpu(port)
+            cpu_before, disk_before = server_cpu(port), server_disk_writes(port)
             result = _load(server, key, rate, f"{backend}-{rate}-{n}")
-            cpu = server_cpu(port) - cpu_before
+            cpu, disk = server_cpu(port) - cpu_before, server_disk_writes(port)
+            # What the server itself writes to disk a report (SQLite: its WAL and checkpoints;
+            # PostgreSQL writes in its own processes, so about nothing here).
+            result["server_disk_kib_per_report"] = (
+                (disk - disk_before) / 1024 / max(1, result["ok"])
+                if disk is not None and disk_before is not None
+                else None
+            )
             after = _count(url)
             result["server_cpu_ms_per_report"] = cpu * 1000 / max(1, result["ok"])
             result["server_cpu_share"] = cpu / result["seconds"]
@@ -141,6 +148,7 @@ def _run(backend: str, url: str) -> list[dict]:
                 f"{result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
                 f"server CPU {result['server_cpu_share']:.0%} of a core, "
                 f"{result['server_cpu_ms_per_report']:.2f} ms a report, "
+                f"{_kib(result['server_disk_kib_per_report'])} KiB to disk a report, "
                 f"statuses {result['statuses']}"
             )
     return rows
@@ -174,6 +182,10 @@ def machine_speed() -> dict[int, float]:
     return speeds
 
 
+def _kib(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1f}"
+
+
 def _met(r: dict) -> bool:
     goal_rate, goal_p99 = GOALS[r["backend"]]
     return bool(r["offered_rps"] >= goal_rate and r["p99_ms"] < goal_p99 and r["ok"] == r["sent"])
@@ -203,6 +215,7 @@ def main() -> None:
         "max ms",
         "reports stored",
         "server CPU ms/report",
+        "server disk KiB/report",
         "goal",
     ):
         table.add_column(column, justify="right")
@@ -223,6 +236,7 @@ def main() -> None:
             f"{r['max_ms']:.0f}",
             str(r["stored"]["reports"]),
             f"{r['server_cpu_ms_per_report']:.2f}",
+            _kib(r["server_disk_kib_per_report"]) if r["backend"] == "sqlite" else "-",
             goal,
         )
     Console().print(table)
