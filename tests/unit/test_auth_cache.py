@@ -114,8 +114,10 @@ def test_with_no_cache_time_every_request_is_checked():
 def test_a_check_left_behind_by_a_closed_event_loop_is_not_awaited_by_the_next():
     cache, check = CredentialCache(5.0), Checks(delay=10)
 
+    left: list[asyncio.Future[Principal]] = []
+
     async def start_a_check() -> None:
-        asyncio.ensure_future(cache.principal("tdk_a", check))
+        left.append(asyncio.ensure_future(cache.principal("tdk_a", check)))
         await asyncio.sleep(0.01)
 
     old = asyncio.new_event_loop()
