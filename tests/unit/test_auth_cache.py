@@ -29,6 +29,17 @@ class Checks:
         return KEY
 
 
+TTL = 0.3
+
+
+async def due_for_a_check(ttl: float, check: Checks) -> CredentialCache:
+    """A cache holding ``tdk_a``, checked by ``check``, once it is due to be checked again."""
+    cache = CredentialCache(ttl)
+    await cache.principal("tdk_a", check)
+    await asyncio.sleep(ttl * REFRESH_SHARE + 0.02)
+    return cache
+
+
 def test_requests_that_miss_together_share_one_check():
     async def scenario() -> None:
         cache, check = CredentialCache(5.0), Checks()
@@ -41,15 +52,13 @@ def test_requests_that_miss_together_share_one_check():
 
 def test_a_key_in_use_is_checked_again_in_the_background_before_it_expires():
     async def scenario() -> None:
-        ttl = 0.3
-        cache, check = CredentialCache(ttl), Checks(delay=0.05)
-        await cache.principal("tdk_a", check)
-        await asyncio.sleep(ttl * REFRESH_SHARE + 0.02)
+        check = Checks(delay=0.05)
+        cache = await due_for_a_check(TTL, check)
         # Due: answered at once from the cache, one check started for all of these.
         answers = await asyncio.gather(*(cache.principal("tdk_a", check) for _ in range(20)))
         assert answers == [KEY] * 20 and check.calls == 2
         await asyncio.sleep(0.1)  # the check is done; the entry now lasts past the old time
-        await asyncio.sleep(ttl * (1 - REFRESH_SHARE))
+        await asyncio.sleep(TTL * (1 - REFRESH_SHARE))
         assert cache.get("tdk_a") is KEY
         assert await cache.principal("tdk_a", check) is KEY and check.calls == 2
 
@@ -58,10 +67,8 @@ def test_a_key_in_use_is_checked_again_in_the_background_before_it_expires():
 
 def test_a_key_revoked_meanwhile_is_dropped_by_its_background_check():
     async def scenario() -> None:
-        ttl = 0.3
-        cache, check = CredentialCache(ttl), Checks(delay=0.01)
-        await cache.principal("tdk_a", check)
-        await asyncio.sleep(ttl * REFRESH_SHARE + 0.02)
+        check = Checks(delay=0.01)
+        cache = await due_for_a_check(TTL, check)
         check.refuse = True
         assert await cache.principal("tdk_a", check) is KEY  # still within its time
         await asyncio.sleep(0.05)

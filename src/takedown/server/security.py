@@ -129,14 +129,12 @@ async def authenticate_request(request: Request) -> Principal:
     container = request.app.state.container
     if not from_cookie:
         principal: Principal = await container.auth_cache.principal(
-            secret, lambda: _check_bearer(container, secret)
+            secret, lambda: _bearer_principal(container, secret)
         )
         state["principal"] = principal
         state["csrf_token"] = None
         return principal
-    auth = await run_in_threadpool(
-        accounts.authenticate, uow=container.uow(readonly=True), secret=secret
-    )
+    auth = await _authenticate(container, secret)
     if request.method not in SAFE_METHODS:
         await _check_csrf(request, auth.csrf_token)
     state["principal"] = auth.principal
@@ -144,11 +142,15 @@ async def authenticate_request(request: Request) -> Principal:
     return auth.principal
 
 
-async def _check_bearer(container: Any, secret: str) -> Principal:
-    auth = await run_in_threadpool(
+async def _authenticate(container: Any, secret: str) -> accounts.Authenticated:
+    """Check a credential against the store, on a thread."""
+    return await run_in_threadpool(
         accounts.authenticate, uow=container.uow(readonly=True), secret=secret
     )
-    return auth.principal
+
+
+async def _bearer_principal(container: Any, secret: str) -> Principal:
+    return (await _authenticate(container, secret)).principal
 
 
 async def _check_csrf(request: Request, expected: str | None) -> None:

@@ -171,9 +171,6 @@ def _report(row: ReportRow) -> Report:
 
 
 class ReportRepository(RawRepository):
-    def __init__(self, uow: HasSession) -> None:
-        super().__init__(uow)
-
     def add(self, **values: Any) -> int:
         raw = self._raw
         values["received_at"] = raw.dt(values["received_at"])
@@ -442,9 +439,6 @@ class CaseRepository(RawRepository):
 
 
 class CaseMessageRepository(RawRepository):
-    def __init__(self, uow: HasSession) -> None:
-        super().__init__(uow)
-
     def add(
         self,
         *,

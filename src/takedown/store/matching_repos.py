@@ -15,7 +15,7 @@ from takedown.matching import Bank, BankEntry, BankPolicy, IndexedEntry, SignalT
 from takedown.matching.indexes import PdqColumns
 from takedown.matching.pdq_index import hashes_to_words
 from takedown.store.models import BankEntryRow, BankRow, MatchingStateRow
-from takedown.store.rawsql import HasSession, RawRepository
+from takedown.store.rawsql import RawRepository
 from takedown.store.repositories import _value
 from takedown.store.types import utcnow
 
@@ -228,9 +228,6 @@ _SELECT_CONTENT = f"SELECT {CONTENT_COLUMNS} FROM content WHERE content_id = :co
 class ContentRepository(RawRepository):
     """The content registry. Its two statements run on every upload and every report, so they
     are hand-written (``RawSql``)."""
-
-    def __init__(self, uow: HasSession) -> None:
-        super().__init__(uow)
 
     def upsert(
         self,

@@ -216,18 +216,24 @@ class SqlAlchemyUnitOfWork:
 
     def _exit_held(self) -> None:
         session = self.__dict__.get("session")
-        transaction, self._transaction = self._transaction, None
         try:
             if not self._committed:
                 self.raw.end_transaction()
                 self._rolled_back()
-                if session is not None:
-                    session.rollback()  # and the transaction it joined ("rollback_only")
-                if transaction is not None and transaction.is_active:
-                    transaction.rollback()
+                self._rollback_held()
         finally:
+            self._transaction = None
             if session is not None:
                 session.close()
+
+    def _rollback_held(self) -> None:
+        """Roll back the held connection's transaction (and the session joined to it)."""
+        session = self.__dict__.get("session")
+        if session is not None:
+            session.rollback()  # and the transaction it joined ("rollback_only")
+        transaction, self._transaction = self._transaction, None
+        if transaction is not None and transaction.is_active:
+            transaction.rollback()
 
     def _read_transaction_clean(self) -> bool:
         """PostgreSQL: a transaction is open on the connection and no statement in it failed."""
@@ -298,10 +304,5 @@ class SqlAlchemyUnitOfWork:
         self.raw.end_transaction()
         if self._connection is None:
             self.session.rollback()
-            return
-        session = self.__dict__.get("session")
-        if session is not None:
-            session.rollback()
-        transaction, self._transaction = self._transaction, None
-        if transaction is not None and transaction.is_active:
-            transaction.rollback()
+        else:
+            self._rollback_held()
