@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from takedown.server.container import Container
+from takedown.server.container import Container, container_of
 from takedown.store import SqlAlchemyUnitOfWork
 
 
 async def container(request: Request) -> Container:
-    c = request.app.state.container
+    c = container_of(request)
     assert isinstance(c, Container)
     return c
 

@@ -17,7 +17,7 @@ from takedown.api.deps import container
 from takedown.api.schemas import JSONBytes, StrictModel, json_body, json_body_doc, model_json
 from takedown.cases import Category, ReporterRole
 from takedown.identity import Permission
-from takedown.server.container import Container
+from takedown.server.container import Container, container_of
 from takedown.server.context import base_url as request_base_url
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.hot_routes import direct
@@ -112,7 +112,7 @@ async def submit_report(request: Request) -> Response:
     # itself (one pydantic pass each way) instead of through FastAPI's dependencies, body and
     # response handling, which together cost more than the report's own work.
     report_in = await json_body(request, ReportCreate)
-    c: Container = request.app.state.container
+    c: Container = container_of(request)
     law = report_in.law_enforcement
     contact = report_in.contact
     prepared = reports.prepare(

@@ -16,7 +16,7 @@ from takedown.api.schemas import JSONBytes, StrictModel, model_json
 from takedown.identity import Permission
 from takedown.matching import Match
 from takedown.media import ImageHashes, ImageLimits
-from takedown.server.container import Container
+from takedown.server.container import Container, container_of
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.hot_routes import direct
 from takedown.server.middleware import MEDIA_ROUTE
@@ -163,7 +163,7 @@ async def _scan_form(request: Request, form: FormData) -> Response:
         )
     if fields is None or not isinstance(media, UploadFile):
         raise RequestValidationError(errors)
-    c: Container = request.app.state.container
+    c: Container = container_of(request)
     result = await _scan(
         request,
         c,

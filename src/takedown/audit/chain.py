@@ -52,7 +52,9 @@ def _canonical_time(at: datetime) -> str:
     # Stored without time zone on SQLite and with it on PostgreSQL; hash the UTC wall time.
     if at.tzinfo is None:
         return at.isoformat(timespec="microseconds")
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    return at.isoformat(timespec="microseconds")[:-6]  # less its "+00:00"
 
 
 def entry_hash(record: AuditRecord) -> str:

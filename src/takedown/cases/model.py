@@ -151,8 +151,10 @@ class CaseFacts:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "categories": sorted(self.categories),
-            "roles": sorted(self.roles),
+            # Plain strings: pydantic-core's encoder, given an enum, first probes it for
+            # pydantic's and dataclasses' attributes, raising and clearing an error each time.
+            "categories": sorted(map(str, self.categories)),
+            "roles": sorted(map(str, self.roles)),
             "csam_minor": self.csam_minor,
             "police_case_number": self.police_case_number,
             "reporters": self.reporters,

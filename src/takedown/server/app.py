@@ -92,7 +92,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
         if settings.opentelemetry
         else {"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
-    app.state.container = container
+    app.container = container
 
     from takedown.api import routers as api_routers
     from takedown.web import pages, reporting, views

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from typing import Any
 
 from takedown.cases import Priority, TriagePolicy
 from takedown.config import Settings
@@ -212,3 +213,12 @@ def default_registry(settings: Settings | None = None) -> HandlerRegistry:
         )
         registry.register(ReporterEmailQueued, notify.email_handler(smtp))
     return registry
+
+
+def container_of(request: Any) -> Container:
+    """The container of the app serving ``request`` (``TakedownApp.container``). Not kept in
+    ``app.state``: Starlette's ``State`` answers from ``__getattr__``, after the ordinary
+    lookup has raised and cleared an ``AttributeError``, on every read."""
+    c = request.app.container
+    assert isinstance(c, Container)
+    return c

@@ -159,6 +159,7 @@ class TakedownApp(FastAPI):
     ``direct_lane`` it is plain FastAPI."""
 
     direct_lane: DirectLane | None = None
+    container: Any = None  # the app's ``Container`` (``container.container_of``)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         lane = self.direct_lane

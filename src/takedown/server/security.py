@@ -36,6 +36,7 @@ from takedown.identity import (
     parse_secret,
     require,
 )
+from takedown.server.container import container_of
 from takedown.services import accounts
 
 SESSION_COOKIE = "takedown_session"
@@ -126,7 +127,7 @@ async def authenticate_request(request: Request) -> Principal:
     parsed = parse_secret(secret)
     if parsed is None or (parsed[0] is SecretKind.session) != from_cookie:
         raise NotAuthenticated("malformed or misplaced credential")
-    container = request.app.state.container
+    container = container_of(request)
     if not from_cookie:
         principal: Principal = await container.auth_cache.principal(
             secret, lambda: _bearer_principal(container, secret)

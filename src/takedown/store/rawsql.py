@@ -279,8 +279,10 @@ class RawSql:
             last = self._last_dt
             if last is not None and last[0] is value:
                 return last[1]
-            # As ``strftime("%Y-%m-%d %H:%M:%S.%f")`` of the UTC time, in a third less time.
-            text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            # As ``strftime("%Y-%m-%d %H:%M:%S.%f")`` of the UTC time, in a third of the time:
+            # a UTC time's ISO text less its "+00:00" (``replace`` alone took half).
+            utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+            text = utc.isoformat(" ", "microseconds")[:-6]
             self._last_dt = (value, text)
             return text
         return value
@@ -304,6 +306,8 @@ class RawSql:
         if value is None:
             return None
         if isinstance(value, str):
+            if len(value) <= 26:  # naive UTC text, as stored: parsed aware, without ``replace``
+                return datetime.fromisoformat(value + "+00:00")
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takedown.cases import NCII_REQUIREMENTS, Category, ReporterRole, RoleNotAllowed
-from takedown.server.container import Container
+from takedown.server.container import Container, container_of
 from takedown.server.context import base_url as request_base_url
 from takedown.server.security import Access
 from takedown.services import reports
@@ -67,7 +67,7 @@ FIELD_NAMES = {
 
 
 def _container(request: Request) -> Container:
-    c = request.app.state.container
+    c = container_of(request)
     assert isinstance(c, Container)
     return c
 

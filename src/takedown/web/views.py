@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from takedown.identity import NotAuthenticated, Permission, Scope
+from takedown.server.container import container_of
 from takedown.server.security import SESSION_COOKIE, Access, principal_of
 from takedown.services import accounts, keys
 from takedown.services.errors import ServiceError
@@ -48,7 +49,7 @@ def login_form(
         token,
         httponly=True,
         samesite="strict",
-        secure=request.app.state.container.settings.cookie_secure,
+        secure=container_of(request).settings.cookie_secure,
         path="/login",
     )
     return response
@@ -77,7 +78,7 @@ async def login_submit(
         return login_form(
             request, next_url=next, error="The form expired. Please try again.", status=403
         )
-    container = request.app.state.container
+    container = container_of(request)
     client = request.client.host if request.client else None
     try:
         result = await run_in_threadpool(
@@ -111,7 +112,7 @@ async def login_submit(
 
 @router.post("/logout", dependencies=CONSOLE)
 def logout(request: Request) -> RedirectResponse:
-    accounts.logout(uow=request.app.state.container.uow(), actor=principal_of(request))
+    accounts.logout(uow=container_of(request).uow(), actor=principal_of(request))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -130,7 +131,7 @@ def _keys_page(
     status: int = 200,
 ) -> HTMLResponse:
     listing = keys.list_api_keys(
-        uow=request.app.state.container.uow(readonly=True), actor=principal_of(request)
+        uow=container_of(request).uow(readonly=True), actor=principal_of(request)
     )
     return render(
         request,
@@ -153,7 +154,7 @@ def keys_create(
 ) -> HTMLResponse:
     try:
         issued = keys.create_api_key(
-            uow=request.app.state.container.uow(),
+            uow=container_of(request).uow(),
             actor=principal_of(request),
             name=name,
             scopes=scopes or [],
@@ -166,6 +167,6 @@ def keys_create(
 @router.post("/console/keys/{key_pk}/revoke", dependencies=KEYS)
 def keys_revoke(request: Request, key_pk: int) -> RedirectResponse:
     accounts.revoke_credential(
-        uow=request.app.state.container.uow(), actor=principal_of(request), key_pk=key_pk
+        uow=container_of(request).uow(), actor=principal_of(request), key_pk=key_pk
     )
     return RedirectResponse("/console/keys", status_code=303)
