@@ -18,10 +18,14 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from takedown.utctime import utc_text
+
 GENESIS_HASH = "0" * 64
+# The canonical JSON, made once: ``json.dumps`` with options builds its encoder on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,7 @@ def _canonical_time(at: datetime) -> str:
     # Stored without time zone on SQLite and with it on PostgreSQL; hash the UTC wall time.
     if at.tzinfo is None:
         return at.isoformat(timespec="microseconds")
-    if at.tzinfo is not UTC:
-        at = at.astimezone(UTC)
-    return at.isoformat(timespec="microseconds")[:-6]  # less its "+00:00"
+    return utc_text(at, "T")
 
 
 def entry_hash(record: AuditRecord) -> str:
@@ -70,7 +72,7 @@ def entry_hash(record: AuditRecord) -> str:
         "details": record.details,
         "prev_hash": record.prev_hash,
     }
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = _CANONICAL.encode(body)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -41,6 +41,8 @@ from sqlalchemy import Connection, Engine, event, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from takedown.utctime import utc_text
+
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _pg_sql: dict[str, str] = {}
 
@@ -279,10 +281,7 @@ class RawSql:
             last = self._last_dt
             if last is not None and last[0] is value:
                 return last[1]
-            # As ``strftime("%Y-%m-%d %H:%M:%S.%f")`` of the UTC time, in a third of the time:
-            # a UTC time's ISO text less its "+00:00" (``replace`` alone took half).
-            utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-            text = utc.isoformat(" ", "microseconds")[:-6]
+            text = utc_text(value)  # ``strftime("%Y-%m-%d %H:%M:%S.%f")`` of the UTC time
             self._last_dt = (value, text)
             return text
         return value
