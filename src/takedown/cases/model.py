@@ -95,7 +95,9 @@ def allowed_roles(actor: Principal | None) -> frozenset[ReporterRole]:
     return frozenset(roles)
 
 
-@dataclass(frozen=True)
+# Made for every report: slotted and not frozen, for speed; still treated as a value, never
+# changed (docs/developing.md, "Domain").
+@dataclass(slots=True)
 class ReportFacts:
     """What one report contributes to its case's triage."""
 
@@ -108,7 +110,7 @@ class ReportFacts:
     new_reporter: bool  # not a reporter this case has heard from before
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CaseFacts:
     """Everything triage looks at, kept on the case and folded in report by report.
 
@@ -243,7 +245,7 @@ def missing_for_valid_ncii(
     return missing
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ReportReceived:
     """A report was received and joined (or opened) a case."""
 

@@ -30,7 +30,9 @@ LEGAL_NCII_REMOVAL = timedelta(hours=48)
 stricter."""
 
 
-@dataclass(frozen=True)
+# Made for every report: slotted and not frozen, for speed; still treated as a value, never
+# changed (docs/developing.md, "Domain").
+@dataclass(slots=True)
 class Reason:
     code: str
     text: str
@@ -70,7 +72,7 @@ class TriagePolicy:
             raise ValueError("points_per_level must be at least 1")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Triage:
     priority: Priority
     reasons: list[Reason]
@@ -147,7 +149,7 @@ def triage(facts: CaseFacts, policy: TriagePolicy) -> Triage:
     return Triage(priority=Priority.of_level(level), reasons=base + raising)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Clocks:
     respond_by: datetime
     remove_by: datetime | None

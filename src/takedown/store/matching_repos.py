@@ -28,7 +28,9 @@ def _entry(row: BankEntryRow) -> BankEntry:
     return _value(BankEntry, row, signal_type=SignalType(row.signal_type))
 
 
-@dataclass(frozen=True)
+# Made for every report: slotted and not frozen, for speed; still treated as a value, never
+# changed (docs/developing.md, "Domain").
+@dataclass(slots=True)
 class ContentItem:
     id: int
     content_id: str
