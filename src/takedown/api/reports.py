@@ -12,9 +12,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
 from takedown.api.deps import container
-from takedown.api.schemas import JSONBytes, StrictModel, json_body, json_body_doc, model_json
+from takedown.api.schemas import JSONBytes, StrictModel, json_body, json_body_doc
 from takedown.cases import Category, ReporterRole
 from takedown.identity import Permission
 from takedown.server.container import Container, container_of
@@ -137,24 +138,29 @@ async def submit_report(request: Request) -> Response:
     ctx = await c.intake_async(base_url)
     receipt = await c.writer.run(reports.StoreReport(prepared, ctx))
     return JSONBytes(
-        model_json(receipt_read(base_url, c, receipt)),
+        receipt_json(c.status_url(base_url, receipt.status_token), receipt),
         status_code=status.HTTP_201_CREATED,
         headers={"Idempotent-Replayed": "true"} if receipt.duplicate else None,
     )
 
 
-def receipt_read(base_url: str, c: Container, receipt: reports.Receipt) -> ReportReceipt:
-    return ReportReceipt(
-        report_id=receipt.report_id,
-        case_id=receipt.case_id,
-        case_number=receipt.case_number,
-        status_url=c.status_url(base_url, receipt.status_token),
-        acknowledged_at=receipt.acknowledged_at,
-        priority=str(receipt.priority),
-        respond_by=receipt.respond_by,
-        remove_by=receipt.remove_by,
-        case_status=str(receipt.case_status),
-        missing_for_valid_request=receipt.missing_for_valid,
+def receipt_json(status_url: str, receipt: reports.Receipt) -> bytes:
+    """The answer's JSON: ``ReportReceipt``'s, field for field (a test holds them equal),
+    encoded from a plain dict in one call. Building the model first, only to encode it, was
+    two thirds of the answer's instructions."""
+    return to_json(
+        {
+            "report_id": receipt.report_id,
+            "case_id": receipt.case_id,
+            "case_number": receipt.case_number,
+            "status_url": status_url,
+            "acknowledged_at": receipt.acknowledged_at,
+            "priority": str(receipt.priority),
+            "respond_by": receipt.respond_by,
+            "remove_by": receipt.remove_by,
+            "case_status": str(receipt.case_status),
+            "missing_for_valid_request": receipt.missing_for_valid,
+        }
     )
 
 
