@@ -168,3 +168,31 @@ def test_a_unit_of_work_on_a_held_connection_begins_commits_and_leaves_it_open(d
         assert uow.content.get("before-begin") is None
     with pytest.raises(ValueError, match="read-write"):
         SqlAlchemyUnitOfWork(db, readonly=True, connection=connection)
+
+
+def test_sqlite_writer_waiting_past_its_busy_timeout_fails_as_sqlalchemy_does(tmp_path):
+    """``BEGIN IMMEDIATE`` runs on the driver's connection, not through SQLAlchemy's statement
+    machinery: a lock held past the busy timeout still fails as SQLAlchemy's
+    ``OperationalError`` (which the group-commit writer retries), and the connection works
+    once the lock is free. NULL parameters still bind as NULL."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from takedown.store import Database, migrate
+
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    db = Database(url, sqlite_busy_timeout_ms=50)
+    migrate.upgrade(db)
+    holder = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with db.engine.connect() as conn, pytest.raises(OperationalError, match="locked"):
+            conn.begin()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with db.engine.connect() as conn, conn.begin():
+        value = conn.exec_driver_sql("SELECT ? IS NULL", (None,)).scalar()
+    assert value == 1
+    db.dispose()
