@@ -12,9 +12,7 @@ from takedown.store import SqlAlchemyUnitOfWork
 
 
 async def container(request: Request) -> Container:
-    c = container_of(request)
-    assert isinstance(c, Container)
-    return c
+    return container_of(request)
 
 
 async def uow(request: Request) -> SqlAlchemyUnitOfWork:
