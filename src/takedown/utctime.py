@@ -5,7 +5,7 @@ Why not ``isoformat``: intake writes several times a report, and ``datetime.isof
 its text with ``printf`` (about 9,000 instructions; 16,000 with the ``+00:00`` of an aware
 time, and ``replace(tzinfo=None)`` to drop it costs as much again). Here the text up to the
 second is made once a second and kept; a time costs a subtraction, a lookup and a short
-f-string, about 5,000 instructions.
+f-string, about 6,000 instructions (callgrind, one call at a time).
 """
 
 from __future__ import annotations
