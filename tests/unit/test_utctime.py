@@ -1,4 +1,5 @@
-"""``utc_text`` gives what ``isoformat`` gives, for any aware time in any zone."""
+"""UTC times as text and back: ``utc_text`` gives what ``isoformat`` gives, for any aware time in
+any zone, and ``RawSql.read_dt`` reads stored text, with or without an offset, as the same time."""
 
 from __future__ import annotations
 
@@ -31,3 +32,20 @@ def test_a_whole_second_keeps_its_zeros_and_a_naive_time_is_refused() -> None:
     assert utc_text(datetime(2026, 12, 1, 8, 0, tzinfo=UTC)) == "2026-12-01 08:00:00.000000"
     with pytest.raises(ValueError, match="naive"):
         utc_text(datetime(2026, 12, 1, 8, 0))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-01 08:00:00.250000", datetime(2026, 12, 1, 8, 0, 0, 250000, tzinfo=UTC)),
+        ("2026-12-01 08:00:00", datetime(2026, 12, 1, 8, tzinfo=UTC)),
+        ("2026-12-01 10:00:00+02:00", datetime(2026, 12, 1, 8, tzinfo=UTC)),
+        ("2026-12-01T08:00:00Z", datetime(2026, 12, 1, 8, tzinfo=UTC)),
+        ("2026-12-01 03:00:00.000001-05:00", datetime(2026, 12, 1, 8, 0, 0, 1, tzinfo=UTC)),
+    ],
+)
+def test_stored_text_reads_back_as_the_same_utc_time(text: str, expected: datetime) -> None:
+    from takedown.store.rawsql import RawSql
+
+    found = RawSql.read_dt(text)
+    assert found == expected and found is not None and found.tzinfo is UTC

@@ -306,7 +306,10 @@ class RawSql:
             return None
         if isinstance(value, str):
             if len(value) <= 26:  # naive UTC text, as stored: parsed aware, without ``replace``
-                return datetime.fromisoformat(value + "+00:00")
+                try:
+                    return datetime.fromisoformat(value + "+00:00")
+                except ValueError:  # text that carries its own offset
+                    pass
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
