@@ -9,6 +9,7 @@ session only for a work that asks for one, and replaces its connection when it b
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -233,3 +234,50 @@ def test_loop_mode_keeps_its_connection_and_replaces_a_broken_one(db):
         event.remove(db.engine, "checkout", on_checkout)
     assert registered(db, "after-the-break") and registered(db, "kept-4")
     assert not registered(db, "on-a-broken-connection")
+
+
+def test_units_of_work_leave_no_cyclic_garbage(db):
+    """A unit of work's repositories hold it and it holds them; left as they were, every
+    group commit left a cycle that only the garbage collector could free, and a server
+    collected every few dozen reports (``server.app.freeze_heap``). Whatever a block made,
+    the block's end lets go of."""
+    from takedown.identity import Principal, UserCreated
+    from takedown.services import audit
+
+    def writes(tag: str) -> Callable[[SqlAlchemyUnitOfWork], str]:
+        def work(uow: SqlAlchemyUnitOfWork) -> str:
+            uow.content.ensure(tag)
+            uow.publish(UserCreated(user_id=1, name=tag, role="reviewer"))
+            audit.record(uow, actor=Principal.system(), action="content.registered")
+            return tag
+
+        return work
+
+    async def scenario(writer: GroupCommitter) -> None:
+        for i in range(3):
+            await asyncio.gather(*(writer.run(writes(f"cyc-{i}-{j}")) for j in range(4)))
+        with SqlAlchemyUnitOfWork(db) as uow:
+            writes("cyc-plain")(uow)
+            uow.commit()
+        with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
+            assert uow.content.get("cyc-plain") is not None
+
+    async def both() -> None:
+        with thread_writer(db) as writer:
+            await scenario(writer)
+        async with loop_writer(db) as writer:
+            await scenario(writer)
+
+    asyncio.run(both())  # once, so that first-use caches are made before counting
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        asyncio.run(both())
+        gc.collect()
+        ours = {
+            type(o).__qualname__ for o in gc.garbage if type(o).__module__.startswith("takedown")
+        }
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert ours == set()
