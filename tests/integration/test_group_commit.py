@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
-from takedown.identity import Role
+from takedown.identity import Principal, Role, UserCreated
+from takedown.services import audit
 from takedown.store import SqlAlchemyUnitOfWork
 from takedown.store.group_commit import GroupCommitter, WriterStopped
 
@@ -241,8 +242,6 @@ def test_units_of_work_leave_no_cyclic_garbage(db):
     group commit left a cycle that only the garbage collector could free, and a server
     collected every few dozen reports (``server.app.freeze_heap``). Whatever a block made,
     the block's end lets go of."""
-    from takedown.identity import Principal, UserCreated
-    from takedown.services import audit
 
     def writes(tag: str) -> Callable[[SqlAlchemyUnitOfWork], str]:
         def work(uow: SqlAlchemyUnitOfWork) -> str:

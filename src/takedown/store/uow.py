@@ -142,8 +142,7 @@ class SqlAlchemyUnitOfWork:
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         # The repositories are made on first use (``_repository``): a group commit makes a
         # unit of work per group, and most use a few of them.
-        for name in _REPOSITORIES:
-            self.__dict__.pop(name, None)
+        self._drop_repositories()
         connection = self._connection
         if connection is None:
             self.session = self.db.session(readonly=self.readonly)
