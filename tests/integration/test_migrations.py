@@ -94,3 +94,53 @@ def test_lookups_by_hash_read_the_partial_indexes(db):
         )
     for plan in (intake, related):
         assert "ix_case_items_md5" in plan and "ix_case_items_sha256" in plan, plan
+
+
+def test_intake_lookups_probe_by_key_and_never_read_a_whole_table(db):
+    """PostgreSQL may plan ``EXISTS`` as a hashed subplan, which reads the whole table on
+    every statement: with a few thousand case items it did, so each group of reports read
+    every item ever reported, and the plan stayed cached on the connection while the table
+    grew. The intake's lookups must probe by key."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has no hashed subplans")
+    from takedown.store import case_repos
+    from takedown.store.rawsql import _to_pg
+
+    rows = "FROM generate_series(1, 3000) AS g"
+    with db.engine.begin() as conn:
+        for table, insert in (
+            (
+                "cases",
+                "INSERT INTO cases (id, status, priority, reasons, facts, respond_by, "
+                "opened_at, updated_at) SELECT g, 'open', 'P2', '[]', '{}', now(), now(), now()",
+            ),
+            (
+                "case_items",
+                "INSERT INTO case_items (case_id, content_id, root_content_id, open, added_at) "
+                "SELECT g, 'c' || g, 'c' || g, true, now()",
+            ),
+            (
+                "reports",
+                "INSERT INTO reports (case_id, content_id, category, reporter_role, "
+                "good_faith_statement, description, source, principal_kind, principal_name, "
+                "submitter, status_digest, received_at, reporter_key) SELECT g, 'c' || g, "
+                "'csam', 'user', false, '', 'api', 'api_key', 'k', 's', md5(g::text), now(), "
+                "'r' || g",
+            ),
+            (
+                "content",
+                "INSERT INTO content (content_id, account_id, first_seen_at) "
+                "SELECT 'c' || g, '', now()",
+            ),
+        ):
+            conn.exec_driver_sql(f"{insert} {rows}")
+            conn.exec_driver_sql(f"ANALYZE {table}")
+        ids = [f"c{n}" for n in range(1, 10)]
+        plan = "\n".join(
+            r[0]
+            for r in conn.exec_driver_sql(
+                f"EXPLAIN {_to_pg(case_repos._INTAKE_LOOKUP_MANY_PG)}",
+                {"content_ids": ids, "reporter_keys": ["r1"] * len(ids)},
+            ).all()
+        )
+    assert "Seq Scan" not in plan, plan

@@ -95,9 +95,17 @@ _INTAKE_ITEM = (
     f"{_RELATED_OPEN_CASE} AS related_case FROM (SELECT 1 AS one) AS q "
     "LEFT JOIN content c ON c.content_id = :content_id"
 )
+# Whether this reporter has reported the case, and whether the item is on it: scalar
+# subqueries, not EXISTS, which PostgreSQL may plan as a "hashed SubPlan" that reads the whole
+# table once a statement. With a few thousand case items it did (3,000 still, in a test), and
+# a plan stays cached on its connection while the table grows: taking 1,000 reports a second
+# on a fresh database, each group's lookup read every case item (PostgreSQL returned 660-990
+# rows a report, now 25) and took 1.6 ms instead of 0.5. A scalar subquery is probed by key.
 _INTAKE_EXISTS = (
-    "EXISTS (SELECT 1 FROM reports WHERE case_id = k.id AND reporter_key = :reporter_key), "
-    "EXISTS (SELECT 1 FROM case_items WHERE case_id = k.id AND content_id = :content_id)"
+    "(SELECT 1 FROM reports WHERE case_id = k.id AND reporter_key = :reporter_key LIMIT 1) "
+    "IS NOT NULL, "
+    "(SELECT 1 FROM case_items WHERE case_id = k.id AND content_id = :content_id LIMIT 1) "
+    "IS NOT NULL"
 )
 # The item and the oldest open case related to it (``l``, computed once), and that case
 # (``k``) with whether this reporter has reported it and whether the item is already on it.
