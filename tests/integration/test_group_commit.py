@@ -240,7 +240,7 @@ def test_loop_mode_keeps_its_connection_and_replaces_a_broken_one(db):
 def test_units_of_work_leave_no_cyclic_garbage(db):
     """A unit of work's repositories hold it and it holds them; left as they were, every
     group commit left a cycle that only the garbage collector could free, and a server
-    collected every few dozen reports (``server.app.freeze_heap``). Whatever a block made,
+    collected every few dozen reports (``server.app.tune_server_process``). Whatever a block made,
     the block's end lets go of."""
 
     def writes(tag: str) -> Callable[[SqlAlchemyUnitOfWork], str]:

@@ -106,9 +106,9 @@ def serve(
         container.db.dispose()
         target = "takedown.server.asgi:app_factory"
     else:
-        from takedown.server.app import freeze_heap
+        from takedown.server.app import tune_server_process
 
-        freeze_heap()
+        tune_server_process()
     uvicorn.run(
         target,
         factory=processes > 1,

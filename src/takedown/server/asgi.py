@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from takedown.server.app import create_app, freeze_heap
+from takedown.server.app import create_app, tune_server_process
 from takedown.server.container import build_container
 from takedown.server.logs import configure_logging
 
@@ -14,5 +14,5 @@ def app_factory() -> FastAPI:
     container = build_container()
     configure_logging(container.settings.log_level, container.settings.log_format)
     app = create_app(container)
-    freeze_heap()
+    tune_server_process()
     return app
