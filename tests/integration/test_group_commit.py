@@ -207,7 +207,8 @@ def test_orm_writes_share_the_group_transaction_and_roll_back_with_it(db):
     run_both(db, scenario)
 
 
-def test_loop_mode_keeps_its_connection_and_replaces_a_broken_one(db):
+def test_the_writer_keeps_its_connection_replaces_a_broken_one_and_returns_it(db):
+    """Both modes: the writer thread (PostgreSQL's) and loop mode (SQLite's)."""
     checkouts: list[object] = []
 
     def on_checkout(dbapi_connection: object, *_: object) -> None:
@@ -218,22 +219,25 @@ def test_loop_mode_keeps_its_connection_and_replaces_a_broken_one(db):
         uow.session.connection().invalidate()
         raise RuntimeError("the connection broke")
 
-    async def scenario() -> None:
-        async with loop_writer(db) as writer:
-            for i in range(5):  # five groups, one after another
-                assert await writer.run(register(f"kept-{i}")) == f"kept-{i}"
-            assert len(checkouts) == 1
-            with pytest.raises(RuntimeError, match="broke"):
-                await writer.run(breaks)
-            assert await writer.run(register("after-the-break")) == "after-the-break"
-            assert len(checkouts) == 2 and checkouts[1] is not checkouts[0]
+    async def scenario(writer: GroupCommitter) -> None:
+        checkouts.clear()
+        tag = "loop" if writer._loop is not None else "thread"
+        for i in range(5):  # five groups, one after another
+            assert await writer.run(register(f"{tag}-kept-{i}")) == f"{tag}-kept-{i}"
+        assert len(checkouts) == 1
+        with pytest.raises(RuntimeError, match="broke"):
+            await writer.run(breaks)
+        assert await writer.run(register(f"{tag}-after")) == f"{tag}-after"
+        assert len(checkouts) == 2 and checkouts[1] is not checkouts[0]
 
     event.listen(db.engine, "checkout", on_checkout)
     try:
-        asyncio.run(scenario())
+        run_both(db, scenario)
     finally:
         event.remove(db.engine, "checkout", on_checkout)
-    assert registered(db, "after-the-break") and registered(db, "kept-4")
+    assert db.engine.pool.checkedout() == 0  # each writer gave its connection back on stop
+    for tag in ("thread", "loop"):
+        assert registered(db, f"{tag}-after") and registered(db, f"{tag}-kept-4")
     assert not registered(db, "on-a-broken-connection")
 
 

@@ -23,11 +23,13 @@ functions runs again alone, in its own transaction, so one bad item fails only i
 A function that fails alone with an ``IntegrityError`` (another process took a unique key
 first) is retried up to ``retries`` times before its error reaches the caller.
 
-Connection (loop mode): the writer keeps one from group to group, and a group's unit of work
-makes an ORM session only if one of its functions asks for it
-(``SqlAlchemyUnitOfWork(connection=...)``); a connection that breaks is dropped and the next
-group takes a fresh one from the pool. The writer thread (PostgreSQL) takes a unit of work
-per group from the pool as before: held there, it answered fewer reports a second.
+Connection: the writer keeps one from group to group, and a group's unit of work makes an ORM
+session only if one of its functions asks for it (``SqlAlchemyUnitOfWork(connection=...)``);
+a connection that breaks is dropped and the next group takes a fresh one from the pool; the
+writer gives it back when it stops. (PostgreSQL's writer thread once took one from the pool
+per group because on a held one PostgreSQL's own work a report grew run after run; the
+cause was a plan that read all of ``case_items`` once a group, cached on the connection while
+the table grew, fixed in the query: ``store/case_repos.py``.)
 
 Loop mode (``start(loop=...)``, what the server uses on SQLite): the work functions run on the
 event loop's own thread, in groups of what arrived while the previous group committed, and
@@ -219,6 +221,8 @@ class GroupCommitter:
         if thread is not None:
             self._queue.put(None)
             thread.join(timeout)
+            if not thread.is_alive():
+                self._release_connection()
         if io is not None:
             io.shutdown()
             self._release_connection()
@@ -312,12 +316,27 @@ class GroupCommitter:
         self.items += size
 
     def _run_together(self, group: list[_Item[Any]]) -> list[Any]:
+        return self._transaction_in_thread([item.work for item in group])
+
+    def _transaction_in_thread(
+        self, works: list[Callable[[SqlAlchemyUnitOfWork], Any]]
+    ) -> list[Any]:
+        """One transaction on the writer's own connection, kept from group to group as in
+        loop mode (``_transaction_on_loop``)."""
         started = time.perf_counter()
-        uow = SqlAlchemyUnitOfWork(self.db)
-        with uow:
-            results = run_works(uow, [item.work for item in group])
-            uow.commit()
-        self._committed(len(group), started)
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = self.db.engine.connect()
+        uow = SqlAlchemyUnitOfWork(self.db, connection=connection)
+        try:
+            with uow:
+                uow.begin()
+                results = run_works(uow, works)
+                uow.commit()
+        except Exception:
+            self._drop_if_broken(connection)
+            raise
+        self._committed(len(works), started)
         return results
 
     def _drop_if_broken(self, connection: Connection) -> None:
@@ -327,12 +346,8 @@ class GroupCommitter:
 
     def _run_alone(self, item: _Item[Any]) -> None:
         for attempt in range(self.retries + 1):
-            started = time.perf_counter()
-            uow = SqlAlchemyUnitOfWork(self.db)
             try:
-                with uow:
-                    result = item.work(uow)
-                    uow.commit()
+                (result,) = self._transaction_in_thread([item.work])
             except _RETRYABLE as exc:
                 if attempt < self.retries:
                     continue
@@ -341,7 +356,6 @@ class GroupCommitter:
             except BaseException as exc:
                 item.future.set_exception(exc)
                 return
-            self._committed(1, started)
             item.future.set_result(result)
             return
 
