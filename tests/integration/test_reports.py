@@ -2,6 +2,7 @@
 idempotency and concurrency through the group-commit writer, automated confirmation."""
 
 import hashlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -11,10 +12,15 @@ from sqlalchemy import text
 from takedown.cases import CaseStatus, Category, Priority, ReporterRole, RoleNotAllowed
 from takedown.identity import Principal, PrincipalKind, Scope
 from takedown.matching import BankPolicy
+from takedown.server.container import Container, default_registry
 from takedown.services import audit, banks, reports, scanning
 from takedown.services.errors import InvalidInput, NotFound
+from takedown.store import Database
+from takedown.store.group_commit import GroupCommitter
+from takedown.store.rawsql import IdBlocks
 from takedown.store.types import utcnow
-from tests.conftest import OPERATOR
+from tests.conftest import OPERATOR, make_settings
+from tests.integration.pg_wire import counting_proxy
 from tests.media_support import encode, photo
 
 PLATFORM = Principal(
@@ -603,3 +609,53 @@ def test_reports_committed_together_see_each_other_as_one_at_a_time(container, m
     else:
         # Only the reports whose item or case an earlier one in the group wrote look again.
         assert 0 < len(single_lookups) < len(works) - 4
+
+
+def test_a_group_of_reports_costs_the_same_round_trips_whatever_its_size(database_url, tmp_path):
+    """PostgreSQL: the writer's round trips are paid per group, not per report (the lookups
+    of the whole group in one, the waiting writes with the next read or the commit). Counted
+    on the wire, by a proxy in front of the server."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no round trips")
+    with counting_proxy(database_url) as (url, trips):
+        db = Database(url)
+        db.ids = IdBlocks(block=1000)  # no group runs out of ids mid-test
+        container = Container(
+            settings=make_settings(url, tmp_path), db=db, registry=default_registry()
+        )
+        ctx = container.intake()
+        writer = GroupCommitter(db)
+        writer.start()
+        try:
+            counts = {}
+            for size in (1, 2, 16, 2, 16):
+                hold = threading.Event()
+                held = writer.submit(lambda _uow: hold.wait(10))  # a group of its own, no I/O
+                works = [
+                    reports.StoreReport(
+                        reports.prepare(
+                            actor=PLATFORM,
+                            report_in=reports.ReportCreate(
+                                content_id=f"trips-{size}-{len(counts)}-{i}",
+                                category=Category.csam,
+                                reporter_role=ReporterRole.user,
+                            ),
+                        ),
+                        ctx,
+                    )
+                    for i in range(size)
+                ]
+                futures = [writer.submit(work) for work in works]
+                trips.take()
+                hold.set()
+                held.result(timeout=10)
+                receipts = [f.result(timeout=10) for f in futures]
+                counts[(size, len(counts))] = trips.take()
+                assert len({r.case_id for r in receipts}) == size
+        finally:
+            writer.stop()
+            db.dispose()
+    # The first group also fetches its ids and prepares its statements. Every later one:
+    # BEGIN; the group's lookups; the audit head's row lock, with the writes waiting so far;
+    # the audit entries and COMMIT.
+    assert list(counts.values())[1:] == [4, 4, 4, 4], counts

@@ -211,22 +211,31 @@ class RawSql:
         except self._dbapi_error as error:
             raise self._wrapped(sql, params, error) from error
 
-    def flush(self) -> None:
-        """Send the waiting writes now (one round trip); a failed one raises here."""
-        if self._waiting:
+    def flush(self, *, commit: bool = False) -> None:
+        """Send the waiting writes now (one round trip); a failed one raises here. With
+        ``commit`` (PostgreSQL, a transaction this ``RawSql`` has written in), ``COMMIT`` goes
+        in the same round trip; if a write fails, the transaction is left failed, for the
+        caller to roll back, and nothing is committed."""
+        commit = commit and not self.sqlite and self._driver is not None
+        if self._waiting or commit:
             try:
-                self._send_waiting()
+                self._send_waiting(commit=commit)
             except self._dbapi_error as error:
                 raise self._wrapped("(waiting writes)", None, error) from error
 
-    def _send_waiting(self, then: tuple[str, Any] | None = None) -> None:
+    def _send_waiting(self, then: tuple[str, Any] | None = None, *, commit: bool = False) -> None:
         waiting, self._waiting = self._waiting, []
         writer = self._writer
-        with self._driver.pipeline():
+        driver = self._driver
+        with driver.pipeline():
             for sql, params, many in waiting:
                 (writer.executemany if many else writer.execute)(sql, params)
             if then is not None:
                 self._cursor.execute(*then)
+            if commit:
+                # As a statement, not ``driver.commit()``, which syncs on its own: that
+                # would be a second round trip when the pipeline ends.
+                writer.execute("COMMIT")
 
     def end_transaction(self) -> None:
         """The transaction ended: drop the writes not sent (a rollback) and let go of the

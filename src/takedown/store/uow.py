@@ -271,8 +271,8 @@ class SqlAlchemyUnitOfWork:
         try:
             self.outbox.flush()
             self.audit.flush()
-            self.raw.flush()
             if self._connection is None:
+                self.raw.flush()
                 self.session.commit()
             else:
                 self._commit_held()
@@ -294,6 +294,9 @@ class SqlAlchemyUnitOfWork:
         session = self.__dict__.get("session")
         if session is not None:
             session.flush()  # its transaction is the connection's, committed here
+        # PostgreSQL: the waiting writes and ``COMMIT`` in one round trip; the transaction's
+        # own commit below then finds nothing left to do on the driver.
+        self.raw.flush(commit=True)
         transaction.commit()
 
     def on_rollback(self, callback: Callable[[], None]) -> None:
