@@ -11,19 +11,21 @@ intake writes through the ORM on both databases).
 SQL is written once with ``:name`` parameters (SQLite's style) and turned into psycopg's
 ``%(name)s`` for PostgreSQL.
 
-Round trips (PostgreSQL): a statement whose result nobody reads (``write``, ``write_many``:
-an insert with its id already known, an update, the audit and outbox batches) is not sent at
-once: it waits in the unit of work and goes out with the next read, or at commit, all in one
-round trip (psycopg's pipeline mode). Any other statement on the connection (the ORM's, or
-the commit) sends the waiting ones first (``install_write_barrier``), so every statement sees
-the writes made before it, in order. New rows' ids come from the table's sequence in blocks
-(``IdBlocks``) instead of ``RETURNING``, which would need the answer at once. A report then
-costs one round trip of its own instead of five; an error in a waiting write surfaces at the
-next read or at commit, in the same transaction, which the group-commit writer handles as
-any failure (the group runs again item by item). On SQLite, which has no round trips, every
-statement runs at once. Values are stored the way SQLAlchemy's column types store them:
-``UTCDateTime`` as naive UTC text ``YYYY-MM-DD HH:MM:SS.ffffff`` on SQLite and ``timestamptz``
-on PostgreSQL, JSON as text on SQLite and ``jsonb`` on PostgreSQL, booleans as 0/1 on SQLite.
+Round trips (PostgreSQL): a statement whose result nobody reads (``write``, ``write_many``: an
+insert with its id already known, an update, the audit and outbox batches) is not sent at once:
+it waits in the unit of work and goes out with the next read, or at commit, all in one round
+trip (psycopg's pipeline mode); a unit of work on the writer's held connection sends its last
+ones with ``COMMIT`` (``flush(commit=True)``). Any other statement on the connection (the
+ORM's, or the commit) sends the waiting ones first (``install_write_barrier``), so every
+statement sees the writes made before it, in order. New rows' ids come from the table's
+sequence in blocks (``IdBlocks``) instead of ``RETURNING``, which would need the answer at
+once. A report then costs one round trip of its own instead of five; an error in a waiting
+write surfaces at the next read or at commit, in the same transaction, which the group-commit
+writer handles as any failure (the group runs again item by item). On SQLite, which has no
+round trips, every statement runs at once. Values are stored the way SQLAlchemy's column types
+store them: ``UTCDateTime`` as naive UTC text ``YYYY-MM-DD HH:MM:SS.ffffff`` on SQLite and
+``timestamptz`` on PostgreSQL, JSON as text on SQLite and ``jsonb`` on PostgreSQL, booleans as
+0/1 on SQLite.
 """
 
 from __future__ import annotations
