@@ -236,6 +236,10 @@ def test_the_writer_keeps_its_connection_replaces_a_broken_one_and_returns_it(db
     finally:
         event.remove(db.engine, "checkout", on_checkout)
     assert db.engine.pool.checkedout() == 0  # each writer gave its connection back on stop
+    with db.engine.connect() as conn:  # as it took it: transactions begun by the driver
+        driver = conn.connection.driver_connection
+        assert db.is_sqlite or driver.autocommit is False
+        assert "takedown_explicit_begin" not in conn.info
     for tag in ("thread", "loop"):
         assert registered(db, f"{tag}-after") and registered(db, f"{tag}-kept-4")
     assert not registered(db, "on-a-broken-connection")

@@ -59,6 +59,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from takedown.store.db import Database
+from takedown.store.rawsql import begin_explicitly, end_explicit_begin
 from takedown.store.uow import SqlAlchemyUnitOfWork
 
 T = TypeVar("T")
@@ -326,7 +327,7 @@ class GroupCommitter:
         started = time.perf_counter()
         connection = self._connection
         if connection is None:
-            connection = self._connection = self.db.engine.connect()
+            connection = self._connection = self._connect()
         uow = SqlAlchemyUnitOfWork(self.db, connection=connection)
         try:
             with uow:
@@ -415,7 +416,7 @@ class GroupCommitter:
         started = time.perf_counter()
         connection = self._connection
         if connection is None:
-            connection = self._connection = await io.call(self.db.engine.connect)
+            connection = self._connection = await io.call(self._connect)
         uow = SqlAlchemyUnitOfWork(self.db, connection=connection)
         try:
             with uow:
@@ -428,9 +429,20 @@ class GroupCommitter:
         self._committed(len(works), started)
         return results
 
+    def _connect(self) -> Connection:
+        """The writer's own connection, from the pool; on PostgreSQL its transactions begin
+        in the round trip of their first statements (``rawsql.begin_explicitly``)."""
+        connection = self.db.engine.connect()
+        begin_explicitly(connection)
+        return connection
+
     def _release_connection(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
+            try:
+                end_explicit_begin(connection)
+            except Exception:  # not fit for the pool in autocommit mode: discard it
+                connection.invalidate()
             try:
                 connection.close()
             except Exception:  # a broken connection is only dropped

@@ -101,9 +101,50 @@ class IdBlocks:
         return free
 
 
+_BEGIN_KEY = "takedown_explicit_begin"
+BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
+"""How the writer's held connection starts a transaction (what psycopg itself sends)."""
+
+
+def begin_explicitly(connection: Connection) -> None:
+    """PostgreSQL, for a connection the group-commit writer holds: start its transactions
+    with a ``BEGIN`` sent in the same round trip as their first statements, instead of the
+    round trip of its own that psycopg spends on the ``BEGIN`` it sends (its pipeline waits
+    for the answer, so as to know the transaction has begun). psycopg is put in autocommit
+    mode, which sends no ``BEGIN``; ``RawSql`` sends it first in its first pipeline, and any
+    other statement sends it first (``install_write_barrier``), so nothing runs outside a
+    transaction. ``COMMIT`` and ``ROLLBACK`` are psycopg's as before (it sends them whenever a
+    transaction is open). ``end_explicit_begin`` undoes it before the connection goes back to
+    the pool. Nothing to do on SQLite."""
+    if connection.dialect.name == "sqlite":
+        return
+    connection.connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+    connection.info[_BEGIN_KEY] = True
+
+
+def end_explicit_begin(connection: Connection) -> None:
+    """Undo ``begin_explicitly`` (a connection in the pool must start its own transactions):
+    end any transaction still open, then leave autocommit mode."""
+    # An invalidated connection is discarded, not pooled; and reading its ``info`` would
+    # check a new one out.
+    if connection.invalidated or connection.info.pop(_BEGIN_KEY, None) is None:
+        return
+    driver = connection.connection.driver_connection
+    if driver is None:
+        return
+    if driver.info.transaction_status != _IDLE:
+        driver.rollback()
+    driver.autocommit = False
+
+
+def _begin_pending(info: dict[Any, Any], driver: Any) -> bool:
+    return bool(info.get(_BEGIN_KEY)) and driver.info.transaction_status == _IDLE
+
+
 def install_write_barrier(engine: Engine) -> None:
     """PostgreSQL: before any statement ``RawSql`` did not send itself, and before a commit,
-    send the writes waiting on that connection (see the module)."""
+    send the writes waiting on that connection (see the module); on a connection that begins
+    explicitly (``begin_explicitly``), before any statement outside a transaction, ``BEGIN``."""
 
     def _send_waiting(conn: Any, *_args: Any) -> None:
         ref = conn.info.get(_RAW_KEY)
@@ -111,7 +152,14 @@ def install_write_barrier(engine: Engine) -> None:
         if raw is not None:
             raw.flush()
 
-    event.listen(engine, "before_cursor_execute", _send_waiting)
+    def _before_statement(conn: Any, *_args: Any) -> None:
+        _send_waiting(conn)
+        if conn.info.get(_BEGIN_KEY):
+            driver = conn.connection.driver_connection
+            if _begin_pending(conn.info, driver):
+                driver.execute(BEGIN)
+
+    event.listen(engine, "before_cursor_execute", _before_statement)
     event.listen(engine, "commit", _send_waiting)
 
 
@@ -218,7 +266,12 @@ class RawSql:
         ``commit`` (PostgreSQL, a transaction this ``RawSql`` has written in), ``COMMIT`` goes
         in the same round trip; if a write fails, the transaction is left failed, for the
         caller to roll back, and nothing is committed."""
-        commit = commit and not self.sqlite and self._driver is not None
+        commit = (
+            commit
+            and not self.sqlite
+            and self._driver is not None
+            and (bool(self._waiting) or self._driver.info.transaction_status != _IDLE)
+        )
         if self._waiting or commit:
             try:
                 self._send_waiting(commit=commit)
@@ -229,7 +282,10 @@ class RawSql:
         waiting, self._waiting = self._waiting, []
         writer = self._writer
         driver = self._driver
+        begin = self._info is not None and _begin_pending(self._info, driver)
         with driver.pipeline():
+            if begin:
+                writer.execute(BEGIN)
             for sql, params, many in waiting:
                 (writer.executemany if many else writer.execute)(sql, params)
             if then is not None:
