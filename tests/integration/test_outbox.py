@@ -181,3 +181,42 @@ def test_events_nobody_handles_are_completed_in_one_batch_through_the_writer(db)
         message = status(db, event_id)
         assert message.status == "done" and message.attempts == 1
     assert Worker(db, registry, policy=FAST).run_once() == 0
+
+
+def test_while_a_worker_runs_events_nobody_handles_are_stored_done_when_published(db):
+    """Its worker would only mark them done, with a statement of its own; events someone
+    handles stay pending for it, and once it stops every event waits for a worker again."""
+    from takedown.jobs import HandlerRegistry
+
+    handled = registry_with(record_effect)
+    record_only = HandlerRegistry()
+    record_only.register(Pinged)
+    assert handled.without_handlers() == frozenset()
+    assert record_only.without_handlers() == {Pinged.event_type}
+    for registry in (record_only, handled):
+        worker = Worker(db, registry, policy=FAST)
+        worker.start()
+        try:
+            assert db.done_at_publish == registry.without_handlers()
+        finally:
+            worker.stop()
+        assert db.done_at_publish == frozenset()
+
+    db.done_at_publish = frozenset({Pinged.event_type})
+    done = publish(db, "record-only")
+    with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
+        row = uow.session.get(OutboxRow, done)
+        assert row.status == "done" and row.attempts == 1 and row.handled_at is not None
+    db.done_at_publish = frozenset({"another.type"})
+    assert status(db, publish(db, "wanted")).status == "pending"
+    # A commit of events all stored done does not wake the worker (at 2,000 reports a second
+    # it made the worker poll after every group); one with an event left pending does.
+    idle = Worker(db, handled, policy=FAST)
+    db.done_at_publish = frozenset({Pinged.event_type})
+    db.notify_committed(frozenset({Pinged.event_type}))
+    assert not idle._wake.is_set()
+    db.notify_committed(frozenset({Pinged.event_type, "another.type"}))
+    assert idle._wake.is_set()
+    db.done_at_publish = frozenset()
+    # A worker's pass finds nothing to do for the one stored done.
+    assert idle.run_once() == 1

@@ -78,6 +78,10 @@ class HandlerRegistry:
         entry = self._entries.get(event_type)
         return entry is not None and bool(entry.handlers)
 
+    def without_handlers(self) -> frozenset[str]:
+        """The registered event types no handler wants (they are the record)."""
+        return frozenset(name for name, entry in self._entries.items() if not entry.handlers)
+
     def decode(self, event_type: str, payload: dict[str, Any]) -> tuple[Any, list[Handler[Any]]]:
         """The event object and its handlers; ``(None, [])`` for a type nobody handles."""
         entry = self._entries.get(event_type)

@@ -44,6 +44,9 @@ class Database:
             self.read_engine = self.engine
         # New rows' ids for the hand-written inserts (PostgreSQL; SQLite uses RETURNING).
         self.ids = None if self.is_sqlite else IdBlocks()
+        # Event types this process's outbox worker would mark done unhandled; a unit of work
+        # stores them done when it publishes them (``jobs.Worker.start``).
+        self.done_at_publish: frozenset[str] = frozenset()
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 

@@ -343,10 +343,13 @@ class OutboxRepository(RawRepository):
 
     def __init__(self, uow: HasSession) -> None:
         super().__init__(uow)
-        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._pending: list[tuple[str, dict[str, Any], bool]] = []
 
-    def add(self, *, event_type: str, payload: dict[str, Any]) -> None:
-        self._pending.append((event_type, payload))
+    def add(self, *, event_type: str, payload: dict[str, Any], done: bool = False) -> None:
+        """An event to insert with the transaction: pending, for a worker; or ``done``, as
+        a worker marks an event no handler wants (``complete_unhandled``), for events only
+        kept as the record."""
+        self._pending.append((event_type, payload, done))
 
     def flush(self) -> None:
         if not self._pending:
@@ -355,10 +358,18 @@ class OutboxRepository(RawRepository):
         now = raw.dt(utcnow())
         raw.write_many(
             "INSERT INTO outbox (event_type, payload, status, attempts, created_at, "
-            "available_at) VALUES (:event_type, :payload, 'pending', 0, :now, :now)",
+            "available_at, handled_at) "
+            "VALUES (:event_type, :payload, :status, :attempts, :now, :now, :handled_at)",
             [
-                {"event_type": event_type, "payload": raw.json(payload), "now": now}
-                for event_type, payload in self._pending
+                {
+                    "event_type": event_type,
+                    "payload": raw.json(payload),
+                    "status": "done" if done else "pending",
+                    "attempts": 1 if done else 0,
+                    "handled_at": now if done else None,
+                    "now": now,
+                }
+                for event_type, payload, done in self._pending
             ],
         )
         self._pending.clear()

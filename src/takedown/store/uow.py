@@ -265,7 +265,11 @@ class SqlAlchemyUnitOfWork:
             raise RuntimeError("a read-only unit of work cannot publish events")
         self._published += 1
         self._event_types.add(event.event_type)
-        self.outbox.add(event_type=event.event_type, payload=event_payload(event))
+        self.outbox.add(
+            event_type=event.event_type,
+            payload=event_payload(event),
+            done=event.event_type in self.db.done_at_publish,
+        )
 
     def commit(self) -> None:
         try:
