@@ -41,11 +41,11 @@ def main() -> None:
     )
     from bench._loadgen import report_body
     from bench.intake import prepare_database
-    from takedown.server.app import create_app, freeze_heap
+    from takedown.server.app import create_app, tune_server_process
 
     key = prepare_database(url)
     app = create_app()
-    freeze_heap()
+    tune_server_process()
     headers = [
         (b"host", b"127.0.0.1:8000"),
         (b"authorization", f"Bearer {key}".encode()),
