@@ -201,6 +201,14 @@ def test_while_a_worker_runs_events_nobody_handles_are_stored_done_when_publishe
         finally:
             worker.stop()
         assert db.done_at_publish == frozenset()
+    # A worker that stops leaves alone what another, started after it, set.
+    first, second = Worker(db, record_only, policy=FAST), Worker(db, record_only, policy=FAST)
+    first.start()
+    second.start()
+    first.stop()
+    assert db.done_at_publish == {Pinged.event_type}
+    second.stop()
+    assert db.done_at_publish == frozenset()
 
     db.done_at_publish = frozenset({Pinged.event_type})
     done = publish(db, "record-only")

@@ -155,6 +155,7 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._done_at_publish: frozenset[str] | None = None
         db.on_commit(self._committed)
 
     def _committed(self, event_types: frozenset[str]) -> None:
@@ -207,12 +208,13 @@ class Worker:
         if self._thread is not None:
             return
         self._stop.clear()
-        self.db.done_at_publish = self.registry.without_handlers()
+        self._done_at_publish = self.db.done_at_publish = self.registry.without_handlers()
         self._thread = threading.Thread(target=self._loop, name="takedown-worker", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self.db.done_at_publish = frozenset()  # from now on, left for whichever worker runs
+        if self.db.done_at_publish is self._done_at_publish:  # not another worker's since
+            self.db.done_at_publish = frozenset()  # from now on, left for whichever worker runs
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
