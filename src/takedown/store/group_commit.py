@@ -300,7 +300,7 @@ class GroupCommitter:
             return
         if len(live) > 1:
             try:
-                results = self._run_together(live)
+                results = self._transaction_in_thread([item.work for item in live])
             except Exception:
                 log.debug("group of %d failed; running its items one by one", len(live))
             else:
@@ -315,9 +315,6 @@ class GroupCommitter:
         GROUP_SIZE.observe(size)
         self.groups += 1
         self.items += size
-
-    def _run_together(self, group: list[_Item[Any]]) -> list[Any]:
-        return self._transaction_in_thread([item.work for item in group])
 
     def _transaction_in_thread(
         self, works: list[Callable[[SqlAlchemyUnitOfWork], Any]]

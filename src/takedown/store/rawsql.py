@@ -156,7 +156,7 @@ def install_write_barrier(engine: Engine) -> None:
         _send_waiting(conn)
         if conn.info.get(_BEGIN_KEY):
             driver = conn.connection.driver_connection
-            if _begin_pending(conn.info, driver):
+            if driver.info.transaction_status == _IDLE:
                 driver.execute(BEGIN)
 
     event.listen(engine, "before_cursor_execute", _before_statement)
