@@ -172,6 +172,7 @@ def free_port() -> int:
 def start_live_server(container: Container, *, app=None, start_worker: bool = True) -> LiveServer:
     app = app or create_app(container, start_worker=start_worker)
     port = free_port()
+    container.listen_url = f"http://127.0.0.1:{port}"
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
     )

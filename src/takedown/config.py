@@ -7,6 +7,7 @@ a setting that must be chosen by the operator is left at a development value.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 
@@ -120,7 +121,8 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None,
         description="Address reporters reach takedown at, for the status links in answers and "
-        "e-mails (e.g. `https://safety.example.com`). Empty: the address the request came in on.",
+        "e-mails (e.g. `https://safety.example.com`). Required in production. Empty in "
+        "development: the address `takedown serve` listens on; never a request's `Host` header.",
     )
     smtp_host: str | None = Field(
         None,
@@ -177,11 +179,25 @@ class Settings(BaseSettings):
     report_page_limit: int = Field(
         10,
         ge=1,
-        description="Reports one client address may send through the public page per "
-        "window; more get a friendly 429 page.",
+        description="Reports one client address may file through the public page per "
+        "window (only accepted ones count; shared by every process on the database); more get "
+        "a friendly 429 page.",
     )
     report_page_window_seconds: int = Field(
         600, ge=1, description="The window of `REPORT_PAGE_LIMIT`."
+    )
+    status_reply_limit: int = Field(
+        10,
+        ge=1,
+        description="Replies and appeals one status link may send per window "
+        "(`REPORT_PAGE_WINDOW_SECONDS`); a refused one keeps the text typed.",
+    )
+    login_address_limit: int = Field(
+        30,
+        ge=1,
+        description="Failed logins one client address may make per window "
+        "(`LOGIN_LOCKOUT_SECONDS`), whatever the accounts: a stranger guessing at accounts is "
+        "refused before they lock them all.",
     )
     auth_cache_seconds: float = Field(
         5.0,
@@ -197,6 +213,10 @@ class Settings(BaseSettings):
     def _check_mode(self) -> Settings:
         if self.log_format not in {"json", "text"}:
             raise ValueError("log_format must be 'json' or 'text'")
+        if self.public_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.public_url):
+            raise ValueError(
+                "public_url must be an http:// or https:// address, e.g. https://safety.example.com"
+            )
         return self
 
     @property
@@ -217,3 +237,8 @@ class Settings(BaseSettings):
             return
         if self.session_cookie_secure is False:
             raise ConfigError("TAKEDOWN_SESSION_COOKIE_SECURE=false is not allowed in production")
+        if not self.public_url:
+            raise ConfigError(
+                "TAKEDOWN_PUBLIC_URL is required in production: it is the address in every "
+                "reporter's status link (e.g. https://safety.example.com)"
+            )

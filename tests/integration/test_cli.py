@@ -70,3 +70,43 @@ def test_a_command_on_a_database_never_set_up_says_to_upgrade(tmp_path):
     assert "takedown db upgrade" in result.stderr and "Traceback" not in result.stderr
     assert run_cli(empty, tmp_path, "db", "upgrade").returncode == 0
     assert run_cli(empty, tmp_path, "keys", "create", "--name", "p", "--scope", "report").stdout
+
+
+def test_commands_in_a_folder_with_no_database_create_none_and_name_the_path(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")}
+    for args in (["users", "list"], ["audit", "verify"], ["db", "current"]):
+        run = subprocess.run(
+            [sys.executable, "-m", "takedown", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 1, (args, run.stderr)
+        if args[0] != "db":
+            assert str(tmp_path / "data" / "takedown.db") in run.stderr.replace("\n", "")
+            assert "TAKEDOWN_DATA_DIR" in run.stderr and "db upgrade" in run.stderr
+    assert not (tmp_path / "data" / "takedown.db").exists()
+
+
+def test_bad_settings_are_a_message_not_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TAKEDOWN_MODE": "production", "TAKEDOWN_DATA_DIR": str(tmp_path)}
+    env.pop("TAKEDOWN_PUBLIC_URL", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "takedown", "users", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "TAKEDOWN_PUBLIC_URL" in run.stderr

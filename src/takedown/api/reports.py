@@ -19,7 +19,6 @@ from takedown.api.schemas import JSONBytes, StrictModel, json_body, json_body_do
 from takedown.cases import Category, ReporterRole
 from takedown.identity import Permission
 from takedown.server.container import Container, container_of
-from takedown.server.context import base_url as request_base_url
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.hot_routes import direct
 from takedown.server.security import Access, checks_access, principal_of
@@ -134,11 +133,10 @@ async def submit_report(request: Request) -> Response:
             idempotency_key=report_in.idempotency_key,
         ),
     )
-    base_url = request_base_url(request)
-    ctx = await c.intake_async(base_url)
+    ctx = await c.intake_async()
     receipt = await c.writer.run(reports.StoreReport(prepared, ctx))
     return JSONBytes(
-        receipt_json(c.status_url(base_url, receipt.status_token), receipt),
+        receipt_json(c.status_url(receipt.status_token), receipt),
         status_code=status.HTTP_201_CREATED,
         headers={"Idempotent-Replayed": "true"} if receipt.duplicate else None,
     )

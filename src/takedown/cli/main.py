@@ -13,14 +13,17 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
 from takedown.cli.banks import register as register_bank_commands
 from takedown.cli.media import hash_command
-from takedown.config import Settings
+from takedown.config import ConfigError, Settings
 from takedown.identity import IdentityError, Principal, Role, Scope
 from takedown.server.container import Container, build_container
 from takedown.services import accounts, audit, keys
@@ -57,8 +60,24 @@ def _operator() -> Principal:
 
 def _container(*, check_schema: bool = True) -> Container:
     """The composition root for a command. Commands that read or write data first check the
-    schema, so a fresh data folder gets a plain instruction instead of a SQL traceback."""
-    container = build_container(Settings())
+    schema, so a fresh data folder gets a plain instruction instead of a SQL traceback; they
+    never create a database (only ``db upgrade``, ``serve`` and ``demo`` do, with
+    ``check_schema=False``)."""
+    try:
+        settings = Settings()
+        settings.check_production()
+        if check_schema:
+            missing = _missing_sqlite_file(settings)
+            if missing is not None:
+                raise _fail(
+                    f"no database at {missing} (TAKEDOWN_DATA_DIR is "
+                    f"{os.environ.get('TAKEDOWN_DATA_DIR', './data')!r}, relative to "
+                    f"{os.getcwd()}; set it, or TAKEDOWN_DATABASE_URL, to the installation's): "
+                    "run `takedown db upgrade` to create one there"
+                )
+        container = build_container(settings)
+    except (ConfigError, ValidationError) as exc:
+        raise _fail(f"settings: {exc}") from exc
     if check_schema and not migrate.is_current(container.db):
         current = migrate.current_revision(container.db)
         where = "is not set up" if current is None else f"is at {current}, behind this version"
@@ -67,6 +86,15 @@ def _container(*, check_schema: bool = True) -> Container:
             "run `takedown db upgrade` (`takedown serve` does it on start)"
         )
     return container
+
+
+def _missing_sqlite_file(settings: Settings) -> Path | None:
+    """The embedded database's file when it does not exist (opening it would create it)."""
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database)
+    return None if path.exists() else path
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -99,6 +127,11 @@ def serve(
     migrate.upgrade(container.db)
     base = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"  # noqa: S104
     err.print(f"takedown is starting on {base}  (console {base}/console, API docs {base}/docs)")
+    if not settings.public_url:
+        # Development only (production refuses to start without it): status links point at
+        # the address we listen on, in this process and in every server process it starts.
+        container.listen_url = base
+        os.environ["TAKEDOWN_PUBLIC_URL"] = base
     target: Any = create_app(container)
     processes = settings.web_processes
     if processes > 1:
@@ -133,8 +166,10 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the schema's revision and this version's head."""
-    container = _container(check_schema=False)
-    current = migrate.current_revision(container.db)
+    if _missing_sqlite_file(Settings()) is not None:
+        current = None  # no database file: looking would create one
+    else:
+        current = migrate.current_revision(_container(check_schema=False).db)
     head = migrate.head_revision()
     typer.echo(json.dumps({"current": current, "head": head}))
     if current != head:

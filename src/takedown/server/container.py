@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,11 +17,11 @@ from takedown.config import Settings
 from takedown.jobs import HandlerRegistry, RetryPolicy, Worker
 from takedown.matching import BankIndexes
 from takedown.server.auth_cache import CredentialCache
-from takedown.server.ratelimit import SlidingWindowLimiter
 from takedown.services import reports
 from takedown.services.accounts import LoginPolicy
 from takedown.services.case_media import CaseMediaIndex
 from takedown.services.matcher import Matcher
+from takedown.services.ratelimits import RateLimit
 from takedown.store import Database, SqlAlchemyUnitOfWork
 from takedown.store.group_commit import GroupCommitter
 
@@ -32,10 +34,14 @@ class Container:
     worker: Worker | None = None
     matcher: Matcher = field(init=False)
     writer: GroupCommitter = field(init=False)
-    report_limiter: SlidingWindowLimiter = field(init=False)
     auth_cache: CredentialCache = field(init=False)
     case_media: CaseMediaIndex = field(init=False)
     _status_key: bytes | None = field(default=None, init=False)
+    clock: Callable[[], float] = time.time
+    """Unix seconds now: the rate limits' clock (tests move it)."""
+    listen_url: str = "http://127.0.0.1:8000"
+    """Where this process listens (set by ``takedown serve``): the status links' address in
+    development when ``TAKEDOWN_PUBLIC_URL`` is unset. Never taken from a request."""
 
     def __post_init__(self) -> None:
         self.matcher = Matcher(self.db)
@@ -43,9 +49,6 @@ class Container:
         self.writer = GroupCommitter(self.db)
         self.auth_cache = CredentialCache(self.settings.auth_cache_seconds)
         self.db.on_commit(self.auth_cache.on_commit)
-        self.report_limiter = SlidingWindowLimiter(
-            self.settings.report_page_limit, self.settings.report_page_window_seconds
-        )
 
     @cached_property
     def media_pool(self) -> ThreadPoolExecutor:
@@ -83,6 +86,21 @@ class Container:
         )
 
     @cached_property
+    def report_page_limit(self) -> RateLimit:
+        s = self.settings
+        return RateLimit("report-page", s.report_page_limit, s.report_page_window_seconds)
+
+    @cached_property
+    def status_reply_limit(self) -> RateLimit:
+        s = self.settings
+        return RateLimit("status-reply", s.status_reply_limit, s.report_page_window_seconds)
+
+    @cached_property
+    def login_address_limit(self) -> RateLimit:
+        s = self.settings
+        return RateLimit("login-address", s.login_address_limit, s.login_lockout_seconds)
+
+    @cached_property
     def exposure_policy(self) -> reports.ExposurePolicy:
         s = self.settings
         return reports.ExposurePolicy(
@@ -90,35 +108,47 @@ class Container:
             fast_reposts_per_hour=s.exposure_fast_reposts_per_hour,
         )
 
-    def status_url(self, request_base_url: str, token: str) -> str:
-        """A reporter's status link: on ``TAKEDOWN_PUBLIC_URL`` when set, else on the address
-        the request came in on."""
-        return reports.status_url(self.settings.public_url or request_base_url, token)
+    @property
+    def public_url(self) -> str:
+        """The address reporters reach: ``TAKEDOWN_PUBLIC_URL`` (required in production), else
+        the address this process listens on. A request's ``Host`` header is client input and
+        is never used: it would let anyone make status links and e-mails point elsewhere."""
+        return self.settings.public_url or self.listen_url
 
-    def intake(self, request_base_url: str | None = None) -> reports.IntakeContext:
+    def status_url(self, token: str) -> str:
+        """A reporter's status link, on ``public_url``."""
+        return reports.status_url(self.public_url, token)
+
+    @property
+    def status_key(self) -> bytes:
+        """The installation's status-link key (read from the store once). May read the store."""
+        if self._status_key is None:
+            self._status_key = reports.status_key(self.uow(readonly=True))
+        return self._status_key
+
+    def intake(self) -> reports.IntakeContext:
         """What report intake needs: the current bank indexes, the triage policy, the
         status-link key, and where status links point (for e-mails to reporters, sent when a
         mail server is set). May read the store: from the event loop use ``intake_async``."""
-        if self._status_key is None:
-            self._status_key = reports.status_key(self.uow(readonly=True))
-        return self._intake(self.matcher.indexes(), request_base_url)
+        self.status_key  # noqa: B018 (loads it)
+        return self._intake(self.matcher.indexes())
 
-    async def intake_async(self, request_base_url: str | None = None) -> reports.IntakeContext:
+    async def intake_async(self) -> reports.IntakeContext:
         """``intake`` for the event loop: reading the store (the bank version once a second, a
         rebuild after a bank changed) happens on a thread, so the writer's work on the loop
         never waits for I/O."""
         indexes = self.matcher.fresh()
         if indexes is None or self._status_key is None:
-            return await asyncio.to_thread(self.intake, request_base_url)
-        return self._intake(indexes, request_base_url)
+            return await asyncio.to_thread(self.intake)
+        return self._intake(indexes)
 
-    def _intake(self, indexes: BankIndexes, request_base_url: str | None) -> reports.IntakeContext:
+    def _intake(self, indexes: BankIndexes) -> reports.IntakeContext:
         assert self._status_key is not None
         return reports.IntakeContext(
             indexes=indexes,
             policy=self.triage_policy,
             status_key=self._status_key,
-            status_base_url=self.settings.public_url or request_base_url,
+            status_base_url=self.public_url,
             email=bool(self.settings.smtp_host),
             case_media=self.case_media,
         )

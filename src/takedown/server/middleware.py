@@ -61,6 +61,18 @@ SECURITY_HEADERS = [
 ]
 
 
+_SECRET_PATH = re.compile(r"^(/status/)([^/]*)")
+
+
+def loggable_path(path: str) -> str:
+    """``path`` as it may be written to a log: a status link's token is the reporter's only
+    credential (it reads their case and posts as them), so only its first 14 characters (the
+    time it was made, which the page itself shows) are kept."""
+    if not path.startswith("/status/"):
+        return path
+    return _SECRET_PATH.sub(lambda m: f"{m.group(1)}{m.group(2)[:14]}…", path, count=1)
+
+
 class Observer:
     """What every HTTP request gets, for ``ObservabilityMiddleware`` and the direct lane
     (``server.hot_routes``): its request id, the security headers on its answer, its metrics
@@ -119,7 +131,7 @@ class Observer:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": loggable_path(scope["path"]),
                     "route": template,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),

@@ -56,9 +56,10 @@ from takedown.cases import (
 from takedown.cases.records import Case, CaseMessage, Report
 from takedown.identity import Permission, Principal, PrincipalKind, require
 from takedown.matching import BankIndexes, BankPolicy, Match, SignalType
-from takedown.services import audit
+from takedown.services import audit, ratelimits
 from takedown.services.case_media import CaseMediaIndex
 from takedown.services.errors import Conflict, InvalidInput, NotFound
+from takedown.services.ratelimits import RateLimit
 from takedown.store.matching_repos import ContentItem
 from takedown.store.types import utcnow
 from takedown.store.uow import SqlAlchemyUnitOfWork
@@ -173,8 +174,17 @@ def _content_id_for(content_id: str | None, url: str | None) -> str:
     return f"url:{key}"
 
 
-def prepare(*, actor: Principal | None, report_in: ReportCreate) -> Prepared:
-    """Check a report before it reaches the writer. ``actor`` None is the public page.
+def prepare(
+    *, actor: Principal | None, report_in: ReportCreate, anonymous_reporter: str | None = None
+) -> Prepared:
+    """Check a report before it reaches the writer. ``actor`` None is the public page, and
+    ``anonymous_reporter`` a stable pseudonym of its submitter there (``anonymous_reporter``),
+    so the same person reporting twice without an e-mail address counts once.
+
+    The public page's idempotency scope is the submission itself: all its submitters share
+    one principal, so a key alone must never find a report. A repeated key answers with the
+    earlier report only when everything else submitted is the same too; anything else is a
+    new report. (The page also mints its keys, ``form_key``.)
 
     Raises ``InvalidInput`` (naming the field) or ``RoleNotAllowed``."""
     if actor is not None:
@@ -213,7 +223,10 @@ def prepare(*, actor: Principal | None, report_in: ReportCreate) -> Prepared:
         idempotency_key=key,
     )
     who = actor or PUBLIC_ACTOR
-    submitter = "public" if actor is None else f"{who.kind.value}:{who.subject_id}"
+    if actor is None:
+        submitter = "public:" + _fingerprint(clean)
+    else:
+        submitter = f"{who.kind.value}:{who.subject_id}"
     missing = None
     if clean.category is Category.ncii:
         missing = missing_for_valid_ncii(
@@ -228,16 +241,68 @@ def prepare(*, actor: Principal | None, report_in: ReportCreate) -> Prepared:
         actor=who,
         source=ReportSource.public_page if actor is None else ReportSource.api,
         submitter=submitter,
-        reporter_key=_reporter_key(clean, actor),
+        reporter_key=_reporter_key(clean, actor, anonymous_reporter),
         missing_for_valid=missing,
     )
 
 
-def _reporter_key(r: ReportCreate, actor: Principal | None) -> str | None:
-    """Who reported, for counting distinct reporters: an e-mail address, or an organisation's
-    key (a trusted flagger, an agency). Anonymous reports each count as a new reporter."""
+def _fingerprint(r: ReportCreate) -> str:
+    """A digest of everything a public submission says but its idempotency key."""
+    fields = (
+        r.category.value,
+        r.reporter_role.value,
+        r.content_id,
+        r.content_url,
+        r.depicted_minor,
+        r.police_agency,
+        r.police_case_number,
+        r.contact_name,
+        r.contact_email,
+        r.signature,
+        r.good_faith_statement,
+        r.description,
+    )
+    return hashlib.sha256(repr(fields).encode()).hexdigest()[:40]
+
+
+def form_key(key: bytes) -> str:
+    """An idempotency key for one showing of the public form: a random nonce and its MAC
+    under ``key`` (the status-link key), so the server knows the keys it gave out and a
+    guessed or made-up one is ignored (``checked_form_key``)."""
+    nonce = secrets.token_urlsafe(18)
+    return f"{nonce}.{_form_mac(key, nonce)}"
+
+
+def checked_form_key(key: bytes, value: str | None) -> str | None:
+    """``value`` if it is a key ``form_key`` made under ``key``, else None (the submission
+    is then stored as a new report)."""
+    if not value or value.count(".") != 1:
+        return None
+    nonce, mac = value.split(".")
+    return value if hmac.compare_digest(mac, _form_mac(key, nonce)) else None
+
+
+def _form_mac(key: bytes, nonce: str) -> str:
+    digest = hmac.digest(key, f"report-form\x00{nonce}".encode(), "sha256")
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def anonymous_reporter(key: bytes, client_address: str) -> str:
+    """A pseudonym for an anonymous reporter: a keyed digest of their client address (the
+    address itself is never stored)."""
+    return hmac.digest(key, f"reporter\x00{client_address}".encode(), "sha256").hex()[:40]
+
+
+def _reporter_key(
+    r: ReportCreate, actor: Principal | None, anonymous: str | None = None
+) -> str | None:
+    """Who reported, for counting distinct reporters: an e-mail address, an organisation's
+    key (a trusted flagger, an agency), or the public page's pseudonym of the submitter.
+    Other anonymous reports each count as a new reporter."""
     if r.contact_email:
         return "email:" + hashlib.sha256(r.contact_email.lower().encode()).hexdigest()[:40]
+    if actor is None and anonymous:
+        return "anon:" + anonymous
     if actor is not None and r.reporter_role in (
         ReporterRole.trusted_flagger,
         ReporterRole.law_enforcement,
@@ -541,9 +606,16 @@ class StoreReport:
 
     prepared: Prepared
     ctx: IntakeContext
+    # A rate limit to count the report against, with whom and when: counted in the report's
+    # own transaction, so only a report that is stored counts.
+    counted: tuple[RateLimit, str, float] | None = None
 
     def __call__(self, uow: SqlAlchemyUnitOfWork) -> Receipt:
-        return store(uow, self.prepared, self.ctx)
+        receipt = store(uow, self.prepared, self.ctx)
+        if self.counted is not None and not receipt.duplicate:
+            rule, who, now = self.counted
+            ratelimits.hit(uow, rule, who, now=now)
+        return receipt
 
     @staticmethod
     def prefetch(uow: SqlAlchemyUnitOfWork, works: list[StoreReport]) -> None:
@@ -762,10 +834,17 @@ def status(*, uow: SqlAlchemyUnitOfWork, token: str) -> StatusView:
     )
 
 
-def reply(uow: SqlAlchemyUnitOfWork, *, token: str, body: str, appeal: bool = False) -> CaseMessage:
+def reply(
+    uow: SqlAlchemyUnitOfWork,
+    *,
+    token: str,
+    body: str,
+    appeal: bool = False,
+    counted: tuple[RateLimit, str, float] | None = None,
+) -> CaseMessage:
     """A reporter's reply (or appeal of a decision) from their status page; a work function
-    (no commit). Raises ``NotFound``, ``InvalidInput`` or ``Conflict`` (appeal before any
-    decision)."""
+    (no commit). ``counted``: a rate limit to count it against once it is stored. Raises
+    ``NotFound``, ``InvalidInput`` or ``Conflict`` (appeal before any decision)."""
     text = _text(body, "message", MAX_MESSAGE)
     if not text:
         raise InvalidInput("write a message", field="message")
@@ -790,6 +869,9 @@ def reply(uow: SqlAlchemyUnitOfWork, *, token: str, body: str, appeal: bool = Fa
         details={"case_id": report.case_id, "message_id": message_id},
         at=now,
     )
+    if counted is not None:
+        rule, who, when = counted
+        ratelimits.hit(uow, rule, who, now=when)
     return CaseMessage(
         id=message_id,
         case_id=report.case_id,

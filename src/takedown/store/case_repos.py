@@ -522,3 +522,30 @@ class InstanceSecretRepository:
 
     def get(self, name: str) -> str | None:
         return self._s.scalar(select(InstanceSecretRow.value).where(InstanceSecretRow.name == name))
+
+
+class RateCounterRepository(RawRepository):
+    """Counts for ``services.ratelimits``: one row per bucket and window."""
+
+    def counts(self, bucket: str, windows: tuple[int, int]) -> dict[int, int]:
+        rows = self._raw.all(
+            "SELECT window_start, count FROM rate_counters "
+            "WHERE bucket = :bucket AND window_start IN (:a, :b)",
+            {"bucket": bucket, "a": windows[0], "b": windows[1]},
+        )
+        return {int(w): int(n) for w, n in rows}
+
+    def hit(self, bucket: str, window: int) -> None:
+        self._raw.write(
+            "INSERT INTO rate_counters (bucket, window_start, count) "
+            "VALUES (:bucket, :window, 1) ON CONFLICT (bucket, window_start) "
+            "DO UPDATE SET count = rate_counters.count + 1",
+            {"bucket": bucket, "window": window},
+        )
+
+    def forget_before(self, name: str, window: int) -> None:
+        """Drop the windows of limit ``name`` that started before ``window``."""
+        self._raw.write(
+            "DELETE FROM rate_counters WHERE bucket LIKE :prefix AND window_start < :window",
+            {"prefix": name + ":%", "window": window},
+        )

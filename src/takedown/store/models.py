@@ -316,3 +316,15 @@ class ContentStatsRow(Base):
     previous_views: Mapped[int | None] = mapped_column(BigInteger)
     previous_reposts: Mapped[int | None] = mapped_column(BigInteger)
     previous_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RateCounterRow(Base):
+    """Attempts counted against a rate limit, per bucket (a limit and whom it counts) and
+    fixed window; the limit reads the current and the previous window (a sliding estimate).
+    Shared by every process on the database, so a limit holds across them."""
+
+    __tablename__ = "rate_counters"
+
+    bucket: Mapped[str] = mapped_column(String(128), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # unix seconds
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -29,6 +29,7 @@ from takedown.store.case_repos import (
     CaseRepository,
     ContentStatsRepository,
     InstanceSecretRepository,
+    RateCounterRepository,
     ReportRepository,
 )
 from takedown.store.db import Database
@@ -174,6 +175,7 @@ class SqlAlchemyUnitOfWork:
     case_messages = _repository(CaseMessageRepository)
     content_stats = _repository(ContentStatsRepository, raw=False)
     instance_secrets = _repository(InstanceSecretRepository, raw=False)
+    rate_counters = _repository(RateCounterRepository)
 
     def _begun(self) -> Connection:
         """The held connection, once ``begin()`` has started its transaction (the driver runs

@@ -7,7 +7,7 @@ only file a report (which the rate limit bounds), and a reply needs the secret s
 
 from __future__ import annotations
 
-import secrets
+import asyncio
 from functools import partial
 from typing import Annotated
 
@@ -16,10 +16,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takedown.cases import NCII_REQUIREMENTS, Category, ReporterRole, RoleNotAllowed
 from takedown.server.container import Container, container_of
-from takedown.server.context import base_url as request_base_url
 from takedown.server.security import Access
-from takedown.services import reports
+from takedown.services import ratelimits, reports
 from takedown.services.errors import Conflict, InvalidInput, NotFound
+from takedown.services.ratelimits import RateLimit
 from takedown.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -84,7 +84,8 @@ def report_form(
     status: int = 200,
 ) -> HTMLResponse:
     form = form or {}
-    return render(
+    key = reports.checked_form_key(_container(request).status_key, form.get("idempotency_key"))
+    response = render(
         request,
         "report.html",
         {
@@ -92,17 +93,25 @@ def report_form(
             "problems": problems or [],
             "categories": CATEGORIES,
             "roles": ROLES,
-            "idempotency_key": form.get("idempotency_key") or secrets.token_urlsafe(18),
+            "idempotency_key": key or reports.form_key(_container(request).status_key),
         },
         status=status,
     )
+    # The form carries its idempotency key: a shared cache must never hand it to another.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
-def _limited(request: Request, c: Container) -> Response | None:
-    client = _client(request)
-    if c.report_limiter.allow(client):
-        return None
-    minutes = max(1, round(c.report_limiter.retry_after(client) / 60))
+async def _refused(c: Container, rule: RateLimit, who: str) -> int | None:
+    """Seconds to wait when ``who`` is over ``rule``, else None (reads the shared counts)."""
+    found = await asyncio.to_thread(
+        ratelimits.check, c.uow(readonly=True), rule, who, now=c.clock()
+    )
+    return None if found.allowed else found.retry_after
+
+
+def _too_many(request: Request, retry_after: int) -> Response:
+    minutes = max(1, round(retry_after / 60))
     response = render(
         request,
         "error.html",
@@ -117,7 +126,7 @@ def _limited(request: Request, c: Container) -> Response | None:
         },
         status=429,
     )
-    response.headers["Retry-After"] = str(c.report_limiter.retry_after(client))
+    response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -129,9 +138,11 @@ def report_page(request: Request) -> HTMLResponse:
 @router.post("/report", dependencies=PUBLIC)
 async def report_submit(request: Request) -> Response:
     c = _container(request)
-    limited = _limited(request, c)
-    if limited is not None:
-        return limited
+    ctx = await c.intake_async()  # also loads the status-link key the form's keys need
+    who = reports.anonymous_reporter(ctx.status_key, _client(request))
+    wait = await _refused(c, c.report_page_limit, who)
+    if wait is not None:
+        return _too_many(request, wait)
     raw = await request.form()
     form = {name: str(raw.get(name) or "")[:6000] for name in FIELDS}
     problems = []
@@ -150,6 +161,7 @@ async def report_submit(request: Request) -> Response:
     try:
         prepared = reports.prepare(
             actor=None,
+            anonymous_reporter=who,
             report_in=reports.ReportCreate(
                 category=category,
                 reporter_role=role,
@@ -163,7 +175,7 @@ async def report_submit(request: Request) -> Response:
                 signature=form["signature"] or None,
                 good_faith_statement=form["good_faith_statement"] == "yes",
                 description=form["description"],
-                idempotency_key=form["idempotency_key"] or None,
+                idempotency_key=reports.checked_form_key(ctx.status_key, form["idempotency_key"]),
             ),
         )
     except (InvalidInput, RoleNotAllowed) as exc:
@@ -173,15 +185,14 @@ async def report_submit(request: Request) -> Response:
         label = FIELD_NAMES.get(field, field)
         problems = [{"field": field, "text": f"{label}: {exc}"}]
         return report_form(request, form=form, problems=problems, status=422)
-    receipt = await c.writer.run(
-        reports.StoreReport(prepared, await c.intake_async(request_base_url(request)))
-    )
+    counted = (c.report_page_limit, who, c.clock())
+    receipt = await c.writer.run(reports.StoreReport(prepared, ctx, counted=counted))
     response = render(
         request,
         "report_received.html",
         {
             "receipt": receipt,
-            "status_url": c.status_url(request_base_url(request), receipt.status_token),
+            "status_url": c.status_url(receipt.status_token),
             "next_step": reports.next_step(
                 status=receipt.case_status,
                 respond_by=receipt.respond_by,
@@ -197,13 +208,19 @@ async def report_submit(request: Request) -> Response:
 
 
 def _status_page(
-    request: Request, token: str, *, error: str | None = None, status: int = 200
+    request: Request,
+    token: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    draft: str = "",
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     c = _container(request)
     try:
         view = reports.status(uow=c.uow(readonly=True), token=token)
     except NotFound:
-        return render(
+        response = render(
             request,
             "error.html",
             {
@@ -215,31 +232,56 @@ def _status_page(
             },
             status=404,
         )
-    return render(
-        request, "status.html", {"view": view, "token": token, "error": error}, status=status
-    )
+    else:
+        response = render(
+            request,
+            "status.html",
+            {"view": view, "token": token, "error": error, "draft": draft},
+            status=status,
+        )
+    # The link is the reporter's secret: never cached, never sent on as a referrer.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.update(headers or {})
+    return response
 
 
 @router.get("/status/{token}", dependencies=PUBLIC)
 def status_page(request: Request, token: Token) -> HTMLResponse:
-    response = _status_page(request, token)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return _status_page(request, token)
 
 
 @router.post("/status/{token}/reply", dependencies=PUBLIC)
 async def status_reply(request: Request, token: Token) -> Response:
+    """A reply or appeal. Refused ones (over the link's own limit, empty, an appeal before a
+    decision) show the page again with the text as typed, so nothing written is lost."""
     c = _container(request)
-    limited = _limited(request, c)
-    if limited is not None:
-        return limited
     raw = await request.form()
-    body = str(raw.get("message") or "")
+    body = str(raw.get("message") or "")[:6000]
     appeal = raw.get("kind") == "appeal"
+    who = reports.status_digest(token)
+    wait = await _refused(c, c.status_reply_limit, who)
+    if wait is not None:
+        minutes = max(1, round(wait / 60))
+        return await asyncio.to_thread(
+            _status_page,
+            request,
+            token,
+            error="You have sent many messages in a short time. Your message is kept below: "
+            f"please send it again in about {minutes} minute{'s' if minutes != 1 else ''}.",
+            status=429,
+            draft=body,
+            headers={"Retry-After": str(wait)},
+        )
+    counted = (c.status_reply_limit, who, c.clock())
     try:
-        await c.writer.run(partial(reports.reply, token=token, body=body[:6000], appeal=appeal))
+        await c.writer.run(
+            partial(reports.reply, token=token, body=body, appeal=appeal, counted=counted)
+        )
     except NotFound:
-        return _status_page(request, token)
+        return await asyncio.to_thread(_status_page, request, token)
     except (InvalidInput, Conflict) as exc:
-        return _status_page(request, token, error=str(exc), status=422)
+        return await asyncio.to_thread(
+            _status_page, request, token, error=str(exc), status=422, draft=body
+        )
     return RedirectResponse(f"/status/{token}#messages", status_code=303)
