@@ -64,6 +64,18 @@ class Settings(BaseSettings):
         description="Threads per web process that hash uploads. 0: one per core the process "
         "may run on.",
     )
+    video_threads: int = Field(
+        0,
+        ge=0,
+        description="Threads per web process that hash videos, apart from the image threads, "
+        "so an image scan never waits behind video decoding. 0: half the cores (at least 1).",
+    )
+    video_queue: int = Field(
+        8,
+        ge=1,
+        description="Videos one web process hashes or holds waiting at once; more get 503 "
+        "with `Retry-After` (the upload path retries), never a queue that grows without bound.",
+    )
     hash_inline_bytes: int = Field(
         1_048_576,
         ge=0,

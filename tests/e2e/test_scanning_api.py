@@ -78,7 +78,14 @@ def test_a_banked_photo_and_its_altered_copies_are_blocked(live_server, people):
             "md5": hashes.md5,
             "sha256": hashes.sha256,
             "frames": None,
+            "truncated": False,
         }
+        # Cut short, it is still the picture people see: hashed, matched, and said so.
+        for keep in (len(known) - 2, len(known) * 9 // 10):
+            cut = scan(c, platform, known[:keep], f"cut-{keep}")
+            assert cut.status_code == 200, cut.text
+            assert cut.json()["verdict"] == "block"
+        assert cut.json()["hashes"]["truncated"] is True
         smaller = encode(original.resize((original.width // 2, original.height // 2)), quality=60)
         copy = scan(c, platform, smaller, "post-2", parent="post-1").json()
         assert copy["verdict"] == "block"
@@ -249,7 +256,7 @@ def test_the_raw_body_upload_gives_the_same_answer_as_multipart(live_server, peo
             "/v1/content/x/scan",
             params={"account_id": "a"},
             headers={**platform, "Content-Type": "image/jpeg"},
-            content=data[: len(data) // 3],
+            content=b"\xff\xd8" + bytes(range(256)) * 8,  # a JPEG marker, then junk
         )
         assert broken.status_code == 422
     with live_server.container.uow(readonly=True) as uow:
@@ -272,7 +279,7 @@ def test_a_one_core_process_hashes_small_uploads_on_its_event_loop(container, pe
             inline = scan(c, platform, small, "inline-1")
             assert inline.status_code == 200, inline.text
             assert inline.json()["hashes"]["pdq"] == hash_image(small).pdq.hex
-            data, error = BROKEN["truncated jpeg"]
+            data, error = BROKEN["damaged png data"]
             broken = scan(c, platform, data, "inline-2")
             assert broken.status_code == 422, broken.text
             assert broken.json()["error"]["code"] == error.code
@@ -297,3 +304,45 @@ def test_hashing_inline_needs_one_core_and_no_hashing_threads(
     assert inline_bytes({0}, hash_inline_bytes=5000) == 5000
     assert inline_bytes({0, 1}) == 0
     assert inline_bytes({0}, hash_threads=1) == 0
+
+
+def test_images_never_wait_behind_videos_and_a_full_video_queue_says_retry(
+    database_url, db, tmp_path
+):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.media_support import video
+
+    settings = make_settings(database_url, tmp_path, video_threads=1, video_queue=2)
+    container = Container(settings=settings, db=db, registry=default_registry())
+    platform = bearer(add_key(container, "upload path", Scope.scan)[1])
+    live = start_live_server(container)
+    release = threading.Event()
+    clip = video(seconds=2)
+    try:
+        # Every video thread is busy, as with long 4K clips.
+        container.video_pool.submit(release.wait, 60)
+        with ThreadPoolExecutor(2) as pool, live.client() as c:
+            waiting = pool.submit(scan, c, platform, clip, "video-1", name="v.mp4")
+            deadline = time.monotonic() + 10
+            while container._videos < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            started = time.monotonic()
+            image = scan(c, platform, encode(at_megapixels(photo("coffee.png"), 1)), "img-1")
+            assert image.status_code == 200 and time.monotonic() - started < 5
+            second = pool.submit(scan, c, platform, clip, "video-2", name="v.mp4")
+            while container._videos < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            full = scan(c, platform, clip, "video-3", name="v.mp4")
+            assert full.status_code == 503, full.text
+            assert full.json()["error"]["code"] == "busy" and int(full.headers["retry-after"]) > 0
+            assert not waiting.done()
+            release.set()
+            assert waiting.result(30).json()["kind"] == "video"
+            assert second.result(30).status_code == 200
+    finally:
+        release.set()
+        live.server.should_exit = True
+        live.thread.join(15)

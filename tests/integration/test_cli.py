@@ -110,3 +110,20 @@ def test_bad_settings_are_a_message_not_a_traceback(tmp_path):
     )
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert "TAKEDOWN_PUBLIC_URL" in run.stderr
+
+
+def test_match_checks_videos_and_unreadable_media_without_a_traceback(
+    container, database_url, tmp_path
+):
+    from tests.media_support import video
+    from tests.unit.test_media_decoding import BROKEN
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(video(seconds=2))
+    svg = tmp_path / "drawing.svg"
+    svg.write_bytes(BROKEN["svg"][0])
+    run = run_cli(database_url, tmp_path, "match", str(clip), str(svg))
+    assert "Traceback" not in run.stderr and run.returncode == 1, run.stderr
+    first, second = (__import__("json").loads(line) for line in run.stdout.splitlines())
+    assert first["kind"] == "video" and first["verdict"] == "allow" and first["matches"] == []
+    assert second["code"] == "unsupported_format"

@@ -22,6 +22,7 @@ from takedown.media import (
     UnsupportedFormat,
     distance,
     hash_image,
+    hash_video,
 )
 from takedown.media.images import DecodeTimeout, decode_luma
 from tests.media_support import at_megapixels, encode, photo
@@ -58,13 +59,18 @@ BROKEN = {
         NotMedia,
     ),
     "text file": (b"just some words, not a picture\n" * 20, NotMedia),
-    "truncated jpeg": (JPEG[: len(JPEG) // 2], Truncated),
     "png decompression bomb": (png_bomb(), TooLarge),
     "huge declared size": (png_declaring(200_000, 200_000), TooLarge),
     "video that is not a video": (b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200, NotMedia),
     "unsupported format": (encode(Image.new("RGB", (32, 32)), "ICO"), UnsupportedFormat),
     "tiny image": (encode(Image.new("RGB", (4, 4)), "PNG"), TooSmall),
     "damaged png data": (png_declaring(64, 64, b"not zlib at all"), Corrupt),
+    # FFmpeg reads it as a video stream it has no decoder for (no codec context).
+    "svg": (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="90" height="90">'
+        b'<rect width="90" height="90" fill="red"/></svg>',
+        UnsupportedFormat,
+    ),
 }
 
 
@@ -72,8 +78,41 @@ BROKEN = {
 def test_each_broken_file_gets_its_own_clear_error(name):
     data, expected = BROKEN[name]
     with pytest.raises(expected) as info:
-        hash_image(data)
+        try:  # as every path does: an image, else a video
+            hash_image(data)
+        except NotMedia:
+            hash_video(data)
     assert info.value.message and info.value.code != "media_error"
+
+
+BIG_JPEG = encode(at_megapixels(photo("astronaut.png"), 12), quality=85)
+
+
+@pytest.mark.parametrize("data", [JPEG, BIG_JPEG], ids=["0.5MP", "12MP"])
+@pytest.mark.parametrize("cut", [2, "90%", "50%"])
+def test_a_truncated_jpeg_is_hashed_as_a_browser_shows_it(data, cut):
+    whole = hash_image(data)
+    keep = len(data) - cut if isinstance(cut, int) else len(data) * int(cut[:-1]) // 100
+    result = hash_image(data[:keep])
+    assert (result.width, result.height) == (whole.width, whole.height)
+    assert result.md5 != whole.md5 and not whole.truncated
+    if cut == 2:  # only the end-of-image marker is missing: the same picture
+        assert distance(result.pdq.hex, whole.pdq.hex) <= 4
+    else:
+        assert result.truncated
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"])
+def test_every_format_cut_short_is_hashed_or_refused_clearly(fmt):
+    data = encode(at_megapixels(photo("coffee.png"), 0.5), fmt)
+    for keep in (0.99, 0.9, 0.5, 0.1):
+        cut = data[: int(len(data) * keep)]
+        try:
+            result = hash_image(cut)
+        except MediaError as exc:
+            assert exc.code != "media_error"
+            continue
+        assert result.truncated or fmt in ("BMP", "TIFF"), (fmt, keep)
 
 
 def test_byte_limit_is_checked_before_parsing():

@@ -139,3 +139,26 @@ def test_exif_orientation_is_applied_before_hashing(orientation):
     assert distance(ours.pdq.hex, ref_hex) <= 8
     upright = hash_image(encode(shown, quality=92))
     assert distance(ours.pdq.hex, upright.pdq.hex) <= 8
+
+
+@pytest.fixture(scope="module")
+def low_quality_corpus():
+    """Nearly flat versions of the sample photos (contrast cut to 2% and 5%), PDQ quality
+    0-19, at 0.3, 2 and 12 megapixels: their few gradients are what a reduced decode moves."""
+    items = []
+    for name in PHOTOS:
+        for mp in (0.3, 2, 12):
+            rgb = np.asarray(at_megapixels(photo(name), mp)).astype(np.float32)
+            for contrast in (0.02, 0.05):
+                flat = (128 + (rgb - rgb.mean()) * contrast).clip(0, 255).astype(np.uint8)
+                data = encode(Image.fromarray(flat), quality=90)
+                items.append((f"{name}@{mp}MP×{contrast}", data, *reference_pdq(data)))
+    return items
+
+
+def test_low_quality_images_hash_within_tolerance_of_pdqhash(low_quality_corpus):
+    for label, data, ref_hex, ref_quality in low_quality_corpus:
+        assert ref_quality < 50, label
+        ours = hash_image(data)
+        assert distance(ours.pdq.hex, ref_hex) <= 8, label
+        assert abs(ours.pdq.quality - ref_quality) <= 2, label

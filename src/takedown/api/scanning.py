@@ -15,7 +15,7 @@ from takedown.api.deps import container, uow
 from takedown.api.schemas import JSONBytes, StrictModel, model_json
 from takedown.identity import Permission
 from takedown.matching import Match
-from takedown.media import ImageHashes, ImageLimits
+from takedown.media import ImageHashes, ImageLimits, NotMedia
 from takedown.server.container import Container, container_of
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.hot_routes import direct
@@ -43,6 +43,11 @@ class HashesRead(BaseModel):
     sha256: str
     frames: list[FrameRead] | None = Field(
         None, description="Videos: the PDQ of about one frame a second."
+    )
+    truncated: bool = Field(
+        False,
+        description="Images: the file ended early; what was there was decoded (the rest "
+        "filled in, as a browser shows it), hashed and matched.",
     )
 
 
@@ -233,14 +238,25 @@ async def _scan(
         parent_content_id=parent_content_id,
         limits=limits,
     )
-    if len(data) <= c.hash_inline_bytes:
-        analysed = analyse()
-    else:
-        analysed = await asyncio.get_running_loop().run_in_executor(c.media_pool, analyse)
+    image = partial(analyse, kind="image")
+    try:
+        if len(data) <= c.hash_inline_bytes:
+            analysed = image()
+        else:
+            analysed = await asyncio.get_running_loop().run_in_executor(c.media_pool, image)
+    except NotMedia:
+        # Not an image: a video, on threads of its own (an image never waits behind one).
+        analysed = await c.hash_video(partial(analyse, kind="video"))
     result = await c.writer.run(partial(scanning.record_scan, scan=analysed))
     h = result.hashes
     if isinstance(h, ImageHashes):
-        hashes = HashesRead(pdq=h.pdq.hex, pdq_quality=h.pdq.quality, md5=h.md5, sha256=h.sha256)
+        hashes = HashesRead(
+            pdq=h.pdq.hex,
+            pdq_quality=h.pdq.quality,
+            md5=h.md5,
+            sha256=h.sha256,
+            truncated=h.truncated,
+        )
     else:
         frames = [FrameRead(t=f.timestamp, pdq=f.pdq.hex, quality=f.pdq.quality) for f in h.frames]
         hashes = HashesRead(pdq=None, pdq_quality=None, md5=h.md5, sha256=h.sha256, frames=frames)

@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
-from takedown.cli.media import err, hash_path, progress_bar
+from takedown.cli.media import err, hash_file, line_of, progress_bar
 from takedown.identity import IdentityError, Principal
-from takedown.matching import BankPolicy, SignalType, verdict_for
+from takedown.matching import BankPolicy
 from takedown.matching.exchange import parse_hash_list
 from takedown.server.container import Container
-from takedown.services import banks
+from takedown.services import banks, scanning
 from takedown.services.errors import ServiceError
 
 bank_app = typer.Typer(help="Hash banks.", no_args_is_help=True)
@@ -117,22 +117,21 @@ def register(
 
     @app.command("match")
     def match(
-        files: Annotated[list[Path], typer.Argument(help="Images to check against the banks.")],
+        files: Annotated[
+            list[Path], typer.Argument(help="Images and videos to check against the banks.")
+        ],
     ) -> None:
         """Hash each file and print its matches and verdict as a JSON line."""
         c: Container = container()
         indexes = c.matcher.indexes()
         failed = 0
         for path in files:
-            line = hash_path(str(path))
-            if "error" not in line:
-                found = indexes.lookup(
-                    {
-                        SignalType.pdq: line["pdq"],
-                        SignalType.md5: line["md5"],
-                        SignalType.sha256: line["sha256"],
-                    }
-                )
+            hashes = hash_file(str(path))
+            if isinstance(hashes, dict):
+                line = hashes
+            else:
+                line = line_of(str(path), hashes)
+                found, verdict, frames_matched = scanning.match_hashes(indexes, hashes)
                 line["matches"] = [
                     {
                         "bank": m.bank,
@@ -142,7 +141,9 @@ def register(
                     }
                     for m in found
                 ]
-                line["verdict"] = verdict_for(found, pdq_quality=line["quality"]).value
+                line["verdict"] = verdict.value
+                if frames_matched is not None:
+                    line["frames_matched"] = frames_matched
             failed += "error" in line
             typer.echo(json.dumps(line))
         if failed:

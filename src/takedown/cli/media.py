@@ -13,9 +13,19 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from takedown.media import ImageLimits, MediaError, NotMedia, hash_image, hash_video
+from takedown.media import (
+    ImageHashes,
+    ImageLimits,
+    MediaError,
+    NotMedia,
+    VideoHashes,
+    VideoLimits,
+    hash_image,
+    hash_video,
+)
 
 err = Console(stderr=True, soft_wrap=True)
+Line = dict[str, Any]
 PROGRESS_FROM = 20  # files; fewer finish before a bar would be worth drawing
 
 
@@ -34,11 +44,9 @@ def progress_bar(total: int, label: str, *, worth_from: int) -> Progress:
     return progress
 
 
-def hash_path(path: str, limits: ImageLimits | None = None) -> dict[str, Any]:
-    """Hash one file; failures come back as a line with ``error`` and ``code``, never raise.
-
-    Images give ``pdq`` and ``quality``; videos give ``kind: video``, ``duration`` and
-    ``frames`` (one PDQ about every second, with its time ``t``)."""
+def hash_file(path: str, limits: ImageLimits | None = None) -> ImageHashes | VideoHashes | Line:
+    """Hash one file (an image, else a video); a failure comes back as its error line
+    (``error`` and ``code``), never raised."""
     limits = limits or ImageLimits()
     try:
         size = os.stat(path).st_size
@@ -51,38 +59,50 @@ def hash_path(path: str, limits: ImageLimits | None = None) -> dict[str, Any]:
         with open(path, "rb") as f:
             data = f.read()
         try:
-            hashes = hash_image(data, limits)
+            return hash_image(data, limits)
         except NotMedia:
-            return _video_line(path, data)
+            try:
+                return hash_video(data, VideoLimits(max_bytes=limits.max_bytes))
+            except NotMedia as exc:
+                raise NotMedia("the file is not an image or a video of a known format") from exc
     except MediaError as exc:
         return {"path": path, "code": exc.code, "error": exc.message}
     except OSError as exc:
         return {"path": path, "code": "unreadable", "error": exc.strerror or str(exc)}
-    return {
+
+
+def line_of(path: str, hashes: ImageHashes | VideoHashes) -> Line:
+    """A file's JSON line. Images give ``pdq`` and ``quality`` (and ``truncated`` when the
+    data ended early); videos give ``kind: video``, ``duration`` and ``frames`` (one PDQ
+    about every second, with its time ``t``)."""
+    if isinstance(hashes, VideoHashes):
+        return {
+            "path": path,
+            "kind": "video",
+            "md5": hashes.md5,
+            "sha256": hashes.sha256,
+            "duration": round(hashes.duration, 3),
+            "frames": [
+                {"t": f.timestamp, "pdq": f.pdq.hex, "quality": f.pdq.quality}
+                for f in hashes.frames
+            ],
+        }
+    line: Line = {
         "path": path,
         "pdq": hashes.pdq.hex,
         "quality": hashes.pdq.quality,
         "md5": hashes.md5,
         "sha256": hashes.sha256,
     }
+    if hashes.truncated:
+        line["truncated"] = True
+    return line
 
 
-def _video_line(path: str, data: bytes) -> dict[str, Any]:
-    """A video's line: its file digests and one PDQ a second. Raises ``MediaError``."""
-    try:
-        video = hash_video(data)
-    except NotMedia as exc:
-        raise NotMedia("the file is not an image or a video of a known format") from exc
-    return {
-        "path": path,
-        "kind": "video",
-        "md5": video.md5,
-        "sha256": video.sha256,
-        "duration": round(video.duration, 3),
-        "frames": [
-            {"t": f.timestamp, "pdq": f.pdq.hex, "quality": f.pdq.quality} for f in video.frames
-        ],
-    }
+def hash_path(path: str, limits: ImageLimits | None = None) -> Line:
+    """``hash_file`` as its JSON line."""
+    hashes = hash_file(path, limits)
+    return hashes if isinstance(hashes, dict) else line_of(path, hashes)
 
 
 def _results(paths: list[str], jobs: int) -> Iterator[dict[str, Any]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from takedown.media.images import ImageLimits, decode_luma
-from takedown.media.pdq import PdqHash, hash_reduced_luma
+from takedown.media.images import DecodedLuma, ImageLimits, decode_luma
+from takedown.media.pdq import WEAK_QUALITY, PdqHash, hash_reduced_luma
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,7 @@ class ImageHashes:
     pdq: PdqHash
     md5: str
     sha256: str
+    truncated: bool = False  # the data ended early; what was there was hashed
 
 
 def file_digests(data: bytes) -> tuple[str, str]:
@@ -33,12 +34,14 @@ def hash_image(data: bytes, limits: ImageLimits | None = None) -> ImageHashes:
         hashes.pdq.hex, hashes.pdq.quality, hashes.md5
     """
     decoded = decode_luma(data, limits)
-    pdq = hash_reduced_luma(
-        decoded.luma,
-        full_size=(decoded.height, decoded.width),
-        scale=decoded.scale,
-        reverse=decoded.reverse,
-    )
+    pdq = _pdq(decoded)
+    if pdq.quality < WEAK_QUALITY and (decoded.scale > 1 or decoded.format == "JPEG"):
+        # A nearly flat image has few gradients, and a reduced or luma-only decode (libjpeg's
+        # own downscaling, its Y channel) moves them enough to flip many bits (34 of 256 on
+        # a photo of quality 0): such images are hashed again from a full colour decode, as
+        # pdqhash is, which keeps them within a few bits of it.
+        decoded = decode_luma(data, limits, full_scale=True)
+        pdq = _pdq(decoded)
     md5, sha256 = file_digests(data)
     return ImageHashes(
         format=decoded.format,
@@ -47,4 +50,14 @@ def hash_image(data: bytes, limits: ImageLimits | None = None) -> ImageHashes:
         pdq=pdq,
         md5=md5,
         sha256=sha256,
+        truncated=decoded.truncated,
+    )
+
+
+def _pdq(decoded: DecodedLuma) -> PdqHash:
+    return hash_reduced_luma(
+        decoded.luma,
+        full_size=(decoded.height, decoded.width),
+        scale=decoded.scale,
+        reverse=decoded.reverse,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import time
 import warnings
 import zlib
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from takedown.media.errors import (
     Corrupt,
@@ -59,6 +60,22 @@ _ORIENTATIONS = {
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
+class _ThreadFlag(threading.local):
+    """Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES``, per thread: Pillow reads the module
+    global at each truncation it meets, so this object stands in for it and answers for the
+    calling thread only. A lenient decode (``_load(lenient=True)``) turns it on for itself
+    while other threads keep refusing truncated data."""
+
+    on = False
+
+    def __bool__(self) -> bool:
+        return self.on
+
+
+_LENIENT = _ThreadFlag()
+ImageFile.LOAD_TRUNCATED_IMAGES = _LENIENT  # type: ignore[assignment]
+
+
 @dataclass(frozen=True)
 class ImageLimits:
     max_bytes: int = 64 * 1024 * 1024
@@ -71,7 +88,8 @@ class DecodedLuma:
     """Luma (float32, 0–255) of an image decoded at 1/``scale``, already oriented.
 
     ``width`` × ``height`` is the full-size image as shown (after orientation); ``reverse``
-    says per axis (rows, cols) whether it was mirrored after decoding.
+    says per axis (rows, cols) whether it was mirrored after decoding. ``truncated``: the
+    data ended early and what was there was decoded, the rest filled as a browser shows it.
     """
 
     luma: NDArray[np.float32]
@@ -80,6 +98,7 @@ class DecodedLuma:
     scale: int
     reverse: tuple[bool, bool]
     format: str
+    truncated: bool = False
 
 
 class _DeadlineReader(io.BytesIO):
@@ -126,8 +145,10 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
     return image
 
 
-def _load(image: Image.Image) -> None:
+def _load(image: Image.Image, *, lenient: bool = False) -> None:
+    """Decode the pixels. ``lenient``: data that ends early decodes what is there."""
     try:
+        _LENIENT.on = lenient
         image.load()
     except DecodeTimeout:
         raise
@@ -138,6 +159,8 @@ def _load(image: Image.Image) -> None:
         raise Corrupt("the image data is damaged", detail=text) from exc
     except (SyntaxError, ValueError, struct.error, zlib.error, IndexError) as exc:
         raise Corrupt("the image data is damaged", detail=str(exc)) from exc
+    finally:
+        _LENIENT.on = False
 
 
 def _luma_of(image: Image.Image) -> NDArray[np.float32]:
@@ -167,13 +190,25 @@ def _scale_for(short_side: int, *, powers_of_two: bool) -> int:
     return short_side // MIN_SHORT_SIDE
 
 
-def decode_luma(data: bytes, limits: ImageLimits | None = None) -> DecodedLuma:
-    """Decode ``data`` to oriented luma for hashing, under ``limits``.
+def decode_luma(
+    data: bytes, limits: ImageLimits | None = None, *, full_scale: bool = False
+) -> DecodedLuma:
+    """Decode ``data`` to oriented luma for hashing, under ``limits``; ``full_scale``: never
+    at a reduced scale.
 
-    Raises a ``MediaError`` subclass naming the problem; never anything else for bad input.
-    Animated formats give their first frame.
+    Data that ends early is decoded as far as it goes, as a browser shows it (the rest is
+    filled in), and marked ``truncated``: an upload cut short is still the image people
+    see, and must still meet the banks. Raises a ``MediaError`` subclass naming the
+    problem; never anything else for bad input. Animated formats give their first frame.
     """
     limits = limits or ImageLimits()
+    try:
+        return _decode(data, limits, full_scale=full_scale, lenient=False)
+    except Truncated:
+        return _decode(data, limits, full_scale=full_scale, lenient=True)
+
+
+def _decode(data: bytes, limits: ImageLimits, *, full_scale: bool, lenient: bool) -> DecodedLuma:
     image = _open(data, limits)
     fmt = str(image.format)
     width, height = image.size
@@ -183,16 +218,18 @@ def decode_luma(data: bytes, limits: ImageLimits | None = None) -> DecodedLuma:
     if fmt == "JPEG":
         # EXIF sits in the header; read it before the decoder is switched to reduced scale.
         orientation = _orientation(image)
-        scale = _scale_for(short, powers_of_two=True)
-        # Luma only, even at full scale: libjpeg skips the colour conversion.
-        image.draft("L", (-(-width // scale), -(-height // scale)))
-        _load(image)
+        scale = 1 if full_scale else _scale_for(short, powers_of_two=True)
+        if not full_scale:
+            # Luma only, even at full scale: libjpeg skips the colour conversion. (A full
+            # decode keeps the colours and takes luma from them, as the reference does.)
+            image.draft("L", (-(-width // scale), -(-height // scale)))
+        _load(image, lenient=lenient)
         scale = _actual_scale(width, height, image.size)
         luma = _luma_of(image)
     else:
-        _load(image)  # first: some formats (PNG) keep EXIF after the pixels
+        _load(image, lenient=lenient)  # first: some formats (PNG) keep EXIF after the pixels
         orientation = _orientation(image)
-        scale = _scale_for(short, powers_of_two=False)
+        scale = 1 if full_scale else _scale_for(short, powers_of_two=False)
         if image.mode in ("I", "F") or image.mode.startswith("I;16"):
             luma = _block_mean(_luma_of(image), scale)  # rare: 16-bit and float images
         else:
@@ -214,6 +251,7 @@ def decode_luma(data: bytes, limits: ImageLimits | None = None) -> DecodedLuma:
         scale=scale,
         reverse=(flip_rows, flip_cols),
         format=fmt,
+        truncated=lenient,
     )
 
 

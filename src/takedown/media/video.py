@@ -64,6 +64,13 @@ def _open(data: bytes) -> av.container.InputContainer:
     if not container.streams.video:
         container.close()
         raise UnsupportedFormat("the file has no video stream")
+    stream = container.streams.video[0]
+    if stream.codec_context is None:
+        # FFmpeg found a stream it cannot decode (an SVG read as an image sequence, a
+        # damaged MP4's unknown codec).
+        name = getattr(stream, "name", None) or "unknown"
+        container.close()
+        raise UnsupportedFormat(f"the file's video stream ({name}) cannot be decoded")
     return container
 
 
@@ -115,7 +122,7 @@ def hash_video(data: bytes, limits: VideoLimits | None = None) -> VideoHashes:
                 luma = frame.to_ndarray(format="gray").astype(np.float32)
                 frames.append(FrameHash(timestamp=round(when, 3), pdq=hash_luma(luma)))
                 next_sample = when + limits.seconds_per_frame
-        except FFmpegError as exc:
+        except (FFmpegError, ValueError, TypeError, MemoryError) as exc:
             if not frames:
                 raise Corrupt("the video data is damaged", detail=str(exc)) from exc
             # A damaged tail after good frames: keep what was decoded, as players do.

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from takedown.cases import Priority, TriagePolicy
 from takedown.config import Settings
@@ -20,10 +20,13 @@ from takedown.server.auth_cache import CredentialCache
 from takedown.services import reports
 from takedown.services.accounts import LoginPolicy
 from takedown.services.case_media import CaseMediaIndex
+from takedown.services.errors import Busy
 from takedown.services.matcher import Matcher
 from takedown.services.ratelimits import RateLimit
 from takedown.store import Database, SqlAlchemyUnitOfWork
 from takedown.store.group_commit import GroupCommitter
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Container:
     auth_cache: CredentialCache = field(init=False)
     case_media: CaseMediaIndex = field(init=False)
     _status_key: bytes | None = field(default=None, init=False)
+    _videos: int = field(default=0, init=False)  # videos hashing or waiting (event loop only)
     clock: Callable[[], float] = time.time
     """Unix seconds now: the rate limits' clock (tests move it)."""
     listen_url: str = "http://127.0.0.1:8000"
@@ -59,6 +63,28 @@ class Container:
         return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="takedown-hash")
 
     @cached_property
+    def video_pool(self) -> ThreadPoolExecutor:
+        """The threads that hash videos (``TAKEDOWN_VIDEO_THREADS``): apart from the image
+        threads, so a few long videos never hold up the image scans behind them."""
+        threads = self.settings.video_threads or max(1, len(os.sched_getaffinity(0)) // 2)
+        return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="takedown-video")
+
+    async def hash_video(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (a video's hashing) on the video threads, with at most
+        ``TAKEDOWN_VIDEO_QUEUE`` videos running or waiting in this process; past that,
+        ``Busy``."""
+        if self._videos >= self.settings.video_queue:
+            raise Busy(
+                f"this server is hashing {self._videos} videos; send this one again shortly",
+                retry_after=10,
+            )
+        self._videos += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.video_pool, work)
+        finally:
+            self._videos -= 1
+
+    @cached_property
     def hash_inline_bytes(self) -> int:
         """Uploads up to this size are hashed on the event loop (``TAKEDOWN_HASH_INLINE_BYTES``),
         only in a process that may run on one core and was given no hashing threads; else 0."""
@@ -68,9 +94,10 @@ class Container:
         return s.hash_inline_bytes
 
     def close_media_pool(self) -> None:
-        pool = self.__dict__.pop("media_pool", None)
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        for name in ("media_pool", "video_pool"):
+            pool = self.__dict__.pop(name, None)
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     @cached_property
     def triage_policy(self) -> TriagePolicy:

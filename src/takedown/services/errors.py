@@ -5,7 +5,8 @@ Exception tree (with the identity errors services also raise)::
     ServiceError
     ├── NotFound        the named thing does not exist (404)
     ├── Conflict        it exists already, or its state forbids the change (409)
-    └── InvalidInput    a value breaks a rule the schema cannot express (422)
+    ├── InvalidInput    a value breaks a rule the schema cannot express (422)
+    └── Busy            capacity for this kind of work is full; try again soon (503)
     takedown.identity.IdentityError
     ├── NotAuthenticated (401)
     ├── Forbidden        (403)
@@ -36,3 +37,13 @@ class Conflict(ServiceError):
 
 class InvalidInput(ServiceError):
     code = "invalid_input"
+
+
+class Busy(ServiceError):
+    """Capacity for this kind of work is full. ``retry_after``: seconds worth waiting."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

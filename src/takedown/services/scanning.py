@@ -7,9 +7,11 @@ for the work that follows (cases, enforcement); a clean scan writes only the reg
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from takedown.identity import Permission, Principal, require
 from takedown.matching import (
+    BankIndexes,
     ContentMatched,
     InvalidSignal,
     Match,
@@ -116,46 +118,36 @@ def analyse_media(
     account_id: str,
     parent_content_id: str | None = None,
     limits: ImageLimits | None = None,
+    kind: Literal["any", "image", "video"] = "any",
 ) -> Scan:
     """Check the ids, hash ``data`` (an image, else a video) and match it; no database write.
+    ``kind``: ``image`` raises ``NotMedia`` for anything but an image (so the caller can
+    send videos to capacity of their own), ``video`` hashes it as a video only.
 
-    A video matches a bank by exact file hash, or when at least half of its sampled frames
-    match the bank's PDQ entries (``matching.video_matches``). Raises ``MediaError`` for bad
-    media and ``InvalidInput`` for bad ids."""
+    Raises ``MediaError`` for bad media and ``InvalidInput`` for bad ids."""
     require(actor, Permission.scan)
     content_id = _check_id(content_id, "content_id") or ""
     account_id = _check_id(account_id, "account_id") or ""
     parent = _check_id(parent_content_id, "parent_content_id", required=False)
-    indexes = matcher.indexes()
-    frames_matched = None
     hashes: ImageHashes | VideoHashes
-    try:
-        hashes = hash_image(data, limits)
-    except NotMedia:
+    if kind == "video":
         hashes = _hash_video(data, limits)
+    else:
+        try:
+            hashes = hash_image(data, limits)
+        except NotMedia:
+            if kind == "image":
+                raise
+            hashes = _hash_video(data, limits)
+    matches, verdict, frames_matched = match_hashes(matcher.indexes(), hashes)
+    record: dict[str, object]
     if isinstance(hashes, ImageHashes):
-        matches = indexes.lookup(
-            {
-                SignalType.pdq: hashes.pdq.hex,
-                SignalType.md5: hashes.md5,
-                SignalType.sha256: hashes.sha256,
-            }
-        )
-        verdict = verdict_for(matches, pdq_quality=hashes.pdq.quality)
-        record: dict[str, object] = {
+        record = {
             "media_kind": "image",
             "pdq": hashes.pdq.hex,
             "pdq_quality": hashes.pdq.quality,
         }
     else:
-        exact = indexes.lookup({SignalType.md5: hashes.md5, SignalType.sha256: hashes.sha256})
-        framed, frames_matched = video_matches(
-            [indexes.lookup({SignalType.pdq: f.pdq.hex}) for f in hashes.frames]
-        )
-        matches = sorted(exact + framed, key=lambda m: (m.distance, m.bank, m.entry_id))
-        # Frame matches act on their own only when the video has strong frames to show.
-        strong = any(not f.pdq.weak for f in hashes.frames)
-        verdict = verdict_for(matches, pdq_quality=100 if strong else 0)
         record = {"media_kind": "video"}
     return Scan(
         actor=actor,
@@ -171,6 +163,32 @@ def analyse_media(
         ),
         registry={**record, "md5": hashes.md5, "sha256": hashes.sha256},
     )
+
+
+def match_hashes(
+    indexes: BankIndexes, hashes: ImageHashes | VideoHashes
+) -> tuple[list[Match], Verdict, dict[str, int] | None]:
+    """(matches, verdict, frames matched per bank for a video) of an item's hashes.
+
+    A video matches a bank by exact file hash, or when at least half of its sampled frames
+    match the bank's PDQ entries (``matching.video_matches``); its frame matches act on their
+    own only when it has strong frames to show."""
+    if isinstance(hashes, ImageHashes):
+        matches = indexes.lookup(
+            {
+                SignalType.pdq: hashes.pdq.hex,
+                SignalType.md5: hashes.md5,
+                SignalType.sha256: hashes.sha256,
+            }
+        )
+        return matches, verdict_for(matches, pdq_quality=hashes.pdq.quality), None
+    exact = indexes.lookup({SignalType.md5: hashes.md5, SignalType.sha256: hashes.sha256})
+    framed, frames_matched = video_matches(
+        [indexes.lookup({SignalType.pdq: f.pdq.hex}) for f in hashes.frames]
+    )
+    matches = sorted(exact + framed, key=lambda m: (m.distance, m.bank, m.entry_id))
+    strong = any(not f.pdq.weak for f in hashes.frames)
+    return matches, verdict_for(matches, pdq_quality=100 if strong else 0), frames_matched
 
 
 def record_scan(uow: SqlAlchemyUnitOfWork, scan: Scan) -> ScanResult:
