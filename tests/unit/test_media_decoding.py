@@ -18,7 +18,6 @@ from takedown.media import (
     NotMedia,
     TooLarge,
     TooSmall,
-    Truncated,
     UnsupportedFormat,
     distance,
     hash_image,
