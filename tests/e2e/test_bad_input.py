@@ -11,7 +11,7 @@ from takedown.identity import Permission, Role
 from takedown.server import create_app
 from takedown.server.middleware import MEDIA_ROUTE
 from takedown.server.security import Access
-from tests.conftest import add_staff, make_settings, start_live_server
+from tests.conftest import PASSWORD, add_key, add_staff, make_settings, start_live_server
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -189,3 +189,34 @@ def test_fuzzed_bytes_never_cause_a_server_error(live_server, admin, body, path)
     with live_server.client() as c:
         r = c.post(path, content=body, headers={**admin, "Content-Type": "application/json"})
     assert r.status_code < 500, r.text
+
+
+@pytest.mark.parametrize("huge", [2**63, 2**64, 10**30])
+def test_integers_past_the_databases_range_are_a_422_never_a_500(live_server, container, huge):
+    import re
+
+    admin = {"Authorization": f"Bearer {add_staff(container, f'boss{huge % 97}', Role.admin)}"}
+    lead = {
+        "Authorization": f"Bearer {add_staff(container, f'lead{huge % 97}', Role.child_safety_lead)}"
+    }
+    scanner = {
+        "Authorization": f"Bearer {add_key(container, 'p', __import__('takedown.identity', fromlist=['Scope']).Scope.scan)[1]}"
+    }
+    with live_server.client() as c:
+        c.post("/v1/banks", headers=lead, json={"name": "b", "policy": "review"})
+        answers = [
+            c.get("/v1/audit", params={"before_seq": huge}, headers=admin),
+            c.get("/v1/banks/b/entries", params={"after_id": huge}, headers=lead),
+            c.post("/v1/content/x/stats", json={"views": huge}, headers=scanner),
+            c.post("/v1/content/x/stats", json={"views": 1, "reposts": huge}, headers=scanner),
+        ]
+        for r in answers:
+            assert r.status_code == 422, (r.request.url, r.text)
+            assert error_of(r)["code"] == "validation_error"
+        page = c.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        name = f"boss{huge % 97}"
+        c.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/console/keys").text)
+        r = c.post(f"/console/keys/{huge}/revoke", data={"csrf_token": token.group(1)})
+        assert r.status_code == 422 and "text/html" in r.headers["content-type"]

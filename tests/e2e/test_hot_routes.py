@@ -166,9 +166,9 @@ def test_errors_in_a_direct_route_get_the_app_handlers_and_the_one_500_shape():
     teapot = asyncio.run(_post(app, "/teapot", raise_app_exceptions=False))
     assert teapot.status_code == 418
     assert teapot.json()["error"]["message"] == "short and stout"
-    # And the error still reaches the server, which logs it.
-    with pytest.raises(RuntimeError, match="unexpected"):
-        asyncio.run(_post(app, "/boom", raise_app_exceptions=True))
+    # The app logs the error and does not raise it on: the server would close the connection.
+    again = asyncio.run(_post(app, "/boom", raise_app_exceptions=True))
+    assert again.status_code == 500
 
 
 def test_the_direct_lane_holds_the_body_limit_with_and_without_a_length():
@@ -201,3 +201,36 @@ def test_with_opentelemetry_on_every_request_takes_the_ordinary_path(settings, d
     assert isinstance(app, TakedownApp) and app.direct_lane is None
     plain = create_app(Container(settings=settings, db=db), start_worker=False)
     assert isinstance(plain, TakedownApp) and plain.direct_lane is not None
+
+
+def test_a_server_error_keeps_the_connection_and_names_its_request(container, caplog):
+    """On a real server and one keep-alive connection: a 500 on a direct route and on an
+    ordinary one each carry their request id, are logged, and the next request on the same
+    connection is answered."""
+    from takedown.server import create_app
+    from tests.conftest import start_live_server
+
+    app = create_app(container)
+
+    @app.post("/v1/test-boom")
+    @direct
+    @checks_access(Access.public())
+    async def direct_boom(request: Request) -> Response:
+        raise RuntimeError("direct boom")
+
+    @app.get("/v1/test-boom", dependencies=[__import__("fastapi").Depends(Access.public())])
+    def ordinary_boom() -> dict:
+        raise RuntimeError("ordinary boom")
+
+    live = start_live_server(container, app=app)
+    try:
+        with live.client() as client, caplog.at_level("ERROR", logger="takedown.http"):
+            for method in ("POST", "GET", "POST"):
+                boom = client.request(method, "/v1/test-boom")
+                assert boom.status_code == 500, boom.text
+                assert boom.json()["request_id"] == boom.headers["x-request-id"]
+                assert client.get("/healthz").status_code == 200
+        assert sum("boom" in str(r.exc_info) for r in caplog.records) == 3
+    finally:
+        live.server.should_exit = True
+        live.thread.join(15)

@@ -26,7 +26,7 @@ def list_audit(
     action: Annotated[str | None, Query(max_length=64)] = None,
     target_type: Annotated[str | None, Query(max_length=64)] = None,
     target_id: Annotated[str | None, Query(max_length=128)] = None,
-    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryRead]:
     """Newest first. Page with ``before_seq`` set to the last ``seq`` you got."""

@@ -138,7 +138,7 @@ def list_entries(
     request: Request,
     name: BankName,
     uow: ReadUoW,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[EntryRead]:
     """Oldest first. Page with ``after_id`` set to the last ``id`` you got."""

@@ -163,8 +163,8 @@ def receipt_json(status_url: str, receipt: reports.Receipt) -> bytes:
 
 
 class StatsCreate(StrictModel):
-    views: int = Field(ge=0, description="Total views so far.")
-    reposts: int = Field(0, ge=0, description="Total reposts and shares so far.")
+    views: int = Field(ge=0, le=2**62, description="Total views so far.")
+    reposts: int = Field(0, ge=0, le=2**62, description="Total reposts and shares so far.")
 
 
 class StatsRead(BaseModel):

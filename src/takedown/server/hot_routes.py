@@ -134,11 +134,13 @@ class DirectLane:
                 except Exception as exc:
                     handler = _handler_for(self.app.exception_handlers, exc)
                     if handler is None:
-                        if not observed_send.status:  # nothing sent yet
-                            answer = await self._server_error(request, exc)
-                            await answer(scope, receive, observed_send)
-                        raise
-                    response = await _answer(handler, request, exc)
+                        if observed_send.status:  # an answer had begun: only the server
+                            raise  # can end it (it closes the connection)
+                        # The 500 (the app's handler logs the error). Not raised on: the
+                        # server would close a keep-alive connection the client may reuse.
+                        response = await self._server_error(request, exc)
+                    else:
+                        response = await _answer(handler, request, exc)
             await response(scope, receive, observed_send)
         finally:
             observer.record(scope, observed_send.status or 500, time.perf_counter() - started)

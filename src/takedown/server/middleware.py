@@ -182,6 +182,16 @@ class ObservabilityMiddleware:
         observed = ObservedSend(send, observer, request_id)
         try:
             await self.app(scope, receive, observed)
+        except Exception:
+            if observed.status:  # an answer had begun: only the server can end it
+                raise
+            # Answered here, inside the request's context, so the 500 carries its request id;
+            # and not raised on, since the server would then close a keep-alive connection
+            # the client may still use.
+            log.exception("unhandled error")
+            await error_response(500, "internal_error", "internal error; see the server log")(
+                scope, receive, observed
+            )
         finally:
             observer.record(scope, observed.status or 500, time.perf_counter() - started)
             request_id_var.reset(token)

@@ -10,7 +10,7 @@ import hmac
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -165,7 +165,7 @@ def keys_create(
 
 
 @router.post("/console/keys/{key_pk}/revoke", dependencies=KEYS)
-def keys_revoke(request: Request, key_pk: int) -> RedirectResponse:
+def keys_revoke(request: Request, key_pk: Annotated[int, Path(ge=1, le=2**62)]) -> RedirectResponse:
     accounts.revoke_credential(
         uow=container_of(request).uow(), actor=principal_of(request), key_pk=key_pk
     )
