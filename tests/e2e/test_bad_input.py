@@ -195,13 +195,11 @@ def test_fuzzed_bytes_never_cause_a_server_error(live_server, admin, body, path)
 def test_integers_past_the_databases_range_are_a_422_never_a_500(live_server, container, huge):
     import re
 
-    admin = {"Authorization": f"Bearer {add_staff(container, f'boss{huge % 97}', Role.admin)}"}
-    lead = {
-        "Authorization": f"Bearer {add_staff(container, f'lead{huge % 97}', Role.child_safety_lead)}"
-    }
-    scanner = {
-        "Authorization": f"Bearer {add_key(container, 'p', __import__('takedown.identity', fromlist=['Scope']).Scope.scan)[1]}"
-    }
+    n = huge % 97
+    admin = {"Authorization": f"Bearer {add_staff(container, f'boss{n}', Role.admin)}"}
+    lead_token = add_staff(container, f"lead{n}", Role.child_safety_lead)
+    lead = {"Authorization": f"Bearer {lead_token}"}
+    scanner = {"Authorization": f"Bearer {add_key(container, 'p', Scope.scan)[1]}"}
     with live_server.client() as c:
         c.post("/v1/banks", headers=lead, json={"name": "b", "policy": "review"})
         answers = [
@@ -215,7 +213,7 @@ def test_integers_past_the_databases_range_are_a_422_never_a_500(live_server, co
             assert error_of(r)["code"] == "validation_error"
         page = c.get("/login")
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        name = f"boss{huge % 97}"
+        name = f"boss{n}"
         c.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf})
         token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/console/keys").text)
         r = c.post(f"/console/keys/{huge}/revoke", data={"csrf_token": token.group(1)})
