@@ -7,7 +7,7 @@ from fastapi import Depends
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from takedown.identity import Permission, Role
+from takedown.identity import Permission, Role, Scope
 from takedown.server import create_app
 from takedown.server.middleware import MEDIA_ROUTE
 from takedown.server.security import Access
