@@ -179,3 +179,28 @@ def test_public_routes_answer_without_credentials(live_server):
             if method == "GET":
                 r = client.get(concrete(path))
                 assert r.status_code not in (401, 403), path
+
+
+def test_the_console_manages_accounts_and_never_locks_out_the_last_admin(live_server, container):
+    add_staff(container, "boss", Role.admin, token=False)
+    add_staff(container, "rev", Role.reviewer, token=False)
+    with live_server.client() as client:
+        page = client.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        client.post("/login", data={"name": "boss", "password": PASSWORD, "csrf_token": csrf})
+        users = client.get("/console/users")
+        assert users.status_code == 200 and "rev" in users.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', users.text).group(1)
+        with container.uow(readonly=True) as uow:
+            ids = {u.name: u.id for u in uow.users.list()}
+        me = client.post(f"/console/users/{ids['boss']}/disable", data={"csrf_token": token})
+        assert me.status_code == 409 and "your own account" in me.text
+        off = client.post(f"/console/users/{ids['rev']}/disable", data={"csrf_token": token})
+        assert off.status_code == 303
+        assert "disabled" in client.get("/console/users").text
+        on = client.post(f"/console/users/{ids['rev']}/enable", data={"csrf_token": token})
+        assert on.status_code == 303
+        gone = client.post("/console/users/999999/enable", data={"csrf_token": token})
+        assert gone.status_code == 404 and "text/html" in gone.headers["content-type"]
+    with container.uow(readonly=True) as uow:
+        assert uow.users.get(ids["rev"]).active

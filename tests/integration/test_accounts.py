@@ -14,8 +14,10 @@ from tests.conftest import OPERATOR, PASSWORD, add_key, add_staff
 POLICY = LoginPolicy(max_failures=3, lockout=timedelta(minutes=15))
 
 
-def login(container, name, password=PASSWORD):
-    return accounts.login(uow=container.uow(), name=name, password=password, policy=POLICY)
+def login(container, name, password=PASSWORD, client=None, policy=POLICY):
+    return accounts.login(
+        uow=container.uow(), name=name, password=password, policy=policy, client=client
+    )
 
 
 def actions(container):
@@ -44,13 +46,28 @@ def test_wrong_password_and_unknown_name_give_the_same_error(container):
     assert str(wrong.value) == str(unknown.value)
 
 
-def test_repeated_failures_lock_the_account_even_for_the_right_password(container):
-    add_staff(container, "ana", Role.reviewer, token=False)
+def test_repeated_failures_lock_the_account_for_that_address_only(container):
+    add_staff(container, "ana", Role.admin, token=False)
     for _ in range(POLICY.max_failures):
         with pytest.raises(NotAuthenticated):
-            login(container, "ana", "wrong-password-123")
+            login(container, "ana", "wrong-password-123", client="203.0.113.9")
+    with pytest.raises(NotAuthenticated):  # even the right password, from there
+        login(container, "ana", client="203.0.113.9")
+    # The stranger has not locked the admin out: from her own address she logs in.
+    assert login(container, "ana", client="198.51.100.1").user.name == "ana"
+    with container.uow(readonly=True) as uow:
+        assert not uow.users.get_by_name("ana").is_locked(utcnow())
+    accounts.unlock_user(uow=container.uow(), actor=OPERATOR, name="ana")
+    assert login(container, "ana", client="203.0.113.9").user.name == "ana"
+
+
+def test_failures_spread_over_many_addresses_lock_the_account_for_everyone(container):
+    add_staff(container, "ana", Role.reviewer, token=False)
+    for n in range(POLICY.max_failures * accounts.ACCOUNT_WIDE):
+        with pytest.raises(NotAuthenticated):
+            login(container, "ana", "wrong-password-123", client=f"192.0.2.{n}")
     with pytest.raises(NotAuthenticated):
-        login(container, "ana")
+        login(container, "ana", client="198.51.100.1")
     with container.uow(readonly=True) as uow:
         user = uow.users.get_by_name("ana")
     assert user.is_locked(utcnow())
@@ -60,6 +77,51 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(containe
         assert "identity.account_locked_out" in {m for m in _outbox_types(uow)}
     accounts.unlock_user(uow=container.uow(), actor=OPERATOR, name="ana")
     assert login(container, "ana").user.name == "ana"
+
+
+def test_an_address_past_its_limit_is_refused_before_any_password_is_checked(container):
+    from takedown.services.errors import RateLimited
+    from takedown.services.ratelimits import RateLimit
+
+    add_staff(container, "ana", Role.reviewer, token=False)
+    policy = LoginPolicy(max_failures=3, address_limit=RateLimit("login-address", 4, 900))
+    for n in range(4):  # guesses at many accounts
+        with pytest.raises(NotAuthenticated):
+            login(container, f"guess{n}", "x" * 12, client="203.0.113.9", policy=policy)
+    with pytest.raises(RateLimited) as refused:
+        login(container, "ana", client="203.0.113.9", policy=policy)
+    assert refused.value.retry_after > 0
+    assert login(container, "ana", client="198.51.100.1", policy=policy).user.name == "ana"
+    later = utcnow() + timedelta(minutes=31)
+    ok = accounts.login(
+        uow=container.uow(),
+        name="ana",
+        password=PASSWORD,
+        policy=policy,
+        client="203.0.113.9",
+        now=later,
+    )
+    assert ok.user.name == "ana"
+
+
+def test_admins_cannot_disable_themselves_or_the_last_admin_and_accounts_come_back(
+    container,
+):
+    add_staff(container, "boss", Role.admin, token=False)
+    me = login(container, "boss")
+    boss = accounts.authenticate(uow=container.uow(readonly=True), secret=me.session_secret)
+    with pytest.raises(Conflict, match="your own"):
+        accounts.disable_user(uow=container.uow(), actor=boss.principal, user_id=me.user.id)
+    with pytest.raises(Conflict, match="last active admin"):
+        accounts.disable_user(uow=container.uow(), actor=OPERATOR, user_id=me.user.id)
+    add_staff(container, "second", Role.admin, token=False)
+    disabled = accounts.disable_user(uow=container.uow(), actor=OPERATOR, user_id=me.user.id)
+    assert not disabled.active
+    with pytest.raises(NotAuthenticated):
+        login(container, "boss")
+    enabled = accounts.enable_user(uow=container.uow(), actor=OPERATOR, user_id=me.user.id)
+    assert enabled.active and login(container, "boss").user.name == "boss"
+    assert "user.enabled" in actions(container)
 
 
 def _outbox_types(uow):

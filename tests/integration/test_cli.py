@@ -127,3 +127,20 @@ def test_match_checks_videos_and_unreadable_media_without_a_traceback(
     first, second = (__import__("json").loads(line) for line in run.stdout.splitlines())
     assert first["kind"] == "video" and first["verdict"] == "allow" and first["matches"] == []
     assert second["code"] == "unsupported_format"
+
+
+def test_users_enable_brings_a_disabled_account_back_and_the_last_admin_stays(
+    container, database_url, tmp_path
+):
+    from takedown.identity import Role
+    from tests.conftest import add_staff
+
+    add_staff(container, "boss", Role.admin, token=False)
+    add_staff(container, "rev", Role.reviewer, token=False)
+    last = run_cli(database_url, tmp_path, "users", "disable", "boss")
+    assert last.returncode == 1 and "last active admin" in last.stderr
+    assert run_cli(database_url, tmp_path, "users", "disable", "rev").returncode == 0
+    enabled = run_cli(database_url, tmp_path, "users", "enable", "rev")
+    assert enabled.returncode == 0 and "enabled rev" in enabled.stderr
+    with container.uow(readonly=True) as uow:
+        assert uow.users.get_by_name("rev").active

@@ -83,5 +83,14 @@ def create_user(request: Request, user_in: UserCreate, uow: UoW) -> UserRead:
 def disable_user(
     request: Request, user_id: Annotated[int, Path(ge=1, le=2**62)], uow: UoW
 ) -> UserRead:
-    """Disable an account; its sessions and personal tokens stop working at once."""
+    """Disable an account; its sessions and personal tokens stop working at once. 409 for
+    your own account and for the last active admin."""
     return UserRead.of(accounts.disable_user(uow=uow, actor=principal_of(request), user_id=user_id))
+
+
+@router.post("/users/{user_id}/enable", dependencies=[Depends(Access(Permission.users_manage))])
+def enable_user(
+    request: Request, user_id: Annotated[int, Path(ge=1, le=2**62)], uow: UoW
+) -> UserRead:
+    """Enable a disabled account again; it logs in afresh (old sessions stay ended)."""
+    return UserRead.of(accounts.enable_user(uow=uow, actor=principal_of(request), user_id=user_id))

@@ -243,16 +243,30 @@ def users_token(
     typer.echo(issued.secret)
 
 
-@users_app.command("disable")
-def users_disable(name: str) -> None:
-    """Disable an account and end its sessions and tokens."""
-    container = _container()
+def _user_id(container: Container, name: str) -> int:
     with container.uow(readonly=True) as uow:
         user = uow.users.get_by_name(name)
     if user is None:
         raise _fail(f"no user named {name!r}")
-    _run(accounts.disable_user, uow=container.uow(), actor=_operator(), user_id=user.id)
+    return user.id
+
+
+@users_app.command("disable")
+def users_disable(name: str) -> None:
+    """Disable an account and end its sessions and tokens (never the last active admin)."""
+    container = _container()
+    user_id = _user_id(container, name)
+    _run(accounts.disable_user, uow=container.uow(), actor=_operator(), user_id=user_id)
     err.print(f"disabled {name}")
+
+
+@users_app.command("enable")
+def users_enable(name: str) -> None:
+    """Enable a disabled account again (it logs in afresh)."""
+    container = _container()
+    user_id = _user_id(container, name)
+    _run(accounts.enable_user, uow=container.uow(), actor=_operator(), user_id=user_id)
+    err.print(f"enabled {name}")
 
 
 @users_app.command("unlock")

@@ -190,6 +190,7 @@ class Container:
             max_failures=s.login_max_failures,
             lockout=timedelta(seconds=s.login_lockout_seconds),
             session_ttl=timedelta(seconds=s.session_ttl_seconds),
+            address_limit=self.login_address_limit,
         )
 
     @property

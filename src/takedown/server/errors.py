@@ -22,7 +22,14 @@ from takedown.cases import RoleNotAllowed
 from takedown.identity import Forbidden, IdentityError, NotAuthenticated, WeakPassword
 from takedown.media import MediaError, TooLarge
 from takedown.server.context import request_id_var
-from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound, ServiceError
+from takedown.services.errors import (
+    Busy,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    ServiceError,
+)
 from takedown.store.group_commit import WriterStopped
 
 log = logging.getLogger("takedown.http")
@@ -139,9 +146,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> Response:
-        if isinstance(exc, Busy):
+        if isinstance(exc, Busy | RateLimited):
             return error_response(
-                503, exc.code, exc.message, headers={"Retry-After": str(exc.retry_after)}
+                503 if isinstance(exc, Busy) else 429,
+                exc.code,
+                exc.message,
+                headers={"Retry-After": str(exc.retry_after)},
             )
         status = {NotFound: 404, Conflict: 409, InvalidInput: 422}.get(type(exc), 400)
         details = [ErrorDetail(field=exc.field, problem=exc.message)] if exc.field else []

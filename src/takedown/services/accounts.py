@@ -1,15 +1,24 @@
 """Staff accounts: create, disable, unlock; log in and out; resolve a credential.
 
-Login lock-out: ``login_max_failures`` wrong passwords in a row lock the account for
-``login_lockout_seconds``. The failure is committed *before* the error is raised, so an
-attacker cannot dodge the counter by dropping the connection. The message never says whether
+Login lock-out (``LoginPolicy``): ``login_max_failures`` wrong passwords for an account from
+one client address lock the account *for that address* for ``login_lockout_seconds``, so a
+stranger who knows an admin's name locks out only themselves; four times as many from any
+addresses lock it for everyone, against a guess spread over many addresses. Every address is
+also held to ``login_address_limit`` failed logins in all, after which it is refused (429)
+before any password is checked. Failures are committed *before* the error is raised, so an
+attacker cannot dodge a counter by dropping the connection. The message never says whether
 the name exists or the account is locked; the audit log does.
+
+An admin cannot disable their own account, nor the last active admin: someone must always be
+able to manage the rest. ``enable_user`` undoes ``disable_user``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,8 +43,9 @@ from takedown.identity import (
     require,
     verify_password,
 )
-from takedown.services import audit
-from takedown.services.errors import Conflict, InvalidInput, NotFound
+from takedown.services import audit, ratelimits
+from takedown.services.errors import Conflict, InvalidInput, NotFound, RateLimited
+from takedown.services.ratelimits import RateLimit
 from takedown.store.types import utcnow
 from takedown.store.uow import SqlAlchemyUnitOfWork
 
@@ -48,9 +58,18 @@ TOUCH_INTERVAL = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class LoginPolicy:
+    """``max_failures`` wrong passwords for one account from one address lock that account
+    for that address for ``lockout``; ``max_failures`` × ``ACCOUNT_WIDE`` from any addresses
+    lock it for everyone (a guess spread over many addresses). ``address_limit``: failed
+    logins one address may make in all, whatever the accounts (None: no limit)."""
+
     max_failures: int = 5
     lockout: timedelta = timedelta(minutes=15)
     session_ttl: timedelta = timedelta(hours=12)
+    address_limit: RateLimit | None = None
+
+
+ACCOUNT_WIDE = 4
 
 
 @dataclass(frozen=True)
@@ -128,13 +147,23 @@ def list_users(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[User]:
 
 
 def disable_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int) -> User:
-    """Disable an account and end its sessions and personal tokens at once."""
+    """Disable an account and end its sessions and personal tokens at once. Raises
+    ``Conflict`` for one's own account and for the last active admin."""
     require(actor, Permission.users_manage)
     now = utcnow()
     with uow:
         user = uow.users.get(user_id)
         if user is None:
             raise NotFound(f"no user {user_id}")
+        if actor.subject_id == user_id and actor.kind is not PrincipalKind.system:
+            raise Conflict("you cannot disable your own account; ask another admin")
+        if user.active and user.role is Role.admin:
+            admins = [u for u in uow.users.list() if u.role is Role.admin and u.active]
+            if len(admins) <= 1:
+                raise Conflict(
+                    f"{user.name} is the last active admin; make another admin first, or "
+                    "no one could manage accounts"
+                )
         uow.users.update(user_id, active=False)
         uow.staff_sessions.revoke_all_of_user(user_id, now)
         revoked = uow.keys.revoke_all_of_user(user_id, now)
@@ -152,11 +181,46 @@ def disable_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int) -
     return updated
 
 
-def unlock_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str) -> User:
+def enable_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int) -> User:
+    """Enable a disabled account again (its old sessions and tokens stay ended; it logs in
+    afresh)."""
     require(actor, Permission.users_manage)
     with uow:
-        user = _user_by_name(uow, name)
+        user = uow.users.get(user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id}")
+        uow.users.update(user_id, active=True, failed_logins=0, locked_until=None)
+        audit.record(uow, actor=actor, action="user.enabled", target_type="user", target_id=user_id)
+        uow.commit()
+        updated = uow.users.get(user_id)
+    assert updated is not None
+    return updated
+
+
+def unlock_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str) -> User:
+    """End an account's lock-out, for everyone and every address."""
+    require(actor, Permission.users_manage)
+    return _unlock(uow, actor, lambda: _user_by_name(uow, name))
+
+
+def unlock_user_id(*, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int) -> User:
+    """``unlock_user`` by the account's id."""
+    require(actor, Permission.users_manage)
+
+    def find() -> User:
+        user = uow.users.get(user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id}")
+        return user
+
+    return _unlock(uow, actor, find)
+
+
+def _unlock(uow: SqlAlchemyUnitOfWork, actor: Principal, find: Callable[[], User]) -> User:
+    with uow:
+        user = find()
         uow.users.update(user.id, failed_logins=0, locked_until=None)
+        uow.rate_counters.forget_bucket_prefix(_account_limit(user.id, LoginPolicy()).name)
         audit.record(
             uow, actor=actor, action="user.unlocked", target_type="user", target_id=user.id
         )
@@ -188,15 +252,26 @@ def login(
     password: str,
     policy: LoginPolicy,
     client: str | None = None,
+    now: datetime | None = None,
 ) -> LoginResult:
     """Check a password and open a session.
 
     Raises ``NotAuthenticated`` (one message for every failure) and records why in the audit
-    log: unknown name, wrong password, disabled or locked account.
+    log: unknown name, wrong password, disabled or locked account; ``RateLimited`` when the
+    client address is past ``policy.address_limit`` (nothing is checked then).
     """
-    now = utcnow()
+    now = now or utcnow()
+    stamp = now.timestamp()
+    address = hashlib.sha256((client or "unknown").encode()).hexdigest()[:32]
     anonymous = Principal(kind=PrincipalKind.system, subject_id=None, name=f"login:{name[:64]}")
     with uow:
+        if policy.address_limit is not None:
+            allowed = ratelimits.estimate(uow, policy.address_limit, address, now=stamp)
+            if not allowed.allowed:
+                raise RateLimited(
+                    "too many failed logins from your address; try again later",
+                    retry_after=allowed.retry_after,
+                )
         user = uow.users.get_by_name(name)
         if user is None or user.password_hash is None:
             verify_password(_DUMMY_HASH, password)
@@ -206,17 +281,24 @@ def login(
                 action="auth.login_failed",
                 details={"reason": "unknown_name", "client": client},
             )
+            _count_failure(uow, policy, address, stamp)
             uow.commit()
             raise NotAuthenticated(LOGIN_FAILED)
         reason = None
+        account_limit = _account_limit(user.id, policy)
         if not verify_password(user.password_hash, password):
             reason = "wrong_password"
         if user.is_locked(now):
             reason = "locked"
+        elif not ratelimits.estimate(uow, account_limit, address, now=stamp).allowed:
+            reason = "locked_for_address"
         elif not user.active:
             reason = "disabled"
         if reason is not None:
             _record_failure(uow, user, reason, now, policy, client)
+            _count_failure(uow, policy, address, stamp)
+            if reason == "wrong_password":
+                ratelimits.hit(uow, account_limit, address, now=stamp)
             uow.commit()
             raise NotAuthenticated(LOGIN_FAILED)
         issued = issue_secret(SecretKind.session)
@@ -231,6 +313,7 @@ def login(
         )
         values: dict[str, object] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
         uow.users.update(user.id, **values)
+        uow.rate_counters.forget(account_limit.bucket(address))  # failures "in a row"
         audit.record(
             uow,
             actor=_principal_for(user, PrincipalKind.staff_session, session.id),
@@ -243,6 +326,19 @@ def login(
     return LoginResult(
         user=user, session_secret=issued.value, csrf_token=csrf, expires_at=expires_at
     )
+
+
+def _account_limit(user_id: int, policy: LoginPolicy) -> ratelimits.RateLimit:
+    """Wrong passwords for one account, counted per client address."""
+    seconds = max(1, int(policy.lockout.total_seconds()))
+    return ratelimits.RateLimit(f"login-account-{user_id}", policy.max_failures, seconds)
+
+
+def _count_failure(
+    uow: SqlAlchemyUnitOfWork, policy: LoginPolicy, address: str, now: float
+) -> None:
+    if policy.address_limit is not None:
+        ratelimits.hit(uow, policy.address_limit, address, now=now)
 
 
 def _record_failure(
@@ -265,7 +361,7 @@ def _record_failure(
     if reason != "wrong_password":
         return
     failures = user.failed_logins + 1
-    if failures >= policy.max_failures:
+    if failures >= policy.max_failures * ACCOUNT_WIDE:
         until = now + policy.lockout
         uow.users.update(user.id, failed_logins=0, locked_until=until)
         audit.record(

@@ -6,7 +6,8 @@ Exception tree (with the identity errors services also raise)::
     ├── NotFound        the named thing does not exist (404)
     ├── Conflict        it exists already, or its state forbids the change (409)
     ├── InvalidInput    a value breaks a rule the schema cannot express (422)
-    └── Busy            capacity for this kind of work is full; try again soon (503)
+    ├── Busy            capacity for this kind of work is full; try again soon (503)
+    └── RateLimited     too many attempts from this caller; try again later (429)
     takedown.identity.IdentityError
     ├── NotAuthenticated (401)
     ├── Forbidden        (403)
@@ -45,5 +46,15 @@ class Busy(ServiceError):
     code = "busy"
 
     def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(ServiceError):
+    """Too many attempts from this caller. ``retry_after``: seconds until one is allowed."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after

@@ -44,10 +44,16 @@ def _windows(rule: RateLimit, now: float) -> tuple[int, int, float]:
 
 
 def check(uow: SqlAlchemyUnitOfWork, rule: RateLimit, who: str, *, now: float) -> RateVerdict:
-    """Whether ``who`` may make one more attempt now (reads only)."""
-    current, previous, elapsed = _windows(rule, now)
+    """Whether ``who`` may make one more attempt now (reads only, in a unit of work of its
+    own)."""
     with uow:
-        counts = uow.rate_counters.counts(rule.bucket(who), (current, previous))
+        return estimate(uow, rule, who, now=now)
+
+
+def estimate(uow: SqlAlchemyUnitOfWork, rule: RateLimit, who: str, *, now: float) -> RateVerdict:
+    """``check`` in an entered unit of work."""
+    current, previous, elapsed = _windows(rule, now)
+    counts = uow.rate_counters.counts(rule.bucket(who), (current, previous))
     return verdict(rule, counts.get(current, 0), counts.get(previous, 0), elapsed)
 
 

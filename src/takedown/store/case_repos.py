@@ -543,6 +543,16 @@ class RateCounterRepository(RawRepository):
             {"bucket": bucket, "window": window},
         )
 
+    def forget(self, bucket: str) -> None:
+        """Drop every count of one bucket."""
+        self._raw.write("DELETE FROM rate_counters WHERE bucket = :bucket", {"bucket": bucket})
+
+    def forget_bucket_prefix(self, name: str) -> None:
+        """Drop every count of limit ``name``."""
+        self._raw.write(
+            "DELETE FROM rate_counters WHERE bucket LIKE :prefix", {"prefix": name + ":%"}
+        )
+
     def forget_before(self, name: str, window: int) -> None:
         """Drop the windows of limit ``name`` that started before ``window``."""
         self._raw.write(

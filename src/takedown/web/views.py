@@ -1,4 +1,5 @@
-"""Console pages: log in and out, the home page, and API key management for admins.
+"""Console pages: log in and out, the home page, and API key and account management for
+admins.
 
 Every form carries the session's CSRF token; the login form, which comes before a session,
 uses a double-submit cookie instead.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Request
@@ -18,13 +20,16 @@ from takedown.identity import NotAuthenticated, Permission, Scope
 from takedown.server.container import container_of
 from takedown.server.security import SESSION_COOKIE, Access, principal_of
 from takedown.services import accounts, keys
-from takedown.services.errors import ServiceError
+from takedown.services.errors import RateLimited, ServiceError
+from takedown.store.types import utcnow
 from takedown.web.pages import render
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "takedown_login_csrf"
 CONSOLE = [Depends(Access(Permission.console_view, html=True))]
 KEYS = [Depends(Access(Permission.keys_manage, html=True))]
+USERS = [Depends(Access(Permission.users_manage, html=True))]
+UserPk = Annotated[int, Path(ge=1, le=2**62)]
 
 
 def _safe_next(url: str | None) -> str:
@@ -89,6 +94,16 @@ async def login_submit(
             policy=container.login_policy,
             client=client,
         )
+    except RateLimited as exc:
+        refused = login_form(
+            request,
+            next_url=next,
+            error="Too many failed logins have come from your connection. Please try again "
+            f"in about {max(1, round(exc.retry_after / 60))} minutes.",
+            status=429,
+        )
+        refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
     except NotAuthenticated:
         return login_form(
             request,
@@ -170,3 +185,42 @@ def keys_revoke(request: Request, key_pk: Annotated[int, Path(ge=1, le=2**62)]) 
         uow=container_of(request).uow(), actor=principal_of(request), key_pk=key_pk
     )
     return RedirectResponse("/console/keys", status_code=303)
+
+
+def _users_page(request: Request, *, error: str | None = None, status: int = 200) -> HTMLResponse:
+    listing = accounts.list_users(
+        uow=container_of(request).uow(readonly=True), actor=principal_of(request)
+    )
+    return render(
+        request, "users.html", {"users": listing, "error": error, "now": utcnow()}, status=status
+    )
+
+
+@router.get("/console/users", dependencies=USERS)
+def users_page(request: Request) -> HTMLResponse:
+    return _users_page(request)
+
+
+def _user_action(request: Request, action: Callable[..., object], user_id: int) -> Response:
+    c = container_of(request)
+    try:
+        action(uow=c.uow(), actor=principal_of(request), user_id=user_id)
+    except ServiceError as exc:
+        status = 409 if exc.code == "conflict" else 404
+        return _users_page(request, error=exc.message, status=status)
+    return RedirectResponse("/console/users", status_code=303)
+
+
+@router.post("/console/users/{user_id}/disable", dependencies=USERS)
+def users_disable(request: Request, user_id: UserPk) -> Response:
+    return _user_action(request, accounts.disable_user, user_id)
+
+
+@router.post("/console/users/{user_id}/enable", dependencies=USERS)
+def users_enable(request: Request, user_id: UserPk) -> Response:
+    return _user_action(request, accounts.enable_user, user_id)
+
+
+@router.post("/console/users/{user_id}/unlock", dependencies=USERS)
+def users_unlock(request: Request, user_id: UserPk) -> Response:
+    return _user_action(request, accounts.unlock_user_id, user_id)
