@@ -247,7 +247,8 @@ async def _scan(
     except NotMedia:
         # Not an image: a video, on threads of its own (an image never waits behind one).
         analysed = await c.hash_video(partial(analyse, kind="video"))
-    result = await c.writer.run(partial(scanning.record_scan, scan=analysed))
+    intake = await c.intake_async() if analysed.result.matches else None
+    result = await c.writer.run(partial(scanning.record_scan, scan=analysed, intake=intake))
     h = result.hashes
     if isinstance(h, ImageHashes):
         hashes = HashesRead(

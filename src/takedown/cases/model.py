@@ -59,6 +59,7 @@ class CaseStatus(StrEnum):
 class ReportSource(StrEnum):
     public_page = "public_page"  # the /report form: anyone, no login
     api = "api"  # a platform's report button, a trusted flagger, police, staff
+    scan = "scan"  # an upload that matched a block_and_report bank (no person reported it)
 
 
 PUBLIC_ROLES = frozenset(

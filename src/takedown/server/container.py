@@ -176,6 +176,7 @@ class Container:
             policy=self.triage_policy,
             status_key=self._status_key,
             status_base_url=self.public_url,
+            exposure=self.exposure_policy,
             email=bool(self.settings.smtp_host),
             case_media=self.case_media,
         )

@@ -141,6 +141,7 @@ class IntakeContext:
     status_key: bytes
     now: datetime | None = None
     status_base_url: str | None = None  # where status links point, for e-mails
+    exposure: ExposurePolicy | None = None  # what counts as fast-growing exposure
     email: bool = False  # queue e-mails to reporters who gave an address
     # Case items' PDQ hashes in memory (one per process); None: a new one for this context.
     case_media: CaseMediaIndex | None = None
@@ -459,7 +460,8 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         if m.policy is BankPolicy.block_and_report
         and not (m.signal_type is SignalType.pdq and weak)
     ]
-    new_reporter = not reporter_seen
+    # A bank match at upload is no person: it never counts as a reporter.
+    new_reporter = not reporter_seen and prepared.source is not ReportSource.scan
     valid_ncii = prepared.missing_for_valid == []
     facts_in = ReportFacts(
         category=r.category,
@@ -472,6 +474,9 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
     )
     before = case.facts if case is not None else CaseFacts()
     facts = before.with_report(facts_in)
+    # Exposure the platform posted before anyone reported it counts from the first report.
+    if case is None and item is not None and _exposure_fast(uow, item, ctx.exposure):
+        facts = replace(facts, fast_exposure=True)
     if auto:
         facts = replace(facts, block_and_report_match=True)
     if account and not known_item:
@@ -689,7 +694,8 @@ def _confirm_automatically(
         report_id=None,
         author="system",
         kind="decision",
-        body=f"Confirmed automatically: the reported content {reason}. It is being removed.",
+        body=f"Confirmed automatically: the content {reason}. Its removal, with every copy, is "
+        "the next step; this page will say when it is done.",
         at=now,
     )
     audit.record(
@@ -723,7 +729,8 @@ def _confirm_automatically(
                     to=address,
                     subject=f"Update on your report {case_number(case_id)}",
                     body=f"There is a decision on case {case_number(case_id)}: the reported "
-                    f"content {reason}. It is being removed, with every copy we can find.\n"
+                    f"content {reason}, so it is confirmed. Its removal, with every copy we can "
+                    "find, is the next step.\n"
                     "Your status page (the link in our first e-mail) shows the decision.\n",
                 )
             )
@@ -781,8 +788,9 @@ def next_step(
     page both say it."""
     if status is CaseStatus.confirmed:
         return (
-            "We confirmed that this content breaks the law or our rules. It is being removed, "
-            "with every copy we can find, and the account that shared it will be acted on."
+            "We confirmed that this content breaks the law or our rules. Removing it, with "
+            "every copy we can find, and acting on the account that shared it are the next "
+            "steps; this page will say when they are done."
         )
     if status is CaseStatus.closed:
         return "This case is closed. You can appeal the decision below."
@@ -918,21 +926,9 @@ def record_stats(
     if views < 0 or reposts < 0:
         raise InvalidInput("views and reposts cannot be negative")
     now = ctx.now or utcnow()
-    cur_views, cur_reposts, at, prev_views, prev_reposts, prev_at = uow.content_stats.record(
-        content_id, views=views, reposts=reposts, at=now
-    )
-    if prev_at is None:
-        item = uow.content.get(content_id)
-        prev_at, prev_views, prev_reposts = (item.first_seen_at, 0, 0) if item else (None, 0, 0)
-    vph = rph = None
-    if prev_at is not None:
-        hours = max((at - prev_at).total_seconds() / 3600, 1 / 60)
-        vph = (cur_views - (prev_views or 0)) / hours
-        rph = (cur_reposts - (prev_reposts or 0)) / hours
-    fast = bool(
-        (vph is not None and vph >= exposure.fast_views_per_hour)
-        or (rph is not None and rph >= exposure.fast_reposts_per_hour)
-    )
+    reading = uow.content_stats.record(content_id, views=views, reposts=reposts, at=now)
+    item = uow.content.get(content_id) if reading[5] is None else None
+    vph, rph, fast = _growth(reading, item, exposure)
     raised: list[int] = []
     if fast:
         for case_id in uow.cases.case_ids_for_content(content_id):
@@ -975,6 +971,39 @@ def record_stats(
         reposts_per_hour=rph,
         cases_raised=raised,
     )
+
+
+Reading = tuple[int, int, datetime, int | None, int | None, datetime | None]
+
+
+def _growth(
+    reading: Reading, item: ContentItem | None, exposure: ExposurePolicy
+) -> tuple[float | None, float | None, bool]:
+    """(views an hour, reposts an hour, whether that is fast) from a stats reading: since the
+    previous reading, or since the item was first seen when there is none."""
+    cur_views, cur_reposts, at, prev_views, prev_reposts, prev_at = reading
+    if prev_at is None:
+        prev_at, prev_views, prev_reposts = (item.first_seen_at, 0, 0) if item else (None, 0, 0)
+    vph = rph = None
+    if prev_at is not None:
+        hours = max((at - prev_at).total_seconds() / 3600, 1 / 60)
+        vph = (cur_views - (prev_views or 0)) / hours
+        rph = (cur_reposts - (prev_reposts or 0)) / hours
+    fast = bool(
+        (vph is not None and vph >= exposure.fast_views_per_hour)
+        or (rph is not None and rph >= exposure.fast_reposts_per_hour)
+    )
+    return vph, rph, fast
+
+
+def _exposure_fast(
+    uow: SqlAlchemyUnitOfWork, item: ContentItem, exposure: ExposurePolicy | None
+) -> bool:
+    """Whether the platform's last stats for ``item`` showed fast growth (none posted: no)."""
+    reading = uow.content_stats.latest(item.content_id)
+    if reading is None:
+        return False
+    return _growth(reading, item, exposure or ExposurePolicy())[2]
 
 
 def status_key(uow: SqlAlchemyUnitOfWork) -> bytes:

@@ -6,12 +6,14 @@ for the work that follows (cases, enforcement); a clean scan writes only the reg
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
+from takedown.cases import Category, ReporterRole, ReportSource
 from takedown.identity import Permission, Principal, require
 from takedown.matching import (
     BankIndexes,
+    BankPolicy,
     ContentMatched,
     InvalidSignal,
     Match,
@@ -30,7 +32,7 @@ from takedown.media import (
     hash_image,
     hash_video,
 )
-from takedown.services import audit
+from takedown.services import audit, reports
 from takedown.services.errors import InvalidInput
 from takedown.services.matcher import Matcher
 from takedown.store.uow import SqlAlchemyUnitOfWork
@@ -191,9 +193,16 @@ def match_hashes(
     return matches, verdict_for(matches, pdq_quality=100 if strong else 0), frames_matched
 
 
-def record_scan(uow: SqlAlchemyUnitOfWork, scan: Scan) -> ScanResult:
+def record_scan(
+    uow: SqlAlchemyUnitOfWork, scan: Scan, intake: reports.IntakeContext | None = None
+) -> ScanResult:
     """Register a scanned item, and audit and publish a match, in ``uow``'s transaction (a
-    work function for the group-commit writer: no commit here)."""
+    work function for the group-commit writer: no commit here).
+
+    An item that matches a ``block_and_report`` bank (by an exact hash, or a PDQ hash of good
+    quality) opens a case at once, or joins the open one about the same content or media,
+    and confirms it as an automated decision, exactly as a report of it would (``intake``:
+    what report intake needs; without it no case is opened, for callers that only hash)."""
     uow.content.upsert(
         content_id=scan.content_id,
         account_id=scan.account_id,
@@ -206,7 +215,33 @@ def record_scan(uow: SqlAlchemyUnitOfWork, scan: Scan) -> ScanResult:
         _record_match(
             uow, scan.actor, scan.content_id, scan.account_id, result.matches, result.verdict
         )
+        if intake is not None and any(
+            m.policy is BankPolicy.block_and_report for m in result.matches
+        ):
+            reports.store(uow, _automated_report(scan), intake)
     return result
+
+
+MATCHER = Principal.system("matcher")
+
+
+def _automated_report(scan: Scan) -> reports.Prepared:
+    """The report a bank match files for an upload: no person, source ``scan``. Its key is
+    the content id, so scanning the same item again joins the report already made."""
+    banks = sorted({m.bank for m in scan.result.matches if m.policy is BankPolicy.block_and_report})
+    prepared = reports.prepare(
+        actor=MATCHER,
+        report_in=reports.ReportCreate(
+            category=Category.csam,
+            reporter_role=ReporterRole.platform_staff,
+            content_id=scan.content_id,
+            description=f"Uploaded by account {scan.account_id}; matched the hash bank(s) "
+            + ", ".join(banks)
+            + " when scanned.",
+            idempotency_key=f"scan:{scan.content_id}"[: reports.MAX_IDEMPOTENCY_KEY],
+        ),
+    )
+    return replace(prepared, source=ReportSource.scan)
 
 
 def scan_media(
@@ -219,6 +254,7 @@ def scan_media(
     account_id: str,
     parent_content_id: str | None = None,
     limits: ImageLimits | None = None,
+    intake: reports.IntakeContext | None = None,
 ) -> ScanResult:
     """``analyse_media`` and ``record_scan`` in one transaction of ``uow``: one transaction per
     scan. Nothing is recorded when the media or the ids are bad."""
@@ -232,7 +268,7 @@ def scan_media(
         limits=limits,
     )
     with uow:
-        result = record_scan(uow, scan)
+        result = record_scan(uow, scan, intake)
         uow.commit()
     return result
 

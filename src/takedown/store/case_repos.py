@@ -490,6 +490,13 @@ class ContentStatsRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
 
+    def latest(
+        self, content_id: str
+    ) -> tuple[int, int, datetime, int | None, int | None, datetime | None] | None:
+        """The last reading and the one before, as ``record`` returns them; None if none."""
+        row = self._s.get(ContentStatsRow, content_id)
+        return None if row is None else _reading(row)
+
     def record(
         self, content_id: str, *, views: int, reposts: int, at: datetime
     ) -> tuple[int, int, datetime, int | None, int | None, datetime | None]:
@@ -506,14 +513,20 @@ class ContentStatsRepository:
             )
             row.views, row.reposts, row.at = views, reposts, at
         self._s.flush()
-        return (
-            row.views,
-            row.reposts,
-            row.at,
-            row.previous_views,
-            row.previous_reposts,
-            row.previous_at,
-        )
+        return _reading(row)
+
+
+def _reading(
+    row: ContentStatsRow,
+) -> tuple[int, int, datetime, int | None, int | None, datetime | None]:
+    return (
+        row.views,
+        row.reposts,
+        row.at,
+        row.previous_views,
+        row.previous_reposts,
+        row.previous_at,
+    )
 
 
 class InstanceSecretRepository:
