@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# make test runs the suite on this many processes (pytest-xdist), a test file to each.
+TEST_WORKERS ?= 2
 
-.PHONY: demo serve test test-unit test-integration test-e2e bench lint browser install dev clean
+.PHONY: demo serve test test-unit test-integration test-e2e fuzz bench lint browser install dev clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -41,7 +43,7 @@ browser:
 
 ## The whole suite: unit, integration (SQLite and PostgreSQL) and end-to-end.
 test: dev browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-unit: dev
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
@@ -51,6 +53,12 @@ test-integration: dev
 
 test-e2e: dev browser
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+## Schema fuzzing over the whole API and the media fuzz corpus, with many examples each
+## (make test runs the same with a few). FUZZ_EXAMPLES=N to choose.
+FUZZ_EXAMPLES ?= 100
+fuzz: dev
+	TAKEDOWN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/e2e/test_schema_fuzz.py tests/e2e/test_media_fuzz.py $(PYTEST_ARGS)
 
 ## Benchmarks against the reference libraries, in the same run (BENCH=hashing|index|foundation).
 bench: $(VENV)/.installed-bench

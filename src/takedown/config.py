@@ -141,6 +141,12 @@ class Settings(BaseSettings):
         description="Mail server for e-mails to reporters who gave an address (the "
         "acknowledgment with their status link, and decisions). Empty: no e-mail is sent.",
     )
+    mailbox: bool = Field(
+        False,
+        description="Development only: deliver reporters' e-mails to a mailbox in the data "
+        "folder (`DATA_DIR/mailbox`), read on the console's *Mailbox* page, when no mail "
+        "server is set. `takedown demo` turns it on. Refused in production.",
+    )
     smtp_port: int = Field(25, ge=1, le=65535, description="Mail server port.")
     smtp_starttls: bool = Field(False, description="Upgrade the mail connection with STARTTLS.")
     smtp_username: str | None = Field(None, description="Mail server login, if it needs one.")
@@ -238,6 +244,13 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'takedown.db').resolve()}"
 
     @property
+    def mailbox_dir(self) -> Path | None:
+        """Where e-mails are delivered instead of sent (``mailbox`` on, no mail server)."""
+        if self.mailbox and not self.smtp_host:
+            return self.data_dir / "mailbox"
+        return None
+
+    @property
     def cookie_secure(self) -> bool:
         if self.session_cookie_secure is not None:
             return self.session_cookie_secure
@@ -249,6 +262,8 @@ class Settings(BaseSettings):
             return
         if self.session_cookie_secure is False:
             raise ConfigError("TAKEDOWN_SESSION_COOKIE_SECURE=false is not allowed in production")
+        if self.mailbox:
+            raise ConfigError("TAKEDOWN_MAILBOX is for development only; set TAKEDOWN_SMTP_HOST")
         if not self.public_url:
             raise ConfigError(
                 "TAKEDOWN_PUBLIC_URL is required in production: it is the address in every "

@@ -20,6 +20,7 @@ from takedown.server.container import Container
 from takedown.services import accounts, keys
 from takedown.services import banks as banks_service
 
+DEMO_KEY = "demo platform"
 DEMO_USERS = {
     "admin": Role.admin,
     "lead": Role.child_safety_lead,
@@ -45,8 +46,12 @@ def load_demo(container: Container, base_url: str = "http://127.0.0.1:8000") -> 
                 uow=container.uow(), actor=operator, name=name, role=role, password=password
             )
         lines.append(f"login {name:<10} password {password}   ({role.value})")
+    # One demo key at a time: the last run's stops working when this run's is made.
+    for old in keys.list_api_keys(uow=container.uow(readonly=True), actor=operator):
+        if old.name == DEMO_KEY and old.revoked_at is None:
+            accounts.revoke_credential(uow=container.uow(), actor=operator, key_pk=old.id)
     issued = keys.create_api_key(
-        uow=container.uow(), actor=operator, name="demo platform", scopes=[Scope.scan, Scope.report]
+        uow=container.uow(), actor=operator, name=DEMO_KEY, scopes=[Scope.scan, Scope.report]
     )
     lines.append(f"platform API key (scan, report): {issued.secret}")
     sample = _sample_bank(container, operator)

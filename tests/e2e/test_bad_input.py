@@ -218,3 +218,34 @@ def test_integers_past_the_databases_range_are_a_422_never_a_500(live_server, co
         token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/console/keys").text)
         r = c.post(f"/console/keys/{huge}/revoke", data={"csrf_token": token.group(1)})
         assert r.status_code == 422 and "text/html" in r.headers["content-type"]
+
+
+def test_who_may_call_is_checked_before_what_they_sent(live_server, container):
+    from tests.conftest import add_key
+
+    reviewer = {"Authorization": f"Bearer {add_staff(container, 'rev', Role.reviewer)}"}
+    scanner = {"Authorization": f"Bearer {add_key(container, 'p', Scope.scan)[1]}"}
+    with live_server.client() as c:
+        for headers, status in (({}, 401), (reviewer, 403), (scanner, 403)):
+            for body in (b"{not json", b'{"name": 5}'):
+                r = c.post(
+                    "/v1/banks",
+                    content=body,
+                    headers={**headers, "Content-Type": "application/json"},
+                )
+                assert r.status_code == status, (headers, body, r.text)
+        # With the permission, the body's problem is named.
+        lead = {"Authorization": f"Bearer {add_staff(container, 'lead', Role.child_safety_lead)}"}
+        r = c.post(
+            "/v1/banks", content=b"{not", headers={**lead, "Content-Type": "application/json"}
+        )
+        assert r.status_code == 400 and error_of(r)["code"] == "malformed_json"
+
+
+def test_a_wrong_method_names_every_method_the_path_answers(live_server):
+    with live_server.client() as c:
+        r = c.request("PUT", "/v1/banks")
+        assert r.status_code == 405
+        assert set(r.headers["allow"].split(", ")) == {"GET", "POST"}
+        r = c.request("PUT", "/v1/banks/x")
+        assert set(r.headers["allow"].split(", ")) == {"GET", "PATCH"}

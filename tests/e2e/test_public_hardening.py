@@ -6,6 +6,7 @@ keeps refused text and holds across processes."""
 import html
 import logging
 import re
+import time
 
 import pytest
 
@@ -88,13 +89,21 @@ def test_status_tokens_never_reach_the_request_log(server, caplog):
         with caplog.at_level(logging.INFO, logger="takedown.http"):
             page = client.get(link)
             client.post(link + "/reply", data={"message": "hello", "kind": "reply"})
+            # The access line is written just after the answer is sent: wait for both.
+            deadline = time.monotonic() + 10
+            while len(_status_paths(caplog)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
         assert page.headers["referrer-policy"] == "no-referrer"
         assert page.headers["cache-control"] == "no-store"
-    paths = [r.path for r in caplog.records if getattr(r, "path", "").startswith("/status/")]
+    paths = _status_paths(caplog)
     assert len(paths) == 2
     for path in paths:
         assert token not in path and token[14:] not in path
         assert path.startswith("/status/" + token[:14])
+
+
+def _status_paths(caplog):
+    return [r.path for r in caplog.records if getattr(r, "path", "").startswith("/status/")]
 
 
 def test_refused_reports_do_not_count_and_replies_have_their_own_limit(server):

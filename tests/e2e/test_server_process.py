@@ -133,7 +133,7 @@ def test_serve_upgrades_an_empty_database_and_logs_json_with_request_ids(demo_en
 
 
 def test_production_mode_refuses_demo_data(demo_env, tmp_path):
-    env = {**demo_env, "TAKEDOWN_MODE": "production"}
+    env = {**demo_env, "TAKEDOWN_MODE": "production", "TAKEDOWN_PUBLIC_URL": "https://x.example"}
     proc = subprocess.run(
         [str(TAKEDOWN), "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=60
     )

@@ -45,7 +45,17 @@ def readyz(uow: ReadUoW) -> JSONResponse:
     return JSONResponse(body, status_code=200 if r.ready else 503)
 
 
-@router.get("/metrics", dependencies=[Depends(Access(Permission.metrics_read))])
+@router.get(
+    "/metrics",
+    dependencies=[Depends(Access(Permission.metrics_read))],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition",
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+        }
+    },
+)
 def metrics(uow: ReadUoW) -> Response:
     """Prometheus exposition. Scrape with an API key of scope ``metrics``."""
     for status, n in system.outbox_counts(uow=uow).items():

@@ -23,7 +23,15 @@ from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.hot_routes import direct
 from takedown.server.security import Access, checks_access, principal_of
 from takedown.services import reports
+from takedown.services.errors import InvalidInput
 
+# The service's field names, as this document names them.
+API_FIELDS = {
+    "contact_email": "contact.email",
+    "contact_name": "contact.name",
+    "police_agency": "law_enforcement.agency",
+    "police_case_number": "law_enforcement.case_number",
+}
 router = APIRouter(prefix="/v1", tags=["reports"], responses=ERROR_RESPONSES)
 
 
@@ -115,24 +123,30 @@ async def submit_report(request: Request) -> Response:
     c: Container = container_of(request)
     law = report_in.law_enforcement
     contact = report_in.contact
-    prepared = reports.prepare(
-        actor=principal_of(request),
-        report_in=reports.ReportCreate(
-            category=report_in.category,
-            reporter_role=report_in.reporter_role,
-            content_id=report_in.content_id,
-            content_url=report_in.content_url,
-            depicted_minor=report_in.depicted_minor,
-            police_agency=law.agency if law else None,
-            police_case_number=law.case_number if law else None,
-            contact_name=contact.name if contact else None,
-            contact_email=contact.email if contact else None,
-            signature=report_in.signature,
-            good_faith_statement=report_in.good_faith_statement,
-            description=report_in.description or "",
-            idempotency_key=report_in.idempotency_key,
-        ),
-    )
+    try:
+        prepared = reports.prepare(
+            actor=principal_of(request),
+            report_in=reports.ReportCreate(
+                category=report_in.category,
+                reporter_role=report_in.reporter_role,
+                content_id=report_in.content_id,
+                content_url=report_in.content_url,
+                depicted_minor=report_in.depicted_minor,
+                police_agency=law.agency if law else None,
+                police_case_number=law.case_number if law else None,
+                contact_name=contact.name if contact else None,
+                contact_email=contact.email if contact else None,
+                signature=report_in.signature,
+                good_faith_statement=report_in.good_faith_statement,
+                description=report_in.description or "",
+                idempotency_key=report_in.idempotency_key,
+            ),
+        )
+    except InvalidInput as exc:
+        # The service names its own fields; the caller sent this document's.
+        field = API_FIELDS.get(exc.field or "", exc.field)
+        message = exc.message.replace(exc.field or "\x00", field or "")
+        raise InvalidInput(message, field=field) from exc
     ctx = await c.intake_async()
     receipt = await c.writer.run(reports.StoreReport(prepared, ctx))
     return JSONBytes(

@@ -398,6 +398,11 @@ def demo(
     """Load sample data (development mode only), print what to open, and serve."""
     from takedown.demo import load_demo
 
+    if os.environ.get("TAKEDOWN_MODE", "development").lower() != "development":
+        raise _fail("demo data is for development mode only")
+    if not os.environ.get("TAKEDOWN_SMTP_HOST"):
+        # E-mails to reporters land in a mailbox the console shows (development only).
+        os.environ.setdefault("TAKEDOWN_MAILBOX", "true")
     container = _container(check_schema=False)
     if container.settings.mode.value != "development":
         raise _fail("demo data is for development mode only")
@@ -405,9 +410,16 @@ def demo(
     base = f"http://{host}:{port}"
     credentials = load_demo(container, base)
     err.print(f"\n[bold]takedown demo[/bold] (SQLite in {container.settings.data_dir.resolve()})\n")
+    err.print(f"  report    {base}/report   (the public report form, no login)")
     err.print(f"  console   {base}/console")
     err.print(f"  API docs  {base}/docs")
-    err.print(f"  health    {base}/healthz   readiness {base}/readyz\n")
+    err.print(f"  health    {base}/healthz   readiness {base}/readyz")
+    if container.settings.mailbox_dir is not None:
+        err.print(
+            f"  mailbox   {base}/console/mailbox   (e-mails to reporters land here, as admin; "
+            "set TAKEDOWN_SMTP_HOST to send them)"
+        )
+    err.print("")
     for line in credentials:
         err.print(f"  {line}")
     err.print("")

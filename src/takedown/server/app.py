@@ -26,6 +26,7 @@ from takedown.server.errors import install_error_handlers
 from takedown.server.hot_routes import DirectLane, TakedownApp
 from takedown.server.middleware import BodyLimitMiddleware, ObservabilityMiddleware, Observer
 from takedown.server.security import (
+    Access,
     HTMLAuthError,
     check_routes_declared,
     declared_access,
@@ -168,6 +169,32 @@ def tune_server_process() -> None:
     sys.setswitchinterval(SERVER_SWITCH_INTERVAL)
 
 
+_ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+_GENERAL_ERRORS = {
+    "400": "Malformed JSON, or an invalid `Content-Length`",
+    "413": "The body is over the route's limit",
+    "503": "Shutting down, or at capacity for this work; retry after `Retry-After`",
+}
+
+
+def _document_errors(operation: dict[str, Any], method: str, path: str, access: Access) -> None:
+    """Every status a route can answer, each with the one error shape: the ones any route
+    gives (a malformed body, one over the limit, a server shutting down), 404 on routes that
+    name a thing in their path, 409 on routes that change something a rule may forbid."""
+    responses = operation.setdefault("responses", {})
+    wanted = dict(_GENERAL_ERRORS)
+    if access.permission is not None:
+        wanted["401"] = "No valid credential"
+        wanted["403"] = "Credential lacks the permission"
+        wanted["422"] = "Invalid input"
+        if "{" in path:
+            wanted["404"] = "No such thing (or not one you may see)"
+        if method.upper() in ("POST", "PATCH", "DELETE"):
+            wanted["409"] = "It exists already, or its state forbids the change"
+    for code, description in wanted.items():
+        responses.setdefault(code, {"description": description, "content": _ERROR_REF})
+
+
 def _document_access(app: FastAPI) -> None:
     """Show each route's required permission in the OpenAPI document, and declare bearer
     authentication so Swagger UI's *Authorize* button works."""
@@ -198,6 +225,7 @@ def _document_access(app: FastAPI) -> None:
                     continue
                 # Bodies a route reads itself (``api.schemas.json_body``) bring their models.
                 components.update(operation.pop(COMPONENTS_KEY, {}))
+                _document_errors(operation, method, route.path, access)
                 if access.permission is None:
                     operation["security"] = []
                     continue

@@ -177,7 +177,7 @@ class Container:
             status_key=self._status_key,
             status_base_url=self.public_url,
             exposure=self.exposure_policy,
-            email=bool(self.settings.smtp_host),
+            email=bool(self.settings.smtp_host or self.settings.mailbox_dir),
             case_media=self.case_media,
         )
 
@@ -271,6 +271,10 @@ def default_registry(settings: Settings | None = None) -> HandlerRegistry:
             password=settings.smtp_password,
         )
         registry.register(ReporterEmailQueued, notify.email_handler(smtp))
+    elif settings is not None and settings.mailbox_dir is not None:
+        from takedown.services import notify
+
+        registry.register(ReporterEmailQueued, notify.mailbox_handler(settings.mailbox_dir))
     return registry
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from takedown.cases import RoleNotAllowed
-from takedown.identity import Forbidden, IdentityError, NotAuthenticated, WeakPassword
+from takedown.identity import IdentityError, NotAuthenticated, WeakPassword
 from takedown.media import MediaError, TooLarge
 from takedown.server.context import request_id_var
 from takedown.services.errors import (
@@ -103,6 +103,55 @@ def _validation_details(exc: RequestValidationError) -> tuple[str, str, list[Err
     return "validation_error", f"invalid request: {fields or 'see details'}", details
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this request's path."""
+    from takedown.server.security import iter_routes
+
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in iter_routes(request.app):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+async def _access_refusal(request: Request) -> Response | None:
+    """The answer to a caller the route would refuse, for errors found before the route's
+    access check ran (a body FastAPI could not read): who may call comes before what they
+    sent, so a stranger learns nothing about a route's input."""
+    from takedown.server.security import HTMLAuthError, declared_access
+
+    route = request.scope.get("route")
+    access = declared_access(route) if route is not None else None
+    if access is None or access.permission is None:
+        return None
+    try:
+        await access(request)
+    except IdentityError as exc:
+        return identity_response(exc)
+    except HTMLAuthError as exc:
+        handler = request.app.exception_handlers.get(HTMLAuthError)
+        if handler is not None:
+            answer: Response = await handler(request, exc)
+            return answer
+        return identity_response(exc.error)
+    return None
+
+
+def identity_response(exc: IdentityError) -> JSONResponse:
+    """The JSON answer to an identity error: 401, 403 or 422 (a weak password)."""
+    if isinstance(exc, NotAuthenticated):
+        return error_response(
+            401, "not_authenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}
+        )
+    if isinstance(exc, WeakPassword):
+        return error_response(
+            422, "weak_password", str(exc), [ErrorDetail(field="password", problem=str(exc))]
+        )
+    return error_response(403, "forbidden", str(exc))
+
+
 def _is_page(request: Request) -> bool:
     """Whether the matched route is a console page (its refusals and errors are HTML)."""
     from takedown.server.security import declared_access
@@ -115,6 +164,9 @@ def _is_page(request: Request) -> bool:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        refusal = await _access_refusal(request)
+        if refusal is not None:
+            return refusal
         code, message, details = _validation_details(exc)
         status = 400 if code == "malformed_json" else 422
         if _is_page(request):
@@ -128,21 +180,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = _STATUS_CODES.get(exc.status_code, "error")
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            # Starlette names only the first route on the path; several routes share one.
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        from takedown.web.pages import http_error_page, is_page_path
+
+        if is_page_path(request.url.path):
+            page = http_error_page(request, exc.status_code, str(exc.detail))
+            page.headers.update(headers or {})
+            return page
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(IdentityError)
     async def _identity(request: Request, exc: IdentityError) -> Response:
-        if isinstance(exc, NotAuthenticated):
-            return error_response(
-                401, "not_authenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}
-            )
-        if isinstance(exc, Forbidden):
-            return error_response(403, "forbidden", str(exc))
-        if isinstance(exc, WeakPassword):
-            return error_response(
-                422, "weak_password", str(exc), [ErrorDetail(field="password", problem=str(exc))]
-            )
-        return error_response(403, "forbidden", str(exc))
+        return identity_response(exc)
 
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> Response:

@@ -237,6 +237,17 @@ def is_media_route(route: Any) -> bool:
     return (getattr(route, "openapi_extra", None) or {}).get("x-takedown-body-limit") == "media"
 
 
+def _too_large(scope: Scope, detail: str) -> Response:
+    """413: a page on the pages people read (the report form), else the JSON error."""
+    from starlette.requests import Request
+
+    from takedown.web.pages import http_error_page, is_page_path
+
+    if is_page_path(scope["path"]):
+        return http_error_page(Request(scope), 413, detail)
+    return error_response(413, "body_too_large", detail)
+
+
 class BodyLimitMiddleware:
     """Refuse bodies over the limit with 413: at once from ``Content-Length``, else while
     streaming. Routes marked with ``MEDIA_ROUTE`` get ``media_limit``, all others ``limit``."""
@@ -265,6 +276,8 @@ class BodyLimitMiddleware:
         limit = self._limit_for(scope)
         refusal = declared_length_refusal(scope, limit)
         if isinstance(refusal, Response):
+            if refusal.status_code == 413:
+                refusal = _too_large(scope, str(BodyTooLarge(limit).detail))
             await refusal(scope, receive, send)
             return
         started = False
@@ -280,4 +293,4 @@ class BodyLimitMiddleware:
         except BodyTooLarge as exc:
             if started:
                 raise
-            await error_response(413, "body_too_large", str(exc.detail))(scope, receive, send)
+            await _too_large(scope, str(exc.detail))(scope, receive, send)

@@ -9,10 +9,13 @@ repeat.
 
 from __future__ import annotations
 
+import json
+import os
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 
 from takedown.cases import ReporterEmailQueued
 from takedown.jobs import HandlerContext
@@ -60,3 +63,41 @@ def email_handler(
         )
 
     return handle
+
+
+def mailbox_handler(folder: Path) -> Callable[[ReporterEmailQueued, HandlerContext], None]:
+    """Development only (``TAKEDOWN_MAILBOX``): the outbox handler that delivers
+    ``ReporterEmailQueued`` into a folder, one JSON file a message named by its
+    ``Message-ID``, so a repeat overwrites itself; the console's *Mailbox* shows them."""
+
+    def handle(event: ReporterEmailQueued, ctx: HandlerContext) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        message = {
+            "message_id": ctx.idempotency_key,
+            "to": event.to,
+            "subject": event.subject,
+            "body": event.body,
+            "case_id": event.case_id,
+        }
+        path = folder / f"{ctx.idempotency_key}.json"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(message))
+        os.replace(temporary, path)
+
+    return handle
+
+
+def read_mailbox(folder: Path, limit: int = 200) -> list[dict[str, object]]:
+    """The mailbox's messages, newest first, with ``at`` (the file's time, unix seconds)."""
+    if not folder.is_dir():
+        return []
+    files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    messages = []
+    for path in files[:limit]:
+        try:
+            message = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        message["at"] = path.stat().st_mtime
+        messages.append(message)
+    return messages

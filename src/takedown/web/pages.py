@@ -50,3 +50,38 @@ def form_error_page(request: Request, status: int, problems: list[str]) -> HTMLR
         },
         status=status,
     )
+
+
+PAGE_PREFIXES = ("/console", "/report", "/status/", "/login", "/logout")
+_TITLES = {
+    404: ("We could not find this page", "Check the address, or start again from the links below."),
+    405: ("This page cannot be used that way", "Go back and try again from the page itself."),
+    413: (
+        "What you sent is too large",
+        "Please shorten what you typed and send it again. Links are better than pasted files.",
+    ),
+}
+
+
+def is_page_path(path: str) -> bool:
+    """Whether ``path`` is under the pages people read (the console, the public forms),
+    whose errors are pages, never JSON."""
+    return path == "/" or path.startswith(PAGE_PREFIXES)
+
+
+def http_error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """An error on a page (404, 405, 413, …) as a page with a way back."""
+    title, text = _TITLES.get(status, ("Something went wrong", message))
+    public = not request.url.path.startswith(("/console", "/logout"))
+    return render(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "title": title,
+            "message": text,
+            "back_url": "/report" if public else "/console",
+            "back_text": "Make a report" if public else "Back to the console",
+        },
+        status=status,
+    )

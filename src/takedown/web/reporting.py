@@ -236,7 +236,13 @@ def _status_page(
         response = render(
             request,
             "status.html",
-            {"view": view, "token": token, "error": error, "draft": draft},
+            {
+                "view": view,
+                "token": token,
+                "error": error,
+                "draft": draft,
+                "categories": dict(CATEGORIES),
+            },
             status=status,
         )
     # The link is the reporter's secret: never cached, never sent on as a referrer.

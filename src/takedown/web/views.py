@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from takedown.identity import NotAuthenticated, Permission, Scope
 from takedown.server.container import container_of
 from takedown.server.security import SESSION_COOKIE, Access, principal_of
-from takedown.services import accounts, keys
+from takedown.services import accounts, keys, notify
 from takedown.services.errors import RateLimited, ServiceError
 from takedown.store.types import utcnow
 from takedown.web.pages import render
@@ -60,9 +60,10 @@ def login_form(
     return response
 
 
-@router.get("/", dependencies=[Depends(Access.public())])
-def home() -> RedirectResponse:
-    return RedirectResponse("/console", status_code=303)
+@router.get("/", dependencies=[Depends(Access.public(html=True))])
+def home(request: Request) -> HTMLResponse:
+    """The front door: the public comes to report something; staff go on to log in."""
+    return render(request, "home.html")
 
 
 @router.get("/login", dependencies=[Depends(Access.public(html=True))])
@@ -224,3 +225,11 @@ def users_enable(request: Request, user_id: UserPk) -> Response:
 @router.post("/console/users/{user_id}/unlock", dependencies=USERS)
 def users_unlock(request: Request, user_id: UserPk) -> Response:
     return _user_action(request, accounts.unlock_user_id, user_id)
+
+
+@router.get("/console/mailbox", dependencies=USERS)
+def mailbox_page(request: Request) -> HTMLResponse:
+    """Development only: the e-mails takedown would have sent to reporters."""
+    folder = container_of(request).settings.mailbox_dir
+    messages = notify.read_mailbox(folder) if folder is not None else []
+    return render(request, "mailbox.html", {"messages": messages, "enabled": folder is not None})
