@@ -1,3 +1,3 @@
-from takedown.cli.main import main
+from takedown.cli import main
 
 main()

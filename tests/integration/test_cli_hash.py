@@ -86,3 +86,25 @@ def test_every_broken_file_gets_a_clear_error_line(tmp_path):
         assert line["path"] == str(path)
         assert line["code"] == BROKEN[name][1].code, name
         assert line["error"]
+
+
+def test_hash_starts_without_the_web_stack_or_the_database(tmp_path):
+    """``takedown hash`` from a script: its start-up imports the media package only."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    path = tmp_path / "small.png"
+    Image.new("RGB", (64, 64), (10, 20, 30)).save(path)
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['takedown', 'hash', {str(path)!r}]\n"
+        "from takedown.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('fastapi', 'sqlalchemy', 'numba') if m in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    first, last = run.stdout.splitlines()[0], run.stdout.splitlines()[-1]
+    assert '"pdq"' in first and last == "[]"
