@@ -150,6 +150,20 @@ def add_key(container: Container, name: str, *scopes: Scope) -> tuple[int, str]:
     return issued.key.id, issued.secret
 
 
+def console_login(client: httpx.Client, name: str, password: str = PASSWORD) -> None:
+    """Log ``client`` in to the console as ``name``, through the login form and its CSRF
+    cookie, as a browser does."""
+    import re
+
+    page = client.get("/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, page.text
+    answer = client.post(
+        "/login", data={"name": name, "password": password, "csrf_token": found.group(1)}
+    )
+    assert answer.status_code == 303, answer.text
+
+
 @dataclass
 class LiveServer:
     """The real app behind uvicorn on a loopback port, in this process."""

@@ -15,7 +15,7 @@ from takedown.server.security import (
     iter_routes,
 )
 from takedown.services import accounts
-from tests.conftest import OPERATOR, PASSWORD, add_key, add_staff
+from tests.conftest import OPERATOR, PASSWORD, add_key, add_staff, console_login
 
 
 def concrete(path: str) -> str:
@@ -185,9 +185,7 @@ def test_the_console_manages_accounts_and_never_locks_out_the_last_admin(live_se
     add_staff(container, "boss", Role.admin, token=False)
     add_staff(container, "rev", Role.reviewer, token=False)
     with live_server.client() as client:
-        page = client.get("/login")
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        client.post("/login", data={"name": "boss", "password": PASSWORD, "csrf_token": csrf})
+        console_login(client, "boss")
         users = client.get("/console/users")
         assert users.status_code == 200 and "rev" in users.text
         token = re.search(r'name="csrf_token" value="([^"]+)"', users.text).group(1)

@@ -11,7 +11,13 @@ from takedown.identity import Permission, Role, Scope
 from takedown.server import create_app
 from takedown.server.middleware import MEDIA_ROUTE
 from takedown.server.security import Access
-from tests.conftest import PASSWORD, add_key, add_staff, make_settings, start_live_server
+from tests.conftest import (
+    add_key,
+    add_staff,
+    console_login,
+    make_settings,
+    start_live_server,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -211,10 +217,7 @@ def test_integers_past_the_databases_range_are_a_422_never_a_500(live_server, co
         for r in answers:
             assert r.status_code == 422, (r.request.url, r.text)
             assert error_of(r)["code"] == "validation_error"
-        page = c.get("/login")
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        name = f"boss{n}"
-        c.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf})
+        console_login(c, f"boss{n}")
         token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/console/keys").text)
         r = c.post(f"/console/keys/{huge}/revoke", data={"csrf_token": token.group(1)})
         assert r.status_code == 422 and "text/html" in r.headers["content-type"]

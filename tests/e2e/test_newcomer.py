@@ -10,7 +10,14 @@ from takedown.demo import DEMO_KEY, load_demo
 from takedown.identity import Role, Scope
 from takedown.server.container import Container, default_registry
 from takedown.services import keys
-from tests.conftest import OPERATOR, PASSWORD, add_key, add_staff, make_settings, start_live_server
+from tests.conftest import (
+    OPERATOR,
+    add_key,
+    add_staff,
+    console_login,
+    make_settings,
+    start_live_server,
+)
 
 
 def test_the_front_door_offers_the_report_form(live_server):
@@ -96,9 +103,7 @@ def test_the_demo_mailbox_shows_reporters_emails_in_the_console(tmp_path, databa
                 },
             )
             assert sent.status_code == 201
-            page = c.get("/login")
-            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-            c.post("/login", data={"name": "boss", "password": PASSWORD, "csrf_token": csrf})
+            console_login(c, "boss")
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:
                 box = c.get("/console/mailbox")

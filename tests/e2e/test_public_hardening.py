@@ -14,6 +14,7 @@ from takedown.config import ConfigError, Settings
 from takedown.server.container import Container, default_registry
 from takedown.store import Database
 from tests.conftest import make_settings, start_live_server
+from tests.e2e.test_reports_api import status_link
 
 
 def _key(page: str) -> str:
@@ -22,10 +23,7 @@ def _key(page: str) -> str:
     return html.unescape(found.group(1))
 
 
-def _link(page: str) -> str:
-    found = re.search(r'id="status-link" href="([^"]+)"', page)
-    assert found, page
-    return html.unescape(found.group(1))
+_link = status_link
 
 
 def _stop(live):

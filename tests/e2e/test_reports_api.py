@@ -276,7 +276,7 @@ def test_reporter_roles_need_the_right_key(live_server, container, platform):
                 "reporter_role": "user",
                 "contact": {"email": "nope"},
             },
-            "contact_email",
+            "contact.email",
         ),
         ({"content_id": "a" * 257, "category": "csam", "reporter_role": "user"}, "content_id"),
     ],
