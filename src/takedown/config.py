@@ -130,6 +130,13 @@ class Settings(BaseSettings):
         description="How long a worker owns a claimed event; after that another worker may retry "
         "it (at-least-once delivery).",
     )
+    forwarded_allow_ips: str | None = Field(
+        None,
+        description="Addresses of the reverse proxies in front of takedown (comma-separated, "
+        "or `*`), whose `X-Forwarded-For` and `X-Forwarded-Proto` are trusted: the client "
+        "address the rate limits and lock-outs count is then the visitor's, not the proxy's. "
+        "Empty: those headers are ignored.",
+    )
     public_url: str | None = Field(
         None,
         description="Address reporters reach takedown at, for the status links in answers and "

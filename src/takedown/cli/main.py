@@ -150,7 +150,9 @@ def serve(
         port=port,
         log_config=None,
         access_log=False,
-        proxy_headers=False,
+        # Only from the proxies named: anyone else could set X-Forwarded-For to any address.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         server_header=False,
     )
 
