@@ -108,7 +108,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     )
     app.mount(DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs")
 
-    install_error_handlers(app)
+    install_error_handlers(app, pages)
 
     @app.exception_handler(HTMLAuthError)
     async def _html_auth(request: Request, exc: HTMLAuthError) -> Response:
@@ -118,6 +118,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,
         media_limit=settings.max_media_bytes,
+        pages=pages,
     )
     observer = Observer(hsts=settings.mode is Mode.production)
     app.add_middleware(ObservabilityMiddleware, observer=observer)

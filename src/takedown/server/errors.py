@@ -10,7 +10,7 @@ Shape::
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -161,7 +161,21 @@ def _is_page(request: Request) -> bool:
     return access is not None and access.html
 
 
-def install_error_handlers(app: FastAPI) -> None:
+class ErrorPages(Protocol):
+    """How errors look on the pages people read (``web.pages`` is one): the app factory
+    passes it in, so this plumbing never imports the pages themselves."""
+
+    def is_page_path(self, path: str) -> bool: ...
+
+    def http_error_page(self, request: Request, status: int, message: str) -> Response: ...
+
+    def form_error_page(self, request: Request, status: int, problems: list[str]) -> Response: ...
+
+
+def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> None:
+    """The app's error handlers: the one JSON error shape, or ``pages`` for requests under
+    the pages people read."""
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         refusal = await _access_refusal(request)
@@ -169,11 +183,9 @@ def install_error_handlers(app: FastAPI) -> None:
             return refusal
         code, message, details = _validation_details(exc)
         status = 400 if code == "malformed_json" else 422
-        if _is_page(request):
-            from takedown.web.pages import form_error_page
-
+        if pages is not None and _is_page(request):
             problems = [f"{d.field}: {d.problem}" if d.field else d.problem for d in details]
-            return form_error_page(request, status, problems)
+            return pages.form_error_page(request, status, problems)
         return error_response(status, code, message, details)
 
     @app.exception_handler(StarletteHTTPException)
@@ -183,10 +195,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             # Starlette names only the first route on the path; several routes share one.
             headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
-        from takedown.web.pages import http_error_page, is_page_path
-
-        if is_page_path(request.url.path):
-            page = http_error_page(request, exc.status_code, str(exc.detail))
+        if pages is not None and pages.is_page_path(request.url.path):
+            page = pages.http_error_page(request, exc.status_code, str(exc.detail))
             page.headers.update(headers or {})
             return page
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)

@@ -19,7 +19,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from takedown.server.context import request_id_var
-from takedown.server.errors import BodyTooLarge, error_response
+from takedown.server.errors import BodyTooLarge, ErrorPages, error_response
 
 log = logging.getLogger("takedown.http")
 
@@ -237,14 +237,12 @@ def is_media_route(route: Any) -> bool:
     return (getattr(route, "openapi_extra", None) or {}).get("x-takedown-body-limit") == "media"
 
 
-def _too_large(scope: Scope, detail: str) -> Response:
+def _too_large(scope: Scope, detail: str, pages: ErrorPages | None) -> Response:
     """413: a page on the pages people read (the report form), else the JSON error."""
-    from starlette.requests import Request
+    if pages is not None and pages.is_page_path(scope["path"]):
+        from starlette.requests import Request
 
-    from takedown.web.pages import http_error_page, is_page_path
-
-    if is_page_path(scope["path"]):
-        return http_error_page(Request(scope), 413, detail)
+        return pages.http_error_page(Request(scope), 413, detail)
     return error_response(413, "body_too_large", detail)
 
 
@@ -252,10 +250,13 @@ class BodyLimitMiddleware:
     """Refuse bodies over the limit with 413: at once from ``Content-Length``, else while
     streaming. Routes marked with ``MEDIA_ROUTE`` get ``media_limit``, all others ``limit``."""
 
-    def __init__(self, app: ASGIApp, *, limit: int, media_limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: int, media_limit: int, pages: ErrorPages | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
         self.media_limit = media_limit
+        self.pages = pages
         self._media_routes: list[Any] | None = None
 
     def _limit_for(self, scope: Scope) -> int:
@@ -277,7 +278,7 @@ class BodyLimitMiddleware:
         refusal = declared_length_refusal(scope, limit)
         if isinstance(refusal, Response):
             if refusal.status_code == 413:
-                refusal = _too_large(scope, str(BodyTooLarge(limit).detail))
+                refusal = _too_large(scope, str(BodyTooLarge(limit).detail), self.pages)
             await refusal(scope, receive, send)
             return
         started = False
@@ -293,4 +294,4 @@ class BodyLimitMiddleware:
         except BodyTooLarge as exc:
             if started:
                 raise
-            await _too_large(scope, str(exc.detail))(scope, receive, send)
+            await _too_large(scope, str(exc.detail), self.pages)(scope, receive, send)
