@@ -70,10 +70,9 @@ def _container(*, check_schema: bool = True) -> Container:
             missing = _missing_sqlite_file(settings)
             if missing is not None:
                 raise _fail(
-                    f"no database at {missing} (TAKEDOWN_DATA_DIR is "
-                    f"{os.environ.get('TAKEDOWN_DATA_DIR', './data')!r}, relative to "
-                    f"{os.getcwd()}; set it, or TAKEDOWN_DATABASE_URL, to the installation's): "
-                    "run `takedown db upgrade` to create one there"
+                    f"no database at {missing} (TAKEDOWN_DATA_DIR is {settings.data_dir}, "
+                    f"relative to {Path.cwd()}; set it, or TAKEDOWN_DATABASE_URL, to the "
+                    "installation's): run `takedown db upgrade` to create one there"
                 )
         container = build_container(settings)
     except (ConfigError, ValidationError) as exc:

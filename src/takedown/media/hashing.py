@@ -40,7 +40,7 @@ def hash_image(data: bytes, limits: ImageLimits | None = None) -> ImageHashes:
         # own downscaling, its Y channel) moves them enough to flip many bits (34 of 256 on
         # a photo of quality 0): such images are hashed again from a full colour decode, as
         # pdqhash is, which keeps them within a few bits of it.
-        decoded = decode_luma(data, limits, full_scale=True)
+        decoded = decode_luma(data, limits, full_decode=True)
         pdq = _pdq(decoded)
     md5, sha256 = file_digests(data)
     return ImageHashes(

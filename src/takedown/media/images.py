@@ -191,10 +191,11 @@ def _scale_for(short_side: int, *, powers_of_two: bool) -> int:
 
 
 def decode_luma(
-    data: bytes, limits: ImageLimits | None = None, *, full_scale: bool = False
+    data: bytes, limits: ImageLimits | None = None, *, full_decode: bool = False
 ) -> DecodedLuma:
-    """Decode ``data`` to oriented luma for hashing, under ``limits``; ``full_scale``: never
-    at a reduced scale.
+    """Decode ``data`` to oriented luma for hashing, under ``limits``; ``full_decode``: at full
+    scale, with luma taken from the colours (as the reference, ``pdqhash``, takes it), never
+    libjpeg's reduced or luma-only decode.
 
     Data that ends early is decoded as far as it goes, as a browser shows it (the rest is
     filled in), and marked ``truncated``: an upload cut short is still the image people
@@ -203,12 +204,12 @@ def decode_luma(
     """
     limits = limits or ImageLimits()
     try:
-        return _decode(data, limits, full_scale=full_scale, lenient=False)
+        return _decode(data, limits, full_decode=full_decode, lenient=False)
     except Truncated:
-        return _decode(data, limits, full_scale=full_scale, lenient=True)
+        return _decode(data, limits, full_decode=full_decode, lenient=True)
 
 
-def _decode(data: bytes, limits: ImageLimits, *, full_scale: bool, lenient: bool) -> DecodedLuma:
+def _decode(data: bytes, limits: ImageLimits, *, full_decode: bool, lenient: bool) -> DecodedLuma:
     image = _open(data, limits)
     fmt = str(image.format)
     width, height = image.size
@@ -218,8 +219,8 @@ def _decode(data: bytes, limits: ImageLimits, *, full_scale: bool, lenient: bool
     if fmt == "JPEG":
         # EXIF sits in the header; read it before the decoder is switched to reduced scale.
         orientation = _orientation(image)
-        scale = 1 if full_scale else _scale_for(short, powers_of_two=True)
-        if not full_scale:
+        scale = 1 if full_decode else _scale_for(short, powers_of_two=True)
+        if not full_decode:
             # Luma only, even at full scale: libjpeg skips the colour conversion. (A full
             # decode keeps the colours and takes luma from them, as the reference does.)
             image.draft("L", (-(-width // scale), -(-height // scale)))
@@ -229,7 +230,7 @@ def _decode(data: bytes, limits: ImageLimits, *, full_scale: bool, lenient: bool
     else:
         _load(image, lenient=lenient)  # first: some formats (PNG) keep EXIF after the pixels
         orientation = _orientation(image)
-        scale = 1 if full_scale else _scale_for(short, powers_of_two=False)
+        scale = 1 if full_decode else _scale_for(short, powers_of_two=False)
         if image.mode in ("I", "F") or image.mode.startswith("I;16"):
             luma = _block_mean(_luma_of(image), scale)  # rare: 16-bit and float images
         else:

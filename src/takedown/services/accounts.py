@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -152,9 +151,7 @@ def disable_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int) -
     require(actor, Permission.users_manage)
     now = utcnow()
     with uow:
-        user = uow.users.get(user_id)
-        if user is None:
-            raise NotFound(f"no user {user_id}")
+        user = _user_by_id(uow, user_id)
         if actor.subject_id == user_id and actor.kind is not PrincipalKind.system:
             raise Conflict("you cannot disable your own account; ask another admin")
         if user.active and user.role is Role.admin:
@@ -186,9 +183,7 @@ def enable_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int) ->
     afresh)."""
     require(actor, Permission.users_manage)
     with uow:
-        user = uow.users.get(user_id)
-        if user is None:
-            raise NotFound(f"no user {user_id}")
+        _user_by_id(uow, user_id)
         uow.users.update(user_id, active=True, failed_logins=0, locked_until=None)
         audit.record(uow, actor=actor, action="user.enabled", target_type="user", target_id=user_id)
         uow.commit()
@@ -197,34 +192,31 @@ def enable_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int) ->
     return updated
 
 
-def unlock_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str) -> User:
-    """End an account's lock-out, for everyone and every address."""
+def unlock_user(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    actor: Principal,
+    name: str | None = None,
+    user_id: int | None = None,
+) -> User:
+    """End an account's lock-out (named by ``name`` or ``user_id``), for everyone and every
+    address."""
     require(actor, Permission.users_manage)
-    return _unlock(uow, actor, lambda: _user_by_name(uow, name))
-
-
-def unlock_user_id(*, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int) -> User:
-    """``unlock_user`` by the account's id."""
-    require(actor, Permission.users_manage)
-
-    def find() -> User:
-        user = uow.users.get(user_id)
-        if user is None:
-            raise NotFound(f"no user {user_id}")
-        return user
-
-    return _unlock(uow, actor, find)
-
-
-def _unlock(uow: SqlAlchemyUnitOfWork, actor: Principal, find: Callable[[], User]) -> User:
     with uow:
-        user = find()
+        user = _user_by_name(uow, name) if name is not None else _user_by_id(uow, user_id or 0)
         uow.users.update(user.id, failed_logins=0, locked_until=None)
-        uow.rate_counters.forget_bucket_prefix(_account_limit(user.id, LoginPolicy()).name)
+        uow.rate_counters.forget_bucket_prefix(_account_limit_name(user.id))
         audit.record(
             uow, actor=actor, action="user.unlocked", target_type="user", target_id=user.id
         )
         uow.commit()
+    return user
+
+
+def _user_by_id(uow: SqlAlchemyUnitOfWork, user_id: int) -> User:
+    user = uow.users.get(user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
     return user
 
 
@@ -331,7 +323,11 @@ def login(
 def _account_limit(user_id: int, policy: LoginPolicy) -> ratelimits.RateLimit:
     """Wrong passwords for one account, counted per client address."""
     seconds = max(1, int(policy.lockout.total_seconds()))
-    return ratelimits.RateLimit(f"login-account-{user_id}", policy.max_failures, seconds)
+    return ratelimits.RateLimit(_account_limit_name(user_id), policy.max_failures, seconds)
+
+
+def _account_limit_name(user_id: int) -> str:
+    return f"login-account-{user_id}"
 
 
 def _count_failure(

@@ -32,6 +32,19 @@ class RateLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt by ``who`` at ``now`` against ``rule``, to count (``hit``) in the unit of
+    work of what it did, so it counts only if that commits."""
+
+    rule: RateLimit
+    who: str
+    now: float
+
+    def count(self, uow: SqlAlchemyUnitOfWork) -> None:
+        hit(uow, self.rule, self.who, now=self.now)
+
+
+@dataclass(frozen=True, slots=True)
 class RateVerdict:
     allowed: bool
     retry_after: int  # seconds until one more attempt is allowed (0 when allowed)

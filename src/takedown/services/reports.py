@@ -59,7 +59,6 @@ from takedown.matching import BankIndexes, BankPolicy, Match, SignalType
 from takedown.services import audit, ratelimits
 from takedown.services.case_media import CaseMediaIndex
 from takedown.services.errors import Conflict, InvalidInput, NotFound
-from takedown.services.ratelimits import RateLimit
 from takedown.store.matching_repos import ContentItem
 from takedown.store.types import utcnow
 from takedown.store.uow import SqlAlchemyUnitOfWork
@@ -611,15 +610,13 @@ class StoreReport:
 
     prepared: Prepared
     ctx: IntakeContext
-    # A rate limit to count the report against, with whom and when: counted in the report's
-    # own transaction, so only a report that is stored counts.
-    counted: tuple[RateLimit, str, float] | None = None
+    # Counted in the report's own transaction, so only a report that is stored counts.
+    attempt: ratelimits.Attempt | None = None
 
     def __call__(self, uow: SqlAlchemyUnitOfWork) -> Receipt:
         receipt = store(uow, self.prepared, self.ctx)
-        if self.counted is not None and not receipt.duplicate:
-            rule, who, now = self.counted
-            ratelimits.hit(uow, rule, who, now=now)
+        if self.attempt is not None and not receipt.duplicate:
+            self.attempt.count(uow)
         return receipt
 
     @staticmethod
@@ -848,10 +845,10 @@ def reply(
     token: str,
     body: str,
     appeal: bool = False,
-    counted: tuple[RateLimit, str, float] | None = None,
+    attempt: ratelimits.Attempt | None = None,
 ) -> CaseMessage:
     """A reporter's reply (or appeal of a decision) from their status page; a work function
-    (no commit). ``counted``: a rate limit to count it against once it is stored. Raises
+    (no commit). ``attempt``: counted against its rate limit once the reply is stored. Raises
     ``NotFound``, ``InvalidInput`` or ``Conflict`` (appeal before any decision)."""
     text = _text(body, "message", MAX_MESSAGE)
     if not text:
@@ -877,9 +874,8 @@ def reply(
         details={"case_id": report.case_id, "message_id": message_id},
         at=now,
     )
-    if counted is not None:
-        rule, who, when = counted
-        ratelimits.hit(uow, rule, who, now=when)
+    if attempt is not None:
+        attempt.count(uow)
     return CaseMessage(
         id=message_id,
         case_id=report.case_id,

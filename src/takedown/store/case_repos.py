@@ -486,16 +486,24 @@ class CaseMessageRepository(RawRepository):
         return [_value(CaseMessage, r) for r in rows]
 
 
-class ContentStatsRepository:
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
+class ContentStatsRepository(RawRepository):
     def latest(
         self, content_id: str
     ) -> tuple[int, int, datetime, int | None, int | None, datetime | None] | None:
-        """The last reading and the one before, as ``record`` returns them; None if none."""
-        row = self._s.get(ContentStatsRow, content_id)
-        return None if row is None else _reading(row)
+        """The last reading and the one before, as ``record`` returns them; None if none.
+        Plain SQL: intake reads it when a case opens about a registered item, and the
+        writer's unit of work makes no ORM session for intake."""
+        raw = self._raw
+        row = raw.one(
+            "SELECT views, reposts, at, previous_views, previous_reposts, previous_at "
+            "FROM content_stats WHERE content_id = :content_id",
+            {"content_id": content_id},
+        )
+        if row is None:
+            return None
+        at = raw.read_dt(row[2])
+        assert at is not None
+        return (int(row[0]), int(row[1]), at, row[3], row[4], raw.read_dt(row[5]))
 
     def record(
         self, content_id: str, *, views: int, reposts: int, at: datetime

@@ -173,7 +173,7 @@ class SqlAlchemyUnitOfWork:
     reports = _repository(ReportRepository)
     cases = _repository(CaseRepository)
     case_messages = _repository(CaseMessageRepository)
-    content_stats = _repository(ContentStatsRepository, raw=False)
+    content_stats = _repository(ContentStatsRepository)
     instance_secrets = _repository(InstanceSecretRepository, raw=False)
     rate_counters = _repository(RateCounterRepository)
 

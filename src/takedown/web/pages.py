@@ -23,6 +23,12 @@ def render(
     return templates.TemplateResponse(request, template, ctx, status_code=status)
 
 
+def in_minutes(seconds: int) -> str:
+    """A wait, for a person: "about 1 minute", "about 12 minutes"."""
+    minutes = max(1, round(seconds / 60))
+    return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+
+
 def auth_error_page(request: Request, status: int, message: str) -> HTMLResponse:
     """401 shows the login form (with a link back here); 403 explains the refusal."""
     if status == 401:

@@ -20,7 +20,7 @@ from takedown.server.security import Access
 from takedown.services import ratelimits, reports
 from takedown.services.errors import Conflict, InvalidInput, NotFound
 from takedown.services.ratelimits import RateLimit
-from takedown.web.pages import render
+from takedown.web.pages import in_minutes, render
 
 router = APIRouter(include_in_schema=False)
 PUBLIC = [Depends(Access.public(html=True))]
@@ -111,7 +111,6 @@ async def _refused(c: Container, rule: RateLimit, who: str) -> int | None:
 
 
 def _too_many(request: Request, retry_after: int) -> Response:
-    minutes = max(1, round(retry_after / 60))
     response = render(
         request,
         "error.html",
@@ -119,7 +118,7 @@ def _too_many(request: Request, retry_after: int) -> Response:
             "status": 429,
             "title": "Please wait a little",
             "message": "We have received many reports from your connection in a short time. "
-            f"Please try again in about {minutes} minute{'s' if minutes != 1 else ''}. "
+            f"Please try again in {in_minutes(retry_after)}. "
             "If a child is in danger right now, call your local emergency number.",
             "back_url": "/report",
             "back_text": "Back to the report form",
@@ -185,8 +184,8 @@ async def report_submit(request: Request) -> Response:
         label = FIELD_NAMES.get(field, field)
         problems = [{"field": field, "text": f"{label}: {exc}"}]
         return report_form(request, form=form, problems=problems, status=422)
-    counted = (c.report_page_limit, who, c.clock())
-    receipt = await c.writer.run(reports.StoreReport(prepared, ctx, counted=counted))
+    attempt = ratelimits.Attempt(c.report_page_limit, who, c.clock())
+    receipt = await c.writer.run(reports.StoreReport(prepared, ctx, attempt=attempt))
     response = render(
         request,
         "report_received.html",
@@ -268,21 +267,20 @@ async def status_reply(request: Request, token: Token) -> Response:
     who = reports.status_digest(token)
     wait = await _refused(c, c.status_reply_limit, who)
     if wait is not None:
-        minutes = max(1, round(wait / 60))
         return await asyncio.to_thread(
             _status_page,
             request,
             token,
             error="You have sent many messages in a short time. Your message is kept below: "
-            f"please send it again in about {minutes} minute{'s' if minutes != 1 else ''}.",
+            f"please send it again in {in_minutes(wait)}.",
             status=429,
             draft=body,
             headers={"Retry-After": str(wait)},
         )
-    counted = (c.status_reply_limit, who, c.clock())
+    attempt = ratelimits.Attempt(c.status_reply_limit, who, c.clock())
     try:
         await c.writer.run(
-            partial(reports.reply, token=token, body=body, appeal=appeal, counted=counted)
+            partial(reports.reply, token=token, body=body, appeal=appeal, attempt=attempt)
         )
     except NotFound:
         return await asyncio.to_thread(_status_page, request, token)

@@ -22,14 +22,14 @@ from takedown.server.security import SESSION_COOKIE, Access, principal_of
 from takedown.services import accounts, keys, notify
 from takedown.services.errors import RateLimited, ServiceError
 from takedown.store.types import utcnow
-from takedown.web.pages import render
+from takedown.web.pages import in_minutes, render
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "takedown_login_csrf"
 CONSOLE = [Depends(Access(Permission.console_view, html=True))]
 KEYS = [Depends(Access(Permission.keys_manage, html=True))]
 USERS = [Depends(Access(Permission.users_manage, html=True))]
-UserPk = Annotated[int, Path(ge=1, le=2**62)]
+Pk = Annotated[int, Path(ge=1, le=2**62)]  # an id the database can hold
 
 
 def _safe_next(url: str | None) -> str:
@@ -100,7 +100,7 @@ async def login_submit(
             request,
             next_url=next,
             error="Too many failed logins have come from your connection. Please try again "
-            f"in about {max(1, round(exc.retry_after / 60))} minutes.",
+            f"in {in_minutes(exc.retry_after)}.",
             status=429,
         )
         refused.headers["Retry-After"] = str(exc.retry_after)
@@ -181,7 +181,7 @@ def keys_create(
 
 
 @router.post("/console/keys/{key_pk}/revoke", dependencies=KEYS)
-def keys_revoke(request: Request, key_pk: Annotated[int, Path(ge=1, le=2**62)]) -> RedirectResponse:
+def keys_revoke(request: Request, key_pk: Pk) -> RedirectResponse:
     accounts.revoke_credential(
         uow=container_of(request).uow(), actor=principal_of(request), key_pk=key_pk
     )
@@ -213,18 +213,18 @@ def _user_action(request: Request, action: Callable[..., object], user_id: int) 
 
 
 @router.post("/console/users/{user_id}/disable", dependencies=USERS)
-def users_disable(request: Request, user_id: UserPk) -> Response:
+def users_disable(request: Request, user_id: Pk) -> Response:
     return _user_action(request, accounts.disable_user, user_id)
 
 
 @router.post("/console/users/{user_id}/enable", dependencies=USERS)
-def users_enable(request: Request, user_id: UserPk) -> Response:
+def users_enable(request: Request, user_id: Pk) -> Response:
     return _user_action(request, accounts.enable_user, user_id)
 
 
 @router.post("/console/users/{user_id}/unlock", dependencies=USERS)
-def users_unlock(request: Request, user_id: UserPk) -> Response:
-    return _user_action(request, accounts.unlock_user_id, user_id)
+def users_unlock(request: Request, user_id: Pk) -> Response:
+    return _user_action(request, accounts.unlock_user, user_id)
 
 
 @router.get("/console/mailbox", dependencies=USERS)
