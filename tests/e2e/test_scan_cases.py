@@ -32,6 +32,16 @@ def _scan(c, headers, data, content_id, account="uploader-1"):
     )
 
 
+def _bank(c, lead, name, policy, image):
+    """A bank of ``policy`` holding ``image``'s MD5."""
+    c.post("/v1/banks", headers=lead, json={"name": name, "policy": policy})
+    c.post(
+        f"/v1/banks/{name}/entries",
+        headers=lead,
+        json={"entries": [{"signal_type": "md5", "value": hash_image(image).md5}]},
+    )
+
+
 def _case_of(container, content_id):
     with container.uow(readonly=True) as uow:
         ids = uow.cases.case_ids_for_content(content_id)
@@ -44,12 +54,7 @@ def test_a_known_csam_upload_opens_a_confirmed_case_that_reports_join(
     lead, platform = people
     known = encode(at_megapixels(photo("chelsea.png"), 1), quality=92)
     with live_server.client() as c:
-        c.post("/v1/banks", headers=lead, json={"name": "ncmec", "policy": "block_and_report"})
-        c.post(
-            "/v1/banks/ncmec/entries",
-            headers=lead,
-            json={"entries": [{"signal_type": "md5", "value": hash_image(known).md5}]},
-        )
+        _bank(c, lead, "ncmec", "block_and_report", known)
         first = _scan(c, platform, known, "up-1")
         assert first.json()["verdict"] == "block"
         [case] = _case_of(container, "up-1")
@@ -90,12 +95,7 @@ def test_a_review_bank_match_opens_no_case(live_server, container, people):
     lead, platform = people
     image = encode(at_megapixels(photo("coffee.png"), 1), quality=92)
     with live_server.client() as c:
-        c.post("/v1/banks", headers=lead, json={"name": "watch", "policy": "review"})
-        c.post(
-            "/v1/banks/watch/entries",
-            headers=lead,
-            json={"entries": [{"signal_type": "md5", "value": hash_image(image).md5}]},
-        )
+        _bank(c, lead, "watch", "review", image)
         assert _scan(c, platform, image, "w-1").json()["verdict"] == "review"
     assert _case_of(container, "w-1") == []
 

@@ -117,37 +117,32 @@ def test_demo_starts_the_server_with_sample_accounts_and_docs(demo_env, tmp_path
         stop(proc, log)
 
 
-def test_serve_upgrades_an_empty_database_and_logs_json_with_request_ids(demo_env, tmp_path):
+def _readyz_access(env, tmp_path, headers):
+    """Serve, send one ``/readyz`` with ``headers``, stop; the answer and its access lines."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc, log = start(["serve", "--port", str(port)], demo_env, tmp_path)
+    proc, log = start(["serve", "--port", str(port)], env, tmp_path)
     try:
         wait_healthy(url, proc, log)
-        r = httpx.get(
-            f"{url}/readyz",
-            headers={"X-Request-ID": "trace-123", "X-Forwarded-For": "203.0.113.7"},
-        )
-        assert r.status_code == 200 and r.headers["x-request-id"] == "trace-123"
+        answer = httpx.get(f"{url}/readyz", headers=headers)
     finally:
         lines = stop(proc, log).splitlines()
     records = [json.loads(line) for line in lines if line.startswith("{")]
     access = [r for r in records if r.get("msg") == "request" and r.get("path") == "/readyz"]
+    return answer, access
+
+
+def test_serve_upgrades_an_empty_database_and_logs_json_with_request_ids(demo_env, tmp_path):
+    headers = {"X-Request-ID": "trace-123", "X-Forwarded-For": "203.0.113.7"}
+    r, access = _readyz_access(demo_env, tmp_path, headers)
+    assert r.status_code == 200 and r.headers["x-request-id"] == "trace-123"
     assert access and access[0]["request_id"] == "trace-123" and access[0]["status"] == 200
     assert access[0]["client"] == "127.0.0.1"  # no proxy named: the header is not trusted
 
 
 def test_behind_a_named_proxy_the_client_is_the_visitor(demo_env, tmp_path):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {**demo_env, "TAKEDOWN_FORWARDED_ALLOW_IPS": "127.0.0.1"}
-    proc, log = start(["serve", "--port", str(port)], env, tmp_path)
-    try:
-        wait_healthy(url, proc, log)
-        httpx.get(f"{url}/readyz", headers={"X-Forwarded-For": "203.0.113.7"})
-    finally:
-        lines = stop(proc, log).splitlines()
-    records = [json.loads(line) for line in lines if line.startswith("{")]
-    access = [r for r in records if r.get("msg") == "request" and r.get("path") == "/readyz"]
+    _, access = _readyz_access(env, tmp_path, {"X-Forwarded-For": "203.0.113.7"})
     assert access and access[-1]["client"] == "203.0.113.7"
 
 
