@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench._postgres import scratch_database
+from takedown.cases import Case, CaseFacts, CaseStatus, Priority
 from takedown.services.case_media import CaseMediaIndex
 from takedown.store import Database, SqlAlchemyUnitOfWork, migrate
 
@@ -34,15 +35,20 @@ console = Console(stderr=True)
 def _fill(db: Database, n: int, rng: random.Random) -> None:
     with SqlAlchemyUnitOfWork(db) as uow:
         for i in range(n // 2):
-            case_id = uow.cases.add(
-                status="open",
-                priority="P2",
+            case = Case(
+                id=uow.cases.new_id(),
+                status=CaseStatus.open,
+                priority=Priority.p2,
                 reasons=[],
-                facts={},
+                facts=CaseFacts(),
                 respond_by=NOW,
+                remove_by=None,
                 opened_at=NOW,
                 updated_at=NOW,
+                confirmed_at=None,
             )
+            uow.cases.save(case, before=None)
+            case_id = case.id
             base = rng.getrandbits(256)
             for name, value in (
                 (f"a{i}", base),

@@ -9,12 +9,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from takedown.cases import CaseStatus, Category, Priority, ReporterRole, RoleNotAllowed
+from takedown.cases import (
+    CaseStatus,
+    Category,
+    Outcome,
+    Priority,
+    ReporterRole,
+    RoleNotAllowed,
+)
 from takedown.identity import Principal, PrincipalKind, Scope
 from takedown.matching import BankPolicy
 from takedown.server.container import Container, default_registry
 from takedown.services import audit, banks, reports, scanning
 from takedown.services.errors import InvalidInput, NotFound
+from takedown.services.reports import intake
 from takedown.store import Database
 from takedown.store.group_commit import GroupCommitter
 from takedown.store.rawsql import IdBlocks
@@ -337,8 +345,11 @@ def test_a_block_and_report_match_confirms_the_case_at_once(container):
     assert receipt.case_status is CaseStatus.confirmed
     assert receipt.priority is Priority.p0
     view = reports.status(uow=container.uow(readonly=True), token=receipt.status_token)
-    assert [m.kind for m in view.messages] == ["decision"]
-    assert "known" in view.messages[0].body
+    assert [(d.outcome, d.automated, d.decided_by) for d in view.decisions] == [
+        (Outcome.violation, True, "matcher")
+    ]
+    assert "known" in view.decisions[0].statement
+    assert [u.kind for u in view.updates] == ["decision"]
     # The uploader's next reported item carries the prior removal as a reason.
     scanning.register_content(
         uow=container.uow(), actor=OPERATOR, content_id="next", account_id="acct"
@@ -436,9 +447,9 @@ def test_nonces_are_unique_without_a_system_call_each(monkeypatch):
 
     monkeypatch.setattr(secrets, "token_hex", no_randomness)
     monkeypatch.setattr(secrets, "token_bytes", no_randomness)
-    nonces = [next(reports._NONCES) for _ in range(1000)]
+    nonces = [next(intake._NONCES) for _ in range(1000)]
     assert len(set(nonces)) == 1000
-    assert {n.split(":")[0] for n in nonces} == {reports._NONCE_PREFIX}
+    assert {n.split(":")[0] for n in nonces} == {intake._NONCE_PREFIX}
 
 
 def test_fifty_parallel_submissions_of_one_idempotency_key_give_one_report(container, writer):

@@ -205,7 +205,7 @@ async def post_stats(
             content_id=content_id,
             views=stats_in.views,
             reposts=stats_in.reposts,
-            ctx=await c.intake_async(),
+            policy=c.triage_policy,
             exposure=c.exposure_policy,
         )
     )

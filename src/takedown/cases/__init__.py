@@ -1,12 +1,23 @@
 """Cases: reports, the cases that gather them, and triage (priority, reasons, clocks).
 
-Pure domain: imports ``identity`` only.
+Pure domain: imports ``identity`` and ``matching``'s values only. ``Case`` (``case.py``) is
+the aggregate: every change of a case's state is one of its methods.
 
 Exceptions::
 
     RoleNotAllowed   the caller claimed a reporter role its credential does not allow
+    CaseNotOpen      a decision was asked of a case that is already decided or closed
 """
 
+from takedown.cases.case import (
+    Case,
+    CaseEvent,
+    CaseNotOpen,
+    Change,
+    Decision,
+    IncomingReport,
+    Outcome,
+)
 from takedown.cases.model import (
     NCII_REQUIREMENTS,
     PUBLIC_ROLES,
@@ -41,12 +52,19 @@ __all__ = [
     "LEGAL_NCII_REMOVAL",
     "NCII_REQUIREMENTS",
     "PUBLIC_ROLES",
+    "Case",
     "CaseConfirmed",
+    "CaseEvent",
     "CaseFacts",
+    "CaseNotOpen",
     "CasePriorityChanged",
     "CaseStatus",
     "Category",
+    "Change",
     "Clocks",
+    "Decision",
+    "IncomingReport",
+    "Outcome",
     "Priority",
     "Reason",
     "ReportFacts",

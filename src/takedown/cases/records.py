@@ -1,40 +1,15 @@
-"""Plain values the store hands out for reports, cases and messages."""
+"""Plain values the store hands out for reports, case items and messages."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from takedown.cases.model import (
-    CaseFacts,
-    CaseStatus,
     Category,
-    Priority,
     ReporterRole,
     ReportSource,
-    case_number,
 )
-
-
-# Made for every report: slotted and not frozen, for speed; still treated as a value, never
-# changed (docs/developing.md, "Domain").
-@dataclass(slots=True)
-class Case:
-    id: int
-    status: CaseStatus
-    priority: Priority
-    reasons: list[dict[str, Any]]
-    facts: CaseFacts
-    respond_by: datetime
-    remove_by: datetime | None
-    opened_at: datetime
-    updated_at: datetime
-    confirmed_at: datetime | None
-
-    @property
-    def number(self) -> str:
-        return case_number(self.id)
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,13 @@ from takedown.matching.banks import (
     Match,
     SignalType,
     Verdict,
+    acts_alone,
+    confirming,
     normalize,
     verdict_for,
     video_matches,
 )
+from takedown.matching.content import ContentItem
 from takedown.matching.indexes import BankIndexes, IndexedEntry
 from takedown.matching.pdq_index import EXACT_UP_TO, PdqIndex, hashes_to_words
 
@@ -29,6 +32,7 @@ __all__ = [
     "BankEntry",
     "BankIndexes",
     "BankPolicy",
+    "ContentItem",
     "ContentMatched",
     "IndexedEntry",
     "InvalidSignal",
@@ -36,6 +40,8 @@ __all__ = [
     "PdqIndex",
     "SignalType",
     "Verdict",
+    "acts_alone",
+    "confirming",
     "hashes_to_words",
     "normalize",
     "verdict_for",

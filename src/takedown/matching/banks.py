@@ -90,6 +90,26 @@ class Match:
     distance: int
 
 
+def acts_alone(match: Match, *, pdq_quality: int | None) -> bool:
+    """Whether ``match`` may act without a person: a PDQ match on a weak hash (quality under
+    ``WEAK_QUALITY``) never does. Exact MD5 and SHA-256 matches always may."""
+    return not (
+        match.signal_type is SignalType.pdq
+        and pdq_quality is not None
+        and pdq_quality < WEAK_QUALITY
+    )
+
+
+def confirming(matches: list[Match], *, pdq_quality: int | None) -> list[Match]:
+    """The matches that confirm a case on their own: those with a ``block_and_report`` bank
+    that may act without a person (``acts_alone``)."""
+    return [
+        m
+        for m in matches
+        if m.policy is BankPolicy.block_and_report and acts_alone(m, pdq_quality=pdq_quality)
+    ]
+
+
 def verdict_for(matches: list[Match], *, pdq_quality: int | None) -> Verdict:
     """The strongest policy among the matches decides.
 
@@ -99,12 +119,7 @@ def verdict_for(matches: list[Match], *, pdq_quality: int | None) -> Verdict:
     verdict = Verdict.allow
     for match in matches:
         if match.policy in (BankPolicy.block_and_report, BankPolicy.block):
-            weak = (
-                match.signal_type is SignalType.pdq
-                and pdq_quality is not None
-                and pdq_quality < WEAK_QUALITY
-            )
-            if not weak:
+            if acts_alone(match, pdq_quality=pdq_quality):
                 return Verdict.block
             verdict = Verdict.review
         elif match.policy is BankPolicy.review:

@@ -13,9 +13,20 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from takedown.cases import CaseFacts, CaseStatus, Category, Priority, ReporterRole, ReportSource
-from takedown.cases.records import Case, CaseItem, CaseMessage, Report
-from takedown.store.matching_repos import CONTENT_COLUMNS
+from takedown.cases import (
+    Case,
+    CaseFacts,
+    CaseStatus,
+    Category,
+    Decision,
+    Outcome,
+    Priority,
+    ReporterRole,
+    ReportSource,
+)
+from takedown.cases.records import CaseItem, CaseMessage, Report
+from takedown.matching import ContentItem
+from takedown.store.matching_repos import CONTENT_COLUMNS, content_item
 from takedown.store.models import (
     CaseItemRow,
     CaseMessageRow,
@@ -140,8 +151,6 @@ _PDQ_ITEMS_AFTER_OPEN = f"{_PDQ_ITEMS} AND open ORDER BY id LIMIT :limit"
 _OPEN_ITEMS = "SELECT id, case_id, pdq FROM case_items WHERE open AND pdq IS NOT NULL AND id "
 _OPEN_ITEMS_BY_ID_PG = _OPEN_ITEMS + "= ANY(CAST(:ids AS bigint[]))"
 _OPEN_ITEMS_BY_ID_SQLITE = _OPEN_ITEMS + "IN (SELECT value FROM json_each(:ids))"  # noqa: S608 - constant
-_CONTENT_MD5 = [c.strip() for c in CONTENT_COLUMNS.split(",")].index("md5")
-_CONTENT_SHA256 = [c.strip() for c in CONTENT_COLUMNS.split(",")].index("sha256")
 _INTAKE_CASE = (
     f"SELECT {_CASE_SELECT.format(p='k.')}, {_INTAKE_EXISTS} "  # noqa: S608 - constant columns
     "FROM cases k WHERE k.id = :id"
@@ -166,6 +175,20 @@ _INSERT_ITEM = (
 # Members by value, for reading rows (``CaseStatus(value)`` runs Python code per call).
 _STATUSES = {m.value: m for m in CaseStatus}
 _PRIORITIES = {m.value: m for m in Priority}
+
+
+def _columns(case: Case) -> dict[str, Any]:
+    return {
+        "status": str(case.status),
+        "priority": str(case.priority),
+        "reasons": case.reasons,
+        "facts": case.facts.as_json(),
+        "respond_by": case.respond_by,
+        "remove_by": case.remove_by,
+        "opened_at": case.opened_at,
+        "updated_at": case.updated_at,
+        "confirmed_at": case.confirmed_at,
+    }
 
 
 def _report(row: ReportRow) -> Report:
@@ -217,8 +240,8 @@ class ReportRepository(RawRepository):
         return int(self._raw.value("SELECT count(*) FROM reports") or 0)
 
 
-IntakeFound = tuple[tuple[Any, ...] | None, tuple[Case, bool, bool] | None]
-"""What ``CaseRepository.intake_lookup`` gives: the item's registry row, and its case with
+IntakeFound = tuple[ContentItem | None, tuple[Case, bool, bool] | None]
+"""What ``CaseRepository.intake_lookup`` gives: the item in the registry, and its case with
 whether this reporter and this item are already on it."""
 
 
@@ -241,9 +264,36 @@ class CaseRepository(RawRepository):
                 out[name] = raw.json(out[name])
         return out
 
-    def add(self, **values: Any) -> int:
-        params = self._params({"confirmed_at": None, "remove_by": None, **values})
-        return self._raw.insert("cases", *_INSERT_CASE, params)
+    def new_id(self) -> int:
+        """The id a new case will be saved with (``save``)."""
+        return self._raw.new_id("cases")
+
+    def save(self, case: Case, *, before: Case | None) -> None:
+        """Write ``case``: a new row when ``before`` is None (its id from ``new_id``), else
+        only the columns that differ from ``before``, the case as it was loaded. A column left
+        out keeps its indexes untouched: the queue's index on status, priority and
+        ``respond_by`` would otherwise be rewritten by every report."""
+        if before is None:
+            self._raw.write(_INSERT_CASE[1], self._params(_columns(case) | {"id": case.id}))
+            return
+        # The enums are ``StrEnum``s: ``str()`` is their value, in a C call (``.value`` is a
+        # property written in Python).
+        values: dict[str, Any] = {"updated_at": case.updated_at}
+        if case.facts is not before.facts:
+            values["facts"] = case.facts.as_json()
+        if case.status is not before.status:
+            values["status"] = str(case.status)
+        if case.priority is not before.priority:
+            values["priority"] = str(case.priority)
+        if case.reasons != before.reasons:
+            values["reasons"] = case.reasons
+        if case.respond_by != before.respond_by:
+            values["respond_by"] = case.respond_by
+        if case.remove_by != before.remove_by:
+            values["remove_by"] = case.remove_by
+        if case.confirmed_at != before.confirmed_at:
+            values["confirmed_at"] = case.confirmed_at
+        self.update(case.id, **values)
 
     def get(self, case_id: int) -> Case | None:
         row = self._raw.one(_SELECT_CASE, {"id": case_id})
@@ -269,7 +319,7 @@ class CaseRepository(RawRepository):
 
     def _intake_found(self, row: tuple[Any, ...], reporter_key: str | None) -> IntakeFound:
         n = _CONTENT_COUNT
-        item = row[:n] if row[0] is not None else None
+        item = content_item(row[:n])
         if row[n] is None:  # no related open case
             return item, None
         return item, self._for_intake_row(row[n + 1 :], reporter_key)
@@ -283,6 +333,9 @@ class CaseRepository(RawRepository):
         sees the ones before it. SQLite has no round trips to save: nothing is done."""
         if self._raw.sqlite or len(lookups) < 2:
             return
+        # Each report may open a case: their ids at hand, so no insert sends the group's
+        # waiting writes early to wait for a block of ids.
+        self._raw.reserve_ids({"reports": len(lookups), "cases": len(lookups)})
         unique = list(dict.fromkeys(lookups))
         rows = self._raw.all(
             _INTAKE_LOOKUP_MANY_PG,
@@ -300,11 +353,10 @@ class CaseRepository(RawRepository):
             if case is not None:
                 depends.add(("case", case[0].id))
             if item is not None:
-                depends.update(
-                    (name, item[i])
-                    for name, i in (("md5", _CONTENT_MD5), ("sha256", _CONTENT_SHA256))
-                    if item[i]
-                )
+                if item.md5:
+                    depends.add(("md5", item.md5))
+                if item.sha256:
+                    depends.add(("sha256", item.sha256))
             self._prefetched[(content_id, reporter_key)] = (found, frozenset(depends))
 
     def forget_prefetched(self) -> None:
@@ -446,6 +498,73 @@ class CaseRepository(RawRepository):
         return [int(r[0]) for r in rows]
 
 
+_DECISION_COLUMNS = (
+    "case_id",
+    "outcome",
+    "category",
+    "reason",
+    "statement",
+    "decided_by",
+    "automated",
+    "grounds",
+    "decided_at",
+)
+_INSERT_DECISION = (
+    f"INSERT INTO decisions ({', '.join(_DECISION_COLUMNS)}) "  # noqa: S608 - constant columns
+    f"VALUES ({', '.join(':' + c for c in _DECISION_COLUMNS)})"
+)
+_SELECT_DECISIONS = (
+    f"SELECT {', '.join(_DECISION_COLUMNS[1:])} FROM decisions "  # noqa: S608 - constant columns
+    "WHERE case_id = :case_id ORDER BY id"
+)
+_OUTCOMES = {m.value: m for m in Outcome}
+_CATEGORIES = {m.value: m for m in Category}
+
+
+class DecisionRepository(RawRepository):
+    """A case's decisions. Plain SQL: an automatic confirmation is written by intake, on the
+    writer's unit of work, which makes no ORM session for intake."""
+
+    def add(self, case_id: int, decision: Decision) -> None:
+        raw = self._raw
+        raw.write(
+            _INSERT_DECISION,
+            {
+                "case_id": case_id,
+                "outcome": str(decision.outcome),
+                "category": str(decision.category),
+                "reason": decision.reason,
+                "statement": decision.statement,
+                "decided_by": decision.decided_by,
+                "automated": raw.flag(decision.automated),
+                "grounds": raw.json(list(decision.grounds)),
+                "decided_at": raw.dt(decision.decided_at),
+            },
+        )
+
+    def for_case(self, case_id: int) -> list[Decision]:
+        """The case's decisions, oldest first."""
+        raw = self._raw
+        return [
+            Decision(
+                outcome=_OUTCOMES[row[0]],
+                category=_CATEGORIES[row[1]],
+                reason=row[2],
+                statement=row[3],
+                decided_by=row[4],
+                automated=bool(row[5]),
+                grounds=tuple(raw.read_json(row[6]) or ()),
+                decided_at=_aware(raw.read_dt(row[7])),
+            )
+            for row in raw.all(_SELECT_DECISIONS, {"case_id": case_id})
+        ]
+
+
+def _aware(value: datetime | None) -> datetime:
+    assert value is not None
+    return value
+
+
 class CaseMessageRepository(RawRepository):
     def add(
         self,
@@ -474,7 +593,8 @@ class CaseMessageRepository(RawRepository):
         )
 
     def for_report(self, case_id: int, report_id: int) -> list[CaseMessage]:
-        """What one reporter sees: the case's decisions and their own thread."""
+        """One reporter's thread: what they sent, and what staff wrote to the case's
+        reporters (``report_id`` None) or to them."""
         rows = self._s.scalars(
             select(CaseMessageRow)
             .where(

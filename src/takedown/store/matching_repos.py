@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,11 +10,18 @@ import numpy as np
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from takedown.matching import Bank, BankEntry, BankPolicy, IndexedEntry, SignalType
+from takedown.matching import (
+    Bank,
+    BankEntry,
+    BankPolicy,
+    ContentItem,
+    IndexedEntry,
+    SignalType,
+)
 from takedown.matching.indexes import PdqColumns
 from takedown.matching.pdq_index import hashes_to_words
 from takedown.store.models import BankEntryRow, BankRow, MatchingStateRow
-from takedown.store.rawsql import RawRepository
+from takedown.store.rawsql import RawRepository, RawSql
 from takedown.store.repositories import _value
 from takedown.store.types import utcnow
 
@@ -26,23 +32,6 @@ def _bank(row: BankRow) -> Bank:
 
 def _entry(row: BankEntryRow) -> BankEntry:
     return _value(BankEntry, row, signal_type=SignalType(row.signal_type))
-
-
-# Made for every report: slotted and not frozen, for speed; still treated as a value, never
-# changed (docs/developing.md, "Domain").
-@dataclass(slots=True)
-class ContentItem:
-    id: int
-    content_id: str
-    account_id: str
-    parent_content_id: str | None
-    media_kind: str | None
-    pdq: str | None
-    pdq_quality: int | None
-    md5: str | None
-    sha256: str | None
-    first_seen_at: datetime
-    last_scanned_at: datetime | None
 
 
 class BankRepository:
@@ -269,25 +258,25 @@ class ContentRepository(RawRepository):
         )
 
     def get(self, content_id: str) -> ContentItem | None:
-        return self.from_row(self._raw.one(_SELECT_CONTENT, {"content_id": content_id}))
+        return content_item(self._raw.one(_SELECT_CONTENT, {"content_id": content_id}))
 
-    def from_row(self, row: tuple[Any, ...] | None) -> ContentItem | None:
-        """An item from a row of ``CONTENT_COLUMNS`` (None when the row, or its id, is None)."""
-        if row is None or row[0] is None:
-            return None
-        raw = self._raw
-        first_seen = raw.read_dt(row[9])
-        assert first_seen is not None
-        return ContentItem(
-            id=int(row[0]),
-            content_id=row[1],
-            account_id=row[2],
-            parent_content_id=row[3],
-            media_kind=row[4],
-            pdq=row[5],
-            pdq_quality=row[6],
-            md5=row[7],
-            sha256=row[8],
-            first_seen_at=first_seen,
-            last_scanned_at=raw.read_dt(row[10]),
-        )
+
+def content_item(row: tuple[Any, ...] | None) -> ContentItem | None:
+    """An item from a row of ``CONTENT_COLUMNS`` (None when the row, or its id, is None)."""
+    if row is None or row[0] is None:
+        return None
+    first_seen = RawSql.read_dt(row[9])
+    assert first_seen is not None
+    return ContentItem(
+        id=int(row[0]),
+        content_id=row[1],
+        account_id=row[2],
+        parent_content_id=row[3],
+        media_kind=row[4],
+        pdq=row[5],
+        pdq_quality=row[6],
+        md5=row[7],
+        sha256=row[8],
+        first_seen_at=first_seen,
+        last_scanned_at=RawSql.read_dt(row[10]),
+    )

@@ -287,10 +287,27 @@ class ReportRow(Base):
     )
 
 
+class DecisionRow(Base):
+    """A case's decisions (``cases.Decision``), in the order they were made: every reporter
+    of the case sees their statements of reasons."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    statement: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(256))
+    automated: Mapped[bool] = mapped_column(Boolean)
+    grounds: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class CaseMessageRow(Base):
-    """What a reporter sees on their status page, and what they sent: acknowledgments,
-    decisions with reasons, their replies and appeals. ``report_id`` None: shown to every
-    reporter of the case (decisions)."""
+    """What a reporter sent from their status page, and what staff wrote to them: replies
+    and appeals. Decisions have their own table (``decisions``)."""
 
     __tablename__ = "case_messages"
 
@@ -298,7 +315,7 @@ class CaseMessageRow(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
     author: Mapped[str] = mapped_column(String(16))  # reporter | staff | system
-    kind: Mapped[str] = mapped_column(String(16))  # acknowledgment | reply | appeal | decision
+    kind: Mapped[str] = mapped_column(String(16))  # reply | appeal
     body: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -62,6 +62,9 @@ ID_TABLES = frozenset({"reports", "cases"})
 """Tables whose new rows take their ids from ``IdBlocks`` on PostgreSQL."""
 
 
+_NEXT_ROWID = {t: f"SELECT coalesce(max(id), 0) + 1 FROM {t}" for t in ID_TABLES}  # noqa: S608 - constant names
+
+
 class IdBlocks:
     """New ids for a process, taken from each table's sequence ``block`` at a time (one
     round trip per block instead of one per row). Ids are unique and never reused; a block's
@@ -316,6 +319,19 @@ class RawSql:
         new_id = self._ids.next_id(table, self)
         self.write(sql_with_id, {**params, "id": new_id})
         return new_id
+
+    def new_id(self, table: str) -> int:
+        """An id for a new row of ``table`` (one of ``ID_TABLES``), before the row is written,
+        that no other transaction can take. PostgreSQL: from ``IdBlocks``, or the table's
+        sequence. SQLite: the next rowid, which is this transaction's alone: a writing unit
+        of work holds the database's write lock from its ``BEGIN IMMEDIATE``."""
+        if table not in ID_TABLES:
+            raise ValueError(f"no id sequence is used for {table!r}")
+        if self.sqlite:
+            return int(self.value(_NEXT_ROWID[table]))
+        if self._ids is None:
+            return int(self.value(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))"))
+        return self._ids.next_id(table, self)
 
     def reserve_ids(self, counts: dict[str, int]) -> None:
         """PostgreSQL: have ids at hand for the next rows of these tables (``IdBlocks``);

@@ -28,6 +28,7 @@ from takedown.store.case_repos import (
     CaseMessageRepository,
     CaseRepository,
     ContentStatsRepository,
+    DecisionRepository,
     InstanceSecretRepository,
     RateCounterRepository,
     ReportRepository,
@@ -173,6 +174,7 @@ class SqlAlchemyUnitOfWork:
     reports = _repository(ReportRepository)
     cases = _repository(CaseRepository)
     case_messages = _repository(CaseMessageRepository)
+    decisions = _repository(DecisionRepository)
     content_stats = _repository(ContentStatsRepository)
     instance_secrets = _repository(InstanceSecretRepository, raw=False)
     rate_counters = _repository(RateCounterRepository)

@@ -1,0 +1,289 @@
+"""The case aggregate: what happens to a case, and the events each change raises.
+
+Every change of a case's state is a method here, pure (no I/O, no clock of its own: ``now``
+is given). Each returns a ``Change``: the case as it is after, the events raised, and the
+decision made, if any. The store writes what differs between the case it loaded and the new
+one (``store.case_repos.CaseRepository.save``); the service publishes the events in the same
+transaction.
+
+Invariants every method keeps (``tests/unit/test_case_aggregate.py`` checks them as
+properties):
+
+- a case's priority never drops when a report arrives or exposure grows;
+- ``respond_by`` never moves later, and ``remove_by`` (the TAKE IT DOWN Act's 48 hours from
+  the first valid ``ncii`` request) never moves later once set;
+- only an open case is confirmed, once; ``confirmed_at`` is set then and never again.
+
+Exceptions::
+
+    CaseNotOpen   a decision was asked of a case that is already decided or closed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from takedown.cases.model import (
+    CaseConfirmed,
+    CaseFacts,
+    CasePriorityChanged,
+    CaseStatus,
+    Category,
+    Priority,
+    ReportFacts,
+    case_number,
+)
+from takedown.cases.triage import Clocks, TriagePolicy, clocks, triage
+from takedown.matching import Match
+
+CaseEvent = CasePriorityChanged | CaseConfirmed
+
+
+class CaseNotOpen(Exception):
+    """A decision was asked of a case that is not open (already confirmed, or closed)."""
+
+    def __init__(self, case_id: int, status: CaseStatus) -> None:
+        super().__init__(f"case {case_number(case_id)} is {status}, not open")
+        self.case_id = case_id
+        self.status = status
+
+
+class Outcome(StrEnum):
+    violation = "violation"  # the content breaks the law or the platform's rules
+    no_violation = "no_violation"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A decision about a case: what was decided and why, by whom, when, and whether a
+    person made it. ``statement`` is the statement of reasons the reporters read (the DSA's
+    Article 17 asks for one); ``reason`` is the short form staff see in lists and the audit
+    log. ``grounds`` are the facts it rests on (an automated decision's bank matches)."""
+
+    outcome: Outcome
+    category: Category
+    reason: str
+    statement: str
+    decided_by: str  # a reviewer's user name, or the system principal's (``matcher``)
+    decided_at: datetime
+    automated: bool
+    grounds: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def by_bank_match(cls, matches: list[Match], *, at: datetime) -> Decision:
+        """The automated decision on content that matched a ``block_and_report`` bank."""
+        banks = sorted({m.bank for m in matches})
+        reason = f"matched the known-CSAM hash bank{'s' if len(banks) > 1 else ''} " + ", ".join(
+            banks
+        )
+        return cls(
+            outcome=Outcome.violation,
+            category=Category.csam,
+            reason=reason,
+            statement=f"Confirmed automatically: the content {reason}. Its removal, with every "
+            "copy, is the next step; this page will say when it is done.",
+            decided_by="matcher",
+            decided_at=at,
+            automated=True,
+            grounds=tuple(
+                {
+                    "bank": m.bank,
+                    "signal_type": str(m.signal_type),
+                    "entry_id": m.entry_id,
+                    "distance": m.distance,
+                }
+                for m in matches
+            ),
+        )
+
+
+# Made for every report: slotted and not frozen, for speed; still treated as a value, never
+# changed (docs/developing.md, "Domain").
+@dataclass(slots=True)
+class IncomingReport:
+    """What a report brings to the case it joins, with what intake found about its item."""
+
+    facts: ReportFacts
+    content_id: str
+    item_on_case: bool  # the item is already one of the case's items
+    # The matches that confirm on their own (``matching.acting_alone`` of the item's matches
+    # with a ``block_and_report`` bank).
+    confirming_matches: list[Match] = field(default_factory=list)
+    # Exposure the platform posted before the first report (read only when a case opens).
+    exposure_fast: bool = False
+    # Confirmed cases that hold the uploader's content (read only when the item is new).
+    uploader_prior_removals: int = 0
+
+
+@dataclass(slots=True)
+class Change:
+    """What a method of ``Case`` gives: the case after, the events raised and the decision
+    made (to be stored and published in the caller's transaction)."""
+
+    case: Case
+    events: list[CaseEvent]
+    decision: Decision | None = None
+    adds_item: bool = False  # the report's item joins the case
+
+
+@dataclass(slots=True)
+class Case:
+    """A case: every report about the same content, its reposts and matching media, with one
+    status, one priority (and the reasons for it) and one set of clocks. ``facts`` are what
+    triage reads, folded in report by report, so the priority is recomputable."""
+
+    id: int
+    status: CaseStatus
+    priority: Priority
+    reasons: list[dict[str, Any]]
+    facts: CaseFacts
+    respond_by: datetime
+    remove_by: datetime | None
+    opened_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None
+
+    @property
+    def number(self) -> str:
+        return case_number(self.id)
+
+    @classmethod
+    def open_with(cls, case_id: int, report: IncomingReport, *, policy: TriagePolicy) -> Change:
+        """A new case ``case_id``, opened by its first report."""
+        now = report.facts.received_at
+        facts = CaseFacts().with_report(report.facts)
+        if report.exposure_fast:
+            facts = replace(facts, fast_exposure=True)
+        empty = cls(
+            id=case_id,
+            status=CaseStatus.open,
+            priority=Priority.p2,
+            reasons=[],
+            facts=facts,
+            respond_by=now,
+            remove_by=None,
+            opened_at=now,
+            updated_at=now,
+            confirmed_at=None,
+        )
+        return empty._fold(facts, report, policy, current=None)
+
+    def receive(self, report: IncomingReport, *, policy: TriagePolicy) -> Change:
+        """Fold a report into this case: its facts, a new reporter, triage (the priority only
+        rises), clocks (only earlier), and the automatic confirmation a ``block_and_report``
+        match makes of an open case."""
+        facts = self.facts.with_report(report.facts)
+        return self._fold(facts, report, policy, current=Clocks(self.respond_by, self.remove_by))
+
+    def _fold(
+        self,
+        facts: CaseFacts,
+        report: IncomingReport,
+        policy: TriagePolicy,
+        *,
+        current: Clocks | None,
+    ) -> Change:
+        now = report.facts.received_at
+        if report.confirming_matches and not facts.block_and_report_match:
+            facts = replace(facts, block_and_report_match=True)
+        if report.uploader_prior_removals > facts.uploader_prior_removals:
+            facts = replace(facts, uploader_prior_removals=report.uploader_prior_removals)
+        after = self._retriaged(facts, policy, now, current=current)
+        change = Change(case=after, events=[], adds_item=not report.item_on_case)
+        if current is not None and after.priority is not self.priority:
+            change.events.append(_priority_changed(self, after))
+        if report.confirming_matches and after.status is CaseStatus.open:
+            decision = Decision.by_bank_match(report.confirming_matches, at=now)
+            confirmed = after.confirm(decision, content_ids=[report.content_id])
+            change.case = confirmed.case
+            change.events += confirmed.events
+            change.decision = decision
+        return change
+
+    def record_exposure(self, *, fast: bool, policy: TriagePolicy, now: datetime) -> Change:
+        """The platform's exposure counts for one of the case's items: fast growth raises the
+        case once (its clocks only move earlier); anything else changes nothing."""
+        if not fast or self.facts.fast_exposure:
+            return Change(case=self, events=[])
+        facts = replace(self.facts, fast_exposure=True)
+        after = self._retriaged(facts, policy, now, current=Clocks(self.respond_by, self.remove_by))
+        events: list[CaseEvent] = []
+        if after.priority is not self.priority:
+            events.append(_priority_changed(self, after))
+        return Change(case=after, events=events)
+
+    def confirm(self, decision: Decision, *, content_ids: list[str]) -> Change:
+        """Confirm a violation: the case leaves the queue for enforcement. Raises
+        ``CaseNotOpen`` unless the case is open, and ``ValueError`` for a decision that is
+        not a violation."""
+        if decision.outcome is not Outcome.violation:
+            raise ValueError("only a violation confirms a case")
+        if self.status is not CaseStatus.open:
+            raise CaseNotOpen(self.id, self.status)
+        after = self._copy()
+        after.status = CaseStatus.confirmed
+        after.confirmed_at = decision.decided_at
+        after.updated_at = decision.decided_at
+        event = CaseConfirmed(
+            case_id=self.id,
+            content_ids=content_ids,
+            automated=decision.automated,
+            reason=decision.reason,
+        )
+        return Change(case=after, events=[event], decision=decision)
+
+    def _retriaged(
+        self, facts: CaseFacts, policy: TriagePolicy, now: datetime, *, current: Clocks | None
+    ) -> Case:
+        result = triage(facts, policy)
+        priority = result.priority
+        if current is not None and priority.level > self.priority.level:
+            priority = self.priority  # the policy changed since; a case is never lowered
+        clock = clocks(priority=priority, facts=facts, policy=policy, now=now, current=current)
+        after = self._copy()
+        after.priority = priority
+        after.reasons = [reason.as_json() for reason in result.reasons]
+        after.facts = facts
+        after.respond_by = clock.respond_by
+        after.remove_by = clock.remove_by
+        after.updated_at = now
+        return after
+
+    def _copy(self) -> Case:
+        # Every field named (not ``dataclasses.replace``, which looks the fields up each
+        # time): intake makes one or two for every report.
+        return Case(
+            id=self.id,
+            status=self.status,
+            priority=self.priority,
+            reasons=self.reasons,
+            facts=self.facts,
+            respond_by=self.respond_by,
+            remove_by=self.remove_by,
+            opened_at=self.opened_at,
+            updated_at=self.updated_at,
+            confirmed_at=self.confirmed_at,
+        )
+
+
+def _priority_changed(before: Case, after: Case) -> CasePriorityChanged:
+    return CasePriorityChanged(
+        case_id=before.id,
+        old=before.priority.value,
+        new=after.priority.value,
+        reasons=[r["code"] for r in after.reasons],
+    )
+
+
+__all__ = [
+    "Case",
+    "CaseEvent",
+    "CaseNotOpen",
+    "Change",
+    "Decision",
+    "IncomingReport",
+    "Outcome",
+]

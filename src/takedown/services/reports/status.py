@@ -1,0 +1,141 @@
+"""The reporter's status page: what happened to their report, their replies and appeals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from takedown.cases import (
+    NCII_REQUIREMENTS,
+    Case,
+    Category,
+    Decision,
+    missing_for_valid_ncii,
+)
+from takedown.cases.records import CaseMessage, Report
+from takedown.services import audit, ratelimits
+from takedown.services.errors import Conflict, InvalidInput, NotFound
+from takedown.services.reports.intake import MAX_MESSAGE, PUBLIC_ACTOR, clean_text
+from takedown.services.reports.links import status_digest
+from takedown.services.reports.notices import next_step
+from takedown.store.types import utcnow
+from takedown.store.uow import SqlAlchemyUnitOfWork
+
+
+@dataclass(frozen=True)
+class Update:
+    """One entry of the status page's thread: a decision, or a message."""
+
+    author: str  # reporter | staff | system
+    kind: str  # decision | reply | appeal
+    body: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StatusView:
+    report: Report
+    case: Case
+    decisions: list[Decision]  # every reporter of the case sees them, oldest first
+    messages: list[CaseMessage]  # this reporter's thread
+    next_step: str
+    can_appeal: bool
+    missing_for_valid: list[str] = field(default_factory=list)
+
+    @property
+    def updates(self) -> list[Update]:
+        """The decisions and this reporter's thread, in the order they happened."""
+        entries = [
+            Update("system" if d.automated else "staff", "decision", d.statement, d.decided_at)
+            for d in self.decisions
+        ] + [Update(m.author, m.kind, m.body, m.at) for m in self.messages]
+        return sorted(entries, key=lambda u: u.at)
+
+
+def _report_for_token(uow: SqlAlchemyUnitOfWork, token: str) -> Report:
+    if not token or len(token) > 64:
+        raise NotFound("no report has this status link")
+    report = uow.reports.by_status_digest(status_digest(token))
+    if report is None:
+        raise NotFound("no report has this status link")
+    return report
+
+
+def status(*, uow: SqlAlchemyUnitOfWork, token: str) -> StatusView:
+    """What a reporter sees at their status link. Raises ``NotFound`` for an unknown token."""
+    with uow:
+        report = _report_for_token(uow, token)
+        case = uow.cases.get(report.case_id)
+        assert case is not None
+        decisions = uow.decisions.for_case(case.id)
+        messages = uow.case_messages.for_report(case.id, report.id)
+    missing: list[str] = []
+    if report.category is Category.ncii and report.valid_request is False:
+        missing = [
+            NCII_REQUIREMENTS[m]
+            for m in missing_for_valid_ncii(
+                reporter_role=report.reporter_role,
+                signature=report.signature,
+                good_faith_statement=report.good_faith_statement,
+                contact_email=report.contact_email,
+            )
+        ]
+    return StatusView(
+        report=report,
+        case=case,
+        decisions=decisions,
+        messages=messages,
+        next_step=next_step(
+            status=case.status,
+            respond_by=case.respond_by,
+            remove_by=case.remove_by,
+            waiting_for_valid_request=bool(missing),
+        ),
+        can_appeal=bool(decisions),
+        missing_for_valid=missing,
+    )
+
+
+def reply(
+    uow: SqlAlchemyUnitOfWork,
+    *,
+    token: str,
+    body: str,
+    appeal: bool = False,
+    attempt: ratelimits.Attempt | None = None,
+    now: datetime | None = None,
+) -> CaseMessage:
+    """A reporter's reply (or appeal of a decision) from their status page; a work function
+    (no commit). ``attempt``: counted against its rate limit once the reply is stored. Raises
+    ``NotFound``, ``InvalidInput`` or ``Conflict`` (appeal before any decision)."""
+    text = clean_text(body, "message", MAX_MESSAGE)
+    if not text:
+        raise InvalidInput("write a message", field="message")
+    report = _report_for_token(uow, token)
+    if appeal and not uow.decisions.for_case(report.case_id):
+        raise Conflict("there is no decision to appeal yet; send a reply instead")
+    now = now or utcnow()
+    kind = "appeal" if appeal else "reply"
+    message_id = uow.case_messages.add(
+        case_id=report.case_id, report_id=report.id, author="reporter", kind=kind, body=text, at=now
+    )
+    audit.record(
+        uow,
+        actor=PUBLIC_ACTOR,
+        action=f"report.{kind}",
+        target_type="report",
+        target_id=report.id,
+        details={"case_id": report.case_id, "message_id": message_id},
+        at=now,
+    )
+    if attempt is not None:
+        attempt.count(uow)
+    return CaseMessage(
+        id=message_id,
+        case_id=report.case_id,
+        report_id=report.id,
+        author="reporter",
+        kind=kind,
+        body=text,
+        at=now,
+    )
