@@ -144,3 +144,47 @@ def test_intake_lookups_probe_by_key_and_never_read_a_whole_table(db):
             ).all()
         )
     assert "Seq Scan" not in plan, plan
+
+
+def test_0006_moves_decision_messages_into_the_decisions_table(db):
+    from alembic import command
+
+    command.downgrade(migrate._config(db), "0005")
+    at = "2026-12-01 12:00:00"
+    with db.engine.begin() as conn:
+        case_id = conn.execute(
+            text(
+                "INSERT INTO cases (status, priority, reasons, facts, respond_by, opened_at, "
+                "updated_at) VALUES ('confirmed', 'P0', '[]', '{}', :at, :at, :at) RETURNING id"
+            ),
+            {"at": at},
+        ).scalar_one()
+        for kind, body in (
+            (
+                "decision",
+                "Confirmed automatically: the content matched the known-CSAM hash "
+                "bank ncmec. Its removal, with every copy, is the next step.",
+            ),
+            ("reply", "thank you"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO case_messages (case_id, author, kind, body, at) "
+                    "VALUES (:case_id, 'system', :kind, :body, :at)"
+                ),
+                {"case_id": case_id, "kind": kind, "body": body, "at": at},
+            )
+    migrate.upgrade(db)
+    with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
+        [decision] = uow.decisions.for_case(case_id)
+    assert (decision.outcome, decision.category, decision.automated, decision.decided_by) == (
+        "violation",
+        "csam",
+        True,
+        "matcher",
+    )
+    assert decision.reason == "matched the known-CSAM hash bank ncmec"
+    assert decision.statement.startswith("Confirmed automatically")
+    with db.engine.connect() as conn:
+        kinds = conn.execute(text("SELECT kind FROM case_messages")).scalars().all()
+    assert kinds == ["reply"]

@@ -32,7 +32,9 @@ def checked_form_key(key: bytes, value: str | None) -> str | None:
     if not value or value.count(".") != 1:
         return None
     nonce, mac = value.split(".")
-    return value if hmac.compare_digest(mac, _form_mac(key, nonce)) else None
+    # As bytes: ``compare_digest`` refuses strings with characters outside ASCII.
+    expected = _form_mac(key, nonce).encode()
+    return value if hmac.compare_digest(mac.encode(), expected) else None
 
 
 def _form_mac(key: bytes, nonce: str) -> str:
