@@ -14,7 +14,6 @@ import os
 import shutil
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,12 +25,14 @@ import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from takedown.clock import MovableClock
 from takedown.config import Settings
 from takedown.identity import Principal, Role, Scope
 from takedown.server import create_app
 from takedown.server.container import Container, default_registry
 from takedown.services import accounts, keys
 from takedown.store import Database, migrate
+from tests.waiting import wait_until
 
 PG_ADMIN_URL = os.environ.get(
     "TAKEDOWN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@localhost:5432/postgres"
@@ -130,7 +131,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def container(settings: Settings, db: Database) -> Container:
-    return Container(settings=settings, db=db, registry=default_registry())
+    return Container(settings=settings, db=db, registry=default_registry(), clock=MovableClock())
 
 
 def add_staff(container: Container, name: str, role: Role, *, token: bool = True) -> str | None:
@@ -193,11 +194,11 @@ def start_live_server(container: Container, *, app=None, start_worker: bool = Tr
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("live server did not start")
-        time.sleep(0.02)
+    wait_until(
+        lambda: server.started or not thread.is_alive(), timeout=15, what="the live server's start"
+    )
+    if not server.started:
+        raise RuntimeError("live server did not start")
     return LiveServer(
         container=container, url=f"http://127.0.0.1:{port}", server=server, thread=thread
     )

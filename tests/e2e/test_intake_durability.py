@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import threading
-import time
 
 import httpx
 import pytest
@@ -17,6 +16,7 @@ from takedown.services import audit, keys
 from takedown.store import Database, SqlAlchemyUnitOfWork, migrate
 from tests.conftest import free_port
 from tests.e2e.test_server_process import start, wait_healthy
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 OPERATOR = Principal.system("tests")
@@ -70,9 +70,7 @@ def test_every_answered_report_survives_sigkill(database_url, tmp_path):
         threads = [threading.Thread(target=send, args=(w,)) for w in range(12)]
         for t in threads:
             t.start()
-        deadline = time.monotonic() + 30
-        while len(answered) < 300 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: len(answered) >= 300, timeout=30, what="300 answered reports")
         os.killpg(proc.pid, signal.SIGKILL)  # in the middle of the load
         proc.wait(10)
         stop.set()

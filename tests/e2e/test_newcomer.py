@@ -4,7 +4,6 @@ errors that name the API's own fields, and a demo that prints the report form, k
 demo key, and shows reporters' e-mails in a mailbox."""
 
 import re
-import time
 
 from takedown.demo import DEMO_KEY, load_demo
 from takedown.identity import Role, Scope
@@ -18,6 +17,7 @@ from tests.conftest import (
     make_settings,
     start_live_server,
 )
+from tests.waiting import wait_until
 
 
 def test_the_front_door_offers_the_report_form(live_server):
@@ -104,12 +104,12 @@ def test_the_demo_mailbox_shows_reporters_emails_in_the_console(tmp_path, databa
             )
             assert sent.status_code == 201
             console_login(c, "boss")
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                box = c.get("/console/mailbox")
-                if "mum@example.org" in box.text:
-                    break
-                time.sleep(0.2)
+
+            def delivered():
+                page = c.get("/console/mailbox")
+                return page if "mum@example.org" in page.text else None
+
+            box = wait_until(delivered, timeout=15, what="the e-mail in the mailbox")
             assert "mum@example.org" in box.text and "/status/" in box.text
     finally:
         live.server.should_exit = True

@@ -4,15 +4,17 @@ reaches every reporter of the case, a report without an address sends nothing, a
 server that is down loses no report (the e-mail waits in the outbox)."""
 
 import re
-import time
 from email import message_from_bytes
 
 import pytest
+from sqlalchemy import func, select
 
 from takedown.identity import Scope
 from takedown.server.container import Container, default_registry
+from takedown.store.models import OutboxRow
 from tests.conftest import add_key, free_port, make_settings, start_live_server
 from tests.integration.test_reports import scan_and_bank
+from tests.waiting import wait_until
 
 aiosmtpd = pytest.importorskip("aiosmtpd.controller")
 
@@ -26,9 +28,7 @@ class Inbox:
         return "250 OK"
 
     def wait_for(self, count, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(self.messages) >= count, timeout=timeout, what=f"{count} e-mails")
         return self.messages
 
 
@@ -58,6 +58,23 @@ def serve(database_url, db, tmp_path, port):
 def stop(live):
     live.server.should_exit = True
     live.thread.join(15)
+
+
+def _outbox(live) -> dict[str, int]:
+    with live.container.uow(readonly=True) as uow:
+        return uow.outbox.counts()
+
+
+def _failed_attempts(live) -> int:
+    """Events whose handler failed and that wait for a retry."""
+    with live.container.uow(readonly=True) as uow:
+        return int(
+            uow.session.scalar(
+                select(func.count())
+                .select_from(OutboxRow)
+                .where(OutboxRow.status == "pending", OutboxRow.last_error.is_not(None))
+            )
+        )
 
 
 def body_of(message):
@@ -114,7 +131,7 @@ def test_reporters_get_an_acknowledgment_and_the_decision(database_url, db, tmp_
         decisions = [m for m in messages if m["Subject"].startswith("Update on your report")]
         assert sorted(m["To"] for m in decisions) == ["friend@example.org", "parent@example.org"]
         assert all("known" in body_of(m) for m in decisions)
-        time.sleep(0.5)
+        wait_until(lambda: _outbox(live).get("pending", 0) == 0, what="every event handled")
         assert len(inbox.messages) == 4  # the report without an address sent nothing
         assert len({m["Message-ID"] for m in inbox.messages}) == 4
     finally:
@@ -138,9 +155,8 @@ def test_a_mail_server_that_is_down_loses_no_report(database_url, db, tmp_path):
                 },
             )
         assert answer.status_code == 201
-        time.sleep(1.0)
-        with live.container.uow(readonly=True) as uow:
-            counts = uow.outbox.counts()
+        wait_until(lambda: _failed_attempts(live), what="a failed delivery")
+        counts = _outbox(live)
         assert counts.get("pending", 0) >= 1  # the e-mail waits to be retried
         # The server comes up: the retry delivers it.
         inbox = Inbox()

@@ -9,6 +9,7 @@ from takedown.server.container import Container, default_registry
 from tests.conftest import add_key, add_staff, make_settings, start_live_server
 from tests.media_support import at_megapixels, encode, photo
 from tests.unit.test_media_decoding import BROKEN
+from tests.waiting import wait_until
 
 
 def bearer(secret):
@@ -326,15 +327,12 @@ def test_images_never_wait_behind_videos_and_a_full_video_queue_says_retry(
         container.video_pool.submit(release.wait, 60)
         with ThreadPoolExecutor(2) as pool, live.client() as c:
             waiting = pool.submit(scan, c, platform, clip, "video-1", name="v.mp4")
-            deadline = time.monotonic() + 10
-            while container._videos < 1 and time.monotonic() < deadline:
-                time.sleep(0.02)
+            wait_until(lambda: container._videos >= 1, what="the video queued")
             started = time.monotonic()
             image = scan(c, platform, encode(at_megapixels(photo("coffee.png"), 1)), "img-1")
             assert image.status_code == 200 and time.monotonic() - started < 5
             second = pool.submit(scan, c, platform, clip, "video-2", name="v.mp4")
-            while container._videos < 2 and time.monotonic() < deadline:
-                time.sleep(0.02)
+            wait_until(lambda: container._videos >= 2, what="the second video queued")
             full = scan(c, platform, clip, "video-3", name="v.mp4")
             assert full.status_code == 503, full.text
             assert full.json()["error"]["code"] == "busy" and int(full.headers["retry-after"]) > 0

@@ -6,13 +6,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.waiting import wait_until
 
 TAKEDOWN = Path(sys.executable).parent / "takedown"
 
@@ -30,18 +30,16 @@ def start(args, env, tmp_path):
 
 
 def wait_healthy(url, proc, log, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if proc.poll() is not None:
             log.seek(0)
             pytest.fail(f"server exited with {proc.returncode}:\n{log.read()}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    pytest.fail("server did not become healthy")
+            return False
+
+    wait_until(healthy, timeout=timeout, what="the server's health")
 
 
 def stop(proc, log):

@@ -6,7 +6,7 @@ from typing import ClassVar
 from sqlalchemy import func, select
 
 from takedown.identity import Principal
-from takedown.jobs import HandlerContext, HandlerRegistry
+from takedown.jobs import EventCatalogue, HandlerContext, HandlerRegistry
 from takedown.services import audit
 from takedown.store.models import AuditEntryRow
 
@@ -28,8 +28,14 @@ def record_effect(event: Pinged, ctx: HandlerContext) -> None:
     )
 
 
+HANDLED = EventCatalogue(handled=[Pinged])
+RECORD_ONLY = EventCatalogue(record_only=[Pinged])
+
+
 def registry_with(*handlers) -> HandlerRegistry:
-    registry = HandlerRegistry()
+    """A registry running ``handlers`` for ``Pinged``, declared handled; with none, a
+    process that has no handler for it."""
+    registry = HandlerRegistry(HANDLED)
     for handler in handlers:
         registry.register(Pinged, handler)
     return registry

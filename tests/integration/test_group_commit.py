@@ -154,8 +154,7 @@ def test_threads_call_a_loop_mode_writer_and_the_loop_itself_must_await(db):
                 target=lambda: results.append(writer.call(register("from-a-thread")))
             )
             thread.start()
-            while thread.is_alive():
-                await asyncio.sleep(0.01)
+            await asyncio.to_thread(thread.join)
             assert results == ["from-a-thread"] and registered(db, "from-a-thread")
             with pytest.raises(RuntimeError, match="await run"):
                 writer.call(register("from-the-loop"))

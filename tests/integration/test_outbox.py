@@ -4,16 +4,25 @@ and their database effects happen once."""
 import os
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
-from takedown.jobs import RetryPolicy, Worker, run_event
+from takedown.clock import MovableClock
+from takedown.jobs import SYSTEM_EVENTS, HandlerRegistry, RetryPolicy, Worker, run_event
+from takedown.server.container import Container
 from takedown.store import SqlAlchemyUnitOfWork
 from takedown.store.models import OutboxRow
-from tests.integration.outbox_support import Pinged, effects, record_effect, registry_with
+from tests.integration.outbox_support import (
+    RECORD_ONLY,
+    Pinged,
+    effects,
+    record_effect,
+    registry_with,
+)
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = RetryPolicy(max_attempts=3, backoff_seconds=0.05, lease_seconds=1.0)
@@ -39,7 +48,6 @@ def test_event_committed_while_the_worker_is_stopped_is_handled_after_restart(db
     first.start()
     first.stop()
     event_id = publish(db)  # committed; nothing is running to handle it
-    time.sleep(0.1)
     assert status(db, event_id).status == "pending" and effects(db) == 0
     restarted = Worker(db, registry, policy=FAST)
     assert restarted.run_once() == 1
@@ -75,10 +83,11 @@ Worker(db, registry_with(die), policy=RetryPolicy(lease_seconds=1.0)).run_once()
     assert held.status == "pending" and held.attempts == 1 and held.locked_by
     assert effects(db) == 0
 
-    restarted = Worker(db, registry_with(record_effect), policy=FAST)
+    clock = MovableClock()
+    restarted = Worker(db, registry_with(record_effect), policy=FAST, clock=clock)
     restarted.run_once()
     assert status(db, event_id).status == "pending", "the lease must still protect the event"
-    time.sleep(1.1)
+    clock.advance(1.1)  # past the dead worker's lease
     restarted.run_once()
     assert status(db, event_id).status == "done"
     assert effects(db, event_id) == 1
@@ -95,9 +104,10 @@ def test_effects_of_a_failed_attempt_roll_back_so_a_retry_does_them_once(db):
 
     registry = registry_with(flaky)
     event_id = publish(db)
-    assert run_event(db, registry, event_id, worker_id="w", policy=FAST) == "retry"
-    time.sleep(0.2)
-    assert run_event(db, registry, event_id, worker_id="w", policy=FAST) == "done"
+    clock = MovableClock()
+    assert run_event(db, registry, event_id, worker_id="w", policy=FAST, clock=clock) == "retry"
+    clock.advance(0.2)  # past the back-off
+    assert run_event(db, registry, event_id, worker_id="w", policy=FAST, clock=clock) == "done"
     assert calls == [1, 2]
     assert effects(db, event_id) == 1
 
@@ -108,15 +118,16 @@ def test_failures_back_off_exponentially_and_end_dead_with_the_error(db):
 
     registry = registry_with(broken)
     event_id = publish(db)
+    clock = MovableClock()
     delays = []
     for attempt in range(1, FAST.max_attempts + 1):
-        before = time.time()
-        outcome = run_event(db, registry, event_id, worker_id="w", policy=FAST)
+        before = clock.time()
+        outcome = run_event(db, registry, event_id, worker_id="w", policy=FAST, clock=clock)
         row = status(db, event_id)
         delays.append(row.available_at.timestamp() - before)
         if attempt < FAST.max_attempts:
             assert outcome == "retry"
-            time.sleep(max(0.0, row.available_at.timestamp() - time.time()) + 0.02)
+            clock.advance(max(0.0, row.available_at.timestamp() - clock.time()) + 0.02)
     assert outcome == "dead"
     final = status(db, event_id)
     assert final.status == "dead" and final.attempts == FAST.max_attempts
@@ -136,33 +147,37 @@ def test_the_worker_thread_wakes_when_events_commit(db):
     worker = Worker(db, registry_with(record_effect), policy=FAST, poll_seconds=30)
     worker.start()
     try:
-        time.sleep(0.2)
         event_id = publish(db)
-        deadline = time.monotonic() + 5
-        while status(db, event_id).status != "done" and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert status(db, event_id).status == "done"
+        wait_until(lambda: status(db, event_id).status == "done", timeout=5, what="handling")
     finally:
         worker.stop()
 
 
 def test_an_event_nobody_handles_is_marked_done(db):
-    from takedown.jobs import HandlerRegistry
-
     event_id = publish(db)
-    assert run_event(db, HandlerRegistry(), event_id, worker_id="w", policy=FAST) == "done"
+    registry = HandlerRegistry(RECORD_ONLY)
+    assert run_event(db, registry, event_id, worker_id="w", policy=FAST) == "done"
+
+
+def test_a_handled_event_without_a_handler_here_is_left_for_a_worker_that_has_one(db):
+    event_id = publish(db)
+    here = Worker(db, registry_with(), policy=FAST)
+    assert here.run_once() == 0  # not even claimed
+    assert run_event(db, registry_with(), event_id, worker_id="w", policy=FAST) == "skipped"
+    left = status(db, event_id)
+    assert (left.status, left.attempts, left.locked_by) == ("pending", 0, None)
+    assert Worker(db, registry_with(record_effect), policy=FAST).run_once() == 1
+    assert status(db, event_id).status == "done" and effects(db, event_id) == 1
 
 
 def test_events_nobody_handles_are_completed_in_one_batch_through_the_writer(db):
     """In a web process the worker's batch goes through the group-commit writer (on SQLite a
     second writer would wait on the lock and hold up requests); without one it commits alone.
     Events that are leased by someone else, or already done, are left as they are."""
-    from takedown.jobs import HandlerRegistry
     from takedown.store.group_commit import GroupCommitter
     from takedown.store.types import utcnow
 
-    registry = HandlerRegistry()
-    registry.register(Pinged)
+    registry = HandlerRegistry(RECORD_ONLY)
     ids = [publish(db, f"batch-{i}") for i in range(5)]
     with SqlAlchemyUnitOfWork(db) as uow:
         now = utcnow()
@@ -183,48 +198,35 @@ def test_events_nobody_handles_are_completed_in_one_batch_through_the_writer(db)
     assert Worker(db, registry, policy=FAST).run_once() == 0
 
 
-def test_while_a_worker_runs_events_nobody_handles_are_stored_done_when_published(db):
-    """Its worker would only mark them done, with a statement of its own; events someone
-    handles stay pending for it, and once it stops every event waits for a worker again."""
-    from takedown.jobs import HandlerRegistry
-
-    handled = registry_with(record_effect)
-    record_only = HandlerRegistry()
-    record_only.register(Pinged)
-    assert handled.without_handlers() == frozenset()
-    assert record_only.without_handlers() == {Pinged.event_type}
-    for registry in (record_only, handled):
-        worker = Worker(db, registry, policy=FAST)
-        worker.start()
-        try:
-            assert db.done_at_publish == registry.without_handlers()
-        finally:
-            worker.stop()
-        assert db.done_at_publish == frozenset()
-    # A worker that stops leaves alone what another, started after it, set.
-    first, second = Worker(db, record_only, policy=FAST), Worker(db, record_only, policy=FAST)
-    first.start()
-    second.start()
-    first.stop()
+def test_every_process_stores_record_only_events_done_when_published(db, settings):
+    """Whether a type is handled is the catalogue's, not a process's: a container sets its
+    database to store the catalogue's record-only types done at publish (a worker would only
+    mark them so, with a statement of its own), whether or not it runs a worker, and leaves a
+    handled type pending even with no handler of its own."""
+    Container(settings=settings, db=db, registry=HandlerRegistry(RECORD_ONLY))
     assert db.done_at_publish == {Pinged.event_type}
-    second.stop()
-    assert db.done_at_publish == frozenset()
-
-    db.done_at_publish = frozenset({Pinged.event_type})
     done = publish(db, "record-only")
     with SqlAlchemyUnitOfWork(db, readonly=True) as uow:
         row = uow.session.get(OutboxRow, done)
         assert row.status == "done" and row.attempts == 1 and row.handled_at is not None
-    db.done_at_publish = frozenset({"another.type"})
+    Container(settings=settings, db=db, registry=registry_with())
+    assert db.done_at_publish == frozenset()
     assert status(db, publish(db, "wanted")).status == "pending"
     # A commit of events all stored done does not wake the worker (at 2,000 reports a second
     # it made the worker poll after every group); one with an event left pending does.
-    idle = Worker(db, handled, policy=FAST)
+    idle = Worker(db, registry_with(record_effect), policy=FAST)
     db.done_at_publish = frozenset({Pinged.event_type})
     db.notify_committed(frozenset({Pinged.event_type}))
     assert not idle._wake.is_set()
     db.notify_committed(frozenset({Pinged.event_type, "another.type"}))
     assert idle._wake.is_set()
-    db.done_at_publish = frozenset()
-    # A worker's pass finds nothing to do for the one stored done.
-    assert idle.run_once() == 1
+
+
+def test_the_systems_catalogue_declares_every_published_event_once():
+    from takedown.cases import ReporterEmailQueued, ReportReceived
+
+    assert ReporterEmailQueued.event_type in SYSTEM_EVENTS.handled
+    assert ReportReceived.event_type in SYSTEM_EVENTS.record_only
+    assert not SYSTEM_EVENTS.handled & SYSTEM_EVENTS.record_only
+    with pytest.raises(ValueError, match="not declared handled"):
+        HandlerRegistry(SYSTEM_EVENTS).register(ReportReceived, lambda event, ctx: None)

@@ -65,7 +65,7 @@ def test_a_connection_that_died_while_idle_is_replaced_before_use(pg, monkeypatc
         dead = _backend(uow)
         uow.commit()
     _pg_admin_exec(f"SELECT pg_terminate_backend({dead})")
-    time.sleep(0.3)
+    time.sleep(0.3)  # deliberate: the pooled connection must sit idle past the ping interval
     with SqlAlchemyUnitOfWork(pg) as uow:
         assert _backend(uow) != dead
         uow.content.ensure("after-restart")
@@ -85,7 +85,7 @@ def test_a_connection_is_checked_only_after_it_sat_idle(pg, monkeypatch):
             uow.content.get("x")
             uow.commit()
     assert pings == []
-    time.sleep(0.4)
+    time.sleep(0.4)  # deliberate: idle past the ping interval, so the next checkout pings
     with SqlAlchemyUnitOfWork(pg) as uow:
         uow.content.get("x")
     assert pings == [1]

@@ -207,6 +207,7 @@ async def post_stats(
             reposts=stats_in.reposts,
             policy=c.triage_policy,
             exposure=c.exposure_policy,
+            now=c.clock.now(),
         )
     )
     return StatsRead(

@@ -156,6 +156,35 @@ def serve(
     )
 
 
+@app.command()
+def worker() -> None:
+    """Run the outbox worker on its own until stopped (SIGTERM or Ctrl-C): the events this
+    process has handlers for (reporters' e-mails, with the mail settings) and the
+    record-only ones left pending. Beside `takedown serve` with TAKEDOWN_WORKER=false, or
+    where only this process has a handler's settings."""
+    import signal
+    import threading
+
+    from takedown.server.logs import configure_logging
+
+    container = _container()
+    configure_logging(container.settings.log_level, container.settings.log_format)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    running = container.make_worker()
+    running.start()
+    runs = ", ".join(sorted(container.registry.runs_here)) or "none"
+    err.print(f"takedown worker is running (handlers here: {runs}); stop it with Ctrl-C")
+    try:
+        while not stopping.wait(1.0):  # woken each second to let Ctrl-C through
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+        container.db.dispose()
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the schema to this version's head."""

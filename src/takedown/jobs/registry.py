@@ -1,13 +1,12 @@
-"""Which handler runs for which event type."""
+"""Which handlers this process runs, for which of the catalogue's event types."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import TypeAdapter
-
+from takedown.jobs.catalogue import EventCatalogue, event_type_of
 from takedown.store.uow import SqlAlchemyUnitOfWork
 
 E = TypeVar("E")
@@ -35,37 +34,35 @@ class HandlerContext:
 Handler = Callable[[E, HandlerContext], None]
 
 
-@dataclass(frozen=True)
-class _Entry(Generic[E]):
-    event_cls: type[E]
-    adapter: TypeAdapter[E]
-    handlers: list[Handler[E]]
-
-
 class HandlerRegistry:
-    """Maps ``event_type`` names to the event class and its handlers.
+    """This process's handlers, by event type, for the types its ``catalogue`` declares
+    handled. Which types are handled at all is the catalogue's, the same in every process;
+    a registry only says which of them run here.
 
     Example::
 
-        registry = HandlerRegistry()
+        registry = HandlerRegistry(SYSTEM_EVENTS)
 
-        @registry.handler(AccountLockedOut)
-        def notify_admins(event: AccountLockedOut, ctx: HandlerContext) -> None: ...
+        @registry.handler(ReporterEmailQueued)
+        def send(event: ReporterEmailQueued, ctx: HandlerContext) -> None: ...
     """
 
-    def __init__(self) -> None:
-        self._entries: dict[str, _Entry[Any]] = {}
+    def __init__(self, catalogue: EventCatalogue) -> None:
+        self.catalogue = catalogue
+        self._handlers: dict[str, list[Handler[Any]]] = {}
 
-    def register(self, event_cls: type[E], handler: Handler[E] | None = None) -> None:
-        name: str = event_cls.event_type  # type: ignore[attr-defined]
-        entry = self._entries.get(name)
-        if entry is None:
-            entry = _Entry(event_cls, TypeAdapter(event_cls), [])
-            self._entries[name] = entry
-        elif entry.event_cls is not event_cls:
-            raise ValueError(f"event type {name!r} is already bound to {entry.event_cls}")
-        if handler is not None and handler not in entry.handlers:
-            entry.handlers.append(handler)
+    def register(self, event_cls: type[E], handler: Handler[E]) -> None:
+        """Run ``handler`` for ``event_cls`` here. Raises ``ValueError`` unless the
+        catalogue declares the type handled: other processes would store it done unseen."""
+        name = event_type_of(event_cls)
+        if name not in self.catalogue.handled:
+            raise ValueError(
+                f"event type {name!r} is not declared handled in the catalogue "
+                "(jobs/events.py): declare it there, so every process leaves it for a handler"
+            )
+        handlers = self._handlers.setdefault(name, [])
+        if handler not in handlers:
+            handlers.append(handler)
 
     def handler(self, event_cls: type[E]) -> Callable[[Handler[E]], Handler[E]]:
         def decorate(fn: Handler[E]) -> Handler[E]:
@@ -75,16 +72,13 @@ class HandlerRegistry:
         return decorate
 
     def has_handlers(self, event_type: str) -> bool:
-        entry = self._entries.get(event_type)
-        return entry is not None and bool(entry.handlers)
+        return bool(self._handlers.get(event_type))
 
-    def without_handlers(self) -> frozenset[str]:
-        """The registered event types no handler wants (they are the record)."""
-        return frozenset(name for name, entry in self._entries.items() if not entry.handlers)
+    @property
+    def runs_here(self) -> frozenset[str]:
+        """The event types this process has handlers for."""
+        return frozenset(name for name, handlers in self._handlers.items() if handlers)
 
     def decode(self, event_type: str, payload: dict[str, Any]) -> tuple[Any, list[Handler[Any]]]:
-        """The event object and its handlers; ``(None, [])`` for a type nobody handles."""
-        entry = self._entries.get(event_type)
-        if entry is None:
-            return None, []
-        return entry.adapter.validate_python(payload), list(entry.handlers)
+        """The event object and this process's handlers for it."""
+        return self.catalogue.decode(event_type, payload), list(self._handlers.get(event_type, []))

@@ -18,15 +18,15 @@ import socket
 import threading
 import traceback
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from prometheus_client import Counter
 
+from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.jobs.registry import HandlerContext, HandlerRegistry
 from takedown.store.db import Database
 from takedown.store.group_commit import GroupCommitter
-from takedown.store.types import utcnow
 from takedown.store.uow import SqlAlchemyUnitOfWork
 
 log = logging.getLogger("takedown.jobs")
@@ -64,10 +64,12 @@ def run_event(
     *,
     worker_id: str,
     policy: RetryPolicy,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> str:
     """Claim and handle one event. Returns ``done``, ``retry``, ``dead`` or ``skipped``
-    (someone else holds it, or it is not due)."""
-    now = utcnow()
+    (someone else holds it, it is not due, or it is handled but not by this process).
+    ``clock`` decides what is due and when the lease and a retry's back-off end."""
+    now = clock.now()
     with SqlAlchemyUnitOfWork(db) as uow:
         claimed = uow.outbox.claim(
             event_id,
@@ -79,13 +81,21 @@ def run_event(
         message = uow.outbox.get(event_id) if claimed else None
     if message is None:
         return "skipped"
+    if not registry.has_handlers(message.event_type) and (
+        message.event_type not in registry.catalogue.record_only
+    ):
+        # Handled, but not here: give the claim back for a worker that has the handler.
+        with SqlAlchemyUnitOfWork(db) as uow:
+            uow.outbox.release(event_id, worker=worker_id)
+            uow.commit()
+        return "skipped"
     try:
         with SqlAlchemyUnitOfWork(db) as uow:
             event, handlers = registry.decode(message.event_type, message.payload)
             ctx = HandlerContext(event_id=event_id, attempt=message.attempts, uow=uow)
             for handler in handlers:
                 handler(event, ctx)
-            if not uow.outbox.mark_done(event_id, worker=worker_id, now=utcnow()):
+            if not uow.outbox.mark_done(event_id, worker=worker_id, now=clock.now()):
                 # Our lease ran out and another worker took the event: leave it to them.
                 log.warning("lease lost", extra={"event_id": event_id})
                 return "skipped"
@@ -93,7 +103,7 @@ def run_event(
     except Exception as exc:
         EVENTS_FAILED.labels(message.event_type).inc()
         dead = message.attempts >= policy.max_attempts
-        retry_at = None if dead else utcnow() + policy.delay(message.attempts)
+        retry_at = None if dead else clock.now() + policy.delay(message.attempts)
         error = "".join(traceback.format_exception_only(exc)).strip()
         with SqlAlchemyUnitOfWork(db) as uow:
             uow.outbox.mark_failed(event_id, worker=worker_id, error=error, retry_at=retry_at)
@@ -115,8 +125,8 @@ def run_event(
     return "done"
 
 
-def _complete_unhandled(uow: SqlAlchemyUnitOfWork, event_ids: list[int]) -> None:
-    uow.outbox.complete_unhandled(event_ids, now=utcnow())
+def _complete_unhandled(uow: SqlAlchemyUnitOfWork, event_ids: list[int], now: datetime) -> None:
+    uow.outbox.complete_unhandled(event_ids, now=now)
 
 
 class Worker:
@@ -124,9 +134,11 @@ class Worker:
 
     It wakes when a unit of work commits events (``Database.on_commit``), at most every
     ``pace_seconds`` while busy so that a stream of events is taken in batches, and polls every
-    ``poll_seconds`` for retries that came due. Events no handler wants (most of them: they
-    are the record) are marked done together, in one transaction per batch; each event with
-    handlers gets its own transaction for its effects and "done".
+    ``poll_seconds`` for retries that came due. Record-only events (most of them) are stored
+    done when published (``Database.done_at_publish``, set from the catalogue by the
+    composition root); any still pending are marked done together, in one transaction per
+    batch. Each event this worker has handlers for gets its own transaction for its effects
+    and "done". Handled events it has no handler for are left to the workers that have.
     """
 
     def __init__(
@@ -140,6 +152,7 @@ class Worker:
         pace_seconds: float = 0.05,
         worker_id: str | None = None,
         writer: GroupCommitter | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.db = db
         # In a web process, writes go through its group-commit writer: on SQLite a second
@@ -152,10 +165,12 @@ class Worker:
         self.batch = batch
         self.pace_seconds = pace_seconds
         self.worker_id = worker_id or default_worker_id()
+        self.clock = clock
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._done_at_publish: frozenset[str] | None = None
+        # What this worker takes: the record-only types (to mark done) and its own.
+        self._takes = registry.catalogue.record_only | registry.runs_here
         db.on_commit(self._committed)
 
     def _committed(self, event_types: frozenset[str]) -> None:
@@ -166,24 +181,32 @@ class Worker:
     def run_once(self) -> int:
         """Handle every event due now; returns how many were attempted."""
         with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
-            due = uow.outbox.due(utcnow(), self.batch)
-        unhandled = [i for i, t in due if not self.registry.has_handlers(t)]
+            due = uow.outbox.due(self.clock.now(), self.batch, event_types=self._takes)
+        record_only = self.registry.catalogue.record_only
+        unhandled = [i for i, t in due if t in record_only]
         if unhandled:
             if self.writer is not None and self.writer.running:
-                self.writer.call(partial(_complete_unhandled, event_ids=unhandled))
+                self.writer.call(
+                    partial(_complete_unhandled, event_ids=unhandled, now=self.clock.now())
+                )
             else:
                 with SqlAlchemyUnitOfWork(self.db) as uow:
-                    _complete_unhandled(uow, unhandled)
+                    _complete_unhandled(uow, unhandled, self.clock.now())
                     uow.commit()
             for _, event_type in due:
-                if not self.registry.has_handlers(event_type):
+                if event_type in record_only:
                     EVENTS_HANDLED.labels(event_type).inc()
         for event_id, event_type in due:
             if self._stop.is_set():
                 break
             if self.registry.has_handlers(event_type):
                 run_event(
-                    self.db, self.registry, event_id, worker_id=self.worker_id, policy=self.policy
+                    self.db,
+                    self.registry,
+                    event_id,
+                    worker_id=self.worker_id,
+                    policy=self.policy,
+                    clock=self.clock,
                 )
         return len(due)
 
@@ -201,20 +224,14 @@ class Worker:
                     self._stop.wait(self.pace_seconds)
 
     def start(self) -> None:
-        """Start the worker's thread. While it runs, events no handler wants are stored done
-        when published (``Database.done_at_publish``): this worker would only mark them so,
-        and with a second statement each, which at 2,000 reports a second on SQLite cost a
-        few percent of the server's core (``docs/architecture.md``)."""
+        """Start the worker's thread."""
         if self._thread is not None:
             return
         self._stop.clear()
-        self._done_at_publish = self.db.done_at_publish = self.registry.without_handlers()
         self._thread = threading.Thread(target=self._loop, name="takedown-worker", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.db.done_at_publish is self._done_at_publish:  # not another worker's since
-            self.db.done_at_publish = frozenset()  # from now on, left for whichever worker runs
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

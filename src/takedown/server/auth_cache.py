@@ -23,9 +23,9 @@ import asyncio
 import hashlib
 import logging
 import threading
-import time
 from collections.abc import Awaitable, Callable
 
+from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.identity import CredentialRevoked, IdentityError, Principal, PrincipalKind
 
 MAX_ENTRIES = 10_000
@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 
 
 class CredentialCache:
-    def __init__(self, ttl_seconds: float) -> None:
+    def __init__(self, ttl_seconds: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.ttl = ttl_seconds
+        self._monotonic = clock.monotonic
         # key -> (expires, refresh from, principal), on the monotonic clock
         self._entries: dict[bytes, tuple[float, float, Principal]] = {}
         self._lock = threading.Lock()
@@ -50,14 +51,14 @@ class CredentialCache:
         if self.ttl <= 0:
             return None
         entry = self._entries.get(self._key(secret))
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < self._monotonic():
             return None
         return entry[2]
 
     def put(self, secret: str, principal: Principal) -> None:
         if self.ttl <= 0 or principal.kind is not PrincipalKind.api_key:
             return
-        now = time.monotonic()
+        now = self._monotonic()
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
@@ -79,7 +80,7 @@ class CredentialCache:
             return await check()
         key = self._key(secret)
         entry = self._entries.get(key)
-        now = time.monotonic()
+        now = self._monotonic()
         if entry is not None and now < entry[0]:
             if now >= entry[1] and key not in self._checks:
                 self._start(key, secret, check).add_done_callback(_retrieved)

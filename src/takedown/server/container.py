@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -12,9 +11,10 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any, TypeVar
 
-from takedown.cases import Priority, TriagePolicy
+from takedown.cases import Priority, ReporterEmailQueued, TriagePolicy
+from takedown.clock import Clock
 from takedown.config import Settings
-from takedown.jobs import HandlerRegistry, RetryPolicy, Worker
+from takedown.jobs import SYSTEM_EVENTS, HandlerRegistry, RetryPolicy, Worker
 from takedown.matching import BankIndexes
 from takedown.server.auth_cache import CredentialCache
 from takedown.services import reports
@@ -33,7 +33,7 @@ T = TypeVar("T")
 class Container:
     settings: Settings
     db: Database
-    registry: HandlerRegistry = field(default_factory=HandlerRegistry)
+    registry: HandlerRegistry = field(default_factory=lambda: HandlerRegistry(SYSTEM_EVENTS))
     worker: Worker | None = None
     matcher: Matcher = field(init=False)
     writer: GroupCommitter = field(init=False)
@@ -41,18 +41,20 @@ class Container:
     case_media: CaseMediaIndex = field(init=False)
     _status_key: bytes | None = field(default=None, init=False)
     _videos: int = field(default=0, init=False)  # videos hashing or waiting (event loop only)
-    clock: Callable[[], float] = time.time
-    """Unix seconds now: the rate limits' clock (tests move it)."""
+    clock: Clock = field(default_factory=Clock)
+    """Every clock the process reads (``takedown.clock``): tests hand in one they move."""
     listen_url: str = "http://127.0.0.1:8000"
     """Where this process listens (set by ``takedown serve``): the status links' address in
     development when ``TAKEDOWN_PUBLIC_URL`` is unset. Never taken from a request."""
 
     def __post_init__(self) -> None:
-        self.matcher = Matcher(self.db)
+        self.matcher = Matcher(self.db, clock=self.clock)
         self.case_media = CaseMediaIndex()
         self.writer = GroupCommitter(self.db)
-        self.auth_cache = CredentialCache(self.settings.auth_cache_seconds)
+        self.auth_cache = CredentialCache(self.settings.auth_cache_seconds, clock=self.clock)
         self.db.on_commit(self.auth_cache.on_commit)
+        # Declared for the whole system, so every process stores the same events done.
+        self.db.done_at_publish = self.registry.catalogue.record_only
 
     @cached_property
     def media_pool(self) -> ThreadPoolExecutor:
@@ -179,6 +181,7 @@ class Container:
             exposure=self.exposure_policy,
             email=bool(self.settings.smtp_host or self.settings.mailbox_dir),
             case_media=self.case_media,
+            clock=self.clock,
         )
 
     def uow(self, *, readonly: bool = False) -> SqlAlchemyUnitOfWork:
@@ -211,6 +214,7 @@ class Container:
                 policy=self.retry_policy,
                 poll_seconds=self.settings.worker_poll_seconds,
                 writer=self.writer,
+                clock=self.clock,
             )
         return self.worker
 
@@ -226,39 +230,11 @@ def build_container(settings: Settings | None = None) -> Container:
 
 
 def default_registry(settings: Settings | None = None) -> HandlerRegistry:
-    """Every event type the code publishes, with the handlers that run for it.
-
-    Events without a handler yet are still registered, so the outbox keeps them decodable
-    and a later handler can be added without touching the service that publishes them. With
-    ``settings`` naming a mail server, reporters' e-mails are sent.
-    """
-    from takedown.cases import (
-        CaseConfirmed,
-        CasePriorityChanged,
-        ReporterEmailQueued,
-        ReportReceived,
-    )
-    from takedown.identity import (
-        AccountLockedOut,
-        CredentialIssued,
-        CredentialRevoked,
-        UserCreated,
-    )
-    from takedown.matching import ContentMatched
-
-    registry = HandlerRegistry()
-    for event_cls in (
-        UserCreated,
-        AccountLockedOut,
-        CredentialIssued,
-        CredentialRevoked,
-        ContentMatched,
-        ReportReceived,
-        CasePriorityChanged,
-        CaseConfirmed,
-        ReporterEmailQueued,
-    ):
-        registry.register(event_cls)
+    """This process's handlers for the system's events (``jobs.SYSTEM_EVENTS``): with
+    ``settings`` naming a mail server, reporters' e-mails are sent; with the development
+    mailbox on, delivered there. Without either, e-mails wait in the outbox for a worker
+    that has one (``takedown worker``)."""
+    registry = HandlerRegistry(SYSTEM_EVENTS)
     if settings is not None and settings.smtp_host:
         from takedown.services import notify
 

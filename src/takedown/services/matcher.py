@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 
+from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.matching import BankIndexes, SignalType
 from takedown.store.db import Database
-from takedown.store.types import utcnow
 from takedown.store.uow import SqlAlchemyUnitOfWork
 
 log = logging.getLogger("takedown.matching")
 
 
 class Matcher:
-    def __init__(self, db: Database, *, check_seconds: float = 1.0) -> None:
+    def __init__(
+        self, db: Database, *, check_seconds: float = 1.0, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._db = db
+        self._clock = clock
         self._lock = threading.Lock()
         self._indexes: BankIndexes | None = None
         self._checked = 0.0
@@ -34,9 +36,9 @@ class Matcher:
         """The indexes if they were checked against the store within ``check_seconds`` (no
         I/O), else None: then ``indexes()`` reads the store, and may rebuild them."""
         indexes = self._indexes
-        if indexes is None or time.monotonic() - self._checked >= self.check_seconds:
+        if indexes is None or self._clock.monotonic() - self._checked >= self.check_seconds:
             return None
-        if self._reenable_at is not None and utcnow() >= self._reenable_at:
+        if self._reenable_at is not None and self._clock.now() >= self._reenable_at:
             return None
         return indexes
 
@@ -46,8 +48,8 @@ class Matcher:
         if indexes is not None:
             return indexes
         indexes = self._indexes
-        now = time.monotonic()
-        due = self._reenable_at is not None and utcnow() >= self._reenable_at
+        now = self._clock.monotonic()
+        due = self._reenable_at is not None and self._clock.now() >= self._reenable_at
         with SqlAlchemyUnitOfWork(self._db, readonly=True) as uow:
             version = uow.banks.version()
         self._checked = now
@@ -69,11 +71,11 @@ class Matcher:
             with SqlAlchemyUnitOfWork(self._db, readonly=True, snapshot=True) as uow:
                 version = uow.banks.version()
                 banks = uow.banks.list()
-                now = utcnow()
+                now = self._clock.now()
                 exact, pdq = uow.bank_entries.load_for_index(now)
                 self._reenable_at = uow.bank_entries.next_reenable(now)
             self._indexes = BankIndexes.build(banks, exact, pdq, version)
-            self._checked = time.monotonic()
+            self._checked = self._clock.monotonic()
             return self._indexes
 
     def reenable_at(self, when: datetime) -> None:

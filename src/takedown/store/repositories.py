@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar
@@ -383,15 +383,26 @@ class OutboxRepository(RawRepository):
         row = self._s.get(OutboxRow, event_id)
         return _value(OutboxMessage, row) if row else None
 
-    def due(self, now: datetime, limit: int) -> list[tuple[int, str]]:
-        """(id, event type) of the events due now, oldest first."""
+    def due(
+        self, now: datetime, limit: int, *, event_types: Collection[str] | None = None
+    ) -> list[tuple[int, str]]:
+        """(id, event type) of the events due now, oldest first; only of ``event_types`` when
+        given (what the asking worker can handle)."""
         self.flush()
         raw = self._raw
+        params: dict[str, Any] = {"now": raw.dt(now), "limit": limit}
+        only = ""
+        if event_types is not None:
+            if not event_types:
+                return []
+            names = {f"t{n}": name for n, name in enumerate(sorted(event_types))}
+            params.update(names)
+            only = f"AND event_type IN ({', '.join(':' + key for key in names)}) "
         rows = raw.all(
-            "SELECT id, event_type FROM outbox WHERE status = 'pending' AND available_at <= :now "
-            "AND (locked_until IS NULL OR locked_until < :now) "
+            "SELECT id, event_type FROM outbox WHERE status = 'pending' AND available_at <= :now "  # noqa: S608 - placeholders only
+            f"AND (locked_until IS NULL OR locked_until < :now) {only}"
             "ORDER BY available_at, id LIMIT :limit",
-            {"now": raw.dt(now), "limit": limit},
+            params,
         )
         return [(int(i), str(t)) for i, t in rows]
 
@@ -426,6 +437,15 @@ class OutboxRepository(RawRepository):
             .values(locked_by=worker, locked_until=until, attempts=OutboxRow.attempts + 1)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def release(self, event_id: int, *, worker: str) -> None:
+        """Give back a claim this worker cannot act on, as if it had never been made."""
+        self.flush()
+        self._s.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == event_id, OutboxRow.locked_by == worker)
+            .values(locked_by=None, locked_until=None, attempts=OutboxRow.attempts - 1)
+        )
 
     def mark_done(self, event_id: int, *, worker: str, now: datetime) -> bool:
         self.flush()

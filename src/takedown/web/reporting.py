@@ -105,7 +105,7 @@ def report_form(
 async def _refused(c: Container, rule: RateLimit, who: str) -> int | None:
     """Seconds to wait when ``who`` is over ``rule``, else None (reads the shared counts)."""
     found = await asyncio.to_thread(
-        ratelimits.check, c.uow(readonly=True), rule, who, now=c.clock()
+        ratelimits.check, c.uow(readonly=True), rule, who, now=c.clock.time()
     )
     return None if found.allowed else found.retry_after
 
@@ -184,7 +184,7 @@ async def report_submit(request: Request) -> Response:
         label = FIELD_NAMES.get(field, field)
         problems = [{"field": field, "text": f"{label}: {exc}"}]
         return report_form(request, form=form, problems=problems, status=422)
-    attempt = ratelimits.Attempt(c.report_page_limit, who, c.clock())
+    attempt = ratelimits.Attempt(c.report_page_limit, who, c.clock.time())
     receipt = await c.writer.run(reports.StoreReport(prepared, ctx, attempt=attempt))
     response = render(
         request,
@@ -277,10 +277,17 @@ async def status_reply(request: Request, token: Token) -> Response:
             draft=body,
             headers={"Retry-After": str(wait)},
         )
-    attempt = ratelimits.Attempt(c.status_reply_limit, who, c.clock())
+    attempt = ratelimits.Attempt(c.status_reply_limit, who, c.clock.time())
     try:
         await c.writer.run(
-            partial(reports.reply, token=token, body=body, appeal=appeal, attempt=attempt)
+            partial(
+                reports.reply,
+                token=token,
+                body=body,
+                appeal=appeal,
+                attempt=attempt,
+                now=c.clock.now(),
+            )
         )
     except NotFound:
         return await asyncio.to_thread(_status_page, request, token)

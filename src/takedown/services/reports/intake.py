@@ -42,6 +42,7 @@ from takedown.cases import (
     missing_for_valid_ncii,
 )
 from takedown.cases.records import Report
+from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.identity import Permission, Principal, PrincipalKind, require
 from takedown.matching import BankIndexes, ContentItem, Match, SignalType, confirming
 from takedown.services import audit, ratelimits
@@ -55,7 +56,6 @@ from takedown.services.reports.links import (
     unstamped_status_token,
 )
 from takedown.services.reports.notices import acknowledgment, decision_notice
-from takedown.store.types import utcnow
 from takedown.store.uow import SqlAlchemyUnitOfWork
 
 MAX_ID = 256
@@ -134,6 +134,7 @@ class IntakeContext:
     indexes: BankIndexes | None  # the bank indexes, current as of the request (no I/O in store)
     policy: TriagePolicy
     status_key: bytes
+    clock: Clock = SYSTEM_CLOCK  # when reports are received, unless ``now`` pins it
     now: datetime | None = None
     status_base_url: str | None = None  # where status links point, for e-mails
     exposure: ExposurePolicy | None = None  # what counts as fast-growing exposure
@@ -341,7 +342,7 @@ def _hashes(item: ContentItem | None) -> dict[SignalType, str]:
 def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> Receipt:
     """Write one prepared report into an entered unit of work (no commit): see the module."""
     r = prepared.report
-    now = ctx.now or utcnow()
+    now = ctx.now or ctx.clock.now()
     if r.idempotency_key:
         seen = uow.reports.by_idempotency_key(prepared.submitter, r.idempotency_key)
         if seen is not None:

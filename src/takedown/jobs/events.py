@@ -1,0 +1,31 @@
+"""Every event type takedown publishes, and whether a handler runs for it (see
+``jobs.catalogue``). Adding a handler for a record-only type means moving it to ``handled``
+here first (``docs/developing.md``, "An event and its handler")."""
+
+from __future__ import annotations
+
+from takedown.cases import (
+    CaseConfirmed,
+    CasePriorityChanged,
+    ReporterEmailQueued,
+    ReportReceived,
+)
+from takedown.identity import AccountLockedOut, CredentialIssued, CredentialRevoked, UserCreated
+from takedown.jobs.catalogue import EventCatalogue
+from takedown.matching import ContentMatched
+
+SYSTEM_EVENTS = EventCatalogue(
+    handled=[
+        ReporterEmailQueued,  # sent by the worker that has the mail settings
+    ],
+    record_only=[
+        UserCreated,
+        AccountLockedOut,
+        CredentialIssued,
+        CredentialRevoked,
+        ContentMatched,
+        ReportReceived,
+        CasePriorityChanged,
+        CaseConfirmed,  # enforcement will handle it
+    ],
+)
