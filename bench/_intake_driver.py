@@ -41,11 +41,13 @@ def main() -> None:
     )
     from bench._loadgen import report_body
     from bench.intake import prepare_database
-    from takedown.server.app import create_app, tune_server_process
+    from takedown.config import Settings
+    from takedown.server.app import create_app
+    from takedown.server.process import tune_server_process
 
     key = prepare_database(url)
     app = create_app()
-    tune_server_process()
+    tune_server_process(Settings())
     headers = [
         (b"host", b"127.0.0.1:8000"),
         (b"authorization", f"Bearer {key}".encode()),

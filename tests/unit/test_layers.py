@@ -1,53 +1,47 @@
-"""The layers' import rules that hold today (docs/architecture.md, "Packages"): the
-adapters `api` and `web` never import each other; the HTTP plumbing in `server` imports the
-pages only in the app factory, which assembles both; nothing below the adapters imports
-`server`, `api` or `web`. Checked on the source, so a back-import fails the suite."""
+"""The layers' import rules (docs/architecture.md, "Packages, and what each may import") are
+import-linter contracts in pyproject.toml; they hold on the source, and a back-import breaks
+them."""
 
-import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
-
-import pytest
 
 import takedown
 
-ROOT = Path(takedown.__file__).parent
-BELOW_ADAPTERS = ("media", "matching", "cases", "identity", "audit", "store", "services", "jobs")
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = Path(takedown.__file__).parent
 
 
-def _imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-    return found
+def _lint(pythonpath: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports; "
+            "sys.exit(lint_imports(config_filename=sys.argv[1], no_cache=True))",
+            str(ROOT / "pyproject.toml"),
+        ],
+        cwd=pythonpath,
+        env={"PYTHONPATH": str(pythonpath), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-def _modules(package: str) -> list[Path]:
-    return sorted((ROOT / package).rglob("*.py"))
+def test_the_source_keeps_every_import_contract():
+    result = _lint(PACKAGE.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 8 kept, 0 broken." in result.stdout
 
 
-def _offences(files: list[Path], forbidden: tuple[str, ...]) -> list[str]:
-    return [
-        f"{path.relative_to(ROOT)} imports {name}"
-        for path in files
-        for name in sorted(_imports(path))
-        if any(name == f or name.startswith(f + ".") for f in forbidden)
-    ]
-
-
-def test_api_and_web_never_import_each_other():
-    assert _offences(_modules("api"), ("takedown.web",)) == []
-    assert _offences(_modules("web"), ("takedown.api",)) == []
-
-
-def test_the_server_plumbing_reaches_the_pages_only_through_the_app_factory():
-    plumbing = [p for p in _modules("server") if p.name != "app.py"]
-    assert plumbing and _offences(plumbing, ("takedown.web",)) == []
-
-
-@pytest.mark.parametrize("package", BELOW_ADAPTERS)
-def test_nothing_below_the_adapters_imports_them(package):
-    adapters = ("takedown.server", "takedown.api", "takedown.web", "takedown.cli")
-    assert _offences(_modules(package), adapters) == []
+def test_a_back_import_from_the_domain_breaks_a_contract(tmp_path):
+    copy = tmp_path / "takedown"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "static"))
+    model = copy / "cases" / "model.py"
+    model.write_text(model.read_text() + "\nimport takedown.store.uow  # a back-import\n")
+    result = _lint(tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "The domain knows nothing of HTTP, SQL, Celery" in result.stdout
+    assert "BROKEN" in result.stdout

@@ -124,7 +124,7 @@ async def submit_report(request: Request) -> Response:
     law = report_in.law_enforcement
     contact = report_in.contact
     try:
-        prepared = reports.prepare(
+        receipt = await c.file_report(
             actor=principal_of(request),
             report_in=reports.ReportCreate(
                 category=report_in.category,
@@ -147,8 +147,6 @@ async def submit_report(request: Request) -> Response:
         field = API_FIELDS.get(exc.field or "", exc.field)
         message = exc.message.replace(exc.field or "\x00", field or "")
         raise InvalidInput(message, field=field) from exc
-    ctx = await c.intake_async()
-    receipt = await c.writer.run(reports.StoreReport(prepared, ctx))
     return JSONBytes(
         receipt_json(c.status_url(receipt.status_token), receipt),
         status_code=status.HTTP_201_CREATED,
@@ -198,7 +196,7 @@ async def post_stats(
 ) -> StatsRead:
     """Post an item's exposure (total views and reposts). When it grows fast, the open cases
     about it are raised."""
-    result = await c.writer.run(
+    result = await c.run_work(
         partial(
             reports.record_stats,
             actor=principal_of(request),

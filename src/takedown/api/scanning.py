@@ -248,7 +248,7 @@ async def _scan(
         # Not an image: a video, on threads of its own (an image never waits behind one).
         analysed = await c.hash_video(partial(analyse, kind="video"))
     intake = await c.intake_async() if analysed.result.matches else None
-    result = await c.writer.run(partial(scanning.record_scan, scan=analysed, intake=intake))
+    result = await c.run_work(partial(scanning.record_scan, scan=analysed, intake=intake))
     h = result.hashes
     if isinstance(h, ImageHashes):
         hashes = HashesRead(

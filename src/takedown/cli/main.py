@@ -138,9 +138,9 @@ def serve(
         container.db.dispose()
         target = "takedown.server.asgi:app_factory"
     else:
-        from takedown.server.app import tune_server_process
+        from takedown.server.process import tune_server_process
 
-        tune_server_process()
+        tune_server_process(settings)
     uvicorn.run(
         target,
         factory=processes > 1,

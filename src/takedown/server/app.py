@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +13,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from starlette.formparsers import MultiPartParser
 
 from takedown import __version__
 from takedown.api.health import DOCS_ASSETS
@@ -52,10 +49,6 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     """
     container = container or build_container()
     settings = container.settings
-    # Multipart uploads up to this size are parsed in memory instead of being spooled to a
-    # temporary file (Starlette's default is 1 MB): the disk round trip cost a third of the
-    # hashing time of a large photo. The body limit still caps what one request can hold.
-    MultiPartParser.spool_max_size = settings.upload_memory_bytes
     run_worker = settings.worker if start_worker is None else start_worker
 
     @asynccontextmanager
@@ -134,40 +127,6 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     check_routes_declared(app)
     _document_access(app)
     return app
-
-
-SERVER_GC_THRESHOLD = 10_000
-"""New container objects (net of those freed) between two young collections in a server
-process; Python's default is 700."""
-SERVER_SWITCH_INTERVAL = 0.0005
-"""Seconds a thread that wants the interpreter lock waits before the holder is asked to give
-it up, in a server process; Python's default is 0.005."""
-
-
-def tune_server_process() -> None:
-    """For a server process, once its app is built.
-
-    The heap: everything loaded so far (modules, the app, its routes) lives as long as the
-    process, so take it out of the garbage collector's generations; a full collection under
-    load then walks only what requests made. Full collections were most of the intake's
-    latency tail. Not for processes that build many apps (tests): frozen objects are never
-    collected. Then collect less often. A report leaves no cyclic garbage (a test holds the
-    units of work to that), so what set off a young collection every few dozen reports at
-    2,000 a second was only the objects of the requests in flight, more than 700 at a time:
-    440 collections in 8 seconds, 0.3–0.5 ms each, and a full one of up to 10 ms every few
-    seconds, all finding nothing. With a threshold above what is in flight, a collection
-    runs when garbage has built up (``docs/architecture.md``).
-
-    The interpreter lock: on PostgreSQL the group-commit writer is a thread that waits for a
-    round trip several times a group, and each time the answer came it waited again, for the
-    lock, while the event loop ran requests: up to Python's 5 ms switch interval a round trip.
-    At 0.5 ms, 1,000 reports a second on PostgreSQL answered at p99 10–11 ms instead of 17–26
-    (interleaved runs), the writer's groups took 2.3 ms instead of 2.9–3.9, and the server's
-    CPU a report did not grow. SQLite's writer runs on the loop and showed no difference."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(SERVER_GC_THRESHOLD, *gc.get_threshold()[1:])
-    sys.setswitchinterval(SERVER_SWITCH_INTERVAL)
 
 
 _ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from takedown.cases import Priority, ReporterEmailQueued, TriagePolicy
 from takedown.clock import Clock
 from takedown.config import Settings
+from takedown.identity import Principal
 from takedown.jobs import SYSTEM_EVENTS, HandlerRegistry, RetryPolicy, Worker
 from takedown.matching import BankIndexes
 from takedown.server.auth_cache import CredentialCache
@@ -22,9 +23,11 @@ from takedown.services.accounts import LoginPolicy
 from takedown.services.case_media import CaseMediaIndex
 from takedown.services.errors import Busy
 from takedown.services.matcher import Matcher
+from takedown.services.ratelimits import Attempt as RateAttempt
 from takedown.services.ratelimits import RateLimit
 from takedown.store import Database, SqlAlchemyUnitOfWork
 from takedown.store.group_commit import GroupCommitter
+from takedown.store.work import Work
 
 T = TypeVar("T")
 
@@ -183,6 +186,30 @@ class Container:
             case_media=self.case_media,
             clock=self.clock,
         )
+
+    async def run_work(self, work: Work[T]) -> T:
+        """Run a work function (``store.work``) and return its result once it is committed:
+        the one way an adapter writes on a hot path. The group-commit writer runs it with
+        whatever else is waiting, in one transaction."""
+        return await self.writer.run(work)
+
+    async def file_report(
+        self,
+        *,
+        actor: Principal | None,
+        report_in: reports.ReportCreate,
+        anonymous_reporter: str | None = None,
+        attempt: RateAttempt | None = None,
+    ) -> reports.Receipt:
+        """Report intake's steps for every adapter (the API, the public form): check the
+        report (``reports.prepare``, which raises ``InvalidInput`` or ``RoleNotAllowed``),
+        then store it through the writer and answer once it is committed. ``attempt`` is
+        counted against its rate limit in the report's own transaction."""
+        prepared = reports.prepare(
+            actor=actor, report_in=report_in, anonymous_reporter=anonymous_reporter
+        )
+        ctx = await self.intake_async()
+        return await self.run_work(reports.StoreReport(prepared, ctx, attempt=attempt))
 
     def uow(self, *, readonly: bool = False) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.db, readonly=readonly)

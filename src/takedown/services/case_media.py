@@ -94,7 +94,8 @@ class CaseMediaIndex:
         open_only = not self._loaded
         after = self._top
         now = time.monotonic()
-        if self._loaded and not uow.raw.sqlite and now - self._window_at >= self._window_seconds:
+        late = not uow.cases.items_commit_in_id_order
+        if self._loaded and late and now - self._window_at >= self._window_seconds:
             after = max(0, after - WINDOW)
             self._window_at = now
         rows: list[tuple[int, int, str]] = []

@@ -264,6 +264,13 @@ class CaseRepository(RawRepository):
                 out[name] = raw.json(out[name])
         return out
 
+    @property
+    def items_commit_in_id_order(self) -> bool:
+        """Whether case items always commit in the order of their ids (SQLite: one writer at
+        a time). Where not (PostgreSQL's processes take ids from blocks), an item with a lower
+        id than one already read may still commit."""
+        return self._raw.sqlite
+
     def new_id(self) -> int:
         """The id a new case will be saved with (``save``)."""
         return self._raw.new_id("cases")

@@ -49,10 +49,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from prometheus_client import Histogram
 from sqlalchemy import Connection
@@ -61,6 +61,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from takedown.store.db import Database
 from takedown.store.rawsql import begin_explicitly, end_explicit_begin
 from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.work import BatchedWork, Work
 
 T = TypeVar("T")
 GROUP_SIZE = Histogram(
@@ -79,30 +80,29 @@ _RETRYABLE = (IntegrityError, OperationalError)
 
 @dataclass
 class _Item(Generic[T]):
-    work: Callable[[SqlAlchemyUnitOfWork], T]
+    work: Work[T]
     future: Future[T] = field(default_factory=Future)
 
 
-def run_works(
-    uow: SqlAlchemyUnitOfWork, works: list[Callable[[SqlAlchemyUnitOfWork], T]]
-) -> list[T]:
-    """Run a group's works in order in one unit of work. Consecutive works that share a
-    ``prefetch`` attribute (a function of the unit of work and those works) have it called
-    first, so that it can make their reads together (report intake looks up a group's items
-    in one round trip); what it read is forgotten once they have run, before any other work."""
+def run_works(uow: SqlAlchemyUnitOfWork, works: Sequence[Work[T]]) -> list[T]:
+    """Run a group's works in order in one unit of work. A run of consecutive works of one
+    ``BatchedWork`` class has its ``prefetch`` called first, so that it can make their reads
+    together (report intake looks up a group's items in one round trip); what it read is
+    forgotten once they have run, before any other work."""
     results: list[T] = []
     start = 0
     while start < len(works):
-        prefetch = getattr(works[start], "prefetch", None)
+        first = works[start]
         end = start + 1
-        if prefetch is None:
-            results.append(works[start](uow))
+        if not isinstance(first, BatchedWork):
+            results.append(first(uow))
             start = end
             continue
-        while end < len(works) and getattr(works[end], "prefetch", None) == prefetch:
+        kind = type(first)
+        while end < len(works) and type(works[end]) is kind:
             end += 1
         if end - start > 1:
-            prefetch(uow, works[start:end])
+            kind.prefetch(uow, cast("Sequence[BatchedWork[T]]", works[start:end]))
         try:
             results.extend(work(uow) for work in works[start:end])
         finally:
@@ -242,7 +242,7 @@ class GroupCommitter:
         else:
             self.stop()
 
-    def submit(self, work: Callable[[SqlAlchemyUnitOfWork], T]) -> Future[T]:
+    def submit(self, work: Work[T]) -> Future[T]:
         """Queue ``work``; the future holds its result once its group has committed."""
         loop = self._loop
         if loop is not None:
@@ -255,11 +255,11 @@ class GroupCommitter:
         self._queue.put(item)
         return item.future
 
-    def call(self, work: Callable[[SqlAlchemyUnitOfWork], T]) -> T:
+    def call(self, work: Work[T]) -> T:
         """Submit and wait (for threads)."""
         return self.submit(work).result()
 
-    async def run(self, work: Callable[[SqlAlchemyUnitOfWork], T]) -> T:
+    async def run(self, work: Work[T]) -> T:
         """Submit and wait without blocking the event loop."""
         loop = self._loop
         if loop is None:

@@ -157,8 +157,9 @@ async def report_submit(request: Request) -> Response:
     if problems or category is None or role is None:
         return report_form(request, form=form, problems=problems, status=422)
     minor = {"yes": True, "no": False}.get(form["depicted_minor"])
+    attempt = ratelimits.Attempt(c.report_page_limit, who, c.clock.time())
     try:
-        prepared = reports.prepare(
+        receipt = await c.file_report(
             actor=None,
             anonymous_reporter=who,
             report_in=reports.ReportCreate(
@@ -176,6 +177,7 @@ async def report_submit(request: Request) -> Response:
                 description=form["description"],
                 idempotency_key=reports.checked_form_key(ctx.status_key, form["idempotency_key"]),
             ),
+            attempt=attempt,
         )
     except (InvalidInput, RoleNotAllowed) as exc:
         field = getattr(exc, "field", None) or "reporter_role"
@@ -184,8 +186,6 @@ async def report_submit(request: Request) -> Response:
         label = FIELD_NAMES.get(field, field)
         problems = [{"field": field, "text": f"{label}: {exc}"}]
         return report_form(request, form=form, problems=problems, status=422)
-    attempt = ratelimits.Attempt(c.report_page_limit, who, c.clock.time())
-    receipt = await c.writer.run(reports.StoreReport(prepared, ctx, attempt=attempt))
     response = render(
         request,
         "report_received.html",
@@ -279,7 +279,7 @@ async def status_reply(request: Request, token: Token) -> Response:
         )
     attempt = ratelimits.Attempt(c.status_reply_limit, who, c.clock.time())
     try:
-        await c.writer.run(
+        await c.run_work(
             partial(
                 reports.reply,
                 token=token,

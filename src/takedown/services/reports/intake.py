@@ -21,8 +21,10 @@ import hashlib
 import itertools
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from takedown.cases import (
     Case,
@@ -57,6 +59,7 @@ from takedown.services.reports.links import (
 )
 from takedown.services.reports.notices import acknowledgment, decision_notice
 from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.work import BatchedWork
 
 MAX_ID = 256
 MAX_URL = 2048
@@ -540,9 +543,9 @@ def _record_change(
 
 
 @dataclass(slots=True)
-class StoreReport:
-    """``store`` as group-commit work (``GroupCommitter.run(StoreReport(prepared, ctx))``):
-    when several reports are committed together, their items and cases are looked up in one
+class StoreReport(BatchedWork[Receipt]):
+    """``store`` as a work function (``Container.run_work(StoreReport(prepared, ctx))``): when
+    several reports are committed together, their items and cases are looked up in one
     statement first (``prefetch``), each report still seeing the ones before it."""
 
     prepared: Prepared
@@ -556,10 +559,11 @@ class StoreReport:
             self.attempt.count(uow)
         return receipt
 
-    @staticmethod
-    def prefetch(uow: SqlAlchemyUnitOfWork, works: list[StoreReport]) -> None:
+    @classmethod
+    def prefetch(cls, uow: SqlAlchemyUnitOfWork, works: Sequence[BatchedWork[Receipt]]) -> None:
+        reports = cast("Sequence[StoreReport]", works)
         uow.cases.prefetch_intake(
-            [(work.prepared.content_id, work.prepared.reporter_key) for work in works]
+            [(work.prepared.content_id, work.prepared.reporter_key) for work in reports]
         )
 
 
