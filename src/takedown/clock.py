@@ -26,11 +26,13 @@ class Clock:
 
 class MovableClock(Clock):
     """The real clocks plus an offset that only grows: ``advance(seconds)`` moves all three
-    ahead at once, as if that much time had passed."""
+    ahead at once, as if that much time had passed. ``frozen``: time stands still from the
+    moment the clock is made, and moves only when advanced (for exact intervals)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, frozen: bool = False) -> None:
         self._offset = 0.0
         self._lock = threading.Lock()
+        self._frozen = (time.time(), time.monotonic()) if frozen else None
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:
@@ -39,13 +41,15 @@ class MovableClock(Clock):
             self._offset += seconds
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(time.time() + self._offset, UTC)
+        return datetime.fromtimestamp(self.time(), UTC)
 
     def time(self) -> float:
-        return time.time() + self._offset
+        base = self._frozen[0] if self._frozen else time.time()
+        return base + self._offset
 
     def monotonic(self) -> float:
-        return time.monotonic() + self._offset
+        base = self._frozen[1] if self._frozen else time.monotonic()
+        return base + self._offset
 
 
 SYSTEM_CLOCK = Clock()

@@ -118,7 +118,7 @@ def test_failures_back_off_exponentially_and_end_dead_with_the_error(db):
 
     registry = registry_with(broken)
     event_id = publish(db)
-    clock = MovableClock()
+    clock = MovableClock(frozen=True)  # still while an attempt runs: each delay is exact
     delays = []
     for attempt in range(1, FAST.max_attempts + 1):
         before = clock.time()

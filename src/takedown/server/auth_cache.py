@@ -11,10 +11,9 @@ at once. The cache keys on the SHA-256 of the secret, never the secret itself.
 One check at a time (``principal``): the requests that find a key missing or expired while
 its check runs wait for that check instead of each reading the database, and a key in use is
 checked again in the background once ``REFRESH_SHARE`` of its time has passed, so it does not
-expire under load. Before, every request in flight when a platform's key expired (each five
-seconds) made its own check on a thread: at 1,000 reports/s on PostgreSQL that burst took the
-99th percentile from 74–83 ms to 113–1,088 ms (``docs/reporting.md``). An entry is never used
-past its time, so a revocation in another process still bites within ``ttl_seconds``.
+expire under load: a burst of checks when a busy key expires would hold up every request in
+flight (``docs/performance.md``). An entry is never used past its time, so a revocation in
+another process still bites within ``ttl_seconds``.
 """
 
 from __future__ import annotations

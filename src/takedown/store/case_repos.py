@@ -107,11 +107,9 @@ _INTAKE_ITEM = (
     "LEFT JOIN content c ON c.content_id = :content_id"
 )
 # Whether this reporter has reported the case, and whether the item is on it: scalar
-# subqueries, not EXISTS, which PostgreSQL may plan as a "hashed SubPlan" that reads the whole
-# table once a statement. With a few thousand case items it did (3,000 still, in a test), and
-# a plan stays cached on its connection while the table grows: taking 1,000 reports a second
-# on a fresh database, each group's lookup read every case item (PostgreSQL returned 660-990
-# rows a report, now 25) and took 1.6 ms instead of 0.5. A scalar subquery is probed by key.
+# subqueries, probed by key, not EXISTS, which PostgreSQL may plan as a "hashed SubPlan" that
+# reads the whole table once a statement, a plan a prepared statement then keeps while the
+# table grows (docs/performance.md, "Intake in sets"; a test holds the plan to probing).
 _INTAKE_EXISTS = (
     "(SELECT 1 FROM reports WHERE case_id = k.id AND reporter_key = :reporter_key LIMIT 1) "
     "IS NOT NULL, "

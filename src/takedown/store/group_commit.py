@@ -14,8 +14,9 @@ Usage::
     receipt = await committer.run(lambda uow: reports.store(uow, prepared))   # async code
     receipt = committer.call(lambda uow: reports.store(uow, prepared))        # threads
 
-A work function gets an entered ``SqlAlchemyUnitOfWork`` and must not commit; its only effects
-are on the database (it may run again: see below). What one function writes, the next in the
+A work function (``store.work.Work``, whose contract is there) gets an entered
+``SqlAlchemyUnitOfWork`` and must not commit; its only effects are on the database (it may run
+again: see below). What one function writes, the next in the
 same group reads (same session), so they behave as if they ran one after another.
 
 Failure: if a function raises, or the commit fails, the group is rolled back and each of its
@@ -26,17 +27,14 @@ first) is retried up to ``retries`` times before its error reaches the caller.
 Connection: the writer keeps one from group to group, and a group's unit of work makes an ORM
 session only if one of its functions asks for it (``SqlAlchemyUnitOfWork(connection=...)``);
 a connection that breaks is dropped and the next group takes a fresh one from the pool; the
-writer gives it back when it stops. (PostgreSQL's writer thread once took one from the pool
-per group because on a held one PostgreSQL's own work a report grew run after run; the
-cause was a plan that read all of ``case_items`` once a group, cached on the connection while
-the table grew, fixed in the query: ``store/case_repos.py``.)
+writer gives it back when it stops.
 
 Loop mode (``start(loop=...)``, what the server uses on SQLite): the work functions run on the
 event loop's own thread, in groups of what arrived while the previous group committed, and
 only ``BEGIN`` (which may wait for SQLite's lock) and the commit (the fsync) go to a thread.
 SQLite releases the interpreter lock on every statement, so a writer thread and the event loop
-handed it back and forth on each of a report's statements; a prototype cut CPU per report by
-about a fifth in process (``docs/architecture.md``). The guarantees are the same: answered
+handed it back and forth on each of a report's statements (``docs/performance.md``). The
+guarantees are the same: answered
 after the commit, one bad item fails alone, unique-key races are retried. Threads still
 ``call()``; the loop ``await``s ``run()``. On PostgreSQL a statement waits for a round trip,
 so the writer stays a thread.

@@ -94,6 +94,7 @@ async def login_submit(
             password=password,
             policy=container.login_policy,
             client=client,
+            now=container.clock.now(),
         )
     except RateLimited as exc:
         refused = login_form(
