@@ -210,6 +210,8 @@ class RawSql:
         self._last_dt: tuple[datetime, str] | None = None
         # PostgreSQL: writes not sent yet: (sql, params, many).
         self._waiting: list[tuple[str, Any, bool]] = []
+        # SQLite: the next rowid of each table this transaction has taken ids for.
+        self._rowids: dict[str, int] = {}
 
     def _cur(self) -> Any:
         if self._cursor is None:
@@ -303,6 +305,7 @@ class RawSql:
         connection, which goes back to the pool; a later statement takes the session's next
         one."""
         self._waiting = []
+        self._rowids = {}
         if self._info is not None:
             self._info.pop(_RAW_KEY, None)
             self._info = None
@@ -324,11 +327,18 @@ class RawSql:
         """An id for a new row of ``table`` (one of ``ID_TABLES``), before the row is written,
         that no other transaction can take. PostgreSQL: from ``IdBlocks``, or the table's
         sequence. SQLite: the next rowid, which is this transaction's alone: a writing unit
-        of work holds the database's write lock from its ``BEGIN IMMEDIATE``."""
+        of work holds the database's write lock from its ``BEGIN IMMEDIATE``. Every new row
+        of ``table`` must take its id from here."""
         if table not in ID_TABLES:
             raise ValueError(f"no id sequence is used for {table!r}")
         if self.sqlite:
-            return int(self.value(_NEXT_ROWID[table]))
+            # Read once a transaction; the ids after it are this transaction's too, as long as
+            # every new row of ``table`` takes its id from here (``CaseRepository.save`` does).
+            next_id = self._rowids.get(table)
+            if next_id is None:
+                next_id = int(self.value(_NEXT_ROWID[table]))
+            self._rowids[table] = next_id + 1
+            return next_id
         if self._ids is None:
             return int(self.value(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))"))
         return self._ids.next_id(table, self)
