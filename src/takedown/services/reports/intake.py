@@ -40,10 +40,8 @@ from takedown.cases import (
     RoleNotAllowed,
     TriagePolicy,
     allowed_roles,
-    case_number,
     missing_for_valid_ncii,
 )
-from takedown.cases.records import Report
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.identity import Permission, Principal, PrincipalKind, require
 from takedown.matching import BankIndexes, ContentItem, Match, SignalType, confirming
@@ -284,14 +282,20 @@ def _reporter_key(
 
 
 def _receipt(
-    case: Case, report: Report, token: str, *, duplicate: bool, missing: list[str] | None
+    case: Case,
+    *,
+    report_id: int,
+    received_at: datetime,
+    token: str,
+    missing: list[str] | None,
+    duplicate: bool = False,
 ) -> Receipt:
     return Receipt(
-        report_id=report.id,
+        report_id=report_id,
         case_id=case.id,
         case_number=case.number,
         status_token=token,
-        acknowledged_at=report.received_at,
+        acknowledged_at=received_at,
         priority=case.priority,
         respond_by=case.respond_by,
         remove_by=case.remove_by,
@@ -486,17 +490,12 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
             )
         )
     _record_change(uow, change, actor=MATCHER, email=ctx.email)
-    return Receipt(
+    return _receipt(
+        after,
         report_id=report_id,
-        case_id=after.id,
-        case_number=case_number(after.id),
-        status_token=token,
-        acknowledged_at=now,
-        priority=after.priority,
-        respond_by=after.respond_by,
-        remove_by=after.remove_by,
-        case_status=after.status,
-        missing_for_valid=prepared.missing_for_valid,
+        received_at=now,
+        token=token,
+        missing=prepared.missing_for_valid,
     )
 
 
@@ -513,7 +512,14 @@ def _replayed(
     token = status_token(key, submitter, nonce, report.received_at)
     if status_digest(token) != digest:  # stored before tokens carried their time
         token = unstamped_status_token(key, submitter, nonce)
-    return _receipt(case, report, token, duplicate=True, missing=prepared.missing_for_valid)
+    return _receipt(
+        case,
+        report_id=report.id,
+        received_at=report.received_at,
+        token=token,
+        missing=prepared.missing_for_valid,
+        duplicate=True,
+    )
 
 
 def _record_change(
