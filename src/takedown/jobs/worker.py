@@ -169,8 +169,6 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # What this worker takes: the record-only types (to mark done) and its own.
-        self._takes = registry.catalogue.record_only | registry.runs_here
         db.on_commit(self._committed)
 
     def _committed(self, event_types: frozenset[str]) -> None:
@@ -181,7 +179,9 @@ class Worker:
     def run_once(self) -> int:
         """Handle every event due now; returns how many were attempted."""
         with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
-            due = uow.outbox.due(self.clock.now(), self.batch, event_types=self._takes)
+            # What this worker takes: the record-only types (to mark done) and its own.
+            takes = self.registry.catalogue.record_only | self.registry.runs_here
+            due = uow.outbox.due(self.clock.now(), self.batch, event_types=takes)
         record_only = self.registry.catalogue.record_only
         unhandled = [i for i, t in due if t in record_only]
         if unhandled:
