@@ -19,7 +19,7 @@ from takedown.matching.banks import (
     verdict_for,
     video_matches,
 )
-from takedown.matching.content import ContentItem
+from takedown.matching.content import ContentItem, ExposureReading
 from takedown.matching.indexes import BankIndexes, IndexedEntry
 from takedown.matching.pdq_index import EXACT_UP_TO, PdqIndex, hashes_to_words
 
@@ -34,6 +34,7 @@ __all__ = [
     "BankPolicy",
     "ContentItem",
     "ContentMatched",
+    "ExposureReading",
     "IndexedEntry",
     "InvalidSignal",
     "Match",

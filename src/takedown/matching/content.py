@@ -1,5 +1,6 @@
 """The content registry's item: a piece of a platform's content that was scanned or
-registered, with the hashes of its media and where it came from."""
+registered, with the hashes of its media and where it came from; and the exposure the
+platform reports for it."""
 
 from __future__ import annotations
 
@@ -22,3 +23,16 @@ class ContentItem:
     sha256: str | None
     first_seen_at: datetime
     last_scanned_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureReading:
+    """The platform's latest view and repost counts for an item, and the reading before
+    (None when this is the first)."""
+
+    views: int
+    reposts: int
+    at: datetime
+    previous_views: int | None
+    previous_reposts: int | None
+    previous_at: datetime | None

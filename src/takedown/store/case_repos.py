@@ -25,7 +25,7 @@ from takedown.cases import (
     ReportSource,
 )
 from takedown.cases.records import CaseItem, CaseMessage, Report
-from takedown.matching import ContentItem
+from takedown.matching import ContentItem, ExposureReading
 from takedown.store.matching_repos import CONTENT_COLUMNS, content_item
 from takedown.store.models import (
     CaseItemRow,
@@ -612,12 +612,10 @@ class CaseMessageRepository(RawRepository):
 
 
 class ContentStatsRepository(RawRepository):
-    def latest(
-        self, content_id: str
-    ) -> tuple[int, int, datetime, int | None, int | None, datetime | None] | None:
-        """The last reading and the one before, as ``record`` returns them; None if none.
-        Plain SQL: intake reads it when a case opens about a registered item, and the
-        writer's unit of work makes no ORM session for intake."""
+    def latest(self, content_id: str) -> ExposureReading | None:
+        """The last reading and the one before; None if none. Plain SQL: intake reads it
+        when a case opens about a registered item, and the writer's unit of work makes no ORM
+        session for intake."""
         raw = self._raw
         row = raw.one(
             "SELECT views, reposts, at, previous_views, previous_reposts, previous_at "
@@ -628,12 +626,10 @@ class ContentStatsRepository(RawRepository):
             return None
         at = raw.read_dt(row[2])
         assert at is not None
-        return (int(row[0]), int(row[1]), at, row[3], row[4], raw.read_dt(row[5]))
+        return ExposureReading(int(row[0]), int(row[1]), at, row[3], row[4], raw.read_dt(row[5]))
 
-    def record(
-        self, content_id: str, *, views: int, reposts: int, at: datetime
-    ) -> tuple[int, int, datetime, int | None, int | None, datetime | None]:
-        """Store a reading; returns (views, reposts, at) now and before."""
+    def record(self, content_id: str, *, views: int, reposts: int, at: datetime) -> ExposureReading:
+        """Store a reading; returns it with the one before."""
         row = self._s.get(ContentStatsRow, content_id, with_for_update=True)
         if row is None:
             row = ContentStatsRow(content_id=content_id, views=views, reposts=reposts, at=at)
@@ -646,20 +642,14 @@ class ContentStatsRepository(RawRepository):
             )
             row.views, row.reposts, row.at = views, reposts, at
         self._s.flush()
-        return _reading(row)
-
-
-def _reading(
-    row: ContentStatsRow,
-) -> tuple[int, int, datetime, int | None, int | None, datetime | None]:
-    return (
-        row.views,
-        row.reposts,
-        row.at,
-        row.previous_views,
-        row.previous_reposts,
-        row.previous_at,
-    )
+        return ExposureReading(
+            row.views,
+            row.reposts,
+            row.at,
+            row.previous_views,
+            row.previous_reposts,
+            row.previous_at,
+        )
 
 
 class InstanceSecretRepository:

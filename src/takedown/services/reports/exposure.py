@@ -8,7 +8,7 @@ from datetime import datetime
 
 from takedown.cases import TriagePolicy
 from takedown.identity import Permission, Principal, require
-from takedown.matching import ContentItem
+from takedown.matching import ContentItem, ExposureReading
 from takedown.services import audit
 from takedown.services.errors import InvalidInput
 from takedown.store.types import utcnow
@@ -49,7 +49,7 @@ def record_stats(
         raise InvalidInput("views and reposts cannot be negative")
     now = now or utcnow()
     reading = uow.content_stats.record(content_id, views=views, reposts=reposts, at=now)
-    item = uow.content.get(content_id) if reading[5] is None else None
+    item = uow.content.get(content_id) if reading.previous_at is None else None
     vph, rph, fast = _growth(reading, item, exposure)
     raised: list[int] = []
     if fast:
@@ -82,15 +82,17 @@ def record_stats(
     )
 
 
-Reading = tuple[int, int, datetime, int | None, int | None, datetime | None]
-
-
 def _growth(
-    reading: Reading, item: ContentItem | None, exposure: ExposurePolicy
+    reading: ExposureReading, item: ContentItem | None, exposure: ExposurePolicy
 ) -> tuple[float | None, float | None, bool]:
     """(views an hour, reposts an hour, whether that is fast) from a stats reading: since the
     previous reading, or since the item was first seen when there is none."""
-    cur_views, cur_reposts, at, prev_views, prev_reposts, prev_at = reading
+    cur_views, cur_reposts, at = reading.views, reading.reposts, reading.at
+    prev_views, prev_reposts, prev_at = (
+        reading.previous_views,
+        reading.previous_reposts,
+        reading.previous_at,
+    )
     if prev_at is None:
         prev_at, prev_views, prev_reposts = (item.first_seen_at, 0, 0) if item else (None, 0, 0)
     vph = rph = None
