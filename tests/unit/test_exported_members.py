@@ -6,6 +6,7 @@ PACKAGES = [
     "takedown",
     "takedown.identity",
     "takedown.audit",
+    "takedown.cases",
     "takedown.store",
     "takedown.jobs",
     "takedown.api",

@@ -7,6 +7,7 @@ Exceptions::
 
     RoleNotAllowed   the caller claimed a reporter role its credential does not allow
     CaseNotOpen      a decision was asked of a case that is already decided or closed
+    ReviewRefused    a review rule refused a claim, a decision or an appeal (``review``)
 """
 
 from takedown.cases.case import (
@@ -38,6 +39,20 @@ from takedown.cases.model import (
     case_number,
     missing_for_valid_ncii,
 )
+from takedown.cases.review import (
+    AppealOutcome,
+    Claim,
+    ClaimHeld,
+    NoClaim,
+    NotDecidable,
+    NotPermitted,
+    OwnProposal,
+    Reviewer,
+    ReviewPolicy,
+    ReviewRefused,
+    SameDecider,
+    is_minor_safety,
+)
 from takedown.cases.triage import (
     LEGAL_NCII_REMOVAL,
     Clocks,
@@ -52,6 +67,7 @@ __all__ = [
     "LEGAL_NCII_REMOVAL",
     "NCII_REQUIREMENTS",
     "PUBLIC_ROLES",
+    "AppealOutcome",
     "Case",
     "CaseConfirmed",
     "CaseEvent",
@@ -61,10 +77,16 @@ __all__ = [
     "CaseStatus",
     "Category",
     "Change",
+    "Claim",
+    "ClaimHeld",
     "Clocks",
     "Decision",
     "IncomingReport",
+    "NoClaim",
+    "NotDecidable",
+    "NotPermitted",
     "Outcome",
+    "OwnProposal",
     "Priority",
     "Reason",
     "ReportFacts",
@@ -72,13 +94,18 @@ __all__ = [
     "ReportSource",
     "ReporterEmailQueued",
     "ReporterRole",
+    "ReviewPolicy",
+    "ReviewRefused",
+    "Reviewer",
     "RoleNotAllowed",
+    "SameDecider",
     "Triage",
     "TriagePolicy",
     "allowed_roles",
     "case_id_of",
     "case_number",
     "clocks",
+    "is_minor_safety",
     "missing_for_valid_ncii",
     "triage",
 ]

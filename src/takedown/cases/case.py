@@ -26,6 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from takedown.cases import review
 from takedown.cases.model import (
     CaseConfirmed,
     CaseFacts,
@@ -36,10 +37,21 @@ from takedown.cases.model import (
     ReportFacts,
     case_number,
 )
+from takedown.cases.review import Claim, Reviewer, ReviewPolicy
 from takedown.cases.triage import Clocks, TriagePolicy, clocks, triage
 from takedown.matching import Match
 
-CaseEvent = CasePriorityChanged | CaseConfirmed
+CaseEvent = (
+    CasePriorityChanged
+    | CaseConfirmed
+    | review.CaseClaimed
+    | review.CaseReleased
+    | review.SecondReviewRequested
+    | review.CaseClosed
+    | review.CaseAppealed
+    | review.AppealDecided
+    | review.ViolationOverturned
+)
 
 
 class CaseNotOpen(Exception):
@@ -54,6 +66,8 @@ class CaseNotOpen(Exception):
 class Outcome(StrEnum):
     violation = "violation"  # the content breaks the law or the platform's rules
     no_violation = "no_violation"
+    escalate = "escalate"  # to a lead, or to law-enforcement liaison, with a note
+    need_more_info = "need_more_info"  # a question to the reporter; the clock keeps running
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +159,14 @@ class Case:
     opened_at: datetime
     updated_at: datetime
     confirmed_at: datetime | None
+    # Review (``cases.review``): not yet persisted by the store (the review console does).
+    claim_by: Claim | None = None
+    proposal: Decision | None = None  # waiting for a second opinion
+    first_look_at: datetime | None = None
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    second_by: str | None = None  # who agreed with, or overrode, a proposal
+    appeal_of: CaseStatus | None = None  # the status the appeal reopened
 
     @property
     def number(self) -> str:
@@ -223,7 +245,7 @@ class Case:
             raise ValueError("only a violation confirms a case")
         if self.status is not CaseStatus.open:
             raise CaseNotOpen(self.id, self.status)
-        after = self._copy()
+        after = self.copied()
         after.status = CaseStatus.confirmed
         after.confirmed_at = decision.decided_at
         after.updated_at = decision.decided_at
@@ -235,6 +257,29 @@ class Case:
         )
         return Change(case=after, events=[event], decision=decision)
 
+    def may_see(self, reviewer: Reviewer) -> bool:
+        """Whether ``reviewer`` may see this case at all (``cases.review``)."""
+        return review.may_see(self, reviewer)
+
+    def claim(self, reviewer: Reviewer, *, now: datetime, policy: ReviewPolicy) -> Change:
+        """Claim the case for ``policy.claim_for``, or renew one's claim (``cases.review``)."""
+        return review.claim(self, reviewer, now=now, policy=policy)
+
+    def release(self, reviewer: Reviewer) -> Change:
+        """Give the claim back, or, a lead, take it away (``cases.review``)."""
+        return review.release(self, reviewer)
+
+    def decide(
+        self, decision: Decision, reviewer: Reviewer, *, content_ids: list[str], now: datetime
+    ) -> Change:
+        """A reviewer's decision under their claim, with four eyes on minor-safety cases and
+        appeals decided by someone else (``cases.review``)."""
+        return review.decide(self, decision, reviewer, content_ids=content_ids, now=now)
+
+    def appeal(self, *, appellant: str, now: datetime, policy: ReviewPolicy) -> Change:
+        """Reopen a decided case as ``appealed`` (``cases.review``)."""
+        return review.appeal(self, appellant=appellant, now=now, policy=policy)
+
     def _retriaged(
         self, facts: CaseFacts, policy: TriagePolicy, now: datetime, *, current: Clocks | None
     ) -> Case:
@@ -243,7 +288,7 @@ class Case:
         if current is not None and priority.level > self.priority.level:
             priority = self.priority  # the policy changed since; a case is never lowered
         clock = clocks(priority=priority, facts=facts, policy=policy, now=now, current=current)
-        after = self._copy()
+        after = self.copied()
         after.priority = priority
         after.reasons = [reason.as_json() for reason in result.reasons]
         after.facts = facts
@@ -252,7 +297,7 @@ class Case:
         after.updated_at = now
         return after
 
-    def _copy(self) -> Case:
+    def copied(self) -> Case:
         # Every field named (not ``dataclasses.replace``, which looks the fields up each
         # time): intake makes one or two for every report.
         return Case(
@@ -266,6 +311,13 @@ class Case:
             opened_at=self.opened_at,
             updated_at=self.updated_at,
             confirmed_at=self.confirmed_at,
+            claim_by=self.claim_by,
+            proposal=self.proposal,
+            first_look_at=self.first_look_at,
+            decided_at=self.decided_at,
+            decided_by=self.decided_by,
+            second_by=self.second_by,
+            appeal_of=self.appeal_of,
         )
 
 

@@ -52,8 +52,11 @@ _LEVELS = (Priority.p0, Priority.p1, Priority.p2)
 
 class CaseStatus(StrEnum):
     open = "open"  # waiting for, or under, review
+    pending_second_review = "pending_second_review"  # a proposal waits for a senior's opinion
+    on_hold = "on_hold"
     confirmed = "confirmed"  # a violation was confirmed (by a person, or by a bank match)
     closed = "closed"
+    appealed = "appealed"  # a decision was appealed: open again, for someone else to decide
 
 
 class ReportSource(StrEnum):
