@@ -10,6 +10,15 @@ from takedown.cases import (
     ReporterEmailQueued,
     ReportReceived,
 )
+from takedown.cases.review import (
+    AppealDecided,
+    CaseAppealed,
+    CaseClaimed,
+    CaseClosed,
+    CaseReleased,
+    SecondReviewRequested,
+    ViolationOverturned,
+)
 from takedown.identity import AccountLockedOut, CredentialIssued, CredentialRevoked, UserCreated
 from takedown.jobs.catalogue import EventCatalogue
 from takedown.matching import ContentMatched
@@ -27,5 +36,12 @@ SYSTEM_EVENTS = EventCatalogue(
         ReportReceived,
         CasePriorityChanged,
         CaseConfirmed,  # enforcement will handle it
+        CaseClaimed,
+        CaseReleased,
+        SecondReviewRequested,
+        CaseClosed,
+        CaseAppealed,
+        AppealDecided,
+        ViolationOverturned,  # enforcement will handle it (undo)
     ],
 )
