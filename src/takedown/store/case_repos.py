@@ -18,6 +18,7 @@ from takedown.cases import (
     CaseFacts,
     CaseStatus,
     Category,
+    Claim,
     Decision,
     Outcome,
     Priority,
@@ -30,6 +31,7 @@ from takedown.store.matching_repos import CONTENT_COLUMNS, content_item
 from takedown.store.models import (
     CaseItemRow,
     CaseMessageRow,
+    CaseReviewRow,
     ContentStatsRow,
     InstanceSecretRow,
     ReportRow,
@@ -414,6 +416,43 @@ class CaseRepository(RawRepository):
             {**self._params(values), "id": case_id},
         )
 
+    def with_review(self, case: Case) -> Case:
+        """``case`` with its review state (``case_reviews``; none yet: as it is)."""
+        row = self._s.get(CaseReviewRow, case.id)
+        if row is None:
+            return case
+        after = case.copied()
+        after.claim_by = (
+            Claim(int(row.claim_user_id), row.claim_name or "", row.claim_until)
+            if row.claim_user_id is not None and row.claim_until is not None
+            else None
+        )
+        after.proposal = _decision_from(row.proposal) if row.proposal else None
+        after.first_look_at = row.first_look_at
+        after.decided_at = row.decided_at
+        after.decided_by = row.decided_by
+        after.second_by = row.second_by
+        after.appeal_of = _STATUSES[row.appeal_of] if row.appeal_of else None
+        return after
+
+    def save_review(self, case: Case) -> None:
+        """Write ``case``'s review state (the case's own row is ``save``'s)."""
+        row = self._s.get(CaseReviewRow, case.id)
+        if row is None:
+            row = CaseReviewRow(case_id=case.id)
+            self._s.add(row)
+        claim = case.claim_by
+        row.claim_user_id = claim.user_id if claim else None
+        row.claim_name = claim.name if claim else None
+        row.claim_until = claim.until if claim else None
+        row.proposal = _decision_json(case.proposal) if case.proposal else None
+        row.first_look_at = case.first_look_at
+        row.decided_at = case.decided_at
+        row.decided_by = case.decided_by
+        row.second_by = case.second_by
+        row.appeal_of = str(case.appeal_of) if case.appeal_of else None
+        self._s.flush()
+
     def open_case_for(
         self,
         *,
@@ -563,6 +602,32 @@ class DecisionRepository(RawRepository):
             )
             for row in raw.all(_SELECT_DECISIONS, {"case_id": case_id})
         ]
+
+
+def _decision_json(decision: Decision) -> dict[str, Any]:
+    return {
+        "outcome": str(decision.outcome),
+        "category": str(decision.category),
+        "reason": decision.reason,
+        "statement": decision.statement,
+        "decided_by": decision.decided_by,
+        "decided_at": decision.decided_at.isoformat(),
+        "automated": decision.automated,
+        "grounds": list(decision.grounds),
+    }
+
+
+def _decision_from(data: dict[str, Any]) -> Decision:
+    return Decision(
+        outcome=_OUTCOMES[data["outcome"]],
+        category=_CATEGORIES[data["category"]],
+        reason=data["reason"],
+        statement=data["statement"],
+        decided_by=data["decided_by"],
+        decided_at=datetime.fromisoformat(data["decided_at"]),
+        automated=bool(data["automated"]),
+        grounds=tuple(data.get("grounds") or ()),
+    )
 
 
 def _aware(value: datetime | None) -> datetime:

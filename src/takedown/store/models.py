@@ -207,7 +207,11 @@ class CaseRow(Base):
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    # SQLite's table keeps the 16 it was made with (it holds text to no length, and widening
+    # it would mean rebuilding a table other rows refer to: migration 0007).
+    status: Mapped[str] = mapped_column(
+        String(32).with_variant(String(16), "sqlite"), default="open"
+    )
     priority: Mapped[str] = mapped_column(String(4))
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     facts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -218,6 +222,25 @@ class CaseRow(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_cases_queue", "status", "priority", "respond_by"),)
+
+
+class CaseReviewRow(Base):
+    """A case's review state (``cases.review``): who holds it and until when, a proposal
+    waiting for a second opinion, who decided and when. One row per case a person has looked
+    at; apart from ``cases`` so report intake, which never reads it, never writes it either."""
+
+    __tablename__ = "case_reviews"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    claim_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    claim_name: Mapped[str | None] = mapped_column(String(256))
+    claim_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    proposal: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    first_look_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(256))
+    second_by: Mapped[str | None] = mapped_column(String(256))
+    appeal_of: Mapped[str | None] = mapped_column(String(32))
 
 
 class CaseItemRow(Base):
