@@ -159,7 +159,8 @@ class Case:
     opened_at: datetime
     updated_at: datetime
     confirmed_at: datetime | None
-    # Review (``cases.review``): not yet persisted by the store (the review console does).
+    # Review (``cases.review``): kept by the store apart from the case's row
+    # (``CaseRepository.with_review``); a case loaded for intake has none.
     claim_by: Claim | None = None
     proposal: Decision | None = None  # waiting for a second opinion
     first_look_at: datetime | None = None

@@ -1,7 +1,8 @@
 """Review: who may look at a case, claim it, decide it and hear its appeal. Pure, like the
 rest of ``cases``: the methods ``Case.claim``, ``release``, ``decide`` and ``appeal`` are
 these functions. The review state they read and write (the claim, a proposal, who decided and
-when) is on ``Case``; the store persists it with the review console (issue 19), not yet.
+when) is on ``Case``; the store keeps it in ``case_reviews`` (``CaseRepository.with_review``,
+``save_review``).
 
 The rules:
 
