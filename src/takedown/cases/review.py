@@ -6,9 +6,9 @@ when) is on ``Case``; the store keeps it in ``case_reviews`` (``CaseRepository.w
 
 The rules:
 
-- **Minor safety.** A case is *minor-safety* when it was reported as CSAM or a report said the
-  person shown is a minor. Only reviewers with the child-safety permission may see, claim or
-  decide one (``NotPermitted``).
+- **Minor safety.** A case is *minor-safety* when any report called it CSAM (the reports that
+  say the person shown is a minor are among them). Only reviewers with the child-safety
+  permission may see, claim or decide one (``NotPermitted``).
 - **Claims.** A reviewer claims a case for a lease (``ReviewPolicy.claim_for``); while it runs
   nobody else can claim it (``ClaimHeld``), the holder may renew it, and only the holder
   decides (``NoClaim``). A decision, a proposal or a release ends the claim; a lead may release
@@ -42,10 +42,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
+from takedown.cases.decision import Change, Decision, Outcome
 from takedown.cases.model import CaseStatus, Category
 
 if TYPE_CHECKING:
-    from takedown.cases.case import Case, Change, Decision
+    from takedown.cases.case import Case
 
 
 class ReviewRefused(Exception):
@@ -166,8 +167,9 @@ class ViolationOverturned:
 
 
 def is_minor_safety(case: Case) -> bool:
-    """Reported as CSAM, or a report said the person shown is a minor."""
-    return case.facts.csam_minor or Category.csam in case.facts.categories
+    """Reported as CSAM by any report (which includes every report saying the person shown
+    is a minor: ``CaseFacts.csam_minor``)."""
+    return Category.csam in case.facts.categories
 
 
 def may_see(case: Case, reviewer: Reviewer) -> bool:
@@ -176,7 +178,6 @@ def may_see(case: Case, reviewer: Reviewer) -> bool:
 
 def claim(case: Case, reviewer: Reviewer, *, now: datetime, policy: ReviewPolicy) -> Change:
     """Claim the case, or renew one's own claim, until ``now + policy.claim_for``."""
-    from takedown.cases.case import Change
 
     _check_sees(case, reviewer)
     if case.status not in _CLAIMABLE:
@@ -196,7 +197,6 @@ def claim(case: Case, reviewer: Reviewer, *, now: datetime, policy: ReviewPolicy
 
 def release(case: Case, reviewer: Reviewer) -> Change:
     """Give the claim back (its holder), or take it away (a lead)."""
-    from takedown.cases.case import Change
 
     held = case.claim_by
     if held is None:
@@ -220,7 +220,6 @@ def decide(
     minor-safety case, becomes a proposal for a second opinion; on a case waiting for one,
     a senior's agreement makes the proposal the decision; on an appealed case, it upholds
     or overturns the decision appealed."""
-    from takedown.cases.case import Change, Outcome
 
     _check_sees(case, reviewer)
     held = case.claim_by
@@ -254,7 +253,6 @@ def decide(
 
 def appeal(case: Case, *, appellant: str, now: datetime, policy: ReviewPolicy) -> Change:
     """Reopen a decided case as ``appealed`` (within ``policy.appeal_within``)."""
-    from takedown.cases.case import Change
 
     if case.status not in (CaseStatus.confirmed, CaseStatus.closed):
         raise NotDecidable("only a decided case can be appealed")
@@ -285,7 +283,6 @@ def _check_second_opinion(case: Case, reviewer: Reviewer) -> None:
 
 
 def _needs_second_opinion(decision: Decision) -> bool:
-    from takedown.cases.case import Outcome
 
     if decision.outcome is Outcome.no_violation:
         return True
@@ -294,7 +291,6 @@ def _needs_second_opinion(decision: Decision) -> bool:
 
 def _agrees(proposal: Decision, decision: Decision) -> bool:
     """The same outcome, and for a violation the same category."""
-    from takedown.cases.case import Outcome
 
     if proposal.outcome is not decision.outcome:
         return False
@@ -303,7 +299,6 @@ def _agrees(proposal: Decision, decision: Decision) -> bool:
 
 def _propose(case: Case, decision: Decision, reviewer: Reviewer, now: datetime) -> Change:
     """Park ``decision`` as a proposal for a senior's second opinion; the claim ends."""
-    from takedown.cases.case import Change
 
     after = case.copied()
     after.status = CaseStatus.pending_second_review
@@ -318,7 +313,6 @@ def _apply(
     case: Case, decision: Decision, *, content_ids: list[str], second_by: str | None = None
 ) -> Change:
     """A final decision: a violation confirms, a no-violation closes; the claim ends."""
-    from takedown.cases.case import Change, Outcome
 
     now = decision.decided_at
     if decision.outcome is Outcome.violation:
@@ -343,7 +337,6 @@ def _apply(
 def _decide_appeal(
     case: Case, decision: Decision, reviewer: Reviewer, *, content_ids: list[str]
 ) -> Change:
-    from takedown.cases.case import Outcome
 
     if reviewer.name in (case.decided_by, case.second_by):
         raise SameDecider("an appeal is decided by someone other than the original decider")

@@ -60,9 +60,6 @@ class EventCatalogue:
         """The types stored done when published (``Database.done_at_publish``)."""
         return self._record_only
 
-    def knows(self, event_type: str) -> bool:
-        return event_type in self._classes
-
     def decode(self, event_type: str, payload: dict[str, Any]) -> Any:
         """The event object of a stored payload. Raises ``KeyError`` for an unknown type."""
         return self._adapters[event_type].validate_python(payload)

@@ -88,7 +88,7 @@ _CASE_COLUMNS = (
     "updated_at",
     "confirmed_at",
 )
-_INSERT_CASE = _inserts("cases", _CASE_COLUMNS)
+_INSERT_CASE = _inserts("cases", _CASE_COLUMNS)[1]  # with its id: ``CaseRepository.new_id``
 _RELATED_OPEN_CASE = (
     "(SELECT min(case_id) FROM ("
     "SELECT case_id FROM case_items WHERE content_id = :content_id AND open "
@@ -281,7 +281,7 @@ class CaseRepository(RawRepository):
         out keeps its indexes untouched: the queue's index on status, priority and
         ``respond_by`` would otherwise be rewritten by every report."""
         if before is None:
-            self._raw.write(_INSERT_CASE[1], self._params(_columns(case) | {"id": case.id}))
+            self._raw.write(_INSERT_CASE, self._params(_columns(case) | {"id": case.id}))
             return
         # The enums are ``StrEnum``s: ``str()`` is their value, in a C call (``.value`` is a
         # property written in Python).

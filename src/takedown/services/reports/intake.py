@@ -323,12 +323,11 @@ def _root_of(
     return root, account
 
 
-def _bank_matches(indexes: BankIndexes | None, item: ContentItem | None) -> list[Match]:
+def _bank_matches(
+    indexes: BankIndexes | None, item: ContentItem | None, hashes: dict[SignalType, str]
+) -> list[Match]:
     """The item's matches that confirm a case on their own (``matching.confirming``)."""
-    if indexes is None or item is None:
-        return []
-    hashes = _hashes(item)
-    if not hashes:
+    if indexes is None or item is None or not hashes:
         return []
     return confirming(indexes.lookup(hashes), pdq_quality=item.pdq_quality)
 
@@ -401,7 +400,7 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         ),
         content_id=content_id,
         item_on_case=item_on_case,
-        confirming_matches=_bank_matches(ctx.indexes, item),
+        confirming_matches=_bank_matches(ctx.indexes, item, hashes),
     )
     # Exposure the platform posted before anyone reported it counts from the first report.
     if case is None and item is not None:
