@@ -231,6 +231,48 @@ class Settings(BaseSettings):
         "disabling a user takes effect at once in the process that did it, and within this "
         "time in the others. 0: check the database on every request.",
     )
+    review_claim_minutes: int = Field(
+        15,
+        ge=1,
+        le=24 * 60,
+        description="How long a reviewer's claim on a case lasts; it is renewed while they "
+        "work on the case page, and a second reviewer cannot claim it meanwhile.",
+    )
+    review_sample_percent: float = Field(
+        5.0,
+        ge=0,
+        le=100,
+        description="Share of single-reviewer decisions drawn for a second look by another "
+        "reviewer (the decision stands meanwhile); agreement is kept per reviewer and category.",
+    )
+    review_daily_reveal_cap: int = Field(
+        200,
+        ge=0,
+        description="Originals a reviewer may reveal a day unless a lead sets their own cap.",
+    )
+    review_blur_radius: int = Field(
+        24,
+        ge=4,
+        le=200,
+        description="Blur of the renditions the console shows, in pixels of a 512-pixel "
+        "rendition (Gaussian radius); a reviewer may ask for more, never less.",
+    )
+    review_grayscale: bool = Field(True, description="Show renditions in grayscale until revealed.")
+    review_warning_categories: str = Field(
+        "csam,ncii",
+        description="Comma-separated categories whose case page opens behind a warning screen.",
+    )
+    platform_media_url: str | None = Field(
+        None,
+        description="Where takedown fetches an item's media for review: a URL with "
+        "`{content_id}` in it, requested with GET and a `Takedown-Signature` header.",
+    )
+    platform_webhook_secret: str | None = Field(
+        None,
+        repr=False,
+        description="The secret shared with the platform that signs requests both ways "
+        "(`Takedown-Signature`). Never logged.",
+    )
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
     log_format: str = Field("json", description="`json` (one object per line) or `text`.")
 

@@ -19,6 +19,7 @@ def _full_facts() -> CaseFacts:
         "categories": frozenset({Category.ncii}),
         "roles": frozenset({ReporterRole.depicted_person}),
         "csam_minor": True,
+        "depicted_minor": True,
         "police_case_number": True,
         "reporters": 2,
         "reports": 3,
@@ -27,6 +28,7 @@ def _full_facts() -> CaseFacts:
         "uploader_prior_removals": 4,
         "first_report_at": AT,
         "first_valid_ncii_at": AT + timedelta(minutes=5),
+        "previous_case": 7,
     }
     assert set(values) == {f.name for f in dataclasses.fields(CaseFacts)}, "a new field"
     facts = CaseFacts(**values)

@@ -38,6 +38,7 @@ from takedown.cases.model import (
     case_id_of,
     case_number,
     missing_for_valid_ncii,
+    most_severe,
 )
 from takedown.cases.review import (
     AppealOutcome,
@@ -107,5 +108,6 @@ __all__ = [
     "clocks",
     "is_minor_safety",
     "missing_for_valid_ncii",
+    "most_severe",
     "triage",
 ]

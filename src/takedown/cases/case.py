@@ -32,9 +32,11 @@ from takedown.cases.model import (
     CaseFacts,
     CasePriorityChanged,
     CaseStatus,
+    Category,
     Priority,
     ReportFacts,
     case_number,
+    most_severe,
 )
 from takedown.cases.review import Claim, Reviewer, ReviewPolicy
 from takedown.cases.triage import Clocks, TriagePolicy, clocks, triage
@@ -47,6 +49,8 @@ CaseEvent = (
     | review.CaseReleased
     | review.SecondReviewRequested
     | review.CaseClosed
+    | review.CaseHeld
+    | review.CaseResumed
     | review.CaseAppealed
     | review.AppealDecided
     | review.ViolationOverturned
@@ -77,6 +81,8 @@ class IncomingReport:
     exposure_fast: bool = False
     # Confirmed cases that hold the uploader's content (read only when the item is new).
     uploader_prior_removals: int = 0
+    # The case about this item last closed with no violation (read only when a case opens).
+    previous_case: int | None = None
 
 
 @dataclass(slots=True)
@@ -104,6 +110,9 @@ class Case:
     decided_by: str | None = None
     second_by: str | None = None  # who agreed with, or overrode, a proposal
     appeal_of: CaseStatus | None = None  # the status the appeal reopened
+    held_from: CaseStatus | None = None  # the status a hold (``on_hold``) will return to
+    hold_reason: str | None = None
+    escalated_to: str | None = None  # ``lead`` or ``law_enforcement``, by a reviewer
 
     @property
     def number(self) -> str:
@@ -116,6 +125,8 @@ class Case:
         facts = CaseFacts().with_report(report.facts)
         if report.exposure_fast:
             facts = replace(facts, fast_exposure=True)
+        if report.previous_case is not None:
+            facts = replace(facts, previous_case=report.previous_case)
         empty = cls(
             id=case_id,
             status=CaseStatus.open,
@@ -213,6 +224,29 @@ class Case:
         appeals decided by someone else (``cases.review``)."""
         return review.decide(self, decision, reviewer, content_ids=content_ids, now=now)
 
+    def assign(
+        self, lead: Reviewer, to: Reviewer, *, now: datetime, policy: ReviewPolicy
+    ) -> Change:
+        """A lead gives the case's claim to ``to`` (``cases.review``)."""
+        return review.assign(self, lead, to, now=now, policy=policy)
+
+    def hold(self, lead: Reviewer, *, reason: str, now: datetime) -> Change:
+        """A lead puts the case on hold (``cases.review``)."""
+        return review.hold(self, lead, reason=reason, now=now)
+
+    def resume(self, lead: Reviewer, *, now: datetime) -> Change:
+        """A lead takes the case off hold (``cases.review``)."""
+        return review.resume(self, lead, now=now)
+
+    @property
+    def category(self) -> Category:
+        """The most severe category any report gave (the queue's)."""
+        return most_severe(self.facts.categories)
+
+    @property
+    def minor_safety(self) -> bool:
+        return self.facts.minor_safety
+
     def appeal(self, *, appellant: str, now: datetime, policy: ReviewPolicy) -> Change:
         """Reopen a decided case as ``appealed`` (``cases.review``)."""
         return review.appeal(self, appellant=appellant, now=now, policy=policy)
@@ -255,6 +289,9 @@ class Case:
             decided_by=self.decided_by,
             second_by=self.second_by,
             appeal_of=self.appeal_of,
+            held_from=self.held_from,
+            hold_reason=self.hold_reason,
+            escalated_to=self.escalated_to,
         )
 
 

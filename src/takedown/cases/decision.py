@@ -37,6 +37,7 @@ class Decision:
     decided_at: datetime
     automated: bool
     grounds: tuple[dict[str, Any], ...] = ()
+    escalate_to: str | None = None  # an escalation's target: ``lead`` or ``law_enforcement``
 
     @classmethod
     def by_bank_match(cls, matches: list[Match], *, at: datetime) -> Decision:

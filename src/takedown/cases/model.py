@@ -16,10 +16,24 @@ from takedown.identity import Permission, Principal, PrincipalKind, Scope
 
 
 class Category(StrEnum):
+    """From the most to the least severe (``most_severe``)."""
+
     csam = "csam"  # child sexual abuse material
     ncii = "ncii"  # an intimate image shared without consent
     other_illegal = "other_illegal"
     policy = "policy"  # against the platform's rules
+
+
+_SEVERITY = tuple(Category)
+
+
+def most_severe(categories: frozenset[Category]) -> Category:
+    """The most severe of ``categories`` (``policy`` when there are none): a case's category
+    in the queue."""
+    for category in _SEVERITY:
+        if category in categories:
+            return category
+    return Category.policy
 
 
 class ReporterRole(StrEnum):
@@ -124,6 +138,7 @@ class CaseFacts:
     categories: frozenset[Category] = frozenset()
     roles: frozenset[ReporterRole] = frozenset()
     csam_minor: bool = False
+    depicted_minor: bool = False  # a report, of any category, said the person shown is a minor
     police_case_number: bool = False
     reporters: int = 0
     reports: int = 0
@@ -132,6 +147,9 @@ class CaseFacts:
     uploader_prior_removals: int = 0
     first_report_at: datetime | None = None
     first_valid_ncii_at: datetime | None = None
+    # The case about the same content closed earlier with no violation: this one is linked to
+    # it, and, about a minor, goes to a senior reviewer (``cases.review``).
+    previous_case: int | None = None
 
     def with_report(self, r: ReportFacts) -> CaseFacts:
         minor = r.category is Category.csam and r.depicted_minor is not False
@@ -145,6 +163,7 @@ class CaseFacts:
             categories=self.categories | {r.category},
             roles=self.roles | {r.reporter_role},
             csam_minor=self.csam_minor or minor,
+            depicted_minor=self.depicted_minor or r.depicted_minor is True,
             police_case_number=self.police_case_number or r.police_case_number,
             reporters=self.reporters + (1 if r.new_reporter else 0),
             reports=self.reports + 1,
@@ -153,7 +172,14 @@ class CaseFacts:
             uploader_prior_removals=self.uploader_prior_removals,
             first_report_at=r.received_at if first is None or r.received_at < first else first,
             first_valid_ncii_at=first_valid,
+            previous_case=self.previous_case,
         )
+
+    @property
+    def minor_safety(self) -> bool:
+        """A report called it CSAM, or said the person shown is a minor: only staff with the
+        child-safety permission see the case, and four eyes decide it (``cases.review``)."""
+        return Category.csam in self.categories or self.depicted_minor
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -162,6 +188,7 @@ class CaseFacts:
             "categories": sorted(map(str, self.categories)),
             "roles": sorted(map(str, self.roles)),
             "csam_minor": self.csam_minor,
+            "depicted_minor": self.depicted_minor,
             "police_case_number": self.police_case_number,
             "reporters": self.reporters,
             "reports": self.reports,
@@ -170,6 +197,7 @@ class CaseFacts:
             "uploader_prior_removals": self.uploader_prior_removals,
             "first_report_at": _iso(self.first_report_at),
             "first_valid_ncii_at": _iso(self.first_valid_ncii_at),
+            "previous_case": self.previous_case,
         }
 
     @classmethod
@@ -178,6 +206,7 @@ class CaseFacts:
             categories=frozenset(_CATEGORIES[c] for c in data.get("categories", [])),
             roles=frozenset(_ROLES[r] for r in data.get("roles", [])),
             csam_minor=bool(data.get("csam_minor")),
+            depicted_minor=bool(data.get("depicted_minor")),
             police_case_number=bool(data.get("police_case_number")),
             reporters=int(data.get("reporters", 0)),
             reports=int(data.get("reports", 0)),
@@ -186,6 +215,7 @@ class CaseFacts:
             uploader_prior_removals=int(data.get("uploader_prior_removals", 0)),
             first_report_at=_parse(data.get("first_report_at")),
             first_valid_ncii_at=_parse(data.get("first_valid_ncii_at")),
+            previous_case=data.get("previous_case"),
         )
 
 

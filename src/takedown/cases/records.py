@@ -1,4 +1,4 @@
-"""Plain values the store hands out for reports, case items and messages."""
+"""Plain values the store hands out for reports, case items, messages and the queue."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from takedown.cases.model import (
+    CaseStatus,
     Category,
+    Priority,
     ReporterRole,
     ReportSource,
 )
@@ -55,3 +57,47 @@ class CaseItem:
     pdq: str | None
     md5: str | None
     sha256: str | None
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """A row of the review queue: a case waiting for a person, in deadline order."""
+
+    case_id: int
+    status: CaseStatus
+    priority: Priority
+    category: Category
+    respond_by: datetime
+    remove_by: datetime | None
+    minor_safety: bool
+    content_ids: tuple[str, ...]
+    claimed_by: str | None  # who holds an unexpired claim
+    escalated_to: str | None
+
+    def overdue(self, now: datetime) -> bool:
+        """Past its time to respond (which is never after its time to remove)."""
+        return self.respond_by <= now
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a reviewer narrows the queue to (None: any)."""
+
+    category: Category | None = None
+    priority: Priority | None = None
+    status: CaseStatus | None = None  # open, pending_second_review or appealed
+    overdue: bool = False
+    escalated: bool = False
+
+
+@dataclass(frozen=True)
+class QaSample:
+    id: int
+    case_id: int
+    decided_by: str
+    category: str
+    outcome: str
+    sampled_at: datetime
+    reviewer: str | None
+    agrees: bool | None
+    reviewed_at: datetime | None

@@ -6,8 +6,8 @@ when) is on ``Case``; the store keeps it in ``case_reviews`` (``CaseRepository.w
 
 The rules:
 
-- **Minor safety.** A case is *minor-safety* when any report called it CSAM (the reports that
-  say the person shown is a minor are among them). Only reviewers with the child-safety
+- **Minor safety.** A case is *minor-safety* when any report called it CSAM or said the
+  person shown is a minor (``CaseFacts.minor_safety``). Only reviewers with the child-safety
   permission may see, claim or decide one (``NotPermitted``).
 - **Claims.** A reviewer claims a case for a lease (``ReviewPolicy.claim_for``); while it runs
   nobody else can claim it (``ClaimHeld``), the holder may renew it, and only the holder
@@ -18,6 +18,12 @@ The rules:
   deadline, until a senior reviewer who is not the proposer claims it and agrees (the
   proposal becomes the decision) or decides otherwise. Nobody approves their own proposal
   (``OwnProposal``), senior or not.
+- **A second report after "no violation".** A new case about content whose earlier case was
+  closed with no violation is linked to it (``CaseFacts.previous_case``); about a minor,
+  only a senior reviewer may claim it.
+- **Holds.** A lead may put a claimable case on hold with a reason (out of the queue, its
+  clocks kept) and take it off hold again; a lead may assign a case to a reviewer, who then
+  holds its claim under the rules of their own claim.
 - **Appeals.** A decided case (confirmed or closed) can be appealed within
   ``ReviewPolicy.appeal_within`` of its decision; it is then ``appealed``, claimable again,
   and decided by someone other than the one who decided it (``SameDecider``). The outcome is
@@ -44,6 +50,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from takedown.cases.decision import Change, Decision, Outcome
 from takedown.cases.model import CaseStatus, Category
+from takedown.identity import SENIOR_ROLES, Permission, Principal
 
 if TYPE_CHECKING:
     from takedown.cases.case import Case
@@ -91,6 +98,18 @@ class Reviewer:
     child_safety: bool = False  # may see minor-safety cases
     senior: bool = False  # senior reviewer or child-safety lead: gives second opinions
     lead: bool = False  # may release others' claims and put cases on hold
+
+    @classmethod
+    def of(cls, principal: Principal) -> Reviewer:
+        """The reviewer a principal acts as: its grant and role decide what it may do."""
+        role = principal.role
+        return cls(
+            user_id=principal.subject_id or 0,
+            name=principal.name,
+            child_safety=principal.sees_minor_safety,
+            senior=role is not None and role in SENIOR_ROLES,
+            lead=principal.can(Permission.cases_lead),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +164,21 @@ class CaseClosed:
 
 
 @dataclass(frozen=True)
+class CaseHeld:
+    event_type: ClassVar[str] = "cases.held"
+    case_id: int
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CaseResumed:
+    event_type: ClassVar[str] = "cases.resumed"
+    case_id: int
+    by: str
+
+
+@dataclass(frozen=True)
 class CaseAppealed:
     event_type: ClassVar[str] = "cases.appealed"
     case_id: int
@@ -167,9 +201,14 @@ class ViolationOverturned:
 
 
 def is_minor_safety(case: Case) -> bool:
-    """Reported as CSAM by any report (which includes every report saying the person shown
-    is a minor: ``CaseFacts.csam_minor``)."""
-    return Category.csam in case.facts.categories
+    """Reported as CSAM, or as showing a minor, by any report (``CaseFacts.minor_safety``)."""
+    return case.facts.minor_safety
+
+
+def needs_senior(case: Case) -> bool:
+    """A minor-safety case opened about content whose earlier case was closed with no
+    violation: only a senior reviewer claims it."""
+    return case.facts.previous_case is not None and is_minor_safety(case)
 
 
 def may_see(case: Case, reviewer: Reviewer) -> bool:
@@ -187,6 +226,11 @@ def claim(case: Case, reviewer: Reviewer, *, now: datetime, policy: ReviewPolicy
         raise ClaimHeld(held.name, held.until)
     if case.status is CaseStatus.pending_second_review:
         _check_second_opinion(case, reviewer)
+    if needs_senior(case) and not reviewer.senior:
+        raise NotPermitted(
+            "this case is about a minor and follows one closed with no violation: it goes to "
+            "a senior reviewer"
+        )
     until = now + policy.claim_for
     after = case.copied()
     after.claim_by = Claim(reviewer.user_id, reviewer.name, until)
@@ -248,7 +292,60 @@ def decide(
     after = case.copied()
     after.claim_by = None
     after.updated_at = now
+    if decision.outcome is Outcome.escalate:
+        after.escalated_to = decision.escalate_to or "lead"
     return Change(case=after, events=[], decision=decision)
+
+
+def assign(
+    case: Case,
+    lead: Reviewer,
+    to: Reviewer,
+    *,
+    now: datetime,
+    policy: ReviewPolicy,
+) -> Change:
+    """A lead gives the case to ``to`` (taking it from whoever holds it): ``to`` holds the
+    claim as if they had made it, under every rule a claim of their own would meet."""
+
+    if not lead.lead:
+        raise NotPermitted("only a lead assigns cases")
+    _check_sees(case, lead)
+    released = case.copied()
+    released.claim_by = None
+    return claim(released, to, now=now, policy=policy)
+
+
+def hold(case: Case, lead: Reviewer, *, reason: str, now: datetime) -> Change:
+    """A lead puts a case on hold (out of the queue, its clocks kept) with a reason."""
+
+    if not lead.lead:
+        raise NotPermitted("only a lead puts cases on hold")
+    _check_sees(case, lead)
+    if case.status not in _CLAIMABLE:
+        raise NotDecidable(f"a {case.status} case cannot be put on hold")
+    after = case.copied()
+    after.held_from = case.status
+    after.hold_reason = reason
+    after.status = CaseStatus.on_hold
+    after.claim_by = None
+    after.updated_at = now
+    return Change(case=after, events=[CaseHeld(case.id, lead.name, reason)])
+
+
+def resume(case: Case, lead: Reviewer, *, now: datetime) -> Change:
+    """Take a case off hold, back to where it was."""
+
+    if not lead.lead:
+        raise NotPermitted("only a lead takes cases off hold")
+    if case.status is not CaseStatus.on_hold:
+        raise NotDecidable("the case is not on hold")
+    after = case.copied()
+    after.status = case.held_from or CaseStatus.open
+    after.held_from = None
+    after.hold_reason = None
+    after.updated_at = now
+    return Change(case=after, events=[CaseResumed(case.id, lead.name)])
 
 
 def appeal(case: Case, *, appellant: str, now: datetime, policy: ReviewPolicy) -> Change:

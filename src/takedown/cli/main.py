@@ -223,6 +223,13 @@ def users_add(
     name: str,
     role: Annotated[Role, typer.Option(help="Role of the new account.")],
     no_password: Annotated[bool, typer.Option("--no-password", help="Token-only account.")] = False,
+    child_safety: Annotated[
+        bool,
+        typer.Option(
+            "--child-safety",
+            help="May see cases about minors (leads and compliance may by their role).",
+        ),
+    ] = False,
 ) -> None:
     """Create a staff account. Password from TAKEDOWN_PASSWORD, else a prompt."""
     password = None if no_password else _password_from_env_or_prompt()
@@ -234,8 +241,31 @@ def users_add(
         name=name,
         role=role,
         password=password,
+        child_safety=child_safety,
     )
-    err.print(f"created {user.name} ({user.role}), id {user.id}")
+    grant = ", child-safety" if user.child_safety else ""
+    err.print(f"created {user.name} ({user.role}{grant}), id {user.id}")
+
+
+@users_app.command("child-safety")
+def users_child_safety(
+    name: str,
+    withdraw: Annotated[bool, typer.Option("--withdraw", help="Take the grant away.")] = False,
+) -> None:
+    """Grant (or, with --withdraw, take away) the permission to see cases about minors."""
+    container = _container()
+    with container.uow(readonly=True) as uow:
+        found = uow.users.get_by_name(name)
+    if found is None:
+        raise _fail(f"no user named {name!r}")
+    user = _run(
+        accounts.set_child_safety,
+        uow=container.uow(),
+        actor=_operator(),
+        user_id=found.id,
+        granted=not withdraw,
+    )
+    err.print(f"{user.name}: child-safety {'granted' if user.child_safety else 'withdrawn'}")
 
 
 @users_app.command("list")
@@ -249,6 +279,7 @@ def users_list() -> None:
                     "id": u.id,
                     "name": u.name,
                     "role": u.role.value,
+                    "child_safety": u.child_safety,
                     "active": u.active,
                     "locked_until": u.locked_until.isoformat() if u.locked_until else None,
                 }

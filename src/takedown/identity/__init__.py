@@ -17,6 +17,7 @@ from takedown.identity.accounts import (
     ApiKey,
     CredentialIssued,
     CredentialRevoked,
+    PermissionChanged,
     StaffSession,
     User,
     UserCreated,
@@ -35,8 +36,10 @@ from takedown.identity.credentials import (
     verify_password,
 )
 from takedown.identity.model import (
+    CHILD_SAFETY_ROLES,
     ROLE_PERMISSIONS,
     SCOPE_PERMISSIONS,
+    SENIOR_ROLES,
     Forbidden,
     IdentityError,
     NotAuthenticated,
@@ -47,10 +50,14 @@ from takedown.identity.model import (
     Scope,
     require,
 )
+from takedown.identity.signatures import SIGNATURE_HEADER, sign, signature_valid
 
 __all__ = [
+    "CHILD_SAFETY_ROLES",
     "ROLE_PERMISSIONS",
     "SCOPE_PERMISSIONS",
+    "SENIOR_ROLES",
+    "SIGNATURE_HEADER",
     "AccountLockedOut",
     "ApiKey",
     "CredentialIssued",
@@ -60,6 +67,7 @@ __all__ = [
     "IssuedSecret",
     "NotAuthenticated",
     "Permission",
+    "PermissionChanged",
     "Principal",
     "PrincipalKind",
     "Role",
@@ -77,5 +85,7 @@ __all__ = [
     "parse_secret",
     "password_needs_rehash",
     "require",
+    "sign",
+    "signature_valid",
     "verify_password",
 ]

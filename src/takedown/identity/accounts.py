@@ -20,6 +20,8 @@ class User:
     created_at: datetime
     last_login_at: datetime | None
     password_hash: str | None = None
+    child_safety: bool = False  # granted to see cases about minors (``Principal``)
+    daily_reveal_cap: int | None = None  # a lead's cap on this reviewer's reveals a day
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now
@@ -66,6 +68,16 @@ class UserCreated:
     user_id: int
     name: str
     role: str
+
+
+@dataclass(frozen=True)
+class PermissionChanged:
+    """A staff member's permissions changed (the child-safety grant): credentials checked
+    before must be checked again."""
+
+    event_type: ClassVar[str] = "identity.permission_changed"
+    user_id: int
+    name: str
 
 
 @dataclass(frozen=True)

@@ -62,16 +62,28 @@ class Permission(StrEnum):
     reports_submit = "reports:submit"
     reports_as_trusted_flagger = "reports:trusted_flagger"
     reports_as_law_enforcement = "reports:law_enforcement"
+    cases_read = "cases:read"  # the queue and the case page
+    cases_review = "cases:review"  # claim, release and decide cases
+    cases_lead = "cases:lead"  # assign, hold, lead views, the child-safety grant
+    appeals_submit = "appeals:submit"  # a platform posts an uploader's appeal
 
 
 _STAFF = frozenset({Permission.console_view, Permission.account_self, Permission.reports_submit})
 
+_REVIEW = frozenset({Permission.cases_read, Permission.cases_review})
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.reviewer: _STAFF,
-    Role.senior_reviewer: _STAFF | {Permission.banks_read},
+    Role.reviewer: _STAFF | _REVIEW,
+    Role.senior_reviewer: _STAFF | _REVIEW | {Permission.banks_read},
     Role.child_safety_lead: _STAFF
-    | {Permission.audit_read, Permission.banks_read, Permission.banks_manage},
-    Role.compliance: _STAFF | {Permission.audit_read, Permission.banks_read},
+    | _REVIEW
+    | {
+        Permission.cases_lead,
+        Permission.audit_read,
+        Permission.banks_read,
+        Permission.banks_manage,
+    },
+    Role.compliance: _STAFF | {Permission.cases_read, Permission.audit_read, Permission.banks_read},
     Role.admin: _STAFF
     | {
         Permission.users_manage,
@@ -85,7 +97,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
     Scope.scan: frozenset({Permission.scan}),
-    Scope.report: frozenset({Permission.reports_submit}),
+    Scope.report: frozenset({Permission.reports_submit, Permission.appeals_submit}),
     Scope.trusted_flagger: frozenset(
         {Permission.reports_submit, Permission.reports_as_trusted_flagger}
     ),
@@ -94,6 +106,13 @@ SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
     ),
     Scope.metrics: frozenset({Permission.metrics_read}),
 }
+
+
+# Roles that see cases about minors by the role itself; others need the grant
+# (``Principal.child_safety``: ``takedown users add NAME --role reviewer --child-safety``).
+CHILD_SAFETY_ROLES = frozenset({Role.child_safety_lead, Role.compliance})
+# Roles whose agreement makes a four-eyes proposal a decision (``cases.review``).
+SENIOR_ROLES = frozenset({Role.senior_reviewer, Role.child_safety_lead})
 
 
 class PrincipalKind(StrEnum):
@@ -114,6 +133,8 @@ class Principal:
     role: Role | None = None
     scopes: frozenset[Scope] = frozenset()
     credential_id: int | None = None
+    # The child-safety grant of a staff member (see ``sees_minor_safety``).
+    child_safety_grant: bool = False
     permissions: frozenset[Permission] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -133,6 +154,16 @@ class Principal:
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
+
+    @property
+    def sees_minor_safety(self) -> bool:
+        """Whether this principal may see cases about minors: staff with the grant or a role
+        that holds it, and the operator's CLI."""
+        if self.kind is PrincipalKind.system:
+            return True
+        return self.is_staff and (
+            self.child_safety_grant or (self.role is not None and self.role in CHILD_SAFETY_ROLES)
+        )
 
     @classmethod
     def system(cls, name: str = "system") -> Principal:

@@ -15,11 +15,19 @@ from takedown.cases.review import (
     CaseAppealed,
     CaseClaimed,
     CaseClosed,
+    CaseHeld,
     CaseReleased,
+    CaseResumed,
     SecondReviewRequested,
     ViolationOverturned,
 )
-from takedown.identity import AccountLockedOut, CredentialIssued, CredentialRevoked, UserCreated
+from takedown.identity import (
+    AccountLockedOut,
+    CredentialIssued,
+    CredentialRevoked,
+    PermissionChanged,
+    UserCreated,
+)
 from takedown.jobs.catalogue import EventCatalogue
 from takedown.matching import ContentMatched
 
@@ -32,6 +40,7 @@ SYSTEM_EVENTS = EventCatalogue(
         AccountLockedOut,
         CredentialIssued,
         CredentialRevoked,
+        PermissionChanged,
         ContentMatched,
         ReportReceived,
         CasePriorityChanged,
@@ -40,6 +49,8 @@ SYSTEM_EVENTS = EventCatalogue(
         CaseReleased,
         SecondReviewRequested,
         CaseClosed,
+        CaseHeld,
+        CaseResumed,
         CaseAppealed,
         AppealDecided,
         ViolationOverturned,  # enforcement will handle it (undo)

@@ -23,6 +23,9 @@ class ContentItem:
     sha256: str | None
     first_seen_at: datetime
     last_scanned_at: datetime | None
+    # The last case about this item that was closed with no violation: a new report opens a
+    # case linked to it.
+    closed_case_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any, TypeVar
 
-from takedown.cases import Priority, ReporterEmailQueued, TriagePolicy
+from takedown.cases import Priority, ReporterEmailQueued, ReviewPolicy, TriagePolicy
 from takedown.clock import Clock
 from takedown.config import Settings
 from takedown.identity import Principal
@@ -23,6 +23,7 @@ from takedown.services.accounts import LoginPolicy
 from takedown.services.case_media import CaseMediaIndex
 from takedown.services.errors import Busy
 from takedown.services.matcher import Matcher
+from takedown.services.review import ReviewSettings
 from takedown.services.ratelimits import Attempt as RateAttempt
 from takedown.services.ratelimits import RateLimit
 from takedown.store import Database, SqlAlchemyUnitOfWork
@@ -115,6 +116,15 @@ class Container:
             },
             ncii_remove_within=timedelta(hours=s.triage_ncii_remove_hours),
             points_per_level=s.triage_points_per_level,
+        )
+
+    @cached_property
+    def review_settings(self) -> ReviewSettings:
+        s = self.settings
+        return ReviewSettings(
+            policy=ReviewPolicy(claim_for=timedelta(minutes=s.review_claim_minutes)),
+            sample_share=s.review_sample_percent / 100,
+            email=bool(s.smtp_host or s.mailbox_dir),
         )
 
     @cached_property

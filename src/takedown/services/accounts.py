@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from takedown.identity import (
@@ -26,8 +26,10 @@ from takedown.identity import (
     ApiKey,
     CredentialIssued,
     CredentialRevoked,
+    Forbidden,
     NotAuthenticated,
     Permission,
+    PermissionChanged,
     Principal,
     PrincipalKind,
     Role,
@@ -92,9 +94,16 @@ class IssuedCredential:
 
 
 def create_user(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str, role: Role, password: str | None
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    actor: Principal,
+    name: str,
+    role: Role,
+    password: str | None,
+    child_safety: bool = False,
 ) -> User:
-    """Create a staff account. ``password`` None makes an account that can only use tokens.
+    """Create a staff account. ``password`` None makes an account that can only use tokens;
+    ``child_safety`` grants the permission to see cases about minors.
 
     Raises ``InvalidInput`` for a bad name, ``WeakPassword``, ``Conflict`` if the name is taken.
     """
@@ -111,17 +120,68 @@ def create_user(
         if uow.users.get_by_name(name):
             raise Conflict(f"a user named {name!r} exists", field="name")
         user = uow.users.add(name=name, role=role, password_hash=password_hash)
+        if child_safety:
+            uow.users.update(user.id, child_safety=True)
+            user = replace(user, child_safety=True)
         audit.record(
             uow,
             actor=actor,
             action="user.created",
             target_type="user",
             target_id=user.id,
-            details={"name": name, "role": role.value},
+            details={"name": name, "role": role.value, "child_safety": child_safety},
         )
         uow.publish(UserCreated(user_id=user.id, name=name, role=role.value))
         uow.commit()
     return user
+
+
+def set_child_safety(
+    *, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int, granted: bool
+) -> User:
+    """Grant or withdraw the child-safety permission (an admin, or a child-safety lead). It
+    takes effect on the member's next request (staff credentials are checked on every one)."""
+    if not (actor.can(Permission.users_manage) or actor.can(Permission.cases_lead)):
+        raise Forbidden(
+            "granting the child-safety permission needs users:manage or cases:lead",
+            permission=Permission.cases_lead,
+        )
+    with uow:
+        user = _user_by_id(uow, user_id)
+        uow.users.update(user.id, child_safety=granted)
+        audit.record(
+            uow,
+            actor=actor,
+            action="user.child_safety_granted" if granted else "user.child_safety_withdrawn",
+            target_type="user",
+            target_id=user.id,
+            details={"name": user.name},
+        )
+        uow.publish(PermissionChanged(user_id=user.id, name=user.name))
+        uow.commit()
+    return replace(user, child_safety=granted)
+
+
+def set_reveal_cap(
+    *, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int, cap: int | None
+) -> User:
+    """A lead's daily cap on how many originals a reviewer may reveal (None: the default)."""
+    require(actor, Permission.cases_lead)
+    if cap is not None and not 0 <= cap <= 10_000:
+        raise InvalidInput("a daily cap is 0 to 10000 reveals", field="cap")
+    with uow:
+        user = _user_by_id(uow, user_id)
+        uow.users.update(user.id, daily_reveal_cap=cap)
+        audit.record(
+            uow,
+            actor=actor,
+            action="user.reveal_cap_set",
+            target_type="user",
+            target_id=user.id,
+            details={"name": user.name, "cap": cap},
+        )
+        uow.commit()
+    return replace(user, daily_reveal_cap=cap)
 
 
 def set_password(*, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str, password: str) -> User:
@@ -234,6 +294,7 @@ def _principal_for(user: User, kind: PrincipalKind, credential_id: int) -> Princ
         name=user.name,
         role=user.role,
         credential_id=credential_id,
+        child_safety_grant=user.child_safety,
     )
 
 

@@ -87,6 +87,8 @@ _CASE_COLUMNS = (
     "opened_at",
     "updated_at",
     "confirmed_at",
+    "category",
+    "minor_safety",
 )
 _INSERT_CASE = _inserts("cases", _CASE_COLUMNS)[1]  # with its id: ``CaseRepository.new_id``
 _RELATED_OPEN_CASE = (
@@ -188,6 +190,8 @@ def _columns(case: Case) -> dict[str, Any]:
         "opened_at": case.opened_at,
         "updated_at": case.updated_at,
         "confirmed_at": case.confirmed_at,
+        "category": str(case.category),
+        "minor_safety": case.minor_safety,
     }
 
 
@@ -227,6 +231,13 @@ class ReportRepository(RawRepository):
         row = self._s.scalar(select(ReportRow).where(ReportRow.status_digest == digest))
         return _report(row) if row else None
 
+    def for_case(self, case_id: int) -> list[Report]:
+        """The case's reports, oldest first."""
+        rows = self._s.scalars(
+            select(ReportRow).where(ReportRow.case_id == case_id).order_by(ReportRow.id)
+        )
+        return [_report(r) for r in rows]
+
     def contact_emails(self, case_id: int) -> list[str]:
         """The distinct addresses this case's reporters gave, in the order they first did."""
         rows = self._raw.all(
@@ -262,6 +273,8 @@ class CaseRepository(RawRepository):
         for name in ("reasons", "facts"):
             if name in out:
                 out[name] = raw.json(out[name])
+        if "minor_safety" in out:
+            out["minor_safety"] = raw.flag(out["minor_safety"])
         return out
 
     @property
@@ -288,6 +301,10 @@ class CaseRepository(RawRepository):
         values: dict[str, Any] = {"updated_at": case.updated_at}
         if case.facts is not before.facts:
             values["facts"] = case.facts.as_json()
+            if case.category is not before.category:
+                values["category"] = str(case.category)
+            if case.minor_safety is not before.minor_safety:
+                values["minor_safety"] = case.minor_safety
         if case.status is not before.status:
             values["status"] = str(case.status)
         if case.priority is not before.priority:
@@ -433,6 +450,9 @@ class CaseRepository(RawRepository):
         after.decided_by = row.decided_by
         after.second_by = row.second_by
         after.appeal_of = _STATUSES[row.appeal_of] if row.appeal_of else None
+        after.held_from = _STATUSES[row.held_from] if row.held_from else None
+        after.hold_reason = row.hold_reason
+        after.escalated_to = row.escalated_to
         return after
 
     def save_review(self, case: Case) -> None:
@@ -451,6 +471,9 @@ class CaseRepository(RawRepository):
         row.decided_by = case.decided_by
         row.second_by = case.second_by
         row.appeal_of = str(case.appeal_of) if case.appeal_of else None
+        row.held_from = str(case.held_from) if case.held_from else None
+        row.hold_reason = case.hold_reason
+        row.escalated_to = case.escalated_to
         self._s.flush()
 
     def open_case_for(
@@ -533,6 +556,24 @@ class CaseRepository(RawRepository):
             )
             or 0
         )
+
+    def latest_decided_case_for(self, content_id: str) -> int | None:
+        """The newest confirmed or closed case that holds ``content_id`` (an appeal's)."""
+        found = self._raw.value(
+            "SELECT max(i.case_id) FROM case_items i JOIN cases c ON c.id = i.case_id "
+            "WHERE i.content_id = :content_id AND c.status IN ('confirmed', 'closed')",
+            {"content_id": content_id},
+        )
+        return int(found) if found is not None else None
+
+    def claims_held(self, now: datetime) -> dict[str, int]:
+        """How many cases each reviewer holds an unexpired claim on."""
+        rows = self._raw.all(
+            "SELECT claim_name, count(*) FROM case_reviews WHERE claim_until > :now "
+            "GROUP BY claim_name",
+            {"now": self._raw.dt(now)},
+        )
+        return {str(name): int(n) for name, n in rows}
 
     def case_ids_for_content(self, content_id: str) -> list[int]:
         rows = self._raw.all(
@@ -661,6 +702,15 @@ class CaseMessageRepository(RawRepository):
                 },
             )
         )
+
+    def for_case(self, case_id: int) -> list[CaseMessage]:
+        """Every message of the case, oldest first (staff's view)."""
+        rows = self._s.scalars(
+            select(CaseMessageRow)
+            .where(CaseMessageRow.case_id == case_id)
+            .order_by(CaseMessageRow.id)
+        )
+        return [_value(CaseMessage, r) for r in rows]
 
     def for_report(self, case_id: int, report_id: int) -> list[CaseMessage]:
         """One reporter's thread: what they sent, and what staff wrote to the case's

@@ -211,7 +211,7 @@ _UPSERT_CONTENT = (
 )
 CONTENT_COLUMNS = (
     "id, content_id, account_id, parent_content_id, media_kind, pdq, pdq_quality, md5, sha256, "
-    "first_seen_at, last_scanned_at"
+    "first_seen_at, last_scanned_at, closed_case_id"
 )
 _SELECT_CONTENT = f"SELECT {CONTENT_COLUMNS} FROM content WHERE content_id = :content_id"  # noqa: S608 - constant columns
 
@@ -260,6 +260,15 @@ class ContentRepository(RawRepository):
     def get(self, content_id: str) -> ContentItem | None:
         return content_item(self._raw.one(_SELECT_CONTENT, {"content_id": content_id}))
 
+    def reposts_of(self, content_id: str, *, limit: int) -> list[str]:
+        """The items that repost ``content_id`` (the registry's ``parent_content_id``)."""
+        rows = self._raw.all(
+            "SELECT content_id FROM content WHERE parent_content_id = :content_id "
+            "ORDER BY id LIMIT :limit",
+            {"content_id": content_id, "limit": limit},
+        )
+        return [str(r[0]) for r in rows]
+
 
 def content_item(row: tuple[Any, ...] | None) -> ContentItem | None:
     """An item from a row of ``CONTENT_COLUMNS`` (None when the row, or its id, is None)."""
@@ -279,4 +288,5 @@ def content_item(row: tuple[Any, ...] | None) -> ContentItem | None:
         sha256=row[8],
         first_seen_at=first_seen,
         last_scanned_at=RawSql.read_dt(row[10]),
+        closed_case_id=int(row[11]) if row[11] is not None else None,
     )

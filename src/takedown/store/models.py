@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -24,6 +25,12 @@ from takedown.store.types import BigId, JSONType, UTCDateTime, utcnow
 
 class Base(DeclarativeBase):
     pass
+
+
+# The case statuses a person works from (the queue), and those a lead lists apart.
+QUEUE_STATUSES = ("open", "pending_second_review", "appealed")
+QUEUE_WHERE = "status IN ('open', 'pending_second_review', 'appealed')"
+HELD_WHERE = "status IN ('on_hold', 'pending_second_review', 'appealed')"
 
 
 def _where_set(name: str, column: str) -> Index:
@@ -45,6 +52,8 @@ class UserRow(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    child_safety: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    daily_reveal_cap: Mapped[int | None] = mapped_column(Integer)  # a lead's cap on reveals
 
 
 class ApiKeyRow(Base):
@@ -184,6 +193,7 @@ class ContentRow(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_case_id: Mapped[int | None] = mapped_column(BigInteger)  # ``ContentItem``
 
     # Most items reported were never scanned: no hashes, no parent (migration 0004).
     __table_args__ = (
@@ -220,8 +230,33 @@ class CaseRow(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Derived from ``facts`` (``Case.category``, ``Case.minor_safety``), for the queue's
+    # filters and the child-safety rule in SQL.
+    category: Mapped[str] = mapped_column(String(16), default="policy", server_default="policy")
+    minor_safety: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    __table_args__ = (Index("ix_cases_queue", "status", "priority", "respond_by"),)
+    # The queue: the cases waiting for a person, in deadline order (``CaseQueue``); and the
+    # lead's lists of held, pending and appealed cases. New cases enter only the first.
+    __table_args__ = (
+        Index(
+            "ix_cases_due",
+            "respond_by",
+            "priority",
+            "status",
+            "minor_safety",
+            "category",
+            sqlite_where=text(QUEUE_WHERE),
+            postgresql_where=text(QUEUE_WHERE),
+        ),
+        Index(
+            "ix_cases_held",
+            "status",
+            "minor_safety",
+            "respond_by",
+            sqlite_where=text(HELD_WHERE),
+            postgresql_where=text(HELD_WHERE),
+        ),
+    )
 
 
 class CaseReviewRow(Base):
@@ -241,6 +276,43 @@ class CaseReviewRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(256))
     second_by: Mapped[str | None] = mapped_column(String(256))
     appeal_of: Mapped[str | None] = mapped_column(String(32))
+    held_from: Mapped[str | None] = mapped_column(String(32))
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    escalated_to: Mapped[str | None] = mapped_column(String(32))  # lead | law_enforcement
+
+
+class MediaRevealRow(Base):
+    """A reviewer revealed one item's original media: counted for their exposure today."""
+
+    __tablename__ = "media_reveals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    case_id: Mapped[int] = mapped_column(BigId)
+    content_id: Mapped[str] = mapped_column(String(256))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_media_reveals_user_at", "user_id", "at"),)
+
+
+class QaSampleRow(Base):
+    """A single reviewer's decision drawn for a second look (the decision stands meanwhile);
+    ``agrees`` is the second reviewer's verdict."""
+
+    __tablename__ = "qa_samples"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    decided_by: Mapped[str] = mapped_column(String(256))
+    category: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    sampled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reviewer: Mapped[str | None] = mapped_column(String(256))
+    agrees: Mapped[bool | None] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_qa_samples_open", "reviewed_at", "id"),)
 
 
 class CaseItemRow(Base):

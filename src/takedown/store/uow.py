@@ -47,6 +47,7 @@ from takedown.store.repositories import (
     StaffSessionRepository,
     UserRepository,
 )
+from takedown.store.review_repos import ReviewRepository
 
 
 class Event(Protocol):
@@ -178,6 +179,7 @@ class SqlAlchemyUnitOfWork:
     content_stats = _repository(ContentStatsRepository)
     instance_secrets = _repository(InstanceSecretRepository, raw=False)
     rate_counters = _repository(RateCounterRepository)
+    review = _repository(ReviewRepository)
 
     def _begun(self) -> Connection:
         """The held connection, once ``begin()`` has started its transaction (the driver runs

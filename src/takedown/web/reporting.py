@@ -287,6 +287,7 @@ async def status_reply(request: Request, token: Token) -> Response:
                 appeal=appeal,
                 attempt=attempt,
                 now=c.clock.now(),
+                policy=c.review_settings.policy,
             )
         )
     except NotFound:

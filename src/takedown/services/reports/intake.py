@@ -405,6 +405,7 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
     # Exposure the platform posted before anyone reported it counts from the first report.
     if case is None and item is not None:
         incoming.exposure_fast = exposure_fast(uow, item, ctx.exposure)
+        incoming.previous_case = item.closed_case_id
     if account and not item_on_case:
         incoming.uploader_prior_removals = uow.cases.prior_removals(
             account, excluding_case=case.id if case else None

@@ -30,6 +30,11 @@ def next_step(
         )
     if status is CaseStatus.closed:
         return "This case is closed. You can appeal the decision below."
+    if status is CaseStatus.appealed:
+        return (
+            "The decision was appealed. Someone on our safety team who did not make it is "
+            f"reviewing it again, by {_when(respond_by)}."
+        )
     text = f"A person on our safety team will look at your report by {_when(respond_by)}."
     if remove_by is not None:
         text += (
@@ -76,13 +81,14 @@ def acknowledgment(
 
 
 def decision_notice(*, case_id: int, to: str, decision: Decision) -> ReporterEmailQueued:
-    """The e-mail that tells a reporter a case they reported was decided."""
+    """The e-mail that tells a reporter a case they reported was decided: the statement of
+    reasons, as the reviewer sent it (or the automatic confirmation's)."""
     number = case_number(case_id)
     return ReporterEmailQueued(
         case_id=case_id,
         to=to,
         subject=f"Update on your report {number}",
-        body=f"There is a decision on case {number}: the reported content {decision.reason}, "
-        "so it is confirmed. Its removal, with every copy we can find, is the next step.\n"
-        "Your status page (the link in our first e-mail) shows the decision.\n",
+        body=f"There is a decision on case {number}.\n\n{decision.statement}\n\n"
+        "Your status page (the link in our first e-mail) shows the decision, and is where you "
+        "can reply or appeal.\n",
     )

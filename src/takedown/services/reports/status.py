@@ -8,12 +8,15 @@ from datetime import datetime
 from takedown.cases import (
     NCII_REQUIREMENTS,
     Case,
+    CaseStatus,
     Category,
     Decision,
+    ReviewPolicy,
     missing_for_valid_ncii,
 )
 from takedown.cases.records import CaseMessage, Report
 from takedown.services import audit, ratelimits
+from takedown.services.case_changes import appeal_case
 from takedown.services.errors import Conflict, InvalidInput, NotFound
 from takedown.services.reports.intake import MAX_MESSAGE, PUBLIC_ACTOR, clean_text
 from takedown.services.reports.links import status_digest
@@ -91,7 +94,7 @@ def status(*, uow: SqlAlchemyUnitOfWork, token: str) -> StatusView:
             remove_by=case.remove_by,
             waiting_for_valid_request=bool(missing),
         ),
-        can_appeal=bool(decisions),
+        can_appeal=case.status in (CaseStatus.confirmed, CaseStatus.closed),
         missing_for_valid=missing,
     )
 
@@ -104,17 +107,33 @@ def reply(
     appeal: bool = False,
     attempt: ratelimits.Attempt | None = None,
     now: datetime | None = None,
+    policy: ReviewPolicy | None = None,
 ) -> CaseMessage:
     """A reporter's reply (or appeal of a decision) from their status page; a work function
-    (no commit). ``attempt``: counted against its rate limit once the reply is stored. Raises
-    ``NotFound``, ``InvalidInput`` or ``Conflict`` (appeal before any decision)."""
+    (no commit). An appeal reopens the decided case as ``appealed``, for someone other than
+    its decider (``cases.review``), within ``policy.appeal_within``. ``attempt``: counted
+    against its rate limit once the reply is stored. Raises ``NotFound``, ``InvalidInput`` or
+    ``Conflict`` (an appeal before any decision, or too late)."""
     text = clean_text(body, "message", MAX_MESSAGE)
     if not text:
         raise InvalidInput("write a message", field="message")
     report = _report_for_token(uow, token)
-    if appeal and not uow.decisions.for_case(report.case_id):
-        raise Conflict("there is no decision to appeal yet; send a reply instead")
     now = now or utcnow()
+    if appeal:
+        case = uow.cases.get(report.case_id)
+        assert case is not None
+        if case.status not in (CaseStatus.confirmed, CaseStatus.closed):
+            if case.status is CaseStatus.appealed:
+                raise Conflict("this decision is already under appeal; send a reply instead")
+            raise Conflict("there is no decision to appeal yet; send a reply instead")
+        appeal_case(
+            uow,
+            case,
+            appellant="reporter",
+            actor=PUBLIC_ACTOR,
+            now=now,
+            policy=policy or ReviewPolicy(),
+        )
     kind = "appeal" if appeal else "reply"
     message_id = uow.case_messages.add(
         case_id=report.case_id, report_id=report.id, author="reporter", kind=kind, body=text, at=now
