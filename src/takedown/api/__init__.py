@@ -1,6 +1,6 @@
 """The JSON API: thin FastAPI routers over ``takedown.services``."""
 
-from takedown.api import accounts, audit, banks, health, keys, reports, scanning
+from takedown.api import accounts, audit, banks, health, keys, reports, review, scanning
 
 # The hot paths first: routes are matched in this order, one after another.
 routers = [
@@ -11,6 +11,7 @@ routers = [
     keys.router,
     audit.router,
     banks.router,
+    review.router,
 ]
 
 __all__ = ["routers"]

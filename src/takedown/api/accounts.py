@@ -7,7 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, status
 
 from takedown.api.deps import read_uow, uow
-from takedown.api.schemas import ApiKeyIssued, ApiKeyRead, MeRead, TokenCreate, UserCreate, UserRead
+from takedown.api.schemas import (
+    ApiKeyIssued,
+    ApiKeyRead,
+    ChildSafetyGrant,
+    MeRead,
+    TokenCreate,
+    UserCreate,
+    UserRead,
+)
 from takedown.identity import Permission
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.security import Access, principal_of
@@ -75,6 +83,24 @@ def create_user(request: Request, user_in: UserCreate, uow: UoW) -> UserRead:
         name=user_in.name,
         role=user_in.role,
         password=user_in.password,
+        child_safety=user_in.child_safety,
+    )
+    return UserRead.of(user)
+
+
+@router.put(
+    "/users/{user_id}/child-safety", dependencies=[Depends(Access(Permission.account_self))]
+)
+def set_child_safety(
+    request: Request,
+    user_id: Annotated[int, Path(ge=1, le=2**62)],
+    grant: ChildSafetyGrant,
+    uow: UoW,
+) -> UserRead:
+    """Grant or withdraw the permission to see cases about minors (an admin or a
+    child-safety lead: 403 for anyone else)."""
+    user = accounts.set_child_safety(
+        uow=uow, actor=principal_of(request), user_id=user_id, granted=grant.granted
     )
     return UserRead.of(user)
 

@@ -25,6 +25,13 @@ class UserCreate(StrictModel):
     password: str | None = Field(
         None, min_length=1, max_length=1024, description="Omit for a token-only account."
     )
+    child_safety: bool = Field(
+        False, description="May see cases about minors (leads and compliance may by role)."
+    )
+
+
+class ChildSafetyGrant(StrictModel):
+    granted: bool
 
 
 class ReadModel(BaseModel):
@@ -41,6 +48,7 @@ class UserRead(ReadModel):
     id: int
     name: str
     role: Role
+    child_safety: bool
     active: bool
     locked_until: datetime | None
     created_at: datetime

@@ -12,9 +12,9 @@ from takedown.media.errors import (
     UnsupportedFormat,
 )
 from takedown.media.hashing import ImageHashes, file_digests, hash_image
-from takedown.media.images import ImageLimits, decode_luma
+from takedown.media.images import ImageLimits, blurred, decode_luma, image_format, rendition
 from takedown.media.pdq import WEAK_QUALITY, PdqHash, distance, hash_luma
-from takedown.media.video import FrameHash, VideoHashes, VideoLimits, hash_video
+from takedown.media.video import FrameHash, VideoHashes, VideoLimits, hash_video, key_frames
 
 __all__ = [
     "WEAK_QUALITY",
@@ -32,10 +32,14 @@ __all__ = [
     "UnsupportedFormat",
     "VideoHashes",
     "VideoLimits",
+    "blurred",
     "decode_luma",
     "distance",
     "file_digests",
     "hash_image",
     "hash_luma",
     "hash_video",
+    "image_format",
+    "key_frames",
+    "rendition",
 ]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageFilter, ImageOps, UnidentifiedImageError
 
 from takedown.media.errors import (
     Corrupt,
@@ -280,3 +280,42 @@ def _actual_scale(width: int, height: int, decoded: tuple[int, int]) -> int:
         if decoded == (-(-width // scale), -(-height // scale)):
             return scale
     raise Corrupt(f"the decoder returned {decoded} for a {width}×{height} image")
+
+
+def rendition(
+    data: bytes,
+    *,
+    blur_radius: float,
+    grayscale: bool,
+    max_side: int = 512,
+    limits: ImageLimits | None = None,
+) -> bytes:
+    """A JPEG of an image for a reviewer who has not revealed it: decoded by the same safe
+    decoder as scanning (every limit holds, a damaged file raises a ``MediaError``), shown
+    the right way up, scaled to at most ``max_side`` pixels, in grayscale if asked, and
+    blurred with a Gaussian of ``blur_radius`` pixels at that size. Nothing of the original
+    file (its bytes, metadata or colour profile) is carried over."""
+    image = _open(data, limits or ImageLimits())
+    image.draft("RGB", (max_side, max_side))  # JPEG: decode at a fraction of the size
+    _load(image, lenient=True)
+    return blurred(ImageOps.exif_transpose(image), blur_radius, grayscale, max_side)
+
+
+def blurred(image: Image.Image, blur_radius: float, grayscale: bool, max_side: int) -> bytes:
+    """``image`` scaled to ``max_side``, grayscale if asked, blurred: a JPEG."""
+    shown = image.convert("L" if grayscale else "RGB")
+    shown.thumbnail((max_side, max_side))
+    shown = shown.filter(ImageFilter.GaussianBlur(blur_radius))
+    out = io.BytesIO()
+    shown.save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+def image_format(data: bytes) -> str | None:
+    """The format Pillow reads ``data`` as (``JPEG``, ``PNG``, …), from its header only; None
+    when it is not an image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.format
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None

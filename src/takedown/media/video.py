@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 from av.error import FFmpegError
+from PIL import Image
 
 from takedown.media.errors import (
     Corrupt,
@@ -139,3 +140,35 @@ def hash_video(data: bytes, limits: VideoLimits | None = None) -> VideoHashes:
         md5=md5,
         sha256=sha256,
     )
+
+
+def key_frames(
+    data: bytes, *, count: int = 4, limits: VideoLimits | None = None
+) -> list[Image.Image]:
+    """Up to ``count`` key frames of a video, spread over it, as images (no sound is ever
+    decoded). Raises a ``MediaError`` subclass for bad or oversized input."""
+    limits = limits or VideoLimits()
+    if not data:
+        raise NotMedia("the file is empty")
+    if len(data) > limits.max_bytes:
+        raise TooLarge(f"the file is {len(data)} bytes; the limit is {limits.max_bytes}")
+    deadline = time.monotonic() + limits.max_seconds
+    frames: list[Image.Image] = []
+    with _open(data) as container:
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if width * height > limits.max_frame_pixels:
+            raise TooLarge(f"frames of {width}×{height} are over the pixel limit")
+        stream.codec_context.skip_frame = "NONKEY"
+        try:
+            for frame in container.decode(stream):
+                frames.append(frame.to_image())  # type: ignore[no-untyped-call]
+                if time.monotonic() > deadline or len(frames) >= count * 8:
+                    break
+        except FFmpegError as exc:
+            if not frames:
+                raise Corrupt("the video data is damaged", detail=str(exc)) from exc
+    if not frames:
+        raise Corrupt("the video has no frame that decodes")
+    step = max(1, len(frames) // count)
+    return frames[::step][:count]

@@ -91,11 +91,13 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
 
     from takedown.api import routers as api_routers
     from takedown.web import pages, reporting, views
+    from takedown.web import review as review_pages
 
     for router in api_routers:
         app.include_router(router)
     app.include_router(views.router)
     app.include_router(reporting.router)
+    app.include_router(review_pages.router)
     app.mount(
         "/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static"
     )

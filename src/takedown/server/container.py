@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +13,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any, TypeVar
 
-from takedown.cases import Priority, ReporterEmailQueued, ReviewPolicy, TriagePolicy
+from takedown.cases import Category, Priority, ReporterEmailQueued, ReviewPolicy, TriagePolicy
 from takedown.clock import Clock
 from takedown.config import Settings
 from takedown.identity import Principal
@@ -23,9 +25,10 @@ from takedown.services.accounts import LoginPolicy
 from takedown.services.case_media import CaseMediaIndex
 from takedown.services.errors import Busy
 from takedown.services.matcher import Matcher
-from takedown.services.review import ReviewSettings
 from takedown.services.ratelimits import Attempt as RateAttempt
 from takedown.services.ratelimits import RateLimit
+from takedown.services.review import ReviewSettings
+from takedown.services.review_media import MediaSettings
 from takedown.store import Database, SqlAlchemyUnitOfWork
 from takedown.store.group_commit import GroupCommitter
 from takedown.store.work import Work
@@ -126,6 +129,28 @@ class Container:
             sample_share=s.review_sample_percent / 100,
             email=bool(s.smtp_host or s.mailbox_dir),
         )
+
+    @cached_property
+    def media_settings(self) -> MediaSettings:
+        s = self.settings
+        return MediaSettings(
+            url_template=s.platform_media_url,
+            secret=s.platform_webhook_secret,
+            blur_radius=s.review_blur_radius,
+            grayscale=s.review_grayscale,
+            daily_cap=s.review_daily_reveal_cap,
+            warning_categories=frozenset(
+                Category(c.strip())
+                for c in s.review_warning_categories.split(",")
+                if c.strip() in Category.__members__
+            ),
+        )
+
+    @property
+    def reveal_key(self) -> bytes:
+        """The key of reveal tokens (``services.review_media``), derived from the
+        installation's own secret. May read the store."""
+        return hmac.new(self.status_key, b"takedown reveal tokens", hashlib.sha256).digest()
 
     @cached_property
     def report_page_limit(self) -> RateLimit:

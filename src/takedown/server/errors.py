@@ -214,7 +214,7 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
                 exc.message,
                 headers={"Retry-After": str(exc.retry_after)},
             )
-        status = {NotFound: 404, Conflict: 409, InvalidInput: 422}.get(type(exc), 400)
+        status = next((code for kind, code in _SERVICE_STATUSES if isinstance(exc, kind)), 400)
         details = [ErrorDetail(field=exc.field, problem=exc.message)] if exc.field else []
         return error_response(status, exc.code, exc.message, details)
 
@@ -243,6 +243,8 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
         log.exception("unhandled error", exc_info=exc)
         return error_response(500, "internal_error", "internal error; see the server log")
 
+
+_SERVICE_STATUSES = ((NotFound, 404), (Conflict, 409), (InvalidInput, 422))
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "No valid credential"},

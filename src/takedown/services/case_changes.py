@@ -20,6 +20,7 @@ class ReviewConflict(Conflict):
     def __init__(self, refused: ReviewRefused) -> None:
         super().__init__(str(refused))
         self.rule = refused.rule
+        self.code = refused.rule  # the error's code names the rule
         self.holder = refused.holder if isinstance(refused, ClaimHeld) else None
 
 

@@ -1,0 +1,314 @@
+"""Review for platforms with their own tools (a staff member's personal token): the queue,
+a case, claims, decisions; and uploaders' appeals posted by the platform. The rules are the
+console's (``services.review``): a refusal is a 409 whose code names the rule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from pydantic import BaseModel, Field
+
+from takedown.api.deps import read_uow, uow
+from takedown.api.schemas import StrictModel
+from takedown.cases import CaseStatus, Category, Decision, Outcome, Priority, case_number
+from takedown.cases.records import QueueEntry, QueueFilter
+from takedown.identity import Permission
+from takedown.server.container import container_of
+from takedown.server.errors import ERROR_RESPONSES
+from takedown.server.security import Access, principal_of
+from takedown.services import review
+from takedown.store import SqlAlchemyUnitOfWork
+
+router = APIRouter(prefix="/v1", tags=["review"], responses=ERROR_RESPONSES)
+UoW = Annotated[SqlAlchemyUnitOfWork, Depends(uow)]
+ReadUoW = Annotated[SqlAlchemyUnitOfWork, Depends(read_uow)]
+CaseId = Annotated[int, Path(ge=1, le=2**62)]
+READ = [Depends(Access(Permission.cases_read))]
+REVIEW = [Depends(Access(Permission.cases_review))]
+
+
+class QueueItem(BaseModel):
+    case_id: int
+    case_number: str
+    state: CaseStatus
+    priority: Priority
+    category: Category
+    respond_by: datetime
+    remove_by: datetime | None
+    content_ids: list[str]
+    overdue: bool
+    claimed_by: str | None
+
+    @classmethod
+    def of(cls, entry: QueueEntry, now: datetime) -> QueueItem:
+        return cls(
+            case_id=entry.case_id,
+            case_number=case_number(entry.case_id),
+            state=entry.status,
+            priority=entry.priority,
+            category=entry.category,
+            respond_by=entry.respond_by,
+            remove_by=entry.remove_by,
+            content_ids=list(entry.content_ids),
+            overdue=entry.overdue(now),
+            claimed_by=entry.claimed_by,
+        )
+
+
+class QueueRead(BaseModel):
+    items: list[QueueItem]
+    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
+    counts: dict[str, int]
+
+
+class ReportRead(BaseModel):
+    id: int
+    category: Category
+    reporter_role: str
+    depicted_minor: bool | None
+    police_agency: str | None
+    police_case_number: str | None
+    description: str
+    received_at: datetime
+    contact_name: str | None = Field(description="Only for leads and compliance.")
+    contact_email: str | None = Field(description="Only for leads and compliance.")
+
+
+class DecisionRead(BaseModel):
+    outcome: Outcome
+    category: Category
+    reason: str
+    statement_of_reasons: str
+    decided_by: str
+    decided_at: datetime
+    automated: bool
+
+
+class ClaimRead(BaseModel):
+    by: str
+    until: datetime
+
+
+class CaseRead(BaseModel):
+    case_id: int
+    case_number: str
+    state: CaseStatus
+    priority: Priority
+    category: Category
+    reasons: list[dict[str, object]]
+    respond_by: datetime
+    remove_by: datetime | None
+    claim: ClaimRead | None
+    proposal: DecisionRead | None
+    reports: list[ReportRead]
+    content_ids: list[str]
+    decisions: list[DecisionRead]
+    appeals: list[dict[str, object]]
+    previous_case: str | None
+
+
+class DecisionCreate(StrictModel):
+    outcome: Outcome
+    category: Category | None = Field(None, description="Required for a violation.")
+    reason: str = Field(min_length=1, max_length=2000)
+    statement_of_reasons: str | None = Field(
+        None,
+        max_length=10000,
+        description="What the reporters (and, for a violation, the uploader) read; omitted: "
+        "the template for the outcome, with the reason in it.",
+    )
+    escalate_to: Literal["lead", "law_enforcement"] | None = None
+
+
+class AppealCreate(StrictModel):
+    content_id: str = Field(min_length=1, max_length=256)
+    appellant: Literal["uploader", "reporter"]
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class AppealRead(BaseModel):
+    case_id: int
+    case_number: str
+    state: CaseStatus
+
+
+def _decision(d: Decision) -> DecisionRead:
+    return DecisionRead(
+        outcome=d.outcome,
+        category=d.category,
+        reason=d.reason,
+        statement_of_reasons=d.statement,
+        decided_by=d.decided_by,
+        decided_at=d.decided_at,
+        automated=d.automated,
+    )
+
+
+@router.get("/queue", dependencies=READ)
+def read_queue(
+    request: Request,
+    uow: ReadUoW,
+    category: Category | None = None,
+    priority: Priority | None = None,
+    state: Literal["open", "pending_second_review", "appealed"] | None = None,
+    overdue: bool = False,
+    escalated: bool = False,
+    after: Annotated[str | None, Query(max_length=80)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> QueueRead:
+    """The cases waiting for a person, deadline first, then priority; a page at a time.
+    Cases about minors appear only for staff with the child-safety permission."""
+    now = container_of(request).clock.now()
+    page = review.queue(
+        uow=uow,
+        actor=principal_of(request),
+        filters=QueueFilter(
+            category=category,
+            priority=priority,
+            status=CaseStatus(state) if state else None,
+            overdue=overdue,
+            escalated=escalated,
+        ),
+        now=now,
+        after=after,
+        limit=limit,
+    )
+    return QueueRead(
+        items=[QueueItem.of(e, now) for e in page.entries], next=page.next, counts=page.counts
+    )
+
+
+def _case_read(view: review.CaseView) -> CaseRead:
+    case = view.case
+    claim = case.claim_by
+    return CaseRead(
+        case_id=case.id,
+        case_number=case.number,
+        state=case.status,
+        priority=case.priority,
+        category=case.category,
+        reasons=case.reasons,
+        respond_by=case.respond_by,
+        remove_by=case.remove_by,
+        claim=ClaimRead(by=claim.name, until=claim.until) if claim else None,
+        proposal=_decision(case.proposal) if case.proposal else None,
+        reports=[
+            ReportRead(
+                id=r.id,
+                category=r.category,
+                reporter_role=str(r.reporter_role),
+                depicted_minor=r.depicted_minor,
+                police_agency=r.police_agency,
+                police_case_number=r.police_case_number,
+                description=r.description,
+                received_at=r.received_at,
+                contact_name=r.contact_name,
+                contact_email=r.contact_email,
+            )
+            for r in view.reports
+        ],
+        content_ids=[i.content_id for i in view.items],
+        decisions=[_decision(d) for d in view.decisions],
+        appeals=[
+            {"by": m.author, "text": m.body, "at": m.at.isoformat()}
+            for m in view.messages
+            if m.kind == "appeal"
+        ],
+        previous_case=case_number(view.previous_case) if view.previous_case else None,
+    )
+
+
+@router.get("/cases/{case_id}", dependencies=READ)
+def read_case(request: Request, case_id: CaseId, uow: ReadUoW) -> CaseRead:
+    """A case: state, priority and its reasons, deadlines, reports, content, decisions and
+    appeals. 404 for a case about a minor without the child-safety permission."""
+    view = review.case_view(
+        uow=uow, actor=principal_of(request), case_id=case_id, now=container_of(request).clock.now()
+    )
+    return _case_read(view)
+
+
+def _after(request: Request, case_id: int) -> CaseRead:
+    c = container_of(request)
+    return _case_read(
+        review.case_view(
+            uow=c.uow(readonly=True),
+            actor=principal_of(request),
+            case_id=case_id,
+            now=c.clock.now(),
+        )
+    )
+
+
+@router.post("/cases/{case_id}/claim", dependencies=REVIEW)
+def claim_case(request: Request, case_id: CaseId, uow: UoW) -> CaseRead:
+    """Claim the case (or renew your claim) for `TAKEDOWN_REVIEW_CLAIM_MINUTES`. 409
+    `claim_held` while someone else holds it."""
+    c = container_of(request)
+    review.claim(
+        uow=uow,
+        actor=principal_of(request),
+        case_id=case_id,
+        now=c.clock.now(),
+        settings=c.review_settings,
+    )
+    return _after(request, case_id)
+
+
+@router.post("/cases/{case_id}/release", dependencies=REVIEW)
+def release_case(request: Request, case_id: CaseId, uow: UoW) -> CaseRead:
+    """Give your claim back (a lead may take anyone's)."""
+    review.release(
+        uow=uow, actor=principal_of(request), case_id=case_id, now=container_of(request).clock.now()
+    )
+    return _after(request, case_id)
+
+
+@router.post("/cases/{case_id}/decisions", status_code=status.HTTP_201_CREATED, dependencies=REVIEW)
+def decide_case(
+    request: Request, case_id: CaseId, decision_in: DecisionCreate, uow: UoW
+) -> CaseRead:
+    """Decide the case you hold. On a case about a minor a `no_violation`, or a violation of
+    a lesser category than CSAM, is a proposal: the case waits in `pending_second_review`
+    for a senior reviewer who is not you."""
+    c = container_of(request)
+    review.decide(
+        uow=uow,
+        actor=principal_of(request),
+        case_id=case_id,
+        decision_in=review.DecisionIn(
+            outcome=decision_in.outcome,
+            category=decision_in.category,
+            reason=decision_in.reason,
+            statement=decision_in.statement_of_reasons,
+            escalate_to=decision_in.escalate_to,
+        ),
+        now=c.clock.now(),
+        settings=c.review_settings,
+    )
+    return _after(request, case_id)
+
+
+@router.post(
+    "/appeals",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(Access(Permission.appeals_submit))],
+)
+def post_appeal(request: Request, appeal_in: AppealCreate, uow: UoW) -> AppealRead:
+    """An appeal against a decision about `content_id` (DSA Art. 20), from its uploader or a
+    reporter, posted by the platform; accepted for six months after the decision. The case
+    reopens as `appealed`, for someone other than its decider. 404 when no decided case
+    holds the content; 409 `not_decidable` when it is already under appeal or too late."""
+    c = container_of(request)
+    case = review.platform_appeal(
+        uow=uow,
+        actor=principal_of(request),
+        content_id=appeal_in.content_id,
+        appellant=appeal_in.appellant,
+        text=appeal_in.text,
+        now=c.clock.now(),
+        policy=c.review_settings.policy,
+    )
+    return AppealRead(case_id=case.id, case_number=case.number, state=case.status)

@@ -1,0 +1,198 @@
+"""Media for review, with no unblurred path.
+
+takedown keeps no copy of the platform's media: it fetches an item on demand from
+``TAKEDOWN_PLATFORM_MEDIA_URL`` (``{content_id}`` replaced), signed with the shared secret
+(``identity.signatures``; a GET signs an empty body); 200 brings the bytes, 404 says the
+platform no longer has them. The console only ever receives *renditions*: decoded by the
+safe decoder that scanning uses, scaled down, grayscale and blurred on the server (a video:
+blurred key frames, never its sound). The original bytes of one item go to one reviewer only
+after they ask (``reveal``): the reveal is checked (who may see the case, their daily cap),
+counted, audited, and answered with a token that opens that item, for that session, for
+``REVEAL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+
+from takedown.cases import Category, Reviewer, case_number
+from takedown.identity import SIGNATURE_HEADER, Permission, Principal, require, sign
+from takedown.media import MediaError, blurred, image_format, key_frames, rendition
+from takedown.services import audit
+from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound
+from takedown.store.uow import SqlAlchemyUnitOfWork
+
+REVEAL_SECONDS = 120
+FETCH_TIMEOUT = 10.0
+MAX_MEDIA_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    url_template: str | None
+    secret: str | None
+    blur_radius: int = 24
+    grayscale: bool = True
+    daily_cap: int = 200
+    warning_categories: frozenset[Category] = frozenset({Category.csam, Category.ncii})
+
+
+class MediaGone(NotFound):
+    """The platform no longer has the item (its 404)."""
+
+
+class CapReached(Conflict):
+    """The reviewer has revealed as many originals today as their cap allows."""
+
+    code = "reveal_cap"
+
+
+def fetch(settings: MediaSettings, content_id: str, *, now: float) -> tuple[bytes, str]:
+    """The item's bytes and content type from the platform. Raises ``MediaGone`` on its 404,
+    ``Busy`` when it cannot be reached or answers otherwise, ``InvalidInput`` when no media
+    address is set."""
+    if not settings.url_template or not settings.secret:
+        raise InvalidInput(
+            "no platform media address is set (TAKEDOWN_PLATFORM_MEDIA_URL and "
+            "TAKEDOWN_PLATFORM_WEBHOOK_SECRET)"
+        )
+    url = settings.url_template.replace("{content_id}", urllib.parse.quote(content_id, safe=""))
+    request = urllib.request.Request(  # noqa: S310 - the operator's configured https/http URL
+        url, method="GET", headers={SIGNATURE_HEADER: sign(settings.secret, b"", now=now)}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:  # noqa: S310
+            data = response.read(MAX_MEDIA_BYTES + 1)
+            kind = response.headers.get("Content-Type", "application/octet-stream")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise MediaGone(f"the platform no longer has {content_id!r}") from None
+        raise Busy(f"the platform answered {exc.code} for the media", retry_after=30) from None
+    except (urllib.error.URLError, TimeoutError, OSError):
+        raise Busy("the platform's media server cannot be reached", retry_after=30) from None
+    if len(data) > MAX_MEDIA_BYTES:
+        raise Busy("the platform sent more than the media limit", retry_after=30)
+    return data, kind
+
+
+def renditions(
+    data: bytes, *, media_kind: str | None, blur_radius: int, grayscale: bool
+) -> list[bytes]:
+    """Blurred JPEGs of an item: one for an image, a few key frames for a video. Raises a
+    ``MediaError`` for media that does not decode."""
+    if media_kind == "video":
+        return [blurred(frame, blur_radius, grayscale, 512) for frame in key_frames(data)]
+    try:
+        return [rendition(data, blur_radius=blur_radius, grayscale=grayscale)]
+    except MediaError:
+        if media_kind is not None:
+            raise
+        return [blurred(frame, blur_radius, grayscale, 512) for frame in key_frames(data)]
+
+
+def check_item(
+    uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int, content_id: str
+) -> tuple[Reviewer, str | None]:
+    """That ``actor`` may see the case and the item is on it; the item's media kind. Raises
+    ``NotFound`` otherwise (in an entered unit of work)."""
+    require(actor, Permission.cases_read)
+    reviewer = Reviewer.of(actor)
+    case = uow.cases.get(case_id)
+    if case is None or not case.may_see(reviewer):
+        raise NotFound(f"no case {case_number(case_id)}")
+    if content_id not in {i.content_id for i in uow.cases.items(case_id)}:
+        raise NotFound(f"{content_id!r} is not on case {case_number(case_id)}")
+    item = uow.content.get(content_id)
+    return reviewer, item.media_kind if item else None
+
+
+def reveals_today(uow: SqlAlchemyUnitOfWork, user_id: int, now: datetime) -> int:
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return uow.review.reveals_since(user_id, day)
+
+
+def reveal(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    actor: Principal,
+    case_id: int,
+    content_id: str,
+    now: datetime,
+    settings: MediaSettings,
+    key: bytes,
+) -> str:
+    """A reviewer asks for one item's original: checked, counted, audited; returns the token
+    that opens it for this session for ``REVEAL_SECONDS``. Raises ``NotFound`` or
+    ``CapReached``."""
+    with uow:
+        reviewer, _ = check_item(uow, actor, case_id, content_id)
+        user = uow.users.get(reviewer.user_id)
+        cap = user.daily_reveal_cap if user and user.daily_reveal_cap is not None else None
+        cap = settings.daily_cap if cap is None else cap
+        count = reveals_today(uow, reviewer.user_id, now)
+        if count >= cap:
+            raise CapReached(
+                f"you have revealed {count} items today, your daily cap; a lead can raise it"
+            )
+        uow.review.add_reveal(
+            user_id=reviewer.user_id, case_id=case_id, content_id=content_id, at=now
+        )
+        audit.record(
+            uow,
+            actor=actor,
+            action="media.revealed",
+            target_type="case",
+            target_id=case_id,
+            details={"content_id": content_id, "today": count + 1},
+            at=now,
+        )
+        uow.commit()
+    return reveal_token(
+        key, actor, case_id, content_id, expires=int(now.timestamp()) + REVEAL_SECONDS
+    )
+
+
+def _binding(actor: Principal) -> str:
+    return f"{actor.kind}:{actor.credential_id}"
+
+
+def reveal_token(
+    key: bytes, actor: Principal, case_id: int, content_id: str, *, expires: int
+) -> str:
+    item = base64.urlsafe_b64encode(content_id.encode()).decode().rstrip("=")
+    body = f"{case_id}.{item}.{expires}"
+    mac = hmac.new(key, f"reveal|{_binding(actor)}|{body}".encode(), hashlib.sha256)
+    return f"{body}.{mac.hexdigest()[:32]}"
+
+
+def open_token(key: bytes, actor: Principal, token: str, *, now: float) -> tuple[int, str]:
+    """The (case, item) a reveal token opens for ``actor`` now. Raises ``NotFound`` for a
+    token that is not this session's, is altered, or has expired."""
+    try:
+        case_part, item, expires, mac = token.split(".")
+        case_id, until = int(case_part), int(expires)
+        content_id = base64.urlsafe_b64decode(item + "=" * (-len(item) % 4)).decode()
+    except ValueError:
+        raise NotFound("this reveal link is not valid") from None
+    expected = reveal_token(key, actor, case_id, content_id, expires=until).rsplit(".", 1)[1]
+    if not hmac.compare_digest(expected, mac) or until < now:
+        raise NotFound("this reveal link is not valid, or has expired; reveal the item again")
+    return case_id, content_id
+
+
+_MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
+
+
+def original_type(data: bytes, media_kind: str | None) -> str:
+    """The type to send an original as, from its own bytes (never the platform's word)."""
+    found = image_format(data)
+    if found is not None:
+        return _MIME.get(found, "application/octet-stream")
+    return "video/mp4" if media_kind == "video" else "application/octet-stream"

@@ -1,0 +1,426 @@
+"""The review console: the queue, the case page and its actions, media renditions and
+reveals, the lead's page and quality samples.
+
+Media: pages carry only ``/console/cases/{id}/items/{n}/blurred/{k}.jpg`` renditions, made on
+the server (``services.review_media``). The original of one item is sent only to the session
+that revealed it, at ``/console/revealed/{token}``, for a short while; nothing else here
+sends a platform's bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from takedown.cases import CaseStatus, Category, Outcome, Priority
+from takedown.cases.records import QueueFilter
+from takedown.identity import Permission
+from takedown.media import MediaError
+from takedown.server.container import Container, container_of
+from takedown.server.security import Access, principal_of
+from takedown.services import accounts, review, review_media
+from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound, ServiceError
+from takedown.web.pages import render
+
+router = APIRouter(include_in_schema=False)
+READ = [Depends(Access(Permission.cases_read, html=True))]
+REVIEW = [Depends(Access(Permission.cases_review, html=True))]
+LEAD = [Depends(Access(Permission.cases_lead, html=True))]
+CaseId = Annotated[int, Path(ge=1, le=2**62)]
+ItemNo = Annotated[int, Path(ge=0, le=10_000)]
+NO_STORE = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff"}
+
+
+def time_left(deadline: datetime, now: datetime) -> str:
+    """A deadline for a person: "in 2 h 5 min", "overdue by 12 min"."""
+    seconds = int((deadline - now).total_seconds())
+    words = _span(abs(seconds))
+    return f"in {words}" if seconds > 0 else f"overdue by {words}"
+
+
+def _span(seconds: int) -> str:
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = max(1, rest // 60) if not (days or hours) else rest // 60
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+def _context(request: Request, c: Container, **values: Any) -> dict[str, Any]:
+    """What every review page shows: the reviewer's exposure today and its cap."""
+    actor = principal_of(request)
+    now = c.clock.now()
+    exposure = None
+    if actor.subject_id is not None:
+        with c.uow(readonly=True) as uow:
+            exposure = review_media.reveals_today(uow, actor.subject_id, now)
+    return {
+        "now": now,
+        "time_left": time_left,
+        "exposure_today": exposure,
+        "exposure_cap": c.settings.review_daily_reveal_cap,
+        "Outcome": Outcome,
+        "Category": Category,
+        "Priority": Priority,
+        **values,
+    }
+
+
+@router.get("/console/queue", dependencies=READ)
+def queue_page(
+    request: Request,
+    category: Category | None = None,
+    priority: Priority | None = None,
+    state: Annotated[str | None, Query(pattern="^(open|pending_second_review|appealed)?$")] = None,
+    overdue: bool = False,
+    escalated: bool = False,
+    after: Annotated[str | None, Query(max_length=80)] = None,
+) -> HTMLResponse:
+    c = container_of(request)
+    filters = QueueFilter(
+        category=category,
+        priority=priority,
+        status=CaseStatus(state) if state else None,
+        overdue=overdue,
+        escalated=escalated,
+    )
+    page = review.queue(
+        uow=c.uow(readonly=True),
+        actor=principal_of(request),
+        filters=filters,
+        now=c.clock.now(),
+        after=after,
+    )
+    query = {
+        k: v
+        for k, v in {
+            "category": category,
+            "priority": priority,
+            "state": state,
+            "overdue": "true" if overdue else None,
+            "escalated": "true" if escalated else None,
+        }.items()
+        if v
+    }
+    return render(
+        request,
+        "queue.html",
+        _context(request, c, page=page, filters=filters, query=query),
+    )
+
+
+def _case_page(
+    request: Request,
+    case_id: int,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    revealed: dict[int, str] | None = None,
+) -> HTMLResponse:
+    c = container_of(request)
+    actor = principal_of(request)
+    now = c.clock.now()
+    view = review.case_view(uow=c.uow(readonly=True), actor=actor, case_id=case_id, now=now)
+    warn = view.case.category in c.media_settings.warning_categories
+    proceed = request.query_params.get("proceed") == "1" or error is not None or bool(revealed)
+    if warn and not proceed:
+        return render(request, "case_warning.html", _context(request, c, view=view))
+    next_case = None
+    queued = review.queue(
+        uow=c.uow(readonly=True), actor=actor, filters=QueueFilter(), now=now, limit=2
+    )
+    for entry in queued.entries:
+        if entry.case_id != case_id:
+            next_case = entry.case_id
+            break
+    return render(
+        request,
+        "case.html",
+        _context(
+            request,
+            c,
+            view=view,
+            error=error,
+            revealed=revealed or {},
+            next_case=next_case,
+            templates={str(o): review.STATEMENTS[o] for o in Outcome},
+            lead=actor.can(Permission.cases_lead),
+            reviewer=actor.can(Permission.cases_review),
+        ),
+        status=status,
+    )
+
+
+@router.get("/console/cases/{case_id}", dependencies=READ)
+def case_page(
+    request: Request, case_id: CaseId, reveal: Annotated[str | None, Query(max_length=400)] = None
+) -> HTMLResponse:
+    revealed: dict[int, str] = {}
+    if reveal:
+        c = container_of(request)
+        try:
+            opened, content_id = review_media.open_token(
+                c.reveal_key, principal_of(request), reveal, now=c.clock.time()
+            )
+        except NotFound:
+            opened, content_id = -1, ""
+        if opened == case_id:
+            view = review.case_view(
+                uow=c.uow(readonly=True),
+                actor=principal_of(request),
+                case_id=case_id,
+                now=c.clock.now(),
+            )
+            for n, item in enumerate(view.items):
+                if item.content_id == content_id:
+                    revealed[n] = reveal
+    return _case_page(request, case_id, revealed=revealed)
+
+
+def _act(request: Request, case_id: int, action: Any, **kwargs: Any) -> Response:
+    """Run a case action; on a refusal show the case page with the reason."""
+    c = container_of(request)
+    try:
+        action(
+            uow=c.uow(), actor=principal_of(request), case_id=case_id, now=c.clock.now(), **kwargs
+        )
+    except (Conflict, InvalidInput) as exc:
+        status = 409 if isinstance(exc, Conflict) else 422
+        return _case_page(request, case_id, error=str(exc), status=status)
+    return RedirectResponse(f"/console/cases/{case_id}?proceed=1", status_code=303)
+
+
+@router.post("/console/cases/{case_id}/claim", dependencies=REVIEW)
+def claim_case(request: Request, case_id: CaseId) -> Response:
+    c = container_of(request)
+    if request.headers.get("x-renew") == "1":  # the case page renewing its claim
+        try:
+            review.claim(
+                uow=c.uow(),
+                actor=principal_of(request),
+                case_id=case_id,
+                now=c.clock.now(),
+                settings=c.review_settings,
+            )
+        except Conflict as exc:
+            return Response(str(exc), status_code=409, headers=NO_STORE)
+        return Response(status_code=204)
+    return _act(request, case_id, review.claim, settings=c.review_settings)
+
+
+@router.post("/console/cases/{case_id}/release", dependencies=REVIEW)
+def release_case(request: Request, case_id: CaseId) -> Response:
+    return _act(request, case_id, review.release)
+
+
+@router.post("/console/cases/{case_id}/decide", dependencies=REVIEW)
+def decide_case(
+    request: Request,
+    case_id: CaseId,
+    outcome: Annotated[Outcome, Form()],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    category: Annotated[str, Form(max_length=32)] = "",
+    statement: Annotated[str, Form(max_length=10000)] = "",
+    escalate_to: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    c = container_of(request)
+    chosen = Category(category) if category in Category.__members__ else None
+    return _act(
+        request,
+        case_id,
+        review.decide,
+        decision_in=review.DecisionIn(
+            outcome=outcome,
+            reason=reason,
+            category=chosen,
+            statement=statement or None,
+            escalate_to=escalate_to or None,
+        ),
+        settings=c.review_settings,
+    )
+
+
+@router.post("/console/cases/{case_id}/message", dependencies=REVIEW)
+def message_case(
+    request: Request, case_id: CaseId, body: Annotated[str, Form(max_length=5000)] = ""
+) -> Response:
+    return _act(request, case_id, review.message_reporters, body=body)
+
+
+@router.post("/console/cases/{case_id}/hold", dependencies=LEAD)
+def hold_case(
+    request: Request, case_id: CaseId, reason: Annotated[str, Form(max_length=2000)] = ""
+) -> Response:
+    return _act(request, case_id, review.hold, reason=reason)
+
+
+@router.post("/console/cases/{case_id}/resume", dependencies=LEAD)
+def resume_case(request: Request, case_id: CaseId) -> Response:
+    return _act(request, case_id, review.resume)
+
+
+@router.post("/console/cases/{case_id}/assign", dependencies=LEAD)
+def assign_case(
+    request: Request, case_id: CaseId, to: Annotated[str, Form(max_length=64)] = ""
+) -> Response:
+    c = container_of(request)
+    return _act(request, case_id, review.assign, to_user=to.strip(), settings=c.review_settings)
+
+
+def _item(c: Container, request: Request, case_id: int, item_no: int) -> tuple[str, str | None]:
+    with c.uow(readonly=True) as uow:
+        items = uow.cases.items(case_id)
+        if item_no >= len(items):
+            raise NotFound("no such item on this case")
+        content_id = items[item_no].content_id
+        _, kind = review_media.check_item(uow, principal_of(request), case_id, content_id)
+    return content_id, kind
+
+
+@router.get("/console/cases/{case_id}/items/{item_no}/blurred/{frame}.jpg", dependencies=READ)
+def blurred_media(request: Request, case_id: CaseId, item_no: ItemNo, frame: ItemNo) -> Response:
+    """A blurred, grayscale rendition of one item (a video: its ``frame``-th key frame)."""
+    c = container_of(request)
+    content_id, kind = _item(c, request, case_id, item_no)
+    settings = c.media_settings
+    try:
+        data, _ = review_media.fetch(settings, content_id, now=c.clock.time())
+        shown = review_media.renditions(
+            data, media_kind=kind, blur_radius=settings.blur_radius, grayscale=settings.grayscale
+        )
+    except (MediaError, ServiceError) as exc:
+        return Response(
+            _placeholder(str(exc)), media_type="image/svg+xml", status_code=200, headers=NO_STORE
+        )
+    if frame >= len(shown):
+        raise NotFound("no such frame")
+    return Response(shown[frame], media_type="image/jpeg", headers=NO_STORE)
+
+
+def _placeholder(text: str) -> bytes:
+    """An image saying why there is no rendition (the platform no longer has it, …)."""
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="512" height="320">'
+        '<rect width="100%" height="100%" fill="#e9ecef"/>'
+        '<text x="50%" y="50%" text-anchor="middle" font-family="sans-serif" font-size="15">'
+        f"{escape(text[:90])}</text></svg>"
+    ).encode()
+
+
+@router.post("/console/cases/{case_id}/items/{item_no}/reveal", dependencies=READ)
+def reveal_media(request: Request, case_id: CaseId, item_no: ItemNo) -> Response:
+    c = container_of(request)
+    content_id, _ = _item(c, request, case_id, item_no)
+    try:
+        token = review_media.reveal(
+            uow=c.uow(),
+            actor=principal_of(request),
+            case_id=case_id,
+            content_id=content_id,
+            now=c.clock.now(),
+            settings=c.media_settings,
+            key=c.reveal_key,
+        )
+    except review_media.CapReached as exc:
+        return _case_page(request, case_id, error=str(exc), status=409)
+    return RedirectResponse(
+        f"/console/cases/{case_id}?reveal={token}#item-{item_no}", status_code=303
+    )
+
+
+@router.get("/console/revealed/{token}", dependencies=READ)
+def revealed_media(request: Request, token: Annotated[str, Path(max_length=400)]) -> Response:
+    """The original of one revealed item, for the session that revealed it, for a short
+    while; sandboxed, never cached."""
+    c = container_of(request)
+    actor = principal_of(request)
+    case_id, content_id = review_media.open_token(c.reveal_key, actor, token, now=c.clock.time())
+    with c.uow(readonly=True) as uow:
+        _, kind = review_media.check_item(uow, actor, case_id, content_id)
+    try:
+        data, _ = review_media.fetch(c.media_settings, content_id, now=c.clock.time())
+    except Busy as exc:
+        return Response(str(exc), status_code=503, headers=NO_STORE)
+    mime = review_media.original_type(data, kind)
+    headers = {**NO_STORE, "Content-Security-Policy": "sandbox", "Content-Disposition": "inline"}
+    return Response(data, media_type=mime, headers=headers)
+
+
+# The lead's page.
+
+
+@router.get("/console/lead", dependencies=LEAD)
+def lead_page(request: Request, error: str | None = None, status: int = 200) -> HTMLResponse:
+    c = container_of(request)
+    actor = principal_of(request)
+    overview = review.lead_overview(uow=c.uow(readonly=True), actor=actor, now=c.clock.now())
+    with c.uow(readonly=True) as uow:
+        team = [u for u in uow.users.list() if u.active]
+    return render(
+        request,
+        "lead.html",
+        _context(request, c, overview=overview, team=team, error=error),
+        status=status,
+    )
+
+
+@router.post("/console/lead/users/{user_id}/child-safety", dependencies=LEAD)
+def lead_child_safety(
+    request: Request, user_id: CaseId, granted: Annotated[str, Form(max_length=5)] = ""
+) -> Response:
+    c = container_of(request)
+    accounts.set_child_safety(
+        uow=c.uow(), actor=principal_of(request), user_id=user_id, granted=granted == "1"
+    )
+    return RedirectResponse("/console/lead#team", status_code=303)
+
+
+@router.post("/console/lead/users/{user_id}/cap", dependencies=LEAD)
+def lead_reveal_cap(
+    request: Request, user_id: CaseId, cap: Annotated[str, Form(max_length=6)] = ""
+) -> Response:
+    c = container_of(request)
+    value = int(cap) if cap.strip().isdigit() else None
+    try:
+        accounts.set_reveal_cap(
+            uow=c.uow(), actor=principal_of(request), user_id=user_id, cap=value
+        )
+    except InvalidInput as exc:
+        return lead_page(request, error=exc.message, status=422)
+    return RedirectResponse("/console/lead#team", status_code=303)
+
+
+# Quality samples.
+
+
+@router.get("/console/qa", dependencies=REVIEW)
+def qa_page(request: Request) -> HTMLResponse:
+    c = container_of(request)
+    samples = review.open_samples(uow=c.uow(readonly=True), actor=principal_of(request))
+    return render(request, "qa.html", _context(request, c, samples=samples))
+
+
+@router.post("/console/qa/{sample_id}", dependencies=REVIEW)
+def qa_record(
+    request: Request,
+    sample_id: CaseId,
+    agrees: Annotated[str, Form(max_length=5)],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    c = container_of(request)
+    review.record_sample(
+        uow=c.uow(),
+        actor=principal_of(request),
+        sample_id=sample_id,
+        agrees=agrees == "1",
+        note=note,
+        now=c.clock.now(),
+    )
+    return RedirectResponse("/console/qa", status_code=303)
