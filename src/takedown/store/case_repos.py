@@ -714,12 +714,15 @@ class CaseMessageRepository(RawRepository):
 
     def for_report(self, case_id: int, report_id: int) -> list[CaseMessage]:
         """One reporter's thread: what they sent, and what staff wrote to the case's
-        reporters (``report_id`` None) or to them."""
+        reporters (``report_id`` None) or to them; never an uploader's appeal."""
         rows = self._s.scalars(
             select(CaseMessageRow)
             .where(
                 CaseMessageRow.case_id == case_id,
-                or_(CaseMessageRow.report_id.is_(None), CaseMessageRow.report_id == report_id),
+                or_(
+                    CaseMessageRow.report_id == report_id,
+                    (CaseMessageRow.report_id.is_(None)) & (CaseMessageRow.author == "staff"),
+                ),
             )
             .order_by(CaseMessageRow.id)
         )

@@ -1,0 +1,220 @@
+"""Review in a real browser (Playwright driving Debian's chromium) against a running server:
+the queue in deadline order, a claim, blurred media and a reveal, a decision; four eyes on a
+case about a minor; a reporter's appeal decided by someone else. The screenshots of the queue
+and the case page in ``docs/images`` are made here, at 1280x800."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from takedown.identity import Role, Scope
+from takedown.services import accounts
+from tests.conftest import OPERATOR, PASSWORD, add_key, add_staff, make_settings
+from tests.review_support import SECRET, file_report, platform_media
+
+pytestmark = pytest.mark.browser
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+@pytest.fixture
+def database_url(tmp_path, sqlite_template):
+    """The pages do not depend on the database: run them once, on SQLite."""
+    path = tmp_path / "takedown.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def media():
+    with platform_media() as served:
+        yield served
+
+
+@pytest.fixture
+def settings(database_url, tmp_path, media):
+    return make_settings(
+        database_url,
+        tmp_path,
+        platform_media_url=media.template,
+        platform_webhook_secret=SECRET,
+        review_sample_percent=0,
+    )
+
+
+@pytest.fixture
+def team(container):
+    for name, role in [
+        ("ana", Role.reviewer),
+        ("ben", Role.reviewer),
+        ("sam", Role.senior_reviewer),
+        ("tia", Role.senior_reviewer),
+    ]:
+        add_staff(container, name, role, token=False)
+    with container.uow(readonly=True) as uow:
+        ids = {u.name: u.id for u in uow.users.list()}
+    for name in ids:
+        accounts.set_child_safety(
+            uow=container.uow(), actor=OPERATOR, user_id=ids[name], granted=True
+        )
+    return add_key(container, "platform", Scope.report)[1]
+
+
+@pytest.fixture
+def pages(browser):
+    """A page per person, each its own browser context (its own session), at 1280x800."""
+    contexts = []
+
+    def open_page():
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def login(page, url: str, name: str) -> None:
+    page.goto(f"{url}/login?next=/console/queue")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/console/queue")
+
+
+def test_a_reviewer_claims_the_top_case_reveals_it_and_decides(live_server, team, media, pages):
+    url = live_server.url
+    with live_server.client() as client:
+        later = file_report(client, team, "post-later", category="policy")
+        media.add("post-first", n=2)
+        first = file_report(
+            client,
+            team,
+            "post-first",
+            category="ncii",
+            reporter_role="depicted_person",
+            description="a photo of me shared without my consent",
+        )
+        media.add("post-later", n=3)
+    ana = pages()
+    login(ana, url, "ana")
+    rows = ana.locator("table.queue tbody tr")
+    assert rows.count() == 2
+    assert first["case_number"] in rows.nth(0).inner_text()
+    assert later["case_number"] in rows.nth(1).inner_text()
+    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+    ana.screenshot(path=str(DOCS_IMAGES / "review-queue.png"))
+
+    rows.nth(0).get_by_role("link").click()
+    assert ana.get_by_role("heading", name="before you open it").is_visible()
+    ana.get_by_role("link", name="Open the case").click()
+    ana.get_by_role("button", name="Claim this case").click()
+    assert ana.get_by_text("You hold this case").is_visible()
+    blurred = ana.locator("img.blurred")
+    blurred.wait_for()
+    assert "/blurred/" in blurred.get_attribute("src")
+    ana.wait_for_function("document.querySelector('img.blurred').naturalWidth > 0")
+    ana.screenshot(path=str(DOCS_IMAGES / "review-case.png"), full_page=False)
+
+    # Hovering reveals nothing; the click does.
+    blurred.hover()
+    assert ana.locator("img.original").count() == 0
+    ana.get_by_role("button", name="Reveal this item").click()
+    original = ana.locator("img.original")
+    original.wait_for()
+    ana.wait_for_function("document.querySelector('img.original').naturalWidth === 640")
+    assert "Revealed today: 1" in ana.locator("header").inner_text()
+
+    # A second reviewer cannot claim the case ana holds.
+    ben = pages()
+    login(ben, url, "ben")
+    ben.goto(f"{url}/console/cases/{first['case_id']}?proceed=1")
+    assert ben.get_by_text("ana holds this case").is_visible()
+    assert ben.get_by_role("button", name="Claim this case").count() == 0
+
+    ana.get_by_role("radio", name="Violation", exact=True).check()
+    ana.locator("#category").select_option("ncii")
+    ana.get_by_label("Reason (policy, or why not)").fill("an intimate image shared without consent")
+    statement = ana.get_by_label(
+        "Statement of reasons (what the reporters read; edit before sending)"
+    )
+    assert "without consent" in statement.input_value()  # the template, filled in
+    ana.get_by_role("button", name="Decide").click()
+    assert ana.locator("h1 .state").inner_text() == "confirmed"
+    ana.goto(f"{url}/console/queue")
+    assert ana.locator("table.queue tbody tr").count() == 1
+
+
+def test_a_no_violation_on_csam_stays_open_until_a_senior_agrees(live_server, team, pages):
+    url = live_server.url
+    with live_server.client() as client:
+        case = file_report(client, team, "post-csam", category="csam", depicted_minor=True)
+    sam = pages()
+    login(sam, url, "sam")
+    sam.goto(f"{url}/console/cases/{case['case_id']}?proceed=1")
+    sam.get_by_role("button", name="Claim this case").click()
+    sam.get_by_role("radio", name="No violation").check()
+    sam.get_by_label("Reason (policy, or why not)").fill("an adult in a costume")
+    sam.get_by_role("button", name="Decide").click()
+    assert sam.locator("h1 .state").inner_text() == "pending second review"
+    # The proposer cannot give the second opinion.
+    sam.get_by_role("button", name="Claim this case").click()
+    assert "own proposal" in sam.get_by_role("alert").inner_text()
+
+    tia = pages()
+    login(tia, url, "tia")
+    tia.goto(f"{url}/console/queue?state=pending_second_review")
+    assert case["case_number"] in tia.locator("table.queue tbody").inner_text()
+    tia.goto(f"{url}/console/cases/{case['case_id']}?proceed=1")
+    assert "Proposed by sam" in tia.locator("#proposal").inner_text()
+    tia.get_by_role("button", name="Claim this case").click()
+    tia.get_by_role("radio", name="No violation").check()
+    tia.get_by_label("Reason (policy, or why not)").fill("agreed: an adult")
+    tia.get_by_role("button", name="Decide").click()
+    assert tia.locator("h1 .state").inner_text() == "closed"
+
+
+def test_a_reporters_reply_reopens_a_decided_case_as_an_appeal(live_server, team, pages):
+    url = live_server.url
+    with live_server.client() as client:
+        receipt = file_report(client, team, "post-appeal", category="policy")
+    ana = pages()
+    login(ana, url, "ana")
+    ana.goto(f"{url}/console/cases/{receipt['case_id']}?proceed=1")
+    ana.get_by_role("button", name="Claim this case").click()
+    ana.get_by_role("radio", name="No violation").check()
+    ana.get_by_label("Reason (policy, or why not)").fill("an ordinary advertisement")
+    ana.get_by_role("button", name="Decide").click()
+    assert ana.locator("h1 .state").inner_text() == "closed"
+
+    reporter = pages()
+    reporter.goto(receipt["status_url"])
+    assert "an ordinary advertisement" in reporter.content()
+    reporter.get_by_label("Yes, I appeal the decision").check()
+    reporter.locator("textarea[name=message]").fill("It is a scam that took my money.")
+    reporter.get_by_role("button", name="Send").click()
+    assert "appealed" in reporter.content()
+
+    ana.goto(f"{url}/console/cases/{receipt['case_id']}?proceed=1")
+    assert ana.locator("h1 .state").inner_text() == "appealed"
+    ana.get_by_role("button", name="Claim this case").click()
+    ana.get_by_role("radio", name="Violation", exact=True).check()
+    ana.get_by_label("Reason (policy, or why not)").fill("a scam")
+    ana.get_by_role("button", name="Decide").click()
+    assert "someone other than the original decider" in ana.get_by_role("alert").inner_text()
+
+    ana.get_by_role("button", name="Release").click()
+    ben = pages()
+    login(ben, url, "ben")
+    ben.goto(f"{url}/console/cases/{receipt['case_id']}?proceed=1")
+    ben.get_by_role("button", name="Claim this case").click()
+    ben.get_by_role("radio", name="Violation", exact=True).check()
+    ben.locator("#category").select_option("policy")
+    ben.get_by_label("Reason (policy, or why not)").fill("a scam, against our rules")
+    ben.get_by_role("button", name="Decide").click()
+    assert ben.locator("h1 .state").inner_text() == "confirmed"
+    reporter.reload()
+    assert "a scam, against our rules" in reporter.content()
