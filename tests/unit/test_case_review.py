@@ -222,3 +222,73 @@ def test_no_one_person_closes_a_minor_safety_case_as_no_violation(steps):
             assert case.second_by is not None and case.second_by != case.decided_by
             assert who.senior
             return
+
+
+def test_a_report_saying_the_person_shown_is_a_minor_makes_any_case_minor_safety():
+    case = case_about(Category.ncii, minor=True)
+    assert case.minor_safety
+    with pytest.raises(NotPermitted):
+        case.claim(NOT_CHILD_SAFETY, now=T0, policy=REVIEW)
+    assert not case_about(Category.ncii, minor=False).minor_safety
+    assert case_about(Category.csam).minor_safety
+
+
+def test_a_lead_holds_and_resumes_a_case_back_where_it_was():
+    case = decided(case_about(Category.csam), Outcome.no_violation, ANA).case
+    assert case.status is CaseStatus.pending_second_review
+    with pytest.raises(NotPermitted):
+        case.hold(SENIOR, reason="wait", now=T0)
+    held = case.hold(LEAD, reason="police asked", now=T0).case
+    assert (held.status, held.hold_reason) == (CaseStatus.on_hold, "police asked")
+    with pytest.raises(NotDecidable):
+        held.claim(OTHER_SENIOR, now=T0, policy=REVIEW)
+    back = held.resume(LEAD, now=T0).case
+    assert back.status is CaseStatus.pending_second_review
+    assert back.proposal == case.proposal and back.respond_by == case.respond_by
+
+
+def test_an_assignment_follows_the_rules_of_the_assignees_own_claim():
+    case = claimed(case_about(Category.csam), ANA)
+    with pytest.raises(NotPermitted):
+        case.assign(ANA, BEN, now=T0, policy=REVIEW)
+    with pytest.raises(NotPermitted):
+        case.assign(LEAD, NOT_CHILD_SAFETY, now=T0, policy=REVIEW)
+    given_to = case.assign(LEAD, BEN, now=T0, policy=REVIEW).case
+    assert given_to.claim_by.user_id == BEN.user_id
+
+
+def test_after_a_no_violation_a_new_case_about_a_minor_goes_to_a_senior():
+    report = incoming(category=Category.csam)
+    report.previous_case = 41
+    case = Case.open_with(2, report, policy=POLICY).case
+    assert case.facts.previous_case == 41
+    with pytest.raises(NotPermitted):
+        case.claim(ANA, now=T0, policy=REVIEW)
+    assert case.claim(SENIOR, now=T0, policy=REVIEW).case.claim_by.user_id == SENIOR.user_id
+    policy_case = Case.open_with(
+        3, _with_previous(incoming(category=Category.policy)), policy=POLICY
+    )
+    assert policy_case.case.claim(NOT_CHILD_SAFETY, now=T0, policy=REVIEW).case.claim_by
+
+
+def _with_previous(report):
+    report.previous_case = 40
+    return report
+
+
+def test_an_escalation_keeps_the_case_open_and_marks_whom_it_is_for():
+    case = claimed(case_about(), ANA)
+    escalation = Decision(
+        outcome=Outcome.escalate,
+        category=Category.policy,
+        reason="organised",
+        statement="passed on",
+        decided_by="ana",
+        decided_at=T0,
+        automated=False,
+        escalate_to="law_enforcement",
+    )
+    after = case.decide(escalation, ANA, content_ids=ITEMS, now=T0 + timedelta(minutes=6)).case
+    assert after.status is CaseStatus.open
+    assert after.escalated_to == "law_enforcement"
+    assert after.claim_by is None

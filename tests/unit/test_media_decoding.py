@@ -22,6 +22,7 @@ from takedown.media import (
     distance,
     hash_image,
     hash_video,
+    rendition,
 )
 from takedown.media.images import DecodeTimeout, decode_luma
 from tests.media_support import at_megapixels, encode, photo
@@ -193,3 +194,14 @@ def test_fuzzed_and_cut_files_raise_only_media_errors(data, cut):
     for candidate in (data, JPEG[:cut], JPEG[:cut] + data):
         with contextlib.suppress(MediaError):
             hash_image(candidate)
+
+
+def test_a_rendition_is_small_grayscale_blurred_and_refuses_what_scanning_refuses():
+    source = Image.radial_gradient("L").resize((1024, 768)).convert("RGB")
+    out = io.BytesIO()
+    source.save(out, "PNG")
+    shown = Image.open(io.BytesIO(rendition(out.getvalue(), blur_radius=24, grayscale=True)))
+    assert shown.format == "JPEG" and shown.mode == "L" and max(shown.size) == 512
+    for bad in (b"", b"not an image", out.getvalue()[:40]):
+        with pytest.raises(MediaError):
+            rendition(bad, blur_radius=24, grayscale=True)
