@@ -20,6 +20,7 @@ BENCHES = (
     "intake",
     "intake_instructions",
     "case_media",
+    "review",
 )
 
 
