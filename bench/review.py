@@ -26,6 +26,7 @@ from rich.table import Table
 
 from bench._postgres import scratch_database
 from bench._server import running_server
+from bench.intake import machine_speed
 from takedown.cases import Case, CaseFacts, CaseStatus, Category, Priority
 from takedown.identity import Principal, Role
 from takedown.services import accounts
@@ -220,6 +221,12 @@ def _run(name: str, database_url: str, data_dir: Path, port: int) -> dict[str, o
 
 
 def main() -> None:
+    speed = machine_speed()
+    console.print(
+        "machine speed: a fixed Python loop took "
+        + ", ".join(f"{ms:.0f} ms on core {core}" for core, ms in speed.items())
+        + " (lower is faster)"
+    )
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -246,4 +253,6 @@ def main() -> None:
             )
     Console().print(table)
     OUT.mkdir(exist_ok=True)
-    (OUT / "review.json").write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+    (OUT / "review.json").write_text(
+        json.dumps({"machine_speed_ms": speed, "runs": runs}, indent=2) + "\n"
+    )

@@ -255,7 +255,7 @@ class Settings(BaseSettings):
         ge=4,
         le=200,
         description="Blur of the renditions the console shows, in pixels of a 512-pixel "
-        "rendition (Gaussian radius); a reviewer may ask for more, never less.",
+        "rendition (Gaussian radius).",
     )
     review_grayscale: bool = Field(True, description="Show renditions in grayscale until revealed.")
     review_warning_categories: str = Field(

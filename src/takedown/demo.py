@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from takedown.cases import Category, ReporterRole
 from takedown.identity import Principal, Role, Scope
 from takedown.matching import BankPolicy
 from takedown.media import hash_image
 from takedown.server.container import Container
-from takedown.services import accounts, keys
+from takedown.services import accounts, keys, reports
 from takedown.services import banks as banks_service
 
 DEMO_KEY = "demo platform"
@@ -28,6 +29,9 @@ DEMO_USERS = {
     "senior": Role.senior_reviewer,
     "compliance": Role.compliance,
 }
+# The senior reviewer is granted the child-safety permission; the reviewer is not, so the
+# demo shows both sides of the rule (leads and compliance have it by role).
+DEMO_CHILD_SAFETY = frozenset({"senior"})
 
 
 def load_demo(container: Container, base_url: str = "http://127.0.0.1:8000") -> list[str]:
@@ -43,9 +47,15 @@ def load_demo(container: Container, base_url: str = "http://127.0.0.1:8000") -> 
             accounts.unlock_user(uow=container.uow(), actor=operator, name=name)
         else:
             accounts.create_user(
-                uow=container.uow(), actor=operator, name=name, role=role, password=password
+                uow=container.uow(),
+                actor=operator,
+                name=name,
+                role=role,
+                password=password,
+                child_safety=name in DEMO_CHILD_SAFETY,
             )
-        lines.append(f"login {name:<10} password {password}   ({role.value})")
+        grant = ", child-safety" if name in DEMO_CHILD_SAFETY else ""
+        lines.append(f"login {name:<10} password {password}   ({role.value}{grant})")
     # One demo key at a time: the last run's stops working when this run's is made.
     for old in keys.list_api_keys(uow=container.uow(readonly=True), actor=operator):
         if old.name == DEMO_KEY and old.revoked_at is None:
@@ -54,6 +64,9 @@ def load_demo(container: Container, base_url: str = "http://127.0.0.1:8000") -> 
         uow=container.uow(), actor=operator, name=DEMO_KEY, scopes=[Scope.scan, Scope.report]
     )
     lines.append(f"platform API key (scan, report): {issued.secret}")
+    queued = _sample_reports(container)
+    if queued:
+        lines.append(f"{queued} sample reports wait in the review queue (/console/queue)")
     sample = _sample_bank(container, operator)
     lines.append(
         f"a sample image whose hashes are banked (bank demo-known, policy review): {sample}"
@@ -63,6 +76,36 @@ def load_demo(container: Container, base_url: str = "http://127.0.0.1:8000") -> 
         f"-F content_id=demo-1 -F account_id=demo-user {base_url}/v1/scan"
     )
     return lines
+
+
+SAMPLE_REPORTS = [
+    ("demo-post-1", Category.policy, ReporterRole.user, None, "spam in the comments"),
+    ("demo-post-2", Category.ncii, ReporterRole.depicted_person, False, "a photo of me"),
+    ("demo-post-3", Category.other_illegal, ReporterRole.trusted_flagger, None, "a scam"),
+    ("demo-post-4", Category.csam, ReporterRole.user, True, "a child in this video"),
+]
+
+
+def _sample_reports(container: Container) -> int:
+    """Reports about sample content ids, once, so the queue has something to show. The
+    review pages show a placeholder for their media until a platform media address is set."""
+    with container.uow(readonly=True) as uow:
+        if uow.reports.count():
+            return 0
+    for content_id, category, role, minor, text in SAMPLE_REPORTS:
+        reports.submit(
+            uow=container.uow(),
+            actor=Principal.system("demo"),
+            report_in=reports.ReportCreate(
+                content_id=content_id,
+                category=category,
+                reporter_role=role,
+                depicted_minor=minor,
+                description=text,
+            ),
+            ctx=container.intake(),
+        )
+    return len(SAMPLE_REPORTS)
 
 
 def _sample_bank(container: Container, operator: Principal) -> Path:
