@@ -73,6 +73,10 @@ def test_queue_is_in_deadline_order_and_a_claim_keeps_others_out(live_server, st
         claimed = client.post(f"/v1/cases/{case}/claim", headers=bearer(tokens["rev"]))
         assert claimed.status_code == 200, claimed.text
         assert claimed.json()["claim"]["by"] == "rev"
+        assert claimed.json()["state"] == "in_review"
+        assert claimed.json()["first_look_at"] is not None
+        queued = {i["case_id"]: i for i in _queue(client, tokens["safe"])["items"]}
+        assert queued[case]["state"] == "in_review"
         refused = client.post(f"/v1/cases/{case}/claim", headers=bearer(tokens["safe"]))
         assert refused.status_code == 409
         assert refused.json()["error"]["code"] == "claim_held"
@@ -213,6 +217,9 @@ def test_an_uploaders_appeal_is_decided_by_someone_else(live_server, staff):
         assert overturned.status_code == 201, overturned.text
         body = overturned.json()
         assert body["state"] == "closed"
+        assert body["decisions"][-1]["statement_of_reasons"].startswith(
+            "On appeal, someone who had not decided it reviewed the case again and overturned"
+        )
         assert body["appeals"][0]["by"] == "uploader"
         assert _published(live_server, "cases.violation_overturned") == 1
 

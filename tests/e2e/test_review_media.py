@@ -178,3 +178,52 @@ def test_an_item_the_platform_no_longer_has_is_said_so(live_server, media, revie
     assert image.headers["content-type"] == "image/svg+xml"
     assert b"no longer has" in image.content
     assert media.requests == [("post-gone", True)]
+
+
+def test_without_the_child_safety_permission_no_page_shows_a_minor_case(
+    live_server, media, reviewers, container
+):
+    media.add("post-kid", n=4)
+    add_staff(container, "cy", Role.reviewer, token=False)  # no grant
+    with live_server.client() as client:
+        case_id = file_report(
+            client, reviewers, "post-kid", category="other_illegal", depicted_minor=True
+        )["case_id"]
+    with live_server.client() as cy:
+        console_login(cy, "cy")
+        queue = cy.get("/console/queue")
+        assert f"TD-{case_id:07d}" not in queue.text
+        token = _csrf(queue.content)
+        for method, path in [
+            ("GET", f"/console/cases/{case_id}"),
+            ("GET", f"/console/cases/{case_id}?proceed=1"),
+            ("GET", f"/console/cases/{case_id}/items/0/blurred/0.jpg"),
+            ("POST", f"/console/cases/{case_id}/items/0/reveal"),
+            ("POST", f"/console/cases/{case_id}/claim"),
+            ("POST", f"/console/cases/{case_id}/decide"),
+            ("POST", f"/console/cases/{case_id}/message"),
+        ]:
+            data = {"csrf_token": token, "outcome": "no_violation", "reason": "x", "body": "x"}
+            answer = cy.request(method, path, data=data if method == "POST" else None)
+            assert answer.status_code == 404, (path, answer.status_code)
+            assert b"post-kid" not in answer.content
+    assert media.requests == []  # nothing of it was even fetched
+
+
+def test_an_admin_grants_and_withdraws_the_child_safety_permission(live_server, container):
+    add_staff(container, "root", Role.admin, token=False)
+    add_staff(container, "dan", Role.reviewer, token=False)
+    with container.uow(readonly=True) as uow:
+        dan = uow.users.get_by_name("dan")
+    with live_server.client() as admin:
+        console_login(admin, "root")
+        page = admin.get("/console/users")
+        assert "Grant child safety to dan" in page.text
+        granted = admin.post(
+            f"/console/users/{dan.id}/child-safety",
+            data={"csrf_token": _csrf(page.content), "granted": "1"},
+            follow_redirects=True,
+        )
+        assert "Withdraw child safety from dan" in granted.text
+    with container.uow(readonly=True) as uow:
+        assert uow.users.get(dan.id).child_safety

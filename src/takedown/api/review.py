@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from takedown.api.deps import read_uow, uow
 from takedown.api.schemas import StrictModel
 from takedown.cases import CaseStatus, Category, Decision, Outcome, Priority, case_number
-from takedown.cases.records import QueueEntry, QueueFilter
+from takedown.cases.records import QueueEntry, QueueFilter, readable_state
 from takedown.identity import Permission
 from takedown.server.container import container_of
 from takedown.server.errors import ERROR_RESPONSES
@@ -29,10 +29,15 @@ READ = [Depends(Access(Permission.cases_read))]
 REVIEW = [Depends(Access(Permission.cases_review))]
 
 
+State = Literal[
+    "open", "in_review", "pending_second_review", "on_hold", "confirmed", "closed", "appealed"
+]
+
+
 class QueueItem(BaseModel):
     case_id: int
     case_number: str
-    state: CaseStatus
+    state: State
     priority: Priority
     category: Category
     respond_by: datetime
@@ -46,7 +51,7 @@ class QueueItem(BaseModel):
         return cls(
             case_id=entry.case_id,
             case_number=case_number(entry.case_id),
-            state=entry.status,
+            state=entry.state,
             priority=entry.priority,
             category=entry.category,
             respond_by=entry.respond_by,
@@ -94,7 +99,7 @@ class ClaimRead(BaseModel):
 class CaseRead(BaseModel):
     case_id: int
     case_number: str
-    state: CaseStatus
+    state: State
     priority: Priority
     category: Category
     reasons: list[dict[str, object]]
@@ -107,6 +112,9 @@ class CaseRead(BaseModel):
     decisions: list[DecisionRead]
     appeals: list[dict[str, object]]
     previous_case: str | None
+    opened_at: datetime
+    first_look_at: datetime | None = Field(description="When a reviewer first claimed it.")
+    decided_at: datetime | None
 
 
 class DecisionCreate(StrictModel):
@@ -183,16 +191,17 @@ def read_queue(
 def _case_read(view: review.CaseView) -> CaseRead:
     case = view.case
     claim = case.claim_by
+    held = claim is not None and claim.until > view.now
     return CaseRead(
         case_id=case.id,
         case_number=case.number,
-        state=case.status,
+        state=readable_state(case.status, claimed=held),
         priority=case.priority,
         category=case.category,
         reasons=case.reasons,
         respond_by=case.respond_by,
         remove_by=case.remove_by,
-        claim=ClaimRead(by=claim.name, until=claim.until) if claim else None,
+        claim=ClaimRead(by=claim.name, until=claim.until) if claim and held else None,
         proposal=_decision(case.proposal) if case.proposal else None,
         reports=[
             ReportRead(
@@ -217,6 +226,9 @@ def _case_read(view: review.CaseView) -> CaseRead:
             if m.kind == "appeal"
         ],
         previous_case=case_number(view.previous_case) if view.previous_case else None,
+        opened_at=case.opened_at,
+        first_look_at=case.first_look_at,
+        decided_at=case.decided_at,
     )
 
 

@@ -74,9 +74,20 @@ class QueueEntry:
     claimed_by: str | None  # who holds an unexpired claim
     escalated_to: str | None
 
+    @property
+    def state(self) -> str:
+        """The state a client reads: ``in_review`` for an open case someone holds."""
+        return readable_state(self.status, claimed=self.claimed_by is not None)
+
     def overdue(self, now: datetime) -> bool:
         """Past its time to respond (which is never after its time to remove)."""
         return self.respond_by <= now
+
+
+def readable_state(status: CaseStatus, *, claimed: bool) -> str:
+    """A case's state as clients read it: its status, or ``in_review`` while someone holds an
+    open case."""
+    return "in_review" if claimed and status is CaseStatus.open else str(status)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from takedown.cases.records import (
     QueueFilter,
     Report,
 )
+from takedown.cases.review import AppealDecided
 from takedown.identity import Permission, Principal, Role, require
 from takedown.matching import ExposureReading
 from takedown.services import audit
@@ -89,6 +90,8 @@ class CaseView:
     claimed_by_me: bool
     may_decide: bool
     previous_case: int | None
+    media_kinds: dict[str, str | None]  # by content id: image, video, or None (not scanned)
+    now: datetime
 
 
 def _reviewer(actor: Principal, permission: Permission = Permission.cases_review) -> Reviewer:
@@ -175,7 +178,10 @@ def case_view(
         items = uow.cases.items(case_id)
         exposure = {}
         reposts = {}
+        kinds: dict[str, str | None] = {}
         for item in items:
+            registered = uow.content.get(item.content_id)
+            kinds[item.content_id] = registered.media_kind if registered else None
             reading = uow.content_stats.latest(item.content_id)
             if reading is not None:
                 exposure[item.content_id] = reading
@@ -204,6 +210,8 @@ def case_view(
         claimed_by_me=mine,
         may_decide=mine and actor.can(Permission.cases_review),
         previous_case=case.facts.previous_case,
+        media_kinds=kinds,
+        now=now,
     )
 
 
@@ -412,6 +420,11 @@ def decide(
             action = f"case.{outcome}"
         save_change(uow, case, change, actor=actor, action=action, details=details, now=now)
         made = change.decision
+        appeal_outcome = next(
+            (e.outcome for e in change.events if isinstance(e, AppealDecided)), None
+        )
+        if made is not None and appeal_outcome is not None:
+            made = replace(made, statement=f"{_ON_APPEAL[appeal_outcome]} {made.statement}")
         final = made is not None and after.status in (CaseStatus.confirmed, CaseStatus.closed)
         if made is not None:
             uow.decisions.add(after.id, made)
@@ -443,6 +456,13 @@ def decide(
         uow.commit()
     return after
 
+
+_ON_APPEAL = {
+    "upheld": "On appeal, someone who had not decided it reviewed the case again and upheld "
+    "the decision.",
+    "overturned": "On appeal, someone who had not decided it reviewed the case again and "
+    "overturned the decision.",
+}
 
 STATEMENTS = {
     Outcome.violation: "We reviewed the reported content and found that it breaks {rule}: "

@@ -9,18 +9,38 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from takedown.identity import Permission, Principal
+from takedown.server.container import container_of
+from takedown.services import review_media
+
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
+    principal = getattr(request.state, "principal", None)
     ctx = {
-        "principal": getattr(request.state, "principal", None),
+        "principal": principal,
         "csrf_token": getattr(request.state, "csrf_token", None),
         **(context or {}),
     }
+    if (
+        "exposure_today" not in ctx
+        and isinstance(principal, Principal)
+        and principal.is_staff
+        and principal.subject_id
+        and principal.can(Permission.cases_read)
+    ):
+        ctx["exposure_today"] = exposure_today(request, principal.subject_id)
     return templates.TemplateResponse(request, template, ctx, status_code=status)
+
+
+def exposure_today(request: Request, user_id: int) -> int:
+    """How many originals the staff member revealed today (on every console page)."""
+    container = container_of(request)
+    with container.uow(readonly=True) as uow:
+        return review_media.reveals_today(uow, user_id, container.clock.now())
 
 
 def in_minutes(seconds: int) -> str:

@@ -24,7 +24,7 @@ from takedown.server.container import Container, container_of
 from takedown.server.security import Access, principal_of
 from takedown.services import accounts, review, review_media
 from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound, ServiceError
-from takedown.web.pages import render
+from takedown.web.pages import exposure_today, render
 
 router = APIRouter(include_in_schema=False)
 READ = [Depends(Access(Permission.cases_read, html=True))]
@@ -57,14 +57,10 @@ def _context(request: Request, c: Container, **values: Any) -> dict[str, Any]:
     """What every review page shows: the reviewer's exposure today and its cap."""
     actor = principal_of(request)
     now = c.clock.now()
-    exposure = None
-    if actor.subject_id is not None:
-        with c.uow(readonly=True) as uow:
-            exposure = review_media.reveals_today(uow, actor.subject_id, now)
     return {
         "now": now,
         "time_left": time_left,
-        "exposure_today": exposure,
+        "exposure_today": exposure_today(request, actor.subject_id) if actor.subject_id else None,
         "exposure_cap": c.settings.review_daily_reveal_cap,
         "Outcome": Outcome,
         "Category": Category,
@@ -299,9 +295,8 @@ def blurred_media(request: Request, case_id: CaseId, item_no: ItemNo, frame: Ite
         return Response(
             _placeholder(str(exc)), media_type="image/svg+xml", status_code=200, headers=NO_STORE
         )
-    if frame >= len(shown):
-        raise NotFound("no such frame")
-    return Response(shown[frame], media_type="image/jpeg", headers=NO_STORE)
+    # A short video has fewer key frames than the page asks for: the last one stands in.
+    return Response(shown[min(frame, len(shown) - 1)], media_type="image/jpeg", headers=NO_STORE)
 
 
 def _placeholder(text: str) -> bytes:

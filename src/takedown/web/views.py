@@ -228,6 +228,20 @@ def users_unlock(request: Request, user_id: Pk) -> Response:
     return _user_action(request, accounts.unlock_user, user_id)
 
 
+@router.post("/console/users/{user_id}/child-safety", dependencies=USERS)
+def users_child_safety(
+    request: Request, user_id: Pk, granted: Annotated[str, Form(max_length=5)] = ""
+) -> Response:
+    c = container_of(request)
+    try:
+        accounts.set_child_safety(
+            uow=c.uow(), actor=principal_of(request), user_id=user_id, granted=granted == "1"
+        )
+    except ServiceError as exc:
+        return _users_page(request, error=exc.message, status=404)
+    return RedirectResponse("/console/users", status_code=303)
+
+
 @router.get("/console/mailbox", dependencies=USERS)
 def mailbox_page(request: Request) -> HTMLResponse:
     """Development only: the e-mails takedown would have sent to reporters."""
