@@ -24,6 +24,19 @@ class ConfigError(Exception):
     """A setting is missing or unsafe for the chosen mode."""
 
 
+# The case categories (``cases.Category``), named here so settings import nothing of ours.
+_CATEGORY_NAMES = frozenset({"csam", "ncii", "other_illegal", "policy"})
+
+
+def _names(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def category_set(value: str) -> frozenset[str]:
+    """The categories a comma-separated setting names."""
+    return frozenset(_names(value))
+
+
 class Settings(BaseSettings):
     """Every knob of the service. Field descriptions are the user documentation."""
 
@@ -255,12 +268,22 @@ class Settings(BaseSettings):
         ge=4,
         le=200,
         description="Blur of the renditions the console shows, in pixels of a 512-pixel "
-        "rendition (Gaussian radius).",
+        "rendition (Gaussian radius), for categories `REVIEW_BLUR_BY_CATEGORY` does not name. "
+        "A reviewer may choose more for themselves, never less.",
     )
-    review_grayscale: bool = Field(True, description="Show renditions in grayscale until revealed.")
+    review_blur_by_category: str = Field(
+        "csam=32,ncii=32",
+        description="Blur per category, as `category=radius` pairs separated by commas.",
+    )
+    review_grayscale_categories: str = Field(
+        "csam,ncii,other_illegal,policy",
+        description="Comma-separated categories whose renditions are grayscale (a reviewer "
+        "may choose grayscale for every category).",
+    )
     review_warning_categories: str = Field(
         "csam,ncii",
-        description="Comma-separated categories whose case page opens behind a warning screen.",
+        description="Comma-separated categories whose case page opens behind a warning screen "
+        "(a reviewer may choose one before every case).",
     )
     platform_media_url: str | None = Field(
         None,
@@ -278,6 +301,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_mode(self) -> Settings:
+        for name in ("review_grayscale_categories", "review_warning_categories"):
+            unknown = set(_names(getattr(self, name))) - _CATEGORY_NAMES
+            if unknown:
+                raise ValueError(f"{name}: unknown categories {sorted(unknown)}")
+        for pair in _names(self.review_blur_by_category):
+            category, _, radius = pair.partition("=")
+            if category not in _CATEGORY_NAMES or not radius.isdigit():
+                raise ValueError(
+                    f"review_blur_by_category: {pair!r} is not category=radius (e.g. csam=32)"
+                )
         if self.log_format not in {"json", "text"}:
             raise ValueError("log_format must be 'json' or 'text'")
         if self.public_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.public_url):
@@ -285,6 +318,10 @@ class Settings(BaseSettings):
                 "public_url must be an http:// or https:// address, e.g. https://safety.example.com"
             )
         return self
+
+    def blur_by_category(self) -> dict[str, int]:
+        pairs = (p.partition("=") for p in _names(self.review_blur_by_category))
+        return {category: max(4, min(200, int(radius))) for category, _, radius in pairs}
 
     @property
     def effective_database_url(self) -> str:

@@ -227,3 +227,47 @@ def test_an_admin_grants_and_withdraws_the_child_safety_permission(live_server, 
         assert "Withdraw child safety from dan" in granted.text
     with container.uow(readonly=True) as uow:
         assert uow.users.get(dan.id).child_safety
+
+
+def test_a_reviewer_makes_the_view_safer_for_themselves_never_less_safe(
+    live_server, media, reviewers
+):
+    media.add("post-view", n=5)
+    with live_server.client() as client:
+        case_id = file_report(client, reviewers, "post-view", category="policy")["case_id"]
+    with live_server.client() as ana:
+        console_login(ana, "ana")
+        plain = ana.get(f"/console/cases/{case_id}")
+        assert "before you open it" not in plain.text  # policy: no warning screen by default
+        before = Image.open(
+            io.BytesIO(ana.get(f"/console/cases/{case_id}/items/0/blurred/0.jpg").content)
+        )
+        form = ana.get("/console/me/view")
+        saved = ana.post(
+            "/console/me/view",
+            data={
+                "csrf_token": _csrf(form.content),
+                "blur_radius": "80",
+                "always_grayscale": "1",
+                "always_warn": "1",
+            },
+            follow_redirects=True,
+        )
+        assert "Saved." in saved.text
+        assert "policy</td><td>80 px" in saved.text
+        assert "before you open it" in ana.get(f"/console/cases/{case_id}").text
+        after = Image.open(
+            io.BytesIO(ana.get(f"/console/cases/{case_id}/items/0/blurred/0.jpg").content)
+        )
+        assert _sharpness(after) < _sharpness(before)
+        # Asking for less blur than the settings give changes nothing.
+        less = ana.post(
+            "/console/me/view",
+            data={"csrf_token": _csrf(form.content), "blur_radius": "5"},
+            follow_redirects=True,
+        )
+        assert "policy</td><td>24 px" in less.text and "csam</td><td>32 px" in less.text
+        bad = ana.post(
+            "/console/me/view", data={"csrf_token": _csrf(form.content), "blur_radius": "1"}
+        )
+        assert bad.status_code == 422

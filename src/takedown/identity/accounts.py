@@ -22,6 +22,11 @@ class User:
     password_hash: str | None = None
     child_safety: bool = False  # granted to see cases about minors (``Principal``)
     daily_reveal_cap: int | None = None  # a lead's cap on this reviewer's reveals a day
+    # How the reviewer wants media shown: at least this blur, grayscale and a warning screen
+    # for every category (each only adds to what the settings give).
+    blur_radius: int | None = None
+    always_grayscale: bool = False
+    always_warn: bool = False
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now

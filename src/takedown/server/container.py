@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from takedown.cases import Category, Priority, ReporterEmailQueued, ReviewPolicy, TriagePolicy
 from takedown.clock import Clock
-from takedown.config import Settings
+from takedown.config import Settings, category_set
 from takedown.identity import Principal
 from takedown.jobs import SYSTEM_EVENTS, HandlerRegistry, RetryPolicy, Worker
 from takedown.matching import BankIndexes
@@ -133,17 +133,20 @@ class Container:
     @cached_property
     def media_settings(self) -> MediaSettings:
         s = self.settings
+
+        def categories(value: str) -> frozenset[Category]:
+            return frozenset(map(Category, category_set(value)))
+
         return MediaSettings(
             url_template=s.platform_media_url,
             secret=s.platform_webhook_secret,
             blur_radius=s.review_blur_radius,
-            grayscale=s.review_grayscale,
-            daily_cap=s.review_daily_reveal_cap,
-            warning_categories=frozenset(
-                Category(c.strip())
-                for c in s.review_warning_categories.split(",")
-                if c.strip() in Category.__members__
+            blur_by_category={Category(c): r for c, r in s.blur_by_category().items()},
+            grayscale_categories=frozenset(
+                map(Category, category_set(s.review_grayscale_categories))
             ),
+            warning_categories=frozenset(map(Category, category_set(s.review_warning_categories))),
+            daily_cap=s.review_daily_reveal_cap,
         )
 
     @property

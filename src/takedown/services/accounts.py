@@ -184,6 +184,43 @@ def set_reveal_cap(
     return replace(user, daily_reveal_cap=cap)
 
 
+def set_review_view(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    actor: Principal,
+    blur_radius: int | None,
+    always_grayscale: bool,
+    always_warn: bool,
+) -> User:
+    """A reviewer's own choices for how media is shown to them: at least ``blur_radius``,
+    grayscale and a warning screen for every category. Each only adds to the settings."""
+    require(actor, Permission.cases_read)
+    if not actor.is_staff or actor.subject_id is None:
+        raise InvalidInput("only staff members choose how media is shown to them")
+    if blur_radius is not None and not 4 <= blur_radius <= 200:
+        raise InvalidInput("blur is 4 to 200 pixels", field="blur_radius")
+    with uow:
+        user = _user_by_id(uow, actor.subject_id)
+        values = {
+            "blur_radius": blur_radius,
+            "always_grayscale": always_grayscale,
+            "always_warn": always_warn,
+        }
+        uow.users.update(user.id, **values)
+        audit.record(
+            uow,
+            actor=actor,
+            action="user.review_view_set",
+            target_type="user",
+            target_id=user.id,
+            details=values,
+        )
+        uow.commit()
+    return replace(
+        user, blur_radius=blur_radius, always_grayscale=always_grayscale, always_warn=always_warn
+    )
+
+
 def set_password(*, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str, password: str) -> User:
     require(actor, Permission.users_manage)
     check_password_policy(password)

@@ -19,11 +19,11 @@ import hmac
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from takedown.cases import Category, Reviewer, case_number
-from takedown.identity import SIGNATURE_HEADER, Permission, Principal, require, sign
+from takedown.identity import SIGNATURE_HEADER, Permission, Principal, User, require, sign
 from takedown.media import MediaError, blurred, image_format, key_frames, rendition
 from takedown.services import audit
 from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound
@@ -38,10 +38,33 @@ MAX_MEDIA_BYTES = 256 * 1024 * 1024
 class MediaSettings:
     url_template: str | None
     secret: str | None
-    blur_radius: int = 24
-    grayscale: bool = True
-    daily_cap: int = 200
+    blur_radius: int = 24  # for categories ``blur_by_category`` does not name
+    blur_by_category: dict[Category, int] = field(default_factory=dict)
+    grayscale_categories: frozenset[Category] = frozenset(Category)
     warning_categories: frozenset[Category] = frozenset({Category.csam, Category.ncii})
+    daily_cap: int = 200
+
+
+@dataclass(frozen=True)
+class View:
+    """How one reviewer sees one case's media before a reveal."""
+
+    blur_radius: int
+    grayscale: bool
+    warning: bool
+
+
+def view_for(settings: MediaSettings, category: Category, user: User | None) -> View:
+    """The settings for ``category``, made safer (never less so) by the reviewer's own
+    choices: more blur, grayscale always, a warning screen always."""
+    radius = settings.blur_by_category.get(category, settings.blur_radius)
+    grayscale = category in settings.grayscale_categories
+    warning = category in settings.warning_categories
+    if user is not None:
+        radius = max(radius, user.blur_radius or 0)
+        grayscale = grayscale or user.always_grayscale
+        warning = warning or user.always_warn
+    return View(blur_radius=radius, grayscale=grayscale, warning=warning)
 
 
 class MediaGone(NotFound):
@@ -97,11 +120,22 @@ def renditions(
         return [blurred(frame, blur_radius, grayscale, 512) for frame in key_frames(data)]
 
 
+@dataclass(frozen=True)
+class ItemAccess:
+    reviewer: Reviewer
+    media_kind: str | None
+    view: View
+
+
 def check_item(
-    uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int, content_id: str
-) -> tuple[Reviewer, str | None]:
-    """That ``actor`` may see the case and the item is on it; the item's media kind. Raises
-    ``NotFound`` otherwise (in an entered unit of work)."""
+    uow: SqlAlchemyUnitOfWork,
+    actor: Principal,
+    case_id: int,
+    content_id: str,
+    settings: MediaSettings,
+) -> ItemAccess:
+    """That ``actor`` may see the case and the item is on it; the item's media kind, and how
+    this reviewer sees it. Raises ``NotFound`` otherwise (in an entered unit of work)."""
     require(actor, Permission.cases_read)
     reviewer = Reviewer.of(actor)
     case = uow.cases.get(case_id)
@@ -110,7 +144,12 @@ def check_item(
     if content_id not in {i.content_id for i in uow.cases.items(case_id)}:
         raise NotFound(f"{content_id!r} is not on case {case_number(case_id)}")
     item = uow.content.get(content_id)
-    return reviewer, item.media_kind if item else None
+    user = uow.users.get(reviewer.user_id) if reviewer.user_id else None
+    return ItemAccess(
+        reviewer=reviewer,
+        media_kind=item.media_kind if item else None,
+        view=view_for(settings, case.category, user),
+    )
 
 
 def reveals_today(uow: SqlAlchemyUnitOfWork, user_id: int, now: datetime) -> int:
@@ -132,7 +171,7 @@ def reveal(
     that opens it for this session for ``REVEAL_SECONDS``. Raises ``NotFound`` or
     ``CapReached``."""
     with uow:
-        reviewer, _ = check_item(uow, actor, case_id, content_id)
+        reviewer = check_item(uow, actor, case_id, content_id, settings).reviewer
         user = uow.users.get(reviewer.user_id)
         cap = user.daily_reveal_cap if user and user.daily_reveal_cap is not None else None
         cap = settings.daily_cap if cap is None else cap

@@ -54,6 +54,10 @@ class UserRow(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     child_safety: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     daily_reveal_cap: Mapped[int | None] = mapped_column(Integer)  # a lead's cap on reveals
+    # A reviewer's own view of media (``identity.User``): only ever safer than the settings.
+    blur_radius: Mapped[int | None] = mapped_column(Integer)
+    always_grayscale: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    always_warn: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ApiKeyRow(Base):

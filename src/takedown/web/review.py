@@ -124,7 +124,9 @@ def _case_page(
     actor = principal_of(request)
     now = c.clock.now()
     view = review.case_view(uow=c.uow(readonly=True), actor=actor, case_id=case_id, now=now)
-    warn = view.case.category in c.media_settings.warning_categories
+    with c.uow(readonly=True) as uow:
+        user = uow.users.get(actor.subject_id) if actor.subject_id else None
+    warn = review_media.view_for(c.media_settings, view.case.category, user).warning
     proceed = request.query_params.get("proceed") == "1" or error is not None or bool(revealed)
     if warn and not proceed:
         return render(request, "case_warning.html", _context(request, c, view=view))
@@ -270,26 +272,32 @@ def assign_case(
     return _act(request, case_id, review.assign, to_user=to.strip(), settings=c.review_settings)
 
 
-def _item(c: Container, request: Request, case_id: int, item_no: int) -> tuple[str, str | None]:
+def _item(
+    c: Container, request: Request, case_id: int, item_no: int
+) -> tuple[str, review_media.ItemAccess]:
     with c.uow(readonly=True) as uow:
         items = uow.cases.items(case_id)
         if item_no >= len(items):
             raise NotFound("no such item on this case")
         content_id = items[item_no].content_id
-        _, kind = review_media.check_item(uow, principal_of(request), case_id, content_id)
-    return content_id, kind
+        access = review_media.check_item(
+            uow, principal_of(request), case_id, content_id, c.media_settings
+        )
+    return content_id, access
 
 
 @router.get("/console/cases/{case_id}/items/{item_no}/blurred/{frame}.jpg", dependencies=READ)
 def blurred_media(request: Request, case_id: CaseId, item_no: ItemNo, frame: ItemNo) -> Response:
     """A blurred, grayscale rendition of one item (a video: its ``frame``-th key frame)."""
     c = container_of(request)
-    content_id, kind = _item(c, request, case_id, item_no)
-    settings = c.media_settings
+    content_id, access = _item(c, request, case_id, item_no)
     try:
-        data, _ = review_media.fetch(settings, content_id, now=c.clock.time())
+        data, _ = review_media.fetch(c.media_settings, content_id, now=c.clock.time())
         shown = review_media.renditions(
-            data, media_kind=kind, blur_radius=settings.blur_radius, grayscale=settings.grayscale
+            data,
+            media_kind=access.media_kind,
+            blur_radius=access.view.blur_radius,
+            grayscale=access.view.grayscale,
         )
     except (MediaError, ServiceError) as exc:
         return Response(
@@ -338,7 +346,7 @@ def revealed_media(request: Request, token: Annotated[str, Path(max_length=400)]
     actor = principal_of(request)
     case_id, content_id = review_media.open_token(c.reveal_key, actor, token, now=c.clock.time())
     with c.uow(readonly=True) as uow:
-        _, kind = review_media.check_item(uow, actor, case_id, content_id)
+        kind = review_media.check_item(uow, actor, case_id, content_id, c.media_settings).media_kind
     try:
         data, _ = review_media.fetch(c.media_settings, content_id, now=c.clock.time())
     except Busy as exc:
@@ -348,11 +356,62 @@ def revealed_media(request: Request, token: Annotated[str, Path(max_length=400)]
     return Response(data, media_type=mime, headers=headers)
 
 
+# A reviewer's own view of media.
+
+
+@router.get("/console/me/view", dependencies=READ)
+def my_view_page(request: Request, saved: bool = False) -> HTMLResponse:
+    return _my_view(request, saved=saved)
+
+
+def _my_view(
+    request: Request, *, error: str | None = None, saved: bool = False, status: int = 200
+) -> HTMLResponse:
+    c = container_of(request)
+    actor = principal_of(request)
+    with c.uow(readonly=True) as uow:
+        user = uow.users.get(actor.subject_id) if actor.subject_id else None
+    settings = c.media_settings
+    views = {category: review_media.view_for(settings, category, user) for category in Category}
+    return render(
+        request,
+        "my_view.html",
+        _context(request, c, user=user, views=views, error=error, saved=saved),
+        status=status,
+    )
+
+
+@router.post("/console/me/view", dependencies=READ)
+def my_view_save(
+    request: Request,
+    blur_radius: Annotated[str, Form(max_length=4)] = "",
+    always_grayscale: Annotated[str, Form(max_length=5)] = "",
+    always_warn: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    c = container_of(request)
+    radius = blur_radius.strip()
+    try:
+        accounts.set_review_view(
+            uow=c.uow(),
+            actor=principal_of(request),
+            blur_radius=int(radius) if radius.isdigit() else None,
+            always_grayscale=always_grayscale == "1",
+            always_warn=always_warn == "1",
+        )
+    except InvalidInput as exc:
+        return _my_view(request, error=exc.message, status=422)
+    return RedirectResponse("/console/me/view?saved=true", status_code=303)
+
+
 # The lead's page.
 
 
 @router.get("/console/lead", dependencies=LEAD)
-def lead_page(request: Request, error: str | None = None, status: int = 200) -> HTMLResponse:
+def lead_page(request: Request) -> HTMLResponse:
+    return _lead_page(request)
+
+
+def _lead_page(request: Request, *, error: str | None = None, status: int = 200) -> HTMLResponse:
     c = container_of(request)
     actor = principal_of(request)
     overview = review.lead_overview(uow=c.uow(readonly=True), actor=actor, now=c.clock.now())
@@ -388,7 +447,7 @@ def lead_reveal_cap(
             uow=c.uow(), actor=principal_of(request), user_id=user_id, cap=value
         )
     except InvalidInput as exc:
-        return lead_page(request, error=exc.message, status=422)
+        return _lead_page(request, error=exc.message, status=422)
     return RedirectResponse("/console/lead#team", status_code=303)
 
 

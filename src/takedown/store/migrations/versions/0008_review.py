@@ -36,6 +36,15 @@ def upgrade() -> None:
         sa.Column("child_safety", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
     op.add_column("users", sa.Column("daily_reveal_cap", sa.Integer(), nullable=True))
+    op.add_column("users", sa.Column("blur_radius", sa.Integer(), nullable=True))
+    op.add_column(
+        "users",
+        sa.Column("always_grayscale", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column(
+        "users",
+        sa.Column("always_warn", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.add_column(
         "cases",
         sa.Column("category", sa.String(length=16), nullable=False, server_default="policy"),
@@ -126,5 +135,8 @@ def downgrade() -> None:
         batch.drop_column("minor_safety")
         batch.drop_column("category")
     with op.batch_alter_table("users") as batch:
+        batch.drop_column("always_warn")
+        batch.drop_column("always_grayscale")
+        batch.drop_column("blur_radius")
         batch.drop_column("daily_reveal_cap")
         batch.drop_column("child_safety")
