@@ -1,10 +1,13 @@
 """Review in a real browser (Playwright driving Debian's chromium) against a running server:
 the queue in deadline order, a claim, blurred media and a reveal, a decision; four eyes on a
 case about a minor; a reporter's appeal decided by someone else. The screenshots of the queue
-and the case page in ``docs/images`` are made here, at 1280x800."""
+and the case page in ``docs/images`` are made here, at 1280x800: with
+``TAKEDOWN_UPDATE_SCREENSHOTS=1`` they are written there, otherwise to the test's own folder
+(so a test run leaves the repository as it was)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -17,6 +20,14 @@ from tests.review_support import SECRET, file_report, platform_media
 
 pytestmark = pytest.mark.browser
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where the screenshots go: ``docs/images`` when asked for, else the test's folder."""
+    folder = DOCS_IMAGES if os.environ.get("TAKEDOWN_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture
@@ -85,7 +96,9 @@ def login(page, url: str, name: str) -> None:
     page.wait_for_url("**/console/queue")
 
 
-def test_a_reviewer_claims_the_top_case_reveals_it_and_decides(live_server, team, media, pages):
+def test_a_reviewer_claims_the_top_case_reveals_it_and_decides(
+    live_server, team, media, pages, shots
+):
     url = live_server.url
     with live_server.client() as client:
         later = file_report(client, team, "post-later", category="policy")
@@ -105,8 +118,7 @@ def test_a_reviewer_claims_the_top_case_reveals_it_and_decides(live_server, team
     assert rows.count() == 2
     assert first["case_number"] in rows.nth(0).inner_text()
     assert later["case_number"] in rows.nth(1).inner_text()
-    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-    ana.screenshot(path=str(DOCS_IMAGES / "review-queue.png"))
+    ana.screenshot(path=str(shots / "review-queue.png"))
 
     rows.nth(0).get_by_role("link").click()
     assert ana.get_by_role("heading", name="before you open it").is_visible()
@@ -117,7 +129,8 @@ def test_a_reviewer_claims_the_top_case_reveals_it_and_decides(live_server, team
     blurred.wait_for()
     assert "/blurred/" in blurred.get_attribute("src")
     ana.wait_for_function("document.querySelector('img.blurred').naturalWidth > 0")
-    ana.screenshot(path=str(DOCS_IMAGES / "review-case.png"), full_page=False)
+    ana.screenshot(path=str(shots / "review-case.png"), full_page=False)
+    assert (shots / "review-case.png").stat().st_size > 10_000
 
     # Hovering reveals nothing; the click does.
     blurred.hover()

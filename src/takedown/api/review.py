@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from takedown.api.deps import read_uow, uow
 from takedown.api.schemas import StrictModel
 from takedown.cases import CaseStatus, Category, Decision, Outcome, Priority, case_number
-from takedown.cases.records import QueueEntry, QueueFilter, readable_state
+from takedown.cases.records import QueueEntry, QueueFilter
 from takedown.identity import Permission
 from takedown.server.container import container_of
 from takedown.server.errors import ERROR_RESPONSES
@@ -191,11 +191,11 @@ def read_queue(
 def _case_read(view: review.CaseView) -> CaseRead:
     case = view.case
     claim = case.claim_by
-    held = claim is not None and claim.until > view.now
+    held = view.held
     return CaseRead(
         case_id=case.id,
         case_number=case.number,
-        state=readable_state(case.status, claimed=held),
+        state=view.state,
         priority=case.priority,
         category=case.category,
         reasons=case.reasons,

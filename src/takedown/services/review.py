@@ -2,8 +2,8 @@
 
 Every function checks who is acting before it reads anything: the permission
 (``cases:read`` to look, ``cases:review`` to act, ``cases:lead`` for a lead's powers), then
-the review rules of ``cases.review`` on the case itself, whatever adapter called (the console,
-the JSON API, the CLI). A case about a minor that the actor may not see is answered as if it
+the review rules of ``cases.review`` on the case itself, whatever adapter called (the console
+or the JSON API). A case about a minor that the actor may not see is answered as if it
 did not exist (``NotFound``), on every read, list, claim, decision and message, so its number
 tells nothing either. A refusal by a review rule is a ``Conflict`` naming the rule
 (``ReviewConflict.rule``). Every claim, release, decision, hold, message and appeal is in the
@@ -35,6 +35,7 @@ from takedown.cases.records import (
     QueueEntry,
     QueueFilter,
     Report,
+    readable_state,
 )
 from takedown.cases.review import AppealDecided
 from takedown.identity import Permission, Principal, Role, require
@@ -92,6 +93,17 @@ class CaseView:
     previous_case: int | None
     media_kinds: dict[str, str | None]  # by content id: image, video, or None (not scanned)
     now: datetime
+
+    @property
+    def held(self) -> bool:
+        """Someone holds an unexpired claim on the case."""
+        claim = self.case.claim_by
+        return claim is not None and claim.until > self.now
+
+    @property
+    def state(self) -> str:
+        """The state clients read (``in_review`` while someone holds an open case)."""
+        return readable_state(self.case.status, claimed=self.held)
 
 
 def _reviewer(actor: Principal, permission: Permission = Permission.cases_review) -> Reviewer:
