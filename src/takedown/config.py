@@ -296,6 +296,30 @@ class Settings(BaseSettings):
         description="The secret shared with the platform that signs requests both ways "
         "(`Takedown-Signature`). Never logged.",
     )
+    platform_webhook_url: str | None = Field(
+        None,
+        description="Where takedown sends actions (remove, restrict, restore, suspend_account, "
+        'strike): `POST` of `{"actions": [...]}`, signed with `Takedown-Signature`. Unset: '
+        "the platform pulls them from `GET /v1/actions`.",
+    )
+    action_batch_size: int = Field(
+        100, ge=1, le=10_000, description="Actions sent in one webhook request, at most."
+    )
+    action_max_attempts: int = Field(
+        12,
+        ge=1,
+        description="Failed deliveries after which an action is `failed` (shown on the "
+        "operations page, with a retry button).",
+    )
+    action_backoff_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Wait before the first retry of a refused delivery; doubled each time, "
+        "up to an hour.",
+    )
+    action_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long a webhook request may take before it counts as failed."
+    )
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
     log_format: str = Field("json", description="`json` (one object per line) or `text`.")
 

@@ -1,6 +1,16 @@
 """The JSON API: thin FastAPI routers over ``takedown.services``."""
 
-from takedown.api import accounts, audit, banks, health, keys, reports, review, scanning
+from takedown.api import (
+    accounts,
+    actions,
+    audit,
+    banks,
+    health,
+    keys,
+    reports,
+    review,
+    scanning,
+)
 
 # The hot paths first: routes are matched in this order, one after another.
 routers = [
@@ -12,6 +22,7 @@ routers = [
     audit.router,
     banks.router,
     review.router,
+    actions.router,
 ]
 
 __all__ = ["routers"]

@@ -173,6 +173,9 @@ def worker() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     running = container.make_worker()
     running.start()
+    deliverer = container.make_deliverer()
+    if deliverer is not None:
+        deliverer.start()
     runs = ", ".join(sorted(container.registry.runs_here)) or "none"
     err.print(f"takedown worker is running (handlers here: {runs}); stop it with Ctrl-C")
     try:
@@ -182,6 +185,8 @@ def worker() -> None:
         pass
     finally:
         running.stop()
+        if deliverer is not None:
+            deliverer.stop()
         container.db.dispose()
 
 

@@ -66,6 +66,8 @@ class Permission(StrEnum):
     cases_review = "cases:review"  # claim, release and decide cases
     cases_lead = "cases:lead"  # assign, hold, lead views, the child-safety grant
     appeals_submit = "appeals:submit"  # a platform posts an uploader's appeal
+    actions_pull = "actions:pull"  # a platform pulls and acknowledges its actions
+    actions_manage = "actions:manage"  # see failed deliveries and retry them
 
 
 _STAFF = frozenset({Permission.console_view, Permission.account_self, Permission.reports_submit})
@@ -79,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _REVIEW
     | {
         Permission.cases_lead,
+        Permission.actions_manage,
         Permission.audit_read,
         Permission.banks_read,
         Permission.banks_manage,
@@ -88,6 +91,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | {
         Permission.users_manage,
         Permission.keys_manage,
+        Permission.actions_manage,
         Permission.audit_read,
         Permission.metrics_read,
         Permission.banks_read,
@@ -96,7 +100,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
-    Scope.scan: frozenset({Permission.scan}),
+    Scope.scan: frozenset({Permission.scan, Permission.actions_pull}),
     Scope.report: frozenset({Permission.reports_submit, Permission.appeals_submit}),
     Scope.trusted_flagger: frozenset(
         {Permission.reports_submit, Permission.reports_as_trusted_flagger}

@@ -10,6 +10,7 @@ from takedown.cases import (
     ReporterEmailQueued,
     ReportReceived,
 )
+from takedown.cases.enforcement import ActionsPlanned, ConfirmedMediaBanked
 from takedown.cases.review import (
     AppealDecided,
     CaseAppealed,
@@ -44,7 +45,7 @@ SYSTEM_EVENTS = EventCatalogue(
         ContentMatched,
         ReportReceived,
         CasePriorityChanged,
-        CaseConfirmed,  # enforcement will handle it
+        CaseConfirmed,  # enforced in the decision's transaction (``services.enforcement``)
         CaseClaimed,
         CaseReleased,
         SecondReviewRequested,
@@ -53,6 +54,8 @@ SYSTEM_EVENTS = EventCatalogue(
         CaseResumed,
         CaseAppealed,
         AppealDecided,
-        ViolationOverturned,  # enforcement will handle it (undo)
+        ViolationOverturned,  # undone in the decision's transaction (``services.enforcement``)
+        ConfirmedMediaBanked,
+        ActionsPlanned,  # the actions themselves are delivered by ``jobs.delivery``
     ],
 )

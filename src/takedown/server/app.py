@@ -54,6 +54,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = container.make_worker() if run_worker else None
+        deliverer = container.make_deliverer() if run_worker else None
         if worker is not None:
             worker.start()
         # SQLite: the writer's statements run on this loop (they are CPU, not waiting), which
@@ -64,6 +65,14 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
         threading.Thread(
             target=container.case_media.warm, args=(container.db,), name="warm-cases", daemon=True
         ).start()
+        threading.Thread(
+            target=container.registry_media.warm,
+            args=(container.db,),
+            name="warm-registry",
+            daemon=True,
+        ).start()
+        if deliverer is not None:
+            deliverer.start()
         log.info("takedown started", extra={"version": __version__, "worker": run_worker})
         try:
             yield
@@ -72,6 +81,8 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
             if worker is not None:
                 # Off the loop: the worker may be waiting on the writer, which runs on it.
                 await asyncio.to_thread(worker.stop)
+            if deliverer is not None:
+                await asyncio.to_thread(deliverer.stop)
             await container.writer.aclose()
             container.close_media_pool()
             log.info("takedown stopped")

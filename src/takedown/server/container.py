@@ -18,11 +18,13 @@ from takedown.clock import Clock
 from takedown.config import Settings, category_set
 from takedown.identity import Principal
 from takedown.jobs import SYSTEM_EVENTS, HandlerRegistry, RetryPolicy, Worker
+from takedown.jobs.delivery import Deliverer, DeliverySettings
 from takedown.matching import BankIndexes
 from takedown.server.auth_cache import CredentialCache
 from takedown.services import reports
 from takedown.services.accounts import LoginPolicy
 from takedown.services.case_media import CaseMediaIndex
+from takedown.services.enforcement import EnforcementContext, RegistryMediaIndex
 from takedown.services.errors import Busy
 from takedown.services.matcher import Matcher
 from takedown.services.ratelimits import Attempt as RateAttempt
@@ -42,10 +44,12 @@ class Container:
     db: Database
     registry: HandlerRegistry = field(default_factory=lambda: HandlerRegistry(SYSTEM_EVENTS))
     worker: Worker | None = None
+    deliverer: Deliverer | None = None
     matcher: Matcher = field(init=False)
     writer: GroupCommitter = field(init=False)
     auth_cache: CredentialCache = field(init=False)
     case_media: CaseMediaIndex = field(init=False)
+    registry_media: RegistryMediaIndex = field(init=False)
     _status_key: bytes | None = field(default=None, init=False)
     _videos: int = field(default=0, init=False)  # videos hashing or waiting (event loop only)
     clock: Clock = field(default_factory=Clock)
@@ -57,9 +61,11 @@ class Container:
     def __post_init__(self) -> None:
         self.matcher = Matcher(self.db, clock=self.clock)
         self.case_media = CaseMediaIndex()
+        self.registry_media = RegistryMediaIndex()
         self.writer = GroupCommitter(self.db)
         self.auth_cache = CredentialCache(self.settings.auth_cache_seconds, clock=self.clock)
         self.db.on_commit(self.auth_cache.on_commit)
+        self.db.on_commit(self.matcher.on_commit)
         # Declared for the whole system, so every process stores the same events done.
         self.db.done_at_publish = self.registry.catalogue.record_only
 
@@ -122,12 +128,17 @@ class Container:
         )
 
     @cached_property
+    def enforcement(self) -> EnforcementContext:
+        return EnforcementContext(media=self.registry_media)
+
+    @cached_property
     def review_settings(self) -> ReviewSettings:
         s = self.settings
         return ReviewSettings(
             policy=ReviewPolicy(claim_for=timedelta(minutes=s.review_claim_minutes)),
             sample_share=s.review_sample_percent / 100,
             email=bool(s.smtp_host or s.mailbox_dir),
+            enforcement=self.enforcement,
         )
 
     @cached_property
@@ -223,6 +234,7 @@ class Container:
             email=bool(self.settings.smtp_host or self.settings.mailbox_dir),
             case_media=self.case_media,
             clock=self.clock,
+            enforcement=self.enforcement,
         )
 
     async def run_work(self, work: Work[T]) -> T:
@@ -270,6 +282,28 @@ class Container:
             backoff_seconds=s.outbox_backoff_seconds,
             lease_seconds=s.outbox_lease_seconds,
         )
+
+    def make_deliverer(self) -> Deliverer | None:
+        """The action deliverer, where a webhook address and its secret are set."""
+        s = self.settings
+        if not (s.platform_webhook_url and s.platform_webhook_secret):
+            return None
+        if self.deliverer is None:
+            self.deliverer = Deliverer(
+                self.db,
+                DeliverySettings(
+                    url=s.platform_webhook_url,
+                    secret=s.platform_webhook_secret,
+                    batch=s.action_batch_size,
+                    max_attempts=s.action_max_attempts,
+                    backoff_seconds=s.action_backoff_seconds,
+                    timeout_seconds=s.action_timeout_seconds,
+                    poll_seconds=s.worker_poll_seconds,
+                ),
+                writer=self.writer,
+                clock=self.clock,
+            )
+        return self.deliverer
 
     def make_worker(self) -> Worker:
         if self.worker is None:

@@ -84,6 +84,16 @@ class Matcher:
             if self._reenable_at is None or when < self._reenable_at:
                 self._reenable_at = when
 
+    def expire(self) -> None:
+        """Check the store's version at the next lookup (a bank changed in a commit of this
+        process that did not apply its change here)."""
+        self._checked = 0.0
+
+    def on_commit(self, event_types: frozenset[str]) -> None:
+        """``Database.on_commit`` listener: confirmed media banked here is matched at once."""
+        if "enforcement.media_banked" in event_types:
+            self.expire()
+
     def applied(self, version: int, change: Callable[[BankIndexes], None]) -> None:
         """Apply a change this process just committed as ``version``.
 

@@ -37,11 +37,12 @@ from takedown.cases.records import (
     Report,
     readable_state,
 )
-from takedown.cases.review import AppealDecided
+from takedown.cases.review import AppealDecided, ViolationOverturned
 from takedown.identity import Permission, Principal, Role, require
 from takedown.matching import ExposureReading
-from takedown.services import audit
+from takedown.services import audit, enforcement
 from takedown.services.case_changes import ReviewConflict, appeal_case, save_change
+from takedown.services.enforcement import EnforcementContext
 from takedown.services.errors import Conflict, InvalidInput, NotFound
 from takedown.services.reports.intake import MAX_MESSAGE, clean_text
 from takedown.services.reports.notices import decision_notice
@@ -60,6 +61,8 @@ class ReviewSettings:
     policy: ReviewPolicy = field(default_factory=ReviewPolicy)
     sample_share: float = 0.05  # of single-reviewer decisions, drawn for a second look
     email: bool = False  # tell reporters who gave an address
+    # Confirmed violations become actions in the decision's transaction (None: none).
+    enforcement: EnforcementContext | None = None
 
 
 @dataclass(frozen=True)
@@ -450,6 +453,17 @@ def decide(
                 at=now,
             )
         if final and made is not None:
+            if settings.enforcement is not None:
+                if after.status is CaseStatus.confirmed:
+                    enforcement.enforce(
+                        uow,
+                        case_id=after.id,
+                        decision=made,
+                        content_ids=[i.content_id for i in items],
+                        ctx=settings.enforcement,
+                    )
+                elif any(isinstance(e, ViolationOverturned) for e in change.events):
+                    enforcement.undo(uow, case_id=after.id, decision=made)
             if after.status is CaseStatus.closed:
                 uow.review.close_items(after.id)
             if settings.email:

@@ -575,6 +575,14 @@ class CaseRepository(RawRepository):
         )
         return {str(name): int(n) for name, n in rows}
 
+    def case_content_ids(self, case_id: int) -> list[str]:
+        """The content ids of the case's items, in the order they joined."""
+        rows = self._raw.all(
+            "SELECT content_id FROM case_items WHERE case_id = :case_id ORDER BY id",
+            {"case_id": case_id},
+        )
+        return [str(r[0]) for r in rows]
+
     def case_ids_for_content(self, content_id: str) -> list[int]:
         rows = self._raw.all(
             "SELECT case_id FROM case_items WHERE content_id = :content_id AND open",

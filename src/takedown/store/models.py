@@ -299,6 +299,47 @@ class MediaRevealRow(Base):
     __table_args__ = (Index("ix_media_reveals_user_at", "user_id", "at"),)
 
 
+class ActionRow(Base):
+    """What enforcement asks the platform to do (``cases.enforcement``): ``pending`` until a
+    2xx from the webhook or an acknowledgment on the pull API (``delivered``), or ``failed``
+    after too many attempts. ``action_id`` is stable: a retried batch carries the same ids."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    action_id: Mapped[str] = mapped_column(String(36), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    content_id: Mapped[str | None] = mapped_column(String(256))
+    account_id: Mapped[str | None] = mapped_column(String(256))
+    category: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    statement: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(
+            "ix_actions_due",
+            "next_attempt_at",
+            "id",
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+        Index(
+            "ix_actions_failed",
+            "id",
+            sqlite_where=text("state = 'failed'"),
+            postgresql_where=text("state = 'failed'"),
+        ),
+    )
+
+
 class QaSampleRow(Base):
     """A single reviewer's decision drawn for a second look (the decision stands meanwhile);
     ``agrees`` is the second reviewer's verdict."""

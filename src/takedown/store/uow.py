@@ -34,6 +34,7 @@ from takedown.store.case_repos import (
     ReportRepository,
 )
 from takedown.store.db import Database
+from takedown.store.enforcement_repos import ActionRepository, RegistryRepository
 from takedown.store.matching_repos import (
     BankEntryRepository,
     BankRepository,
@@ -180,6 +181,8 @@ class SqlAlchemyUnitOfWork:
     instance_secrets = _repository(InstanceSecretRepository, raw=False)
     rate_counters = _repository(RateCounterRepository)
     review = _repository(ReviewRepository)
+    actions = _repository(ActionRepository)
+    registry = _repository(RegistryRepository)
 
     def _begun(self) -> Connection:
         """The held connection, once ``begin()`` has started its transaction (the driver runs

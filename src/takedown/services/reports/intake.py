@@ -47,6 +47,7 @@ from takedown.identity import Permission, Principal, PrincipalKind, require
 from takedown.matching import BankIndexes, ContentItem, Match, SignalType, confirming
 from takedown.services import audit, ratelimits
 from takedown.services.case_media import CaseMediaIndex
+from takedown.services.enforcement import EnforcementContext, enforce
 from takedown.services.errors import InvalidInput
 from takedown.services.reports.exposure import ExposurePolicy, exposure_fast
 from takedown.services.reports.links import (
@@ -142,6 +143,8 @@ class IntakeContext:
     email: bool = False  # queue e-mails to reporters who gave an address
     # Case items' PDQ hashes in memory (one per process); None: a new one for this context.
     case_media: CaseMediaIndex | None = None
+    # An automatic confirmation becomes actions on the platform (None: none).
+    enforcement: EnforcementContext | None = None
 
 
 def clean_text(value: str | None, field_name: str, limit: int) -> str | None:
@@ -489,7 +492,7 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
                 status_link=status_url(ctx.status_base_url, token) if ctx.status_base_url else None,
             )
         )
-    _record_change(uow, change, actor=MATCHER, email=ctx.email)
+    _record_change(uow, change, actor=MATCHER, email=ctx.email, enforcement=ctx.enforcement)
     return _receipt(
         after,
         report_id=report_id,
@@ -523,7 +526,12 @@ def _replayed(
 
 
 def _record_change(
-    uow: SqlAlchemyUnitOfWork, change: Change, *, actor: Principal, email: bool
+    uow: SqlAlchemyUnitOfWork,
+    change: Change,
+    *,
+    actor: Principal,
+    email: bool,
+    enforcement: EnforcementContext | None,
 ) -> None:
     """A case's change beyond its row: its events, and its decision (made by ``actor``) with
     the decision's audit entry and the e-mails that tell the case's reporters."""
@@ -546,6 +554,14 @@ def _record_change(
     if email:
         for address in uow.reports.contact_emails(case_id):
             uow.publish(decision_notice(case_id=case_id, to=address, decision=decision))
+    if enforcement is not None:
+        enforce(
+            uow,
+            case_id=case_id,
+            decision=decision,
+            content_ids=uow.cases.case_content_ids(case_id),
+            ctx=enforcement,
+        )
 
 
 @dataclass(slots=True)

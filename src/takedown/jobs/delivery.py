@@ -1,0 +1,196 @@
+"""Delivering actions to the platform's webhook: signed batches, retried until a 2xx.
+
+A deliverer takes up to ``batch`` pending actions that are due, holds them for ``lease``
+seconds (so two processes never send the same ones at once, and a process killed mid-batch
+lets them go), and ``POST``s ``{"actions": [...]}`` to ``TAKEDOWN_PLATFORM_WEBHOOK_URL``
+signed with ``Takedown-Signature`` (``identity.signatures``). A 2xx marks every action of the
+batch ``delivered``; anything else (an error status, a refused connection, a timeout) counts
+an attempt and retries the batch after ``backoff_seconds`` × 2^(attempts - 1), at most
+``max_backoff_seconds``; after ``max_attempts`` an action is ``failed``, shown on the
+operations page with its last error, until someone retries it. Every action keeps its
+``action_id`` through every attempt and restart, so a receiver that saw a batch before can
+tell. The state is in the database: a restart or a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from takedown.cases import case_number
+from takedown.clock import SYSTEM_CLOCK, Clock
+from takedown.identity import SIGNATURE_HEADER, sign
+from takedown.store.db import Database
+from takedown.store.enforcement_repos import ActionRecord
+from takedown.store.group_commit import GroupCommitter
+from takedown.store.uow import SqlAlchemyUnitOfWork
+
+log = logging.getLogger("takedown.delivery")
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    url: str
+    secret: str
+    batch: int = 100
+    max_attempts: int = 12
+    backoff_seconds: float = 2.0
+    max_backoff_seconds: float = 3600.0
+    timeout_seconds: float = 10.0
+    lease_seconds: float = 60.0
+    poll_seconds: float = 1.0
+
+
+def action_json(action: ActionRecord) -> dict[str, Any]:
+    """An action as the platform receives it (the webhook's and the pull API's)."""
+    body: dict[str, Any] = {
+        "action_id": action.action_id,
+        "type": action.type,
+        "case_id": action.case_id,
+        "case_number": case_number(action.case_id),
+        "category": action.category,
+        "reason": action.reason,
+        "statement_of_reasons": action.statement,
+    }
+    if action.content_id is not None:
+        body["content_id"] = action.content_id
+    if action.account_id is not None:
+        body["account_id"] = action.account_id
+    return body
+
+
+class Deliverer:
+    """One per process that delivers (``takedown serve`` with the worker on, or
+    ``takedown worker``)."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: DeliverySettings,
+        *,
+        writer: GroupCommitter | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.writer = writer
+        self.clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        db.on_commit(self._committed)
+
+    def _committed(self, event_types: frozenset[str]) -> None:
+        if "enforcement.actions_planned" in event_types:
+            self._wake.set()
+
+    def _write(self, work: Callable[[SqlAlchemyUnitOfWork], Any]) -> Any:
+        """Run ``work`` and commit it: through the process's writer where it has one."""
+        if self.writer is not None and self.writer.running:
+            return self.writer.call(work)
+        with SqlAlchemyUnitOfWork(self.db) as uow:
+            result = work(uow)
+            uow.commit()
+            return result
+
+    def run_once(self) -> int:
+        """Send one batch of due actions; returns how many were sent (delivered or not)."""
+        s = self.settings
+        now = self.clock.now()
+        until = now + timedelta(seconds=s.lease_seconds)
+        batch: list[ActionRecord] = self._write(
+            partial(_claim, now=now, until=until, limit=s.batch)
+        )
+        if not batch:
+            return 0
+        body = json.dumps({"actions": [action_json(a) for a in batch]}).encode()
+        error = self._post(body)
+        ids = [a.id for a in batch]
+        done = self.clock.now()
+        if error is None:
+            self._write(partial(_delivered, ids=ids, at=done))
+        else:
+            attempts = min(a.attempts for a in batch) + 1
+            wait = min(s.max_backoff_seconds, s.backoff_seconds * 2 ** (attempts - 1))
+            log.warning(
+                "the platform's webhook refused a batch; retrying",
+                extra={"actions": len(ids), "error": error, "retry_in_s": wait},
+            )
+            self._write(
+                partial(
+                    _failed,
+                    ids=ids,
+                    error=error,
+                    retry_at=done + timedelta(seconds=wait),
+                    give_up_after=s.max_attempts,
+                )
+            )
+        return len(batch)
+
+    def _post(self, body: bytes) -> str | None:
+        """None when the platform answered 2xx; else what went wrong."""
+        s = self.settings
+        request = urllib.request.Request(  # noqa: S310 - the operator's configured URL
+            s.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(s.secret, body, now=self.clock.time()),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=s.timeout_seconds) as answer:  # noqa: S310
+                answer.read(1024)
+                return None
+        except urllib.error.HTTPError as exc:
+            return f"HTTP {exc.code}"
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            return f"{type(exc).__name__}: {exc}"[:500]
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                sent = self.run_once()
+            except Exception:
+                log.exception("delivering actions failed; retrying")
+                sent = 0
+            if sent < self.settings.batch:
+                self._wake.wait(self.settings.poll_seconds)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="takedown-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+def _claim(uow: SqlAlchemyUnitOfWork, *, now: Any, until: Any, limit: int) -> list[ActionRecord]:
+    return uow.actions.claim_due(now=now, until=until, limit=limit)
+
+
+def _delivered(uow: SqlAlchemyUnitOfWork, *, ids: list[int], at: Any) -> None:
+    uow.actions.delivered(ids, at=at)
+
+
+def _failed(
+    uow: SqlAlchemyUnitOfWork, *, ids: list[int], error: str, retry_at: Any, give_up_after: int
+) -> None:
+    uow.actions.attempt_failed(ids, error=error, retry_at=retry_at, give_up_after=give_up_after)

@@ -1,0 +1,69 @@
+"""The platform's actions: pulled and acknowledged by the platform (for platforms that cannot
+receive webhooks), and the failed deliveries an operator retries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from takedown.identity import Permission, Principal, require
+from takedown.services import audit
+from takedown.services.errors import InvalidInput, NotFound
+from takedown.store.enforcement_repos import ActionRecord
+from takedown.store.uow import SqlAlchemyUnitOfWork
+
+
+def pull(
+    *, uow: SqlAlchemyUnitOfWork, actor: Principal, after: int, limit: int
+) -> tuple[list[ActionRecord], int | None]:
+    """Pending actions in delivery order after the cursor ``after``; and the next cursor
+    (None when there are no more)."""
+    require(actor, Permission.actions_pull)
+    if after < 0:
+        raise InvalidInput("after is a cursor this API gave, or 0", field="after")
+    with uow:
+        found = uow.actions.after(after, limit=limit + 1)
+    more = len(found) > limit
+    found = found[:limit]
+    return found, (found[-1].id if more and found else None)
+
+
+def ack(
+    *, uow: SqlAlchemyUnitOfWork, actor: Principal, action_id: str, now: datetime
+) -> ActionRecord:
+    """The platform carried out ``action_id``: it is delivered (again: no change)."""
+    require(actor, Permission.actions_pull)
+    with uow:
+        done = uow.actions.ack(action_id, at=now)
+        if done is None:
+            raise NotFound(f"no action {action_id}")
+        uow.commit()
+    return done
+
+
+def failed(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[ActionRecord]:
+    require(actor, Permission.actions_manage)
+    with uow:
+        return uow.actions.failed()
+
+
+def counts(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> dict[str, int]:
+    require(actor, Permission.actions_manage)
+    with uow:
+        return uow.actions.counts()
+
+
+def retry(*, uow: SqlAlchemyUnitOfWork, actor: Principal, action_id: str, now: datetime) -> None:
+    """A failed action is delivered again from now on (its attempts counted afresh)."""
+    require(actor, Permission.actions_manage)
+    with uow:
+        if not uow.actions.retry(action_id, at=now):
+            raise NotFound(f"no failed action {action_id}")
+        audit.record(
+            uow,
+            actor=actor,
+            action="action.retried",
+            target_type="action",
+            target_id=action_id,
+            at=now,
+        )
+        uow.commit()

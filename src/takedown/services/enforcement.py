@@ -1,0 +1,218 @@
+"""Enforcement: a confirmed violation becomes actions on the platform, in the decision's own
+transaction; a violation overturned on appeal is undone.
+
+``enforce`` finds the takedown set (``cases.enforcement``): the confirmed items and their
+repost families, every registered item whose media matches the confirmed media (the same MD5
+or SHA-256, or a PDQ hash within ``pdq_threshold`` bits, found in the process's
+``RegistryMediaIndex``, never by reading the registry) with their families; plans the
+actions by the category's account policy; writes them (``actions``, stable ids); and adds
+the confirmed media's hashes to the installation's confirmed bank for the category
+(``block_and_report`` for CSAM, ``block`` otherwise), so the next upload of it is blocked.
+Delivery is ``services.delivery``'s.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from takedown.cases import Category, Decision
+from takedown.cases.enforcement import (
+    ACCOUNT_POLICIES,
+    AccountPolicy,
+    ActionsPlanned,
+    ActionType,
+    ConfirmedMediaBanked,
+    Plan,
+    SetItem,
+    TakedownSet,
+    plan_restore,
+    plan_violation,
+)
+from takedown.matching import BankPolicy, SignalType
+from takedown.matching.pdq_index import PdqIndex
+from takedown.store.db import Database
+from takedown.store.uow import SqlAlchemyUnitOfWork
+
+log = logging.getLogger("takedown.enforcement")
+
+MAX_FAMILY = 1_000_000  # items a takedown set may reach (a guard against a runaway graph)
+PAGE = 20_000
+
+
+class RegistryMediaIndex:
+    """The PDQ hashes of every registered item, in memory (``PdqIndex``: exact radius search
+    at tens of millions of hashes), caught up from the registry by id at each lookup. A
+    candidate is checked against the registry's current hash before it counts. One per
+    process (``Container.registry_media``); safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._index = PdqIndex()
+        self._top = 0
+
+    def warm(self, db: Database) -> None:
+        try:
+            with SqlAlchemyUnitOfWork(db, readonly=True) as uow, self._lock:
+                self._catch_up(uow)
+        except Exception:
+            log.exception("could not load the registry's hashes; the first lookup will")
+
+    def _catch_up(self, uow: SqlAlchemyUnitOfWork) -> None:
+        while True:
+            page = uow.registry.pdq_after(self._top, limit=PAGE)
+            if page:
+                self._index.add([i for i, _ in page], [p for _, p in page])
+                self._top = page[-1][0]
+            if len(page) < PAGE:
+                return
+
+    def matching(self, uow: SqlAlchemyUnitOfWork, pdqs: list[str], threshold: int) -> list[str]:
+        """Content ids of registered items within ``threshold`` bits of any of ``pdqs``."""
+        if not pdqs:
+            return []
+        with self._lock:
+            self._catch_up(uow)
+            found = {i for pdq in pdqs for i, _ in self._index.search(pdq, threshold)}
+        rows = uow.registry.content_ids_by_id(sorted(found))
+        queries = [int(p, 16) for p in pdqs]
+        return [
+            content_id
+            for content_id, current in rows.values()
+            if current is not None
+            and any((int(current, 16) ^ q).bit_count() <= threshold for q in queries)
+        ]
+
+
+@dataclass(frozen=True)
+class EnforcementContext:
+    media: RegistryMediaIndex
+    pdq_threshold: int = 31
+    policies: dict[Category, AccountPolicy] = field(default_factory=lambda: dict(ACCOUNT_POLICIES))
+
+
+def takedown_set(
+    uow: SqlAlchemyUnitOfWork, content_ids: list[str], ctx: EnforcementContext
+) -> TakedownSet:
+    """Every registered item a violation about ``content_ids`` reaches (see the module)."""
+    seeds = uow.registry.items(content_ids)
+    known = {i.content_id for i in seeds}
+    # Reported items the registry never saw are taken down too, on their own.
+    seeds += [SetItem(c, None, None) for c in content_ids if c not in known]
+    media = uow.registry.hashes(list(known))
+    matched: list[str] = []
+    for column in ("md5", "sha256"):
+        values = [h[column] for h in media if h.get(column)]
+        matched += uow.registry.with_digest(column, values) if values else []
+    pdqs = [h["pdq"] for h in media if h.get("pdq")]
+    matched += ctx.media.matching(uow, pdqs, ctx.pdq_threshold)
+    copies = uow.registry.items([c for c in dict.fromkeys(matched) if c not in known])
+    return TakedownSet(tuple(_families(uow, seeds + copies)))
+
+
+def _families(uow: SqlAlchemyUnitOfWork, items: list[SetItem]) -> list[SetItem]:
+    """``items``, the roots they repost, and everything reposting those, each once."""
+    found = {item.content_id: item for item in reversed(items)}
+    roots = []
+    for item in items:
+        root, seen = item, {item.content_id}
+        while root.parent_content_id and root.parent_content_id not in seen:
+            seen.add(root.parent_content_id)
+            parents = uow.registry.items([root.parent_content_id])
+            if not parents:
+                break
+            root = parents[0]
+            found.setdefault(root.content_id, root)
+        roots.append(root.content_id)
+    level = list(dict.fromkeys(roots))
+    while level and len(found) < MAX_FAMILY:
+        children = [c for c in uow.registry.children(level) if c.content_id not in found]
+        for child in children:
+            found[child.content_id] = child
+        level = [c.content_id for c in children]
+    return list(found.values())
+
+
+def enforce(
+    uow: SqlAlchemyUnitOfWork,
+    *,
+    case_id: int,
+    decision: Decision,
+    content_ids: list[str],
+    ctx: EnforcementContext,
+) -> Plan:
+    """Plan and write the actions of a confirmed violation, and bank its media, in ``uow``'s
+    transaction (no commit)."""
+    found = takedown_set(uow, content_ids, ctx)
+    policy = ctx.policies.get(decision.category, AccountPolicy())
+    plan = plan_violation(case_id, found, policy)
+    uow.actions.add(
+        plan.actions,
+        case_id=case_id,
+        category=str(decision.category),
+        reason=decision.reason,
+        statement=decision.statement,
+        at=decision.decided_at,
+    )
+    _bank_media(uow, decision.category, content_ids)
+    uow.publish(ActionsPlanned(case_id=case_id, actions=len(plan.actions)))
+    return plan
+
+
+def undo(uow: SqlAlchemyUnitOfWork, *, case_id: int, decision: Decision) -> Plan:
+    """A violation overturned on appeal: restore what its actions removed."""
+    removed = [
+        a.content_id
+        for a in uow.actions.for_case(case_id)
+        if a.type == ActionType.remove and a.content_id
+    ]
+    plan = plan_restore(case_id, removed)
+    uow.actions.add(
+        plan.actions,
+        case_id=case_id,
+        category=str(decision.category),
+        reason=decision.reason,
+        statement=decision.statement,
+        at=decision.decided_at,
+    )
+    uow.publish(ActionsPlanned(case_id=case_id, actions=len(plan.actions)))
+    return plan
+
+
+CONFIRMED_BANKS = {
+    Category.csam: ("confirmed-csam", BankPolicy.block_and_report),
+    Category.ncii: ("confirmed-ncii", BankPolicy.block),
+    Category.other_illegal: ("confirmed-illegal", BankPolicy.block),
+    Category.policy: ("confirmed-policy", BankPolicy.block),
+}
+
+
+def _bank_media(uow: SqlAlchemyUnitOfWork, category: Category, content_ids: list[str]) -> None:
+    """The confirmed items' hashes join the category's confirmed bank (made when first
+    needed); the bank version moves, so every process's indexes take them."""
+    entries = []
+    for hashes in uow.registry.hashes(content_ids):
+        for signal in (SignalType.pdq, SignalType.md5, SignalType.sha256):
+            value = hashes.get(str(signal))
+            if value:
+                entries.append((signal, value, "confirmed", ""))
+    if not entries:
+        return
+    name, policy = CONFIRMED_BANKS[category]
+    bank = uow.banks.get_by_name(name)
+    if bank is None:
+        bank = uow.banks.add(
+            name=name,
+            policy=policy,
+            description=f"Hashes of {category} this installation confirmed (filled by "
+            "enforcement).",
+            pdq_threshold=31,
+            enabled=True,
+        )
+    existing = uow.bank_entries.existing(bank.id, [(s.value, v) for s, v, _, _ in entries])
+    fresh = [e for e in entries if (e[0].value, e[1]) not in existing]
+    if fresh:
+        uow.bank_entries.add_many(bank.id, fresh)
+        uow.banks.bump_version()
+        uow.publish(ConfirmedMediaBanked(bank=name, entries=len(fresh)))

@@ -1,0 +1,324 @@
+"""Actions for the platform, and the registry queries that find a violation's takedown set.
+
+Actions are written in plain SQL, many at a time (a violation of 100,000 reposts writes as
+many rows in the decision's transaction), and inserted with ``ON CONFLICT (action_id) DO
+NOTHING``: an action planned twice exists once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from takedown.cases.enforcement import PlannedAction, SetItem
+from takedown.store.rawsql import RawRepository
+
+CHUNK = 500  # ids per IN list
+
+_ACTION_COLUMNS = (
+    "action_id",
+    "case_id",
+    "type",
+    "content_id",
+    "account_id",
+    "category",
+    "reason",
+    "statement",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+_INSERT_ACTION = (
+    f"INSERT INTO actions ({', '.join(_ACTION_COLUMNS)}) "  # noqa: S608 - constant columns
+    f"VALUES ({', '.join(':' + c for c in _ACTION_COLUMNS)}) "
+    "ON CONFLICT (action_id) DO NOTHING"
+)
+_READ = (
+    "id, action_id, case_id, type, content_id, account_id, category, reason, statement, "
+    "state, attempts, next_attempt_at, last_error, created_at, delivered_at"
+)
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    id: int
+    action_id: str
+    case_id: int
+    type: str
+    content_id: str | None
+    account_id: str | None
+    category: str
+    reason: str
+    statement: str
+    state: str  # pending | delivered | failed
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+def _marks(prefix: str, values: list[Any]) -> tuple[str, dict[str, Any]]:
+    names = {f"{prefix}{n}": v for n, v in enumerate(values)}
+    return ", ".join(":" + n for n in names), names
+
+
+class ActionRepository(RawRepository):
+    def add(
+        self,
+        planned: list[PlannedAction],
+        *,
+        case_id: int,
+        category: str,
+        reason: str,
+        statement: str,
+        at: datetime,
+    ) -> None:
+        raw = self._raw
+        when = raw.dt(at)
+        rows = [
+            {
+                "action_id": p.action_id,
+                "case_id": case_id,
+                "type": str(p.type),
+                "content_id": p.content_id,
+                "account_id": p.account_id,
+                "category": category,
+                "reason": reason,
+                "statement": statement,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": when,
+                "created_at": when,
+            }
+            for p in planned
+        ]
+        if rows:
+            raw.write_many(_INSERT_ACTION, rows)
+
+    def _records(self, rows: list[tuple[Any, ...]]) -> list[ActionRecord]:
+        raw = self._raw
+        out = []
+        for r in rows:
+            due, created = raw.read_dt(r[11]), raw.read_dt(r[13])
+            assert due is not None and created is not None
+            out.append(
+                ActionRecord(
+                    id=int(r[0]),
+                    action_id=str(r[1]),
+                    case_id=int(r[2]),
+                    type=str(r[3]),
+                    content_id=r[4],
+                    account_id=r[5],
+                    category=str(r[6]),
+                    reason=str(r[7]),
+                    statement=str(r[8]),
+                    state=str(r[9]),
+                    attempts=int(r[10]),
+                    next_attempt_at=due,
+                    last_error=r[12],
+                    created_at=created,
+                    delivered_at=raw.read_dt(r[14]),
+                )
+            )
+        return out
+
+    def claim_due(self, *, now: datetime, until: datetime, limit: int) -> list[ActionRecord]:
+        """Up to ``limit`` pending actions due now and not held by another deliverer, in
+        delivery order, held until ``until`` (a deliverer that dies lets them go then)."""
+        raw = self._raw
+        rows = raw.all(
+            f"SELECT {_READ} FROM actions WHERE state = 'pending' "  # noqa: S608 - constant
+            "AND next_attempt_at <= :now AND (claimed_until IS NULL OR claimed_until <= :now) "
+            "ORDER BY next_attempt_at, id LIMIT :limit",
+            {"now": raw.dt(now), "limit": limit},
+        )
+        records = self._records(rows)
+        if records:
+            marks, ids = _marks("i", [r.id for r in records])
+            raw.write(
+                f"UPDATE actions SET claimed_until = :until WHERE id IN ({marks})",  # noqa: S608
+                {"until": raw.dt(until), **ids},
+            )
+        return records
+
+    def delivered(self, ids: list[int], *, at: datetime) -> None:
+        raw = self._raw
+        for start in range(0, len(ids), CHUNK):
+            marks, names = _marks("i", ids[start : start + CHUNK])
+            raw.write(
+                "UPDATE actions SET state = 'delivered', delivered_at = :at, "  # noqa: S608
+                "claimed_until = NULL, attempts = attempts + 1 "
+                f"WHERE id IN ({marks}) AND state = 'pending'",
+                {"at": raw.dt(at), **names},
+            )
+
+    def attempt_failed(
+        self, ids: list[int], *, error: str, retry_at: datetime, give_up_after: int
+    ) -> None:
+        """One more failed attempt: retried at ``retry_at``, or ``failed`` once it has
+        failed ``give_up_after`` times."""
+        raw = self._raw
+        for start in range(0, len(ids), CHUNK):
+            marks, names = _marks("i", ids[start : start + CHUNK])
+            raw.write(
+                "UPDATE actions SET attempts = attempts + 1, last_error = :error, "  # noqa: S608
+                "claimed_until = NULL, next_attempt_at = :retry_at, "
+                "state = CASE WHEN attempts + 1 >= :limit THEN 'failed' ELSE 'pending' END "
+                f"WHERE id IN ({marks}) AND state = 'pending'",
+                {
+                    "error": error[:2000],
+                    "retry_at": raw.dt(retry_at),
+                    "limit": give_up_after,
+                    **names,
+                },
+            )
+
+    def after(self, cursor: int, *, limit: int, pending_only: bool = True) -> list[ActionRecord]:
+        """Actions in delivery order after ``cursor`` (an action's ``id``), for the pull API."""
+        state = "AND state = 'pending' " if pending_only else ""
+        rows = self._raw.all(
+            f"SELECT {_READ} FROM actions WHERE id > :cursor {state}"  # noqa: S608 - constant
+            "ORDER BY id LIMIT :limit",
+            {"cursor": cursor, "limit": limit},
+        )
+        return self._records(rows)
+
+    def ack(self, action_id: str, *, at: datetime) -> ActionRecord | None:
+        """Mark an action delivered (the pull API's acknowledgment); None if unknown."""
+        raw = self._raw
+        found = self.by_action_id(action_id)
+        if found is None:
+            return None
+        if found.state != "delivered":
+            raw.write(
+                "UPDATE actions SET state = 'delivered', delivered_at = :at, claimed_until = NULL "
+                "WHERE id = :id",
+                {"at": raw.dt(at), "id": found.id},
+            )
+        return self.by_action_id(action_id)
+
+    def by_action_id(self, action_id: str) -> ActionRecord | None:
+        rows = self._raw.all(
+            f"SELECT {_READ} FROM actions WHERE action_id = :a",  # noqa: S608 - constant
+            {"a": action_id},
+        )
+        found = self._records(rows)
+        return found[0] if found else None
+
+    def failed(self, limit: int = 200) -> list[ActionRecord]:
+        rows = self._raw.all(
+            f"SELECT {_READ} FROM actions WHERE state = 'failed' ORDER BY id LIMIT :limit",  # noqa: S608
+            {"limit": limit},
+        )
+        return self._records(rows)
+
+    def retry(self, action_id: str, *, at: datetime) -> bool:
+        """A failed action is pending again, due now, its attempts counted from zero."""
+        raw = self._raw
+        found = self.by_action_id(action_id)
+        if found is None or found.state != "failed":
+            return False
+        raw.write(
+            "UPDATE actions SET state = 'pending', attempts = 0, next_attempt_at = :at, "
+            "claimed_until = NULL WHERE id = :id",
+            {"at": raw.dt(at), "id": found.id},
+        )
+        return True
+
+    def for_case(self, case_id: int) -> list[ActionRecord]:
+        rows = self._raw.all(
+            f"SELECT {_READ} FROM actions WHERE case_id = :case_id ORDER BY id",  # noqa: S608
+            {"case_id": case_id},
+        )
+        return self._records(rows)
+
+    def counts(self) -> dict[str, int]:
+        rows = self._raw.all("SELECT state, count(*) FROM actions GROUP BY state")
+        return {str(s): int(n) for s, n in rows}
+
+
+class RegistryRepository(RawRepository):
+    """The content registry, read to find a takedown set."""
+
+    def items(self, content_ids: list[str]) -> list[SetItem]:
+        out: list[SetItem] = []
+        for start in range(0, len(content_ids), CHUNK):
+            marks, names = _marks("c", content_ids[start : start + CHUNK])
+            out += [
+                SetItem(str(c), a or None, p)
+                for c, a, p in self._raw.all(
+                    "SELECT content_id, account_id, parent_content_id FROM content "  # noqa: S608
+                    f"WHERE content_id IN ({marks})",
+                    names,
+                )
+            ]
+        return out
+
+    def children(self, parents: list[str]) -> list[SetItem]:
+        """The items whose parent is one of ``parents``."""
+        out: list[SetItem] = []
+        for start in range(0, len(parents), CHUNK):
+            marks, names = _marks("p", parents[start : start + CHUNK])
+            out += [
+                SetItem(str(c), a or None, p)
+                for c, a, p in self._raw.all(
+                    "SELECT content_id, account_id, parent_content_id FROM content "  # noqa: S608
+                    f"WHERE parent_content_id IN ({marks})",
+                    names,
+                )
+            ]
+        return out
+
+    def with_digest(self, column: str, values: list[str]) -> list[str]:
+        """Content ids whose ``column`` (``md5`` or ``sha256``) is one of ``values``."""
+        if column not in ("md5", "sha256"):
+            raise ValueError(column)
+        out: list[str] = []
+        for start in range(0, len(values), CHUNK):
+            marks, names = _marks("h", values[start : start + CHUNK])
+            out += [
+                str(r[0])
+                for r in self._raw.all(
+                    f"SELECT content_id FROM content WHERE {column} IN ({marks})",  # noqa: S608
+                    names,
+                )
+            ]
+        return out
+
+    def hashes(self, content_ids: list[str]) -> list[dict[str, str]]:
+        """The media hashes the registry holds for ``content_ids`` (``pdq``, ``md5``,
+        ``sha256``; an item without any is left out)."""
+        out: list[dict[str, str]] = []
+        for start in range(0, len(content_ids), CHUNK):
+            marks, names = _marks("c", content_ids[start : start + CHUNK])
+            for pdq, md5, sha256 in self._raw.all(
+                "SELECT pdq, md5, sha256 FROM content WHERE content_id IN "  # noqa: S608
+                f"({marks}) AND (pdq IS NOT NULL OR md5 IS NOT NULL OR sha256 IS NOT NULL)",
+                names,
+            ):
+                found = {"pdq": pdq, "md5": md5, "sha256": sha256}
+                out.append({k: str(v) for k, v in found.items() if v})
+        return out
+
+    def pdq_after(self, after: int, *, limit: int) -> list[tuple[int, str]]:
+        """(registry id, PDQ) of items with a PDQ hash and an id above ``after``."""
+        rows = self._raw.all(
+            "SELECT id, pdq FROM content WHERE id > :after AND pdq IS NOT NULL "
+            "ORDER BY id LIMIT :limit",
+            {"after": after, "limit": limit},
+        )
+        return [(int(i), str(p)) for i, p in rows]
+
+    def content_ids_by_id(self, ids: list[int]) -> dict[int, tuple[str, str | None]]:
+        """Registry id → (content id, PDQ) for ``ids``."""
+        out: dict[int, tuple[str, str | None]] = {}
+        for start in range(0, len(ids), CHUNK):
+            marks, names = _marks("i", ids[start : start + CHUNK])
+            for i, c, p in self._raw.all(
+                f"SELECT id, content_id, pdq FROM content WHERE id IN ({marks})",  # noqa: S608
+                names,
+            ):
+                out[int(i)] = (str(c), p)
+        return out

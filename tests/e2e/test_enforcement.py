@@ -1,0 +1,169 @@
+"""Enforcement through a running server, on SQLite and PostgreSQL: a violation reaches every
+copy (the repost family and matching re-uploads), suspends the accounts that uploaded it, is
+delivered to a strict local receiver once per action whatever the receiver does, can be
+pulled instead, and the next upload of the media is blocked."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from PIL import Image, ImageDraw
+
+from takedown.identity import Role, Scope
+from tests.conftest import add_key, add_staff, make_settings
+from tests.enforcement_support import SECRET, receiver
+from tests.media_support import at_megapixels, encode, photo
+from tests.review_support import bearer
+from tests.waiting import wait_until
+
+REPOSTS = 2_223
+
+
+@pytest.fixture
+def hook():
+    with receiver() as r:
+        yield r
+
+
+@pytest.fixture
+def settings(database_url, tmp_path, hook):
+    return make_settings(
+        database_url,
+        tmp_path,
+        platform_webhook_url=hook.url,
+        platform_webhook_secret=SECRET,
+        review_sample_percent=0,
+        action_batch_size=500,
+        action_backoff_seconds=0.2,
+    )
+
+
+@pytest.fixture
+def people(container):
+    lead = add_staff(container, "lead", Role.child_safety_lead)
+    platform = add_key(container, "platform", Scope.scan, Scope.report)[1]
+    return lead, platform
+
+
+def _scan(client, key, data: bytes, content_id: str, account: str) -> dict:
+    answer = client.post(
+        "/v1/scan",
+        headers=bearer(key),
+        data={"content_id": content_id, "account_id": account},
+        files={"media": ("a.jpg", data, "image/jpeg")},
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _variants(image: Image.Image) -> list[bytes]:
+    """Three re-uploads of the same picture: recompressed, resized, captioned."""
+    recompressed = encode(image, quality=55)
+    resized = encode(image.resize((image.width * 3 // 4, image.height * 3 // 4)), quality=85)
+    captioned = image.copy()
+    ImageDraw.Draw(captioned).rectangle((0, image.height - 40, image.width, image.height), fill=0)
+    ImageDraw.Draw(captioned).text((10, image.height - 30), "look at this", fill=255)
+    return [recompressed, resized, encode(captioned, quality=85)]
+
+
+def _reposts(container, root: str, n: int, rng: random.Random) -> list[str]:
+    """``n`` reposts of ``root``, some of them reposts of reposts, by fan accounts."""
+    made = [root]
+    with container.uow() as uow:
+        for i in range(n):
+            parent = made[rng.randrange(len(made))] if i > 10 else root
+            content_id = f"repost-{root}-{i}"
+            uow.content.upsert(
+                content_id=content_id,
+                account_id=f"fan-{i % 300}",
+                parent_content_id=parent,
+                hashes={},
+                scanned=False,
+            )
+            made.append(content_id)
+        uow.commit()
+    return made[1:]
+
+
+def test_a_violation_takes_down_every_copy_and_suspends_its_uploaders(
+    live_server, container, people, hook
+):
+    lead, platform = people
+    image = at_megapixels(photo("astronaut.png"), 0.5)
+    original = encode(image, quality=90)
+    with live_server.client() as client:
+        assert _scan(client, platform, original, "post-0", "uploader-0")["verdict"] == "allow"
+        copies = []
+        for n, data in enumerate(_variants(image), start=1):
+            _scan(client, platform, data, f"copy-{n}", f"uploader-{n}")
+            copies.append(f"copy-{n}")
+        unrelated = encode(at_megapixels(photo("coffee.png"), 0.5), quality=90)
+        _scan(client, platform, unrelated, "post-other", "uploader-x")
+        reposts = _reposts(container, "post-0", REPOSTS, random.Random(20))
+        _reposts(container, "post-other", 5, random.Random(21))
+
+        receipt = client.post(
+            "/v1/reports",
+            headers=bearer(platform),
+            json={"content_id": "post-0", "category": "csam", "reporter_role": "user"},
+        ).json()
+        case = receipt["case_id"]
+        assert client.post(f"/v1/cases/{case}/claim", headers=bearer(lead)).is_success
+        decided = client.post(
+            f"/v1/cases/{case}/decisions",
+            json={"outcome": "violation", "category": "csam", "reason": "known abuse material"},
+            headers=bearer(lead),
+        )
+        assert decided.status_code == 201, decided.text
+
+        everything = {"post-0", *copies, *reposts}
+        assert len(everything) == 2_227
+        with container.uow(readonly=True) as uow:
+            planned = len(uow.actions.for_case(case))
+        assert planned == 2_227 + 4 + 300
+        wait_until(lambda: len(hook.actions) >= planned, timeout=60, what="every action")
+        removed = [a["content_id"] for a in hook.of_type("remove")]
+        assert sorted(removed) == sorted(everything)  # each once, nothing unrelated
+        suspended = sorted(a["account_id"] for a in hook.of_type("suspend_account"))
+        assert suspended == ["uploader-0", "uploader-1", "uploader-2", "uploader-3"]
+        struck = {a["account_id"] for a in hook.of_type("strike")}
+        assert struck == {f"fan-{i}" for i in range(300)}
+        assert hook.repeats == 0 and hook.refused_signatures == 0
+        sample = hook.of_type("remove")[0]
+        assert sample["case_number"] == receipt["case_number"]
+        assert sample["category"] == "csam"
+        assert "known abuse material" in sample["statement_of_reasons"]
+
+        # The next upload of the picture, anywhere, is blocked at once.
+        again = _scan(client, platform, encode(image, quality=70), "post-new", "uploader-9")
+        assert again["verdict"] == "block"
+        assert (
+            _scan(client, platform, unrelated, "post-other-2", "uploader-y")["verdict"] == "allow"
+        )
+    with container.uow(readonly=True) as uow:
+        states = uow.actions.counts()
+    assert states == {"delivered": len(hook.actions)}
+
+
+def test_every_action_is_delivered_once_the_receiver_recovers(live_server, container, people, hook):
+    lead, platform = people
+    hook.fail_next = 3
+    with live_server.client() as client:
+        _reposts(container, "post-r", 40, random.Random(3))
+        case = client.post(
+            "/v1/reports",
+            headers=bearer(platform),
+            json={"content_id": "post-r", "category": "policy", "reporter_role": "user"},
+        ).json()["case_id"]
+        client.post(f"/v1/cases/{case}/claim", headers=bearer(lead)).raise_for_status()
+        client.post(
+            f"/v1/cases/{case}/decisions",
+            json={"outcome": "violation", "category": "policy", "reason": "spam"},
+            headers=bearer(lead),
+        ).raise_for_status()
+        wait_until(lambda: len(hook.of_type("remove")) == 41, timeout=30, what="the retries")
+    assert hook.fail_next == 0 and hook.repeats == 0
+    with container.uow(readonly=True) as uow:
+        [first] = [a for a in uow.actions.for_case(case) if a.content_id == "post-r"]
+    assert first.state == "delivered" and first.attempts == 4
