@@ -320,11 +320,19 @@ class Settings(BaseSettings):
     action_timeout_seconds: float = Field(
         10.0, gt=0, description="How long a webhook request may take before it counts as failed."
     )
+    action_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How long a process holds a batch it is delivering; a process killed "
+        "mid-batch lets it go after this. Must be longer than `ACTION_TIMEOUT_SECONDS`.",
+    )
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
     log_format: str = Field("json", description="`json` (one object per line) or `text`.")
 
     @model_validator(mode="after")
     def _check_mode(self) -> Settings:
+        if self.action_lease_seconds <= self.action_timeout_seconds:
+            raise ValueError("action_lease_seconds must be longer than action_timeout_seconds")
         for name in ("review_grayscale_categories", "review_warning_categories"):
             unknown = set(_names(getattr(self, name))) - _CATEGORY_NAMES
             if unknown:

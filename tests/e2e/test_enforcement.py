@@ -6,12 +6,13 @@ pulled instead, and the next upload of the media is blocked."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 from PIL import Image, ImageDraw
 
 from takedown.identity import Role, Scope
-from tests.conftest import add_key, add_staff, make_settings
+from tests.conftest import add_key, add_staff, console_login, make_settings
 from tests.enforcement_support import SECRET, receiver
 from tests.media_support import at_megapixels, encode, photo
 from tests.review_support import bearer
@@ -167,3 +168,143 @@ def test_every_action_is_delivered_once_the_receiver_recovers(live_server, conta
     with container.uow(readonly=True) as uow:
         [first] = [a for a in uow.actions.for_case(case) if a.content_id == "post-r"]
     assert first.state == "delivered" and first.attempts == 4
+
+
+def _violation(client, platform, lead, content_id: str, category: str = "policy") -> int:
+    case = client.post(
+        "/v1/reports",
+        headers=bearer(platform),
+        json={"content_id": content_id, "category": category, "reporter_role": "user"},
+    ).json()["case_id"]
+    client.post(f"/v1/cases/{case}/claim", headers=bearer(lead)).raise_for_status()
+    client.post(
+        f"/v1/cases/{case}/decisions",
+        json={"outcome": "violation", "category": category, "reason": "spam"},
+        headers=bearer(lead),
+    ).raise_for_status()
+    return case
+
+
+def test_a_receiver_that_is_down_or_too_slow_gets_every_action_later(
+    live_server, container, people, hook
+):
+    lead, platform = people
+    deliverer = container.make_deliverer()
+    assert deliverer is not None
+    hook.delay = 1.5  # longer than the timeout below: every attempt times out
+    deliverer.settings = replace(deliverer.settings, timeout_seconds=0.5)
+    with live_server.client() as client:
+        _reposts(container, "post-slow", 9, random.Random(5))
+        case = _violation(client, platform, lead, "post-slow")
+        wait_until(
+            lambda: min(a.attempts for a in _actions(container, case)) >= 2,
+            timeout=30,
+            what="timed-out attempts",
+        )
+        assert all(a.state == "pending" for a in _actions(container, case))
+        hook.delay = 0
+        wait_until(
+            lambda: all(a.state == "delivered" for a in _actions(container, case)),
+            timeout=30,
+            what="delivery after the receiver recovered",
+        )
+    assert {a["content_id"] for a in hook.of_type("remove")} >= {"post-slow"}
+    # A batch that timed out may have reached the receiver: it recognises it by the ids.
+    assert len(hook.actions) == len(_actions(container, case))
+
+
+def _actions(container, case_id):
+    with container.uow(readonly=True) as uow:
+        return uow.actions.for_case(case_id)
+
+
+def test_after_too_many_failures_an_action_is_failed_until_retried(
+    live_server, container, people, hook
+):
+    lead, platform = people
+    deliverer = container.make_deliverer()
+    deliverer.settings = replace(deliverer.settings, max_attempts=2)
+    hook.fail_next = 100
+    with live_server.client() as client:
+        case = _violation(client, platform, lead, "post-fails")
+        wait_until(
+            lambda: all(a.state == "failed" for a in _actions(container, case)),
+            timeout=30,
+            what="the actions to fail",
+        )
+        [failed] = [a for a in _actions(container, case) if a.type == "remove"]
+        assert failed.last_error == "HTTP 500" and failed.attempts == 2
+        hook.fail_next = 0
+        console = live_server.client()
+        console_login(console, "lead")
+        page = console.get("/console/operations")
+        assert failed.action_id in page.text and "HTTP 500" in page.text
+        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        retried = console.post(
+            f"/console/operations/actions/{failed.action_id}/retry",
+            data={"csrf_token": token},
+        )
+        assert retried.status_code == 303
+        wait_until(
+            lambda: any(
+                a.state == "delivered" and a.action_id == failed.action_id
+                for a in _actions(container, case)
+            ),
+            timeout=30,
+            what="the retried action",
+        )
+        assert failed.action_id in hook.actions
+        console.close()
+
+
+def test_a_platform_without_a_webhook_pulls_and_acknowledges(live_server, container, people, hook):
+    lead, platform = people
+    container.deliverer.stop()  # this platform has no webhook receiver
+    with live_server.client() as client:
+        _reposts(container, "post-pull", 4, random.Random(9))
+        _violation(client, platform, lead, "post-pull")
+        page = client.get("/v1/actions", params={"limit": 3}, headers=bearer(platform))
+        assert page.status_code == 200, page.text
+        first = page.json()
+        assert len(first["items"]) == 3 and first["next"] is not None
+        rest = client.get(
+            "/v1/actions", params={"after": first["next"]}, headers=bearer(platform)
+        ).json()
+        items = first["items"] + rest["items"]
+        assert {i["content_id"] for i in items if i["type"] == "remove"} == {
+            "post-pull",
+            *(f"repost-post-pull-{i}" for i in range(4)),
+        }
+        for item in items:
+            ack = client.post(f"/v1/actions/{item['action_id']}/ack", headers=bearer(platform))
+            assert ack.json() == {"action_id": item["action_id"], "state": "delivered"}
+        again = client.post(f"/v1/actions/{items[0]['action_id']}/ack", headers=bearer(platform))
+        assert again.status_code == 200
+        assert client.get("/v1/actions", headers=bearer(platform)).json()["items"] == []
+        assert client.post("/v1/actions/nope/ack", headers=bearer(platform)).status_code == 404
+        lead_key = client.get("/v1/actions", headers=bearer(lead))
+        assert lead_key.status_code == 403
+    assert hook.actions == {}
+
+
+def test_an_overturned_violation_restores_what_was_removed(live_server, container, people, hook):
+    lead, platform = people
+    other = add_staff(container, "other-lead", Role.child_safety_lead)
+    with live_server.client() as client:
+        _reposts(container, "post-back", 2, random.Random(1))
+        case = _violation(client, platform, lead, "post-back")
+        wait_until(lambda: len(hook.of_type("remove")) == 3, timeout=30, what="the removals")
+        client.post(
+            "/v1/appeals",
+            json={"content_id": "post-back", "appellant": "uploader", "text": "it is mine"},
+            headers=bearer(platform),
+        ).raise_for_status()
+        client.post(f"/v1/cases/{case}/claim", headers=bearer(other)).raise_for_status()
+        client.post(
+            f"/v1/cases/{case}/decisions",
+            json={"outcome": "no_violation", "reason": "the uploader's own, with consent"},
+            headers=bearer(other),
+        ).raise_for_status()
+        wait_until(lambda: len(hook.of_type("restore")) == 3, timeout=30, what="the restores")
+    restored = {a["content_id"] for a in hook.of_type("restore")}
+    assert restored == {a["content_id"] for a in hook.of_type("remove")}

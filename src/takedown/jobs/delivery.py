@@ -92,6 +92,10 @@ class Deliverer:
         if "enforcement.actions_planned" in event_types:
             self._wake.set()
 
+    def wake(self) -> None:
+        """Look for due actions now (one was retried, say)."""
+        self._wake.set()
+
     def _write(self, work: Callable[[SqlAlchemyUnitOfWork], Any]) -> Any:
         """Run ``work`` and commit it: through the process's writer where it has one."""
         if self.writer is not None and self.writer.running:

@@ -298,6 +298,7 @@ class Container:
                     max_attempts=s.action_max_attempts,
                     backoff_seconds=s.action_backoff_seconds,
                     timeout_seconds=s.action_timeout_seconds,
+                    lease_seconds=s.action_lease_seconds,
                     poll_seconds=s.worker_poll_seconds,
                 ),
                 writer=self.writer,

@@ -1,0 +1,42 @@
+"""The operations page: actions waiting, delivered and failed, and a retry for each failed
+one (admins and child-safety leads)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from takedown.identity import Permission
+from takedown.server.container import container_of
+from takedown.server.security import Access, principal_of
+from takedown.services import actions
+from takedown.web.pages import render
+
+router = APIRouter(include_in_schema=False)
+OPERATE = [Depends(Access(Permission.actions_manage, html=True))]
+
+
+@router.get("/console/operations", dependencies=OPERATE)
+def operations_page(request: Request) -> HTMLResponse:
+    c = container_of(request)
+    actor = principal_of(request)
+    return render(
+        request,
+        "operations.html",
+        {
+            "counts": actions.counts(uow=c.uow(readonly=True), actor=actor),
+            "failed": actions.failed(uow=c.uow(readonly=True), actor=actor),
+            "webhook": c.settings.platform_webhook_url,
+        },
+    )
+
+
+@router.post("/console/operations/actions/{action_id}/retry", dependencies=OPERATE)
+def retry_action(request: Request, action_id: Annotated[str, Path(max_length=36)]) -> Response:
+    c = container_of(request)
+    actions.retry(uow=c.uow(), actor=principal_of(request), action_id=action_id, now=c.clock.now())
+    if c.deliverer is not None:
+        c.deliverer.wake()
+    return RedirectResponse("/console/operations", status_code=303)
