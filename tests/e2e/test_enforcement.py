@@ -12,6 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from takedown.identity import Role, Scope
+from takedown.media import hash_image
 from tests.conftest import add_key, add_staff, console_login, make_settings
 from tests.enforcement_support import SECRET, receiver
 from tests.media_support import at_megapixels, encode, photo
@@ -308,3 +309,52 @@ def test_an_overturned_violation_restores_what_was_removed(live_server, containe
         wait_until(lambda: len(hook.of_type("restore")) == 3, timeout=30, what="the restores")
     restored = {a["content_id"] for a in hook.of_type("restore")}
     assert restored == {a["content_id"] for a in hook.of_type("remove")}
+
+
+def test_items_registered_before_their_hashes_were_known_come_down_when_a_bank_learns_them(
+    live_server, container, people, hook
+):
+    lead, platform = people
+    old = at_megapixels(photo("chelsea.png"), 0.5)
+    innocent = encode(at_megapixels(photo("rocket.jpg"), 0.5), quality=90)
+    with live_server.client() as client:
+        # Uploaded while no bank knew them: allowed.
+        assert (
+            _scan(client, platform, encode(old, quality=90), "old-1", "early-1")["verdict"]
+            == "allow"
+        )
+        assert (
+            _scan(client, platform, encode(old, quality=60), "old-2", "early-2")["verdict"]
+            == "allow"
+        )
+        _scan(client, platform, innocent, "fine-1", "early-3")
+        _reposts(container, "old-1", 3, random.Random(2))
+        # An import of known hashes (the picture's PDQ) into a block_and_report bank.
+        pdq = hash_image(encode(old, quality=95)).pdq.hex
+        created = client.post(
+            "/v1/banks",
+            headers=bearer(lead),
+            json={"name": "imported", "policy": "block_and_report"},
+        )
+        assert created.status_code == 201, created.text
+        added = client.post(
+            "/v1/banks/imported/entries",
+            headers=bearer(lead),
+            json={"entries": [{"signal_type": "pdq", "value": pdq}]},
+        )
+        assert added.status_code in (200, 201), added.text
+        wait_until(
+            lambda: (
+                {a["content_id"] for a in hook.of_type("remove")}
+                >= {"old-1", "old-2", *(f"repost-old-1-{i}" for i in range(3))}
+            ),
+            timeout=60,
+            what="the old copies taken down",
+        )
+    removed = {a["content_id"] for a in hook.of_type("remove")}
+    assert "fine-1" not in removed
+    suspended = {a["account_id"] for a in hook.of_type("suspend_account")}
+    assert suspended == {"early-1", "early-2"}
+    with container.uow(readonly=True) as uow:
+        cases = {c for item in ("old-1", "old-2") for c in uow.cases.case_ids_for_content(item)}
+        assert cases and all(uow.cases.get(c).status == "confirmed" for c in cases)

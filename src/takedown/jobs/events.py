@@ -30,11 +30,12 @@ from takedown.identity import (
     UserCreated,
 )
 from takedown.jobs.catalogue import EventCatalogue
-from takedown.matching import ContentMatched
+from takedown.matching import BankEntriesAdded, ContentMatched
 
 SYSTEM_EVENTS = EventCatalogue(
     handled=[
         ReporterEmailQueued,  # sent by the worker that has the mail settings
+        BankEntriesAdded,  # retroactive matching, by every worker (``services.retro``)
     ],
     record_only=[
         UserCreated,

@@ -128,6 +128,17 @@ def verdict_for(matches: list[Match], *, pdq_quality: int | None) -> Verdict:
 
 
 @dataclass(frozen=True)
+class BankEntriesAdded:
+    """A bank gained entries (``first_entry_id`` to ``last_entry_id``): the registry's items
+    registered before are searched for them (retroactive matching)."""
+
+    event_type: ClassVar[str] = "matching.bank_entries_added"
+    bank_id: int
+    first_entry_id: int
+    last_entry_id: int
+
+
+@dataclass(frozen=True)
 class ContentMatched:
     """A scanned or looked-up item matched a bank (published for cases and enforcement)."""
 

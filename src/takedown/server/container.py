@@ -17,11 +17,11 @@ from takedown.cases import Category, Priority, ReporterEmailQueued, ReviewPolicy
 from takedown.clock import Clock
 from takedown.config import Settings, category_set
 from takedown.identity import Principal
-from takedown.jobs import SYSTEM_EVENTS, HandlerRegistry, RetryPolicy, Worker
+from takedown.jobs import SYSTEM_EVENTS, HandlerContext, HandlerRegistry, RetryPolicy, Worker
 from takedown.jobs.delivery import Deliverer, DeliverySettings
-from takedown.matching import BankIndexes
+from takedown.matching import BankEntriesAdded, BankIndexes
 from takedown.server.auth_cache import CredentialCache
-from takedown.services import reports
+from takedown.services import reports, retro
 from takedown.services.accounts import LoginPolicy
 from takedown.services.case_media import CaseMediaIndex
 from takedown.services.enforcement import EnforcementContext, RegistryMediaIndex
@@ -68,6 +68,11 @@ class Container:
         self.db.on_commit(self.matcher.on_commit)
         # Declared for the whole system, so every process stores the same events done.
         self.db.done_at_publish = self.registry.catalogue.record_only
+        self.registry.register(BankEntriesAdded, self._match_registry)
+
+    def _match_registry(self, event: BankEntriesAdded, ctx: HandlerContext) -> None:
+        """Retroactive matching (``services.retro``), in the handler's transaction."""
+        retro.match_registry(ctx.uow, event, intake=self.intake(), media=self.registry_media)
 
     @cached_property
     def media_pool(self) -> ThreadPoolExecutor:

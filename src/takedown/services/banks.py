@@ -15,6 +15,7 @@ from takedown.matching import (
     BANK_NAME,
     DEFAULT_PDQ_THRESHOLD,
     Bank,
+    BankEntriesAdded,
     BankEntry,
     BankIndexes,
     BankPolicy,
@@ -218,6 +219,10 @@ def add_entries(
             indexed = [
                 IndexedEntry(e.id, e.bank_id, e.signal_type, e.value, True) for e in result.entries
             ]
+            ids = [e.id for e in result.entries]
+            uow.publish(
+                BankEntriesAdded(bank_id=bank.id, first_entry_id=min(ids), last_entry_id=max(ids))
+            )
             _commit_change(uow, matcher, lambda ix: ix.add(indexed))
     return result
 

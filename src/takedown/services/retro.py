@@ -1,0 +1,82 @@
+"""Retroactive matching: when a bank gains entries (an import, an exchange, a confirmation's
+media), the items the registry holds from before are searched for them at once, by exact
+digests in the registry's indexes and by PDQ in the process's ``RegistryMediaIndex``, never by
+reading the registry; each found item is reported as the upload path would have reported it
+when scanned. No peer does this; it is how an old copy uploaded before its hash was known
+comes down."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from takedown.cases import Category, ReporterRole, ReportSource
+from takedown.cases.enforcement import SetItem
+from takedown.identity import Principal
+from takedown.matching import BankEntriesAdded, BankPolicy, SignalType
+from takedown.services import reports
+from takedown.services.enforcement import RegistryMediaIndex
+from takedown.store.uow import SqlAlchemyUnitOfWork
+
+RETRO_PAGE = 5_000
+
+
+def match_registry(
+    uow: SqlAlchemyUnitOfWork,
+    event: BankEntriesAdded,
+    *,
+    intake: reports.IntakeContext,
+    media: RegistryMediaIndex,
+) -> int:
+    """Retroactive matching: the registry's items that match entries a bank just gained are
+    reported as the upload path would have reported them, in ``uow``'s transaction. A match
+    in a ``block_and_report`` bank opens or joins a case that is confirmed at once and
+    enforced; one in a ``block`` or ``review`` bank opens or joins a case for a person.
+    Returns how many items were found."""
+    bank = next((b for b in uow.banks.list() if b.id == event.bank_id), None)
+    if bank is None or not bank.enabled:
+        return 0
+    exact: dict[str, list[str]] = {"md5": [], "sha256": []}
+    pdqs: list[str] = []
+    after = event.first_entry_id - 1
+    while after < event.last_entry_id:
+        page = uow.bank_entries.page(bank.id, after_id=after, limit=RETRO_PAGE)
+        if not page:
+            break
+        for entry in page:
+            if entry.id > event.last_entry_id:
+                break
+            if entry.signal_type is SignalType.pdq:
+                pdqs.append(entry.value)
+            elif entry.signal_type.value in exact:
+                exact[entry.signal_type.value].append(entry.value)
+        after = page[-1].id
+    found: list[str] = []
+    for column, values in exact.items():
+        if values:
+            found += uow.registry.with_digest(column, values)
+    found += media.matching(uow, pdqs, bank.pdq_threshold)
+    for item in uow.registry.items(list(dict.fromkeys(found))):
+        reports.store(uow, _retro_report(item, bank.name, bank.policy), intake)
+    return len(set(found))
+
+
+def _retro_report(item: SetItem, bank: str, policy: BankPolicy) -> reports.Prepared:
+    """The report retroactive matching files for a registered item: no person, source
+    ``scan``, keyed by the item and the bank so a second run joins it."""
+    prepared = reports.prepare(
+        actor=RETRO_MATCHER,
+        report_in=reports.ReportCreate(
+            category=_CATEGORY_OF.get(policy, Category.other_illegal),
+            reporter_role=ReporterRole.platform_staff,
+            content_id=item.content_id,
+            description=f"Registered before the hash bank {bank} knew its media; matched it "
+            f"when the bank gained entries (account {item.account_id or 'unknown'}).",
+            idempotency_key=f"retro:{bank}:{item.content_id}"[: reports.MAX_IDEMPOTENCY_KEY],
+        ),
+    )
+    return replace(prepared, source=ReportSource.scan)
+
+
+RETRO_MATCHER = Principal.system("matcher")
+# A block_and_report bank holds known CSAM (its matches confirm on their own).
+_CATEGORY_OF = {BankPolicy.block_and_report: Category.csam}
