@@ -68,7 +68,10 @@ class Container:
         self.db.on_commit(self.matcher.on_commit)
         # Declared for the whole system, so every process stores the same events done.
         self.db.done_at_publish = self.registry.catalogue.record_only
-        self.registry.register(BankEntriesAdded, self._match_registry)
+        # Every process with a worker matches the registry retroactively (where its catalogue,
+        # the system's, declares it; a test's own catalogue may not).
+        if BankEntriesAdded.event_type in self.registry.catalogue.handled:
+            self.registry.register(BankEntriesAdded, self._match_registry)
 
     def _match_registry(self, event: BankEntriesAdded, ctx: HandlerContext) -> None:
         """Retroactive matching (``services.retro``), in the handler's transaction."""
