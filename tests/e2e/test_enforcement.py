@@ -358,3 +358,47 @@ def test_items_registered_before_their_hashes_were_known_come_down_when_a_bank_l
     with container.uow(readonly=True) as uow:
         cases = {c for item in ("old-1", "old-2") for c in uow.cases.case_ids_for_content(item)}
         assert cases and all(uow.cases.get(c).status == "confirmed" for c in cases)
+
+
+def test_an_urgent_case_spreading_fast_is_restricted_until_no_violation_restores_it(
+    live_server, container, people, hook
+):
+    lead, platform = people
+    senior = add_staff(container, "senior-lead", Role.child_safety_lead)
+    with live_server.client() as client:
+        client.post(
+            "/v1/content",
+            headers=bearer(platform),
+            json={"content_id": "viral", "account_id": "a"},
+        ).raise_for_status()
+        receipt = client.post(
+            "/v1/reports",
+            headers=bearer(platform),
+            json={
+                "content_id": "viral",
+                "category": "csam",
+                "reporter_role": "parent_guardian",
+                "depicted_minor": True,
+            },
+        ).json()
+        assert receipt["priority"] == "P0"
+        case = receipt["case_id"]
+        for views in (90_000, 180_000):  # two readings: one restriction
+            client.post(
+                "/v1/content/viral/stats",
+                headers=bearer(platform),
+                json={"views": views, "reposts": 900},
+            ).raise_for_status()
+        wait_until(lambda: hook.of_type("restrict"), timeout=30, what="the restriction")
+        assert [a["content_id"] for a in hook.of_type("restrict")] == ["viral"]
+        # Four eyes: a proposal, then a second lead agrees.
+        for who in (lead, senior):
+            client.post(f"/v1/cases/{case}/claim", headers=bearer(who)).raise_for_status()
+            client.post(
+                f"/v1/cases/{case}/decisions",
+                json={"outcome": "no_violation", "reason": "an adult; a costume"},
+                headers=bearer(who),
+            ).raise_for_status()
+        wait_until(lambda: hook.of_type("restore"), timeout=30, what="the restore")
+    assert [a["content_id"] for a in hook.of_type("restore")] == ["viral"]
+    assert hook.of_type("remove") == []

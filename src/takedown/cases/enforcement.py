@@ -157,8 +157,17 @@ def plan_violation(case_id: int, found: TakedownSet, policy: AccountPolicy) -> P
     return Plan(actions)
 
 
+def plan_restrict(case_id: int, content_ids: list[str]) -> Plan:
+    """Interim: restrict content of an urgent case that is still spreading, until a decision."""
+    kind = ActionType.restrict
+    return Plan(
+        [PlannedAction(action_id(case_id, kind, c), kind, content_id=c) for c in content_ids]
+    )
+
+
 def plan_restore(case_id: int, removed: list[str]) -> Plan:
-    """Undo the removals of a violation overturned on appeal."""
+    """Undo the removals and restrictions of a case: a violation overturned on appeal, or
+    an interim restriction followed by "no violation"."""
     return Plan(
         [
             PlannedAction(

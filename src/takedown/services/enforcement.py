@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from takedown.cases import Category, Decision
 from takedown.cases.enforcement import (
@@ -29,6 +30,7 @@ from takedown.cases.enforcement import (
     SetItem,
     TakedownSet,
     plan_restore,
+    plan_restrict,
     plan_violation,
 )
 from takedown.matching import BankPolicy, SignalType
@@ -162,13 +164,16 @@ def enforce(
 
 
 def undo(uow: SqlAlchemyUnitOfWork, *, case_id: int, decision: Decision) -> Plan:
-    """A violation overturned on appeal: restore what its actions removed."""
-    removed = [
+    """A violation overturned on appeal, or a case closed with no violation after an interim
+    restriction: restore what the case's actions removed or restricted."""
+    undone = [
         a.content_id
         for a in uow.actions.for_case(case_id)
-        if a.type == ActionType.remove and a.content_id
+        if a.type in (ActionType.remove, ActionType.restrict) and a.content_id
     ]
-    plan = plan_restore(case_id, removed)
+    plan = plan_restore(case_id, list(dict.fromkeys(undone)))
+    if not plan.actions:
+        return plan
     uow.actions.add(
         plan.actions,
         case_id=case_id,
@@ -176,6 +181,29 @@ def undo(uow: SqlAlchemyUnitOfWork, *, case_id: int, decision: Decision) -> Plan
         reason=decision.reason,
         statement=decision.statement,
         at=decision.decided_at,
+    )
+    uow.publish(ActionsPlanned(case_id=case_id, actions=len(plan.actions)))
+    return plan
+
+
+def restrict(
+    uow: SqlAlchemyUnitOfWork,
+    *,
+    case_id: int,
+    category: Category,
+    content_ids: list[str],
+    at: datetime,
+) -> Plan:
+    """Interim restriction of an urgent case's content while it spreads, until a decision
+    (a later reading writes nothing new: the actions' ids are stable)."""
+    plan = plan_restrict(case_id, content_ids)
+    uow.actions.add(
+        plan.actions,
+        case_id=case_id,
+        category=str(category),
+        reason="restricted while a report of it is reviewed: it is spreading fast",
+        statement="This content is not shown to others while a report about it is reviewed.",
+        at=at,
     )
     uow.publish(ActionsPlanned(case_id=case_id, actions=len(plan.actions)))
     return plan

@@ -37,7 +37,7 @@ from takedown.cases.records import (
     Report,
     readable_state,
 )
-from takedown.cases.review import AppealDecided, ViolationOverturned
+from takedown.cases.review import AppealDecided
 from takedown.identity import Permission, Principal, Role, require
 from takedown.matching import ExposureReading
 from takedown.services import audit, enforcement
@@ -462,7 +462,7 @@ def decide(
                         content_ids=[i.content_id for i in items],
                         ctx=settings.enforcement,
                     )
-                elif any(isinstance(e, ViolationOverturned) for e in change.events):
+                else:  # closed: undo an overturned violation, or an interim restriction
                     enforcement.undo(uow, case_id=after.id, decision=made)
             if after.status is CaseStatus.closed:
                 uow.review.close_items(after.id)

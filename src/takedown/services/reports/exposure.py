@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from takedown.cases import TriagePolicy
+from takedown.cases import CaseStatus, Priority, TriagePolicy
 from takedown.identity import Permission, Principal, require
 from takedown.matching import ContentItem, ExposureReading
 from takedown.services import audit
+from takedown.services.enforcement import restrict
 from takedown.services.errors import InvalidInput
 from takedown.store.types import utcnow
 from takedown.store.uow import SqlAlchemyUnitOfWork
@@ -30,6 +31,10 @@ class StatsResult:
     cases_raised: list[int]
 
 
+# Cases waiting for a person: their content is restricted while it spreads.
+_WAITING = frozenset({CaseStatus.open, CaseStatus.pending_second_review, CaseStatus.appealed})
+
+
 def record_stats(
     uow: SqlAlchemyUnitOfWork,
     *,
@@ -42,7 +47,9 @@ def record_stats(
     now: datetime | None = None,
 ) -> StatsResult:
     """Store the platform's exposure counts for an item (a work function, no commit). When
-    they grow fast, every open case about the item is raised (its clocks only move earlier)."""
+    they grow fast, every open case about the item is raised (its clocks only move earlier),
+    and the content of every P0 case about it that waits for a person is restricted on the
+    platform until a decision (``enforcement.restrict``)."""
     require(actor, Permission.scan)
     exposure = exposure or ExposurePolicy()
     if views < 0 or reposts < 0:
@@ -64,6 +71,16 @@ def record_stats(
             for event in change.events:
                 uow.publish(event)
             raised.append(case_id)
+        for case_id in uow.cases.case_ids_for_content(content_id):
+            case = uow.cases.get(case_id)
+            if case is not None and case.priority is Priority.p0 and case.status in _WAITING:
+                restrict(
+                    uow,
+                    case_id=case_id,
+                    category=case.category,
+                    content_ids=uow.cases.case_content_ids(case_id),
+                    at=now,
+                )
     audit.record(
         uow,
         actor=actor,
