@@ -402,3 +402,47 @@ def test_an_urgent_case_spreading_fast_is_restricted_until_no_violation_restores
         wait_until(lambda: hook.of_type("restore"), timeout=30, what="the restore")
     assert [a["content_id"] for a in hook.of_type("restore")] == ["viral"]
     assert hook.of_type("remove") == []
+
+
+def test_the_reporter_is_told_and_the_uploaders_other_content_is_queued(
+    live_server, container, people, hook
+):
+    lead, platform = people
+    image = encode(at_megapixels(photo("horse.png"), 0.5), quality=90)
+    with live_server.client() as client:
+        _scan(client, platform, image, "bad-1", "repeat-1")
+        client.post(
+            "/v1/content",
+            headers=bearer(platform),
+            json={"content_id": "also-theirs", "account_id": "repeat-1"},
+        ).raise_for_status()
+        _reposts(container, "bad-1", 2, random.Random(4))
+        receipt = client.post(
+            "/v1/reports",
+            headers=bearer(platform),
+            json={"content_id": "bad-1", "category": "csam", "reporter_role": "user"},
+        ).json()
+        client.post(f"/v1/cases/{receipt['case_id']}/claim", headers=bearer(lead))
+        client.post(
+            f"/v1/cases/{receipt['case_id']}/decisions",
+            json={"outcome": "violation", "category": "csam", "reason": "abuse material"},
+            headers=bearer(lead),
+        ).raise_for_status()
+        wait_until(lambda: len(hook.of_type("remove")) == 3, timeout=30, what="the removals")
+        wait_until(
+            lambda: _cases_of(container, "also-theirs"), timeout=30, what="the other content"
+        )
+        status = client.get(receipt["status_url"].replace(live_server.url, ""))
+        assert "removed it, with 2 other copies" in status.text
+        [queued] = _cases_of(container, "also-theirs")
+        assert queued.status == "open"
+        assert "prior_removals" in [r["code"] for r in queued.reasons]
+        console = live_server.client()
+        console_login(console, "lead")
+        assert "repeat-1" in console.get("/console/lead").text
+        console.close()
+
+
+def _cases_of(container, content_id):
+    with container.uow(readonly=True) as uow:
+        return [uow.cases.get(c) for c in uow.cases.case_ids_for_content(content_id)]

@@ -40,6 +40,17 @@ class ActionsPlanned:
     actions: int
 
 
+@dataclass(frozen=True)
+class AccountsSuspended:
+    """Accounts were suspended for a violation: their other registered content is queued for
+    review, with the priority their removals raise (``services.enforcement``)."""
+
+    event_type: ClassVar[str] = "enforcement.accounts_suspended"
+    case_id: int
+    category: str
+    accounts: list[str]
+
+
 class ActionType(StrEnum):
     remove = "remove"  # take the content down
     restrict = "restrict"  # interim: not shown to others, not recommended, no ads

@@ -10,7 +10,7 @@ from takedown.cases import (
     ReporterEmailQueued,
     ReportReceived,
 )
-from takedown.cases.enforcement import ActionsPlanned, ConfirmedMediaBanked
+from takedown.cases.enforcement import AccountsSuspended, ActionsPlanned, ConfirmedMediaBanked
 from takedown.cases.review import (
     AppealDecided,
     CaseAppealed,
@@ -36,6 +36,7 @@ SYSTEM_EVENTS = EventCatalogue(
     handled=[
         ReporterEmailQueued,  # sent by the worker that has the mail settings
         BankEntriesAdded,  # retroactive matching, by every worker (``services.retro``)
+        AccountsSuspended,  # their other content queued for review (``services.retro``)
     ],
     record_only=[
         UserCreated,

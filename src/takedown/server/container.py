@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from takedown.cases import Category, Priority, ReporterEmailQueued, ReviewPolicy, TriagePolicy
+from takedown.cases.enforcement import AccountsSuspended
 from takedown.clock import Clock
 from takedown.config import Settings, category_set
 from takedown.identity import Principal
@@ -72,6 +73,12 @@ class Container:
         # the system's, declares it; a test's own catalogue may not).
         if BankEntriesAdded.event_type in self.registry.catalogue.handled:
             self.registry.register(BankEntriesAdded, self._match_registry)
+        if AccountsSuspended.event_type in self.registry.catalogue.handled:
+            self.registry.register(AccountsSuspended, self._queue_suspended)
+
+    def _queue_suspended(self, event: AccountsSuspended, ctx: HandlerContext) -> None:
+        """A suspended account's other content goes to review (``services.retro``)."""
+        retro.queue_suspended_accounts(ctx.uow, event, intake=self.intake())
 
     def _match_registry(self, event: BankEntriesAdded, ctx: HandlerContext) -> None:
         """Retroactive matching (``services.retro``), in the handler's transaction."""

@@ -23,6 +23,7 @@ from takedown.cases import Category, Decision
 from takedown.cases.enforcement import (
     ACCOUNT_POLICIES,
     AccountPolicy,
+    AccountsSuspended,
     ActionsPlanned,
     ActionType,
     ConfirmedMediaBanked,
@@ -158,8 +159,15 @@ def enforce(
         statement=decision.statement,
         at=decision.decided_at,
     )
-    _bank_media(uow, decision.category, content_ids)
+    if not decision.automated:
+        # An automatic confirmation rests on a bank that knows the media already.
+        _bank_media(uow, decision.category, content_ids)
     uow.publish(ActionsPlanned(case_id=case_id, actions=len(plan.actions)))
+    suspended = [a.account_id for a in plan.of_type(ActionType.suspend_account) if a.account_id]
+    if suspended:
+        uow.publish(
+            AccountsSuspended(case_id=case_id, category=str(decision.category), accounts=suspended)
+        )
     return plan
 
 

@@ -52,9 +52,11 @@ class Matcher:
         due = self._reenable_at is not None and self._clock.now() >= self._reenable_at
         with SqlAlchemyUnitOfWork(self._db, readonly=True) as uow:
             version = uow.banks.version()
-        self._checked = now
         if indexes is not None and indexes.version == version and not due:
+            self._checked = now
             return indexes
+        # Not marked checked until the new indexes are in place: a lookup made while they
+        # are built must not be answered from the old ones as if they were current.
         return self.reload()
 
     def warm(self) -> None:
@@ -70,6 +72,12 @@ class Matcher:
         with self._lock:
             with SqlAlchemyUnitOfWork(self._db, readonly=True, snapshot=True) as uow:
                 version = uow.banks.version()
+                current = self._indexes
+                due = self._reenable_at is not None and self._clock.now() >= self._reenable_at
+                if current is not None and current.version == version and not due:
+                    # Another thread rebuilt them while this one waited for the lock.
+                    self._checked = self._clock.monotonic()
+                    return current
                 banks = uow.banks.list()
                 now = self._clock.now()
                 exact, pdq = uow.bank_entries.load_for_index(now)

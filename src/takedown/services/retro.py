@@ -3,14 +3,14 @@ media), the items the registry holds from before are searched for them at once, 
 digests in the registry's indexes and by PDQ in the process's ``RegistryMediaIndex``, never by
 reading the registry; each found item is reported as the upload path would have reported it
 when scanned. No peer does this; it is how an old copy uploaded before its hash was known
-comes down."""
+comes down. And the follow-up of a suspension: the account's other content is queued."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from takedown.cases import Category, ReporterRole, ReportSource
-from takedown.cases.enforcement import SetItem
+from takedown.cases import Category, ReporterRole, ReportSource, case_number
+from takedown.cases.enforcement import AccountsSuspended, SetItem
 from takedown.identity import Principal
 from takedown.matching import BankEntriesAdded, BankPolicy, SignalType
 from takedown.services import reports
@@ -80,3 +80,42 @@ def _retro_report(item: SetItem, bank: str, policy: BankPolicy) -> reports.Prepa
 RETRO_MATCHER = Principal.system("matcher")
 # A block_and_report bank holds known CSAM (its matches confirm on their own).
 _CATEGORY_OF = {BankPolicy.block_and_report: Category.csam}
+
+
+MAX_OTHER_CONTENT = 10_000  # an account's other items queued at once
+
+
+def queue_suspended_accounts(
+    uow: SqlAlchemyUnitOfWork, event: AccountsSuspended, *, intake: reports.IntakeContext
+) -> int:
+    """The other registered content of accounts suspended for a violation is reported for
+    review (source ``scan``): each opens or joins a case, raised by the account's removals
+    (triage's ``uploader_prior_removals``). Returns how many items were queued."""
+    removed = {a.content_id for a in uow.actions.for_case(event.case_id) if a.content_id}
+    queued = 0
+    for account in event.accounts:
+        for content_id in uow.registry.of_account(account, limit=MAX_OTHER_CONTENT):
+            if content_id in removed:
+                continue
+            reports.store(uow, _other_content_report(content_id, account, event), intake)
+            queued += 1
+    return queued
+
+
+def _other_content_report(
+    content_id: str, account: str, event: AccountsSuspended
+) -> reports.Prepared:
+    prepared = reports.prepare(
+        actor=RETRO_MATCHER,
+        report_in=reports.ReportCreate(
+            category=Category(event.category),
+            reporter_role=ReporterRole.platform_staff,
+            content_id=content_id,
+            description=f"Other content of account {account}, suspended for case "
+            f"{case_number(event.case_id)}.",
+            idempotency_key=f"suspended:{event.case_id}:{content_id}"[
+                : reports.MAX_IDEMPOTENCY_KEY
+            ],
+        ),
+    )
+    return replace(prepared, source=ReportSource.scan)

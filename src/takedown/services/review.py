@@ -642,6 +642,7 @@ class LeadOverview:
     claims: dict[str, int]  # reviewer → cases they hold now
     reveals_today: dict[str, int]
     agreement: list[tuple[str, str, int, int]]
+    offenders: list[tuple[str, int, int]]  # (account, cases acted on, of them suspensions)
 
 
 def lead_overview(*, uow: SqlAlchemyUnitOfWork, actor: Principal, now: datetime) -> LeadOverview:
@@ -671,6 +672,7 @@ def lead_overview(*, uow: SqlAlchemyUnitOfWork, actor: Principal, now: datetime)
         }
         claims = uow.cases.claims_held(now)
         agreement = uow.review.agreement()
+        offenders = uow.registry.repeat_offenders(minimum=1, limit=PAGE_SIZE)
     return LeadOverview(
         counts=counts,
         escalated=escalated,
@@ -680,4 +682,5 @@ def lead_overview(*, uow: SqlAlchemyUnitOfWork, actor: Principal, now: datetime)
         claims=claims,
         reveals_today=reveals,
         agreement=agreement,
+        offenders=offenders,
     )

@@ -302,6 +302,27 @@ class RegistryRepository(RawRepository):
                 out.append({k: str(v) for k, v in found.items() if v})
         return out
 
+    def of_account(self, account_id: str, *, limit: int) -> list[str]:
+        """Content ids the account has in the registry, oldest first."""
+        rows = self._raw.all(
+            "SELECT content_id FROM content WHERE account_id = :account ORDER BY id LIMIT :limit",
+            {"account": account_id, "limit": limit},
+        )
+        return [str(r[0]) for r in rows]
+
+    def repeat_offenders(self, *, minimum: int, limit: int) -> list[tuple[str, int, int]]:
+        """(account, cases with a suspension or strike, of them suspensions) for accounts
+        acted on in at least ``minimum`` cases, most first."""
+        rows = self._raw.all(
+            "SELECT account_id, count(DISTINCT case_id), "
+            "count(DISTINCT CASE WHEN type = 'suspend_account' THEN case_id END) FROM actions "
+            "WHERE account_id IS NOT NULL AND type IN ('suspend_account', 'strike') "
+            "GROUP BY account_id HAVING count(DISTINCT case_id) >= :minimum "
+            "ORDER BY count(DISTINCT case_id) DESC, account_id LIMIT :limit",
+            {"minimum": minimum, "limit": limit},
+        )
+        return [(str(a), int(n), int(s)) for a, n, s in rows]
+
     def pdq_after(self, after: int, *, limit: int) -> list[tuple[int, str]]:
         """(registry id, PDQ) of items with a PDQ hash and an id above ``after``."""
         rows = self._raw.all(

@@ -19,9 +19,19 @@ def next_step(
     respond_by: datetime,
     remove_by: datetime | None,
     waiting_for_valid_request: bool = False,
+    removed_at: datetime | None = None,
+    copies_removed: int = 0,
 ) -> str:
     """What happens next and by when, in plain words: the acknowledgment page and the status
     page both say it."""
+    if status is CaseStatus.confirmed and removed_at is not None:
+        others = copies_removed - 1
+        copies = f", with {others} other cop{'y' if others == 1 else 'ies'}" if others > 0 else ""
+        return (
+            f"We confirmed that this content breaks the law or our rules and removed it{copies} "
+            f"on {_when(removed_at)}. The accounts that shared it were dealt with, and a new "
+            "upload of it is blocked."
+        )
     if status is CaseStatus.confirmed:
         return (
             "We confirmed that this content breaks the law or our rules. Removing it, with "

@@ -72,6 +72,12 @@ def status(*, uow: SqlAlchemyUnitOfWork, token: str) -> StatusView:
         assert case is not None
         decisions = uow.decisions.for_case(case.id)
         messages = uow.case_messages.for_report(case.id, report.id)
+        removals = [
+            a
+            for a in uow.actions.for_case(case.id)
+            if a.type == "remove" and a.state == "delivered"
+        ]
+    removed_at = next((a.delivered_at for a in removals if a.content_id == report.content_id), None)
     missing: list[str] = []
     if report.category is Category.ncii and report.valid_request is False:
         missing = [
@@ -93,6 +99,8 @@ def status(*, uow: SqlAlchemyUnitOfWork, token: str) -> StatusView:
             respond_by=case.respond_by,
             remove_by=case.remove_by,
             waiting_for_valid_request=bool(missing),
+            removed_at=removed_at,
+            copies_removed=len(removals),
         ),
         can_appeal=case.status in (CaseStatus.confirmed, CaseStatus.closed),
         missing_for_valid=missing,
