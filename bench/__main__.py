@@ -21,6 +21,7 @@ BENCHES = (
     "intake_instructions",
     "case_media",
     "review",
+    "enforcement",
 )
 
 
