@@ -65,8 +65,8 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(BENCH)
 
 lint: dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy src
 
 clean:

@@ -64,6 +64,7 @@ def load_demo(container: Container, base_url: str = "http://127.0.0.1:8000") -> 
         uow=container.uow(), actor=operator, name=DEMO_KEY, scopes=[Scope.scan, Scope.report]
     )
     lines.append(f"platform API key (scan, report): {issued.secret}")
+    container.demo_platform_key = issued.secret
     queued = _sample_reports(container)
     if queued:
         lines.append(f"{queued} sample reports wait in the review queue (/console/queue)")

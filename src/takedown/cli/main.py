@@ -460,8 +460,19 @@ def demo(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Load data only.")] = False,
+    platform: Annotated[
+        bool,
+        typer.Option(
+            help="Start the demo platform (examples/demo_platform) beside takedown, on the "
+            "next port, where the repository has it."
+        ),
+    ] = True,
 ) -> None:
     """Load sample data (development mode only), print what to open, and serve."""
+    import secrets
+    import subprocess
+    import sys
+
     from takedown.demo import load_demo
 
     if os.environ.get("TAKEDOWN_MODE", "development").lower() != "development":
@@ -469,6 +480,14 @@ def demo(
     if not os.environ.get("TAKEDOWN_SMTP_HOST"):
         # E-mails to reporters land in a mailbox the console shows (development only).
         os.environ.setdefault("TAKEDOWN_MAILBOX", "true")
+    platform_app = Path(__file__).resolve().parents[3] / "examples" / "demo_platform" / "app.py"
+    platform_url = f"http://{host}:{port + 1}"
+    start_platform = platform and not no_serve and platform_app.exists()
+    if start_platform:
+        # takedown fetches the platform's media and sends it actions, signed with one secret.
+        os.environ.setdefault("TAKEDOWN_PLATFORM_WEBHOOK_SECRET", secrets.token_urlsafe(24))
+        os.environ.setdefault("TAKEDOWN_PLATFORM_MEDIA_URL", f"{platform_url}/media/{{content_id}}")
+        os.environ.setdefault("TAKEDOWN_PLATFORM_WEBHOOK_URL", f"{platform_url}/takedown/actions")
     container = _container(check_schema=False)
     if container.settings.mode.value != "development":
         raise _fail("demo data is for development mode only")
@@ -485,12 +504,34 @@ def demo(
             f"  mailbox   {base}/console/mailbox   (e-mails to reporters land here, as admin; "
             "set TAKEDOWN_SMTP_HOST to send them)"
         )
+    if start_platform:
+        err.print(f"  platform  {platform_url}   (the demo platform: post, repost, report)")
     err.print("")
     for line in credentials:
         err.print(f"  {line}")
     err.print("")
-    if not no_serve:
+    if no_serve:
+        return
+    child = None
+    if start_platform:
+        child = subprocess.Popen(  # noqa: S603 - our own example, with our own interpreter
+            [sys.executable, str(platform_app)],
+            env={
+                **os.environ,
+                "DEMO_TAKEDOWN_URL": base,
+                "DEMO_API_KEY": container.demo_platform_key or "",
+                "DEMO_SECRET": os.environ["TAKEDOWN_PLATFORM_WEBHOOK_SECRET"],
+                "DEMO_DATA_DIR": str(container.settings.data_dir / "demo-platform"),
+                "DEMO_HOST": host,
+                "DEMO_PORT": str(port + 1),
+            },
+        )
+    try:
         serve(host=host, port=port)
+    finally:
+        if child is not None:
+            child.terminate()
+            child.wait(10)
 
 
 @app.command()

@@ -55,6 +55,8 @@ class Container:
     _videos: int = field(default=0, init=False)  # videos hashing or waiting (event loop only)
     clock: Clock = field(default_factory=Clock)
     """Every clock the process reads (``takedown.clock``): tests hand in one they move."""
+    demo_platform_key: str | None = None
+    """The demo platform's API key, once ``takedown demo`` made it (development only)."""
     listen_url: str = "http://127.0.0.1:8000"
     """Where this process listens (set by ``takedown serve``): the status links' address in
     development when ``TAKEDOWN_PUBLIC_URL`` is unset. Never taken from a request."""
