@@ -35,7 +35,7 @@ class Receiver:
 
 
 @contextmanager
-def receiver(secret: str = SECRET) -> Iterator[Receiver]:
+def receiver(secret: str = SECRET, port: int = 0) -> Iterator[Receiver]:
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -69,7 +69,7 @@ def receiver(secret: str = SECRET) -> Iterator[Receiver]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}/takedown/actions"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

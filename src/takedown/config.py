@@ -296,6 +296,16 @@ class Settings(BaseSettings):
         description="The secret shared with the platform that signs requests both ways "
         "(`Takedown-Signature`). Never logged.",
     )
+    enforcement_uploaders: str = Field(
+        "csam=suspend,ncii=suspend,other_illegal=strike,policy=strike",
+        description="What a confirmed violation does to each account that uploaded a copy, per "
+        "category: `suspend`, `strike` or `none` (as `category=what` pairs).",
+    )
+    enforcement_reposters: str = Field(
+        "csam=strike,ncii=strike,other_illegal=none,policy=none",
+        description="What it does to accounts that only reposted a copy, per category: "
+        "`strike` or `none`. Every copy is removed whatever these say.",
+    )
     platform_webhook_url: str | None = Field(
         None,
         description="Where takedown sends actions (remove, restrict, restore, suspend_account, "
@@ -337,6 +347,16 @@ class Settings(BaseSettings):
             unknown = set(_names(getattr(self, name))) - _CATEGORY_NAMES
             if unknown:
                 raise ValueError(f"{name}: unknown categories {sorted(unknown)}")
+        for name, allowed in (
+            ("enforcement_uploaders", {"suspend", "strike", "none"}),
+            ("enforcement_reposters", {"strike", "none"}),
+        ):
+            for pair in _names(getattr(self, name)):
+                category, _, what = pair.partition("=")
+                if category not in _CATEGORY_NAMES or what not in allowed:
+                    raise ValueError(
+                        f"{name}: {pair!r} is not category={'|'.join(sorted(allowed))}"
+                    )
         for pair in _names(self.review_blur_by_category):
             category, _, radius = pair.partition("=")
             if category not in _CATEGORY_NAMES or not radius.isdigit():
@@ -350,6 +370,14 @@ class Settings(BaseSettings):
                 "public_url must be an http:// or https:// address, e.g. https://safety.example.com"
             )
         return self
+
+    def account_policies(self) -> dict[str, tuple[str, str]]:
+        """Category → (what uploaders get, what reposters get)."""
+        uploaders = dict(p.partition("=")[::2] for p in _names(self.enforcement_uploaders))
+        reposters = dict(p.partition("=")[::2] for p in _names(self.enforcement_reposters))
+        return {
+            c: (uploaders.get(c, "none"), reposters.get(c, "none")) for c in sorted(_CATEGORY_NAMES)
+        }
 
     def blur_by_category(self) -> dict[str, int]:
         pairs = (p.partition("=") for p in _names(self.review_blur_by_category))

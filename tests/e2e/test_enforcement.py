@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from takedown.identity import Role, Scope
 from takedown.media import hash_image
-from tests.conftest import add_key, add_staff, console_login, make_settings
+from tests.conftest import add_key, add_staff, console_login, free_port, make_settings
 from tests.enforcement_support import SECRET, receiver
 from tests.media_support import at_megapixels, encode, photo
 from tests.review_support import bearer
@@ -446,3 +446,28 @@ def test_the_reporter_is_told_and_the_uploaders_other_content_is_queued(
 def _cases_of(container, content_id):
     with container.uow(readonly=True) as uow:
         return [uow.cases.get(c) for c in uow.cases.case_ids_for_content(content_id)]
+
+
+def test_a_receiver_that_is_down_gets_every_action_once_it_is_up(
+    live_server, container, people, hook
+):
+    lead, platform = people
+    port = free_port()
+    deliverer = container.make_deliverer()
+    deliverer.settings = replace(deliverer.settings, url=f"http://127.0.0.1:{port}/actions")
+    with live_server.client() as client:
+        _reposts(container, "post-down", 5, random.Random(6))
+        case = _violation(client, platform, lead, "post-down")
+        wait_until(
+            lambda: min(a.attempts for a in _actions(container, case)) >= 2,
+            timeout=30,
+            what="refused connections counted",
+        )
+        assert "Connection refused" in (_actions(container, case)[0].last_error or "")
+        with receiver(port=port) as up:
+            wait_until(
+                lambda: all(a.state == "delivered" for a in _actions(container, case)),
+                timeout=30,
+                what="delivery once the receiver is up",
+            )
+            assert len(up.of_type("remove")) == 6 and up.repeats == 0

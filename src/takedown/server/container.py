@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from takedown.cases import Category, Priority, ReporterEmailQueued, ReviewPolicy, TriagePolicy
-from takedown.cases.enforcement import AccountsSuspended
+from takedown.cases.enforcement import AccountPolicy, AccountsSuspended
 from takedown.clock import Clock
 from takedown.config import Settings, category_set
 from takedown.identity import Principal
@@ -146,7 +146,15 @@ class Container:
 
     @cached_property
     def enforcement(self) -> EnforcementContext:
-        return EnforcementContext(media=self.registry_media)
+        policies = {
+            Category(category): AccountPolicy(
+                suspend_uploaders=uploaders == "suspend",
+                strike_uploaders=uploaders == "strike",
+                strike_reposters=reposters == "strike",
+            )
+            for category, (uploaders, reposters) in self.settings.account_policies().items()
+        }
+        return EnforcementContext(media=self.registry_media, policies=policies)
 
     @cached_property
     def review_settings(self) -> ReviewSettings:
