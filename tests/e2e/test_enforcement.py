@@ -5,6 +5,7 @@ pulled instead, and the next upload of the media is blocked."""
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import replace
 
@@ -38,6 +39,7 @@ def settings(database_url, tmp_path, hook):
         review_sample_percent=0,
         action_batch_size=500,
         action_backoff_seconds=0.2,
+        mailbox=True,
     )
 
 
@@ -420,7 +422,12 @@ def test_the_reporter_is_told_and_the_uploaders_other_content_is_queued(
         receipt = client.post(
             "/v1/reports",
             headers=bearer(platform),
-            json={"content_id": "bad-1", "category": "csam", "reporter_role": "user"},
+            json={
+                "content_id": "bad-1",
+                "category": "csam",
+                "reporter_role": "user",
+                "contact": {"email": "reporter@example.org"},
+            },
         ).json()
         client.post(f"/v1/cases/{receipt['case_id']}/claim", headers=bearer(lead))
         client.post(
@@ -434,6 +441,13 @@ def test_the_reporter_is_told_and_the_uploaders_other_content_is_queued(
         )
         status = client.get(receipt["status_url"].replace(live_server.url, ""))
         assert "removed it, with 2 other copies" in status.text
+        wait_until(
+            lambda: any("was removed" in e["subject"] for e in _emails(container)),
+            timeout=30,
+            what="the reporter's e-mail about the removal",
+        )
+        [told] = [e for e in _emails(container) if "was removed" in e["subject"]]
+        assert told["to"] == "reporter@example.org" and "(3 in all)" in told["body"]
         [queued] = _cases_of(container, "also-theirs")
         assert queued.status == "open"
         assert "prior_removals" in [r["code"] for r in queued.reasons]
@@ -471,3 +485,10 @@ def test_a_receiver_that_is_down_gets_every_action_once_it_is_up(
                 what="delivery once the receiver is up",
             )
             assert len(up.of_type("remove")) == 6 and up.repeats == 0
+
+
+def _emails(container) -> list[dict]:
+    """The e-mails to reporters queued in the outbox (this test process sends none)."""
+    with container.uow(readonly=True) as uow:
+        rows = uow.raw.all("SELECT payload FROM outbox WHERE event_type = 'cases.reporter_email'")
+    return [json.loads(p) if isinstance(p, str) else p for (p,) in rows]

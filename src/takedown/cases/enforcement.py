@@ -51,6 +51,16 @@ class AccountsSuspended:
     accounts: list[str]
 
 
+@dataclass(frozen=True)
+class ContentRemoved:
+    """The platform took content of a case down (its remove actions were delivered): the
+    reporters who gave an address are told."""
+
+    event_type: ClassVar[str] = "enforcement.content_removed"
+    case_id: int
+    content_ids: list[str]
+
+
 class ActionType(StrEnum):
     remove = "remove"  # take the content down
     restrict = "restrict"  # interim: not shown to others, not recommended, no ads

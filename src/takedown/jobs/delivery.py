@@ -26,6 +26,7 @@ from functools import partial
 from typing import Any
 
 from takedown.cases import case_number
+from takedown.cases.enforcement import ContentRemoved
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.identity import SIGNATURE_HEADER, sign
 from takedown.store.db import Database
@@ -120,7 +121,7 @@ class Deliverer:
         ids = [a.id for a in batch]
         done = self.clock.now()
         if error is None:
-            self._write(partial(_delivered, ids=ids, at=done))
+            self._write(partial(_delivered, batch=batch, at=done))
         else:
             attempts = min(a.attempts for a in batch) + 1
             wait = min(s.max_backoff_seconds, s.backoff_seconds * 2 ** (attempts - 1))
@@ -190,8 +191,19 @@ def _claim(uow: SqlAlchemyUnitOfWork, *, now: Any, until: Any, limit: int) -> li
     return uow.actions.claim_due(now=now, until=until, limit=limit)
 
 
-def _delivered(uow: SqlAlchemyUnitOfWork, *, ids: list[int], at: Any) -> None:
-    uow.actions.delivered(ids, at=at)
+def _delivered(uow: SqlAlchemyUnitOfWork, *, batch: list[ActionRecord], at: Any) -> None:
+    uow.actions.delivered([a.id for a in batch], at=at)
+    publish_removals(uow, batch)
+
+
+def publish_removals(uow: SqlAlchemyUnitOfWork, done: list[ActionRecord]) -> None:
+    """``ContentRemoved`` for each case whose remove actions are among ``done``."""
+    removed: dict[int, list[str]] = {}
+    for action in done:
+        if action.type == "remove" and action.content_id:
+            removed.setdefault(action.case_id, []).append(action.content_id)
+    for case_id, content_ids in removed.items():
+        uow.publish(ContentRemoved(case_id=case_id, content_ids=content_ids))
 
 
 def _failed(

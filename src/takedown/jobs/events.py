@@ -10,7 +10,12 @@ from takedown.cases import (
     ReporterEmailQueued,
     ReportReceived,
 )
-from takedown.cases.enforcement import AccountsSuspended, ActionsPlanned, ConfirmedMediaBanked
+from takedown.cases.enforcement import (
+    AccountsSuspended,
+    ActionsPlanned,
+    ConfirmedMediaBanked,
+    ContentRemoved,
+)
 from takedown.cases.review import (
     AppealDecided,
     CaseAppealed,
@@ -37,6 +42,7 @@ SYSTEM_EVENTS = EventCatalogue(
         ReporterEmailQueued,  # sent by the worker that has the mail settings
         BankEntriesAdded,  # retroactive matching, by every worker (``services.retro``)
         AccountsSuspended,  # their other content queued for review (``services.retro``)
+        ContentRemoved,  # reporters told by e-mail (``services.reports.notices``)
     ],
     record_only=[
         UserCreated,

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from takedown.cases import Category, Priority, ReporterEmailQueued, ReviewPolicy, TriagePolicy
-from takedown.cases.enforcement import AccountPolicy, AccountsSuspended
+from takedown.cases.enforcement import AccountPolicy, AccountsSuspended, ContentRemoved
 from takedown.clock import Clock
 from takedown.config import Settings, category_set
 from takedown.identity import Principal
@@ -77,6 +77,24 @@ class Container:
             self.registry.register(BankEntriesAdded, self._match_registry)
         if AccountsSuspended.event_type in self.registry.catalogue.handled:
             self.registry.register(AccountsSuspended, self._queue_suspended)
+        if ContentRemoved.event_type in self.registry.catalogue.handled:
+            self.registry.register(ContentRemoved, self._tell_removed)
+
+    def _tell_removed(self, event: ContentRemoved, ctx: HandlerContext) -> None:
+        """Reporters of removed content who gave an address are told, by e-mail."""
+        if not self.review_settings.email:
+            return
+        uow = ctx.uow
+        removed = set(event.content_ids)
+        copies = sum(1 for a in uow.actions.for_case(event.case_id) if a.type == "remove")
+        told: set[str] = set()
+        for report in uow.reports.for_case(event.case_id):
+            address = report.contact_email
+            if address and address not in told and report.content_id in removed:
+                told.add(address)
+                uow.publish(
+                    reports.removal_notice(case_id=event.case_id, to=address, copies=copies)
+                )
 
     def _queue_suspended(self, event: AccountsSuspended, ctx: HandlerContext) -> None:
         """A suspended account's other content goes to review (``services.retro``)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from takedown.identity import Permission, Principal, require
+from takedown.jobs.delivery import publish_removals
 from takedown.services import audit
 from takedown.services.errors import InvalidInput, NotFound
 from takedown.store.enforcement_repos import ActionRecord
@@ -33,9 +34,12 @@ def ack(
     """The platform carried out ``action_id``: it is delivered (again: no change)."""
     require(actor, Permission.actions_pull)
     with uow:
+        before = uow.actions.by_action_id(action_id)
         done = uow.actions.ack(action_id, at=now)
         if done is None:
             raise NotFound(f"no action {action_id}")
+        if before is not None and before.state != "delivered":
+            publish_removals(uow, [done])
         uow.commit()
     return done
 

@@ -25,7 +25,7 @@ from takedown.services.reports.links import (
     status_url,
     unstamped_status_token,
 )
-from takedown.services.reports.notices import next_step
+from takedown.services.reports.notices import next_step, removal_notice
 from takedown.services.reports.status import StatusView, reply, status
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "next_step",
     "prepare",
     "record_stats",
+    "removal_notice",
     "reply",
     "status",
     "status_digest",

@@ -90,6 +90,21 @@ def acknowledgment(
     )
 
 
+def removal_notice(*, case_id: int, to: str, copies: int) -> ReporterEmailQueued:
+    """The e-mail that tells a reporter the content they reported was taken down."""
+    number = case_number(case_id)
+    others = (
+        f" Every copy we found is being taken down with it ({copies} in all)." if copies > 1 else ""
+    )
+    return ReporterEmailQueued(
+        case_id=case_id,
+        to=to,
+        subject=f"The content you reported ({number}) was removed",
+        body=f"The content you reported in case {number} was removed.{others}\n"
+        "Your status page (the link in our first e-mail) shows it.\n",
+    )
+
+
 def decision_notice(*, case_id: int, to: str, decision: Decision) -> ReporterEmailQueued:
     """The e-mail that tells a reporter a case they reported was decided: the statement of
     reasons, as the reviewer sent it (or the automatic confirmation's)."""
