@@ -34,7 +34,7 @@ from takedown.cases.enforcement import (
     plan_restrict,
     plan_violation,
 )
-from takedown.matching import BankPolicy, SignalType
+from takedown.matching import VIDEO_FRAME_SHARE, BankPolicy, SignalType
 from takedown.matching.pdq_index import PdqIndex
 from takedown.store.db import Database
 from takedown.store.uow import SqlAlchemyUnitOfWork
@@ -55,6 +55,8 @@ class RegistryMediaIndex:
         self._lock = threading.Lock()
         self._index = PdqIndex()
         self._top = 0
+        self._frames = PdqIndex()  # registered videos' frames, by frame id
+        self._frames_top = 0
 
     def warm(self, db: Database) -> None:
         try:
@@ -70,7 +72,40 @@ class RegistryMediaIndex:
                 self._index.add([i for i, _ in page], [p for _, p in page])
                 self._top = page[-1][0]
             if len(page) < PAGE:
+                break
+        while True:
+            frames = uow.registry.frames_after(self._frames_top, limit=PAGE)
+            if frames:
+                self._frames.add([i for i, _, _ in frames], [p for _, _, p in frames])
+                self._frames_top = frames[-1][0]
+            if len(frames) < PAGE:
                 return
+
+    def matching_videos(
+        self,
+        uow: SqlAlchemyUnitOfWork,
+        frames: list[str],
+        threshold: int,
+        share: float = VIDEO_FRAME_SHARE,
+    ) -> list[str]:
+        """Content ids of registered videos that share at least ``share`` of their frames
+        with ``frames`` (a confirmed video's), or of whose frames ``share`` are among theirs:
+        a re-encoding, and a clip cut from it (vPDQ's rule, both ways)."""
+        if not frames:
+            return []
+        with self._lock:
+            self._catch_up(uow)
+            found = {i for pdq in frames for i, _ in self._frames.search(pdq, threshold)}
+        candidates = {c for c, _ in uow.registry.frames_by_id(sorted(found))}
+        queries = [int(p, 16) for p in frames]
+        out = []
+        for content_id, theirs in uow.registry.frames(sorted(candidates)).items():
+            values = [int(p, 16) for p in theirs]
+            ours_found = sum(_near(q, values, threshold) for q in queries) / len(queries)
+            theirs_found = sum(_near(v, queries, threshold) for v in values) / len(values)
+            if max(ours_found, theirs_found) >= share:
+                out.append(content_id)
+        return out
 
     def matching(self, uow: SqlAlchemyUnitOfWork, pdqs: list[str], threshold: int) -> list[str]:
         """Content ids of registered items within ``threshold`` bits of any of ``pdqs``."""
@@ -87,6 +122,10 @@ class RegistryMediaIndex:
             if current is not None
             and any((int(current, 16) ^ q).bit_count() <= threshold for q in queries)
         ]
+
+
+def _near(value: int, pool: list[int], threshold: int) -> bool:
+    return any((value ^ other).bit_count() <= threshold for other in pool)
 
 
 @dataclass(frozen=True)
@@ -111,6 +150,8 @@ def takedown_set(
         matched += uow.registry.with_digest(column, values) if values else []
     pdqs = [h["pdq"] for h in media if h.get("pdq")]
     matched += ctx.media.matching(uow, pdqs, ctx.pdq_threshold)
+    for frames in uow.registry.frames(list(known)).values():
+        matched += ctx.media.matching_videos(uow, frames, ctx.pdq_threshold)
     copies = uow.registry.items([c for c in dict.fromkeys(matched) if c not in known])
     return TakedownSet(tuple(_families(uow, seeds + copies)))
 
@@ -234,6 +275,10 @@ def _bank_media(uow: SqlAlchemyUnitOfWork, category: Category, content_ids: list
             value = hashes.get(str(signal))
             if value:
                 entries.append((signal, value, "confirmed", ""))
+    # A video's frames: a re-encoded upload matches the bank by them (``video_matches``).
+    for frames in uow.registry.frames(content_ids).values():
+        entries += [(SignalType.pdq, pdq, "confirmed video frame", "") for pdq in frames]
+    entries = list({(s, v): (s, v, src, n) for s, v, src, n in entries}.values())
     if not entries:
         return
     name, policy = CONFIRMED_BANKS[category]

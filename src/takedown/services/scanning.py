@@ -109,6 +109,7 @@ class Scan:
     parent_content_id: str | None
     result: ScanResult
     registry: dict[str, object]
+    frames: list[str] | None = None  # a video's strong frames' PDQ hashes
 
 
 def analyse_media(
@@ -164,6 +165,9 @@ def analyse_media(
             frames_matched=frames_matched,
         ),
         registry={**record, "md5": hashes.md5, "sha256": hashes.sha256},
+        frames=[f.pdq.hex for f in hashes.frames if not f.pdq.weak]
+        if isinstance(hashes, VideoHashes)
+        else None,
     )
 
 
@@ -210,6 +214,8 @@ def record_scan(
         hashes=scan.registry,
         scanned=True,
     )
+    if scan.frames is not None:
+        uow.registry.set_frames(scan.content_id, scan.frames)
     result = scan.result
     if result.matches:
         _record_match(

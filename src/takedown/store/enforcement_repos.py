@@ -302,6 +302,52 @@ class RegistryRepository(RawRepository):
                 out.append({k: str(v) for k, v in found.items() if v})
         return out
 
+    def set_frames(self, content_id: str, pdqs: list[str]) -> None:
+        """A scanned video's frame hashes, replacing any it had."""
+        raw = self._raw
+        raw.write("DELETE FROM content_frames WHERE content_id = :c", {"c": content_id})
+        if pdqs:
+            raw.write_many(
+                "INSERT INTO content_frames (content_id, pdq) VALUES (:c, :pdq)",
+                [{"c": content_id, "pdq": p} for p in pdqs],
+            )
+
+    def frames(self, content_ids: list[str]) -> dict[str, list[str]]:
+        """Content id → its frames' PDQ hashes, for those of ``content_ids`` that have any."""
+        out: dict[str, list[str]] = {}
+        for start in range(0, len(content_ids), CHUNK):
+            marks, names = _marks("c", content_ids[start : start + CHUNK])
+            for c, pdq in self._raw.all(
+                "SELECT content_id, pdq FROM content_frames "  # noqa: S608 - placeholders only
+                f"WHERE content_id IN ({marks}) ORDER BY id",
+                names,
+            ):
+                out.setdefault(str(c), []).append(str(pdq))
+        return out
+
+    def frames_by_id(self, ids: list[int]) -> list[tuple[str, str]]:
+        """(content id, PDQ) of the frames ``ids``."""
+        out: list[tuple[str, str]] = []
+        for start in range(0, len(ids), CHUNK):
+            marks, names = _marks("i", ids[start : start + CHUNK])
+            out += [
+                (str(c), str(p))
+                for c, p in self._raw.all(
+                    f"SELECT content_id, pdq FROM content_frames WHERE id IN ({marks})",  # noqa: S608
+                    names,
+                )
+            ]
+        return out
+
+    def frames_after(self, after: int, *, limit: int) -> list[tuple[int, str, str]]:
+        """(frame id, content id, PDQ) of frames with an id above ``after``."""
+        rows = self._raw.all(
+            "SELECT id, content_id, pdq FROM content_frames WHERE id > :after "
+            "ORDER BY id LIMIT :limit",
+            {"after": after, "limit": limit},
+        )
+        return [(int(i), str(c), str(p)) for i, c, p in rows]
+
     def of_account(self, account_id: str, *, limit: int) -> list[str]:
         """Content ids the account has in the registry, oldest first."""
         rows = self._raw.all(

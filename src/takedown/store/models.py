@@ -340,6 +340,17 @@ class ActionRow(Base):
     )
 
 
+class ContentFrameRow(Base):
+    """The PDQ hashes of a registered video's sampled frames (strong ones only), so a
+    violation finds the video's re-encoded copies."""
+
+    __tablename__ = "content_frames"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    content_id: Mapped[str] = mapped_column(String(256), index=True)
+    pdq: Mapped[str] = mapped_column(String(64))
+
+
 class QaSampleRow(Base):
     """A single reviewer's decision drawn for a second look (the decision stands meanwhile);
     ``agrees`` is the second reviewer's verdict."""

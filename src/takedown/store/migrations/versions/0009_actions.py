@@ -1,4 +1,5 @@
-"""actions: what enforcement asks the platform to do, each with a state, attempts and times
+"""actions: what enforcement asks the platform to do, each with a state, attempts and times;
+and the frame hashes of registered videos (a violation's copies are found by them)
 
 Revision ID: 0009
 Revises: 0008
@@ -48,6 +49,14 @@ def upgrade() -> None:
         postgresql_where=sa.text("state = 'pending'"),
     )
     op.create_index("ix_actions_case_id", "actions", ["case_id"])
+    op.create_table(
+        "content_frames",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("content_id", sa.String(length=256), nullable=False),
+        sa.Column("pdq", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_content_frames_content_id", "content_frames", ["content_id"])
     op.create_index(
         "ix_actions_failed",
         "actions",
@@ -58,4 +67,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("content_frames")
     op.drop_table("actions")
