@@ -306,6 +306,25 @@ class Settings(BaseSettings):
         description="What it does to accounts that only reposted a copy, per category: "
         "`strike` or `none`. Every copy is removed whatever these say.",
     )
+    evidence_key: str | None = Field(
+        None,
+        repr=False,
+        description="The evidence vault's master key: 64 hex digits (`takedown evidence "
+        "new-key` prints one). Required in production; without it nothing is preserved. Never "
+        "logged.",
+    )
+    evidence_old_keys: str | None = Field(
+        None,
+        repr=False,
+        description="Earlier master keys (comma-separated), still read while `takedown evidence "
+        "rotate` re-wraps the items they sealed.",
+    )
+    evidence_retention_days: int = Field(
+        365,
+        ge=365,
+        description="How long preserved evidence is kept from the report (the law asks for a "
+        "year at least); a legal hold keeps it longer.",
+    )
     platform_webhook_url: str | None = Field(
         None,
         description="Where takedown sends actions (remove, restrict, restore, suspend_account, "
@@ -410,6 +429,11 @@ class Settings(BaseSettings):
             raise ConfigError("TAKEDOWN_SESSION_COOKIE_SECURE=false is not allowed in production")
         if self.mailbox:
             raise ConfigError("TAKEDOWN_MAILBOX is for development only; set TAKEDOWN_SMTP_HOST")
+        if not self.evidence_key:
+            raise ConfigError(
+                "TAKEDOWN_EVIDENCE_KEY is required in production: evidence of confirmed CSAM "
+                "must be preserved for a year (make one with `takedown evidence new-key`)"
+            )
         if not self.public_url:
             raise ConfigError(
                 "TAKEDOWN_PUBLIC_URL is required in production: it is the address in every "

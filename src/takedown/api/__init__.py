@@ -5,6 +5,7 @@ from takedown.api import (
     actions,
     audit,
     banks,
+    evidence,
     health,
     keys,
     reports,
@@ -23,6 +24,7 @@ routers = [
     banks.router,
     review.router,
     actions.router,
+    evidence.router,
 ]
 
 __all__ = ["routers"]

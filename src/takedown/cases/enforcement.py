@@ -61,6 +61,16 @@ class ContentRemoved:
     content_ids: list[str]
 
 
+@dataclass(frozen=True)
+class EvidenceWanted:
+    """A case's media (and, once confirmed, its metadata) is to be preserved: it became P0,
+    or was confirmed (``services.evidence``)."""
+
+    event_type: ClassVar[str] = "evidence.wanted"
+    case_id: int
+    confirmed: bool
+
+
 class ActionType(StrEnum):
     remove = "remove"  # take the content down
     restrict = "restrict"  # interim: not shown to others, not recommended, no ads

@@ -190,6 +190,45 @@ def worker() -> None:
         container.db.dispose()
 
 
+evidence_app = typer.Typer(
+    help="The evidence vault: keys, rotation, purging.", no_args_is_help=True
+)
+app.add_typer(evidence_app, name="evidence")
+
+
+@evidence_app.command("new-key")
+def evidence_new_key() -> None:
+    """Print a new master key (64 hex digits) for TAKEDOWN_EVIDENCE_KEY. Keep it secret and
+    kept: evidence sealed with it cannot be opened without it."""
+    from takedown.evidence import MasterKey
+
+    typer.echo(MasterKey.new().hex)
+
+
+@evidence_app.command("rotate")
+def evidence_rotate() -> None:
+    """Re-wrap every item's data key with TAKEDOWN_EVIDENCE_KEY, reading the old ones from
+    TAKEDOWN_EVIDENCE_OLD_KEYS (the media is not decrypted). Then drop the old keys."""
+    from takedown.services import evidence
+
+    container = _container()
+    if container.vault is None:
+        raise _fail("set TAKEDOWN_EVIDENCE_KEY to the new key and TAKEDOWN_EVIDENCE_OLD_KEYS")
+    done = _run(evidence.rotate, uow=container.uow(), vault=container.vault)
+    err.print(f"re-wrapped {done} evidence items with key {container.vault.key.fingerprint}")
+
+
+@evidence_app.command("purge")
+def evidence_purge() -> None:
+    """Delete expired evidence not under a legal hold, and what cases closed with no violation
+    hold; each deletion is audited. Run it daily (cron, a systemd timer)."""
+    from takedown.services import evidence
+
+    container = _container()
+    done = _run(evidence.purge, uow=container.uow(), now=container.clock.now())
+    err.print(f"purged {done} evidence items")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the schema to this version's head."""
@@ -480,6 +519,16 @@ def demo(
     if not os.environ.get("TAKEDOWN_SMTP_HOST"):
         # E-mails to reporters land in a mailbox the console shows (development only).
         os.environ.setdefault("TAKEDOWN_MAILBOX", "true")
+    if not os.environ.get("TAKEDOWN_EVIDENCE_KEY"):
+        # Demo mode only: a vault key kept beside the demo's data, made on the first run.
+        key_file = Path(os.environ.get("TAKEDOWN_DATA_DIR", "./data")) / "demo" / "evidence.key"
+        if not key_file.exists():
+            from takedown.evidence import MasterKey
+
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(MasterKey.new().hex + "\n")
+            key_file.chmod(0o600)
+        os.environ["TAKEDOWN_EVIDENCE_KEY"] = key_file.read_text().strip()
     platform_app = Path(__file__).resolve().parents[3] / "examples" / "demo_platform" / "app.py"
     platform_url = f"http://{host}:{port + 1}"
     start_platform = platform and not no_serve and platform_app.exists()

@@ -68,6 +68,8 @@ class Permission(StrEnum):
     appeals_submit = "appeals:submit"  # a platform posts an uploader's appeal
     actions_pull = "actions:pull"  # a platform pulls and acknowledges its actions
     actions_manage = "actions:manage"  # see failed deliveries and retry them
+    evidence_read = "evidence:read"  # list and open a case's preserved evidence
+    evidence_hold = "evidence:hold"  # set and lift legal holds
 
 
 _STAFF = frozenset({Permission.console_view, Permission.account_self, Permission.reports_submit})
@@ -82,11 +84,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | {
         Permission.cases_lead,
         Permission.actions_manage,
+        Permission.evidence_read,
         Permission.audit_read,
         Permission.banks_read,
         Permission.banks_manage,
     },
-    Role.compliance: _STAFF | {Permission.cases_read, Permission.audit_read, Permission.banks_read},
+    Role.compliance: _STAFF
+    | {
+        Permission.cases_read,
+        Permission.audit_read,
+        Permission.banks_read,
+        Permission.evidence_read,
+        Permission.evidence_hold,
+    },
     Role.admin: _STAFF
     | {
         Permission.users_manage,

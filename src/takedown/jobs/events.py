@@ -15,6 +15,7 @@ from takedown.cases.enforcement import (
     ActionsPlanned,
     ConfirmedMediaBanked,
     ContentRemoved,
+    EvidenceWanted,
 )
 from takedown.cases.review import (
     AppealDecided,
@@ -43,6 +44,7 @@ SYSTEM_EVENTS = EventCatalogue(
         BankEntriesAdded,  # retroactive matching, by every worker (``services.retro``)
         AccountsSuspended,  # their other content queued for review (``services.retro``)
         ContentRemoved,  # reporters told by e-mail (``services.reports.notices``)
+        EvidenceWanted,  # media fetched and sealed (``services.evidence``)
     ],
     record_only=[
         UserCreated,

@@ -14,15 +14,21 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from takedown.cases import Category, Priority, ReporterEmailQueued, ReviewPolicy, TriagePolicy
-from takedown.cases.enforcement import AccountPolicy, AccountsSuspended, ContentRemoved
+from takedown.cases.enforcement import (
+    AccountPolicy,
+    AccountsSuspended,
+    ContentRemoved,
+    EvidenceWanted,
+)
 from takedown.clock import Clock
 from takedown.config import Settings, category_set
+from takedown.evidence import MasterKey
 from takedown.identity import Principal
 from takedown.jobs import SYSTEM_EVENTS, HandlerContext, HandlerRegistry, RetryPolicy, Worker
 from takedown.jobs.delivery import Deliverer, DeliverySettings
 from takedown.matching import BankEntriesAdded, BankIndexes
 from takedown.server.auth_cache import CredentialCache
-from takedown.services import reports, retro
+from takedown.services import evidence, reports, retro
 from takedown.services.accounts import LoginPolicy
 from takedown.services.case_media import CaseMediaIndex
 from takedown.services.enforcement import EnforcementContext, RegistryMediaIndex
@@ -79,6 +85,35 @@ class Container:
             self.registry.register(AccountsSuspended, self._queue_suspended)
         if ContentRemoved.event_type in self.registry.catalogue.handled:
             self.registry.register(ContentRemoved, self._tell_removed)
+        if EvidenceWanted.event_type in self.registry.catalogue.handled:
+            self.registry.register(EvidenceWanted, self._preserve)
+
+    def _preserve(self, event: EvidenceWanted, ctx: HandlerContext) -> None:
+        """Fetch and seal a case's media (``services.evidence``), where a key is set."""
+        vault = self.vault
+        if vault is None:
+            return
+        evidence.preserve_case(
+            ctx.uow,
+            case_id=event.case_id,
+            vault=vault,
+            media=self.media_settings,
+            now=self.clock.now(),
+            confirmed=event.confirmed,
+        )
+
+    @cached_property
+    def vault(self) -> evidence.Vault | None:
+        """The evidence vault's keys (``TAKEDOWN_EVIDENCE_KEY``); None: nothing is preserved."""
+        s = self.settings
+        if not s.evidence_key:
+            return None
+        old = [k for k in (s.evidence_old_keys or "").split(",") if k.strip()]
+        return evidence.Vault(
+            key=MasterKey.from_hex(s.evidence_key),
+            old_keys=tuple(MasterKey.from_hex(k) for k in old),
+            retention=timedelta(days=s.evidence_retention_days),
+        )
 
     def _tell_removed(self, event: ContentRemoved, ctx: HandlerContext) -> None:
         """Reporters of removed content who gave an address are told, by e-mail."""
@@ -278,6 +313,7 @@ class Container:
             case_media=self.case_media,
             clock=self.clock,
             enforcement=self.enforcement,
+            preserve_evidence=self.vault is not None and bool(self.settings.platform_media_url),
         )
 
     async def run_work(self, work: Work[T]) -> T:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from takedown.cases import RoleNotAllowed
+from takedown.evidence import VaultError
 from takedown.identity import IdentityError, NotAuthenticated, WeakPassword
 from takedown.media import MediaError, TooLarge
 from takedown.server.context import request_id_var
@@ -230,6 +231,12 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
     @app.exception_handler(WriterStopped)
     async def _writer(request: Request, exc: WriterStopped) -> Response:
         return error_response(503, "unavailable", "the server is shutting down; try again")
+
+    @app.exception_handler(VaultError)
+    async def _vault(request: Request, exc: VaultError) -> Response:
+        # Loud on purpose: preserved evidence that the configured keys cannot open.
+        log.error("the evidence vault refused", extra={"error": str(exc)})
+        return error_response(500, "evidence_key", str(exc))
 
     @app.exception_handler(MediaError)
     async def _media(request: Request, exc: MediaError) -> Response:

@@ -27,6 +27,7 @@ from takedown.cases.enforcement import (
     ActionsPlanned,
     ActionType,
     ConfirmedMediaBanked,
+    EvidenceWanted,
     Plan,
     SetItem,
     TakedownSet,
@@ -204,6 +205,8 @@ def enforce(
         # An automatic confirmation rests on a bank that knows the media already.
         _bank_media(uow, decision.category, content_ids)
     uow.publish(ActionsPlanned(case_id=case_id, actions=len(plan.actions)))
+    if decision.category is Category.csam:
+        uow.publish(EvidenceWanted(case_id=case_id, confirmed=True))
     suspended = [a.account_id for a in plan.of_type(ActionType.suspend_account) if a.account_id]
     if suspended:
         uow.publish(

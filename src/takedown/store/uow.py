@@ -35,6 +35,7 @@ from takedown.store.case_repos import (
 )
 from takedown.store.db import Database
 from takedown.store.enforcement_repos import ActionRepository, RegistryRepository
+from takedown.store.evidence_repos import EvidenceRepository
 from takedown.store.matching_repos import (
     BankEntryRepository,
     BankRepository,
@@ -183,6 +184,7 @@ class SqlAlchemyUnitOfWork:
     review = _repository(ReviewRepository)
     actions = _repository(ActionRepository)
     registry = _repository(RegistryRepository)
+    evidence = _repository(EvidenceRepository)
 
     def _begun(self) -> Connection:
         """The held connection, once ``begin()`` has started its transaction (the driver runs

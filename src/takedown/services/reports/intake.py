@@ -42,6 +42,7 @@ from takedown.cases import (
     allowed_roles,
     missing_for_valid_ncii,
 )
+from takedown.cases.enforcement import EvidenceWanted
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.identity import Permission, Principal, PrincipalKind, require
 from takedown.matching import BankIndexes, ContentItem, Match, SignalType, confirming
@@ -145,6 +146,8 @@ class IntakeContext:
     case_media: CaseMediaIndex | None = None
     # An automatic confirmation becomes actions on the platform (None: none).
     enforcement: EnforcementContext | None = None
+    # P0 cases have their media preserved (an evidence key and a media address are set).
+    preserve_evidence: bool = False
 
 
 def clean_text(value: str | None, field_name: str, limit: int) -> str | None:
@@ -481,6 +484,13 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
             new_case=case is None,
         )
     )
+    if (
+        ctx.preserve_evidence
+        and after.priority is Priority.p0
+        and (case is None or case.priority is not Priority.p0)
+    ):
+        # A case that becomes P0 has its media preserved at once (``services.evidence``).
+        uow.publish(EvidenceWanted(case_id=after.id, confirmed=False))
     if ctx.email and r.contact_email:
         uow.publish(
             acknowledgment(
