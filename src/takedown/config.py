@@ -429,13 +429,13 @@ class Settings(BaseSettings):
             raise ConfigError("TAKEDOWN_SESSION_COOKIE_SECURE=false is not allowed in production")
         if self.mailbox:
             raise ConfigError("TAKEDOWN_MAILBOX is for development only; set TAKEDOWN_SMTP_HOST")
-        if not self.evidence_key:
-            raise ConfigError(
-                "TAKEDOWN_EVIDENCE_KEY is required in production: evidence of confirmed CSAM "
-                "must be preserved for a year (make one with `takedown evidence new-key`)"
-            )
         if not self.public_url:
             raise ConfigError(
                 "TAKEDOWN_PUBLIC_URL is required in production: it is the address in every "
                 "reporter's status link (e.g. https://safety.example.com)"
+            )
+        if not self.evidence_key:
+            raise ConfigError(
+                "TAKEDOWN_EVIDENCE_KEY is required in production: evidence of confirmed CSAM "
+                "must be preserved for a year (make one with `takedown evidence new-key`)"
             )

@@ -75,8 +75,15 @@ def test_status_links_use_the_configured_address_never_the_host_header(server):
 def test_production_refuses_to_start_without_a_public_url(tmp_path):
     with pytest.raises(ConfigError, match="TAKEDOWN_PUBLIC_URL"):
         Settings(mode="production", data_dir=tmp_path).check_production()
+    with pytest.raises(ConfigError, match="TAKEDOWN_EVIDENCE_KEY"):
+        Settings(
+            mode="production", data_dir=tmp_path, public_url="https://safety.example.com"
+        ).check_production()
     Settings(
-        mode="production", data_dir=tmp_path, public_url="https://safety.example.com"
+        mode="production",
+        data_dir=tmp_path,
+        public_url="https://safety.example.com",
+        evidence_key="ab" * 32,
     ).check_production()
     with pytest.raises(ValueError, match="public_url"):
         Settings(public_url="javascript:alert(1)")
