@@ -17,6 +17,7 @@ from takedown.identity import Role, Scope
 from takedown.services import accounts
 from tests.conftest import OPERATOR, PASSWORD, add_key, add_staff, make_settings
 from tests.review_support import SECRET, file_report, platform_media
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -128,7 +129,8 @@ def test_a_reviewer_claims_the_top_case_reveals_it_and_decides(
     blurred = ana.locator("img.blurred")
     blurred.wait_for()
     assert "/blurred/" in blurred.get_attribute("src")
-    ana.wait_for_function("document.querySelector('img.blurred').naturalWidth > 0")
+    # Polled from here: the page's CSP forbids the eval that wait_for_function's polling uses.
+    wait_until(lambda: blurred.evaluate("img => img.naturalWidth") > 0, what="the rendition")
     ana.screenshot(path=str(shots / "review-case.png"), full_page=False)
     assert (shots / "review-case.png").stat().st_size > 10_000
 
@@ -138,7 +140,7 @@ def test_a_reviewer_claims_the_top_case_reveals_it_and_decides(
     ana.get_by_role("button", name="Reveal this item").click()
     original = ana.locator("img.original")
     original.wait_for()
-    ana.wait_for_function("document.querySelector('img.original').naturalWidth === 640")
+    wait_until(lambda: original.evaluate("img => img.naturalWidth") == 640, what="the original")
     assert "Revealed today: 1" in ana.locator("header").inner_text()
 
     # A second reviewer cannot claim the case ana holds.
