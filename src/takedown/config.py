@@ -360,6 +360,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_mode(self) -> Settings:
+        keys = [self.evidence_key or "", *(self.evidence_old_keys or "").split(",")]
+        for key in (k.strip() for k in keys):
+            if key and not re.fullmatch(r"[0-9a-fA-F]{64}", key):
+                raise ValueError(
+                    "evidence keys are 64 hex digits (make one with `takedown evidence new-key`)"
+                )
         if self.action_lease_seconds <= self.action_timeout_seconds:
             raise ValueError("action_lease_seconds must be longer than action_timeout_seconds")
         for name in ("review_grayscale_categories", "review_warning_categories"):

@@ -144,3 +144,27 @@ def test_users_enable_brings_a_disabled_account_back_and_the_last_admin_stays(
     assert enabled.returncode == 0 and "enabled rev" in enabled.stderr
     with container.uow(readonly=True) as uow:
         assert uow.users.get_by_name("rev").active
+
+
+def test_a_settings_error_never_prints_the_secrets_given(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "TAKEDOWN_DATA_DIR": str(tmp_path),
+        "TAKEDOWN_EVIDENCE_KEY": "not-a-key-but-secret-1",
+        "TAKEDOWN_PLATFORM_WEBHOOK_SECRET": "webhook-secret-2",
+        "TAKEDOWN_SMTP_PASSWORD": "smtp-secret-3",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "takedown", "users", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1 and "64 hex digits" in run.stderr
+    for secret in ("not-a-key-but-secret-1", "webhook-secret-2", "smtp-secret-3"):
+        assert secret not in run.stderr + run.stdout

@@ -75,8 +75,10 @@ def _container(*, check_schema: bool = True) -> Container:
                     "installation's): run `takedown db upgrade` to create one there"
                 )
         container = build_container(settings)
-    except (ConfigError, ValidationError) as exc:
+    except ConfigError as exc:
         raise _fail(f"settings: {exc}") from exc
+    except ValidationError as exc:
+        raise _fail(f"settings: {_problems(exc)}") from exc
     if check_schema and not migrate.is_current(container.db):
         current = migrate.current_revision(container.db)
         where = "is not set up" if current is None else f"is at {current}, behind this version"
@@ -94,6 +96,15 @@ def _missing_sqlite_file(settings: Settings) -> Path | None:
         return None
     path = Path(url.database)
     return None if path.exists() else path
+
+
+def _problems(exc: ValidationError) -> str:
+    """What is wrong with the settings, without the values given: pydantic's own message
+    repeats every input, secrets included."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"]
+        for e in exc.errors(include_input=False, include_url=False)
+    )
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
