@@ -12,7 +12,7 @@ import pytest
 from takedown.evidence import MasterKey
 from takedown.identity import Role, Scope
 from takedown.services import evidence
-from tests.conftest import add_key, add_staff, make_settings
+from tests.conftest import add_key, add_staff, console_login, make_settings
 from tests.review_support import SECRET, bearer, platform_media
 from tests.waiting import wait_until
 
@@ -163,3 +163,28 @@ def test_rotation_keeps_everything_readable_and_a_wrong_key_is_loud(
             headers=bearer(people["compliance"]),
         )
         assert wrong.status_code == 500 and wrong.json()["error"]["code"] == "evidence_key"
+
+
+def test_the_console_evidence_view_asks_for_a_reason_and_refuses_reviewers(
+    live_server, container, media, people
+):
+    original = media.add("kid-5", n=4)
+    for name, role in (("page-comp", Role.compliance), ("page-rev", Role.reviewer)):
+        add_staff(container, name, role, token=False)
+    with live_server.client() as client:
+        case = _p0_case(client, people["platform"], "kid-5")
+        wait_until(lambda: _items(container, case), timeout=30, what="the media preserved")
+        [item] = _items(container, case)
+    with live_server.client() as comp, live_server.client() as rev:
+        console_login(comp, "page-comp")
+        console_login(rev, "page-rev")
+        page = comp.get(f"/console/cases/{case}/evidence")
+        assert page.status_code == 200 and item.sha256[:16] in page.text
+        assert comp.get(f"/console/cases/{case}/evidence/{item.id}").status_code == 400
+        opened = comp.get(f"/console/cases/{case}/evidence/{item.id}", params={"reason": "filing"})
+        assert opened.status_code == 200 and opened.content == original
+        for path in (
+            f"/console/cases/{case}/evidence",
+            f"/console/cases/{case}/evidence/{item.id}",
+        ):
+            assert rev.get(path, params={"reason": "x"}).status_code == 403

@@ -22,7 +22,7 @@ from takedown.identity import Permission
 from takedown.media import MediaError
 from takedown.server.container import Container, container_of
 from takedown.server.security import Access, principal_of
-from takedown.services import accounts, review, review_media
+from takedown.services import accounts, evidence, review, review_media
 from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound, ServiceError
 from takedown.web.pages import exposure_today, render
 
@@ -478,3 +478,59 @@ def qa_record(
         now=c.clock.now(),
     )
     return RedirectResponse("/console/qa", status_code=303)
+
+
+# A case's preserved evidence (compliance and child-safety leads).
+
+EVIDENCE = [Depends(Access(Permission.evidence_read, html=True))]
+
+
+@router.get("/console/cases/{case_id}/evidence", dependencies=EVIDENCE)
+def evidence_page(request: Request, case_id: CaseId) -> HTMLResponse:
+    c = container_of(request)
+    items = evidence.list_items(
+        uow=c.uow(readonly=True), actor=principal_of(request), case_id=case_id
+    )
+    return render(
+        request,
+        "evidence.html",
+        _context(request, c, case_id=case_id, items=items, vault=c.vault is not None),
+    )
+
+
+@router.get("/console/cases/{case_id}/evidence/{item_id}", dependencies=EVIDENCE)
+def evidence_item(
+    request: Request,
+    case_id: CaseId,
+    item_id: CaseId,
+    reason: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    """One item's bytes, for the reason given (audited); refused without one."""
+    c = container_of(request)
+    if not reason.strip() or c.vault is None:
+        return render(
+            request,
+            "error.html",
+            {
+                "status": 400,
+                "title": "Say why you open this evidence",
+                "message": "Opening preserved evidence needs a reason, which is kept in the "
+                "audit log."
+                if c.vault
+                else "No evidence key is set.",
+                "back_url": f"/console/cases/{case_id}/evidence",
+                "back_text": "Back to the evidence",
+            },
+            status=400,
+        )
+    record, data = evidence.open_item(
+        uow=c.uow(),
+        actor=principal_of(request),
+        case_id=case_id,
+        item_id=item_id,
+        reason=reason,
+        vault=c.vault,
+        now=c.clock.now(),
+    )
+    headers = {**NO_STORE, "Content-Security-Policy": "sandbox"}
+    return Response(data, media_type=record.media_type, headers=headers)
