@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.review_support import platform_media
+
 CHROMIUM = os.environ.get("TAKEDOWN_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -48,3 +50,10 @@ def page_without_js(browser):
     context = browser.new_context(java_script_enabled=False)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def media():
+    """A platform's media server (``tests.review_support.platform_media``) for this test."""
+    with platform_media() as served:
+        yield served

@@ -13,16 +13,10 @@ from takedown.evidence import MasterKey
 from takedown.identity import Role, Scope
 from takedown.services import evidence
 from tests.conftest import add_key, add_staff, console_login, make_settings
-from tests.review_support import SECRET, bearer, platform_media
+from tests.review_support import SECRET, bearer
 from tests.waiting import wait_until
 
 KEY = "ab" * 32
-
-
-@pytest.fixture
-def media():
-    with platform_media() as served:
-        yield served
 
 
 @pytest.fixture

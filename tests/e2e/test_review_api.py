@@ -9,13 +9,7 @@ import pytest
 from takedown.identity import Role, Scope
 from takedown.services import accounts
 from tests.conftest import OPERATOR, add_key, add_staff, make_settings
-from tests.review_support import SECRET, bearer, file_report, platform_media
-
-
-@pytest.fixture
-def media():
-    with platform_media() as served:
-        yield served
+from tests.review_support import SECRET, bearer, file_report
 
 
 @pytest.fixture

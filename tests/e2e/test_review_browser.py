@@ -16,7 +16,7 @@ import pytest
 from takedown.identity import Role, Scope
 from takedown.services import accounts
 from tests.conftest import OPERATOR, PASSWORD, add_key, add_staff, make_settings
-from tests.review_support import SECRET, file_report, platform_media
+from tests.review_support import SECRET, file_report
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -37,12 +37,6 @@ def database_url(tmp_path, sqlite_template):
     path = tmp_path / "takedown.db"
     shutil.copy(sqlite_template, path)
     return f"sqlite:///{path}"
-
-
-@pytest.fixture
-def media():
-    with platform_media() as served:
-        yield served
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from PIL import Image, ImageFilter
 from takedown.identity import Role, Scope
 from takedown.services import accounts
 from tests.conftest import OPERATOR, add_key, add_staff, console_login, make_settings
-from tests.review_support import SECRET, file_report, platform_media
+from tests.review_support import SECRET, file_report
 
 
 @pytest.fixture
@@ -24,12 +24,6 @@ def database_url(tmp_path, sqlite_template):
     path = tmp_path / "takedown.db"
     shutil.copy(sqlite_template, path)
     return f"sqlite:///{path}"
-
-
-@pytest.fixture
-def media():
-    with platform_media() as served:
-        yield served
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from takedown.cases import case_number
 from takedown.cases.enforcement import ContentRemoved
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.identity import SIGNATURE_HEADER, sign
+from takedown.jobs.loop import BackgroundLoop
 from takedown.store.db import Database
 from takedown.store.enforcement_repos import ActionRecord
 from takedown.store.group_commit import GroupCommitter
@@ -68,9 +68,11 @@ def action_json(action: ActionRecord) -> dict[str, Any]:
     return body
 
 
-class Deliverer:
+class Deliverer(BackgroundLoop):
     """One per process that delivers (``takedown serve`` with the worker on, or
     ``takedown worker``)."""
+
+    thread_name = "takedown-delivery"
 
     def __init__(
         self,
@@ -84,18 +86,12 @@ class Deliverer:
         self.settings = settings
         self.writer = writer
         self.clock = clock
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         db.on_commit(self._committed)
 
     def _committed(self, event_types: frozenset[str]) -> None:
         if "enforcement.actions_planned" in event_types:
             self._wake.set()
-
-    def wake(self) -> None:
-        """Look for due actions now (one was retried, say)."""
-        self._wake.set()
 
     def _write(self, work: Callable[[SqlAlchemyUnitOfWork], Any]) -> Any:
         """Run ``work`` and commit it: through the process's writer where it has one."""
@@ -171,20 +167,6 @@ class Deliverer:
                 sent = 0
             if sent < self.settings.batch:
                 self._wake.wait(self.settings.poll_seconds)
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="takedown-delivery", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
 
 def _claim(uow: SqlAlchemyUnitOfWork, *, now: Any, until: Any, limit: int) -> list[ActionRecord]:

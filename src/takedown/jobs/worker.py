@@ -24,6 +24,7 @@ from functools import partial
 from prometheus_client import Counter
 
 from takedown.clock import SYSTEM_CLOCK, Clock
+from takedown.jobs.loop import BackgroundLoop
 from takedown.jobs.registry import HandlerContext, HandlerRegistry
 from takedown.store.db import Database
 from takedown.store.group_commit import GroupCommitter
@@ -129,7 +130,7 @@ def _complete_unhandled(uow: SqlAlchemyUnitOfWork, event_ids: list[int], now: da
     uow.outbox.complete_unhandled(event_ids, now=now)
 
 
-class Worker:
+class Worker(BackgroundLoop):
     """Runs due outbox events on a background thread until ``stop()``.
 
     It wakes when a unit of work commits events (``Database.on_commit``), at most every
@@ -140,6 +141,8 @@ class Worker:
     batch. Each event this worker has handlers for gets its own transaction for its effects
     and "done". Handled events it has no handler for are left to the workers that have.
     """
+
+    thread_name = "takedown-worker"
 
     def __init__(
         self,
@@ -166,9 +169,7 @@ class Worker:
         self.pace_seconds = pace_seconds
         self.worker_id = worker_id or default_worker_id()
         self.clock = clock
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         db.on_commit(self._committed)
 
     def _committed(self, event_types: frozenset[str]) -> None:
@@ -222,18 +223,3 @@ class Worker:
                 self._wake.wait(self.poll_seconds)
                 if attempted:
                     self._stop.wait(self.pace_seconds)
-
-    def start(self) -> None:
-        """Start the worker's thread."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="takedown-worker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None

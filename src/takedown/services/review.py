@@ -149,9 +149,11 @@ def queue(
     now: datetime,
     after: str | None = None,
     limit: int = PAGE_SIZE,
+    with_counts: bool = True,
 ) -> QueuePage:
     """A page of the cases waiting for a person, deadline first, then priority; cases about
-    minors only for those with the child-safety permission."""
+    minors only for those with the child-safety permission. ``with_counts`` False leaves the
+    counts out (empty), for a caller that only wants the next case."""
     reviewer = _reviewer(actor, Permission.cases_read)
     cursor = decode_cursor(after)
     limit = max(1, min(limit, 200))
@@ -163,7 +165,9 @@ def queue(
             after=cursor,
             limit=limit + 1,
         )
-        counts = uow.review.counts(minor_safety=reviewer.child_safety, now=now)
+        counts = (
+            uow.review.counts(minor_safety=reviewer.child_safety, now=now) if with_counts else {}
+        )
     more = len(entries) > limit
     entries = entries[:limit]
     return QueuePage(

@@ -301,8 +301,9 @@ class CaseRepository(RawRepository):
         values: dict[str, Any] = {"updated_at": case.updated_at}
         if case.facts is not before.facts:
             values["facts"] = case.facts.as_json()
-            if case.category is not before.category:
-                values["category"] = str(case.category)
+            category = case.category
+            if category is not before.category:
+                values["category"] = str(category)
             if case.minor_safety is not before.minor_safety:
                 values["minor_safety"] = case.minor_safety
         if case.status is not before.status:

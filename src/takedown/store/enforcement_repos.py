@@ -6,12 +6,13 @@ NOTHING``: an action planned twice exists once."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from takedown.cases.enforcement import PlannedAction, SetItem
-from takedown.store.rawsql import RawRepository
+from takedown.store.rawsql import RawRepository, RawSql
 
 CHUNK = 500  # ids per IN list
 
@@ -62,6 +63,20 @@ class ActionRecord:
 def _marks(prefix: str, values: list[Any]) -> tuple[str, dict[str, Any]]:
     names = {f"{prefix}{n}": v for n, v in enumerate(values)}
     return ", ".join(":" + n for n in names), names
+
+
+def _in_chunks(values: list[Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``values`` as IN-list placeholders and their parameters, ``CHUNK`` at a time."""
+    for start in range(0, len(values), CHUNK):
+        yield _marks("v", values[start : start + CHUNK])
+
+
+def _all_in(raw: RawSql, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (with ``{marks}`` where the IN list goes) for all of ``values``."""
+    rows: list[tuple[Any, ...]] = []
+    for marks, names in _in_chunks(values):
+        rows += raw.all(sql.format(marks=marks), names)
+    return rows
 
 
 class ActionRepository(RawRepository):
@@ -145,8 +160,7 @@ class ActionRepository(RawRepository):
 
     def delivered(self, ids: list[int], *, at: datetime) -> None:
         raw = self._raw
-        for start in range(0, len(ids), CHUNK):
-            marks, names = _marks("i", ids[start : start + CHUNK])
+        for marks, names in _in_chunks(ids):
             raw.write(
                 "UPDATE actions SET state = 'delivered', delivered_at = :at, "  # noqa: S608
                 "claimed_until = NULL, attempts = attempts + 1 "
@@ -160,8 +174,7 @@ class ActionRepository(RawRepository):
         """One more failed attempt: retried at ``retry_at``, or ``failed`` once it has
         failed ``give_up_after`` times."""
         raw = self._raw
-        for start in range(0, len(ids), CHUNK):
-            marks, names = _marks("i", ids[start : start + CHUNK])
+        for marks, names in _in_chunks(ids):
             raw.write(
                 "UPDATE actions SET attempts = attempts + 1, last_error = :error, "  # noqa: S608
                 "claimed_until = NULL, next_attempt_at = :retry_at, "
@@ -243,64 +256,41 @@ class RegistryRepository(RawRepository):
     """The content registry, read to find a takedown set."""
 
     def items(self, content_ids: list[str]) -> list[SetItem]:
-        out: list[SetItem] = []
-        for start in range(0, len(content_ids), CHUNK):
-            marks, names = _marks("c", content_ids[start : start + CHUNK])
-            out += [
-                SetItem(str(c), a or None, p)
-                for c, a, p in self._raw.all(
-                    "SELECT content_id, account_id, parent_content_id FROM content "  # noqa: S608
-                    f"WHERE content_id IN ({marks})",
-                    names,
-                )
-            ]
-        return out
+        return self._set_items("content_id", content_ids)
 
     def children(self, parents: list[str]) -> list[SetItem]:
         """The items whose parent is one of ``parents``."""
-        out: list[SetItem] = []
-        for start in range(0, len(parents), CHUNK):
-            marks, names = _marks("p", parents[start : start + CHUNK])
-            out += [
-                SetItem(str(c), a or None, p)
-                for c, a, p in self._raw.all(
-                    "SELECT content_id, account_id, parent_content_id FROM content "  # noqa: S608
-                    f"WHERE parent_content_id IN ({marks})",
-                    names,
-                )
-            ]
-        return out
+        return self._set_items("parent_content_id", parents)
+
+    def _set_items(self, column: str, values: list[str]) -> list[SetItem]:
+        rows = _all_in(
+            self._raw,
+            "SELECT content_id, account_id, parent_content_id FROM content "  # noqa: S608
+            f"WHERE {column} IN ({{marks}})",
+            values,
+        )
+        return [SetItem(str(c), a or None, p) for c, a, p in rows]
 
     def with_digest(self, column: str, values: list[str]) -> list[str]:
         """Content ids whose ``column`` (``md5`` or ``sha256``) is one of ``values``."""
         if column not in ("md5", "sha256"):
             raise ValueError(column)
-        out: list[str] = []
-        for start in range(0, len(values), CHUNK):
-            marks, names = _marks("h", values[start : start + CHUNK])
-            out += [
-                str(r[0])
-                for r in self._raw.all(
-                    f"SELECT content_id FROM content WHERE {column} IN ({marks})",  # noqa: S608
-                    names,
-                )
-            ]
-        return out
+        sql = f"SELECT content_id FROM content WHERE {column} IN ({{marks}})"  # noqa: S608
+        return [str(r[0]) for r in _all_in(self._raw, sql, values)]
 
     def hashes(self, content_ids: list[str]) -> list[dict[str, str]]:
         """The media hashes the registry holds for ``content_ids`` (``pdq``, ``md5``,
         ``sha256``; an item without any is left out)."""
-        out: list[dict[str, str]] = []
-        for start in range(0, len(content_ids), CHUNK):
-            marks, names = _marks("c", content_ids[start : start + CHUNK])
-            for pdq, md5, sha256 in self._raw.all(
-                "SELECT pdq, md5, sha256 FROM content WHERE content_id IN "  # noqa: S608
-                f"({marks}) AND (pdq IS NOT NULL OR md5 IS NOT NULL OR sha256 IS NOT NULL)",
-                names,
-            ):
-                found = {"pdq": pdq, "md5": md5, "sha256": sha256}
-                out.append({k: str(v) for k, v in found.items() if v})
-        return out
+        rows = _all_in(
+            self._raw,
+            "SELECT pdq, md5, sha256 FROM content WHERE content_id IN ({marks}) "
+            "AND (pdq IS NOT NULL OR md5 IS NOT NULL OR sha256 IS NOT NULL)",
+            content_ids,
+        )
+        return [
+            {k: str(v) for k, v in zip(("pdq", "md5", "sha256"), row, strict=True) if v}
+            for row in rows
+        ]
 
     def set_frames(self, content_id: str, pdqs: list[str]) -> None:
         """A scanned video's frame hashes, replacing any it had."""
@@ -315,29 +305,18 @@ class RegistryRepository(RawRepository):
     def frames(self, content_ids: list[str]) -> dict[str, list[str]]:
         """Content id → its frames' PDQ hashes, for those of ``content_ids`` that have any."""
         out: dict[str, list[str]] = {}
-        for start in range(0, len(content_ids), CHUNK):
-            marks, names = _marks("c", content_ids[start : start + CHUNK])
-            for c, pdq in self._raw.all(
-                "SELECT content_id, pdq FROM content_frames "  # noqa: S608 - placeholders only
-                f"WHERE content_id IN ({marks}) ORDER BY id",
-                names,
-            ):
-                out.setdefault(str(c), []).append(str(pdq))
+        for c, pdq in _all_in(
+            self._raw,
+            "SELECT content_id, pdq FROM content_frames WHERE content_id IN ({marks}) ORDER BY id",
+            content_ids,
+        ):
+            out.setdefault(str(c), []).append(str(pdq))
         return out
 
     def frames_by_id(self, ids: list[int]) -> list[tuple[str, str]]:
         """(content id, PDQ) of the frames ``ids``."""
-        out: list[tuple[str, str]] = []
-        for start in range(0, len(ids), CHUNK):
-            marks, names = _marks("i", ids[start : start + CHUNK])
-            out += [
-                (str(c), str(p))
-                for c, p in self._raw.all(
-                    f"SELECT content_id, pdq FROM content_frames WHERE id IN ({marks})",  # noqa: S608
-                    names,
-                )
-            ]
-        return out
+        sql = "SELECT content_id, pdq FROM content_frames WHERE id IN ({marks})"
+        return [(str(c), str(p)) for c, p in _all_in(self._raw, sql, ids)]
 
     def frames_after(self, after: int, *, limit: int) -> list[tuple[int, str, str]]:
         """(frame id, content id, PDQ) of frames with an id above ``after``."""
@@ -380,12 +359,5 @@ class RegistryRepository(RawRepository):
 
     def content_ids_by_id(self, ids: list[int]) -> dict[int, tuple[str, str | None]]:
         """Registry id → (content id, PDQ) for ``ids``."""
-        out: dict[int, tuple[str, str | None]] = {}
-        for start in range(0, len(ids), CHUNK):
-            marks, names = _marks("i", ids[start : start + CHUNK])
-            for i, c, p in self._raw.all(
-                f"SELECT id, content_id, pdq FROM content WHERE id IN ({marks})",  # noqa: S608
-                names,
-            ):
-                out[int(i)] = (str(c), p)
-        return out
+        sql = "SELECT id, content_id, pdq FROM content WHERE id IN ({marks})"
+        return {int(i): (str(c), p) for i, c, p in _all_in(self._raw, sql, ids)}

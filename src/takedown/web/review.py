@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takedown.cases import CaseStatus, Category, Outcome, Priority
 from takedown.cases.records import QueueFilter
-from takedown.identity import Permission
+from takedown.identity import Permission, Principal
 from takedown.media import MediaError
 from takedown.server.container import Container, container_of
 from takedown.server.security import Access, principal_of
@@ -118,12 +118,13 @@ def _case_page(
     *,
     error: str | None = None,
     status: int = 200,
-    revealed: dict[int, str] | None = None,
+    reveal: str | None = None,
 ) -> HTMLResponse:
     c = container_of(request)
     actor = principal_of(request)
     now = c.clock.now()
     view = review.case_view(uow=c.uow(readonly=True), actor=actor, case_id=case_id, now=now)
+    revealed = _revealed(c, actor, reveal, view) if reveal else {}
     with c.uow(readonly=True) as uow:
         user = uow.users.get(actor.subject_id) if actor.subject_id else None
     warn = review_media.view_for(c.media_settings, view.case.category, user).warning
@@ -132,7 +133,12 @@ def _case_page(
         return render(request, "case_warning.html", _context(request, c, view=view))
     next_case = None
     queued = review.queue(
-        uow=c.uow(readonly=True), actor=actor, filters=QueueFilter(), now=now, limit=2
+        uow=c.uow(readonly=True),
+        actor=actor,
+        filters=QueueFilter(),
+        now=now,
+        limit=2,
+        with_counts=False,
     )
     for entry in queued.entries:
         if entry.case_id != case_id:
@@ -146,7 +152,7 @@ def _case_page(
             c,
             view=view,
             error=error,
-            revealed=revealed or {},
+            revealed=revealed,
             next_case=next_case,
             templates={str(o): review.STATEMENTS[o] for o in Outcome},
             lead=actor.can(Permission.cases_lead),
@@ -160,26 +166,19 @@ def _case_page(
 def case_page(
     request: Request, case_id: CaseId, reveal: Annotated[str | None, Query(max_length=400)] = None
 ) -> HTMLResponse:
-    revealed: dict[int, str] = {}
-    if reveal:
-        c = container_of(request)
-        try:
-            opened, content_id = review_media.open_token(
-                c.reveal_key, principal_of(request), reveal, now=c.clock.time()
-            )
-        except NotFound:
-            opened, content_id = -1, ""
-        if opened == case_id:
-            view = review.case_view(
-                uow=c.uow(readonly=True),
-                actor=principal_of(request),
-                case_id=case_id,
-                now=c.clock.now(),
-            )
-            for n, item in enumerate(view.items):
-                if item.content_id == content_id:
-                    revealed[n] = reveal
-    return _case_page(request, case_id, revealed=revealed)
+    return _case_page(request, case_id, reveal=reveal)
+
+
+def _revealed(c: Container, actor: Principal, token: str, view: review.CaseView) -> dict[int, str]:
+    """Item number → the reveal token that opens it, when ``token`` is this session's for an
+    item of this case (an invalid or expired one reveals nothing)."""
+    try:
+        opened, content_id = review_media.open_token(c.reveal_key, actor, token, now=c.clock.time())
+    except NotFound:
+        return {}
+    if opened != view.case.id:
+        return {}
+    return {n: token for n, item in enumerate(view.items) if item.content_id == content_id}
 
 
 def _act(request: Request, case_id: int, action: Any, **kwargs: Any) -> Response:
