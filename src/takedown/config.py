@@ -325,6 +325,54 @@ class Settings(BaseSettings):
         description="How long preserved evidence is kept from the report (the law asks for a "
         "year at least); a legal hold keeps it longer.",
     )
+    ncmec_url: str | None = Field(
+        None,
+        description="NCMEC's CyberTipline Reporting API: `https://exttest.cybertip.org/ispws` "
+        "to test, `https://report.cybertip.org/ispws` to report. Unset: reports are drafted "
+        "and shown, never sent.",
+    )
+    ncmec_username: str | None = Field(
+        None, repr=False, description="The Reporting API's user name (HTTP Basic). Never logged."
+    )
+    ncmec_password: str | None = Field(
+        None, repr=False, description="The Reporting API's password (HTTP Basic). Never logged."
+    )
+    ncmec_reporter_name: str | None = Field(
+        None,
+        description="Who reports, as NCMEC should know them (`reporter/reportingPerson`): "
+        "a person or a team, e.g. `Trust and Safety Team`.",
+    )
+    ncmec_reporter_email: str | None = Field(
+        None, description="The reporting person's e-mail, where NCMEC writes back."
+    )
+    ncmec_reporter_phone: str | None = Field(None, description="The reporting person's phone.")
+    ncmec_esp_service: str | None = Field(
+        None,
+        description="The platform's name in reports (`incidentSummary/platform`, `espService`).",
+    )
+    ncmec_auto_file: bool = Field(
+        False,
+        description="File cases confirmed by a bank match without waiting for a person; "
+        "others wait for a compliance user to file them.",
+    )
+    ncmec_file_within_hours: float = Field(
+        24.0,
+        gt=0,
+        description="The filing target: a report not filed this long after its draft is "
+        "overdue on the compliance page.",
+    )
+    ncmec_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long one request to NCMEC may take."
+    )
+    ncmec_max_attempts: int = Field(
+        10,
+        ge=1,
+        description="Tries of a step after `/submit` (retried with back-off on a 5xx or a "
+        "time-out) before the filing is `failed`.",
+    )
+    ncmec_backoff_seconds: float = Field(
+        5.0, gt=0, description="Wait before the first retry of a step; doubled each time."
+    )
     platform_webhook_url: str | None = Field(
         None,
         description="Where takedown sends actions (remove, restrict, restore, suspend_account, "
@@ -366,6 +414,12 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "evidence keys are 64 hex digits (make one with `takedown evidence new-key`)"
                 )
+        if self.ncmec_url and not (
+            self.ncmec_username and self.ncmec_password and self.ncmec_reporter_email
+        ):
+            raise ValueError(
+                "ncmec_url needs ncmec_username, ncmec_password and ncmec_reporter_email"
+            )
         if self.action_lease_seconds <= self.action_timeout_seconds:
             raise ValueError("action_lease_seconds must be longer than action_timeout_seconds")
         for name in ("review_grayscale_categories", "review_warning_categories"):
@@ -439,6 +493,18 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "TAKEDOWN_PUBLIC_URL is required in production: it is the address in every "
                 "reporter's status link (e.g. https://safety.example.com)"
+            )
+        if self.ncmec_url and not (
+            self.ncmec_url.startswith("https://")
+            and self.ncmec_username
+            and self.ncmec_password
+            and self.ncmec_reporter_name
+            and self.ncmec_reporter_email
+        ):
+            raise ConfigError(
+                "TAKEDOWN_NCMEC_URL needs https://, TAKEDOWN_NCMEC_USERNAME, "
+                "TAKEDOWN_NCMEC_PASSWORD, TAKEDOWN_NCMEC_REPORTER_NAME and "
+                "TAKEDOWN_NCMEC_REPORTER_EMAIL in production"
             )
         if not self.evidence_key:
             raise ConfigError(

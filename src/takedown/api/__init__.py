@@ -6,6 +6,7 @@ from takedown.api import (
     audit,
     banks,
     evidence,
+    filing,
     health,
     keys,
     reports,
@@ -25,6 +26,7 @@ routers = [
     review.router,
     actions.router,
     evidence.router,
+    filing.router,
 ]
 
 __all__ = ["routers"]

@@ -18,7 +18,7 @@ from takedown.identity import Permission
 from takedown.server.container import container_of
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.security import Access, principal_of
-from takedown.services import review
+from takedown.services import filing, review
 from takedown.store import SqlAlchemyUnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["review"], responses=ERROR_RESPONSES)
@@ -96,6 +96,14 @@ class ClaimRead(BaseModel):
     until: datetime
 
 
+class NcmecReportRead(BaseModel):
+    state: Literal["drafted", "filing", "filed", "failed", "needs_attention"]
+    report_id: int | None = Field(description="NCMEC's report id, once /submit gave one.")
+    drafted_at: datetime
+    filed_at: datetime | None
+    error: str | None = Field(description="Why it failed or needs attention.")
+
+
 class CaseRead(BaseModel):
     case_id: int
     case_number: str
@@ -115,6 +123,9 @@ class CaseRead(BaseModel):
     opened_at: datetime
     first_look_at: datetime | None = Field(description="When a reviewer first claimed it.")
     decided_at: datetime | None
+    ncmec_report: NcmecReportRead | None = Field(
+        description="The case's CyberTipline report: a confirmed CSAM case drafts one."
+    )
 
 
 class DecisionCreate(StrictModel):
@@ -128,6 +139,11 @@ class DecisionCreate(StrictModel):
         "the template for the outcome, with the reason in it.",
     )
     escalate_to: Literal["lead", "law_enforcement"] | None = None
+    classification: Literal["A1", "A2", "B1", "B2"] | None = Field(
+        None,
+        description="A CSAM violation's industry classification (A prepubescent, B pubescent; "
+        "1 a sex act, 2 a lascivious exhibition), filed with each file to NCMEC.",
+    )
 
 
 class AppealCreate(StrictModel):
@@ -229,6 +245,9 @@ def _case_read(view: review.CaseView) -> CaseRead:
         opened_at=case.opened_at,
         first_look_at=case.first_look_at,
         decided_at=case.decided_at,
+        ncmec_report=(
+            NcmecReportRead.model_validate(filing.state_json(view.ncmec)) if view.ncmec else None
+        ),
     )
 
 
@@ -296,6 +315,7 @@ def decide_case(
             reason=decision_in.reason,
             statement=decision_in.statement_of_reasons,
             escalate_to=decision_in.escalate_to,
+            classification=decision_in.classification,
         ),
         now=c.clock.now(),
         settings=c.review_settings,

@@ -184,9 +184,9 @@ def worker() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     running = container.make_worker()
     running.start()
-    deliverer = container.make_deliverer()
-    if deliverer is not None:
-        deliverer.start()
+    loops = container.make_loops()
+    for loop in loops:
+        loop.start()
     runs = ", ".join(sorted(container.registry.runs_here)) or "none"
     err.print(f"takedown worker is running (handlers here: {runs}); stop it with Ctrl-C")
     try:
@@ -196,8 +196,8 @@ def worker() -> None:
         pass
     finally:
         running.stop()
-        if deliverer is not None:
-            deliverer.stop()
+        for loop in loops:
+            loop.stop()
         container.db.dispose()
 
 

@@ -70,6 +70,8 @@ class Permission(StrEnum):
     actions_manage = "actions:manage"  # see failed deliveries and retry them
     evidence_read = "evidence:read"  # list and open a case's preserved evidence
     evidence_hold = "evidence:hold"  # set and lift legal holds
+    ncmec_read = "ncmec:read"  # see CyberTipline drafts and filings
+    ncmec_file = "ncmec:file"  # change a draft, file it, resolve a filing needing attention
 
 
 _STAFF = frozenset({Permission.console_view, Permission.account_self, Permission.reports_submit})
@@ -85,6 +87,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.cases_lead,
         Permission.actions_manage,
         Permission.evidence_read,
+        Permission.ncmec_read,
         Permission.audit_read,
         Permission.banks_read,
         Permission.banks_manage,
@@ -96,6 +99,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.banks_read,
         Permission.evidence_read,
         Permission.evidence_hold,
+        Permission.ncmec_read,
+        Permission.ncmec_file,
     },
     Role.admin: _STAFF
     | {

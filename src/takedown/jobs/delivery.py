@@ -18,7 +18,6 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -28,7 +27,7 @@ from takedown.cases import case_number
 from takedown.cases.enforcement import ContentRemoved
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.identity import SIGNATURE_HEADER, sign
-from takedown.jobs.loop import BackgroundLoop
+from takedown.jobs.loop import StoreLoop
 from takedown.store.db import Database
 from takedown.store.enforcement_repos import ActionRecord
 from takedown.store.group_commit import GroupCommitter
@@ -68,7 +67,7 @@ def action_json(action: ActionRecord) -> dict[str, Any]:
     return body
 
 
-class Deliverer(BackgroundLoop):
+class Deliverer(StoreLoop):
     """One per process that delivers (``takedown serve`` with the worker on, or
     ``takedown worker``)."""
 
@@ -82,25 +81,13 @@ class Deliverer(BackgroundLoop):
         writer: GroupCommitter | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self.db = db
         self.settings = settings
-        self.writer = writer
-        self.clock = clock
-        super().__init__()
+        super().__init__(db, writer=writer, clock=clock)
         db.on_commit(self._committed)
 
     def _committed(self, event_types: frozenset[str]) -> None:
         if "enforcement.actions_planned" in event_types:
             self._wake.set()
-
-    def _write(self, work: Callable[[SqlAlchemyUnitOfWork], Any]) -> Any:
-        """Run ``work`` and commit it: through the process's writer where it has one."""
-        if self.writer is not None and self.writer.running:
-            return self.writer.call(work)
-        with SqlAlchemyUnitOfWork(self.db) as uow:
-            result = work(uow)
-            uow.commit()
-            return result
 
     def run_once(self) -> int:
         """Send one batch of due actions; returns how many were sent (delivered or not)."""

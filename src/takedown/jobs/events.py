@@ -37,6 +37,7 @@ from takedown.identity import (
 )
 from takedown.jobs.catalogue import EventCatalogue
 from takedown.matching import BankEntriesAdded, ContentMatched
+from takedown.reporting import FilingRequested, ReportFiled
 
 SYSTEM_EVENTS = EventCatalogue(
     handled=[
@@ -67,5 +68,7 @@ SYSTEM_EVENTS = EventCatalogue(
         ViolationOverturned,  # undone in the decision's transaction (``services.enforcement``)
         ConfirmedMediaBanked,
         ActionsPlanned,  # the actions themselves are delivered by ``jobs.delivery``
+        FilingRequested,  # the filing itself is the NCMEC filer's (``services.filing``)
+        ReportFiled,
     ],
 )

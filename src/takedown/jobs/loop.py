@@ -1,10 +1,19 @@
-"""A background thread that works until stopped: the outbox worker's and the action
-deliverer's. A subclass writes ``_loop`` (it reads ``_stop`` and waits on ``_wake``);
-``wake`` makes it look for work at once, ``stop`` ends it."""
+"""A background thread that works until stopped: the outbox worker's, the action
+deliverer's and the NCMEC filer's. A subclass writes ``_loop`` (it reads ``_stop`` and waits
+on ``_wake``); ``wake`` makes it look for work at once, ``stop`` ends it. ``StoreLoop`` adds
+the store: ``_write`` runs a piece of work in its own transaction, through the process's
+group-commit writer where it runs (SQLite has one writer), and commits it."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
+
+from takedown.clock import SYSTEM_CLOCK, Clock
+from takedown.store.db import Database
+from takedown.store.group_commit import GroupCommitter
+from takedown.store.uow import SqlAlchemyUnitOfWork
 
 
 class BackgroundLoop:
@@ -36,3 +45,22 @@ class BackgroundLoop:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+
+class StoreLoop(BackgroundLoop):
+    def __init__(
+        self, db: Database, *, writer: GroupCommitter | None = None, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        self.db = db
+        self.writer = writer
+        self.clock = clock
+        super().__init__()
+
+    def _write(self, work: Callable[[SqlAlchemyUnitOfWork], Any]) -> Any:
+        """Run ``work`` and commit it: through the process's writer where it has one."""
+        if self.writer is not None and self.writer.running:
+            return self.writer.call(work)
+        with SqlAlchemyUnitOfWork(self.db) as uow:
+            result = work(uow)
+            uow.commit()
+            return result

@@ -54,7 +54,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = container.make_worker() if run_worker else None
-        deliverer = container.make_deliverer() if run_worker else None
+        loops = container.make_loops() if run_worker else []
         if worker is not None:
             worker.start()
         # SQLite: the writer's statements run on this loop (they are CPU, not waiting), which
@@ -71,8 +71,8 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
             name="warm-registry",
             daemon=True,
         ).start()
-        if deliverer is not None:
-            deliverer.start()
+        for loop in loops:
+            loop.start()
         log.info("takedown started", extra={"version": __version__, "worker": run_worker})
         try:
             yield
@@ -81,8 +81,8 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
             if worker is not None:
                 # Off the loop: the worker may be waiting on the writer, which runs on it.
                 await asyncio.to_thread(worker.stop)
-            if deliverer is not None:
-                await asyncio.to_thread(deliverer.stop)
+            for loop in loops:
+                await asyncio.to_thread(loop.stop)
             await container.writer.aclose()
             container.close_media_pool()
             log.info("takedown stopped")

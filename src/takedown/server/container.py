@@ -26,14 +26,16 @@ from takedown.evidence import MasterKey
 from takedown.identity import Principal
 from takedown.jobs import SYSTEM_EVENTS, HandlerContext, HandlerRegistry, RetryPolicy, Worker
 from takedown.jobs.delivery import Deliverer, DeliverySettings
+from takedown.jobs.loop import BackgroundLoop
 from takedown.matching import BankEntriesAdded, BankIndexes
 from takedown.server.auth_cache import CredentialCache
-from takedown.services import evidence, reports, retro
+from takedown.services import evidence, filing, reports, retro
 from takedown.services.accounts import LoginPolicy
 from takedown.services.case_media import CaseMediaIndex
 from takedown.services.enforcement import EnforcementContext, RegistryMediaIndex
 from takedown.services.errors import Busy
 from takedown.services.matcher import Matcher
+from takedown.services.ncmec import NcmecClient, NcmecSettings
 from takedown.services.ratelimits import Attempt as RateAttempt
 from takedown.services.ratelimits import RateLimit
 from takedown.services.review import ReviewSettings
@@ -52,6 +54,7 @@ class Container:
     registry: HandlerRegistry = field(default_factory=lambda: HandlerRegistry(SYSTEM_EVENTS))
     worker: Worker | None = None
     deliverer: Deliverer | None = None
+    filer: filing.Filer | None = None
     matcher: Matcher = field(init=False)
     writer: GroupCommitter = field(init=False)
     auth_cache: CredentialCache = field(init=False)
@@ -89,17 +92,35 @@ class Container:
             self.registry.register(EvidenceWanted, self._preserve)
 
     def _preserve(self, event: EvidenceWanted, ctx: HandlerContext) -> None:
-        """Fetch and seal a case's media (``services.evidence``), where a key is set."""
+        """Fetch and seal a case's media (``services.evidence``), where a key is set; a
+        confirmation then drafts the CyberTipline report (``services.filing``)."""
         vault = self.vault
-        if vault is None:
-            return
-        evidence.preserve_case(
-            ctx.uow,
-            case_id=event.case_id,
-            vault=vault,
-            media=self.media_settings,
-            now=self.clock.now(),
-            confirmed=event.confirmed,
+        now = self.clock.now()
+        if vault is not None:
+            evidence.preserve_case(
+                ctx.uow,
+                case_id=event.case_id,
+                vault=vault,
+                media=self.media_settings,
+                now=now,
+                confirmed=event.confirmed,
+            )
+        if event.confirmed:
+            filing.draft(ctx.uow, case_id=event.case_id, settings=self.filing_settings, now=now)
+
+    @cached_property
+    def filing_settings(self) -> filing.FilingSettings:
+        s = self.settings
+        return filing.FilingSettings(
+            reporter=filing.reporter_contact(
+                s.ncmec_reporter_name, s.ncmec_reporter_email, s.ncmec_reporter_phone
+            ),
+            esp_service=s.ncmec_esp_service,
+            auto_file=s.ncmec_auto_file,
+            file_within=timedelta(hours=s.ncmec_file_within_hours),
+            max_attempts=s.ncmec_max_attempts,
+            backoff=timedelta(seconds=s.ncmec_backoff_seconds),
+            lease=timedelta(seconds=max(600.0, s.ncmec_timeout_seconds * 4)),
         )
 
     @cached_property
@@ -384,6 +405,36 @@ class Container:
                 clock=self.clock,
             )
         return self.deliverer
+
+    def make_filer(self) -> filing.Filer | None:
+        """The NCMEC filer, where the Reporting API's address is set."""
+        s = self.settings
+        if not (s.ncmec_url and s.ncmec_username and s.ncmec_password):
+            return None
+        if self.filer is None:
+            client = NcmecClient(
+                NcmecSettings(
+                    url=s.ncmec_url,
+                    username=s.ncmec_username,
+                    password=s.ncmec_password,
+                    timeout_seconds=s.ncmec_timeout_seconds,
+                )
+            )
+            self.filer = filing.Filer(
+                self.db,
+                client,
+                self.filing_settings,
+                vault=self.vault,
+                writer=self.writer,
+                clock=self.clock,
+                poll_seconds=s.worker_poll_seconds,
+            )
+        return self.filer
+
+    def make_loops(self) -> list[BackgroundLoop]:
+        """The background work beside the outbox worker that this process's settings call
+        for: delivering actions, filing with NCMEC."""
+        return [loop for loop in (self.make_deliverer(), self.make_filer()) if loop is not None]
 
     def make_worker(self) -> Worker:
         if self.worker is None:

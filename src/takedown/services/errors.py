@@ -36,6 +36,14 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class StateConflict(Conflict):
+    """The thing's state forbids the change; ``code`` names which rule (a filing's)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class InvalidInput(ServiceError):
     code = "invalid_input"
 

@@ -40,6 +40,7 @@ from takedown.cases.records import (
 from takedown.cases.review import AppealDecided
 from takedown.identity import Permission, Principal, Role, require
 from takedown.matching import ExposureReading
+from takedown.reporting import Filing
 from takedown.services import audit, enforcement
 from takedown.services.case_changes import ReviewConflict, appeal_case, save_change
 from takedown.services.enforcement import EnforcementContext
@@ -79,6 +80,7 @@ class DecisionIn:
     category: Category | None = None
     statement: str | None = None
     escalate_to: str | None = None  # lead | law_enforcement
+    classification: str | None = None  # a CSAM violation's: A1, A2, B1 or B2
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class CaseView:
     previous_case: int | None
     media_kinds: dict[str, str | None]  # by content id: image, video, or None (not scanned)
     now: datetime
+    ncmec: Filing | None = None  # the case's CyberTipline report, once drafted
 
     @property
     def held(self) -> bool:
@@ -231,6 +234,7 @@ def case_view(
         previous_case=case.facts.previous_case,
         media_kinds=kinds,
         now=now,
+        ncmec=uow.filings.get(case_id),
     )
 
 
@@ -406,6 +410,16 @@ def decide(
         category = decision_in.category or case.category
         if outcome is Outcome.violation and decision_in.category is None:
             raise InvalidInput("a violation names its category", field="category")
+        classification = decision_in.classification or None
+        if classification is not None and (
+            outcome is not Outcome.violation or category is not Category.csam
+        ):
+            raise InvalidInput(
+                "an industry classification is given only with a CSAM violation",
+                field="classification",
+            )
+        if classification not in (None, "A1", "A2", "B1", "B2"):
+            raise InvalidInput("classify as A1, A2, B1 or B2", field="classification")
         decision = Decision(
             outcome=outcome,
             category=category,
@@ -415,6 +429,7 @@ def decide(
             decided_at=now,
             automated=False,
             escalate_to=decision_in.escalate_to if outcome is Outcome.escalate else None,
+            classification=classification,
         )
         items = uow.cases.items(case_id)
         try:

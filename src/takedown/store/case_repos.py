@@ -602,6 +602,7 @@ _DECISION_COLUMNS = (
     "automated",
     "grounds",
     "decided_at",
+    "classification",
 )
 _INSERT_DECISION = (
     f"INSERT INTO decisions ({', '.join(_DECISION_COLUMNS)}) "  # noqa: S608 - constant columns
@@ -633,6 +634,7 @@ class DecisionRepository(RawRepository):
                 "automated": raw.flag(decision.automated),
                 "grounds": raw.json(list(decision.grounds)),
                 "decided_at": raw.dt(decision.decided_at),
+                "classification": decision.classification,
             },
         )
 
@@ -649,6 +651,7 @@ class DecisionRepository(RawRepository):
                 automated=bool(row[5]),
                 grounds=tuple(raw.read_json(row[6]) or ()),
                 decided_at=_aware(raw.read_dt(row[7])),
+                classification=row[8],
             )
             for row in raw.all(_SELECT_DECISIONS, {"case_id": case_id})
         ]
@@ -664,6 +667,7 @@ def _decision_json(decision: Decision) -> dict[str, Any]:
         "decided_at": decision.decided_at.isoformat(),
         "automated": decision.automated,
         "grounds": list(decision.grounds),
+        "classification": decision.classification,
     }
 
 
@@ -677,6 +681,7 @@ def _decision_from(data: dict[str, Any]) -> Decision:
         decided_at=datetime.fromisoformat(data["decided_at"]),
         automated=bool(data["automated"]),
         grounds=tuple(data.get("grounds") or ()),
+        classification=data.get("classification"),
     )
 
 

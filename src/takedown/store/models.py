@@ -386,6 +386,59 @@ class EvidenceItemRow(Base):
     )
 
 
+class NcmecFilingRow(Base):
+    """A case's CyberTipline report (``reporting.Filing``): one per case, ever. ``tip`` is
+    the draft (``reporting.Tip``); ``document`` the XML as submitted, kept with the case."""
+
+    __tablename__ = "ncmec_filings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    tip: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    document: Mapped[str | None] = mapped_column(Text)
+    report_id: Mapped[int | None] = mapped_column(BigInteger)
+    drafted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submit_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    auto: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    __table_args__ = (
+        UniqueConstraint("case_id", name="uq_ncmec_filings_case"),
+        Index(
+            "ix_ncmec_filings_due",
+            "next_attempt_at",
+            sqlite_where=text("state = 'filing'"),
+            postgresql_where=text("state = 'filing'"),
+        ),
+    )
+
+
+class NcmecFileRow(Base):
+    """A preserved item sent with a filing: its details (``reporting.TipFile``), NCMEC's file
+    id once uploaded, and when its details were sent."""
+
+    __tablename__ = "ncmec_files"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    filing_id: Mapped[int] = mapped_column(ForeignKey("ncmec_filings.id"))
+    evidence_item_id: Mapped[int] = mapped_column(ForeignKey("evidence_items.id"))
+    content_id: Mapped[str | None] = mapped_column(String(256))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    file_id: Mapped[str | None] = mapped_column(String(255))
+    uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    described_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("filing_id", "evidence_item_id", name="uq_ncmec_files_item"),
+    )
+
+
 class QaSampleRow(Base):
     """A single reviewer's decision drawn for a second look (the decision stands meanwhile);
     ``agrees`` is the second reviewer's verdict."""
@@ -489,6 +542,7 @@ class DecisionRow(Base):
     automated: Mapped[bool] = mapped_column(Boolean)
     grounds: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    classification: Mapped[str | None] = mapped_column(String(2))  # A1, A2, B1 or B2
 
 
 class CaseMessageRow(Base):

@@ -36,6 +36,7 @@ from takedown.store.case_repos import (
 from takedown.store.db import Database
 from takedown.store.enforcement_repos import ActionRepository, RegistryRepository
 from takedown.store.evidence_repos import EvidenceRepository
+from takedown.store.filing_repos import FilingRepository
 from takedown.store.matching_repos import (
     BankEntryRepository,
     BankRepository,
@@ -185,6 +186,7 @@ class SqlAlchemyUnitOfWork:
     actions = _repository(ActionRepository)
     registry = _repository(RegistryRepository)
     evidence = _repository(EvidenceRepository)
+    filings = _repository(FilingRepository)
 
     def _begun(self) -> Connection:
         """The held connection, once ``begin()`` has started its transaction (the driver runs

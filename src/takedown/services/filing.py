@@ -1,0 +1,760 @@
+"""Filing a confirmed CSAM case with NCMEC's CyberTipline: the draft, the filer, the desk.
+
+A confirmed CSAM case drafts its report as soon as its evidence is preserved (``draft``, in
+the ``EvidenceWanted`` handler): the report as values (``reporting.Tip``) built from the case,
+and one file per preserved media item. With ``TAKEDOWN_NCMEC_AUTO_FILE`` a case confirmed by
+a bank match is filed at once; otherwise a compliance user reviews the draft, adds what the
+platform knows (``update_draft``) and files it (``request_filing``, idempotent).
+
+The ``Filer`` (a background thread beside the outbox worker) takes filings that are due and
+walks their steps (``reporting.filing``), storing the state in its own transaction before and
+after each step, so a process killed at any point resumes where it was, and ``/submit`` is
+never sent twice for one case. Every document is checked against the CyberTipline schema
+(the copy shipped, and NCMEC's own from ``/xsd``) before ``/submit``, files' details included,
+so nothing NCMEC would refuse for its shape is sent after a report id exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from takedown.cases import Case, CaseStatus, Category, Outcome, ReporterRole, case_number
+from takedown.clock import SYSTEM_CLOCK, Clock
+from takedown.evidence import unseal
+from takedown.identity import Permission, Principal, require
+from takedown.jobs.loop import StoreLoop
+from takedown.reporting import (
+    Channel,
+    ChannelRefused,
+    ChannelUnavailable,
+    Contact,
+    FileAnnotation,
+    Filing,
+    FilingRefused,
+    FilingRequested,
+    FilingState,
+    IncidentType,
+    IndustryClassification,
+    LawEnforcement,
+    ReportAnnotation,
+    ReportedUser,
+    ReportFiled,
+    Schema,
+    SchemaInvalid,
+    SchemaUnreadable,
+    Tip,
+    TipFile,
+    Victim,
+    file_details_xml,
+    report_xml,
+    shipped,
+)
+from takedown.services import audit
+from takedown.services.errors import InvalidInput, NotFound, StateConflict
+from takedown.services.evidence import Vault
+from takedown.store.db import Database
+from takedown.store.filing_repos import FilingFile
+from takedown.store.group_commit import GroupCommitter
+from takedown.store.uow import SqlAlchemyUnitOfWork
+
+log = logging.getLogger("takedown.filing")
+SYSTEM = Principal.system("ncmec-filer")
+
+# What in a report's words says the child was threatened or coerced (sextortion). The draft
+# is the compliance user's to correct; this only makes the likely case the default.
+_COERCION = re.compile(
+    r"\b(sextort\w*|extort\w*|blackmail\w*|threat\w*|coerc\w*|forced|pay or|or else)\b",
+    re.IGNORECASE,
+)
+_SOLICITATION = re.compile(r"\b(asked (?:me|him|her|them) for|solicit\w*|groom\w*)\b", re.I)
+MAX_TEXT = 3000
+
+
+@dataclass(frozen=True)
+class FilingSettings:
+    reporter: Contact
+    esp_service: str | None = None
+    auto_file: bool = False
+    file_within: timedelta = timedelta(hours=24)
+    max_attempts: int = 10
+    backoff: timedelta = timedelta(seconds=5)
+    lease: timedelta = timedelta(minutes=10)
+    viral_copies: int = 100  # a takedown set this large is filed as a batched, viral report
+    terms_of_service: str | None = None
+
+
+def reporter_contact(name: str | None, email: str | None, phone: str | None) -> Contact:
+    """The reporting person from settings: ``Trust and Safety Team`` → first name ``Trust
+    and Safety``, last name ``Team``."""
+    first, _, last = (name or "").strip().rpartition(" ")
+    if not first:
+        first, last = last, ""
+    return Contact(first_name=first or None, last_name=last or None, email=email, phone=phone)
+
+
+# Drafting.
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = " ".join(text.split())
+    return text[:MAX_TEXT] or None
+
+
+def _violation(uow: SqlAlchemyUnitOfWork, case_id: int) -> Any:
+    decisions = [d for d in uow.decisions.for_case(case_id) if d.outcome is Outcome.violation]
+    return decisions[-1] if decisions else None
+
+
+def build_tip(
+    uow: SqlAlchemyUnitOfWork, case: Case, settings: FilingSettings
+) -> tuple[Tip, list[tuple[int, str | None, TipFile]]]:
+    """The report a case makes, and its files (evidence item id, content id, details)."""
+    items = uow.cases.items(case.id)
+    reports = uow.reports.for_case(case.id)
+    decision = _violation(uow, case.id)
+    registered = {i.content_id: uow.content.get(i.content_id) for i in items}
+    uploaded = [
+        t for t in (getattr(registered[i.content_id], "first_seen_at", None) for i in items) if t
+    ]
+    first_report = min((r.received_at for r in reports), default=None)
+    if uploaded:
+        incident_at, incident_said = min(uploaded), "When the first copy was uploaded."
+    else:
+        incident_at, incident_said = first_report or case.opened_at, "When it was first reported."
+    words = " ".join(r.description for r in reports)
+    annotations: set[ReportAnnotation] = set()
+    escalate = None
+    if _COERCION.search(words):
+        annotations.add(ReportAnnotation.sextortion)
+        escalate = (
+            "A report says the child was threatened or coerced (sextortion); the child may be "
+            "in danger now."
+        )
+    if _SOLICITATION.search(words):
+        annotations.add(ReportAnnotation.csam_solicitation)
+    police = next((r for r in reports if r.police_agency), None)
+    actions = uow.actions.for_case(case.id)
+    removed = sum(1 for a in actions if a.type == "remove")
+    suspended = {a.account_id: a.created_at for a in actions if a.type == "suspend_account"}
+    uploader = next((i.account_id for i in items if i.account_id), None)
+    others = sorted({i.account_id for i in items if i.account_id and i.account_id != uploader})
+    reported = None
+    if uploader is not None:
+        reported = ReportedUser(
+            esp_identifier=uploader,
+            esp_service=settings.esp_service,
+            prior_reports=tuple(uow.filings.prior_reports(case.id, uploader)),
+            disabled_at=suspended.get(uploader),
+            additional_info=(
+                f"Other accounts that posted copies: {', '.join(others[:50])}." if others else None
+            ),
+        )
+    victims = tuple(
+        Victim(
+            person=Contact(first_name=r.contact_name, email=r.contact_email),
+            additional_info="The depicted person reported it to the platform themselves.",
+        )
+        for r in reports
+        if r.reporter_role is ReporterRole.depicted_person and (r.contact_email or r.contact_name)
+    )
+    decided = (
+        f"Confirmed {'automatically' if decision.automated else 'by a reviewer'} on "
+        f"{decision.decided_at:%Y-%m-%d %H:%M} UTC: {decision.reason}."
+        if decision is not None
+        else ""
+    )
+    summary = (
+        f"takedown case {case_number(case.id)}: {len(reports)} report(s) from the platform's "
+        f"users and systems. {decided} {removed} cop{'y' if removed == 1 else 'ies'} taken down."
+    )
+    viral = removed >= settings.viral_copies
+    tip = Tip(
+        incident_type=IncidentType.child_pornography,
+        incident_at=incident_at,
+        incident_description=incident_said,
+        reporter=settings.reporter,
+        platform=settings.esp_service,
+        escalate=escalate,
+        annotations=frozenset(annotations),
+        urls=tuple(dict.fromkeys(r.content_url for r in reports if r.content_url))[:20],
+        law_enforcement=(
+            LawEnforcement(agency=police.police_agency, case_number=police.police_case_number)
+            if police is not None and police.police_agency
+            else None
+        ),
+        reported=reported,
+        victims=victims,
+        batched_viral=viral,
+        terms_of_service=settings.terms_of_service,
+        additional_info=_clip(summary),
+    )
+    by_content = {i.content_id: i for i in items}
+    urls = {r.content_id: r.content_url for r in reports if r.content_url}
+    classification = None
+    if decision is not None and decision.classification:
+        classification = IndustryClassification(decision.classification)
+    files: list[tuple[int, str | None, TipFile]] = []
+    for record in uow.evidence.for_case(case.id):
+        if record.kind != "media" or record.purged_at is not None:
+            continue
+        item = by_content.get(record.content_id or "")
+        hashes = [("SHA256", record.sha256)]
+        if item is not None and item.md5:
+            hashes.insert(0, ("MD5", item.md5))
+        info = f"PDQ {item.pdq}." if item is not None and item.pdq else None
+        files.append(
+            (
+                record.id,
+                record.content_id,
+                TipFile(
+                    original_file_name=record.content_id,
+                    uploaded_at=getattr(
+                        registered.get(record.content_id or ""), "first_seen_at", None
+                    ),
+                    location=urls.get(record.content_id or ""),
+                    viewed_by_esp=decision is not None and not decision.automated,
+                    classification=classification,
+                    annotations=frozenset({FileAnnotation.viral}) if viral else frozenset(),
+                    hashes=tuple(hashes),
+                    additional_info=info,
+                ),
+            )
+        )
+    return tip, files
+
+
+def draft(
+    uow: SqlAlchemyUnitOfWork, *, case_id: int, settings: FilingSettings, now: datetime
+) -> Filing | None:
+    """Draft the report of a confirmed CSAM case (once), in ``uow``'s transaction; filed at
+    once when auto-filing is on and a bank confirmed it. None for any other case."""
+    existing = uow.filings.get(case_id)
+    if existing is not None:
+        return existing
+    case = uow.cases.get(case_id)
+    if (
+        case is None
+        or case.status is not CaseStatus.confirmed
+        or case.category is not Category.csam
+    ):
+        return None
+    tip, files = build_tip(uow, case, settings)
+    filing = Filing(case_id=case_id, state=FilingState.drafted, drafted_at=now)
+    uow.filings.add(filing, tip, files)
+    audit.record(
+        uow,
+        actor=SYSTEM,
+        action="ncmec.drafted",
+        target_type="case",
+        target_id=case_id,
+        details={"files": len(files)},
+        at=now,
+    )
+    decision = _violation(uow, case_id)
+    if settings.auto_file and decision is not None and decision.automated:
+        filing = _request(uow, filing, actor=SYSTEM, now=now, auto=True)
+    return filing
+
+
+def _request(
+    uow: SqlAlchemyUnitOfWork, filing: Filing, *, actor: Principal, now: datetime, auto: bool
+) -> Filing:
+    after = filing.request(now, auto=auto)
+    if after is filing:
+        return filing
+    uow.filings.save(after)
+    audit.record(
+        uow,
+        actor=actor,
+        action="ncmec.filing_requested",
+        target_type="case",
+        target_id=filing.case_id,
+        details={"auto": auto, "resumes_report": after.report_id},
+        at=now,
+    )
+    uow.publish(FilingRequested(case_id=filing.case_id, auto=auto))
+    return after
+
+
+def _filing(uow: SqlAlchemyUnitOfWork, case_id: int, *, lock: bool = False) -> Filing:
+    filing = uow.filings.get(case_id, lock=lock)
+    if filing is None:
+        if uow.cases.get(case_id) is None:
+            raise NotFound(f"no case {case_number(case_id)}")
+        raise StateConflict(
+            "this case has no CyberTipline report: only a confirmed CSAM case drafts one",
+            code="no_ncmec_report",
+        )
+    return filing
+
+
+def request_filing(
+    *, uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int, now: datetime
+) -> Filing:
+    """File the case's report (a draft) or try a failed one again. Idempotent: a filing
+    already filing, filed or needing attention is answered as it is."""
+    require(actor, Permission.ncmec_file)
+    with uow:
+        filing = _request(uow, _filing(uow, case_id, lock=True), actor=actor, now=now, auto=False)
+        uow.commit()
+    return filing
+
+
+def resolve(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    actor: Principal,
+    case_id: int,
+    report_id: int | None,
+    now: datetime,
+) -> Filing:
+    """A person's finding on a filing whose ``/submit`` went unanswered: NCMEC made report
+    ``report_id`` (resumed from it), or none (None: submitted again)."""
+    require(actor, Permission.ncmec_file)
+    with uow:
+        filing = _filing(uow, case_id, lock=True)
+        try:
+            after = filing.resolve(now, report_id=report_id)
+        except FilingRefused as refused:
+            raise StateConflict(str(refused), code="not_needing_attention") from None
+        uow.filings.save(after)
+        audit.record(
+            uow,
+            actor=actor,
+            action="ncmec.resolved",
+            target_type="case",
+            target_id=case_id,
+            details={"report_id": report_id, "found": report_id is not None},
+            at=now,
+        )
+        uow.publish(FilingRequested(case_id=case_id, auto=False))
+        uow.commit()
+    return after
+
+
+@dataclass(frozen=True)
+class DraftChange:
+    """What a compliance user adds to a draft; None leaves a field as it is."""
+
+    incident_type: IncidentType | None = None
+    escalate: str | None = None
+    annotations: frozenset[ReportAnnotation] | None = None
+    additional_info: str | None = None
+    screen_name: str | None = None
+    profile_url: str | None = None
+    classifications: dict[str, IndustryClassification] | None = None  # by content id
+    publicly_available: bool | None = None
+
+
+def update_draft(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    actor: Principal,
+    case_id: int,
+    change: DraftChange,
+    now: datetime,
+) -> Tip:
+    """Change a draft before it is filed (a draft, or a failed filing with no report yet)."""
+    require(actor, Permission.ncmec_file)
+    with uow:
+        filing = _filing(uow, case_id, lock=True)
+        if filing.state not in (FilingState.drafted, FilingState.failed) or filing.report_id:
+            raise StateConflict(
+                f"the report is {filing.state} and can no longer be changed", code="filed"
+            )
+        tip = uow.filings.tip(case_id)
+        assert tip is not None
+        updates: dict[str, Any] = {}
+        if change.incident_type is not None:
+            updates["incident_type"] = change.incident_type
+        if change.escalate is not None:
+            updates["escalate"] = _clip(change.escalate)
+        if change.annotations is not None:
+            updates["annotations"] = change.annotations
+        if change.additional_info is not None:
+            updates["additional_info"] = _clip(change.additional_info)
+        if tip.reported is not None and (change.screen_name or change.profile_url):
+            updates["reported"] = replace(
+                tip.reported,
+                screen_name=_clip(change.screen_name) or tip.reported.screen_name,
+                profile_urls=(change.profile_url,)
+                if change.profile_url
+                else tip.reported.profile_urls,
+            )
+        tip = replace(tip, **updates)
+        _check(report_xml(tip))
+        uow.filings.set_tip(case_id, tip)
+        for file in uow.filings.files(case_id):
+            details = file.details
+            wanted = (change.classifications or {}).get(file.content_id or "")
+            if wanted is not None:
+                details = replace(details, classification=wanted)
+            if change.publicly_available is not None:
+                details = replace(details, publicly_available=change.publicly_available)
+            if details != file.details:
+                uow.filings.set_file_details(file.id, details)
+        audit.record(
+            uow,
+            actor=actor,
+            action="ncmec.draft_changed",
+            target_type="case",
+            target_id=case_id,
+            details={k: str(v) for k, v in updates.items() if k != "reported"},
+            at=now,
+        )
+        uow.commit()
+    return tip
+
+
+def _check(document: bytes) -> None:
+    try:
+        shipped().validate(document)
+    except SchemaInvalid as invalid:
+        raise InvalidInput(f"the report would not fit NCMEC's schema: {invalid}") from None
+
+
+# Reading.
+
+
+@dataclass(frozen=True)
+class FilingView:
+    filing: Filing
+    tip: Tip
+    files: list[FilingFile]
+    document: str  # the XML as submitted, or as it would be now
+    overdue: bool
+    age: timedelta
+
+
+def state_json(filing: Filing | None) -> dict[str, Any] | None:
+    """``ncmec_report`` of a case's JSON."""
+    if filing is None:
+        return None
+    return {
+        "state": str(filing.state),
+        "report_id": filing.report_id,
+        "drafted_at": filing.drafted_at,
+        "filed_at": filing.filed_at,
+        "error": filing.error,
+    }
+
+
+def view(
+    *, uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int, now: datetime, within: timedelta
+) -> FilingView:
+    require(actor, Permission.ncmec_read)
+    with uow:
+        filing = _filing(uow, case_id)
+        tip = uow.filings.tip(case_id)
+        assert tip is not None
+        document = uow.filings.document(case_id) or report_xml(tip).decode()
+        return FilingView(
+            filing=filing,
+            tip=tip,
+            files=uow.filings.files(case_id),
+            document=document,
+            overdue=filing.overdue(now, within),
+            age=now - filing.drafted_at,
+        )
+
+
+def listing(
+    *, uow: SqlAlchemyUnitOfWork, actor: Principal, now: datetime, within: timedelta
+) -> list[tuple[Filing, bool]]:
+    """Every filing not filed, overdue first, then the latest filed; with whether each is
+    overdue against the filing target."""
+    require(actor, Permission.ncmec_read)
+    with uow:
+        filings = uow.filings.listing()
+    marked = [(f, f.overdue(now, within)) for f in filings]
+    return sorted(
+        marked,
+        key=lambda p: (p[0].state is FilingState.filed, not p[1], p[0].drafted_at),
+    )
+
+
+# Filing.
+
+
+class Filer(StoreLoop):
+    """Takes due filings and walks their steps. One per process that files (``takedown
+    serve`` with the worker on, or ``takedown worker``), where NCMEC's address is set."""
+
+    thread_name = "takedown-ncmec"
+
+    def __init__(
+        self,
+        db: Database,
+        channel: Channel,
+        settings: FilingSettings,
+        *,
+        vault: Vault | None,
+        writer: GroupCommitter | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.channel = channel
+        self.settings = settings
+        self.vault = vault
+        self.poll_seconds = poll_seconds
+        self._schema: Schema | None = None
+        super().__init__(db, writer=writer, clock=clock)
+        db.on_commit(self._committed)
+
+    def _committed(self, event_types: frozenset[str]) -> None:
+        if FilingRequested.event_type in event_types:
+            self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                worked = self.run_once()
+            except Exception:
+                log.exception("filing with NCMEC failed; retrying")
+                worked = 0
+            if not worked:
+                self._wake.wait(self.poll_seconds)
+
+    def run_once(self, limit: int = 10) -> int:
+        """File the due filings (at most ``limit``); how many were taken."""
+        now = self.clock.now()
+        due: list[int] = self._write(
+            partial(_claim, now=now, until=now + self.settings.lease, limit=limit)
+        )
+        for case_id in due:
+            try:
+                self.file(case_id)
+            finally:
+                self._write(partial(_release, case_id=case_id))
+        return len(due)
+
+    # The steps. Each stores its state in a transaction of its own before the next begins.
+
+    def _save(
+        self,
+        filing: Filing,
+        *,
+        document: str | None = None,
+        action: str | None = None,
+        details: dict[str, Any] | None = None,
+        event: Any = None,
+    ) -> Filing:
+        now = self.clock.now()
+
+        def work(uow: SqlAlchemyUnitOfWork) -> None:
+            uow.filings.save(filing, document=document)
+            if action is not None:
+                audit.record(
+                    uow,
+                    actor=SYSTEM,
+                    action=action,
+                    target_type="case",
+                    target_id=filing.case_id,
+                    details=details or {},
+                    at=now,
+                )
+            if event is not None:
+                uow.publish(event)
+
+        self._write(work)
+        return filing
+
+    def _read(self, case_id: int) -> tuple[Filing | None, Tip | None, list[FilingFile]]:
+        with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
+            return uow.filings.get(case_id), uow.filings.tip(case_id), uow.filings.files(case_id)
+
+    def schemas(self) -> list[Schema]:
+        """The shipped schema, and NCMEC's own as its server serves it now (fetched before
+        each ``/submit``: reports are few, and a schema NCMEC changed must be seen at once).
+        Where it cannot be read the last one read stands in; a difference from the copy
+        shipped is logged each time the served one changes."""
+        try:
+            served = self.channel.schema()
+            fresh = Schema.parse(served) if served else None
+        except (ChannelRefused, ChannelUnavailable, SchemaUnreadable) as exc:
+            log.warning(
+                "NCMEC's schema could not be read; checking against the last one read",
+                extra={"error": str(exc)},
+            )
+            fresh = self._schema
+        changed = self._schema is None or self._schema.digest != getattr(fresh, "digest", None)
+        if fresh is not None and fresh.digest != shipped().digest and changed:
+            log.warning(
+                "NCMEC's schema differs from the copy shipped with takedown; every report is "
+                "checked against both",
+                extra={"served_sha256": fresh.digest},
+            )
+        self._schema = fresh
+        return [shipped()] + ([fresh] if fresh is not None else [])
+
+    def _validate(self, tip: Tip, files: list[FilingFile]) -> tuple[bytes, str | None]:
+        """The report's XML, and what makes it or its files unfit (None: fit)."""
+        document = report_xml(tip)
+        try:
+            for schema in self.schemas():
+                schema.validate(document)
+                for file in files:
+                    # The ids are NCMEC's to give; placeholders of their shape stand in.
+                    schema.validate(file_details_xml(1, file.file_id or "0", file.details))
+        except SchemaInvalid as invalid:
+            return document, f"the report does not fit NCMEC's schema: {invalid}"
+        return document, None
+
+    def file(self, case_id: int) -> Filing | None:
+        """Walk one filing's steps as far as they go now."""
+        filing, tip, files = self._read(case_id)
+        if filing is None or tip is None or filing.state is not FilingState.filing:
+            return filing
+        s = self.settings
+        while True:
+            left = [f for f in files if f.described_at is None]
+            step = filing.next_step(len(left))
+            try:
+                if step == "submit":
+                    filing = self._submit(filing, tip, files)
+                elif step == "files":
+                    self._file(filing, left[0])
+                elif step == "finish":
+                    assert filing.report_id is not None
+                    self.channel.finish(filing.report_id)
+                    return self._save(
+                        filing.done(self.clock.now()),
+                        action="ncmec.filed",
+                        details={"report_id": filing.report_id, "files": len(files)},
+                        event=ReportFiled(
+                            case_id=case_id, report_id=filing.report_id, files=len(files)
+                        ),
+                    )
+                else:
+                    return filing
+            except ChannelRefused as refused:
+                log.warning("NCMEC refused a filing step", extra={"case": case_id, "step": step})
+                return self._save(
+                    filing.refused(str(refused)),
+                    action="ncmec.failed",
+                    details={"step": str(step), "error": str(refused)},
+                )
+            except ChannelUnavailable as unknown:
+                return self._save(
+                    filing.retry_later(
+                        str(unknown),
+                        self.clock.now(),
+                        backoff=s.backoff,
+                        max_attempts=s.max_attempts,
+                    ),
+                    action="ncmec.retrying",
+                    details={"step": str(step), "error": str(unknown)},
+                )
+            filing, tip, files = self._read(case_id)
+            if filing is None or tip is None:
+                return filing
+
+    def _submit(self, filing: Filing, tip: Tip, files: list[FilingFile]) -> Filing:
+        if filing.submit_unknown:
+            return self._save(
+                filing.unanswered_submit(
+                    "a filer stopped after sending /submit, before its answer was stored: "
+                    "check with NCMEC whether it made a report, then say so here"
+                ),
+                action="ncmec.needs_attention",
+                details={"error": "interrupted after /submit"},
+            )
+        if tip.reported is not None:  # cite reports filed since the draft
+
+            def prior(uow: SqlAlchemyUnitOfWork) -> list[int]:
+                assert tip.reported is not None
+                return uow.filings.prior_reports(filing.case_id, tip.reported.esp_identifier)
+
+            with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
+                priors = tuple(prior(uow))
+            tip = replace(tip, reported=replace(tip.reported, prior_reports=priors))
+        document, unfit = self._validate(tip, files)
+        if unfit is not None:
+            return self._save(
+                filing.refused(unfit), action="ncmec.failed", details={"error": unfit}
+            )
+        sending = self._save(filing.sending_submit(self.clock.now()), document=document.decode())
+        try:
+            report_id = self.channel.submit(document)
+        except ChannelRefused as refused:
+            return self._save(
+                sending.refused(str(refused)),
+                action="ncmec.failed",
+                details={"step": "submit", "error": str(refused)},
+            )
+        except ChannelUnavailable as unknown:
+            if not unknown.sent:  # it never reached NCMEC: sending it again is safe
+                s = self.settings
+                return self._save(
+                    sending.retry_later(
+                        str(unknown),
+                        self.clock.now(),
+                        backoff=s.backoff,
+                        max_attempts=s.max_attempts,
+                    ),
+                    action="ncmec.retrying",
+                    details={"step": "submit", "error": str(unknown)},
+                )
+            return self._save(
+                sending.unanswered_submit(
+                    f"/submit was sent and its answer was lost ({unknown}): check with NCMEC "
+                    "whether it made a report, then say so here"
+                ),
+                action="ncmec.needs_attention",
+                details={"error": str(unknown)},
+            )
+        return self._save(
+            sending.submitted(report_id),
+            action="ncmec.submitted",
+            details={"report_id": report_id},
+        )
+
+    def _file(self, filing: Filing, file: FilingFile) -> None:
+        assert filing.report_id is not None
+        file_id = file.file_id
+        if file_id is None:
+            data = self._evidence(file.evidence_item_id)
+            uploaded = self.channel.upload(
+                filing.report_id, file.details.original_file_name or f"item-{file.id}", data
+            )
+            mine = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            if uploaded.md5 is not None and uploaded.md5.lower() != mine:
+                raise ChannelUnavailable(
+                    f"NCMEC's MD5 of file {uploaded.file_id} ({uploaded.md5}) is not the file's "
+                    f"({mine}); it is uploaded again"
+                )
+            file_id = uploaded.file_id
+            at = self.clock.now()
+            self._write(
+                lambda uow: uow.filings.file_uploaded(file.id, file_id=uploaded.file_id, at=at)
+            )
+        self.channel.file_info(file_details_xml(filing.report_id, file_id, file.details))
+        at = self.clock.now()
+        self._write(lambda uow: uow.filings.file_described(file.id, at=at))
+
+    def _evidence(self, item_id: int) -> bytes:
+        if self.vault is None:
+            raise ChannelRefused("the evidence vault's key is not set: the files cannot be read")
+        with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
+            record = uow.evidence.get(item_id)
+            sealed = uow.evidence.sealed(item_id)
+        if record is None or sealed is None:
+            raise ChannelRefused(f"preserved item {item_id} is gone (purged)")
+        return unseal(sealed, self.vault.keys, identity=record.identity)
+
+
+def _claim(uow: SqlAlchemyUnitOfWork, *, now: datetime, until: datetime, limit: int) -> list[int]:
+    return uow.filings.claim_due(now=now, until=until, limit=limit)
+
+
+def _release(uow: SqlAlchemyUnitOfWork, *, case_id: int) -> None:
+    uow.filings.release(case_id)
