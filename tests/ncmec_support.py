@@ -225,7 +225,9 @@ def _handler(state: Ncmec, stop: callable) -> type[BaseHTTPRequestHandler]:  # t
                 return None
             found = problems(tree) if tree.tag == root else [f"the root is not <{root}>"]
             if found:
-                self._send(200, _answer(4100, "Submitted XML failed validation: " + "; ".join(found)))
+                self._send(
+                    200, _answer(4100, "Submitted XML failed validation: " + "; ".join(found))
+                )
                 return None
             return tree
 
@@ -258,8 +260,7 @@ def _handler(state: Ncmec, stop: callable) -> type[BaseHTTPRequestHandler]:  # t
             head = f"Content-Type: {self.headers.get('Content-Type')}\r\n\r\n".encode()
             message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
             parts = {
-                p.get_param("name", header="content-disposition"): p
-                for p in message.iter_parts()
+                p.get_param("name", header="content-disposition"): p for p in message.iter_parts()
             }
             if "id" not in parts or "file" not in parts:
                 self._send(200, _answer(4000, "id and file are required"))

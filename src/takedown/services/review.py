@@ -216,6 +216,7 @@ def case_view(
             (entry.at, entry.actor_name, entry.action, dict(entry.details))
             for entry in uow.audit.list(target_type="case", target_id=str(case_id), limit=100)
         ]
+        ncmec = uow.filings.get(case_id)
     if actor.role not in CONTACT_ROLES:
         reports = [_without_contact(r) for r in reports]
     claim = case.claim_by
@@ -234,7 +235,7 @@ def case_view(
         previous_case=case.facts.previous_case,
         media_kinds=kinds,
         now=now,
-        ncmec=uow.filings.get(case_id),
+        ncmec=ncmec,
     )
 
 

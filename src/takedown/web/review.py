@@ -226,6 +226,7 @@ def decide_case(
     category: Annotated[str, Form(max_length=32)] = "",
     statement: Annotated[str, Form(max_length=10000)] = "",
     escalate_to: Annotated[str, Form(max_length=32)] = "",
+    classification: Annotated[str, Form(max_length=2)] = "",
 ) -> Response:
     c = container_of(request)
     chosen = Category(category) if category in Category.__members__ else None
@@ -239,6 +240,7 @@ def decide_case(
             category=chosen,
             statement=statement or None,
             escalate_to=escalate_to or None,
+            classification=(classification or None) if chosen is Category.csam else None,
         ),
         settings=c.review_settings,
     )
