@@ -22,6 +22,7 @@ BENCHES = (
     "case_media",
     "review",
     "enforcement",
+    "filing",
 )
 
 
