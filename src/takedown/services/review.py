@@ -448,6 +448,8 @@ def decide(
         }
         if decision.escalate_to:
             details["escalate_to"] = decision.escalate_to
+        if decision.classification:
+            details["classification"] = decision.classification
         action = "case.decided"
         if after.status is CaseStatus.pending_second_review:
             action = "case.proposed"
