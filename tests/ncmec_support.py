@@ -8,8 +8,9 @@ answers ``<reportDoneResponse>``). Every request needs HTTP Basic credentials (4
 A document whose elements are out of order, unknown, or missing a required one is answered
 ``responseCode`` 4100, checked here from its own lists of NCMEC's element order, not from
 takedown's schema. It counts every ``/submit``, and can fail a path with 500 a number of
-times, drop the connection after making a report, or stop after answering ``/submit`` (and
-start again on the same port with the same state) for the fault tests.
+times, hang in ``/submit`` (after making the report) or in ``/upload``, drop the connection
+after making a report, or stop after answering ``/submit`` (and start again on the same port
+with the same state) for the fault tests.
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ class Ncmec:
     fail_next: dict[str, int] = field(default_factory=dict)  # path -> 500s to give
     drop_submit_answer: bool = False  # make the report, then close without answering
     stop_after_submit: bool = False  # answer /submit, then stop serving
+    hang_submit: threading.Event | None = None  # /submit makes the report, then waits for it
     hang_upload: threading.Event | None = None  # /upload waits until this is set
     xsd: bytes = b""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -238,6 +240,8 @@ def _handler(state: Ncmec, stop: callable) -> type[BaseHTTPRequestHandler]:  # t
                 state.submits += 1
                 report_id = next(state._ids)
                 state.reports[report_id] = FiledReport(xml=body)
+            if state.hang_submit is not None:
+                state.hang_submit.wait()
             if state.drop_submit_answer:
                 self.close_connection = True
                 self.connection.shutdown(2)

@@ -364,6 +364,12 @@ class Settings(BaseSettings):
     ncmec_timeout_seconds: float = Field(
         30.0, gt=0, description="How long one request to NCMEC may take."
     )
+    ncmec_lease_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="How long a filer holds a filing between steps; a filer killed mid-step "
+        "lets it go after this. Must be longer than `NCMEC_TIMEOUT_SECONDS`.",
+    )
     ncmec_max_attempts: int = Field(
         10,
         ge=1,
@@ -420,6 +426,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ncmec_url needs ncmec_username, ncmec_password and ncmec_reporter_email"
             )
+        if self.ncmec_lease_seconds <= self.ncmec_timeout_seconds:
+            raise ValueError("ncmec_lease_seconds must be longer than ncmec_timeout_seconds")
         if self.action_lease_seconds <= self.action_timeout_seconds:
             raise ValueError("action_lease_seconds must be longer than action_timeout_seconds")
         for name in ("review_grayscale_categories", "review_warning_categories"):

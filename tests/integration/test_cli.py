@@ -168,3 +168,26 @@ def test_a_settings_error_never_prints_the_secrets_given(tmp_path):
     assert run.returncode == 1 and "64 hex digits" in run.stderr
     for secret in ("not-a-key-but-secret-1", "webhook-secret-2", "smtp-secret-3"):
         assert secret not in run.stderr + run.stdout
+
+
+def test_ncmec_check_says_whether_the_credentials_and_the_schema_hold(tmp_path):
+    from tests.ncmec_support import PASSWORD, USERNAME, ncmec_server
+
+    with ncmec_server() as server:
+        env = {
+            "TAKEDOWN_NCMEC_URL": server.url,
+            "TAKEDOWN_NCMEC_USERNAME": USERNAME,
+            "TAKEDOWN_NCMEC_PASSWORD": PASSWORD,
+            "TAKEDOWN_NCMEC_REPORTER_EMAIL": "safety@platform.example",
+        }
+        good = run_cli("sqlite://", tmp_path, "ncmec", "check", env_extra=env)
+        assert good.returncode == 0, good.stderr
+        assert "accepts these credentials" in good.stderr and "copy shipped" in good.stderr
+        server.state.xsd = server.state.xsd.replace(b"text3000", b"longText")
+        changed = run_cli("sqlite://", tmp_path, "ncmec", "check", env_extra=env)
+        assert changed.returncode == 0 and "differs" in changed.stderr
+        wrong = {**env, "TAKEDOWN_NCMEC_PASSWORD": "not-the-password-77"}
+        refused = run_cli("sqlite://", tmp_path, "ncmec", "check", env_extra=wrong)
+        assert refused.returncode == 1 and "refused the credentials" in refused.stderr
+        assert "not-the-password-77" not in refused.stderr + refused.stdout
+        assert server.state.refused_credentials == 1

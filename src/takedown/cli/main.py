@@ -64,8 +64,7 @@ def _container(*, check_schema: bool = True) -> Container:
     never create a database (only ``db upgrade``, ``serve`` and ``demo`` do, with
     ``check_schema=False``)."""
     try:
-        settings = Settings()
-        settings.check_production()
+        settings = _settings_only()
         if check_schema:
             missing = _missing_sqlite_file(settings)
             if missing is not None:
@@ -87,6 +86,18 @@ def _container(*, check_schema: bool = True) -> Container:
             "run `takedown db upgrade` (`takedown serve` does it on start)"
         )
     return container
+
+
+def _settings_only() -> Settings:
+    """The settings, checked (production's rules too), or a clear message and exit 1."""
+    try:
+        settings = Settings()
+        settings.check_production()
+    except ConfigError as exc:
+        raise _fail(f"settings: {exc}") from exc
+    except ValidationError as exc:
+        raise _fail(f"settings: {_problems(exc)}") from exc
+    return settings
 
 
 def _missing_sqlite_file(settings: Settings) -> Path | None:
@@ -238,6 +249,48 @@ def evidence_purge() -> None:
     container = _container()
     done = _run(evidence.purge, uow=container.uow(), now=container.clock.now())
     err.print(f"purged {done} evidence items")
+
+
+ncmec_app = typer.Typer(help="NCMEC's CyberTipline Reporting API.", no_args_is_help=True)
+app.add_typer(ncmec_app, name="ncmec")
+
+
+@ncmec_app.command("check")
+def ncmec_check() -> None:
+    """Check TAKEDOWN_NCMEC_URL and its credentials (NCMEC's /status), and whether the
+    schema NCMEC serves (/xsd) reads and differs from the copy shipped with takedown."""
+    from takedown.reporting import ChannelRefused, ChannelUnavailable, Schema, SchemaUnreadable
+    from takedown.reporting import shipped as shipped_schema
+    from takedown.services.ncmec import NcmecClient, NcmecSettings
+
+    s = _settings_only()
+    if not (s.ncmec_url and s.ncmec_username and s.ncmec_password):
+        raise _fail("set TAKEDOWN_NCMEC_URL, TAKEDOWN_NCMEC_USERNAME and TAKEDOWN_NCMEC_PASSWORD")
+    client = NcmecClient(
+        NcmecSettings(
+            url=s.ncmec_url,
+            username=s.ncmec_username,
+            password=s.ncmec_password,
+            timeout_seconds=s.ncmec_timeout_seconds,
+        )
+    )
+    try:
+        client.status()
+        served = client.schema()
+    except (ChannelRefused, ChannelUnavailable) as exc:
+        raise _fail(str(exc)) from None
+    err.print(f"NCMEC at {s.ncmec_url} accepts these credentials")
+    try:
+        schema = Schema.parse(served or b"")
+    except SchemaUnreadable as exc:
+        raise _fail(f"its /xsd is unreadable: {exc}") from None
+    same = schema.digest == shipped_schema().digest
+    err.print(
+        "its schema is the copy shipped with takedown"
+        if same
+        else f"its schema (sha256 {schema.digest[:16]}…) differs from the copy shipped with "
+        "takedown: every report is checked against both"
+    )
 
 
 @db_app.command("upgrade")

@@ -120,7 +120,7 @@ class Container:
             file_within=timedelta(hours=s.ncmec_file_within_hours),
             max_attempts=s.ncmec_max_attempts,
             backoff=timedelta(seconds=s.ncmec_backoff_seconds),
-            lease=timedelta(seconds=max(600.0, s.ncmec_timeout_seconds * 4)),
+            lease=timedelta(seconds=s.ncmec_lease_seconds),
         )
 
     @cached_property

@@ -84,7 +84,7 @@ class FilingSettings:
     file_within: timedelta = timedelta(hours=24)
     max_attempts: int = 10
     backoff: timedelta = timedelta(seconds=5)
-    lease: timedelta = timedelta(minutes=10)
+    lease: timedelta = timedelta(minutes=2)  # longer than a step's time-out
     viral_copies: int = 100  # a takedown set this large is filed as a batched, viral report
     terms_of_service: str | None = None
 
@@ -552,6 +552,7 @@ class Filer(StoreLoop):
 
         def work(uow: SqlAlchemyUnitOfWork) -> None:
             uow.filings.save(filing, document=document)
+            uow.filings.renew(filing.case_id, until=now + self.settings.lease)
             if action is not None:
                 audit.record(
                     uow,
@@ -657,6 +658,7 @@ class Filer(StoreLoop):
             filing, tip, files = self._read(case_id)
             if filing is None or tip is None:
                 return filing
+            self._write(partial(_renew, case_id=case_id, until=self.clock.now() + s.lease))
 
     def _submit(self, filing: Filing, tip: Tip, files: list[FilingFile]) -> Filing:
         if filing.submit_unknown:
@@ -754,6 +756,10 @@ class Filer(StoreLoop):
 
 def _claim(uow: SqlAlchemyUnitOfWork, *, now: datetime, until: datetime, limit: int) -> list[int]:
     return uow.filings.claim_due(now=now, until=until, limit=limit)
+
+
+def _renew(uow: SqlAlchemyUnitOfWork, *, case_id: int, until: datetime) -> None:
+    uow.filings.renew(case_id, until=until)
 
 
 def _release(uow: SqlAlchemyUnitOfWork, *, case_id: int) -> None:

@@ -192,6 +192,14 @@ class FilingRepository(RawRepository):
             )
         return [int(r[1]) for r in rows]
 
+    def renew(self, case_id: int, *, until: datetime) -> None:
+        """Hold the filing's lease to ``until`` (before each step)."""
+        self._s.execute(
+            update(NcmecFilingRow)
+            .where(NcmecFilingRow.case_id == case_id)
+            .values(lease_until=until)
+        )
+
     def release(self, case_id: int) -> None:
         self._s.execute(
             update(NcmecFilingRow).where(NcmecFilingRow.case_id == case_id).values(lease_until=None)
