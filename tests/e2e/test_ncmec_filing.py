@@ -128,6 +128,12 @@ def test_a_reviewers_confirmation_is_filed_by_compliance_once_with_the_classific
 ):
     media.add("kid-1", n=1)
     with live_server.client() as client:
+        registered = client.post(
+            "/v1/content",
+            headers=bearer(people["platform"]),
+            json={"content_id": "kid-1", "account_id": "uploader-3"},
+        )
+        assert registered.status_code in (200, 201), registered.text
         receipt = client.post(
             "/v1/reports",
             headers=bearer(people["platform"]),
@@ -167,9 +173,23 @@ def test_a_reviewers_confirmation_is_filed_by_compliance_once_with_the_classific
         changed = client.post(
             f"/v1/cases/{case_id}/ncmec/draft",
             headers=compliance,
-            json={"additional_info": "The uploader also messaged the child directly."},
+            json={
+                "additional_info": "The uploader also messaged the child directly.",
+                "screen_name": "nightowl",
+                "ip_capture_events": [
+                    {"ip_address": "203.0.113.7", "event": "Login", "at": "2026-12-01T10:00:00Z"}
+                ],
+            },
         )
-        assert changed.status_code == 200 and "messaged the child" in changed.json()["document"]
+        assert changed.status_code == 200, changed.text
+        assert "messaged the child" in changed.json()["document"]
+        assert "<eventName>Login</eventName>" in changed.json()["document"]
+        bad = client.post(
+            f"/v1/cases/{case_id}/ncmec/draft",
+            headers=compliance,
+            json={"ip_capture_events": [{"ip_address": "<script>"}]},
+        )
+        assert bad.status_code == 422
         first = client.post(f"/v1/cases/{case_id}/ncmec/file", headers=compliance)
         assert first.status_code == 200 and first.json()["state"] in ("filing", "filed")
         report = _wait_state(client, people, case_id, "filed")
@@ -185,6 +205,8 @@ def test_a_reviewers_confirmation_is_filed_by_compliance_once_with_the_classific
     xml = etree.fromstring(filed.xml)
     assert xml.findtext("incidentSummary/escalateToHighPriority")
     assert xml.findtext("lawEnforcement/caseNumber") == "2026-4411"
+    assert xml.findtext("personOrUserReported/screenName") == "nightowl"
+    assert xml.findtext("personOrUserReported/ipCaptureEvent/eventName") == "Login"
     [file] = filed.files.values()
     details = etree.fromstring(file.details)
     assert details.findtext("industryClassification") == "B1"
@@ -280,3 +302,65 @@ def test_an_unanswered_submit_waits_for_a_person_and_is_never_sent_again(
         assert settled.status_code == 200, settled.text
         report = _wait_state(client, people, case_id, "filed")
     assert report["report_id"] == made and ncmec.state.submits == 1
+
+
+def test_compliance_completes_and_files_a_draft_from_the_console(
+    live_server, container, media, people, ncmec
+):
+    media.add("kid-2", n=2)
+    with live_server.client() as client:
+        client.post(
+            "/v1/content",
+            headers=bearer(people["platform"]),
+            json={"content_id": "kid-2", "account_id": "uploader-4"},
+        ).raise_for_status()
+        case_id = client.post(
+            "/v1/reports",
+            headers=bearer(people["platform"]),
+            json={"content_id": "kid-2", "category": "csam", "reporter_role": "user"},
+        ).json()["case_id"]
+        lead = bearer(people["lead"])
+        client.post(f"/v1/cases/{case_id}/claim", headers=lead).raise_for_status()
+        client.post(
+            f"/v1/cases/{case_id}/decisions",
+            headers=lead,
+            json={"outcome": "violation", "category": "csam", "reason": "a child"},
+        ).raise_for_status()
+        _wait_state(client, people, case_id, "drafted")
+    with live_server.client() as reviewer:
+        console_login(reviewer, "rev")
+        assert reviewer.get("/console/ncmec").status_code == 403
+        assert reviewer.get(f"/console/cases/{case_id}/ncmec").status_code == 403
+    with live_server.client() as browser, live_server.client() as client:
+        console_login(browser, "comp")
+        page = browser.get(f"/console/cases/{case_id}/ncmec")
+        assert page.status_code == 200 and "File with NCMEC" in page.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        bad = browser.post(
+            f"/console/cases/{case_id}/ncmec/draft",
+            data={"csrf_token": token, "ip_address": "not an address"},
+        )
+        assert bad.status_code == 422 and "not an IP address" in bad.text
+        saved = browser.post(
+            f"/console/cases/{case_id}/ncmec/draft",
+            data={
+                "csrf_token": token,
+                "incident_type": "Child Pornography (possession, manufacture, and distribution)",
+                "class:kid-2": "A1",
+                "ip_address": "198.51.100.4",
+                "ip_event": "Upload",
+                "ip_at": "2026-12-02T09:30",
+                "additional_info": "Seen in a group chat first.",
+            },
+        )
+        assert saved.status_code == 303
+        assert "198.51.100.4" in browser.get(f"/console/cases/{case_id}/ncmec").text
+        filed = browser.post(f"/console/cases/{case_id}/ncmec/file", data={"csrf_token": token})
+        assert filed.status_code == 303
+        report = _wait_state(client, people, case_id, "filed")
+        assert str(report["report_id"]) in browser.get("/console/ncmec").text
+    xml = etree.fromstring(ncmec.state.reports[report["report_id"]].xml)
+    assert xml.findtext("personOrUserReported/ipCaptureEvent/ipAddress") == "198.51.100.4"
+    assert xml.findtext("personOrUserReported/ipCaptureEvent/dateTime") == "2026-12-02T09:30:00Z"
+    [file] = ncmec.state.reports[report["report_id"]].files.values()
+    assert etree.fromstring(file.details).findtext("industryClassification") == "A1"

@@ -13,7 +13,13 @@ from takedown.api.deps import read_uow, uow
 from takedown.api.schemas import StrictModel
 from takedown.cases import case_number
 from takedown.identity import Permission
-from takedown.reporting import Filing, IncidentType, IndustryClassification, ReportAnnotation
+from takedown.reporting import (
+    Filing,
+    IncidentType,
+    IndustryClassification,
+    IpEvent,
+    ReportAnnotation,
+)
 from takedown.server.container import container_of
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.security import Access, principal_of
@@ -76,6 +82,13 @@ class DraftRead(BaseModel):
     files: list[FileRead]
 
 
+class IpEventIn(StrictModel):
+    ip_address: str = Field(min_length=2, max_length=45, pattern=r"^[0-9A-Fa-f:.]+$")
+    event: Literal["Login", "Registration", "Purchase", "Upload", "Other", "Unknown"] = "Upload"
+    at: datetime | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+
+
 class DraftChangeIn(StrictModel):
     incident_type: IncidentType | None = None
     escalate_to_high_priority: str | None = Field(None, max_length=3000)
@@ -87,6 +100,9 @@ class DraftChangeIn(StrictModel):
         None, description="Industry classification by content id."
     )
     publicly_available: bool | None = None
+    ip_capture_events: list[IpEventIn] | None = Field(
+        None, max_length=20, description="The reported account's, replacing those on the draft."
+    )
 
 
 class ResolveIn(StrictModel):
@@ -150,6 +166,14 @@ def change_draft(request: Request, case_id: CaseId, change: DraftChangeIn, uow: 
             profile_url=change.profile_url,
             classifications=change.classifications,
             publicly_available=change.publicly_available,
+            ip_events=(
+                tuple(
+                    IpEvent(ip_address=e.ip_address, event=e.event, at=e.at, port=e.port)
+                    for e in change.ip_capture_events
+                )
+                if change.ip_capture_events is not None
+                else None
+            ),
         ),
         now=c.clock.now(),
     )

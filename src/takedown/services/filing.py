@@ -41,6 +41,7 @@ from takedown.reporting import (
     FilingState,
     IncidentType,
     IndustryClassification,
+    IpEvent,
     LawEnforcement,
     ReportAnnotation,
     ReportedUser,
@@ -352,6 +353,7 @@ class DraftChange:
     profile_url: str | None = None
     classifications: dict[str, IndustryClassification] | None = None  # by content id
     publicly_available: bool | None = None
+    ip_events: tuple[IpEvent, ...] | None = None  # the reported account's, replacing any
 
 
 def update_draft(
@@ -381,13 +383,20 @@ def update_draft(
             updates["annotations"] = change.annotations
         if change.additional_info is not None:
             updates["additional_info"] = _clip(change.additional_info)
-        if tip.reported is not None and (change.screen_name or change.profile_url):
+        about_account = bool(change.screen_name or change.profile_url or change.ip_events)
+        if about_account and tip.reported is None:
+            raise InvalidInput(
+                "this case names no account (its content was registered without one): the "
+                "reported account's details need it",
+                field="screen_name",
+            )
+        if tip.reported is not None and (about_account or change.ip_events is not None):
+            reported = tip.reported
             updates["reported"] = replace(
-                tip.reported,
-                screen_name=_clip(change.screen_name) or tip.reported.screen_name,
-                profile_urls=(change.profile_url,)
-                if change.profile_url
-                else tip.reported.profile_urls,
+                reported,
+                screen_name=_clip(change.screen_name) or reported.screen_name,
+                profile_urls=(change.profile_url,) if change.profile_url else reported.profile_urls,
+                ip_events=reported.ip_events if change.ip_events is None else change.ip_events[:20],
             )
         tip = replace(tip, **updates)
         _check(report_xml(tip))

@@ -5,13 +5,15 @@ and the form that settles an unanswered ``/submit``."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takedown.identity import Permission
-from takedown.reporting import IncidentType, IndustryClassification, ReportAnnotation
+from takedown.reporting import IncidentType, IndustryClassification, IpEvent, ReportAnnotation
 from takedown.server.container import container_of
 from takedown.server.security import Access, principal_of
 from takedown.services import filing
@@ -91,6 +93,28 @@ async def change_draft(request: Request, case_id: CaseId) -> Response:
         for k, v in form.multi_items()
         if str(k).startswith("class:") and str(v) in IndustryClassification.__members__
     }
+    ip_events = None
+    address = (text("ip_address", 45) or "").strip()
+    if address:
+        if not re.fullmatch(r"[0-9A-Fa-f:.]{2,45}", address):
+            return _draft_page(request, case_id, error="That is not an IP address.", status=422)
+        when = text("ip_at", 32)
+        try:
+            at = datetime.fromisoformat(when).replace(tzinfo=UTC) if when else None
+        except ValueError:
+            return _draft_page(request, case_id, error="That is not a date and time.", status=422)
+        event = text("ip_event", 16) or "Upload"
+        shown = filing.view(
+            uow=c.uow(readonly=True),
+            actor=principal_of(request),
+            case_id=case_id,
+            now=c.clock.now(),
+            within=c.filing_settings.file_within,
+        ).tip.reported
+        earlier = shown.ip_events if shown is not None else ()
+        events = {"Login", "Registration", "Purchase", "Upload", "Other", "Unknown"}
+        added = IpEvent(ip_address=address, event=event if event in events else "Unknown", at=at)
+        ip_events = (*earlier, added)
     change = filing.DraftChange(
         incident_type=IncidentType(incident) if incident in set(IncidentType) else None,
         escalate=text("escalate"),
@@ -103,6 +127,7 @@ async def change_draft(request: Request, case_id: CaseId) -> Response:
         screen_name=text("screen_name", 255),
         profile_url=text("profile_url", 2083),
         classifications=classifications,
+        ip_events=ip_events,
     )
     try:
         filing.update_draft(
