@@ -46,17 +46,22 @@ def filings_page(request: Request) -> HTMLResponse:
     )
 
 
-def _draft_page(
-    request: Request, case_id: int, *, error: str | None = None, status: int = 200
-) -> HTMLResponse:
+def _view(request: Request, case_id: int) -> filing.FilingView:
     c = container_of(request)
-    view = filing.view(
+    return filing.view(
         uow=c.uow(readonly=True),
         actor=principal_of(request),
         case_id=case_id,
         now=c.clock.now(),
         within=c.filing_settings.file_within,
     )
+
+
+def _draft_page(
+    request: Request, case_id: int, *, error: str | None = None, status: int = 200
+) -> HTMLResponse:
+    c = container_of(request)
+    view = _view(request, case_id)
     return render(
         request,
         "ncmec_report.html",
@@ -104,13 +109,7 @@ async def change_draft(request: Request, case_id: CaseId) -> Response:
         except ValueError:
             return _draft_page(request, case_id, error="That is not a date and time.", status=422)
         event = text("ip_event", 16) or "Upload"
-        shown = filing.view(
-            uow=c.uow(readonly=True),
-            actor=principal_of(request),
-            case_id=case_id,
-            now=c.clock.now(),
-            within=c.filing_settings.file_within,
-        ).tip.reported
+        shown = _view(request, case_id).tip.reported
         earlier = shown.ip_events if shown is not None else ()
         events = {"Login", "Registration", "Purchase", "Upload", "Other", "Unknown"}
         added = IpEvent(ip_address=address, event=event if event in events else "Unknown", at=at)
