@@ -364,3 +364,22 @@ def test_compliance_completes_and_files_a_draft_from_the_console(
     assert xml.findtext("personOrUserReported/ipCaptureEvent/dateTime") == "2026-12-02T09:30:00Z"
     [file] = ncmec.state.reports[report["report_id"]].files.values()
     assert etree.fromstring(file.details).findtext("industryClassification") == "A1"
+
+
+def test_ncmec_unreachable_before_submit_is_tried_again_with_back_off(
+    live_server, container, media, people, ncmec
+):
+    ncmec.stop()  # nothing listens: the connection is refused, so /submit surely never went
+    with live_server.client() as client:
+        _bank_confirmed(client, people, media, "known-6")
+        case_id = _case_of(container, "known-6")
+
+        def retries():
+            with container.uow(readonly=True) as uow:
+                return len(uow.audit.list(action="ncmec.retrying"))
+
+        wait_until(lambda: retries() >= 2, timeout=30, what="two tries refused")
+        assert _state(client, people, case_id)["state"] == "filing"  # backing off, not failed
+        ncmec.start()
+        _wait_state(client, people, case_id, "filed")
+    assert ncmec.state.submits == 1 and retries() < 10

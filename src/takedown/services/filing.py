@@ -667,7 +667,10 @@ class Filer(StoreLoop):
             filing, tip, files = self._read(case_id)
             if filing is None or tip is None:
                 return filing
-            self._write(partial(_renew, case_id=case_id, until=self.clock.now() + s.lease))
+            now = self.clock.now()
+            if filing.next_attempt_at is not None and filing.next_attempt_at > now:
+                return filing  # a step to try again later
+            self._write(partial(_renew, case_id=case_id, until=now + s.lease))
 
     def _submit(self, filing: Filing, tip: Tip, files: list[FilingFile]) -> Filing:
         if filing.submit_unknown:
@@ -679,15 +682,11 @@ class Filer(StoreLoop):
                 action="ncmec.needs_attention",
                 details={"error": "interrupted after /submit"},
             )
-        if tip.reported is not None:  # cite reports filed since the draft
-
-            def prior(uow: SqlAlchemyUnitOfWork) -> list[int]:
-                assert tip.reported is not None
-                return uow.filings.prior_reports(filing.case_id, tip.reported.esp_identifier)
-
+        reported = tip.reported
+        if reported is not None:  # cite the reports about the account filed since the draft
             with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
-                priors = tuple(prior(uow))
-            tip = replace(tip, reported=replace(tip.reported, prior_reports=priors))
+                priors = uow.filings.prior_reports(filing.case_id, reported.esp_identifier)
+            tip = replace(tip, reported=replace(reported, prior_reports=tuple(priors)))
         document, unfit = self._validate(tip, files)
         if unfit is not None:
             return self._save(
