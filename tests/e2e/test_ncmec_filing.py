@@ -383,3 +383,67 @@ def test_ncmec_unreachable_before_submit_is_tried_again_with_back_off(
         ncmec.start()
         _wait_state(client, people, case_id, "filed")
     assert ncmec.state.submits == 1 and retries() < 10
+
+
+def test_the_platform_adds_the_suspended_accounts_details_before_the_report_is_filed(
+    live_server, container, media, people, ncmec
+):
+    media.add("kid-3", n=3)
+    with live_server.client() as client:
+        client.post(
+            "/v1/content",
+            headers=bearer(people["platform"]),
+            json={"content_id": "kid-3", "account_id": "uploader-5"},
+        ).raise_for_status()
+        case_id = client.post(
+            "/v1/reports",
+            headers=bearer(people["platform"]),
+            json={"content_id": "kid-3", "category": "csam", "reporter_role": "user"},
+        ).json()["case_id"]
+        lead = bearer(people["lead"])
+        client.post(f"/v1/cases/{case_id}/claim", headers=lead).raise_for_status()
+        client.post(
+            f"/v1/cases/{case_id}/decisions",
+            headers=lead,
+            json={"outcome": "violation", "category": "csam", "reason": "a child"},
+        ).raise_for_status()
+        _wait_state(client, people, case_id, "drafted")
+        platform = bearer(people["platform"])
+        pulled = client.get("/v1/actions", headers=platform).json()["items"]
+        suspend = next(a for a in pulled if a["type"] == "suspend_account")
+        remove = next(a for a in pulled if a["type"] == "remove")
+        details = {
+            "screen_name": "shadow5",
+            "profile_url": "https://platform.example/u/shadow5",
+            "ip_capture_events": [
+                {"ip_address": "192.0.2.55", "event": "Upload", "at": "2026-12-02T08:00:00Z"},
+                {"ip_address": "2001:db8::5", "event": "Login"},
+            ],
+        }
+        wrong = client.post(
+            f"/v1/actions/{remove['action_id']}/account", headers=platform, json=details
+        )
+        assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "not_an_account"
+        refused = client.post(
+            f"/v1/actions/{suspend['action_id']}/account", headers=lead, json=details
+        )
+        assert refused.status_code == 403
+        added = client.post(
+            f"/v1/actions/{suspend['action_id']}/account", headers=platform, json=details
+        )
+        assert added.status_code == 200, added.text
+        compliance = bearer(people["compliance"])
+        client.post(f"/v1/cases/{case_id}/ncmec/file", headers=compliance).raise_for_status()
+        report = _wait_state(client, people, case_id, "filed")
+        late = client.post(
+            f"/v1/actions/{suspend['action_id']}/account", headers=platform, json=details
+        )
+        assert late.status_code == 409 and late.json()["error"]["code"] == "filed"
+    xml = etree.fromstring(ncmec.state.reports[report["report_id"]].xml)
+    reported = xml.find("personOrUserReported")
+    assert reported.findtext("espIdentifier") == "uploader-5"
+    assert reported.findtext("screenName") == "shadow5"
+    assert [e.findtext("ipAddress") for e in reported.findall("ipCaptureEvent")] == [
+        "192.0.2.55",
+        "2001:db8::5",
+    ]

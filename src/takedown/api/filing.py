@@ -10,14 +10,13 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 
 from takedown.api.deps import read_uow, uow
-from takedown.api.schemas import StrictModel
+from takedown.api.schemas import IpEventIn, StrictModel
 from takedown.cases import case_number
 from takedown.identity import Permission
 from takedown.reporting import (
     Filing,
     IncidentType,
     IndustryClassification,
-    IpEvent,
     ReportAnnotation,
 )
 from takedown.server.container import container_of
@@ -80,13 +79,6 @@ class DraftRead(BaseModel):
     filing: FilingRead
     document: str = Field(description="The report's XML: as submitted, or as it would be now.")
     files: list[FileRead]
-
-
-class IpEventIn(StrictModel):
-    ip_address: str = Field(min_length=2, max_length=45, pattern=r"^[0-9A-Fa-f:.]+$")
-    event: Literal["Login", "Registration", "Purchase", "Upload", "Other", "Unknown"] = "Upload"
-    at: datetime | None = None
-    port: int | None = Field(None, ge=1, le=65535)
 
 
 class DraftChangeIn(StrictModel):
@@ -167,10 +159,7 @@ def change_draft(request: Request, case_id: CaseId, change: DraftChangeIn, uow: 
             classifications=change.classifications,
             publicly_available=change.publicly_available,
             ip_events=(
-                tuple(
-                    IpEvent(ip_address=e.ip_address, event=e.event, at=e.at, port=e.port)
-                    for e in change.ip_capture_events
-                )
+                tuple(e.value() for e in change.ip_capture_events)
                 if change.ip_capture_events is not None
                 else None
             ),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from takedown.identity import Role, Scope
+from takedown.reporting import IpEvent
 
 
 class StrictModel(BaseModel):
@@ -185,3 +186,16 @@ def json_body_doc(model: type[BaseModel]) -> dict[str, Any]:
 
 
 COMPONENTS_KEY = "x-takedown-components"
+
+
+class IpEventIn(StrictModel):
+    """An IP address the platform captured for an account, at an event (NCMEC's
+    ``ipCaptureEvent``)."""
+
+    ip_address: str = Field(min_length=2, max_length=45, pattern=r"^[0-9A-Fa-f:.]+$")
+    event: Literal["Login", "Registration", "Purchase", "Upload", "Other", "Unknown"] = "Upload"
+    at: datetime | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+
+    def value(self) -> IpEvent:
+        return IpEvent(ip_address=self.ip_address, event=self.event, at=self.at, port=self.port)

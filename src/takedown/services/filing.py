@@ -423,6 +423,92 @@ def update_draft(
     return tip
 
 
+@dataclass(frozen=True)
+class AccountDetails:
+    """What the platform knows of an account it suspended, sent with the action."""
+
+    screen_name: str | None = None
+    display_name: str | None = None
+    profile_url: str | None = None
+    ip_events: tuple[IpEvent, ...] = ()
+
+
+def account_details(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    actor: Principal,
+    action_id: str,
+    details: AccountDetails,
+    now: datetime,
+) -> Filing:
+    """The platform's details of the account a ``suspend_account`` action named, added to
+    the case's CyberTipline draft while it is not submitted yet. Raises ``NotFound`` for an
+    unknown action, ``StateConflict`` for another kind of action (``not_an_account``), a case
+    with no report (``no_ncmec_report``) or one already submitted (``filed``)."""
+    require(actor, Permission.actions_pull)
+    with uow:
+        action = uow.actions.by_action_id(action_id)
+        if action is None:
+            raise NotFound(f"no action {action_id}")
+        if action.type != "suspend_account" or action.account_id is None:
+            raise StateConflict(
+                "account details go with a suspend_account action", code="not_an_account"
+            )
+        filing = _filing(uow, action.case_id, lock=True)
+        tip = uow.filings.tip(action.case_id)
+        assert tip is not None
+        if (
+            filing.report_id is not None
+            or filing.submit_sent_at is not None
+            or filing.state
+            in (
+                FilingState.filed,
+                FilingState.needs_attention,
+            )
+        ):
+            raise StateConflict("the case's report is already with NCMEC", code="filed")
+        reported = tip.reported or ReportedUser(
+            esp_identifier=action.account_id, esp_service=tip.platform
+        )
+        if reported.esp_identifier == action.account_id:
+            reported = replace(
+                reported,
+                screen_name=_clip(details.screen_name) or reported.screen_name,
+                display_names=(
+                    (details.display_name,) if details.display_name else reported.display_names
+                ),
+                profile_urls=(
+                    (details.profile_url,) if details.profile_url else reported.profile_urls
+                ),
+                ip_events=(*reported.ip_events, *details.ip_events)[:20],
+            )
+            tip = replace(tip, reported=reported)
+        else:  # another account that uploaded a copy: named beside the one reported
+            known = ", ".join(
+                x for x in (action.account_id, details.screen_name, details.profile_url) if x
+            )
+            ips = ", ".join(e.ip_address for e in details.ip_events)
+            extra = f"Account {known}" + (f" (IP addresses {ips})" if ips else "") + "."
+            reported = replace(
+                reported,
+                additional_info=_clip(" ".join(filter(None, [reported.additional_info, extra]))),
+            )
+            tip = replace(tip, reported=reported)
+        _check(report_xml(tip))
+        uow.filings.set_tip(action.case_id, tip)
+        audit.record(
+            uow,
+            actor=actor,
+            action="ncmec.account_details",
+            target_type="case",
+            target_id=action.case_id,
+            details={"account_id": action.account_id, "ip_events": len(details.ip_events)},
+            at=now,
+        )
+        uow.commit()
+    return filing
+
+
 def _check(document: bytes) -> None:
     try:
         shipped().validate(document)
