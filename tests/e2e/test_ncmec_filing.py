@@ -447,3 +447,55 @@ def test_the_platform_adds_the_suspended_accounts_details_before_the_report_is_f
         "192.0.2.55",
         "2001:db8::5",
     ]
+
+
+def test_a_violation_overturned_on_appeal_is_not_filed(
+    live_server, container, media, people, ncmec
+):
+    from takedown.services import accounts
+    from tests.conftest import OPERATOR
+
+    sam = add_staff(container, "sam", Role.senior_reviewer)
+    lia = add_staff(container, "lia", Role.child_safety_lead)
+    with container.uow(readonly=True) as uow:
+        sam_id = uow.users.get_by_name("sam").id
+    accounts.set_child_safety(uow=container.uow(), actor=OPERATOR, user_id=sam_id, granted=True)
+    media.add("kid-4", n=4)
+    with live_server.client() as client:
+        case_id = client.post(
+            "/v1/reports",
+            headers=bearer(people["platform"]),
+            json={"content_id": "kid-4", "category": "csam", "reporter_role": "user"},
+        ).json()["case_id"]
+
+        def decide(token: str, outcome: str) -> None:
+            auth = bearer(token)
+            claimed = client.post(f"/v1/cases/{case_id}/claim", headers=auth)
+            assert claimed.status_code == 200, claimed.text
+            body = {"outcome": outcome, "reason": "looked again"}
+            if outcome == "violation":
+                body["category"] = "csam"
+            client.post(
+                f"/v1/cases/{case_id}/decisions", headers=auth, json=body
+            ).raise_for_status()
+
+        decide(people["lead"], "violation")
+        _wait_state(client, people, case_id, "drafted")
+        client.post(
+            "/v1/appeals",
+            headers=bearer(people["platform"]),
+            json={"content_id": "kid-4", "appellant": "uploader", "text": "it is an adult"},
+        ).raise_for_status()
+        decide(sam, "no_violation")  # on a case about a minor: final once a senior agrees
+        case = client.get(f"/v1/cases/{case_id}", headers=bearer(lia)).json()
+        if case["state"] == "pending_second_review":
+            decide(lia, "no_violation")
+        case = client.get(f"/v1/cases/{case_id}", headers=bearer(lia)).json()
+        assert case["state"] == "closed" and case["ncmec_report"]["state"] == "withdrawn"
+        assert "overturned" in case["ncmec_report"]["error"]
+        refused = client.post(
+            f"/v1/cases/{case_id}/ncmec/file", headers=bearer(people["compliance"])
+        )
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["code"] == "not_confirmed"
+    assert ncmec.state.submits == 0

@@ -204,3 +204,14 @@ def test_the_sample_documents_in_the_docs_are_what_takedown_writes():
         if os.environ.get("TAKEDOWN_UPDATE_EXAMPLES") == "1":
             path.write_bytes(document)
         assert path.read_bytes() == document, f"{name} is stale"
+
+
+def test_an_overturned_violation_withdraws_only_what_was_not_sent():
+    draft = _filing()
+    withdrawn = draft.withdraw("overturned")
+    assert withdrawn.state is FilingState.withdrawn and withdrawn.settled
+    assert not withdrawn.overdue(AT + timedelta(days=3), timedelta(hours=24))
+    assert withdrawn.request(AT) is withdrawn
+    sent = draft.request(AT).sending_submit(AT)
+    assert sent.withdraw("overturned") is sent  # NCMEC may have it: a person retracts it
+    assert sent.submitted(5).withdraw("overturned").state is FilingState.filing

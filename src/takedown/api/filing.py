@@ -33,7 +33,7 @@ CaseId = Annotated[int, Path(ge=1, le=2**62)]
 READ = [Depends(Access(Permission.ncmec_read))]
 FILE = [Depends(Access(Permission.ncmec_file))]
 
-State = Literal["drafted", "filing", "filed", "failed", "needs_attention"]
+State = Literal["drafted", "filing", "filed", "failed", "needs_attention", "withdrawn"]
 
 
 class FilingRead(BaseModel):

@@ -97,7 +97,7 @@ class ClaimRead(BaseModel):
 
 
 class NcmecReportRead(BaseModel):
-    state: Literal["drafted", "filing", "filed", "failed", "needs_attention"]
+    state: Literal["drafted", "filing", "filed", "failed", "needs_attention", "withdrawn"]
     report_id: int | None = Field(description="NCMEC's report id, once /submit gave one.")
     drafted_at: datetime
     filed_at: datetime | None

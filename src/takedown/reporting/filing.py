@@ -8,7 +8,8 @@ answer is, so a filing found with it set and no report id had an answer nobody s
 to ``needs_attention`` for a person to check with NCMEC, never to a second ``/submit``.
 Steps after ``/submit`` are retried with back-off and resume from the stored report id.
 ``failed`` is a refusal (the report as written, or the credentials) or retries run out; the
-compliance user fixes what was wrong and files again.
+compliance user fixes what was wrong and files again. ``withdrawn``: the violation was
+overturned before anything was sent.
 
 ``Channel`` is what the filer needs of an authority's API; ``ChannelRefused`` and
 ``ChannelUnavailable`` are how a channel says a step did not happen.
@@ -28,6 +29,7 @@ class FilingState(StrEnum):
     filed = "filed"
     failed = "failed"
     needs_attention = "needs_attention"
+    withdrawn = "withdrawn"  # the violation was overturned before anything was sent
 
 
 class FilingStep(StrEnum):
@@ -200,6 +202,20 @@ class Filing:
             next_attempt_at=now,
         )
 
+    def withdraw(self, reason: str) -> Filing:
+        """The case is no longer a confirmed violation: a report not sent yet is not filed.
+        One NCMEC has (or may have) stays as it is, for a person to retract."""
+        if self.report_id is not None or self.submit_sent_at is not None:
+            return self
+        if self.state in (FilingState.filed, FilingState.needs_attention, FilingState.withdrawn):
+            return self
+        return replace(self, state=FilingState.withdrawn, error=reason, next_attempt_at=None)
+
+    @property
+    def settled(self) -> bool:
+        """Filed, or withdrawn: nothing is left to do."""
+        return self.state in (FilingState.filed, FilingState.withdrawn)
+
     def overdue(self, now: datetime, within: timedelta) -> bool:
         """Not filed ``within`` its drafting (the filing target)."""
-        return self.state is not FilingState.filed and now - self.drafted_at > within
+        return not self.settled and now - self.drafted_at > within

@@ -24,7 +24,15 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from takedown.cases import Case, CaseStatus, Category, Outcome, ReporterRole, case_number
+from takedown.cases import (
+    Case,
+    CaseStatus,
+    Category,
+    Decision,
+    Outcome,
+    ReporterRole,
+    case_number,
+)
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.evidence import unseal
 from takedown.identity import Permission, Principal, require
@@ -109,7 +117,7 @@ def _clip(text: str | None) -> str | None:
     return text[:MAX_TEXT] or None
 
 
-def _violation(uow: SqlAlchemyUnitOfWork, case_id: int) -> Any:
+def _violation(uow: SqlAlchemyUnitOfWork, case_id: int) -> Decision | None:
     decisions = [d for d in uow.decisions.for_case(case_id) if d.outcome is Outcome.violation]
     return decisions[-1] if decisions else None
 
@@ -285,6 +293,27 @@ def _request(
     return after
 
 
+def withdraw(uow: SqlAlchemyUnitOfWork, *, case_id: int, now: datetime) -> None:
+    """The case's violation was overturned: its report, if not sent yet, is withdrawn. In
+    ``uow``'s transaction (the decision's)."""
+    filing = uow.filings.get(case_id, lock=True)
+    if filing is None:
+        return
+    after = filing.withdraw("The violation was overturned: this report is not filed.")
+    if after is filing:
+        return
+    uow.filings.save(after)
+    audit.record(
+        uow,
+        actor=SYSTEM,
+        action="ncmec.withdrawn",
+        target_type="case",
+        target_id=case_id,
+        details={"was": str(filing.state)},
+        at=now,
+    )
+
+
 def _filing(uow: SqlAlchemyUnitOfWork, case_id: int, *, lock: bool = False) -> Filing:
     filing = uow.filings.get(case_id, lock=lock)
     if filing is None:
@@ -304,7 +333,15 @@ def request_filing(
     already filing, filed or needing attention is answered as it is."""
     require(actor, Permission.ncmec_file)
     with uow:
-        filing = _request(uow, _filing(uow, case_id, lock=True), actor=actor, now=now, auto=False)
+        filing = _filing(uow, case_id, lock=True)
+        case = uow.cases.get(case_id)
+        if filing.report_id is None and (case is None or case.status is not CaseStatus.confirmed):
+            raise StateConflict(
+                "the case is no longer a confirmed violation (overturned on appeal?): its "
+                "report is not filed",
+                code="not_confirmed",
+            )
+        filing = _request(uow, filing, actor=actor, now=now, auto=False)
         uow.commit()
     return filing
 
@@ -572,7 +609,7 @@ def listing(
     marked = [(f, f.overdue(now, within)) for f in filings]
     return sorted(
         marked,
-        key=lambda p: (p[0].state is FilingState.filed, not p[1], p[0].drafted_at),
+        key=lambda p: (p[0].settled, not p[1], p[0].drafted_at),
     )
 
 
@@ -769,9 +806,20 @@ class Filer(StoreLoop):
                 details={"error": "interrupted after /submit"},
             )
         reported = tip.reported
+        with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
+            case = uow.cases.get(filing.case_id)
+            priors = (
+                uow.filings.prior_reports(filing.case_id, reported.esp_identifier)
+                if reported is not None
+                else []
+            )
+        if case is None or case.status is not CaseStatus.confirmed:
+            return self._save(
+                filing.refused("the case is no longer a confirmed violation: nothing was sent"),
+                action="ncmec.failed",
+                details={"error": "not confirmed"},
+            )
         if reported is not None:  # cite the reports about the account filed since the draft
-            with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
-                priors = uow.filings.prior_reports(filing.case_id, reported.esp_identifier)
             tip = replace(tip, reported=replace(reported, prior_reports=tuple(priors)))
         document, unfit = self._validate(tip, files)
         if unfit is not None:

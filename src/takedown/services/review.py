@@ -41,7 +41,7 @@ from takedown.cases.review import AppealDecided
 from takedown.identity import Permission, Principal, Role, require
 from takedown.matching import ExposureReading
 from takedown.reporting import Filing
-from takedown.services import audit, enforcement
+from takedown.services import audit, enforcement, filing
 from takedown.services.case_changes import ReviewConflict, appeal_case, save_change
 from takedown.services.enforcement import EnforcementContext
 from takedown.services.errors import Conflict, InvalidInput, NotFound
@@ -486,6 +486,7 @@ def decide(
                     )
                 else:  # closed: undo an overturned violation, or an interim restriction
                     enforcement.undo(uow, case_id=after.id, decision=made)
+                    filing.withdraw(uow, case_id=after.id, now=now)
             if after.status is CaseStatus.closed:
                 uow.review.close_items(after.id)
             if settings.email:

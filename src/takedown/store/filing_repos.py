@@ -206,16 +206,17 @@ class FilingRepository(RawRepository):
         )
 
     def listing(self, *, filed_limit: int = 50) -> list[Filing]:
-        """Every filing not filed yet, and the latest ``filed_limit`` filed."""
+        """Every filing not settled yet, and the latest ``filed_limit`` filed or withdrawn."""
+        settled = [str(FilingState.filed), str(FilingState.withdrawn)]
         open_rows = self._s.scalars(
             select(NcmecFilingRow)
-            .where(NcmecFilingRow.state != str(FilingState.filed))
+            .where(NcmecFilingRow.state.not_in(settled))
             .order_by(NcmecFilingRow.drafted_at)
         )
         filed_rows = self._s.scalars(
             select(NcmecFilingRow)
-            .where(NcmecFilingRow.state == str(FilingState.filed))
-            .order_by(NcmecFilingRow.filed_at.desc())
+            .where(NcmecFilingRow.state.in_(settled))
+            .order_by(NcmecFilingRow.drafted_at.desc())
             .limit(filed_limit)
         )
         return [_filing(r) for r in [*open_rows, *filed_rows]]
