@@ -28,6 +28,20 @@ def test_rolls_back_uncommitted_work_by_default(db):
     assert count_outbox(db) == 0
 
 
+def test_a_repository_used_outside_the_block_is_refused_loudly(db):
+    """After its block a unit of work's session is closed: a read through it would quietly
+    open a connection nothing gives back (on PostgreSQL, a server connection left open)."""
+    uow = SqlAlchemyUnitOfWork(db, readonly=True)
+    with pytest.raises(RuntimeError, match="outside the unit of work"):
+        uow.users.list()
+    with uow:
+        assert uow.users.list() == []
+    with pytest.raises(RuntimeError, match="outside the unit of work"):
+        uow.filings.get(1)
+    with uow:  # entered again, it works again
+        assert uow.filings.get(1) is None
+
+
 def test_rolls_back_on_error(db):
     with pytest.raises(RuntimeError), SqlAlchemyUnitOfWork(db) as uow:
         uow.users.add(name="ana", role=Role.reviewer, password_hash=None)

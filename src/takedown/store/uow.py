@@ -95,6 +95,10 @@ class _repository(Generic[R]):
     def __get__(self, uow: SqlAlchemyUnitOfWork | None, owner: type) -> R:
         if uow is None:
             raise AttributeError(self.name)
+        if not uow._open:
+            # After its block a unit of work's session is closed; a read through it would
+            # open a connection that nothing ever gives back.
+            raise RuntimeError(f"uow.{self.name} used outside the unit of work's with block")
         repo = self.cls(uow) if self.raw else self.cls(uow.session)
         uow.__dict__[self.name] = repo
         return repo
@@ -131,6 +135,7 @@ class SqlAlchemyUnitOfWork:
         self._connection = connection
         self._transaction: RootTransaction | None = None
         self._published = 0
+        self._open = False
 
     @cached_property
     def session(self) -> Session:
@@ -149,6 +154,7 @@ class SqlAlchemyUnitOfWork:
         # The repositories are made on first use (``_repository``): a group commit makes a
         # unit of work per group, and most use a few of them.
         self._drop_repositories()
+        self._open = True
         connection = self._connection
         if connection is None:
             self.session = self.db.session(readonly=self.readonly)
@@ -210,7 +216,10 @@ class SqlAlchemyUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         if self._connection is not None:
-            self._exit_held()
+            try:
+                self._exit_held()
+            finally:
+                self._open = False
             return
         try:
             if not self._committed:
@@ -226,6 +235,7 @@ class SqlAlchemyUnitOfWork:
         finally:
             self.session.close()
             self._drop_repositories()
+            self._open = False
 
     def _drop_repositories(self) -> None:
         """Let the block's repositories go: each holds its unit of work, which holds it, and
