@@ -192,10 +192,6 @@ def _metadata(uow: SqlAlchemyUnitOfWork, case_id: int) -> dict[str, Any]:
     }
 
 
-def _field(item: object, name: str) -> object:
-    return getattr(item, name, None) if item is not None else None
-
-
 def list_items(
     *, uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int
 ) -> list[EvidenceRecord]:
