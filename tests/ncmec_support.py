@@ -85,6 +85,18 @@ ORDER: dict[str, list[str]] = {
 }  # fmt: skip
 
 
+def ncmec_settings(server: NcmecControl, **overrides: object) -> dict[str, object]:
+    """The settings that point takedown at ``server`` (for ``tests.conftest.make_settings``)."""
+    return {
+        "ncmec_url": server.url,
+        "ncmec_username": USERNAME,
+        "ncmec_password": PASSWORD,
+        "ncmec_reporter_name": "Trust and Safety Team",
+        "ncmec_reporter_email": "safety@platform.example",
+        "ncmec_esp_service": "Example Platform",
+    } | overrides
+
+
 def problems(root: etree._Element) -> list[str]:
     """What breaks NCMEC's element order or its required elements, anywhere in ``root``."""
     found: list[str] = []

@@ -10,6 +10,17 @@ import pytest
 from tests.review_support import platform_media
 
 CHROMIUM = os.environ.get("TAKEDOWN_TEST_CHROMIUM", "/usr/bin/chromium")
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where a browser test's screenshots go: ``docs/images`` with
+    ``TAKEDOWN_UPDATE_SCREENSHOTS=1``, else the test's own folder (so a run leaves the
+    repository as it was)."""
+    folder = DOCS_IMAGES if os.environ.get("TAKEDOWN_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture

@@ -6,28 +6,17 @@ with one click, and the list then shows NCMEC's report id. The screenshots of bo
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 
 from takedown.identity import Role, Scope
 from tests.conftest import PASSWORD, add_key, add_staff, make_settings
-from tests.ncmec_support import PASSWORD as NCMEC_PASSWORD
-from tests.ncmec_support import USERNAME, ncmec_server
+from tests.ncmec_support import ncmec_server, ncmec_settings
 from tests.review_support import SECRET, bearer
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = DOCS_IMAGES if os.environ.get("TAKEDOWN_UPDATE_SCREENSHOTS") == "1" else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture
@@ -52,12 +41,7 @@ def settings(database_url, tmp_path, media, ncmec):
         platform_webhook_secret=SECRET,
         evidence_key="ab" * 32,
         review_sample_percent=0,
-        ncmec_url=ncmec.url,
-        ncmec_username=USERNAME,
-        ncmec_password=NCMEC_PASSWORD,
-        ncmec_reporter_name="Trust and Safety Team",
-        ncmec_reporter_email="safety@platform.example",
-        ncmec_esp_service="Example Platform",
+        **ncmec_settings(ncmec),
     )
 
 

@@ -15,7 +15,7 @@ from lxml import etree
 from takedown.identity import Role, Scope
 from takedown.media import hash_image
 from tests.conftest import add_key, add_staff, console_login, make_settings
-from tests.ncmec_support import PASSWORD, USERNAME, ncmec_server
+from tests.ncmec_support import ncmec_server, ncmec_settings
 from tests.review_support import SECRET, bearer
 from tests.waiting import wait_until
 
@@ -37,15 +37,9 @@ def settings(database_url, tmp_path, media, ncmec):
         platform_webhook_secret=SECRET,
         evidence_key=KEY,
         review_sample_percent=0,
-        ncmec_url=ncmec.url,
-        ncmec_username=USERNAME,
-        ncmec_password=PASSWORD,
-        ncmec_reporter_name="Trust and Safety Team",
-        ncmec_reporter_email="safety@platform.example",
-        ncmec_esp_service="Example Platform",
-        ncmec_auto_file=True,
-        ncmec_backoff_seconds=0.1,
-        ncmec_timeout_seconds=5,
+        **ncmec_settings(
+            ncmec, ncmec_auto_file=True, ncmec_backoff_seconds=0.1, ncmec_timeout_seconds=5
+        ),
     )
 
 
@@ -97,6 +91,30 @@ def _wait_state(client, people, case_id: int, state: str) -> dict:
     return wait_until(reached, timeout=30, what=f"the NCMEC report {state}")
 
 
+def _reviewer_confirmed(client, people, content_id: str, account: str, report=None, decision=None):
+    """A CSAM report about ``content_id`` (registered as ``account``'s), confirmed by a lead;
+    returns its case id once the report to NCMEC is drafted."""
+    platform = bearer(people["platform"])
+    registered = client.post(
+        "/v1/content", headers=platform, json={"content_id": content_id, "account_id": account}
+    )
+    assert registered.status_code in (200, 201), registered.text
+    body = {"content_id": content_id, "category": "csam", "reporter_role": "user"}
+    receipt = client.post("/v1/reports", headers=platform, json=body | (report or {}))
+    assert receipt.status_code == 201, receipt.text
+    case_id = receipt.json()["case_id"]
+    lead = bearer(people["lead"])
+    assert client.post(f"/v1/cases/{case_id}/claim", headers=lead).status_code == 200
+    decided = client.post(
+        f"/v1/cases/{case_id}/decisions",
+        headers=lead,
+        json={"outcome": "violation", "category": "csam", "reason": "a child"} | (decision or {}),
+    )
+    assert decided.status_code == 201, decided.text
+    _wait_state(client, people, case_id, "drafted")  # not bank-confirmed: a person files
+    return case_id
+
+
 def test_a_bank_confirmed_case_is_filed_at_once_with_its_files(
     live_server, container, media, people, ncmec
 ):
@@ -128,40 +146,20 @@ def test_a_reviewers_confirmation_is_filed_by_compliance_once_with_the_classific
 ):
     media.add("kid-1", n=1)
     with live_server.client() as client:
-        registered = client.post(
-            "/v1/content",
-            headers=bearer(people["platform"]),
-            json={"content_id": "kid-1", "account_id": "uploader-3"},
-        )
-        assert registered.status_code in (200, 201), registered.text
-        receipt = client.post(
-            "/v1/reports",
-            headers=bearer(people["platform"]),
-            json={
-                "content_id": "kid-1",
-                "category": "csam",
+        case_id = _reviewer_confirmed(
+            client,
+            people,
+            "kid-1",
+            "uploader-3",
+            report={
                 "reporter_role": "parent_guardian",
                 "depicted_minor": True,
                 "description": "He threatened to send it to her school unless she sent more.",
                 "law_enforcement": {"agency": "Springfield PD", "case_number": "2026-4411"},
             },
+            decision={"reason": "a child, sexual", "classification": "B1"},
         )
-        assert receipt.status_code == 201, receipt.text
-        case_id = receipt.json()["case_id"]
         lead = bearer(people["lead"])
-        assert client.post(f"/v1/cases/{case_id}/claim", headers=lead).status_code == 200
-        decided = client.post(
-            f"/v1/cases/{case_id}/decisions",
-            headers=lead,
-            json={
-                "outcome": "violation",
-                "category": "csam",
-                "reason": "a child, sexual",
-                "classification": "B1",
-            },
-        )
-        assert decided.status_code == 201, decided.text
-        _wait_state(client, people, case_id, "drafted")  # not bank-confirmed: a person files
         compliance = bearer(people["compliance"])
         draft = client.get(f"/v1/cases/{case_id}/ncmec", headers=compliance).json()
         assert "<sextortion/>" in draft["document"] and "Springfield PD" in draft["document"]
@@ -309,24 +307,7 @@ def test_compliance_completes_and_files_a_draft_from_the_console(
 ):
     media.add("kid-2", n=2)
     with live_server.client() as client:
-        client.post(
-            "/v1/content",
-            headers=bearer(people["platform"]),
-            json={"content_id": "kid-2", "account_id": "uploader-4"},
-        ).raise_for_status()
-        case_id = client.post(
-            "/v1/reports",
-            headers=bearer(people["platform"]),
-            json={"content_id": "kid-2", "category": "csam", "reporter_role": "user"},
-        ).json()["case_id"]
-        lead = bearer(people["lead"])
-        client.post(f"/v1/cases/{case_id}/claim", headers=lead).raise_for_status()
-        client.post(
-            f"/v1/cases/{case_id}/decisions",
-            headers=lead,
-            json={"outcome": "violation", "category": "csam", "reason": "a child"},
-        ).raise_for_status()
-        _wait_state(client, people, case_id, "drafted")
+        case_id = _reviewer_confirmed(client, people, "kid-2", "uploader-4")
     with live_server.client() as reviewer:
         console_login(reviewer, "rev")
         assert reviewer.get("/console/ncmec").status_code == 403
@@ -390,24 +371,7 @@ def test_the_platform_adds_the_suspended_accounts_details_before_the_report_is_f
 ):
     media.add("kid-3", n=3)
     with live_server.client() as client:
-        client.post(
-            "/v1/content",
-            headers=bearer(people["platform"]),
-            json={"content_id": "kid-3", "account_id": "uploader-5"},
-        ).raise_for_status()
-        case_id = client.post(
-            "/v1/reports",
-            headers=bearer(people["platform"]),
-            json={"content_id": "kid-3", "category": "csam", "reporter_role": "user"},
-        ).json()["case_id"]
-        lead = bearer(people["lead"])
-        client.post(f"/v1/cases/{case_id}/claim", headers=lead).raise_for_status()
-        client.post(
-            f"/v1/cases/{case_id}/decisions",
-            headers=lead,
-            json={"outcome": "violation", "category": "csam", "reason": "a child"},
-        ).raise_for_status()
-        _wait_state(client, people, case_id, "drafted")
+        case_id = _reviewer_confirmed(client, people, "kid-3", "uploader-5")
         platform = bearer(people["platform"])
         pulled = client.get("/v1/actions", headers=platform).json()["items"]
         suspend = next(a for a in pulled if a["type"] == "suspend_account")
@@ -425,7 +389,9 @@ def test_the_platform_adds_the_suspended_accounts_details_before_the_report_is_f
         )
         assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "not_an_account"
         refused = client.post(
-            f"/v1/actions/{suspend['action_id']}/account", headers=lead, json=details
+            f"/v1/actions/{suspend['action_id']}/account",
+            headers=bearer(people["lead"]),
+            json=details,
         )
         assert refused.status_code == 403
         added = client.post(

@@ -7,9 +7,7 @@ and the case page in ``docs/images`` are made here, at 1280x800: with
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -20,15 +18,6 @@ from tests.review_support import SECRET, file_report
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    """Where the screenshots go: ``docs/images`` when asked for, else the test's folder."""
-    folder = DOCS_IMAGES if os.environ.get("TAKEDOWN_UPDATE_SCREENSHOTS") == "1" else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

@@ -157,6 +157,15 @@ class Filing:
         return replace(self, state=FilingState.needs_attention, error=error)
 
     @property
+    def editable(self) -> bool:
+        """Its draft may still change: not filing, and nothing sent to NCMEC yet."""
+        return (
+            self.state in (FilingState.drafted, FilingState.failed)
+            and self.report_id is None
+            and self.submit_sent_at is None
+        )
+
+    @property
     def submit_unknown(self) -> bool:
         return self.report_id is None and self.submit_sent_at is not None
 

@@ -47,6 +47,7 @@ from takedown.reporting import (
     FilingRefused,
     FilingRequested,
     FilingState,
+    FilingStep,
     IncidentType,
     IndustryClassification,
     IpEvent,
@@ -405,7 +406,7 @@ def update_draft(
     require(actor, Permission.ncmec_file)
     with uow:
         filing = _filing(uow, case_id, lock=True)
-        if filing.state not in (FilingState.drafted, FilingState.failed) or filing.report_id:
+        if not filing.editable:
             raise StateConflict(
                 f"the report is {filing.state} and can no longer be changed", code="filed"
             )
@@ -428,12 +429,11 @@ def update_draft(
                 field="screen_name",
             )
         if tip.reported is not None and (about_account or change.ip_events is not None):
-            reported = tip.reported
-            updates["reported"] = replace(
-                reported,
-                screen_name=_clip(change.screen_name) or reported.screen_name,
-                profile_urls=(change.profile_url,) if change.profile_url else reported.profile_urls,
-                ip_events=reported.ip_events if change.ip_events is None else change.ip_events[:20],
+            updates["reported"] = _with_account(
+                tip.reported,
+                screen_name=change.screen_name,
+                profile_url=change.profile_url,
+                ip_events=change.ip_events,
             )
         tip = replace(tip, **updates)
         _check(report_xml(tip))
@@ -494,30 +494,18 @@ def account_details(
         filing = _filing(uow, action.case_id, lock=True)
         tip = uow.filings.tip(action.case_id)
         assert tip is not None
-        if (
-            filing.report_id is not None
-            or filing.submit_sent_at is not None
-            or filing.state
-            in (
-                FilingState.filed,
-                FilingState.needs_attention,
-            )
-        ):
-            raise StateConflict("the case's report is already with NCMEC", code="filed")
+        if not filing.editable:
+            raise StateConflict("the case's report is being filed or is with NCMEC", code="filed")
         reported = tip.reported or ReportedUser(
             esp_identifier=action.account_id, esp_service=tip.platform
         )
         if reported.esp_identifier == action.account_id:
-            reported = replace(
+            reported = _with_account(
                 reported,
-                screen_name=_clip(details.screen_name) or reported.screen_name,
-                display_names=(
-                    (details.display_name,) if details.display_name else reported.display_names
-                ),
-                profile_urls=(
-                    (details.profile_url,) if details.profile_url else reported.profile_urls
-                ),
-                ip_events=(*reported.ip_events, *details.ip_events)[:20],
+                screen_name=details.screen_name,
+                display_name=details.display_name,
+                profile_url=details.profile_url,
+                ip_events=(*reported.ip_events, *details.ip_events),
             )
             tip = replace(tip, reported=reported)
         else:  # another account that uploaded a copy: named beside the one reported
@@ -544,6 +532,24 @@ def account_details(
         )
         uow.commit()
     return filing
+
+
+def _with_account(
+    reported: ReportedUser,
+    *,
+    screen_name: str | None = None,
+    display_name: str | None = None,
+    profile_url: str | None = None,
+    ip_events: tuple[IpEvent, ...] | None = None,
+) -> ReportedUser:
+    """``reported`` with what is given of it (None keeps what it has); 20 IP events at most."""
+    return replace(
+        reported,
+        screen_name=_clip(screen_name) or reported.screen_name,
+        display_names=(display_name,) if display_name else reported.display_names,
+        profile_urls=(profile_url,) if profile_url else reported.profile_urls,
+        ip_events=reported.ip_events if ip_events is None else ip_events[:20],
+    )
 
 
 def _check(document: bytes) -> None:
@@ -752,11 +758,11 @@ class Filer(StoreLoop):
             left = [f for f in files if f.described_at is None]
             step = filing.next_step(len(left))
             try:
-                if step == "submit":
+                if step is FilingStep.submit:
                     filing = self._submit(filing, tip, files)
-                elif step == "files":
+                elif step is FilingStep.files:
                     self._file(filing, left[0])
-                elif step == "finish":
+                elif step is FilingStep.finish:
                     assert filing.report_id is not None
                     self.channel.finish(filing.report_id)
                     return self._save(

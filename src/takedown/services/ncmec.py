@@ -15,7 +15,6 @@ Every request carries HTTP Basic credentials from ``TAKEDOWN_NCMEC_USERNAME`` an
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import secrets
 import urllib.error
@@ -204,7 +203,3 @@ def _multipart(boundary: str, report_id: str, file_name: str, data: bytes) -> tu
         f"--{boundary}--\r\n".encode(),
     ]
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
-
-
-def md5_hex(data: bytes) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
