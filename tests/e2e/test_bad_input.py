@@ -252,3 +252,30 @@ def test_a_wrong_method_names_every_method_the_path_answers(live_server):
         assert set(r.headers["allow"].split(", ")) == {"GET", "POST"}
         r = c.request("PUT", "/v1/banks/x")
         assert set(r.headers["allow"].split(", ")) == {"GET", "PATCH"}
+
+
+@pytest.mark.parametrize("odd", ["\ufffe", "\uffff", "\ud800", "\x07"])
+def test_text_no_document_can_carry_is_refused_where_it_enters(live_server, container, odd):
+    """A character XML forbids in a report, an appeal or the platform's account details is a
+    4xx naming the field: it never reaches a CyberTipline report."""
+    platform = {"Authorization": f"Bearer {add_key(container, 'p', Scope.report)[1]}"}
+    # json.dumps writes a lone surrogate as the escape \\ud800, as a client would send it.
+
+    def post(c, path, body):
+        content = json.dumps(body).encode()
+        return c.post(
+            path, content=content, headers={**platform, "Content-Type": "application/json"}
+        )
+
+    with live_server.client() as c:
+        report = {"content_id": "c-1", "category": "csam", "reporter_role": "user"}
+        r = post(c, "/v1/reports", report | {"description": f"see {odd} here"})
+        if odd == "\ud800":  # refused by the JSON parser itself: no text holds a half pair
+            assert r.status_code == 400 and error_of(r)["code"] == "malformed_json"
+        else:
+            assert r.status_code == 422, r.text
+            assert [d["field"] for d in error_of(r)["details"]] == ["description"]
+        r = post(c, "/v1/reports", report | {"contact_name": odd + "x"})
+        assert r.status_code in (400, 422), r.text
+        r = post(c, "/v1/appeals", {"content_id": "c-1", "appellant": "uploader", "text": odd})
+        assert r.status_code in (400, 422) and "text" in r.text

@@ -465,3 +465,99 @@ def test_a_violation_overturned_on_appeal_is_not_filed(
         assert refused.status_code == 409, refused.text
         assert refused.json()["error"]["code"] == "not_confirmed"
     assert ncmec.state.submits == 0
+
+
+def test_a_filed_report_outlives_an_appeal_and_its_evidence_is_kept_a_year(
+    live_server, container, media, people, ncmec
+):
+    """An uploader's appeal against bank-confirmed CSAM: one reviewer's "no violation" is only
+    a proposal (the content stays down, the report stays filed); once a senior agrees the case
+    closes, but the evidence of the report NCMEC holds is kept a year from the filing, and
+    the decision made on appeal is not appealed again."""
+    from datetime import timedelta
+
+    from takedown.services import accounts, evidence
+    from tests.conftest import OPERATOR
+
+    sam = add_staff(container, "sam", Role.senior_reviewer)
+    with container.uow(readonly=True) as uow:
+        sam_id = uow.users.get_by_name("sam").id
+    accounts.set_child_safety(uow=container.uow(), actor=OPERATOR, user_id=sam_id, granted=True)
+    with live_server.client() as client:
+        _bank_confirmed(client, people, media, "known-9", n=9)
+        case_id = _case_of(container, "known-9")
+        _wait_state(client, people, case_id, "filed")
+        appeal = {"content_id": "known-9", "appellant": "uploader", "text": "it is an adult"}
+        platform = bearer(people["platform"])
+        assert client.post("/v1/appeals", headers=platform, json=appeal).status_code == 201
+
+        def decide(token: str, outcome: str) -> dict:
+            auth = bearer(token)
+            assert client.post(f"/v1/cases/{case_id}/claim", headers=auth).status_code == 200
+            body = {"outcome": outcome, "reason": "looked again"}
+            answer = client.post(f"/v1/cases/{case_id}/decisions", headers=auth, json=body)
+            assert answer.status_code == 201, answer.text
+            return client.get(f"/v1/cases/{case_id}", headers=bearer(people["lead"])).json()
+
+        proposed = decide(sam, "no_violation")
+        assert proposed["state"] == "pending_second_review"
+        assert proposed["ncmec_report"]["state"] == "filed"
+        with container.uow(readonly=True) as uow:
+            assert not [a for a in uow.actions.for_case(case_id) if a.type == "restore"]
+        closed = decide(people["lead"], "no_violation")
+        assert closed["state"] == "closed" and closed["ncmec_report"]["state"] == "filed"
+        again = client.post("/v1/appeals", headers=platform, json=appeal)
+        assert again.status_code == 409, again.text
+    now = container.clock.now()
+    assert evidence.purge(uow=container.uow(), now=now) == 0
+    assert evidence.purge(uow=container.uow(), now=now + timedelta(days=300)) == 0
+    items = _evidence_items(container, case_id)
+    assert any(i.kind == "media" for i in items) and all(i.purged_at is None for i in items)
+    assert evidence.purge(uow=container.uow(), now=now + timedelta(days=366)) >= len(items)
+    assert all(i.purged_at is not None for i in _evidence_items(container, case_id))
+
+
+def _evidence_items(container, case_id):
+    with container.uow(readonly=True) as uow:
+        return uow.evidence.for_case(case_id)
+
+
+def test_one_filing_that_cannot_be_read_or_written_holds_up_no_other(
+    live_server, container, media, people, ncmec
+):
+    """A report holding characters XML forbids (stored before text was checked where it
+    enters) is filed with them replaced, and its page answers; a filing the filer cannot even
+    read is tried again after its back-off and parked, while the next case is filed."""
+    from sqlalchemy import update
+
+    from takedown.store.models import NcmecFilingRow
+
+    with live_server.client() as client:
+        odd = _reviewer_confirmed(client, people, "odd-1", "acct-odd")
+        broken = _reviewer_confirmed(client, people, "broken-1", "acct-broken")
+        with container.uow() as uow:
+            tip = uow.filings.tip(odd)
+            assert tip is not None
+            from dataclasses import replace as _replace
+
+            uow.filings.set_tip(odd, _replace(tip, additional_info="before \ufffe after \uffff"))
+            uow.session.execute(
+                update(NcmecFilingRow)
+                .where(NcmecFilingRow.case_id == broken)
+                .values(tip={"not": "a tip"})
+            )
+            uow.commit()
+        page = client.get(f"/v1/cases/{odd}/ncmec", headers=bearer(people["compliance"]))
+        assert page.status_code == 200, page.text
+        assert "before \ufffd after \ufffd" in page.json()["document"]
+        comp = bearer(people["compliance"])
+        for case_id in (broken, odd):
+            filed = client.post(f"/v1/cases/{case_id}/ncmec/file", headers=comp)
+            assert filed.status_code in (200, 202), filed.text
+        _wait_state(client, people, odd, "filed")
+        _bank_confirmed(client, people, media, "known-after", n=7)
+        _wait_state(client, people, _case_of(container, "known-after"), "filed")
+    with container.uow(readonly=True) as uow:
+        stuck = uow.filings.get(broken)
+    assert stuck is not None and stuck.attempts >= 1 and "internal error" in (stuck.error or "")
+    assert ncmec.state.submits == 2

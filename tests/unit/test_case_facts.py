@@ -29,6 +29,8 @@ def _full_facts() -> CaseFacts:
         "first_report_at": AT,
         "first_valid_ncii_at": AT + timedelta(minutes=5),
         "previous_case": 7,
+        "decided_category": Category.csam,
+        "decided_csam": True,
     }
     assert set(values) == {f.name for f in dataclasses.fields(CaseFacts)}, "a new field"
     facts = CaseFacts(**values)

@@ -31,6 +31,7 @@ from takedown.cases.review import (
     SecondReviewRequested,
     ViolationOverturned,
 )
+from takedown.matching import BankPolicy, Match, SignalType
 from tests.unit.test_case_aggregate import POLICY, T0, incoming
 
 REVIEW = ReviewPolicy()
@@ -292,3 +293,147 @@ def test_an_escalation_keeps_the_case_open_and_marks_whom_it_is_for():
     assert after.status is CaseStatus.open
     assert after.escalated_to == "law_enforcement"
     assert after.claim_by is None
+
+
+def _appealed(case: Case, days: int = 1) -> Case:
+    return case.appeal(appellant="uploader", now=T0 + timedelta(days=days), policy=REVIEW).case
+
+
+def test_an_appeal_against_confirmed_csam_needs_four_eyes_to_overturn():
+    confirmed = decided(case_about(Category.csam, minor=True), Outcome.violation, ANA).case
+    appealed = _appealed(confirmed)
+    proposed = decided(appealed, Outcome.no_violation, BEN, minutes=60 * 25)
+    assert proposed.case.status is CaseStatus.pending_second_review
+    assert not any(isinstance(e, ViolationOverturned) for e in proposed.events)
+    with pytest.raises(NotPermitted):  # a second opinion needs a senior
+        decided(proposed.case, Outcome.no_violation, ANA.__class__(7, "gus", True), minutes=1600)
+    with pytest.raises(SameDecider):  # nor the original decider, were they senior
+        senior_ana = Reviewer(user_id=ANA.user_id, name=ANA.name, child_safety=True, senior=True)
+        decided(proposed.case, Outcome.no_violation, senior_ana, minutes=60 * 26)
+    agreed = decided(proposed.case, Outcome.no_violation, SENIOR, minutes=60 * 26)
+    assert agreed.case.status is CaseStatus.closed
+    assert agreed.case.second_by == SENIOR.name and agreed.case.decided_by == BEN.name
+    assert AppealDecided(1, "overturned") in agreed.events
+    assert ViolationOverturned(1) in agreed.events
+
+
+def test_a_downgrade_on_appeal_is_a_proposal_and_upholding_csam_is_not():
+    appealed = _appealed(decided(case_about(Category.csam), Outcome.violation, ANA).case)
+    downgraded = decided(appealed, Outcome.violation, BEN, Category.policy, minutes=60 * 25)
+    assert downgraded.case.status is CaseStatus.pending_second_review
+    upheld = decided(appealed, Outcome.violation, BEN, Category.csam, minutes=60 * 25)
+    assert upheld.case.status is CaseStatus.confirmed
+    assert AppealDecided(1, "upheld") in upheld.events
+
+
+def test_a_decision_is_appealed_once():
+    appealed = _appealed(decided(case_about(), Outcome.violation, ANA, Category.policy).case)
+    upheld = decided(appealed, Outcome.violation, BEN, Category.policy, 60 * 25).case
+    assert upheld.appeal_heard
+    with pytest.raises(NotDecidable, match="appealed once"):
+        upheld.appeal(appellant="uploader", now=T0 + timedelta(days=2), policy=REVIEW)
+    overturned = decided(appealed, Outcome.no_violation, BEN, Category.policy, 60 * 25).case
+    with pytest.raises(NotDecidable, match="appealed once"):
+        overturned.appeal(appellant="reporter", now=T0 + timedelta(days=2), policy=REVIEW)
+
+
+def test_an_escalation_on_appeal_keeps_the_case_appealed():
+    appealed = _appealed(decided(case_about(), Outcome.violation, ANA, Category.policy).case)
+    held = claimed(appealed, BEN, 60 * 25)
+    escalation = decision(Outcome.escalate, BEN, Category.policy, 60 * 25 + 5)
+    after = held.decide(escalation, BEN, content_ids=ITEMS, now=T0 + timedelta(minutes=60 * 25 + 5))
+    assert after.case.status is CaseStatus.appealed and after.case.appeal_of is not None
+    assert not after.events
+
+
+def test_the_decided_category_sets_what_the_case_is():
+    confirmed = decided(case_about(Category.policy), Outcome.violation, NOT_CHILD_SAFETY).case
+    assert not case_about(Category.policy).minor_safety
+    assert confirmed.category is Category.csam and confirmed.minor_safety
+    assert not confirmed.may_see(NOT_CHILD_SAFETY)
+    appealed = _appealed(confirmed)
+    with pytest.raises(NotPermitted):
+        claimed(appealed, Reviewer(user_id=8, name="hal"), 60 * 25)
+    assert decided(appealed, Outcome.no_violation, BEN, minutes=60 * 25).case.status is (
+        CaseStatus.pending_second_review
+    )
+    # Reported as CSAM, confirmed by two people as a policy violation: a policy case now
+    # (nothing is filed), still behind the child-safety permission.
+    proposed = decided(case_about(Category.csam), Outcome.violation, ANA, Category.policy).case
+    policy = decided(proposed, Outcome.violation, SENIOR, Category.policy, minutes=30).case
+    assert policy.status is CaseStatus.confirmed and policy.category is Category.policy
+    assert policy.minor_safety
+    # An overturned CSAM decision leaves the case minor-safety for good.
+    closed = decided(
+        proposed_no := decided(appealed, Outcome.no_violation, BEN, minutes=60 * 25).case,
+        Outcome.no_violation,
+        SENIOR,
+        minutes=60 * 26,
+    ).case
+    assert proposed_no.status is CaseStatus.pending_second_review
+    assert closed.status is CaseStatus.closed and closed.minor_safety
+    assert closed.category is Category.policy
+
+
+def test_a_bank_match_confirms_as_csam_whatever_the_report_said():
+    case = Case.open_with(
+        1, incoming(category=Category.policy, matches=[BANK_MATCH]), policy=POLICY
+    )
+    assert case.case.status is CaseStatus.confirmed
+    assert case.case.category is Category.csam and case.case.minor_safety
+
+
+BANK_MATCH = Match(
+    bank="ncmec",
+    policy=BankPolicy.block_and_report,
+    signal_type=SignalType.md5,
+    entry_id=1,
+    distance=0,
+)
+staff_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("decide"), outcomes, categories),
+        st.tuples(st.just("appeal"), st.sampled_from(["uploader", "reporter"]), st.none()),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    who=st.sampled_from([ANA, SENIOR, LEAD, NOT_CHILD_SAFETY]),
+    reported=categories,
+    minor=st.sampled_from([None, True, False]),
+    bank=st.booleans(),
+    steps=staff_steps,
+)
+def test_no_one_person_ends_a_minor_safety_case_with_no_violation(
+    who, reported, minor, bank, steps
+):
+    """One staff member, deciding whatever they like whenever they can, with appeals from
+    outside in between: a case that is (or becomes) about a minor never closes with no
+    violation, and a CSAM violation is never overturned, on that person's word alone."""
+    report = incoming(category=reported, minor=minor, matches=[BANK_MATCH] if bank else None)
+    case = Case.open_with(1, report, policy=POLICY).case
+    minutes = 0
+    for kind, a, b in steps:
+        minutes += 20
+        now = T0 + timedelta(minutes=minutes)
+        was_minor, was_csam = case.minor_safety, case.category is Category.csam
+        was_status = case.status
+        try:
+            if kind == "appeal":
+                change = case.appeal(appellant=a, now=now, policy=REVIEW)
+            else:
+                held = case.claim(who, now=now, policy=REVIEW).case
+                change = held.decide(decision(a, who, b, minutes), who, content_ids=ITEMS, now=now)
+        except (NotPermitted, OwnProposal, NotDecidable, ClaimHeld, NoClaim, SameDecider):
+            continue
+        case = change.case
+        assert not (was_minor and not case.minor_safety), "minor safety is never lost"
+        if kind == "decide" and was_minor:
+            assert case.status is not CaseStatus.closed, f"{who.name} alone closed {was_status}"
+            assert not any(isinstance(e, ViolationOverturned) for e in change.events)
+            if was_csam and case.status is CaseStatus.confirmed:
+                assert case.category is Category.csam

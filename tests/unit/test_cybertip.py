@@ -141,6 +141,56 @@ def test_any_text_and_any_tags_still_fit(text, annotations, files, classificatio
     shipped().validate(file_details_xml(1, "f", replace(details, additional_info=printable)))
 
 
+any_text = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=st.lists(any_text.filter(str.strip), min_size=12, max_size=12))
+def test_any_unicode_in_every_text_still_makes_a_document_ncmec_takes(texts):
+    """Surrogates, U+FFFE, U+FFFF and control characters anywhere a report's words reach
+    (the reporter's, the platform's account details, the reviewer's): the document is
+    written and fits the schema, the characters XML cannot carry replaced."""
+    t = iter(texts)
+    full = _full()
+    assert full.reported is not None
+    tip = replace(
+        full,
+        incident_description=next(t),
+        escalate=next(t),
+        additional_info=next(t),
+        law_enforcement=LawEnforcement(agency=next(t), case_number=next(t)),
+        reported=replace(
+            full.reported,
+            screen_name=next(t),
+            display_names=(next(t),),
+            additional_info=next(t),
+            ip_events=(IpEvent(next(t), event="Login"),),
+        ),
+        victims=(Victim(person=Contact(first_name=next(t), email="v@example.org")),),
+    )
+    document = report_xml(tip)
+    etree.fromstring(document)  # well-formed whatever came in
+    file = replace(_file(), original_file_name=next(t), additional_info=next(t))
+    etree.fromstring(file_details_xml(1, "f", file))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=any_text)
+def test_text_entering_takedown_is_refused_or_fit_for_a_document(text):
+    from takedown.services.errors import InvalidInput
+    from takedown.services.reports.intake import clean_text
+
+    try:
+        kept = clean_text(text, "description", 10_000)
+    except InvalidInput as refused:
+        assert refused.field == "description"
+        return
+    document = report_xml(replace(_full(), additional_info=kept))
+    shipped().validate(document)
+    if kept is not None:  # nothing accepted needed replacing: it is filed as it was given
+        assert etree.fromstring(document).findtext("additionalInfo") == kept
+
+
 def _filing() -> Filing:
     return Filing(case_id=1, state=FilingState.drafted, drafted_at=AT)
 

@@ -36,7 +36,6 @@ from takedown.cases.model import (
     Priority,
     ReportFacts,
     case_number,
-    most_severe,
 )
 from takedown.cases.review import Claim, Reviewer, ReviewPolicy
 from takedown.cases.triage import Clocks, TriagePolicy, clocks, triage
@@ -113,6 +112,7 @@ class Case:
     held_from: CaseStatus | None = None  # the status a hold (``on_hold``) will return to
     hold_reason: str | None = None
     escalated_to: str | None = None  # ``lead`` or ``law_enforcement``, by a reviewer
+    appeal_heard: bool = False  # the decision in force was made on appeal: final
 
     @property
     def number(self) -> str:
@@ -195,6 +195,11 @@ class Case:
             raise CaseNotOpen(self.id, self.status)
         after = self.copied()
         after.status = CaseStatus.confirmed
+        after.facts = replace(
+            self.facts,
+            decided_category=decision.category,
+            decided_csam=self.facts.decided_csam or decision.category is Category.csam,
+        )
         after.confirmed_at = decision.decided_at
         after.updated_at = decision.decided_at
         event = CaseConfirmed(
@@ -240,8 +245,10 @@ class Case:
 
     @property
     def category(self) -> Category:
-        """The most severe category any report gave (the queue's)."""
-        return most_severe(self.facts.categories)
+        """What the case is about: the category decided while a violation is in force,
+        otherwise the most severe any report gave (``CaseFacts.category``). It sets the
+        queue's filter, the filing with NCMEC and the enforcement policy."""
+        return self.facts.category
 
     @property
     def minor_safety(self) -> bool:
@@ -292,6 +299,7 @@ class Case:
             held_from=self.held_from,
             hold_reason=self.hold_reason,
             escalated_to=self.escalated_to,
+            appeal_heard=self.appeal_heard,
         )
 
 

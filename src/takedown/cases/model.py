@@ -150,6 +150,14 @@ class CaseFacts:
     # The case about the same content closed earlier with no violation: this one is linked to
     # it, and, about a minor, goes to a senior reviewer (``cases.review``).
     previous_case: int | None = None
+    # The category of the violation in force, as a reviewer (or a bank) decided it: from the
+    # decision on, it is the case's category (what it is filed as, how its accounts are
+    # treated), whatever the reports called it. None while undecided or after no violation.
+    decided_category: Category | None = None
+    # A decision once called it CSAM: the case stays minor-safety for good, even if that
+    # decision is later overturned by two people (who saw it, and what was filed, stay
+    # behind the child-safety permission).
+    decided_csam: bool = False
 
     def with_report(self, r: ReportFacts) -> CaseFacts:
         minor = r.category is Category.csam and r.depicted_minor is not False
@@ -173,13 +181,24 @@ class CaseFacts:
             first_report_at=r.received_at if first is None or r.received_at < first else first,
             first_valid_ncii_at=first_valid,
             previous_case=self.previous_case,
+            decided_category=self.decided_category,
+            decided_csam=self.decided_csam,
         )
 
     @property
     def minor_safety(self) -> bool:
-        """A report called it CSAM, or said the person shown is a minor: only staff with the
-        child-safety permission see the case, and four eyes decide it (``cases.review``)."""
-        return Category.csam in self.categories or self.depicted_minor
+        """A report called it CSAM, or said the person shown is a minor, or a decision called
+        it CSAM: only staff with the child-safety permission see the case, and four eyes
+        decide it (``cases.review``). Once true, nothing makes it false again."""
+        return Category.csam in self.categories or self.depicted_minor or self.decided_csam
+
+    @property
+    def category(self) -> Category:
+        """The decided category while a violation is in force, else the most severe any
+        report gave."""
+        if self.decided_category is not None:
+            return self.decided_category
+        return most_severe(self.categories)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -198,6 +217,8 @@ class CaseFacts:
             "first_report_at": _iso(self.first_report_at),
             "first_valid_ncii_at": _iso(self.first_valid_ncii_at),
             "previous_case": self.previous_case,
+            "decided_category": str(self.decided_category) if self.decided_category else None,
+            "decided_csam": self.decided_csam,
         }
 
     @classmethod
@@ -216,6 +237,10 @@ class CaseFacts:
             first_report_at=_parse(data.get("first_report_at")),
             first_valid_ncii_at=_parse(data.get("first_valid_ncii_at")),
             previous_case=data.get("previous_case"),
+            decided_category=(
+                _CATEGORIES[data["decided_category"]] if data.get("decided_category") else None
+            ),
+            decided_csam=bool(data.get("decided_csam")),
         )
 
 

@@ -25,10 +25,19 @@ The rules:
   clocks kept) and take it off hold again; a lead may assign a case to a reviewer, who then
   holds its claim under the rules of their own claim.
 - **Appeals.** A decided case (confirmed or closed) can be appealed within
-  ``ReviewPolicy.appeal_within`` of its decision; it is then ``appealed``, claimable again,
-  and decided by someone other than the one who decided it (``SameDecider``). The outcome is
-  ``upheld`` or ``overturned``; an overturned violation raises ``ViolationOverturned`` for the
-  enforcement that follows to undo.
+  ``ReviewPolicy.appeal_within`` of its decision, once: a decision made on appeal is final
+  here (``appeal_heard``; the DSA's next step is out-of-court settlement), so an appellant
+  cannot restart the clock or try reviewer after reviewer. An appealed case is claimable
+  again and decided by someone other than whoever decided it (``SameDecider``), under the
+  same rules as a first decision: on a minor-safety case a ``no_violation`` or a downgrade
+  from CSAM is a proposal until a senior who is neither the proposer nor the original decider
+  agrees. The outcome is ``upheld`` or ``overturned``; an overturned violation raises
+  ``ViolationOverturned`` for the enforcement that follows to undo.
+- **The decided category.** A violation's category becomes the case's
+  (``CaseFacts.decided_category``): a case reported as ``policy`` and confirmed as CSAM is
+  filed with NCMEC, seen only with the child-safety permission and decided with four eyes
+  from then on; one reported as CSAM and confirmed (by two people) as ``policy`` is not
+  filed. A decision that called it CSAM keeps the case minor-safety for good.
 
 Exceptions (each a ``ReviewRefused``, with ``rule`` naming the rule)::
 
@@ -43,7 +52,7 @@ Exceptions (each a ``ReviewRefused``, with ``rule`` naming the rule)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
@@ -271,24 +280,25 @@ def decide(
         raise NoClaim("claim the case before deciding it")
     if case.status not in _CLAIMABLE:
         raise NotDecidable(f"a {case.status} case takes no decision")
-    if case.status is CaseStatus.appealed:
-        return _decide_appeal(case, decision, reviewer, content_ids=content_ids)
+    if case.appeal_of is not None and reviewer.name in (case.decided_by, case.second_by):
+        raise SameDecider("an appeal is decided by someone other than the original decider")
     if case.status is CaseStatus.pending_second_review:
         _check_second_opinion(case, reviewer)
         proposal = case.proposal
         assert proposal is not None
         if _agrees(proposal, decision):
-            return _apply(case, proposal, content_ids=content_ids, second_by=reviewer.name)
+            return _finish(case, proposal, content_ids=content_ids, second_by=reviewer.name)
         if _needs_second_opinion(decision):
             # Deciding otherwise, but again for less than CSAM: a new proposal, this senior's,
             # that another must agree with.
             return _propose(case, decision, reviewer, now)
-        return _apply(case, decision, content_ids=content_ids)
+        return _finish(case, decision, content_ids=content_ids)
     if is_minor_safety(case) and _needs_second_opinion(decision):
         return _propose(case, decision, reviewer, now)
     if decision.outcome in (Outcome.violation, Outcome.no_violation):
-        return _apply(case, decision, content_ids=content_ids)
-    # escalate, need_more_info: the case stays open on its clock, the claim ends.
+        return _finish(case, decision, content_ids=content_ids)
+    # escalate, need_more_info: the case stays open (or appealed) on its clock, the claim
+    # ends.
     after = case.copied()
     after.claim_by = None
     after.updated_at = now
@@ -353,6 +363,10 @@ def appeal(case: Case, *, appellant: str, now: datetime, policy: ReviewPolicy) -
 
     if case.status not in (CaseStatus.confirmed, CaseStatus.closed):
         raise NotDecidable("only a decided case can be appealed")
+    if case.appeal_heard:
+        raise NotDecidable(
+            "this decision was made on appeal and is final: a decision is appealed once"
+        )
     decided_at = case.decided_at
     if decided_at is not None and now - decided_at > policy.appeal_within:
         raise NotDecidable("the time to appeal this decision has passed")
@@ -421,6 +435,7 @@ def _apply(
     else:
         after = case.copied()
         after.status = CaseStatus.closed
+        after.facts = replace(case.facts, decided_category=None)
         after.updated_at = now
         events = [CaseClosed(case.id, str(decision.outcome), decision.reason)]
     after.claim_by = None
@@ -431,18 +446,21 @@ def _apply(
     return Change(case=after, events=list(events), decision=decision)
 
 
-def _decide_appeal(
-    case: Case, decision: Decision, reviewer: Reviewer, *, content_ids: list[str]
+def _finish(
+    case: Case, decision: Decision, *, content_ids: list[str], second_by: str | None = None
 ) -> Change:
+    """A final decision; on an appealed case (``appeal_of``), the appeal's outcome too: it
+    upholds or overturns the decision appealed, and is itself final."""
 
-    if reviewer.name in (case.decided_by, case.second_by):
-        raise SameDecider("an appeal is decided by someone other than the original decider")
+    change = _apply(case, decision, content_ids=content_ids, second_by=second_by)
+    if case.appeal_of is None:
+        return change
     was_violation = case.appeal_of is CaseStatus.confirmed
     upheld = (decision.outcome is Outcome.violation) == was_violation
-    change = _apply(case, decision, content_ids=content_ids)
     outcome = AppealOutcome.upheld if upheld else AppealOutcome.overturned
     change.events.append(AppealDecided(case.id, str(outcome)))
     if was_violation and not upheld:
         change.events.append(ViolationOverturned(case.id))
     change.case.appeal_of = None
+    change.case.appeal_heard = True
     return change

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -243,11 +244,13 @@ def evidence_rotate() -> None:
 @evidence_app.command("purge")
 def evidence_purge() -> None:
     """Delete expired evidence not under a legal hold, and what cases closed with no violation
-    hold; each deletion is audited. Run it daily (cron, a systemd timer)."""
+    hold, but never a report's that NCMEC holds within its year; each deletion is audited.
+    Run it daily (cron, a systemd timer)."""
     from takedown.services import evidence
 
     container = _container()
-    done = _run(evidence.purge, uow=container.uow(), now=container.clock.now())
+    retention = container.vault.retention if container.vault is not None else timedelta(days=365)
+    done = _run(evidence.purge, uow=container.uow(), now=container.clock.now(), retention=retention)
     err.print(f"purged {done} evidence items")
 
 

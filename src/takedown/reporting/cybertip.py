@@ -9,6 +9,7 @@ are plain: building a tip from a case is the filing service's work (``services.f
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -161,12 +162,23 @@ def timestamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+# What XML 1.0 cannot carry: C0 controls but tab and newlines, surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML cannot carry replaced by U+FFFD. Text is refused
+    with such characters where it enters; this keeps a report written before that check (or
+    through a path that missed it) fileable rather than failing in lxml."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def _text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
         return timestamp(value)
-    return str(value)
+    return xml_safe(str(value))
 
 
 def _add(parent: etree._Element, tag: str, value: object = None) -> etree._Element | None:

@@ -166,6 +166,17 @@ class Filing:
         )
 
     @property
+    def reached_authority(self) -> bool:
+        """NCMEC has, or may have, this report: it made a report id, or ``/submit`` was sent
+        (answered or not). Its evidence is then kept a year from the filing, whatever
+        becomes of the case."""
+        return (
+            self.report_id is not None
+            or self.submit_sent_at is not None
+            or self.state in (FilingState.filed, FilingState.needs_attention)
+        )
+
+    @property
     def submit_unknown(self) -> bool:
         return self.report_id is None and self.submit_sent_at is not None
 

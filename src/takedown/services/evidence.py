@@ -24,6 +24,7 @@ from takedown.cases import CaseStatus, Outcome, case_number
 from takedown.evidence import MasterKey, rewrap, seal, unseal
 from takedown.identity import Permission, Principal, require
 from takedown.media import image_format
+from takedown.reporting import Filing
 from takedown.services import audit, review_media
 from takedown.services.errors import InvalidInput, NotFound
 from takedown.store.evidence_repos import EvidenceRecord
@@ -268,9 +269,20 @@ def set_hold(
     return held
 
 
-def purge(*, uow: SqlAlchemyUnitOfWork, now: datetime, batch: int = 1000) -> int:
+def purge(
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    now: datetime,
+    batch: int = 1000,
+    retention: timedelta = timedelta(days=365),
+) -> int:
     """Delete expired evidence not under a hold, and what cases closed with no violation
-    hold; each deletion is audited. Returns how many items were purged."""
+    hold; each deletion is audited. Returns how many items were purged.
+
+    Evidence of a case whose CyberTipline report reached NCMEC (``Filing.reached_authority``)
+    is kept ``retention`` from the filing (18 U.S.C. 2258A's year), whatever the case became
+    since (an appeal that closed it with no violation, a retention that ran from its
+    preservation): a report NCMEC holds keeps what it describes."""
     purged = 0
     with uow:
         gone = [(r, "expired") for r in uow.evidence.expired(now, limit=batch)]
@@ -280,7 +292,11 @@ def purge(*, uow: SqlAlchemyUnitOfWork, now: datetime, batch: int = 1000) -> int
             if c is not None and c.status is CaseStatus.closed and _no_violation(uow, c.id)
         ]
         gone += [(r, "closed_no_violation") for r in uow.evidence.live_of_cases(closed)]
+        filings = uow.filings.of_cases(sorted({r.case_id for r, _ in gone}))
         for record, why in gone:
+            filing = filings.get(record.case_id)
+            if filing is not None and _kept_for_report(filing, now, retention):
+                continue
             uow.evidence.purge(record.id, reason=why, at=now)
             audit.record(
                 uow,
@@ -294,6 +310,14 @@ def purge(*, uow: SqlAlchemyUnitOfWork, now: datetime, batch: int = 1000) -> int
             purged += 1
         uow.commit()
     return purged
+
+
+def _kept_for_report(filing: Filing, now: datetime, retention: timedelta) -> bool:
+    """A report NCMEC has or may have keeps its evidence until ``retention`` after it was
+    filed (for ever while it is not filed yet: a person has to settle it first)."""
+    if not filing.reached_authority:
+        return False
+    return filing.filed_at is None or now < filing.filed_at + retention
 
 
 def _no_violation(uow: SqlAlchemyUnitOfWork, case_id: int) -> bool:

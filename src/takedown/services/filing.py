@@ -68,6 +68,7 @@ from takedown.reporting import (
 from takedown.services import audit
 from takedown.services.errors import InvalidInput, NotFound, StateConflict
 from takedown.services.evidence import Vault
+from takedown.services.reports.intake import clean_text
 from takedown.store.db import Database
 from takedown.store.filing_repos import FilingFile
 from takedown.store.group_commit import GroupCommitter
@@ -404,6 +405,13 @@ def update_draft(
 ) -> Tip:
     """Change a draft before it is filed (a draft, or a failed filing with no report yet)."""
     require(actor, Permission.ncmec_file)
+    _check_text(
+        escalate_to_high_priority=change.escalate,
+        additional_info=change.additional_info,
+        screen_name=change.screen_name,
+        profile_url=change.profile_url,
+        **_ip_texts(change.ip_events or ()),
+    )
     with uow:
         filing = _filing(uow, case_id, lock=True)
         if not filing.editable:
@@ -483,6 +491,12 @@ def account_details(
     unknown action, ``StateConflict`` for another kind of action (``not_an_account``), a case
     with no report (``no_ncmec_report``) or one already submitted (``filed``)."""
     require(actor, Permission.actions_pull)
+    _check_text(
+        screen_name=details.screen_name,
+        display_name=details.display_name,
+        profile_url=details.profile_url,
+        **_ip_texts(details.ip_events),
+    )
     with uow:
         action = uow.actions.by_action_id(action_id)
         if action is None:
@@ -550,6 +564,20 @@ def _with_account(
         profile_urls=(profile_url,) if profile_url else reported.profile_urls,
         ip_events=reported.ip_events if ip_events is None else ip_events[:20],
     )
+
+
+def _check_text(**texts: str | None) -> None:
+    """Refuse text no document can carry (``InvalidInput`` naming the field)."""
+    for name, text in texts.items():
+        clean_text(text, name, 1 << 20)
+
+
+def _ip_texts(events: tuple[IpEvent, ...]) -> dict[str, str | None]:
+    return {
+        f"ip_capture_events[{n}].{part}": value
+        for n, event in enumerate(events)
+        for part, value in (("ip_address", event.ip_address), ("event", event.event))
+    }
 
 
 def _check(document: bytes) -> None:
@@ -671,9 +699,33 @@ class Filer(StoreLoop):
         for case_id in due:
             try:
                 self.file(case_id)
+            except Exception as exc:  # one filing's fault stays with that filing
+                self._contain(case_id, exc)
             finally:
                 self._write(partial(_release, case_id=case_id))
         return len(due)
+
+    def _contain(self, case_id: int, exc: Exception) -> None:
+        """An error no step expects (a bug, a report the store cannot hold): logged, and the
+        filing is tried again after its back-off and parked as ``failed`` after the last
+        attempt, like a step NCMEC did not answer, so it never stays first in every batch."""
+        log.exception("filing a case with NCMEC failed", extra={"case": case_id})
+        error = f"an internal error stopped this filing ({type(exc).__name__}); see the log"
+        try:
+            with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
+                filing = uow.filings.get(case_id)
+            if filing is None or filing.state is not FilingState.filing:
+                return
+            s = self.settings
+            self._save(
+                filing.retry_later(
+                    error, self.clock.now(), backoff=s.backoff, max_attempts=s.max_attempts
+                ),
+                action="ncmec.retrying",
+                details={"error": error},
+            )
+        except Exception:
+            log.exception("the filing's failure could not be stored", extra={"case": case_id})
 
     # The steps. Each stores its state in a transaction of its own before the next begins.
 

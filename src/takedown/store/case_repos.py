@@ -454,6 +454,7 @@ class CaseRepository(RawRepository):
         after.held_from = _STATUSES[row.held_from] if row.held_from else None
         after.hold_reason = row.hold_reason
         after.escalated_to = row.escalated_to
+        after.appeal_heard = bool(row.appeal_heard)
         return after
 
     def save_review(self, case: Case) -> None:
@@ -475,6 +476,7 @@ class CaseRepository(RawRepository):
         row.held_from = str(case.held_from) if case.held_from else None
         row.hold_reason = case.hold_reason
         row.escalated_to = case.escalated_to
+        row.appeal_heard = case.appeal_heard
         self._s.flush()
 
     def open_case_for(

@@ -284,6 +284,8 @@ class CaseReviewRow(Base):
     held_from: Mapped[str | None] = mapped_column(String(32))
     hold_reason: Mapped[str | None] = mapped_column(Text)
     escalated_to: Mapped[str | None] = mapped_column(String(32))  # lead | law_enforcement
+    # The decision in force was made on appeal: a decision is appealed once.
+    appeal_heard: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class MediaRevealRow(Base):

@@ -70,7 +70,9 @@ MAX_IDEMPOTENCY_KEY = 128
 MAX_MESSAGE = 5000
 CASE_PDQ_THRESHOLD = 31
 MAX_PARENT_HOPS = 16
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but tab and newlines
+# Control characters but tab and newlines, and what XML 1.0 cannot carry at all (surrogates,
+# U+FFFE, U+FFFF): text a report or a filing to NCMEC must be able to hold.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 # Without an idempotency key a status link only has to be unique: the HMAC key makes it
 # unguessable. A per-process random prefix and a counter are unique and cost no system call
@@ -159,7 +161,11 @@ def clean_text(value: str | None, field_name: str, limit: int) -> str | None:
     if len(value) > limit:
         raise InvalidInput(f"{field_name} must be at most {limit} characters", field=field_name)
     if _CONTROL.search(value):
-        raise InvalidInput(f"{field_name} has control characters", field=field_name)
+        raise InvalidInput(
+            f"{field_name} has control characters or characters no document can carry "
+            "(U+FFFE, U+FFFF, unpaired surrogates)",
+            field=field_name,
+        )
     return value
 
 
