@@ -2,7 +2,7 @@
 file reports and act as staff over real HTTP.
 
 ``PlatformMedia`` speaks the documented contract: ``GET`` on the media URL with
-``{content_id}`` replaced, signed with ``Takedown-Signature`` over an empty body; it answers
+``{content_id}`` replaced, signed with ``Takedown-Signature`` over its method and path; it answers
 401 to a request whose signature is missing, wrong or stale, 404 for an item it does not
 have, and 200 with the bytes otherwise. It serves public sample photos (scikit-image's)."""
 
@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-from takedown.identity import SIGNATURE_HEADER, signature_valid
+from takedown.identity import SIGNATURE_HEADER, signature_valid, signed_payload
 from tests.media_support import PHOTOS, encode, photo
 
 SECRET = "platform-shared-secret-for-tests"
@@ -49,7 +49,12 @@ def platform_media() -> Iterator[PlatformMedia]:
         def do_GET(self) -> None:
             prefix = "/media/"
             content_id = urllib.parse.unquote(self.path[len(prefix) :])
-            ok = signature_valid(self.headers.get(SIGNATURE_HEADER), SECRET, b"", now=time.time())
+            # Signed over its method and path as sent (no body): a signature made for one
+            # item fetches no other.
+            payload = signed_payload("GET", self.path, b"")
+            ok = signature_valid(
+                self.headers.get(SIGNATURE_HEADER), SECRET, payload, now=time.time()
+            )
             state.requests.append((content_id, ok))
             if not self.path.startswith(prefix) or not ok:
                 self.send_response(401)

@@ -338,8 +338,13 @@ form.inline{{display:inline}} nav a{{margin-right:1rem}}</style></head><body>
 
     @app.get("/media/{content_id}")
     def media(request: Request, content_id: str) -> Response:
-        """takedown's review fetch: only with a valid signature over an empty body."""
-        if not signed(request.headers.get("Takedown-Signature"), b"", config.secret):
+        """takedown's review fetch: only with a valid signature over its method and path (a
+        request with no body signs ``"GET <path and query as sent>"``)."""
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        query = request.scope.get("query_string") or b""
+        target = raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+        payload = f"GET {target}".encode()
+        if not signed(request.headers.get("Takedown-Signature"), payload, config.secret):
             return Response(status_code=401)
         data = _image(content_id)
         if data is None:

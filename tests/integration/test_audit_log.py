@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 from sqlalchemy import text
 
@@ -101,3 +102,40 @@ def test_audit_head_anchors_a_later_verify(container, database_url, tmp_path):
     bad = run_cli(database_url, tmp_path, "audit", "verify", "--anchor", anchor)
     assert bad.returncode == 1
     assert f"entry {seq}: rewritten: hash differs from the published anchor" in bad.stdout
+
+
+def test_entries_about_a_case_concerning_a_minor_are_redacted_without_the_permission(container):
+    """The audit log shows an admin without the child-safety permission that something was
+    done, by whom and when, but not to which case, nor the reasons given: a decision's reason
+    about a minor is read only by those who may read the case."""
+    from takedown.cases import Category, Outcome
+    from takedown.services import accounts
+    from tests.integration.test_reports import PLATFORM, submit
+    from tests.integration.test_review_service import decide, staff
+
+    lead = staff(container, "lead", Role.child_safety_lead, child_safety=True)
+    minor = submit(container, PLATFORM, content_id="kid-1", category=Category.csam)
+    adult = submit(container, PLATFORM, content_id="ad-1", category=Category.policy)
+    decide(container, lead, minor.case_id, Outcome.violation, category=Category.csam,
+           reason="the secret reason")  # fmt: skip
+    decide(container, lead, adult.case_id, Outcome.violation, category=Category.policy,
+           reason="the plain reason")  # fmt: skip
+    admin = staff(container, "root", Role.admin)
+
+    def listed(actor, **filters):
+        return audit.list_entries(uow=container.uow(readonly=True), actor=actor, **filters)
+
+    seen = listed(admin)
+    text = repr([(e.target_type, e.target_id, e.details) for e in seen])
+    assert "the secret reason" not in text and "kid-1" not in text
+    assert "the plain reason" in text
+    redacted = [e for e in seen if e.details.get("redacted")]
+    assert {e.action for e in redacted} >= {"report.received", "case.decided"}
+    assert all(e.target_id is None for e in redacted)
+    assert listed(admin, target_type="case", target_id=str(minor.case_id)) == []
+    assert listed(admin, target_type="case", target_id=str(adult.case_id))
+    with container.uow(readonly=True) as uow:
+        admin_id = uow.users.get_by_name("root").id
+    accounts.set_child_safety(uow=container.uow(), actor=OPERATOR, user_id=admin_id, granted=True)
+    granted = replace(admin, child_safety_grant=True)
+    assert "the secret reason" in repr([e.details for e in listed(granted)])

@@ -39,3 +39,15 @@ def test_stale_malformed_and_missing_signatures_are_refused():
 def test_any_of_several_v1_values_may_match_while_a_secret_rotates():
     good = sign(SECRET, b"", now=NOW).split(",")[1]
     assert signature_valid(f"t={NOW},v1={'0' * 64},{good}", SECRET, b"", now=NOW)
+
+
+def test_a_bodyless_request_is_signed_for_its_method_and_path_only():
+    from takedown.identity import signed_payload
+
+    payload = signed_payload("get", "/media/post-1", b"")
+    assert payload == b"GET /media/post-1"
+    header = sign(SECRET, payload, now=NOW)
+    assert signature_valid(header, SECRET, b"GET /media/post-1", now=NOW)
+    for other in (b"GET /media/post-2", b"DELETE /media/post-1", b"", b"GET /media/post-1?x"):
+        assert not signature_valid(header, SECRET, other, now=NOW)
+    assert signed_payload("POST", "/hook", b'{"a":1}') == b'{"a":1}'

@@ -50,7 +50,12 @@ from takedown.identity.model import (
     Scope,
     require,
 )
-from takedown.identity.signatures import SIGNATURE_HEADER, sign, signature_valid
+from takedown.identity.signatures import (
+    SIGNATURE_HEADER,
+    sign,
+    signature_valid,
+    signed_payload,
+)
 
 __all__ = [
     "CHILD_SAFETY_ROLES",
@@ -87,5 +92,6 @@ __all__ = [
     "require",
     "sign",
     "signature_valid",
+    "signed_payload",
     "verify_password",
 ]

@@ -1,7 +1,10 @@
 """The one contract with the platform: every request either way is signed.
 
 ``Takedown-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>``, keyed with the
-shared secret (``TAKEDOWN_PLATFORM_WEBHOOK_SECRET``). A GET signs an empty body. The receiver
+shared secret (``TAKEDOWN_PLATFORM_WEBHOOK_SECRET``). A request with no body (a GET for
+media) signs its method and target instead, ``"<METHOD> <path and query as sent>"``
+(``signed_payload``), so a captured signature fetches only the resource it was made for. The
+receiver
 recomputes the HMAC, compares in constant time, and refuses a timestamp further than
 ``tolerance`` seconds from its own clock, so a captured request cannot be replayed later.
 Several ``v1=`` values may be sent while a secret is being rotated; one matching is enough.
@@ -20,6 +23,16 @@ def _mac(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(
         secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256
     ).hexdigest()
+
+
+def signed_payload(method: str, target: str, body: bytes) -> bytes:
+    """What a request's signature covers: its body, or, with none, ``"<METHOD> <target>"``
+    (the path and query exactly as sent, e.g. ``GET /media/post%201?size=full``).
+
+    >>> signed_payload("GET", "/media/p-1", b"")
+    b'GET /media/p-1'
+    """
+    return body if body else f"{method.upper()} {target}".encode()
 
 
 def sign(secret: str, body: bytes, *, now: float) -> str:

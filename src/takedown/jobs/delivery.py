@@ -23,6 +23,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from takedown import outbound
 from takedown.cases import case_number
 from takedown.cases.enforcement import ContentRemoved
 from takedown.clock import SYSTEM_CLOCK, Clock
@@ -136,10 +137,12 @@ class Deliverer(StoreLoop):
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=s.timeout_seconds) as answer:  # noqa: S310
+            with outbound.urlopen(request, timeout=s.timeout_seconds) as answer:
                 answer.read(1024)
                 return None
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                return f"HTTP {exc.code}: a redirect, never followed (check the webhook's URL)"
             return f"HTTP {exc.code}"
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             return f"{type(exc).__name__}: {exc}"[:500]

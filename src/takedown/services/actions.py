@@ -3,6 +3,7 @@ receive webhooks), and the failed deliveries an operator retries."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from takedown.identity import Permission, Principal, require
@@ -44,10 +45,31 @@ def ack(
     return done
 
 
-def failed(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[ActionRecord]:
+@dataclass(frozen=True)
+class FailedAction:
+    """A failed delivery as the operations page shows it. ``hidden``: it belongs to a case
+    about a minor and the viewer lacks the child-safety permission, so its content, account,
+    reason and case are left out (the retry needs only the action's id)."""
+
+    action: ActionRecord
+    hidden: bool = False
+
+
+def failed(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[FailedAction]:
     require(actor, Permission.actions_manage)
     with uow:
-        return uow.actions.failed()
+        records = uow.actions.failed()
+        if actor.sees_minor_safety:
+            return [FailedAction(r) for r in records]
+        minors = uow.cases.minor_safety_among({r.case_id for r in records})
+    return [
+        FailedAction(
+            replace(r, content_id=None, account_id=None, reason="", statement=""), hidden=True
+        )
+        if r.case_id in minors
+        else FailedAction(r)
+        for r in records
+    ]
 
 
 def counts(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -94,12 +94,56 @@ def list_entries(
     before_seq: int | None = None,
     limit: int = 100,
 ) -> list[AuditRecord]:
+    """Entries newest first. For someone without the child-safety permission, entries about a
+    minor-safety case (the case itself, its reports, actions and content) keep their number,
+    time, actor and action, but not what they were about: no target, no details (where the
+    reasons for decisions and for opening evidence are). Asked for such a case by its id, the
+    log answers nothing, as every other read does."""
     require(actor, Permission.audit_read)
     with uow:
-        return uow.audit.list(
+        records = uow.audit.list(
             action=action,
             target_type=target_type,
             target_id=target_id,
             before_seq=before_seq,
             limit=limit,
         )
+        if actor.sees_minor_safety:
+            return records
+        hidden = _about_minors(uow, records)
+    if target_id is not None and hidden:
+        return [r for r in records if r.seq not in hidden]
+    return [_redacted(r) if r.seq in hidden else r for r in records]
+
+
+_REDACTED = {"redacted": "about a case concerning a minor: needs the child-safety permission"}
+
+
+def _redacted(record: AuditRecord) -> AuditRecord:
+    return replace(record, target_id=None, details=dict(_REDACTED))
+
+
+def _case_of(record: AuditRecord) -> int | None:
+    if record.target_type == "case" and record.target_id and record.target_id.isdigit():
+        return int(record.target_id)
+    case_id = record.details.get("case_id")
+    return case_id if isinstance(case_id, int) else None
+
+
+def _about_minors(uow: SqlAlchemyUnitOfWork, records: list[AuditRecord]) -> set[int]:
+    """The ``seq`` of each entry about a minor-safety case."""
+    action_ids = {r.target_id for r in records if r.target_type == "action" and r.target_id}
+    action_cases = {a: uow.actions.by_action_id(a) for a in action_ids}
+    cases = {r.seq: _case_of(r) for r in records}
+    for r in records:
+        action = action_cases.get(r.target_id or "") if r.target_type == "action" else None
+        if action is not None:
+            cases[r.seq] = action.case_id
+    minors = uow.cases.minor_safety_among({c for c in cases.values() if c is not None})
+    contents = {r.target_id for r in records if r.target_type == "content" and r.target_id}
+    minor_contents = uow.cases.minor_safety_content(contents)
+    return {
+        r.seq
+        for r in records
+        if cases[r.seq] in minors or (r.target_type == "content" and r.target_id in minor_contents)
+    }

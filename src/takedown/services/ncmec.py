@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from takedown import outbound
 from takedown.reporting.filing import ChannelRefused, ChannelUnavailable, Uploaded
 
 log = logging.getLogger("takedown.ncmec")
@@ -87,12 +88,16 @@ class NcmecClient:
             url, data=body, method="GET" if body is None else "POST", headers=headers
         )
         try:
-            with urllib.request.urlopen(  # noqa: S310
-                request, timeout=self.settings.timeout_seconds
-            ) as answer:
+            with outbound.urlopen(request, timeout=self.settings.timeout_seconds) as answer:
                 data: bytes = answer.read(MAX_ANSWER)
                 return data
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                raise ChannelRefused(
+                    f"NCMEC answered {step} with a redirect (HTTP {exc.code}), which takedown "
+                    "never follows (it would send the credentials on): check TAKEDOWN_NCMEC_URL",
+                    code=exc.code,
+                ) from None
             if exc.code in (401, 403):
                 raise ChannelRefused(
                     f"NCMEC refused the credentials for {step} (HTTP {exc.code}): check "

@@ -2,7 +2,7 @@
 
 takedown keeps no copy of the platform's media: it fetches an item on demand from
 ``TAKEDOWN_PLATFORM_MEDIA_URL`` (``{content_id}`` replaced), signed with the shared secret
-(``identity.signatures``; a GET signs an empty body); 200 brings the bytes, 404 says the
+(``identity.signatures``; a GET signs its method and path); 200 brings the bytes, 404 says the
 platform no longer has them. The console only ever receives *renditions*: decoded by the
 safe decoder that scanning uses, scaled down, grayscale and blurred on the server (a video:
 blurred key frames, never its sound). The original bytes of one item go to one reviewer only
@@ -22,8 +22,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from takedown import outbound
 from takedown.cases import Category, Reviewer, case_number
-from takedown.identity import SIGNATURE_HEADER, Permission, Principal, User, require, sign
+from takedown.identity import (
+    SIGNATURE_HEADER,
+    Permission,
+    Principal,
+    User,
+    require,
+    sign,
+    signed_payload,
+)
 from takedown.media import MediaError, blurred, image_format, key_frames, rendition
 from takedown.services import audit
 from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound
@@ -87,11 +96,14 @@ def fetch(settings: MediaSettings, content_id: str, *, now: float) -> tuple[byte
             "TAKEDOWN_PLATFORM_WEBHOOK_SECRET)"
         )
     url = settings.url_template.replace("{content_id}", urllib.parse.quote(content_id, safe=""))
+    parts = urllib.parse.urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    signature = sign(settings.secret, signed_payload("GET", target, b""), now=now)
     request = urllib.request.Request(  # noqa: S310 - the operator's configured https/http URL
-        url, method="GET", headers={SIGNATURE_HEADER: sign(settings.secret, b"", now=now)}
+        url, method="GET", headers={SIGNATURE_HEADER: signature}
     )
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:  # noqa: S310
+        with outbound.urlopen(request, timeout=FETCH_TIMEOUT) as response:
             data = response.read(MAX_MEDIA_BYTES + 1)
             kind = response.headers.get("Content-Type", "application/octet-stream")
     except urllib.error.HTTPError as exc:

@@ -32,6 +32,7 @@ from takedown.store.models import (
     CaseItemRow,
     CaseMessageRow,
     CaseReviewRow,
+    CaseRow,
     ContentStatsRow,
     InstanceSecretRow,
     ReportRow,
@@ -585,6 +586,27 @@ class CaseRepository(RawRepository):
             {"case_id": case_id},
         )
         return [str(r[0]) for r in rows]
+
+    def minor_safety_among(self, case_ids: set[int]) -> set[int]:
+        """Those of ``case_ids`` that are minor-safety cases (for redacting reads that are
+        not about one case, like the audit log's)."""
+        if not case_ids:
+            return set()
+        found = self._s.scalars(
+            select(CaseRow.id).where(CaseRow.id.in_(sorted(case_ids)), CaseRow.minor_safety)
+        )
+        return {int(i) for i in found}
+
+    def minor_safety_content(self, content_ids: set[str]) -> set[str]:
+        """Those of ``content_ids`` that are an item of a minor-safety case, open or not."""
+        if not content_ids:
+            return set()
+        found = self._s.scalars(
+            select(CaseItemRow.content_id)
+            .join(CaseRow, CaseRow.id == CaseItemRow.case_id)
+            .where(CaseItemRow.content_id.in_(sorted(content_ids)), CaseRow.minor_safety)
+        )
+        return set(found)
 
     def case_ids_for_content(self, content_id: str) -> list[int]:
         rows = self._raw.all(
