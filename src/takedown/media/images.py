@@ -20,6 +20,8 @@ import threading
 import time
 import warnings
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +83,50 @@ class ImageLimits:
     max_bytes: int = 64 * 1024 * 1024
     max_pixels: int = 80_000_000
     max_seconds: float = 10.0
+    # A 5 × 15,999,999 strip is under the pixel limit and a few kilobytes on the wire, yet
+    # meaningless to a perceptual hash (64 samples along 5 pixels) and costly to weigh. Long
+    # screenshots and comic strips stay well inside both.
+    max_side: int = 65_535
+    max_aspect: int = 100
+
+
+class MemoryBudget:
+    """Bytes that decodes in flight may hold together: a decode waits until its estimate
+    fits (one that alone exceeds the budget runs when nothing else holds any), so a burst of
+    decompression bombs, each under the limits and a few kilobytes on the wire, cannot add up
+    past it."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, amount: int) -> None:
+        with self._cond:
+            while self.used and self.used + amount > self.total:
+                self._cond.wait()
+            self.used += amount
+            self.peak = max(self.peak, self.used)
+
+    def release(self, amount: int) -> None:
+        with self._cond:
+            self.used -= amount
+            self._cond.notify_all()
+
+
+DECODE_MEMORY = MemoryBudget(1 << 30)
+"""What all image decodes in this process hold at once, at most (estimated from the header)."""
+
+
+def _decode_estimate(width: int, height: int, fmt: str, scale: int) -> int:
+    """Bytes a decode of ``width`` × ``height`` holds at its peak: Pillow's pixels (four
+    bytes each, as Pillow keeps RGB; at the scale the decoder reduces to for JPEG, at full
+    size for the others, which reduce after decoding), the float32 luma, and the strips the
+    luma is computed in."""
+    pixels = width * height
+    decoded = pixels // (scale * scale) if fmt == "JPEG" else pixels
+    return decoded * 4 + (pixels // (scale * scale)) * 4 + 2 * _STRIP_BYTES
 
 
 @dataclass(frozen=True)
@@ -142,6 +188,15 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
             f"the image is {width}×{height} = {width * height} pixels; "
             f"the limit is {limits.max_pixels}"
         )
+    if max(width, height) > limits.max_side:
+        raise TooLarge(
+            f"the image is {width}×{height} pixels; no side may be longer than {limits.max_side}"
+        )
+    if max(width, height) > limits.max_aspect * max(1, min(width, height)):
+        raise TooLarge(
+            f"the image is {width}×{height} pixels: more than {limits.max_aspect} times as "
+            "long as it is wide, which no perceptual hash can describe"
+        )
     return image
 
 
@@ -174,9 +229,18 @@ def _luma_of(image: Image.Image) -> NDArray[np.float32]:
         return np.clip(np.asarray(image, dtype=np.float32), 0, 255)
     if mode != "RGB":
         image = image.convert("RGB")
-    rgb = np.asarray(image)
-    luma: NDArray[np.float32] = rgb.astype(np.float32) @ LUMA
+    # A strip of rows at a time: the float32 copy of a whole 80-megapixel RGB image would be
+    # 960 MB; strips keep the working memory to a few megabytes beyond the luma itself.
+    width, height = image.size
+    rows = max(1, _STRIP_BYTES // (width * 12))
+    luma: NDArray[np.float32] = np.empty((height, width), dtype=np.float32)
+    for top in range(0, height, rows):
+        strip = np.asarray(image.crop((0, top, width, min(height, top + rows))))
+        luma[top : top + rows] = strip.astype(np.float32) @ LUMA
     return luma
+
+
+_STRIP_BYTES = 8 << 20
 
 
 def _scale_for(short_side: int, *, powers_of_two: bool) -> int:
@@ -215,6 +279,53 @@ def _decode(data: bytes, limits: ImageLimits, *, full_decode: bool, lenient: boo
     width, height = image.size
     if width < 5 or height < 5:
         raise TooSmall(f"the image is {width}×{height} pixels; PDQ needs 5×5 at least")
+    short = min(width, height)
+    guess = 1 if full_decode else _scale_for(short, powers_of_two=fmt == "JPEG")
+    estimate = _decode_estimate(width, height, fmt, guess)
+    DECODE_MEMORY.acquire(estimate)
+    reader = getattr(image, "fp", None)
+    if isinstance(reader, _DeadlineReader):  # the time limit is for decoding, not for waiting
+        reader.deadline = time.monotonic() + limits.max_seconds
+    kept = False
+    try:
+        decoded = _decode_open(image, fmt, width, height, full_decode=full_decode, lenient=lenient)
+        held = getattr(_HOLDING, "amounts", None)
+        if held is not None:  # the caller still works on the luma: released when it is done
+            held.append(estimate)
+            kept = True
+        return decoded
+    finally:
+        if not kept:
+            DECODE_MEMORY.release(estimate)
+
+
+class _Holding(threading.local):
+    amounts: list[int] | None = None
+
+
+_HOLDING = _Holding()
+
+
+@contextmanager
+def holding_decode_memory() -> Iterator[None]:
+    """Decodes in this thread inside the block keep their share of ``DECODE_MEMORY`` until
+    the block ends, for a caller that goes on working on the luma (hashing it). A thread
+    holds one block at a time and decodes nothing else inside it but what it hashes, so
+    waiting for the budget can never deadlock."""
+    if _HOLDING.amounts is not None:
+        raise RuntimeError("decode memory is already held in this thread")
+    _HOLDING.amounts = []
+    try:
+        yield
+    finally:
+        for amount in _HOLDING.amounts:
+            DECODE_MEMORY.release(amount)
+        _HOLDING.amounts = None
+
+
+def _decode_open(
+    image: Image.Image, fmt: str, width: int, height: int, *, full_decode: bool, lenient: bool
+) -> DecodedLuma:
     short = min(width, height)
     if fmt == "JPEG":
         # EXIF sits in the header; read it before the decoder is switched to reduced scale.

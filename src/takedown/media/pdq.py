@@ -18,8 +18,12 @@ does the decoding.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -74,20 +78,67 @@ def _sample_positions(n: int, out: int = 64) -> NDArray[np.intp]:
     return ((np.arange(out) + 0.5) * n / out).astype(np.intp)
 
 
-@lru_cache(maxsize=512)
+class _BytesCache:
+    """A least-recently-used cache bounded by the bytes of the arrays it holds, not by their
+    count: weights for a long side are large, and a cache bounded by count alone grew by
+    hundreds of megabytes per distinct height. An array larger than the whole budget is made
+    and returned, never kept."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[Hashable, NDArray[Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], NDArray[Any]]) -> NDArray[Any]:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        made = make()
+        made.setflags(write=False)
+        with self._lock:
+            if made.nbytes <= self.max_bytes and key not in self._items:
+                self._items[key] = made
+                self.bytes += made.nbytes
+                while self.bytes > self.max_bytes:
+                    _, old = self._items.popitem(last=False)
+                    self.bytes -= old.nbytes
+        return made
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.bytes = 0
+
+
+_AXIS = _BytesCache(32 << 20)
+_FOLDED = _BytesCache(32 << 20)
+_ROWS_AT_ONCE = 8  # rows of the weights made together: bounds the working arrays to 8×n
+
+
 def axis_weights(n: int) -> NDArray[np.float64]:
     """The 64×n matrix taking one axis of a full-size image to PDQ's 64 samples.
 
     Two Jarosz passes (box, box) then decimation: rows of ``S · B · B``. Each row is computed
     from the one-hot sample vector through two box filters applied as cumulative sums, so the
-    cost is O(64·n), not O(n²), for large images.
+    cost is O(64·n), not O(n²), for large images; a few rows at a time, so the working
+    arrays stay a small multiple of one row. Kept in a cache bounded by bytes.
     """
+    return _AXIS.get(n, lambda: _axis_weights(n))
+
+
+def _axis_weights(n: int) -> NDArray[np.float64]:
     window = window_size(n)
-    weights = np.zeros((64, n))
-    weights[np.arange(64), _sample_positions(n)] = 1.0
-    for _ in range(2):
-        weights = _apply_box_transpose(weights, window)
-    weights.setflags(write=False)
+    positions = _sample_positions(n)
+    weights = np.empty((64, n))
+    for start in range(0, 64, _ROWS_AT_ONCE):
+        rows = np.zeros((_ROWS_AT_ONCE, n))
+        rows[np.arange(_ROWS_AT_ONCE), positions[start : start + _ROWS_AT_ONCE]] = 1.0
+        for _ in range(2):
+            rows = _apply_box_transpose(rows, window)
+        weights[start : start + _ROWS_AT_ONCE] = rows
     return weights
 
 
@@ -111,14 +162,20 @@ def _apply_box_transpose(v: NDArray[np.float64], window: int) -> NDArray[np.floa
     return result
 
 
-@lru_cache(maxsize=1024)
 def folded_weights(n: int, blocks: int, scale: int, reverse: bool) -> NDArray[np.float32]:
     """``axis_weights(n)`` with the columns of each decoded block summed (64×blocks).
 
     Decoded pixel ``b`` covers full-size pixels ``b·scale … b·scale + scale - 1`` (the last
     block may be short). ``reverse``: the axis was mirrored after decoding (EXIF orientation),
-    so decoded pixel 0 is the block that held the *last* full-size pixels.
+    so decoded pixel 0 is the block that held the *last* full-size pixels. Kept in a cache
+    bounded by bytes.
     """
+    return _FOLDED.get(
+        (n, blocks, scale, reverse), lambda: _folded_weights(n, blocks, scale, reverse)
+    )
+
+
+def _folded_weights(n: int, blocks: int, scale: int, reverse: bool) -> NDArray[np.float32]:
     weights = axis_weights(n)
     starts = np.arange(0, n, scale)
     if len(starts) != blocks:
@@ -129,8 +186,7 @@ def folded_weights(n: int, blocks: int, scale: int, reverse: bool) -> NDArray[np
         folded = np.add.reduceat(weights[:, ::-1], starts, axis=1)[:, ::-1]
     else:
         folded = np.add.reduceat(weights, starts, axis=1)
-    result = np.ascontiguousarray(folded, dtype=np.float32)
-    result.setflags(write=False)
+    result: NDArray[np.float32] = np.ascontiguousarray(folded, dtype=np.float32)
     return result
 
 
