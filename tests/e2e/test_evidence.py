@@ -182,3 +182,37 @@ def test_the_console_evidence_view_asks_for_a_reason_and_refuses_reviewers(
             f"/console/cases/{case}/evidence/{item.id}",
         ):
             assert rev.get(path, params={"reason": "x"}).status_code == 403
+
+
+def test_filing_without_ncmecs_address_is_refused_and_the_draft_stays_editable(
+    live_server, container, media, people
+):
+    """No TAKEDOWN_NCMEC_URL: "File with NCMEC" says what to set, and the draft is neither
+    moved to a filing nothing would take nor locked."""
+    media.add("kid-9", n=3)
+    with live_server.client() as client:
+        case = _p0_case(client, people["platform"], "kid-9")
+        lead = bearer(people["lead"])
+        assert client.post(f"/v1/cases/{case}/claim", headers=lead).status_code == 200
+        decided = client.post(
+            f"/v1/cases/{case}/decisions",
+            headers=lead,
+            json={"outcome": "violation", "category": "csam", "reason": "a child"},
+        )
+        assert decided.status_code == 201, decided.text
+
+        def drafted():
+            got = client.get(f"/v1/cases/{case}", headers=bearer(people["compliance"])).json()
+            return got["ncmec_report"]
+
+        wait_until(drafted, timeout=30, what="the report drafted")
+        comp = bearer(people["compliance"])
+        refused = client.post(f"/v1/cases/{case}/ncmec/file", headers=comp)
+        assert refused.status_code == 409, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "ncmec_not_configured" and "TAKEDOWN_NCMEC_URL" in error["message"]
+        assert drafted()["state"] == "drafted"
+        changed = client.post(
+            f"/v1/cases/{case}/ncmec/draft", headers=comp, json={"additional_info": "more"}
+        )
+        assert changed.status_code == 200, changed.text

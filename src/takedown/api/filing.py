@@ -173,10 +173,17 @@ def change_draft(request: Request, case_id: CaseId, change: DraftChangeIn, uow: 
 def file_report(request: Request, case_id: CaseId, uow: UoW) -> FilingRead:
     """File the case's report now, or a failed one again (resuming from its report id where
     it has one). Idempotent: a report filing, filed or needing attention is answered as it
-    is. The filing itself runs in the background; read its state here or on the case."""
+    is. The filing itself runs in the background; read its state here or on the case. 409
+    `ncmec_not_configured` where NCMEC's address and credentials are not set."""
     c = container_of(request)
     now = c.clock.now()
-    f = filing.request_filing(uow=uow, actor=principal_of(request), case_id=case_id, now=now)
+    f = filing.request_filing(
+        uow=uow,
+        actor=principal_of(request),
+        case_id=case_id,
+        now=now,
+        configured=c.ncmec_configured,
+    )
     return FilingRead.of(f, overdue=f.overdue(now, c.filing_settings.file_within), now=now)
 
 

@@ -406,6 +406,12 @@ class Container:
             )
         return self.deliverer
 
+    @property
+    def ncmec_configured(self) -> bool:
+        """NCMEC's Reporting API is set up (address and credentials): filing can happen."""
+        s = self.settings
+        return bool(s.ncmec_url and s.ncmec_username and s.ncmec_password)
+
     def make_filer(self) -> filing.Filer | None:
         """The NCMEC filer, where the Reporting API's address is set."""
         s = self.settings

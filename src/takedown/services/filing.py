@@ -328,12 +328,28 @@ def _filing(uow: SqlAlchemyUnitOfWork, case_id: int, *, lock: bool = False) -> F
     return filing
 
 
+NOT_CONFIGURED = (
+    "NCMEC's Reporting API is not set up here, so nothing can be filed: set "
+    "TAKEDOWN_NCMEC_URL, TAKEDOWN_NCMEC_USERNAME and TAKEDOWN_NCMEC_PASSWORD (docs/filing.md, "
+    '"Setting it up"). The draft stays as it is and can still be changed.'
+)
+
+
 def request_filing(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int, now: datetime
+    *,
+    uow: SqlAlchemyUnitOfWork,
+    actor: Principal,
+    case_id: int,
+    now: datetime,
+    configured: bool = True,
 ) -> Filing:
     """File the case's report (a draft) or try a failed one again. Idempotent: a filing
-    already filing, filed or needing attention is answered as it is."""
+    already filing, filed or needing attention is answered as it is. ``configured`` False
+    (no NCMEC address or credentials): refused with ``ncmec_not_configured``, the draft left
+    as it is, never moved to a ``filing`` nothing would ever take."""
     require(actor, Permission.ncmec_file)
+    if not configured:
+        raise StateConflict(NOT_CONFIGURED, code="ncmec_not_configured")
     with uow:
         filing = _filing(uow, case_id, lock=True)
         case = uow.cases.get(case_id)

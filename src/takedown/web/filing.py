@@ -148,9 +148,16 @@ def file_report(
     request: Request, case_id: CaseId, back: Annotated[str, Form(max_length=16)] = ""
 ) -> Response:
     c = container_of(request)
-    filing.request_filing(
-        uow=c.uow(), actor=principal_of(request), case_id=case_id, now=c.clock.now()
-    )
+    try:
+        filing.request_filing(
+            uow=c.uow(),
+            actor=principal_of(request),
+            case_id=case_id,
+            now=c.clock.now(),
+            configured=c.ncmec_configured,
+        )
+    except StateConflict as exc:
+        return _draft_page(request, case_id, error=str(exc), status=409)
     if c.filer is not None:
         c.filer.wake()
     target = "/console/ncmec" if back == "list" else f"/console/cases/{case_id}/ncmec"
