@@ -20,7 +20,7 @@ from takedown.reporting import (
     ReportAnnotation,
 )
 from takedown.server.container import container_of
-from takedown.server.errors import ERROR_RESPONSES
+from takedown.server.errors import ERROR_RESPONSES, ErrorResponse
 from takedown.server.security import Access, principal_of
 from takedown.services import filing
 from takedown.services.errors import InvalidInput
@@ -133,7 +133,11 @@ def _draft(request: Request, case_id: int) -> DraftRead:
     )
 
 
-@router.get("/cases/{case_id}/ncmec", dependencies=READ)
+@router.get(
+    "/cases/{case_id}/ncmec",
+    dependencies=READ,
+    responses={409: {"model": ErrorResponse, "description": "The case drafted no report"}},
+)
 def read_draft(request: Request, case_id: CaseId) -> DraftRead:
     """The case's CyberTipline report: its state, its XML and its files. 409
     `no_ncmec_report` for a case that drafted none (only a confirmed CSAM case does)."""

@@ -16,7 +16,7 @@ from takedown.cases import CaseStatus, Category, Decision, Outcome, Priority, ca
 from takedown.cases.records import QueueEntry, QueueFilter
 from takedown.identity import Permission
 from takedown.server.container import container_of
-from takedown.server.errors import ERROR_RESPONSES
+from takedown.server.errors import ERROR_RESPONSES, ErrorResponse
 from takedown.server.security import Access, principal_of
 from takedown.services import filing, review
 from takedown.store import SqlAlchemyUnitOfWork
@@ -327,6 +327,7 @@ def decide_case(
     "/appeals",
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(Access(Permission.appeals_submit))],
+    responses={404: {"model": ErrorResponse, "description": "No decided case holds the content"}},
 )
 def post_appeal(request: Request, appeal_in: AppealCreate, uow: UoW) -> AppealRead:
     """An appeal against a decision about `content_id` (DSA Art. 20), from its uploader or a
