@@ -306,7 +306,12 @@ def test_an_appeal_against_confirmed_csam_needs_four_eyes_to_overturn():
     assert proposed.case.status is CaseStatus.pending_second_review
     assert not any(isinstance(e, ViolationOverturned) for e in proposed.events)
     with pytest.raises(NotPermitted):  # a second opinion needs a senior
-        decided(proposed.case, Outcome.no_violation, ANA.__class__(7, "gus", True), minutes=1600)
+        decided(
+            proposed.case,
+            Outcome.no_violation,
+            Reviewer(user_id=7, name="gus", child_safety=True),
+            minutes=1600,
+        )
     with pytest.raises(SameDecider):  # nor the original decider, were they senior
         senior_ana = Reviewer(user_id=ANA.user_id, name=ANA.name, child_safety=True, senior=True)
         decided(proposed.case, Outcome.no_violation, senior_ana, minutes=60 * 26)
