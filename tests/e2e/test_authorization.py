@@ -202,3 +202,43 @@ def test_the_console_manages_accounts_and_never_locks_out_the_last_admin(live_se
         assert gone.status_code == 404 and "text/html" in gone.headers["content-type"]
     with container.uow(readonly=True) as uow:
         assert uow.users.get(ids["rev"]).active
+
+
+def test_a_browser_that_logged_in_keeps_getting_in_through_a_strangers_lock(
+    live_server, container
+):
+    """The console's login sets a device cookie (only for /login, HttpOnly, SameSite=Strict);
+    with it the owner gets past the account-wide lock strangers set from many addresses."""
+    add_staff(container, "boss", Role.admin, token=False)
+    with live_server.client() as browser:
+        console_login(browser, "boss")
+        device = next(c for c in browser.cookies.jar if c.name == "takedown_device")
+        assert device.path == "/login" and device.has_nonstandard_attr("HttpOnly")
+        assert device.get_nonstandard_attr("SameSite") == "strict"
+        browser.post("/logout", data={"csrf_token": _csrf(browser)})
+    policy = container.login_policy
+    for n in range(policy.max_failures * accounts.ACCOUNT_WIDE):
+        with pytest.raises(accounts.NotAuthenticated):
+            accounts.login(
+                uow=container.uow(),
+                name="boss",
+                password="wrong-password-123",
+                policy=policy,
+                client=f"192.0.2.{n}",
+            )
+    with live_server.client() as stranger:
+        page = stranger.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        refused = stranger.post(
+            "/login", data={"name": "boss", "password": PASSWORD, "csrf_token": token}
+        )
+        assert refused.status_code == 401
+    with live_server.client() as browser:
+        browser.cookies.set("takedown_device", device.value, path="/login")
+        console_login(browser, "boss")
+        assert browser.get("/console").status_code == 200
+
+
+def _csrf(client) -> str:
+    page = client.get("/console")
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)

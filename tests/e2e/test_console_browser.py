@@ -65,3 +65,35 @@ def test_a_reviewer_is_refused_the_keys_page(live_server, container, page):
     response = page.goto(f"{live_server.url}/console/keys")
     assert response.status == 403
     assert page.get_by_role("heading", name="Not allowed").is_visible()
+
+
+def _script_src(headers) -> str:
+    policy = headers["content-security-policy"]
+    return next(p for p in policy.split(";") if p.strip().startswith("script-src")).strip()
+
+
+def test_only_the_api_docs_page_may_run_inline_scripts(live_server, container, page):
+    """The console runs no inline script, so its policy allows none (an injected one would not
+    run); Swagger UI starts from one, so the docs page alone allows them, and works."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    add_staff(container, "boss", Role.admin, token=False)
+    login = page.goto(f"{live_server.url}/login")
+    assert _script_src(login.headers) == "script-src 'self'"
+    page.get_by_label("Name").fill("boss")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/console")
+    for path in ("/console", "/console/queue", "/console/keys", "/console/users", "/report"):
+        answer = page.goto(f"{live_server.url}{path}")
+        assert "'unsafe-inline'" not in _script_src(answer.headers), path
+    assert violations == []
+
+    docs = page.goto(f"{live_server.url}/docs")
+    assert "'unsafe-inline'" in _script_src(docs.headers)
+    page.locator(".opblock").first.wait_for(timeout=15_000)  # Swagger UI ran and drew the API
+    assert page.locator(".opblock-summary-path", has_text="/v1/reports").count() >= 1
+    assert violations == []

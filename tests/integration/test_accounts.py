@@ -223,3 +223,99 @@ def test_staff_cannot_revoke_someone_elses_token(container):
         ana_key = uow.keys.list(user_id=ana.id)[0]
     with pytest.raises(NotFound):
         accounts.revoke_credential(uow=container.uow(), actor=bob, key_pk=ana_key.id)
+
+
+def test_the_password_is_checked_outside_any_write_transaction(container, monkeypatch):
+    """A failed login's argon2 check (slow on purpose) must not hold the write lock: on SQLite
+    that stalls every report and decision behind it. Other writers go on during the check."""
+    add_staff(container, "ana", Role.reviewer, token=False)
+    real_verify = accounts.verify_password
+    written = []
+
+    def verify_while_writing(stored_hash, password):
+        with container.uow() as uow:  # would wait for the lock (and fail) if login held it
+            audit.record(uow, actor=OPERATOR, action="test.write_during_login")
+            uow.commit()
+        written.append(True)
+        return real_verify(stored_hash, password)
+
+    monkeypatch.setattr(accounts, "verify_password", verify_while_writing)
+    with pytest.raises(NotAuthenticated):
+        login(container, "ana", "wrong-password-123")
+    assert login(container, "ana").user.name == "ana"
+    with pytest.raises(NotAuthenticated):
+        login(container, "nobody", "wrong-password-123")
+    assert len(written) == 3
+
+
+def test_a_password_changed_during_the_check_is_not_let_in(container, monkeypatch):
+    add_staff(container, "ana", Role.reviewer, token=False)
+    real_verify = accounts.verify_password
+
+    def verify_then_reset(stored_hash, password):
+        ok = real_verify(stored_hash, password)
+        accounts.set_password(
+            uow=container.uow(), actor=OPERATOR, name="ana", password="a-new-password-456"
+        )
+        return ok
+
+    monkeypatch.setattr(accounts, "verify_password", verify_then_reset)
+    with pytest.raises(NotAuthenticated):
+        login(container, "ana")  # right when checked, no longer right when the session opens
+
+
+def test_strangers_cannot_lock_the_owner_out_of_a_browser_she_has_logged_in_with(container):
+    """The account-wide lock (guesses spread over many addresses) holds for every browser
+    but those that logged in to the account before: the owner's device cookie lets her in,
+    with the right password only, while the lock stays for everyone else."""
+    add_staff(container, "ana", Role.admin, token=False)
+    first = login(container, "ana", client="198.51.100.1")
+    for n in range(POLICY.max_failures * accounts.ACCOUNT_WIDE):
+        with pytest.raises(NotAuthenticated):
+            login(container, "ana", "wrong-password-123", client=f"192.0.2.{n}")
+    with container.uow(readonly=True) as uow:
+        assert uow.users.get_by_name("ana").is_locked(utcnow())
+
+    def from_her_browser(password=PASSWORD, device=first.device_secret):
+        return accounts.login(
+            uow=container.uow(),
+            name="ana",
+            password=password,
+            policy=POLICY,
+            client="198.51.100.77",  # a new address: she moved
+            device=device,
+        )
+
+    assert from_her_browser().user.name == "ana"
+    with container.uow(readonly=True) as uow:  # still locked for strangers
+        assert uow.users.get_by_name("ana").is_locked(utcnow())
+    with pytest.raises(NotAuthenticated):
+        login(container, "ana", client="198.51.100.2")
+    with pytest.raises(NotAuthenticated):  # a made-up cookie is no one's browser
+        from_her_browser(device="made-up-device-cookie")
+    with pytest.raises(NotAuthenticated):  # a cookie proves the browser, not the password
+        from_her_browser("wrong-password-123")
+    # Another account's browser is not hers.
+    add_staff(container, "bo", Role.reviewer, token=False)
+    bo = login(container, "bo")
+    with pytest.raises(NotAuthenticated):
+        from_her_browser(device=bo.device_secret)
+
+
+def test_a_new_password_ends_sessions_personal_tokens_and_trusted_browsers(container):
+    token = add_staff(container, "ana", Role.reviewer)
+    first = login(container, "ana", client="198.51.100.1")
+    accounts.set_password(
+        uow=container.uow(), actor=OPERATOR, name="ana", password="a-new-password-456"
+    )
+    for secret in (token, first.session_secret):
+        with pytest.raises(NotAuthenticated):
+            accounts.authenticate(uow=container.uow(readonly=True), secret=secret)
+    with container.uow(readonly=True) as uow:
+        assert uow.login_devices.user_of(accounts.hash_secret(first.device_secret)) is None
+    entry = next(
+        e
+        for e in audit.list_entries(uow=container.uow(readonly=True), actor=OPERATOR, limit=50)
+        if e.action == "user.password_set"
+    )
+    assert entry.details["tokens_revoked"] == 1

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from takedown import __version__
 from takedown.api.deps import read_uow
 from takedown.identity import Permission
+from takedown.server.middleware import DOCS_PAGE_CSP
 from takedown.server.security import Access
 from takedown.services import system
 from takedown.store import SqlAlchemyUnitOfWork
@@ -65,8 +66,9 @@ def metrics(uow: ReadUoW) -> Response:
 
 @router.get("/docs", include_in_schema=False, dependencies=[Depends(Access.public())])
 def docs(request: Request) -> HTMLResponse:
-    """Swagger UI served from this installation (no CDN: works offline and under our CSP)."""
-    return get_swagger_ui_html(
+    """Swagger UI served from this installation (no CDN: works offline and under our CSP). It
+    is the one page with an inline script, so the one that allows them."""
+    page = get_swagger_ui_html(
         openapi_url=str(request.app.openapi_url),
         title="takedown API",
         swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
@@ -74,3 +76,5 @@ def docs(request: Request) -> HTMLResponse:
         swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
         swagger_ui_parameters={"persistAuthorization": True},
     )
+    page.headers["Content-Security-Policy"] = DOCS_PAGE_CSP
+    return page

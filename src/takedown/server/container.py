@@ -29,6 +29,7 @@ from takedown.jobs.delivery import Deliverer, DeliverySettings
 from takedown.jobs.loop import BackgroundLoop
 from takedown.matching import BankEntriesAdded, BankIndexes
 from takedown.server.auth_cache import CredentialCache
+from takedown.server.password_checks import PasswordChecks
 from takedown.services import evidence, filing, reports, retro
 from takedown.services.accounts import LoginPolicy
 from takedown.services.case_media import CaseMediaIndex
@@ -200,7 +201,7 @@ class Container:
         return s.hash_inline_bytes
 
     def close_media_pool(self) -> None:
-        for name in ("media_pool", "video_pool"):
+        for name in ("media_pool", "video_pool", "password_checks"):
             pool = self.__dict__.pop(name, None)
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -372,7 +373,13 @@ class Container:
             lockout=timedelta(seconds=s.login_lockout_seconds),
             session_ttl=timedelta(seconds=s.session_ttl_seconds),
             address_limit=self.login_address_limit,
+            verify=self.password_checks.verify,
         )
+
+    @cached_property
+    def password_checks(self) -> PasswordChecks:
+        """The thread that checks passwords, at the lowest priority (``server.password_checks``)."""
+        return PasswordChecks()
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -3,7 +3,9 @@
 Login lock-out (``LoginPolicy``): ``login_max_failures`` wrong passwords for an account from
 one client address lock the account *for that address* for ``login_lockout_seconds``, so a
 stranger who knows an admin's name locks out only themselves; four times as many from any
-addresses lock it for everyone, against a guess spread over many addresses. Every address is
+addresses lock it for everyone, against a guess spread over many addresses, except for the
+browsers that have logged in to it before (a device cookie), so strangers cannot lock its owner
+out. Every address is
 also held to ``login_address_limit`` failed logins in all, after which it is refused (429)
 before any password is checked. Failures are committed *before* the error is raised, so an
 attacker cannot dodge a counter by dropping the connection. The message never says whether
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -39,6 +42,7 @@ from takedown.identity import (
     check_password_policy,
     digests_match,
     hash_password,
+    hash_secret,
     issue_secret,
     parse_secret,
     require,
@@ -62,12 +66,16 @@ class LoginPolicy:
     """``max_failures`` wrong passwords for one account from one address lock that account
     for that address for ``lockout``; ``max_failures`` × ``ACCOUNT_WIDE`` from any addresses
     lock it for everyone (a guess spread over many addresses). ``address_limit``: failed
-    logins one address may make in all, whatever the accounts (None: no limit)."""
+    logins one address may make in all, whatever the accounts (None: no limit). ``verify``:
+    what checks a password against its hash (a server's ``PasswordChecks.verify``, which
+    keeps the checks off the cores intake needs); ``verify_password`` in this thread when
+    None."""
 
     max_failures: int = 5
     lockout: timedelta = timedelta(minutes=15)
     session_ttl: timedelta = timedelta(hours=12)
     address_limit: RateLimit | None = None
+    verify: Callable[[str, str], bool] | None = None
 
 
 ACCOUNT_WIDE = 4
@@ -79,6 +87,7 @@ class LoginResult:
     session_secret: str
     csrf_token: str
     expires_at: datetime
+    device_secret: str  # the device cookie to set: this browser has logged in to the account
 
 
 @dataclass(frozen=True)
@@ -228,9 +237,19 @@ def set_password(*, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str, pass
     with uow:
         user = _user_by_name(uow, name)
         uow.users.update(user.id, password_hash=password_hash, failed_logins=0, locked_until=None)
-        uow.staff_sessions.revoke_all_of_user(user.id, utcnow())
+        # A new password is often set because the old one leaked: whatever the old one gave
+        # (sessions, personal tokens, the browsers trusted through a lock-out) ends with it.
+        now = utcnow()
+        uow.staff_sessions.revoke_all_of_user(user.id, now)
+        revoked = uow.keys.revoke_all_of_user(user.id, now)
+        uow.login_devices.forget_user(user.id)
         audit.record(
-            uow, actor=actor, action="user.password_set", target_type="user", target_id=user.id
+            uow,
+            actor=actor,
+            action="user.password_set",
+            target_type="user",
+            target_id=user.id,
+            details={"tokens_revoked": revoked},
         )
         uow.commit()
     return user
@@ -342,6 +361,7 @@ def login(
     password: str,
     policy: LoginPolicy,
     client: str | None = None,
+    device: str | None = None,
     now: datetime | None = None,
 ) -> LoginResult:
     """Check a password and open a session.
@@ -349,22 +369,31 @@ def login(
     Raises ``NotAuthenticated`` (one message for every failure) and records why in the audit
     log: unknown name, wrong password, disabled or locked account; ``RateLimited`` when the
     client address is past ``policy.address_limit`` (nothing is checked then).
+
+    ``device`` is the device cookie the browser presented: one this account logged in with
+    before is not shut out by the account-wide lock (strangers guessing from many addresses
+    cannot lock the owner out), and its failures do not count towards that lock. A
+    successful login returns the device secret to set (``LoginResult.device_secret``).
+
+    The password is checked (argon2, slow on purpose) between two transactions, never inside
+    one: a failed login would otherwise hold SQLite's write lock for the whole check and
+    stall report intake. The second transaction reads the account again and refuses if its
+    password changed, or its lock or counters changed, in between.
     """
     now = now or utcnow()
     stamp = now.timestamp()
     address = hashlib.sha256((client or "unknown").encode()).hexdigest()[:32]
     anonymous = Principal(kind=PrincipalKind.system, subject_id=None, name=f"login:{name[:64]}")
+    with uow.spawn(readonly=True) as reading:
+        _check_address(reading, policy, address, stamp)
+        user = reading.users.get_by_name(name)
+    stored = user.password_hash if user is not None else None
+    verify = policy.verify or verify_password
+    matches = verify(stored or _DUMMY_HASH, password) and stored is not None
     with uow:
-        if policy.address_limit is not None:
-            allowed = ratelimits.estimate(uow, policy.address_limit, address, now=stamp)
-            if not allowed.allowed:
-                raise RateLimited(
-                    "too many failed logins from your address; try again later",
-                    retry_after=allowed.retry_after,
-                )
-        user = uow.users.get_by_name(name)
+        _check_address(uow, policy, address, stamp)  # others may have failed meanwhile
+        user = uow.users.get(user.id) if user is not None else None
         if user is None or user.password_hash is None:
-            verify_password(_DUMMY_HASH, password)
             audit.record(
                 uow,
                 actor=anonymous,
@@ -374,18 +403,21 @@ def login(
             _count_failure(uow, policy, address, stamp)
             uow.commit()
             raise NotAuthenticated(LOGIN_FAILED)
+        known_device = (
+            device is not None and uow.login_devices.user_of(hash_secret(device)) == user.id
+        )
         reason = None
         account_limit = _account_limit(user.id, policy)
-        if not verify_password(user.password_hash, password):
+        if not matches or user.password_hash != stored:
             reason = "wrong_password"
-        if user.is_locked(now):
+        if user.is_locked(now) and not known_device:
             reason = "locked"
         elif not ratelimits.estimate(uow, account_limit, address, now=stamp).allowed:
             reason = "locked_for_address"
         elif not user.active:
             reason = "disabled"
         if reason is not None:
-            _record_failure(uow, user, reason, now, policy, client)
+            _record_failure(uow, user, reason, now, policy, client, known_device=known_device)
             _count_failure(uow, policy, address, stamp)
             if reason == "wrong_password":
                 ratelimits.hit(uow, account_limit, address, now=stamp)
@@ -401,7 +433,12 @@ def login(
             csrf_token=csrf,
             expires_at=expires_at,
         )
-        values: dict[str, object] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+        device_secret = device if known_device and device else secrets.token_urlsafe(32)
+        uow.login_devices.remember(hash_secret(device_secret), user.id, now)
+        values: dict[str, object] = {"last_login_at": now}
+        if not user.is_locked(now):
+            # A known device gets in through a lock strangers set; the lock stays for them.
+            values |= {"failed_logins": 0, "locked_until": None}
         uow.users.update(user.id, **values)
         uow.rate_counters.forget(account_limit.bucket(address))  # failures "in a row"
         audit.record(
@@ -410,12 +447,29 @@ def login(
             action="auth.login",
             target_type="user",
             target_id=user.id,
-            details={"client": client},
+            details={"client": client, "known_device": known_device},
         )
         uow.commit()
     return LoginResult(
-        user=user, session_secret=issued.value, csrf_token=csrf, expires_at=expires_at
+        user=user,
+        session_secret=issued.value,
+        csrf_token=csrf,
+        expires_at=expires_at,
+        device_secret=device_secret,
     )
+
+
+def _check_address(
+    uow: SqlAlchemyUnitOfWork, policy: LoginPolicy, address: str, now: float
+) -> None:
+    if policy.address_limit is None:
+        return
+    allowed = ratelimits.estimate(uow, policy.address_limit, address, now=now)
+    if not allowed.allowed:
+        raise RateLimited(
+            "too many failed logins from your address; try again later",
+            retry_after=allowed.retry_after,
+        )
 
 
 def _account_limit(user_id: int, policy: LoginPolicy) -> ratelimits.RateLimit:
@@ -442,6 +496,8 @@ def _record_failure(
     now: datetime,
     policy: LoginPolicy,
     client: str | None,
+    *,
+    known_device: bool = False,
 ) -> None:
     actor = Principal(kind=PrincipalKind.system, subject_id=None, name=f"login:{user.name}")
     audit.record(
@@ -452,8 +508,8 @@ def _record_failure(
         target_id=user.id,
         details={"reason": reason, "client": client},
     )
-    if reason != "wrong_password":
-        return
+    if reason != "wrong_password" or known_device:
+        return  # the owner's own browser is held by the per-address lock alone
     failures = user.failed_logins + 1
     if failures >= policy.max_failures * ACCOUNT_WIDE:
         until = now + policy.lockout

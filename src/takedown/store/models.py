@@ -92,6 +92,18 @@ class StaffSessionRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class LoginDeviceRow(Base):
+    """A browser that has logged in to an account: the SHA-256 of the device cookie it holds.
+    The account-wide lock-out does not apply to it (``services.accounts``)."""
+
+    __tablename__ = "login_devices"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AuditEntryRow(Base):
     """Append-only. ``seq`` is assigned under the head row's lock, without gaps."""
 

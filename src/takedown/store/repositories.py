@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from takedown.audit import GENESIS_HASH, AuditRecord, entry_hash
@@ -17,6 +17,7 @@ from takedown.store.models import (
     AuditEntryRow,
     AuditHeadRow,
     Base,
+    LoginDeviceRow,
     OutboxRow,
     StaffSessionRow,
     UserRow,
@@ -181,6 +182,30 @@ class StaffSessionRepository:
             .where(StaffSessionRow.user_id == user_id, StaffSessionRow.revoked_at.is_(None))
             .values(revoked_at=at)
         )
+
+
+class LoginDeviceRepository:
+    """Browsers known to have logged in to an account, by the digest of their cookie."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def user_of(self, digest: str) -> int | None:
+        row = self._s.get(LoginDeviceRow, digest)
+        return row.user_id if row is not None else None
+
+    def remember(self, digest: str, user_id: int, at: datetime) -> None:
+        row = self._s.get(LoginDeviceRow, digest)
+        if row is None:
+            self._s.add(
+                LoginDeviceRow(digest=digest, user_id=user_id, created_at=at, last_used_at=at)
+            )
+        else:
+            row.last_used_at = at
+        self._s.flush()
+
+    def forget_user(self, user_id: int) -> None:
+        self._s.execute(delete(LoginDeviceRow).where(LoginDeviceRow.user_id == user_id))
 
 
 def _audit_record(row: AuditEntryRow) -> AuditRecord:

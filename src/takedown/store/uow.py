@@ -46,6 +46,7 @@ from takedown.store.rawsql import RawSql
 from takedown.store.repositories import (
     ApiKeyRepository,
     AuditRepository,
+    LoginDeviceRepository,
     OutboxRepository,
     StaffSessionRepository,
     UserRepository,
@@ -176,6 +177,7 @@ class SqlAlchemyUnitOfWork:
     users = _repository(UserRepository, raw=False)
     keys = _repository(ApiKeyRepository, raw=False)
     staff_sessions = _repository(StaffSessionRepository, raw=False)
+    login_devices = _repository(LoginDeviceRepository, raw=False)
     audit = _repository(AuditRepository)
     outbox = _repository(OutboxRepository)
     banks = _repository(BankRepository, raw=False)

@@ -20,12 +20,15 @@ from takedown.identity import NotAuthenticated, Permission, Scope
 from takedown.server.container import container_of
 from takedown.server.security import SESSION_COOKIE, Access, principal_of
 from takedown.services import accounts, keys, notify
-from takedown.services.errors import RateLimited, ServiceError
+from takedown.services.errors import Busy, RateLimited, ServiceError
 from takedown.store.types import utcnow
 from takedown.web.pages import in_minutes, render
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "takedown_login_csrf"
+DEVICE_COOKIE = "takedown_device"
+"""Marks a browser that has logged in to an account: the account-wide lock-out lets it in."""
+DEVICE_COOKIE_AGE = 180 * 24 * 3600
 CONSOLE = [Depends(Access(Permission.console_view, html=True))]
 KEYS = [Depends(Access(Permission.keys_manage, html=True))]
 USERS = [Depends(Access(Permission.users_manage, html=True))]
@@ -94,6 +97,7 @@ async def login_submit(
             password=password,
             policy=container.login_policy,
             client=client,
+            device=request.cookies.get(DEVICE_COOKIE),
             now=container.clock.now(),
         )
     except RateLimited as exc:
@@ -106,6 +110,15 @@ async def login_submit(
         )
         refused.headers["Retry-After"] = str(exc.retry_after)
         return refused
+    except Busy as exc:
+        busy = login_form(
+            request,
+            next_url=next,
+            error="The server is busy checking other logins. Please try again in a moment.",
+            status=503,
+        )
+        busy.headers["Retry-After"] = str(exc.retry_after)
+        return busy
     except NotAuthenticated:
         return login_form(
             request,
@@ -124,6 +137,15 @@ async def login_submit(
         secure=container.settings.cookie_secure,
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    response.set_cookie(
+        DEVICE_COOKIE,
+        result.device_secret,
+        max_age=DEVICE_COOKIE_AGE,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=container.settings.cookie_secure,
+    )
     return response
 
 
