@@ -204,9 +204,7 @@ def test_the_console_manages_accounts_and_never_locks_out_the_last_admin(live_se
         assert uow.users.get(ids["rev"]).active
 
 
-def test_a_browser_that_logged_in_keeps_getting_in_through_a_strangers_lock(
-    live_server, container
-):
+def test_a_browser_that_logged_in_keeps_getting_in_through_a_strangers_lock(live_server, container):
     """The console's login sets a device cookie (only for /login, HttpOnly, SameSite=Strict);
     with it the owner gets past the account-wide lock strangers set from many addresses."""
     add_staff(container, "boss", Role.admin, token=False)
