@@ -4,6 +4,7 @@ year unless held, purged and audited after; rotation keeps it readable, a wrong 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 
@@ -11,8 +12,8 @@ import pytest
 
 from takedown.evidence import MasterKey
 from takedown.identity import Role, Scope
-from takedown.services import evidence
-from tests.conftest import add_key, add_staff, console_login, make_settings
+from takedown.services import audit, evidence
+from tests.conftest import OPERATOR, add_key, add_staff, console_login, make_settings
 from tests.review_support import SECRET, bearer
 from tests.waiting import wait_until
 
@@ -174,14 +175,40 @@ def test_the_console_evidence_view_asks_for_a_reason_and_refuses_reviewers(
         console_login(rev, "page-rev")
         page = comp.get(f"/console/cases/{case}/evidence")
         assert page.status_code == 200 and item.sha256[:16] in page.text
-        assert comp.get(f"/console/cases/{case}/evidence/{item.id}").status_code == 400
-        opened = comp.get(f"/console/cases/{case}/evidence/{item.id}", params={"reason": "filing"})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        item_path = f"/console/cases/{case}/evidence/{item.id}"
+        assert comp.post(item_path, data={"csrf_token": token}).status_code == 400
+        # Opened by a link (a GET) or a form on another site (no token), nothing is opened.
+        assert comp.get(item_path, params={"reason": "filing"}).status_code == 405
+        forged = comp.post(item_path, data={"reason": "filing"})
+        assert forged.status_code == 403 and forged.content != original
+        opened = comp.post(item_path, data={"reason": "filing", "csrf_token": token})
         assert opened.status_code == 200 and opened.content == original
-        for path in (
-            f"/console/cases/{case}/evidence",
-            f"/console/cases/{case}/evidence/{item.id}",
-        ):
-            assert rev.get(path, params={"reason": "x"}).status_code == 403
+        opens = [
+            e
+            for e in audit.list_entries(uow=container.uow(readonly=True), actor=OPERATOR)
+            if e.action == "evidence.opened"
+        ]
+        assert len(opens) == 1 and opens[0].actor_name == "page-comp"
+        # The API's GET, reached with the session cookie (a link's top-level navigation
+        # carries it), needs the session's token too.
+        api_path = f"/v1/cases/{case}/evidence/{item.id}"
+        by_link = comp.get(api_path, params={"reason": "filing"})
+        assert by_link.status_code == 403 and by_link.content != original
+        with_token = comp.get(
+            api_path, params={"reason": "filing"}, headers={"X-CSRF-Token": token}
+        )
+        assert with_token.status_code == 200 and with_token.content == original
+        no_reason = comp.get(api_path, headers={"X-CSRF-Token": token})
+        assert no_reason.status_code == 400
+        assert no_reason.json()["error"]["code"] == "reason_required"
+        assert no_reason.json()["request_id"] == no_reason.headers["x-request-id"]
+        assert rev.get(f"/console/cases/{case}/evidence").status_code == 403
+        rev_token = re.search(r'name="csrf_token" value="([^"]+)"', rev.get("/console").text).group(
+            1
+        )
+        refused = rev.post(item_path, data={"reason": "x", "csrf_token": rev_token})
+        assert refused.status_code == 403
 
 
 def test_filing_without_ncmecs_address_is_refused_and_the_draft_stays_editable(

@@ -201,6 +201,18 @@ def test_without_the_child_safety_permission_no_page_shows_a_minor_case(
             answer = cy.request(method, path, data=data if method == "POST" else None)
             assert answer.status_code == 404, (path, answer.status_code)
             assert b"post-kid" not in answer.content
+        # A hidden case answers as a missing one does, whatever item is asked for.
+        missing = case_id + 1000
+        answers = {
+            (path_case == case_id, item): cy.get(
+                f"/console/cases/{path_case}/items/{item}/blurred/0.jpg"
+            )
+            for path_case in (case_id, missing)
+            for item in (0, 7)
+        }
+        bodies = {re.sub(rb'"request_id":"[^"]*"|TD-\d+', b"", a.content) for a in answers.values()}
+        assert {a.status_code for a in answers.values()} == {404}
+        assert len(bodies) == 1, bodies
     assert media.requests == []  # nothing of it was even fetched
 
 

@@ -14,8 +14,8 @@ from takedown.api.deps import read_uow, uow
 from takedown.api.schemas import StrictModel
 from takedown.identity import Permission
 from takedown.server.container import container_of
-from takedown.server.errors import ERROR_RESPONSES
-from takedown.server.security import Access, principal_of
+from takedown.server.errors import ERROR_RESPONSES, error_response
+from takedown.server.security import Access, principal_of, require_csrf_on_read
 from takedown.services import evidence
 from takedown.services.errors import InvalidInput
 from takedown.store import SqlAlchemyUnitOfWork
@@ -67,15 +67,14 @@ def open_evidence(
     uow: UoW,
     reason: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    """An item's bytes. `reason` is required (400 without) and goes into the audit log."""
+    """An item's bytes. `reason` is required (400 `reason_required` without) and goes into the
+    audit log. Called with the console's session cookie rather than a bearer token, it needs
+    the session's token in `X-CSRF-Token`, like a write: a link on another site must not open
+    evidence under a compliance officer's name."""
     c = container_of(request)
+    require_csrf_on_read(request)
     if not reason or not reason.strip():
-        return Response(
-            b'{"error": {"code": "reason_required", "message": "say why you open this '
-            b'evidence: ?reason=...", "details": []}}',
-            status_code=400,
-            media_type="application/json",
-        )
+        return error_response(400, "reason_required", "say why you open this evidence: ?reason=...")
     vault = c.vault
     if vault is None:
         raise InvalidInput("no evidence key is set (TAKEDOWN_EVIDENCE_KEY)")

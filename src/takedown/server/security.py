@@ -32,6 +32,7 @@ from takedown.identity import (
     NotAuthenticated,
     Permission,
     Principal,
+    PrincipalKind,
     SecretKind,
     parse_secret,
     require,
@@ -152,6 +153,23 @@ async def _authenticate(container: Any, secret: str) -> accounts.Authenticated:
 
 async def _bearer_principal(container: Any, secret: str) -> Principal:
     return (await _authenticate(container, secret)).principal
+
+
+def require_csrf_on_read(request: Request) -> None:
+    """For a GET that acts (opening evidence is audited under the caller's name): a caller
+    who came with the session cookie must also send its CSRF token in ``X-CSRF-Token``, which
+    a link or an image on another site cannot. Bearer callers need nothing more. Call after
+    the route's ``Access`` has authenticated the request."""
+    state = request_state(request)
+    principal = state.get("principal")
+    if not isinstance(principal, Principal) or principal.kind is not PrincipalKind.staff_session:
+        return
+    expected = state.get("csrf_token")
+    presented = request.headers.get(CSRF_HEADER)
+    if not expected or not presented or not hmac.compare_digest(presented, expected):
+        raise Forbidden(
+            "with the session cookie, this read needs the session's token in X-CSRF-Token"
+        )
 
 
 async def _check_csrf(request: Request, expected: str | None) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from takedown import outbound
-from takedown.cases import Category, Reviewer, case_number
+from takedown.cases import Case, Category, Reviewer, case_number
 from takedown.identity import (
     SIGNATURE_HEADER,
     Permission,
@@ -148,11 +148,7 @@ def check_item(
 ) -> ItemAccess:
     """That ``actor`` may see the case and the item is on it; the item's media kind, and how
     this reviewer sees it. Raises ``NotFound`` otherwise (in an entered unit of work)."""
-    require(actor, Permission.cases_read)
-    reviewer = Reviewer.of(actor)
-    case = uow.cases.get(case_id)
-    if case is None or not case.may_see(reviewer):
-        raise NotFound(f"no case {case_number(case_id)}")
+    case, reviewer = visible_case(uow, actor, case_id)
     if content_id not in {i.content_id for i in uow.cases.items(case_id)}:
         raise NotFound(f"{content_id!r} is not on case {case_number(case_id)}")
     item = uow.content.get(content_id)
@@ -162,6 +158,20 @@ def check_item(
         media_kind=item.media_kind if item else None,
         view=view_for(settings, case.category, user),
     )
+
+
+def visible_case(
+    uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int
+) -> tuple[Case, Reviewer]:
+    """The case, when ``actor`` may see it. ``NotFound`` alike for a case that does not exist
+    and one hidden from them: which it is must not be told by any answer, so check this before
+    anything else about the case (its items, their number)."""
+    require(actor, Permission.cases_read)
+    reviewer = Reviewer.of(actor)
+    case = uow.cases.get(case_id)
+    if case is None or not case.may_see(reviewer):
+        raise NotFound(f"no case {case_number(case_id)}")
+    return case, reviewer
 
 
 def reveals_today(uow: SqlAlchemyUnitOfWork, user_id: int, now: datetime) -> int:
