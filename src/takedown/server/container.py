@@ -40,7 +40,7 @@ from takedown.services.ncmec import NcmecClient, NcmecSettings
 from takedown.services.ratelimits import Attempt as RateAttempt
 from takedown.services.ratelimits import RateLimit
 from takedown.services.review import ReviewSettings
-from takedown.services.review_media import MediaSettings
+from takedown.services.review_media import MediaSettings, Renditions
 from takedown.store import Database, SqlAlchemyUnitOfWork
 from takedown.store.group_commit import GroupCommitter
 from takedown.store.work import Work
@@ -375,6 +375,11 @@ class Container:
             address_limit=self.login_address_limit,
             verify=self.password_checks.verify,
         )
+
+    @cached_property
+    def renditions(self) -> Renditions:
+        """Blurred renditions made lately, bounded by bytes (``services.review_media``)."""
+        return Renditions()
 
     @cached_property
     def password_checks(self) -> PasswordChecks:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -130,6 +132,88 @@ def renditions(
         if media_kind is not None:
             raise
         return [blurred(frame, blur_radius, grayscale, 512) for frame in key_frames(data)]
+
+
+class Renditions:
+    """Blurred renditions made lately, kept in memory by item and view, so a case page that
+    asks for an item's frames one by one (and the next reviewer on the same item) does not
+    fetch and decode an original of up to ``MAX_MEDIA_BYTES`` for each.
+
+    Bounded: at most ``max_bytes`` of renditions (the least recently used go first), each for
+    ``ttl`` seconds (the platform may have removed the item since); one fetch per item at a
+    time (the others asking for it wait for that one); at most ``fetches`` originals held at
+    once, whatever the items (past that, ``Busy``). Only renditions are kept, never an
+    original, and only after the caller's access was checked: a hit grants nothing."""
+
+    def __init__(
+        self, *, max_bytes: int = 32 * 1024 * 1024, ttl: float = 600.0, fetches: int = 4
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.ttl = ttl
+        self._held = 0
+        self._entries: OrderedDict[tuple[object, ...], tuple[float, list[bytes]]] = OrderedDict()
+        self._making: dict[tuple[object, ...], threading.Event] = {}
+        self._lock = threading.Lock()
+        self._fetches = threading.BoundedSemaphore(fetches)
+
+    def get(
+        self, settings: MediaSettings, content_id: str, access: ItemAccess, *, now: float
+    ) -> list[bytes]:
+        """The item's renditions for ``access.view``; raises as ``fetch`` and ``renditions``
+        do (nothing is kept then)."""
+        key = (content_id, access.media_kind, access.view.blur_radius, access.view.grayscale)
+        while True:
+            with self._lock:
+                found = self._entries.get(key)
+                if found is not None and found[0] > now:
+                    self._entries.move_to_end(key)
+                    return found[1]
+                waiting = self._making.get(key)
+                if waiting is None:
+                    self._making[key] = threading.Event()
+                    break
+            waiting.wait(FETCH_TIMEOUT * 3)
+        try:
+            shown = self._make(settings, content_id, access, now=now)
+            with self._lock:
+                self._keep(key, now + self.ttl, shown)
+            return shown
+        finally:
+            with self._lock:
+                self._making.pop(key).set()
+
+    def _make(
+        self, settings: MediaSettings, content_id: str, access: ItemAccess, *, now: float
+    ) -> list[bytes]:
+        if not self._fetches.acquire(timeout=FETCH_TIMEOUT):
+            raise Busy("the server is fetching many originals; try again shortly", retry_after=5)
+        try:
+            data, _ = fetch(settings, content_id, now=now)
+            return renditions(
+                data,
+                media_kind=access.media_kind,
+                blur_radius=access.view.blur_radius,
+                grayscale=access.view.grayscale,
+            )
+        finally:
+            self._fetches.release()
+
+    def _keep(self, key: tuple[object, ...], until: float, shown: list[bytes]) -> None:
+        size = sum(len(b) for b in shown)
+        if size > self.max_bytes:
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._held -= sum(len(b) for b in old[1])
+        self._entries[key] = (until, shown)
+        self._held += size
+        while self._held > self.max_bytes:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._held -= sum(len(b) for b in dropped)
+
+    @property
+    def held_bytes(self) -> int:
+        return self._held
 
 
 @dataclass(frozen=True)

@@ -294,13 +294,7 @@ def blurred_media(request: Request, case_id: CaseId, item_no: ItemNo, frame: Ite
     c = container_of(request)
     content_id, access = _item(c, request, case_id, item_no)
     try:
-        data, _ = review_media.fetch(c.media_settings, content_id, now=c.clock.time())
-        shown = review_media.renditions(
-            data,
-            media_kind=access.media_kind,
-            blur_radius=access.view.blur_radius,
-            grayscale=access.view.grayscale,
-        )
+        shown = c.renditions.get(c.media_settings, content_id, access, now=c.clock.time())
     except (MediaError, ServiceError) as exc:
         return Response(
             _placeholder(str(exc)), media_type="image/svg+xml", status_code=200, headers=NO_STORE
