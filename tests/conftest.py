@@ -30,6 +30,7 @@ from takedown.config import Settings
 from takedown.identity import Principal, Role, Scope
 from takedown.server import create_app
 from takedown.server.container import Container, default_registry
+from takedown.server.protocol import timed
 from takedown.services import accounts, keys
 from takedown.store import Database, migrate
 from tests.waiting import wait_until
@@ -188,8 +189,19 @@ def start_live_server(container: Container, *, app=None, start_worker: bool = Tr
     app = app or create_app(container, start_worker=start_worker)
     port = free_port()
     container.listen_url = f"http://127.0.0.1:{port}"
+    settings = container.settings
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        # The connection's read limits, as ``takedown serve`` has them.
+        http=timed(
+            header_timeout=settings.http_header_timeout_seconds,
+            body_timeout=settings.http_body_timeout_seconds,
+        ),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -150,6 +150,21 @@ class Settings(BaseSettings):
         "address the rate limits and lock-outs count is then the visitor's, not the proxy's. "
         "Empty: those headers are ignored.",
     )
+    http_header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Seconds a client has, from connecting or from its previous answer, to send "
+        "a request's headers; then 408 and the connection is closed (slow clients cannot hold "
+        "connections).",
+    )
+    http_body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="Seconds a request's body may go with nothing received; then 408 and the "
+        "connection is closed.",
+    )
     public_url: str | None = Field(
         None,
         description="Address reporters reach takedown at, for the status links in answers and "

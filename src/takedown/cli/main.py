@@ -142,6 +142,7 @@ def serve(
 
     from takedown.server import create_app
     from takedown.server.logs import configure_logging
+    from takedown.server.protocol import timed
 
     container = _container(check_schema=False)
     settings = container.settings
@@ -166,6 +167,10 @@ def serve(
         tune_server_process(settings)
     uvicorn.run(
         target,
+        http=timed(
+            header_timeout=settings.http_header_timeout_seconds,
+            body_timeout=settings.http_body_timeout_seconds,
+        ),
         factory=processes > 1,
         workers=processes if processes > 1 else None,
         host=host,

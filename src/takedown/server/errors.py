@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from takedown.cases import RoleNotAllowed
 from takedown.evidence import VaultError
@@ -34,6 +35,10 @@ from takedown.services.errors import (
 from takedown.store.group_commit import WriterStopped
 
 log = logging.getLogger("takedown.http")
+
+
+CLIENT_GONE = 499
+"""The status recorded for a request whose client went away before it was read."""
 
 
 class ErrorDetail(BaseModel):
@@ -244,6 +249,14 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
         return error_response(
             status, exc.code, exc.message, [ErrorDetail(field="media", problem=exc.message)]
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client hung up (or stalled, ``server.protocol``) before its body was read:
+        # nothing failed here, so no error is logged and no 5xx counted. The answer is never
+        # sent; its status (nginx's 499) is what the metrics and the access log show.
+        log.info("the client went away before its request was read")
+        return Response(status_code=CLIENT_GONE)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
