@@ -82,13 +82,9 @@ def server(live_server, container):
         (
             "/v1/scan",
             "multipart/form-data; boundary=xyz",
-            (
-                "/v1/scan",
-                "multipart/form-data; boundary=xyz",
-                b'--xyz\r\nContent-Disposition: form-data; name="content_id"\r\n\r\npost-1\r\n'
-                b'--xyz\r\nContent-Disposition: form-data; name="media"; filename="a.jpg"\r\n\r\n'
-                b"\xff\xd8\xff",
-            ),
+            b'--xyz\r\nContent-Disposition: form-data; name="content_id"\r\n\r\npost-1\r\n'
+            b'--xyz\r\nContent-Disposition: form-data; name="media"; filename="a.jpg"\r\n\r\n'
+            b"\xff\xd8\xff",
         ),
         ("/v1/content/post-2/scan?account_id=u1", "image/jpeg", b"\xff\xd8\xff\xe0"),
     ],
