@@ -279,3 +279,45 @@ def test_text_no_document_can_carry_is_refused_where_it_enters(live_server, cont
         assert r.status_code in (400, 422), r.text
         r = post(c, "/v1/appeals", {"content_id": "c-1", "appellant": "uploader", "text": odd})
         assert r.status_code in (400, 422) and "text" in r.text
+
+
+@pytest.mark.parametrize("loose", [0, 1, "true", "false", "yes", 1.0, None])
+def test_booleans_and_integers_are_only_what_they_say(live_server, container, loose):
+    """JSON's true and false are booleans, its integers integers: `good_faith_statement: 0`
+    or `"true"` is a 422 naming the field, never read as a statement made (or not)."""
+    reporter = {"Authorization": f"Bearer {add_key(container, 'p', Scope.report, Scope.scan)[1]}"}
+    lead = {"Authorization": f"Bearer {add_staff(container, 'lead', Role.child_safety_lead)}"}
+    ncii = {
+        "content_id": "post-1",
+        "category": "ncii",
+        "reporter_role": "depicted_person",
+        "signature": "A Person",
+        "good_faith_statement": loose,
+    }
+    with live_server.client() as c:
+        answers = {
+            "body.good_faith_statement": c.post("/v1/reports", json=ncii, headers=reporter),
+            "body.depicted_minor": c.post(
+                "/v1/reports",
+                json={**ncii, "good_faith_statement": True, "depicted_minor": loose},
+                headers=reporter,
+            ),
+            "body.enabled": c.post(
+                "/v1/banks",
+                json={"name": "b", "policy": "review", "enabled": loose},
+                headers=lead,
+            ),
+        }
+        if isinstance(loose, bool | str | float):  # 0 and 1 are integers; null is absent
+            answers["body.views"] = c.post(
+                "/v1/content/x/stats", json={"views": loose}, headers=reporter
+            )
+        for field, r in answers.items():
+            if loose is None and field == "body.depicted_minor":
+                assert r.status_code == 201, r.text  # "not said" is what null means there
+                continue
+            assert r.status_code == 422, (field, r.status_code, r.text)
+            assert field in [d["field"] for d in error_of(r)["details"]], r.text
+        with container.uow(readonly=True) as uow:
+            filed = uow.cases.case_ids_for_content("post-1")
+        assert len(filed) == (1 if loose is None else 0)  # only the null was a valid report

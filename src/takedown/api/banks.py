@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from takedown.api.deps import container, read_uow, uow
 from takedown.api.schemas import ReadModel, StrictModel
@@ -43,15 +43,15 @@ class BankCreate(StrictModel):
     name: str = Field(min_length=1, max_length=64, examples=["ncmec-hashes"])
     policy: BankPolicy
     description: str = Field("", max_length=2000)
-    pdq_threshold: int = Field(31, ge=0, le=banks.MAX_PDQ_THRESHOLD)
-    enabled: bool = True
+    pdq_threshold: StrictInt = Field(31, ge=0, le=banks.MAX_PDQ_THRESHOLD)
+    enabled: StrictBool = True
 
 
 class BankUpdate(StrictModel):
     policy: BankPolicy | None = None
     description: str | None = Field(None, max_length=2000)
-    pdq_threshold: int | None = Field(None, ge=0, le=banks.MAX_PDQ_THRESHOLD)
-    enabled: bool | None = None
+    pdq_threshold: StrictInt | None = Field(None, ge=0, le=banks.MAX_PDQ_THRESHOLD)
+    enabled: StrictBool | None = None
 
 
 class EntryCreate(StrictModel):

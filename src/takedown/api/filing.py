@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from takedown.api.deps import read_uow, uow
 from takedown.api.schemas import IpEventIn, StrictModel
@@ -91,17 +91,17 @@ class DraftChangeIn(StrictModel):
     classifications: dict[str, IndustryClassification] | None = Field(
         None, description="Industry classification by content id."
     )
-    publicly_available: bool | None = None
+    publicly_available: StrictBool | None = None
     ip_capture_events: list[IpEventIn] | None = Field(
         None, max_length=20, description="The reported account's, replacing those on the draft."
     )
 
 
 class ResolveIn(StrictModel):
-    report_id: int | None = Field(
+    report_id: StrictInt | None = Field(
         None, ge=1, description="The report NCMEC made of it; null: it made none."
     )
-    made_no_report: bool = Field(
+    made_no_report: StrictBool = Field(
         False, description="True with no report_id: NCMEC confirmed it made none."
     )
 

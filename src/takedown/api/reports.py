@@ -11,7 +11,7 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 from pydantic_core import to_json
 
 from takedown.api.deps import container
@@ -60,7 +60,9 @@ class ReportCreate(StrictModel):
         description="`depicted_person`, `parent_guardian` or `user`; `trusted_flagger`, "
         "`law_enforcement` and `platform_staff` where the key allows."
     )
-    depicted_minor: bool | None = Field(None, description="Is or was the person shown a minor?")
+    depicted_minor: StrictBool | None = Field(
+        None, description="Is or was the person shown a minor?"
+    )
     law_enforcement: LawEnforcement | None = None
     contact: Contact | None = Field(
         None, description="Optional. A CSAM report needs no contact details at all."
@@ -68,7 +70,7 @@ class ReportCreate(StrictModel):
     signature: str | None = Field(
         None, max_length=256, description="ncii: the reporter's full name, typed, as signature."
     )
-    good_faith_statement: bool = Field(
+    good_faith_statement: StrictBool = Field(
         False,
         description="ncii: the reporter states in good faith that the image is shared without "
         "consent.",
@@ -175,8 +177,8 @@ def receipt_json(status_url: str, receipt: reports.Receipt) -> bytes:
 
 
 class StatsCreate(StrictModel):
-    views: int = Field(ge=0, le=2**62, description="Total views so far.")
-    reposts: int = Field(0, ge=0, le=2**62, description="Total reposts and shares so far.")
+    views: StrictInt = Field(ge=0, le=2**62, description="Total views so far.")
+    reposts: StrictInt = Field(0, ge=0, le=2**62, description="Total reposts and shares so far.")
 
 
 class StatsRead(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StrictInt, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from takedown.api.deps import container, uow
@@ -79,7 +79,7 @@ class LookupCreate(StrictModel):
     pdq: Hex = None
     md5: Hex = None
     sha256: Hex = None
-    pdq_quality: int | None = Field(None, ge=0, le=100)
+    pdq_quality: StrictInt | None = Field(None, ge=0, le=100)
 
 
 class LookupRead(BaseModel):

@@ -8,14 +8,24 @@ from typing import Any, Literal, Self, TypeVar
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from takedown.identity import Role, Scope
 from takedown.reporting import IpEvent
 
 
 class StrictModel(BaseModel):
-    """Input models refuse unknown fields, so a typo is an error and not a silent no-op."""
+    """Input models refuse unknown fields, so a typo is an error and not a silent no-op. Their
+    booleans and integers are ``StrictBool`` and ``StrictInt``: ``0``, ``"true"`` or ``5.0``
+    are refused, never read as a boolean or an integer."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -26,13 +36,13 @@ class UserCreate(StrictModel):
     password: str | None = Field(
         None, min_length=1, max_length=1024, description="Omit for a token-only account."
     )
-    child_safety: bool = Field(
+    child_safety: StrictBool = Field(
         False, description="May see cases about minors (leads and compliance may by role)."
     )
 
 
 class ChildSafetyGrant(StrictModel):
-    granted: bool
+    granted: StrictBool
 
 
 class ReadModel(BaseModel):
@@ -195,7 +205,7 @@ class IpEventIn(StrictModel):
     ip_address: str = Field(min_length=2, max_length=45, pattern=r"^[0-9A-Fa-f:.]+$")
     event: Literal["Login", "Registration", "Purchase", "Upload", "Other", "Unknown"] = "Upload"
     at: datetime | None = None
-    port: int | None = Field(None, ge=1, le=65535)
+    port: StrictInt | None = Field(None, ge=1, le=65535)
 
     def value(self) -> IpEvent:
         return IpEvent(ip_address=self.ip_address, event=self.event, at=self.at, port=self.port)
