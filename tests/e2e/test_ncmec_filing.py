@@ -91,9 +91,12 @@ def _wait_state(client, people, case_id: int, state: str) -> dict:
     return wait_until(reached, timeout=30, what=f"the NCMEC report {state}")
 
 
-def _reviewer_confirmed(client, people, content_id: str, account: str, report=None, decision=None):
+def _reviewer_confirmed(
+    client, people, content_id: str, account: str, report=None, decision=None, with_file=True
+):
     """A CSAM report about ``content_id`` (registered as ``account``'s), confirmed by a lead;
-    returns its case id once the report to NCMEC is drafted."""
+    returns its case id once the report to NCMEC is drafted (and, ``with_file``, has the
+    media the platform serves as its file)."""
     platform = bearer(people["platform"])
     registered = client.post(
         "/v1/content", headers=platform, json={"content_id": content_id, "account_id": account}
@@ -111,7 +114,21 @@ def _reviewer_confirmed(client, people, content_id: str, account: str, report=No
         json={"outcome": "violation", "category": "csam", "reason": "a child"} | (decision or {}),
     )
     assert decided.status_code == 201, decided.text
-    _wait_state(client, people, case_id, "drafted")  # not bank-confirmed: a person files
+    # The draft is made in the decision's transaction: there the moment the decision is.
+    report = _state(client, people, case_id)
+    assert report is not None and report["state"] == "drafted", report  # a person files
+    draft = client.get(f"/v1/cases/{case_id}/ncmec", headers=bearer(people["compliance"]))
+    assert draft.status_code == 200, draft.text
+    if not with_file:
+        return case_id
+    # The media sealed by the worker after the decision joins the draft as its file.
+    wait_until(
+        lambda: client.get(
+            f"/v1/cases/{case_id}/ncmec", headers=bearer(people["compliance"])
+        ).json()["files"],
+        timeout=30,
+        what="the draft's file",
+    )
     return case_id
 
 
@@ -533,8 +550,8 @@ def test_one_filing_that_cannot_be_read_or_written_holds_up_no_other(
     from takedown.store.models import NcmecFilingRow
 
     with live_server.client() as client:
-        odd = _reviewer_confirmed(client, people, "odd-1", "acct-odd")
-        broken = _reviewer_confirmed(client, people, "broken-1", "acct-broken")
+        odd = _reviewer_confirmed(client, people, "odd-1", "acct-odd", with_file=False)
+        broken = _reviewer_confirmed(client, people, "broken-1", "acct-broken", with_file=False)
         with container.uow() as uow:
             tip = uow.filings.tip(odd)
             assert tip is not None

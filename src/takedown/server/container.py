@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -107,7 +107,13 @@ class Container:
                 confirmed=event.confirmed,
             )
         if event.confirmed:
-            filing.draft(ctx.uow, case_id=event.case_id, settings=self.filing_settings, now=now)
+            filing.draft(
+                ctx.uow,
+                case_id=event.case_id,
+                settings=self.filing_settings,
+                now=now,
+                preserved=True,
+            )
 
     @cached_property
     def filing_settings(self) -> filing.FilingSettings:
@@ -229,7 +235,12 @@ class Container:
             )
             for category, (uploaders, reposters) in self.settings.account_policies().items()
         }
-        return EnforcementContext(media=self.registry_media, policies=policies)
+        return EnforcementContext(
+            media=self.registry_media, policies=policies, draft_report=self._draft_report
+        )
+
+    def _draft_report(self, uow: SqlAlchemyUnitOfWork, case_id: int, now: datetime) -> None:
+        filing.draft(uow, case_id=case_id, settings=self.filing_settings, now=now)
 
     @cached_property
     def review_settings(self) -> ReviewSettings:

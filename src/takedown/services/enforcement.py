@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -131,9 +132,14 @@ def _near(value: int, pool: list[int], threshold: int) -> bool:
 
 @dataclass(frozen=True)
 class EnforcementContext:
+    """``draft_report(uow, case_id, now)``: drafts a confirmed CSAM case's CyberTipline report
+    in the decision's transaction (``services.filing.draft``), so it exists when the decision
+    is answered; None where nothing is filed."""
+
     media: RegistryMediaIndex
     pdq_threshold: int = 31
     policies: dict[Category, AccountPolicy] = field(default_factory=lambda: dict(ACCOUNT_POLICIES))
+    draft_report: Callable[[SqlAlchemyUnitOfWork, int, datetime], object] | None = None
 
 
 def takedown_set(
@@ -206,6 +212,8 @@ def enforce(
         _bank_media(uow, decision.category, content_ids)
     uow.publish(ActionsPlanned(case_id=case_id, actions=len(plan.actions)))
     if decision.category is Category.csam:
+        if ctx.draft_report is not None:
+            ctx.draft_report(uow, case_id, decision.decided_at)
         uow.publish(EvidenceWanted(case_id=case_id, confirmed=True))
     suspended = [a.account_id for a in plan.of_type(ActionType.suspend_account) if a.account_id]
     if suspended:

@@ -243,36 +243,63 @@ def build_tip(
 
 
 def draft(
-    uow: SqlAlchemyUnitOfWork, *, case_id: int, settings: FilingSettings, now: datetime
+    uow: SqlAlchemyUnitOfWork,
+    *,
+    case_id: int,
+    settings: FilingSettings,
+    now: datetime,
+    preserved: bool = False,
 ) -> Filing | None:
-    """Draft the report of a confirmed CSAM case (once), in ``uow``'s transaction; filed at
-    once when auto-filing is on and a bank confirmed it. None for any other case."""
-    existing = uow.filings.get(case_id)
-    if existing is not None:
-        return existing
-    case = uow.cases.get(case_id)
-    if (
-        case is None
-        or case.status is not CaseStatus.confirmed
-        or case.category is not Category.csam
-    ):
-        return None
-    tip, files = build_tip(uow, case, settings)
-    filing = Filing(case_id=case_id, state=FilingState.drafted, drafted_at=now)
-    uow.filings.add(filing, tip, files)
-    audit.record(
-        uow,
-        actor=SYSTEM,
-        action="ncmec.drafted",
-        target_type="case",
-        target_id=case_id,
-        details={"files": len(files)},
-        at=now,
-    )
+    """Draft the report of a confirmed CSAM case (once), in ``uow``'s transaction. None for
+    any other case.
+
+    Called twice: in the decision's own transaction (``EnforcementContext.draft_report``), so
+    the report exists when the decision is answered, with the media already sealed; and once
+    the worker has preserved the case's media (``preserved``), which adds the files sealed
+    since to a draft that may still change, and then files at once when auto-filing is on
+    and a bank confirmed the case (a report is never sent before its media is sealed)."""
+    filing = uow.filings.get(case_id)
+    if filing is None:
+        case = uow.cases.get(case_id)
+        if (
+            case is None
+            or case.status is not CaseStatus.confirmed
+            or case.category is not Category.csam
+        ):
+            return None
+        tip, files = build_tip(uow, case, settings)
+        filing = Filing(case_id=case_id, state=FilingState.drafted, drafted_at=now)
+        uow.filings.add(filing, tip, files)
+        audit.record(
+            uow,
+            actor=SYSTEM,
+            action="ncmec.drafted",
+            target_type="case",
+            target_id=case_id,
+            details={"files": len(files)},
+            at=now,
+        )
+    elif preserved and filing.editable:
+        _add_preserved_files(uow, filing, settings)
+    if not preserved or filing.state is not FilingState.drafted:
+        return filing
     decision = _violation(uow, case_id)
     if settings.auto_file and decision is not None and decision.automated:
         filing = _request(uow, filing, actor=SYSTEM, now=now, auto=True)
     return filing
+
+
+def _add_preserved_files(
+    uow: SqlAlchemyUnitOfWork, filing: Filing, settings: FilingSettings
+) -> None:
+    case = uow.cases.get(filing.case_id)
+    if case is None:
+        return
+    have = {f.evidence_item_id for f in uow.filings.files(filing.case_id)}
+    _, files = build_tip(uow, case, settings)
+    new = [f for f in files if f[0] not in have]
+    if new:
+        uow.filings.add_files(filing.case_id, new)
 
 
 def _request(

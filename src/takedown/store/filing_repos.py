@@ -97,10 +97,20 @@ class FilingRepository(RawRepository):
         )
         self._s.add(row)
         self._s.flush()
+        self._add_files(row.id, files)
+
+    def add_files(self, case_id: int, files: list[tuple[int, str | None, TipFile]]) -> None:
+        """More files for a case's draft (media preserved after it was made)."""
+        row = self._row(case_id)
+        if row is None:
+            raise LookupError(f"case {case_id} has no filing")
+        self._add_files(row.id, files)
+
+    def _add_files(self, filing_id: int, files: list[tuple[int, str | None, TipFile]]) -> None:
         for item_id, content_id, details in files:
             self._s.add(
                 NcmecFileRow(
-                    filing_id=row.id,
+                    filing_id=filing_id,
                     evidence_item_id=item_id,
                     content_id=content_id,
                     details=file_json(details),
