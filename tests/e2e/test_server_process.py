@@ -167,3 +167,57 @@ def test_serve_can_run_several_processes_on_one_port(demo_env, tmp_path):
         text = log.read()
         log.close()
     assert text.count("takedown started") == 2, text
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=1)
+        return True
+    except httpx.HTTPError:
+        return False
+
+
+def test_a_demo_stopped_with_sigterm_stops_its_platform_too(demo_env, tmp_path):
+    port = free_port()
+    platform = f"http://127.0.0.1:{port + 1}/"
+    proc, log = start(["demo", "--port", str(port)], demo_env, tmp_path)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc, log)
+        wait_until(lambda: _answers(platform), timeout=30, what="the demo platform")
+    finally:
+        stop(proc, log)
+    wait_until(lambda: not _answers(platform), timeout=15, what="the demo platform stopping")
+
+
+def test_a_demo_killed_outright_takes_its_platform_with_it(demo_env, tmp_path):
+    port = free_port()
+    platform = f"http://127.0.0.1:{port + 1}/"
+    proc, log = start(["demo", "--port", str(port)], demo_env, tmp_path)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc, log)
+        wait_until(lambda: _answers(platform), timeout=30, what="the demo platform")
+    finally:
+        proc.kill()
+        proc.wait(10)
+        log.close()
+    wait_until(lambda: not _answers(platform), timeout=15, what="the demo platform stopping")
+
+
+@pytest.mark.parametrize("taken", [0, 1], ids=["takedown's port", "the platform's port"])
+def test_a_demo_refuses_to_start_on_a_taken_port_and_says_so(demo_env, tmp_path, taken):
+    import socket
+
+    port = free_port()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port + taken))
+        squatter.listen()
+        done = subprocess.run(
+            [str(TAKEDOWN), "demo", "--port", str(port)],
+            env=demo_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode != 0
+    assert f"port {port + taken}" in done.stderr and "taken" in done.stderr, done.stderr
+    assert "console" not in done.stderr  # no address printed for someone else's server

@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -604,6 +605,18 @@ def demo(
     platform_app = Path(__file__).resolve().parents[3] / "examples" / "demo_platform" / "app.py"
     platform_url = f"http://{host}:{port + 1}"
     start_platform = platform and not no_serve and platform_app.exists()
+    if not no_serve:
+        # Before anything is printed: an address printed while another process answers
+        # there sends the user to that process.
+        for wanted, what in ((port, "takedown"), (port + 1, "the demo platform")):
+            if wanted == port + 1 and not start_platform:
+                continue
+            taken = _port_taken(host, wanted)
+            if taken:
+                raise _fail(
+                    f"port {wanted} on {host}, for {what}, is taken ({taken}): stop what "
+                    f"listens there (an earlier demo?) or choose another with --port"
+                )
     if start_platform:
         # takedown fetches the platform's media and sends it actions, signed with one secret.
         os.environ.setdefault("TAKEDOWN_PLATFORM_WEBHOOK_SECRET", secrets.token_urlsafe(24))
@@ -637,6 +650,7 @@ def demo(
     if start_platform:
         child = subprocess.Popen(  # noqa: S603 - our own example, with our own interpreter
             [sys.executable, str(platform_app)],
+            preexec_fn=_die_with_parent,
             env={
                 **os.environ,
                 "DEMO_TAKEDOWN_URL": base,
@@ -647,12 +661,62 @@ def demo(
                 "DEMO_PORT": str(port + 1),
             },
         )
+    if child is not None:
+        # uvicorn re-raises the SIGTERM it stopped on once it has shut down, which ends this
+        # process before a ``finally`` here would run: stop the platform on the way out.
+        stop_child = _stopper(child)
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_term(signum: int, frame: Any) -> None:
+            stop_child()
+            signal.signal(signal.SIGTERM, previous)
+            signal.raise_signal(signum)
+
+        signal.signal(signal.SIGTERM, on_term)
     try:
         serve(host=host, port=port)
     finally:
         if child is not None:
+            stop_child()
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Why ``port`` cannot be listened on at ``host``, or None when it can."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error.strerror or str(error)
+    return None
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs: Linux sends it SIGTERM when this process ends, however
+    it ends (even killed outright)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the SIGTERM handler and the finally still stop it
+
+
+def _stopper(child: Any) -> Callable[[], None]:
+    import subprocess
+
+    def stop() -> None:
+        if child.poll() is None:
             child.terminate()
-            child.wait(10)
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:  # it must not outlive us
+                child.kill()
+
+    return stop
 
 
 @app.command()
