@@ -201,6 +201,9 @@ def test_without_the_child_safety_permission_no_page_shows_a_minor_case(
             answer = cy.request(method, path, data=data if method == "POST" else None)
             assert answer.status_code == 404, (path, answer.status_code)
             assert b"post-kid" not in answer.content
+            # In the browser every error is a page, never raw JSON.
+            assert answer.headers["content-type"].startswith("text/html"), (path, answer.text)
+            assert "We could not find this page" in answer.text, path
         # A hidden case answers as a missing one does, whatever item is asked for.
         missing = case_id + 1000
         answers = {

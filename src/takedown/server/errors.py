@@ -207,6 +207,22 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
             return page
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
+    def answer(
+        request: Request,
+        status: int,
+        code: str,
+        message: str,
+        details: list[ErrorDetail] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """The JSON error, or, on a page people read in a browser, an error page: no one
+        opening the console should ever see raw JSON."""
+        if pages is not None and (_is_page(request) or pages.is_page_path(request.url.path)):
+            page = pages.http_error_page(request, status, message)
+            page.headers.update(headers or {})
+            return page
+        return error_response(status, code, message, details, headers=headers)
+
     @app.exception_handler(IdentityError)
     async def _identity(request: Request, exc: IdentityError) -> Response:
         return identity_response(exc)
@@ -214,7 +230,8 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> Response:
         if isinstance(exc, Busy | RateLimited):
-            return error_response(
+            return answer(
+                request,
                 503 if isinstance(exc, Busy) else 429,
                 exc.code,
                 exc.message,
@@ -222,11 +239,12 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
             )
         status = next((code for kind, code in _SERVICE_STATUSES if isinstance(exc, kind)), 400)
         details = [ErrorDetail(field=exc.field, problem=exc.message)] if exc.field else []
-        return error_response(status, exc.code, exc.message, details)
+        return answer(request, status, exc.code, exc.message, details)
 
     @app.exception_handler(RoleNotAllowed)
     async def _role(request: Request, exc: RoleNotAllowed) -> Response:
-        return error_response(
+        return answer(
+            request,
             403,
             "role_not_allowed",
             str(exc),
@@ -235,19 +253,23 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
 
     @app.exception_handler(WriterStopped)
     async def _writer(request: Request, exc: WriterStopped) -> Response:
-        return error_response(503, "unavailable", "the server is shutting down; try again")
+        return answer(request, 503, "unavailable", "the server is shutting down; try again")
 
     @app.exception_handler(VaultError)
     async def _vault(request: Request, exc: VaultError) -> Response:
         # Loud on purpose: preserved evidence that the configured keys cannot open.
         log.error("the evidence vault refused", extra={"error": str(exc)})
-        return error_response(500, "evidence_key", str(exc))
+        return answer(request, 500, "evidence_key", str(exc))
 
     @app.exception_handler(MediaError)
     async def _media(request: Request, exc: MediaError) -> Response:
         status = 413 if isinstance(exc, TooLarge) else 422
-        return error_response(
-            status, exc.code, exc.message, [ErrorDetail(field="media", problem=exc.message)]
+        return answer(
+            request,
+            status,
+            exc.code,
+            exc.message,
+            [ErrorDetail(field="media", problem=exc.message)],
         )
 
     @app.exception_handler(ClientDisconnect)
@@ -261,7 +283,7 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", "internal error; see the server log")
+        return answer(request, 500, "internal_error", "internal error; see the server log")
 
 
 _SERVICE_STATUSES = ((NotFound, 404), (Conflict, 409), (InvalidInput, 422))
