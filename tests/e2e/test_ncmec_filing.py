@@ -578,3 +578,77 @@ def test_one_filing_that_cannot_be_read_or_written_holds_up_no_other(
         stuck = uow.filings.get(broken)
     assert stuck is not None and stuck.attempts >= 1 and "internal error" in (stuck.error or "")
     assert ncmec.state.submits == 2
+
+
+def test_reposters_are_in_the_report_and_a_blocked_re_upload_is_acted_on_and_reported(
+    live_server, container, media, people, ncmec
+):
+    """The case's report names the uploader and lists the accounts that reposted it. A later
+    upload of the same picture by another account, blocked by the bank the confirmation
+    filled, is a new incident: its own case, confirmed by the match, its uploader suspended
+    by the CSAM policy and named in a report of its own (NCMEC takes one reported user a
+    report)."""
+    data = media.add("kid-r1", n=1)
+    media.items["kid-r1-again"] = data
+    platform, lead = bearer(people["platform"]), bearer(people["lead"])
+    with live_server.client() as client:
+        first = client.post(
+            "/v1/scan",
+            headers=platform,
+            data={"content_id": "kid-r1", "account_id": "uploader-1"},
+            files={"media": ("a.jpg", data, "image/jpeg")},
+        )
+        assert first.json()["verdict"] == "allow"
+        repost = {
+            "content_id": "kid-r1-re",
+            "account_id": "reposter-1",
+            "parent_content_id": "kid-r1",
+        }
+        assert client.post("/v1/content", headers=platform, json=repost).status_code == 201
+        receipt = client.post(
+            "/v1/reports",
+            headers=platform,
+            json={"content_id": "kid-r1", "category": "csam", "reporter_role": "user"},
+        )
+        case_id = receipt.json()["case_id"]
+        assert client.post(f"/v1/cases/{case_id}/claim", headers=lead).status_code == 200
+        decided = client.post(
+            f"/v1/cases/{case_id}/decisions",
+            headers=lead,
+            json={"outcome": "violation", "category": "csam", "reason": "a child"},
+        )
+        assert decided.status_code == 201, decided.text
+        draft = client.get(f"/v1/cases/{case_id}/ncmec", headers=bearer(people["compliance"]))
+        document = etree.fromstring(draft.json()["document"].encode())
+        reported = document.find("personOrUserReported")
+        assert reported.findtext("espIdentifier") == "uploader-1"
+        assert "reposter-1 (given a strike)" in reported.findtext("additionalInfo")
+
+        again = client.post(
+            "/v1/scan",
+            headers=platform,
+            data={"content_id": "kid-r1-again", "account_id": "reuploader-1"},
+            files={"media": ("a.jpg", data, "image/jpeg")},
+        )
+        assert again.json()["verdict"] == "block"
+        [second] = wait_until(
+            lambda: [c for c in _cases_of(container, "kid-r1-again") if c != case_id] or None,
+            timeout=30,
+            what="the re-upload's own case",
+        )
+        report = _wait_state(client, people, second, "filed")  # a bank confirmed it: auto-filed
+    with container.uow(readonly=True) as uow:
+        assert uow.cases.get(second).status.value == "confirmed"
+        suspended = {
+            a.account_id for a in uow.actions.for_case(second) if a.type == "suspend_account"
+        }
+        assert "reuploader-1" in suspended
+        assert case_id not in _cases_of(container, "kid-r1-again")  # not folded into the first
+    filed = ncmec.state.reports[report["report_id"]]
+    named = etree.fromstring(filed.xml).findtext("personOrUserReported/espIdentifier")
+    assert named == "reuploader-1"
+
+
+def _cases_of(container, content_id: str) -> list[int]:
+    with container.uow(readonly=True) as uow:
+        return uow.cases.case_ids_for_content(content_id)

@@ -12,7 +12,6 @@ from takedown.services.review_media import ItemAccess, MediaGone, MediaSettings,
 from tests.review_support import SECRET, platform_media
 
 ANA = Reviewer(user_id=1, name="ana")
-T = time.time()  # the platform checks signatures against its own clock
 
 
 def access(blur: int = 24, kind: str | None = "image") -> ItemAccess:
@@ -22,12 +21,18 @@ def access(blur: int = 24, kind: str | None = "image") -> ItemAccess:
 
 
 @pytest.fixture
+def T() -> float:
+    """Now: the platform checks signatures against its own clock."""
+    return time.time()
+
+
+@pytest.fixture
 def served():
     with platform_media() as media:
         yield media, MediaSettings(url_template=media.template, secret=SECRET)
 
 
-def test_an_item_is_fetched_once_per_view_while_its_renditions_last(served):
+def test_an_item_is_fetched_once_per_view_while_its_renditions_last(served, T):
     media, settings = served
     original = media.add("post-1")
     cache = Renditions(ttl=60)
@@ -44,7 +49,7 @@ def test_an_item_is_fetched_once_per_view_while_its_renditions_last(served):
     )
 
 
-def test_the_cache_holds_no_more_than_its_bound(served):
+def test_the_cache_holds_no_more_than_its_bound(served, T):
     media, settings = served
     for n in range(6):
         media.add(f"post-{n}", n=n)
@@ -60,7 +65,7 @@ def test_the_cache_holds_no_more_than_its_bound(served):
     assert len(media.requests) == before + 1
 
 
-def test_failures_are_not_kept_and_a_burst_for_one_item_fetches_it_once(served):
+def test_failures_are_not_kept_and_a_burst_for_one_item_fetches_it_once(served, T):
     media, settings = served
     cache = Renditions()
     with pytest.raises(MediaGone):
@@ -84,7 +89,7 @@ def test_failures_are_not_kept_and_a_burst_for_one_item_fetches_it_once(served):
     assert [c for c, _ in media.requests].count("post-hot") == 1
 
 
-def test_past_its_fetches_a_cache_answers_busy():
+def test_past_its_fetches_a_cache_answers_busy(T):
     settings = MediaSettings(url_template="http://127.0.0.1:9/{content_id}", secret=SECRET)
     cache = Renditions(fetches=1)
     cache._fetches.acquire()  # one original is being fetched

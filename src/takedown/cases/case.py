@@ -141,6 +141,18 @@ class Case:
         )
         return empty._fold(facts, report, policy, current=None)
 
+    def takes(self, report: IncomingReport) -> bool:
+        """Whether ``report`` joins this case. A new upload that a ``block_and_report`` bank
+        matched, of material this case already confirmed, is not more of this case: it is a
+        new incident by its uploader (blocked, but tried), with a case of its own, so that
+        account is acted on by the policy and reported to NCMEC in a report naming it (NCMEC
+        takes one reported user a report)."""
+        return not (
+            self.status is CaseStatus.confirmed
+            and report.confirming_matches
+            and not report.item_on_case
+        )
+
     def receive(self, report: IncomingReport, *, policy: TriagePolicy) -> Change:
         """Fold a report into this case: its facts, a new reporter, triage (the priority only
         rises), clocks (only earlier), and the automatic confirmation a ``block_and_report``

@@ -143,7 +143,7 @@ def serve(
 
     from takedown.server import create_app
     from takedown.server.logs import configure_logging
-    from takedown.server.protocol import timed
+    from takedown.server.protocol import TimedHttpProtocol, timed
 
     container = _container(check_schema=False)
     settings = container.settings
@@ -166,12 +166,15 @@ def serve(
         from takedown.server.process import tune_server_process
 
         tune_server_process(settings)
+    limits = {
+        "header_timeout": settings.http_header_timeout_seconds,
+        "body_timeout": settings.http_body_timeout_seconds,
+    }
     uvicorn.run(
         target,
-        http=timed(
-            header_timeout=settings.http_header_timeout_seconds,
-            body_timeout=settings.http_body_timeout_seconds,
-        ),
+        # Several processes: uvicorn sends each the class by name, and each sets its limits
+        # from its settings (``server.asgi``).
+        http=TimedHttpProtocol if processes > 1 else timed(**limits),
         factory=processes > 1,
         workers=processes if processes > 1 else None,
         host=host,

@@ -115,9 +115,18 @@ class TimedHttpProtocol(HttpToolsProtocol):
 
 
 def timed(*, header_timeout: float, body_timeout: float) -> type[TimedHttpProtocol]:
-    """The protocol class to give uvicorn (``http=``), with these limits."""
+    """A protocol class with these limits, to give uvicorn (``http=``) in this process (a
+    server in a process of its own, started by uvicorn, is given ``TimedHttpProtocol`` itself,
+    which uvicorn sends it by name, and ``configure`` sets its limits there)."""
     return type(
-        "TimedHttpProtocol",
+        "TimedHttpProtocolWithLimits",
         (TimedHttpProtocol,),
         {"header_timeout": header_timeout, "body_timeout": body_timeout},
     )
+
+
+def configure(*, header_timeout: float, body_timeout: float) -> None:
+    """Set ``TimedHttpProtocol``'s limits for this whole process (a server process of
+    ``TAKEDOWN_WEB_PROCESSES`` above 1, from its settings)."""
+    TimedHttpProtocol.header_timeout = header_timeout
+    TimedHttpProtocol.body_timeout = body_timeout

@@ -33,6 +33,7 @@ from takedown.cases import (
     ReporterRole,
     case_number,
 )
+from takedown.cases.records import CaseItem
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.evidence import unseal
 from takedown.identity import Permission, Principal, require
@@ -70,6 +71,7 @@ from takedown.services.errors import InvalidInput, NotFound, StateConflict
 from takedown.services.evidence import Vault
 from takedown.services.reports.intake import clean_text
 from takedown.store.db import Database
+from takedown.store.enforcement_repos import ActionRecord
 from takedown.store.filing_repos import FilingFile
 from takedown.store.group_commit import GroupCommitter
 from takedown.store.uow import SqlAlchemyUnitOfWork
@@ -156,7 +158,6 @@ def build_tip(
     removed = sum(1 for a in actions if a.type == "remove")
     suspended = {a.account_id: a.created_at for a in actions if a.type == "suspend_account"}
     uploader = next((i.account_id for i in items if i.account_id), None)
-    others = sorted({i.account_id for i in items if i.account_id and i.account_id != uploader})
     reported = None
     if uploader is not None:
         reported = ReportedUser(
@@ -164,9 +165,7 @@ def build_tip(
             esp_service=settings.esp_service,
             prior_reports=tuple(uow.filings.prior_reports(case.id, uploader)),
             disabled_at=suspended.get(uploader),
-            additional_info=(
-                f"Other accounts that posted copies: {', '.join(others[:50])}." if others else None
-            ),
+            additional_info=_others_involved(uow, case.id, uploader, items, actions),
         )
     victims = tuple(
         Victim(
@@ -240,6 +239,45 @@ def build_tip(
             )
         )
     return tip, files
+
+
+def _others_involved(
+    uow: SqlAlchemyUnitOfWork,
+    case_id: int,
+    uploader: str,
+    items: list[CaseItem],
+    actions: list[ActionRecord],
+) -> str | None:
+    """The other accounts of the incident, for the reported user's additional information
+    (NCMEC takes one reported user a report): those that posted copies themselves, and those
+    that reposted a copy (the takedown reached their reposts), each with what was done."""
+    removed = [a.content_id for a in actions if a.type == "remove" and a.content_id]
+    registered = uow.registry.items(removed) if removed else []
+    uploaders = {i.account_id for i in items if i.account_id} | {
+        r.account_id for r in registered if r.account_id and r.parent_content_id is None
+    }
+    uploaders.discard(uploader)
+    reposters = (
+        {r.account_id for r in registered if r.account_id and r.parent_content_id is not None}
+        - uploaders
+        - {uploader}
+    )
+    done = {a.account_id: a.type for a in actions if a.account_id}
+    said = {"suspend_account": "suspended", "strike": "given a strike"}
+
+    def listed(accounts: set[str]) -> str:
+        shown = sorted(accounts)[:50]
+        more = f" and {len(accounts) - 50} more" if len(accounts) > 50 else ""
+        return (
+            ", ".join(f"{a} ({said[done[a]]})" if done.get(a) in said else a for a in shown) + more
+        )
+
+    parts = []
+    if uploaders:
+        parts.append(f"Other accounts that posted copies: {listed(uploaders)}.")
+    if reposters:
+        parts.append(f"Accounts that reposted it: {listed(reposters)}.")
+    return " ".join(parts) or None
 
 
 def draft(

@@ -414,6 +414,8 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         item_on_case=item_on_case,
         confirming_matches=_bank_matches(ctx.indexes, item, hashes),
     )
+    if case is not None and not case.takes(incoming):
+        case = None  # a blocked re-upload of confirmed material: a case of its own
     # Exposure the platform posted before anyone reported it counts from the first report.
     if case is None and item is not None:
         incoming.exposure_fast = exposure_fast(uow, item, ctx.exposure)
