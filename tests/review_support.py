@@ -4,10 +4,13 @@ file reports and act as staff over real HTTP.
 ``PlatformMedia`` speaks the documented contract: ``GET`` on the media URL with
 ``{content_id}`` replaced, signed with ``Takedown-Signature`` over its method and path; it answers
 401 to a request whose signature is missing, wrong or stale, 404 for an item it does not
-have, and 200 with the bytes otherwise. It serves public sample photos (scikit-image's)."""
+have, and 200 with the bytes otherwise. It serves public sample photos (scikit-image's). It
+answers the resolve call too (``GET /resolve?url=<link>``, signed the same way): 200 with the
+content id and account of a link it knows (``links``), 404 for any other."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import urllib.parse
@@ -29,10 +32,16 @@ class PlatformMedia:
     url: str
     items: dict[str, bytes]
     requests: list[tuple[str, bool]] = field(default_factory=list)  # (content id, signed ok)
+    links: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # link: (id, account)
+    resolved: list[tuple[str, bool]] = field(default_factory=list)  # (link asked, signed ok)
 
     @property
     def template(self) -> str:
         return f"{self.url}/media/{{content_id}}"
+
+    @property
+    def resolve_url(self) -> str:
+        return f"{self.url}/resolve"
 
     def add(self, content_id: str, n: int = 0) -> bytes:
         """Serve sample photo ``n`` as ``content_id``; returns its bytes."""
@@ -47,6 +56,9 @@ def platform_media() -> Iterator[PlatformMedia]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path.startswith("/resolve?"):
+                self._resolve()
+                return
             prefix = "/media/"
             content_id = urllib.parse.unquote(self.path[len(prefix) :])
             # Signed over its method and path as sent (no body): a signature made for one
@@ -70,6 +82,27 @@ def platform_media() -> Iterator[PlatformMedia]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def _resolve(self) -> None:
+            link = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("url", [""])
+            ok = signature_valid(
+                self.headers.get(SIGNATURE_HEADER),
+                SECRET,
+                signed_payload("GET", self.path, b""),
+                now=time.time(),
+            )
+            state.resolved.append((link[0], ok))
+            found = state.links.get(link[0]) if ok else None
+            if not ok or found is None:
+                self.send_response(401 if not ok else 404)
+                self.end_headers()
+                return
+            body = json.dumps({"content_id": found[0], "account_id": found[1]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             pass

@@ -28,13 +28,14 @@ import sqlite3
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 USERS = ("alice", "bob", "carol", "mallory")
 TOLERANCE = 300  # seconds a signature's timestamp may be off
@@ -336,15 +337,32 @@ form.inline{{display:inline}} nav a{{margin-right:1rem}}</style></head><body>
             return Response(status_code=404)
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
-    @app.get("/media/{content_id}")
-    def media(request: Request, content_id: str) -> Response:
-        """takedown's review fetch: only with a valid signature over its method and path (a
-        request with no body signs ``"GET <path and query as sent>"``)."""
+    def signed_get(request: Request) -> bool:
+        """A body-less request from takedown: signed over ``"GET <path and query as sent>"``."""
         raw = request.scope.get("raw_path") or request.url.path.encode()
         query = request.scope.get("query_string") or b""
         target = raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
         payload = f"GET {target}".encode()
-        if not signed(request.headers.get("Takedown-Signature"), payload, config.secret):
+        return signed(request.headers.get("Takedown-Signature"), payload, config.secret)
+
+    @app.get("/takedown/resolve")
+    def resolve(request: Request, url: str = "") -> Response:
+        """takedown's resolve call: which post a reported link shows (``/view/<post id>`` on
+        this site), with its account; 404 for a link that is not one of ours."""
+        if not signed_get(request):
+            return Response(status_code=401)
+        path = urllib.parse.urlsplit(url).path
+        post_id = path.removeprefix("/view/") if path.startswith("/view/") else ""
+        rows = store.query("SELECT account FROM posts WHERE id = ?", post_id) if post_id else []
+        if not rows:
+            return Response(status_code=404)
+        return JSONResponse({"content_id": post_id, "account_id": rows[0][0]})
+
+    @app.get("/media/{content_id}")
+    def media(request: Request, content_id: str) -> Response:
+        """takedown's review fetch: only with a valid signature over its method and path (a
+        request with no body signs ``"GET <path and query as sent>"``)."""
+        if not signed_get(request):
             return Response(status_code=401)
         data = _image(content_id)
         if data is None:

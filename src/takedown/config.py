@@ -305,6 +305,12 @@ class Settings(BaseSettings):
         description="Where takedown fetches an item's media for review: a URL with "
         "`{content_id}` in it, requested with GET and a `Takedown-Signature` header.",
     )
+    platform_resolve_url: str | None = Field(
+        None,
+        description="Where takedown asks the platform which content a reported link shows: "
+        '`GET <url>?url=<link>`, signed; 200 with `{"content_id": ...}` or 404 '
+        "(docs/integrating.md). Unset: a report that gives only a link stands for the link.",
+    )
     platform_webhook_secret: str | None = Field(
         None,
         repr=False,

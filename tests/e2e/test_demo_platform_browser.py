@@ -52,6 +52,7 @@ def settings(database_url, tmp_path, platform_port):
         tmp_path,
         platform_media_url=f"{url}/media/{{content_id}}",
         platform_webhook_url=f"{url}/takedown/actions",
+        platform_resolve_url=f"{url}/takedown/resolve",
         platform_webhook_secret=SECRET,
         review_sample_percent=0,
     )
@@ -124,3 +125,32 @@ def test_post_repost_report_decide_and_every_copy_is_gone(
     assert "This upload was blocked" in page.get_by_role("alert").inner_text()
     page.goto(f"{platform}/admin")
     assert page.locator("#actions tr").count() >= 3  # two removals and a strike, with the header
+
+
+def test_the_demo_platform_resolves_its_links_for_reports(live_server, container, platform):
+    """A report giving only a post's link on the demo platform is about that post: the
+    platform's resolve call names it, so the report's case holds the post, not the link."""
+    import re
+
+    import httpx
+
+    key = add_key(container, "reporter", Scope.report)[1]
+    image = encode(photo("astronaut.png").resize((320, 240)), "JPEG")
+    with httpx.Client(base_url=platform, timeout=30) as site:
+        posted = site.post("/post", files={"image": ("a.jpg", image, "image/jpeg")})
+        assert posted.status_code == 200, posted.text
+        post_id = re.search(r"Posted (post-[0-9a-f]+)", posted.text).group(1)
+    with live_server.client() as client:
+        answer = client.post(
+            "/v1/reports",
+            headers={"Authorization": f"Bearer {key}"},
+            json={
+                "content_url": f"{platform}/view/{post_id}",
+                "category": "ncii",
+                "reporter_role": "depicted_person",
+            },
+        )
+        assert answer.status_code == 201, answer.text
+    with container.uow(readonly=True) as uow:
+        items = uow.cases.items(answer.json()["case_id"])
+    assert [i.content_id for i in items] == [post_id]

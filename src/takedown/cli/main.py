@@ -625,6 +625,7 @@ def demo(
         os.environ.setdefault("TAKEDOWN_PLATFORM_WEBHOOK_SECRET", secrets.token_urlsafe(24))
         os.environ.setdefault("TAKEDOWN_PLATFORM_MEDIA_URL", f"{platform_url}/media/{{content_id}}")
         os.environ.setdefault("TAKEDOWN_PLATFORM_WEBHOOK_URL", f"{platform_url}/takedown/actions")
+        os.environ.setdefault("TAKEDOWN_PLATFORM_RESOLVE_URL", f"{platform_url}/takedown/resolve")
     container = _container(check_schema=False)
     if container.settings.mode.value != "development":
         raise _fail("demo data is for development mode only")

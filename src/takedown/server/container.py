@@ -8,10 +8,12 @@ import hmac
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
 
 from takedown.cases import Category, Priority, ReporterEmailQueued, ReviewPolicy, TriagePolicy
 from takedown.cases.enforcement import (
@@ -37,6 +39,7 @@ from takedown.services.enforcement import EnforcementContext, RegistryMediaIndex
 from takedown.services.errors import Busy
 from takedown.services.matcher import Matcher
 from takedown.services.ncmec import NcmecClient, NcmecSettings
+from takedown.services.platform_links import LinkResolver
 from takedown.services.ratelimits import Attempt as RateAttempt
 from takedown.services.ratelimits import RateLimit
 from takedown.services.review import ReviewSettings
@@ -367,6 +370,14 @@ class Container:
         report (``reports.prepare``, which raises ``InvalidInput`` or ``RoleNotAllowed``),
         then store it through the writer and answer once it is committed. ``attempt`` is
         counted against its rate limit in the report's own transaction."""
+        resolver = self.link_resolver
+        if resolver is not None and report_in.content_url and not report_in.content_id:
+            # A link only (the depicted person's usual way): the platform says what it shows.
+            found = await run_in_threadpool(
+                resolver.resolve, report_in.content_url, now=self.clock.time()
+            )
+            if found is not None:
+                report_in = replace(report_in, content_id=found.content_id)
         prepared = reports.prepare(
             actor=actor, report_in=report_in, anonymous_reporter=anonymous_reporter
         )
@@ -386,6 +397,14 @@ class Container:
             address_limit=self.login_address_limit,
             verify=self.password_checks.verify,
         )
+
+    @cached_property
+    def link_resolver(self) -> LinkResolver | None:
+        """The platform's resolve call (``services.platform_links``), where it is set."""
+        s = self.settings
+        if not s.platform_resolve_url or not s.platform_webhook_secret:
+            return None
+        return LinkResolver(url=s.platform_resolve_url, secret=s.platform_webhook_secret)
 
     @cached_property
     def renditions(self) -> Renditions:

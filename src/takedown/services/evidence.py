@@ -100,6 +100,17 @@ def preserve_case(
             continue
         try:
             data, _ = review_media.fetch(media, item.content_id, now=now.timestamp())
+        except review_media.LinkUnresolved:
+            audit.record(
+                uow,
+                actor=SYSTEM,
+                action="evidence.link_unresolved",
+                target_type="case",
+                target_id=case_id,
+                details={"content_id": item.content_id},
+                at=now,
+            )
+            continue
         except review_media.MediaGone:
             audit.record(
                 uow,

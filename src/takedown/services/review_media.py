@@ -38,6 +38,7 @@ from takedown.identity import (
 from takedown.media import MediaError, blurred, image_format, key_frames, rendition
 from takedown.services import audit
 from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound
+from takedown.services.platform_links import is_unresolved
 from takedown.store.uow import SqlAlchemyUnitOfWork
 
 REVEAL_SECONDS = 120
@@ -82,6 +83,11 @@ class MediaGone(NotFound):
     """The platform no longer has the item (its 404)."""
 
 
+class LinkUnresolved(NotFound):
+    """The item is a reported link the platform did not match to its content
+    (``services.platform_links``): there is nothing to fetch, and nothing is gone."""
+
+
 class CapReached(Conflict):
     """The reviewer has revealed as many originals today as their cap allows."""
 
@@ -89,9 +95,15 @@ class CapReached(Conflict):
 
 
 def fetch(settings: MediaSettings, content_id: str, *, now: float) -> tuple[bytes, str]:
-    """The item's bytes and content type from the platform. Raises ``MediaGone`` on its 404,
+    """The item's bytes and content type from the platform. Raises ``LinkUnresolved`` for a
+    link the platform did not match to its content, ``MediaGone`` on its 404,
     ``Busy`` when it cannot be reached or answers otherwise, ``InvalidInput`` when no media
     address is set."""
+    if is_unresolved(content_id):
+        raise LinkUnresolved(
+            "only a link was reported, and the platform has not matched it to its content: "
+            "open the link, or ask the platform"
+        )
     if not settings.url_template or not settings.secret:
         raise InvalidInput(
             "no platform media address is set (TAKEDOWN_PLATFORM_MEDIA_URL and "

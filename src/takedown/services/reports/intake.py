@@ -50,6 +50,7 @@ from takedown.services import audit, ratelimits
 from takedown.services.case_media import CaseMediaIndex
 from takedown.services.enforcement import EnforcementContext, enforce
 from takedown.services.errors import InvalidInput
+from takedown.services.platform_links import UNRESOLVED_PREFIX
 from takedown.services.reports.exposure import ExposurePolicy, exposure_fast
 from takedown.services.reports.links import (
     status_digest,
@@ -179,9 +180,9 @@ def _content_id_for(content_id: str | None, url: str | None) -> str:
         raise InvalidInput(
             "say where the content is: its link or the platform's content id", field="content_id"
         )
-    # Until the platform resolves links to its ids, a link stands for its own content.
+    # A link the platform did not resolve (``services.platform_links``) stands for itself.
     key = url if len(url) <= MAX_ID - 4 else hashlib.sha256(url.encode()).hexdigest()
-    return f"url:{key}"
+    return f"{UNRESOLVED_PREFIX}{key}"
 
 
 def prepare(
