@@ -267,6 +267,39 @@ def test_after_too_many_failures_an_action_is_failed_until_retried(
         console.close()
 
 
+def test_the_operations_page_hides_a_minors_case_from_an_admin_without_the_permission(
+    live_server, container, people, hook
+):
+    """A failed action of a CSAM case is listed for an admin without the child-safety
+    permission (they may retry it) without its content, account or case; a child-safety
+    lead sees them."""
+    lead, platform = people
+    add_staff(container, "boss", Role.admin, token=False)
+    deliverer = container.make_deliverer()
+    deliverer.settings = replace(deliverer.settings, max_attempts=1)
+    hook.fail_next = 100
+    with live_server.client() as client:
+        case = _violation(client, platform, lead, "kid-fails", category="csam")
+        wait_until(
+            lambda: [a for a in _actions(container, case) if a.state == "failed"],
+            timeout=30,
+            what="an action to fail",
+        )
+        failed = [a for a in _actions(container, case) if a.state == "failed"]
+    with live_server.client() as admin, live_server.client() as child_safety:
+        console_login(admin, "boss")
+        console_login(child_safety, "lead")
+        hidden = admin.get("/console/operations")
+        shown = child_safety.get("/console/operations")
+    assert hidden.status_code == shown.status_code == 200
+    for action in failed:
+        assert action.action_id in hidden.text  # still listed, so it can be retried
+    assert "kid-fails" not in hidden.text and f"TD-{case:07d}" not in hidden.text
+    assert "A case about a minor" in hidden.text
+    assert "kid-fails" in shown.text and f"TD-{case:07d}" in shown.text
+    hook.fail_next = 0
+
+
 def test_a_platform_without_a_webhook_pulls_and_acknowledges(live_server, container, people, hook):
     lead, platform = people
     container.deliverer.stop()  # this platform has no webhook receiver

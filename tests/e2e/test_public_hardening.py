@@ -176,3 +176,30 @@ def test_the_report_limit_holds_across_processes(tmp_path, database_url):
         for live in lives:
             _stop(live)
             live.container.db.dispose()
+
+
+@pytest.mark.parametrize("odd", ["\ufffe", "\uffff", "\x07"])
+def test_the_public_form_refuses_text_no_document_can_carry_and_keeps_the_rest(server, odd):
+    """On the public form (and a status page's reply) a character XML forbids is a page
+    naming the field, with everything typed kept; nothing is filed."""
+    with server.client() as client:
+        form = {
+            "content_id": "r-odd",
+            "category": "csam",
+            "reporter_role": "user",
+            "description": f"it is here {odd} please",
+            "contact_name": "Kept Name",
+        }
+        page = client.post("/report", data=form)
+        assert page.status_code == 422, page.text
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Kept Name" in page.text and "description" in page.text.lower()
+        ok = client.post("/report", data={**form, "description": "it is here please"})
+        assert ok.status_code == 201
+        link = _link(ok.text)
+        reply = client.post(link + "/reply", data={"message": f"more {odd}", "kind": "reply"})
+        assert reply.status_code == 422 and reply.headers["content-type"].startswith("text/html")
+    with server.container.uow(readonly=True) as uow:
+        [case_id] = uow.cases.case_ids_for_content("r-odd")
+        assert len(uow.reports.for_case(case_id)) == 1
+        assert all(odd not in m.body for m in uow.case_messages.for_case(case_id))

@@ -3,7 +3,6 @@ content they show; a link it does not know stays a link, shown as unresolved, ne
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
@@ -12,14 +11,6 @@ from takedown.identity import Role, Scope
 from takedown.services import audit
 from tests.conftest import OPERATOR, add_key, add_staff, console_login, make_settings
 from tests.review_support import SECRET, file_report
-
-
-@pytest.fixture
-def database_url(tmp_path, sqlite_template):
-    """The link's handling does not depend on the database: run it on SQLite."""
-    path = tmp_path / "takedown.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture
