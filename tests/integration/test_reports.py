@@ -670,3 +670,92 @@ def test_a_group_of_reports_costs_the_same_round_trips_whatever_its_size(databas
     # BEGIN with the group's lookups; the audit head's row lock, with the writes waiting so
     # far; the audit entries and COMMIT.
     assert list(counts.values())[1:] == [3, 3, 3, 3], counts
+
+
+def _decision_notices(container, case_id) -> list[str]:
+    from takedown.store.models import OutboxRow
+
+    with container.uow(readonly=True) as uow:
+        rows = uow.session.query(OutboxRow).filter(OutboxRow.event_type == "cases.reporter_email")
+        return [
+            r.payload["to"]
+            for r in rows
+            if r.payload.get("case_id") == case_id
+            and r.payload.get("subject", "").startswith("Update")
+        ]
+
+
+def test_a_report_joining_a_decided_case_tells_its_reporter_the_decision(container):
+    """Whoever reports a case after it was decided hears the decision, as those before did."""
+    from dataclasses import replace
+
+    scan_and_bank(container, "post-1", "u1")
+    ctx = replace(container.intake(), email=True)
+
+    def report(email: str) -> reports.Receipt:
+        return reports.submit(
+            uow=container.uow(),
+            actor=None,
+            report_in=reports.ReportCreate(
+                content_id="post-1",
+                category=Category.csam,
+                reporter_role=ReporterRole.user,
+                contact_email=email,
+            ),
+            ctx=ctx,
+        )
+
+    first = report("first@example.org")
+    assert first.case_status is CaseStatus.confirmed
+    later = report("later@example.org")
+    assert later.case_id == first.case_id
+    assert sorted(_decision_notices(container, first.case_id)) == [
+        "first@example.org",
+        "later@example.org",
+    ]
+
+
+def test_two_transactions_that_find_a_case_open_decide_it_once(container):
+    """Intake locks a case before a report's automatic decision: a transaction that found
+    the case open while another was deciding it waits, then folds its report into the
+    decided case, with no second decision (and no second round of notices)."""
+    submit(container, content_id="post-1", category=Category.policy)  # an open case about it
+    with container.uow(readonly=True) as uow:
+        [case_id] = uow.cases.case_ids_for_content("post-1")
+    scan_and_bank(container, "post-1", "u1")  # now a bank confirms any report about it
+    ctx = container.intake()
+    holding, release = threading.Event(), threading.Event()
+    outcomes: list[reports.Receipt] = []
+
+    def report(key: str, hold: bool) -> None:
+        prepared = reports.prepare(
+            actor=None,
+            report_in=reports.ReportCreate(
+                content_id="post-1",
+                category=Category.csam,
+                reporter_role=ReporterRole.user,
+                idempotency_key=key,
+            ),
+            anonymous_reporter=key,
+        )
+        with container.uow() as uow:
+            outcomes.append(reports.store(uow, prepared, ctx))
+            if hold:
+                holding.set()
+                release.wait(10)
+            uow.commit()
+
+    first = threading.Thread(target=report, args=("a", True))
+    first.start()
+    assert holding.wait(10)
+    second = threading.Thread(target=report, args=("b", False))
+    second.start()
+    second.join(1.0)
+    assert second.is_alive()  # it waits for the deciding transaction
+    release.set()
+    first.join(10)
+    second.join(10)
+    with container.uow(readonly=True) as uow:
+        decisions = uow.decisions.for_case(case_id)
+    assert len(decisions) == 1
+    assert [o.case_id for o in outcomes] == [case_id, case_id]

@@ -401,6 +401,18 @@ class CaseRepository(RawRepository):
             raise LookupError(f"case {case_id} is gone")
         return self._for_intake_row(row, reporter_key)
 
+    def lock_for_decision(self, case_id: int) -> str | None:
+        """The case's status, its row locked until the transaction ends (PostgreSQL; SQLite's
+        writer lock holds everything): intake takes it before a report's automatic decision,
+        so two transactions that both found the case open cannot both decide it."""
+        sql = "SELECT status FROM cases WHERE id = :id"
+        if not self._raw.sqlite:
+            sql += " FOR UPDATE"
+        if self._prefetched:
+            self._written.add(("case", case_id))
+        row = self._raw.one(sql, {"id": case_id})
+        return str(row[0]) if row is not None else None
+
     def _for_intake_row(
         self, row: tuple[Any, ...], reporter_key: str | None
     ) -> tuple[Case, bool, bool]:

@@ -429,6 +429,18 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         change = Case.open_with(uow.cases.new_id(), incoming, policy=ctx.policy)
     else:
         change = case.receive(incoming, policy=ctx.policy)
+        if change.decision is not None and uow.cases.lock_for_decision(case.id) != str(case.status):
+            # Another transaction (retroactive matching, another process) decided the case
+            # since it was read: fold the report into the case as it is now.
+            case, reporter_seen, item_on_case = uow.cases.for_intake(
+                case.id, content_id=content_id, reporter_key=prepared.reporter_key
+            )
+            incoming.item_on_case = item_on_case
+            if not case.takes(incoming):
+                case = None
+                change = Case.open_with(uow.cases.new_id(), incoming, policy=ctx.policy)
+            else:
+                change = case.receive(incoming, policy=ctx.policy)
     after = change.case
     uow.cases.save(after, before=case)
     if change.adds_item:
@@ -511,6 +523,14 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
                 status_link=status_url(ctx.status_base_url, token) if ctx.status_base_url else None,
             )
         )
+        if case is not None and change.decision is None and after.status is CaseStatus.confirmed:
+            # A report joining a case already decided: its reporter hears the decision too,
+            # as those who reported before it did.
+            decided = uow.decisions.for_case(after.id)
+            if decided:
+                uow.publish(
+                    decision_notice(case_id=after.id, to=r.contact_email, decision=decided[-1])
+                )
     _record_change(uow, change, actor=MATCHER, email=ctx.email, enforcement=ctx.enforcement)
     return _receipt(
         after,
