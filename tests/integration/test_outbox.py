@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from takedown.clock import MovableClock
-from takedown.jobs import SYSTEM_EVENTS, HandlerRegistry, RetryPolicy, Worker, run_event
+from takedown.flows import SYSTEM_EVENTS
+from takedown.jobs import HandlerRegistry, RetryPolicy, Worker, run_event
 from takedown.server.container import Container
 from takedown.store import SqlAlchemyUnitOfWork
 from takedown.store.models import OutboxRow

@@ -1,5 +1,5 @@
 """Which event types exist, and whether any process handles them: declared once for the
-whole system (``SYSTEM_EVENTS`` in ``jobs.events``), not read from one process's handlers.
+whole system (``flows.SYSTEM_EVENTS``), not read from one process's handlers.
 
 Every process agrees because the declaration is code, not configuration: a web process
 stores a *record-only* event done as it publishes it (no process would ever take it), and

@@ -41,7 +41,7 @@ class HandlerRegistry:
 
     Example::
 
-        registry = HandlerRegistry(SYSTEM_EVENTS)
+        registry = HandlerRegistry(flows.SYSTEM_EVENTS)
 
         @registry.handler(ReporterEmailQueued)
         def send(event: ReporterEmailQueued, ctx: HandlerContext) -> None: ...
@@ -58,7 +58,8 @@ class HandlerRegistry:
         if name not in self.catalogue.handled:
             raise ValueError(
                 f"event type {name!r} is not declared handled in the catalogue "
-                "(jobs/events.py): declare it there, so every process leaves it for a handler"
+                "(flows/reactions.py): give it an after-commit reaction there, so every process "
+                "leaves it for a handler"
             )
         handlers = self._handlers.setdefault(name, [])
         if handler not in handlers:

@@ -15,24 +15,23 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from takedown import flows
 from takedown.cases import Category, Priority, ReporterEmailQueued, ReviewPolicy, TriagePolicy
 from takedown.cases.enforcement import (
     AccountPolicy,
-    AccountsSuspended,
-    ContentRemoved,
-    EvidenceWanted,
 )
 from takedown.clock import Clock
 from takedown.config import Settings, category_set
 from takedown.evidence import MasterKey
+from takedown.flows import SYSTEM_EVENTS
 from takedown.identity import Principal
-from takedown.jobs import SYSTEM_EVENTS, HandlerContext, HandlerRegistry, RetryPolicy, Worker
+from takedown.jobs import HandlerRegistry, RetryPolicy, Worker
 from takedown.jobs.delivery import Deliverer, DeliverySettings
 from takedown.jobs.loop import BackgroundLoop
-from takedown.matching import BankEntriesAdded, BankIndexes
+from takedown.matching import BankIndexes
 from takedown.server.auth_cache import CredentialCache
 from takedown.server.password_checks import PasswordChecks
-from takedown.services import evidence, filing, reports, retro
+from takedown.services import evidence, filing, reports
 from takedown.services.accounts import LoginPolicy
 from takedown.services.case_media import CaseMediaIndex
 from takedown.services.enforcement import EnforcementContext, RegistryMediaIndex
@@ -84,39 +83,17 @@ class Container:
         self.db.on_commit(self.matcher.on_commit)
         # Declared for the whole system, so every process stores the same events done.
         self.db.done_at_publish = self.registry.catalogue.record_only
-        # Every process with a worker matches the registry retroactively (where its catalogue,
-        # the system's, declares it; a test's own catalogue may not).
-        if BankEntriesAdded.event_type in self.registry.catalogue.handled:
-            self.registry.register(BankEntriesAdded, self._match_registry)
-        if AccountsSuspended.event_type in self.registry.catalogue.handled:
-            self.registry.register(AccountsSuspended, self._queue_suspended)
-        if ContentRemoved.event_type in self.registry.catalogue.handled:
-            self.registry.register(ContentRemoved, self._tell_removed)
-        if EvidenceWanted.event_type in self.registry.catalogue.handled:
-            self.registry.register(EvidenceWanted, self._preserve)
+        # The after-commit reactions (``flows``), for the types the registry's catalogue
+        # handles (the system's; a test's own may handle fewer).
+        flows.wire(self.registry, self)
 
-    def _preserve(self, event: EvidenceWanted, ctx: HandlerContext) -> None:
-        """Fetch and seal a case's media (``services.evidence``), where a key is set; a
-        confirmation then drafts the CyberTipline report (``services.filing``)."""
-        vault = self.vault
-        now = self.clock.now()
-        if vault is not None:
-            evidence.preserve_case(
-                ctx.uow,
-                case_id=event.case_id,
-                vault=vault,
-                media=self.media_settings,
-                now=now,
-                confirmed=event.confirmed,
-            )
-        if event.confirmed:
-            filing.draft(
-                ctx.uow,
-                case_id=event.case_id,
-                settings=self.filing_settings,
-                now=now,
-                preserved=True,
-            )
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @property
+    def emails_reporters(self) -> bool:
+        """Whether reporters are e-mailed (a mail server or the development mailbox)."""
+        return self.review_settings.email
 
     @cached_property
     def filing_settings(self) -> filing.FilingSettings:
@@ -145,30 +122,6 @@ class Container:
             old_keys=tuple(MasterKey.from_hex(k) for k in old),
             retention=timedelta(days=s.evidence_retention_days),
         )
-
-    def _tell_removed(self, event: ContentRemoved, ctx: HandlerContext) -> None:
-        """Reporters of removed content who gave an address are told, by e-mail."""
-        if not self.review_settings.email:
-            return
-        uow = ctx.uow
-        removed = set(event.content_ids)
-        copies = sum(1 for a in uow.actions.for_case(event.case_id) if a.type == "remove")
-        told: set[str] = set()
-        for report in uow.reports.for_case(event.case_id):
-            address = report.contact_email
-            if address and address not in told and report.content_id in removed:
-                told.add(address)
-                uow.publish(
-                    reports.removal_notice(case_id=event.case_id, to=address, copies=copies)
-                )
-
-    def _queue_suspended(self, event: AccountsSuspended, ctx: HandlerContext) -> None:
-        """A suspended account's other content goes to review (``services.retro``)."""
-        retro.queue_suspended_accounts(ctx.uow, event, intake=self.intake())
-
-    def _match_registry(self, event: BankEntriesAdded, ctx: HandlerContext) -> None:
-        """Retroactive matching (``services.retro``), in the handler's transaction."""
-        retro.match_registry(ctx.uow, event, intake=self.intake(), media=self.registry_media)
 
     @cached_property
     def media_pool(self) -> ThreadPoolExecutor:
@@ -508,7 +461,7 @@ def build_container(settings: Settings | None = None) -> Container:
 
 
 def default_registry(settings: Settings | None = None) -> HandlerRegistry:
-    """This process's handlers for the system's events (``jobs.SYSTEM_EVENTS``): with
+    """This process's handlers for the system's events (``flows.SYSTEM_EVENTS``): with
     ``settings`` naming a mail server, reporters' e-mails are sent; with the development
     mailbox on, delivered there. Without either, e-mails wait in the outbox for a worker
     that has one (``takedown worker``)."""

@@ -1,0 +1,8 @@
+"""The path after a decision (and after a report): what follows each event, declared in one
+table (``reactions.REACTIONS``), with the reactions that run after commit
+(``handlers``) and ``wire``, which registers them with a process's handler registry."""
+
+from takedown.flows.handlers import FlowDeps
+from takedown.flows.reactions import REACTIONS, SYSTEM_EVENTS, Reactions, wire
+
+__all__ = ["REACTIONS", "SYSTEM_EVENTS", "FlowDeps", "Reactions", "wire"]

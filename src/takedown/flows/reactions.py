@@ -1,0 +1,169 @@
+"""What follows each event: the one table of reactions, read top to bottom.
+
+For every event type the domain and the services publish, the table says what runs **in the
+transaction** that published it (written by the use case itself, named here so a reader can
+follow a decision without searching) and what runs **after commit, from the outbox** (a
+function in ``flows.handlers``, run by the worker with the lease, retry and back-off of every
+event). An event with neither is the outbox's record only.
+
+``SYSTEM_EVENTS`` (the catalogue every process shares: which types some process handles) is
+made from this table, so a type is handled exactly when it has an after-commit reaction, and
+``wire`` registers those reactions with a process's handler registry. Adding a reaction is one
+line here and one function in ``flows.handlers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from takedown.cases import (
+    CaseConfirmed,
+    CasePriorityChanged,
+    ReporterEmailQueued,
+    ReportReceived,
+)
+from takedown.cases.enforcement import (
+    AccountsSuspended,
+    ActionsPlanned,
+    ConfirmedMediaBanked,
+    ContentRemoved,
+    EvidenceWanted,
+)
+from takedown.cases.review import (
+    AppealDecided,
+    CaseAppealed,
+    CaseClaimed,
+    CaseClosed,
+    CaseHeld,
+    CaseReleased,
+    CaseResumed,
+    SecondReviewRequested,
+    ViolationOverturned,
+)
+from takedown.flows import handlers
+from takedown.flows.handlers import FlowDeps
+from takedown.identity import (
+    AccountLockedOut,
+    CredentialIssued,
+    CredentialRevoked,
+    PermissionChanged,
+    UserCreated,
+)
+from takedown.jobs import HandlerContext, HandlerRegistry
+from takedown.jobs.catalogue import EventCatalogue
+from takedown.matching import BankEntriesAdded, ContentMatched
+from takedown.reporting import FilingRequested, ReportFiled
+
+AfterCommit = Callable[[Any, HandlerContext, FlowDeps], None]
+
+
+@dataclass(frozen=True)
+class Reactions:
+    """``in_transaction``: what the publishing use case does in its own transaction, named
+    ``module.function`` for the reader. ``after_commit``: the functions the worker runs.
+    ``elsewhere``: after-commit work of a process's own (a mail server's settings), wired
+    where that process is built, not by ``wire``."""
+
+    in_transaction: tuple[str, ...] = ()
+    after_commit: tuple[AfterCommit, ...] = ()
+    elsewhere: str | None = None
+
+    @property
+    def deferred(self) -> bool:
+        return bool(self.after_commit) or self.elsewhere is not None
+
+
+RECORD = Reactions()
+
+REACTIONS: dict[type[Any], Reactions] = {
+    # A report arrives.
+    ReportReceived: Reactions(
+        in_transaction=(
+            "services.reports.intake.store: the case opened or joined, triaged, audited",
+        )
+    ),
+    CasePriorityChanged: RECORD,
+    ContentMatched: RECORD,
+    # A decision confirms a violation (a reviewer's, or a bank's at intake).
+    CaseConfirmed: Reactions(
+        in_transaction=(
+            "services.enforcement.enforce: the takedown set's actions written, media banked",
+            "services.filing.draft: the CyberTipline draft of a CSAM case",
+            "services.reports.notices.decision_notice: the reporters' e-mails queued",
+        )
+    ),
+    ActionsPlanned: Reactions(
+        in_transaction=("services.enforcement.enforce",),
+        elsewhere="jobs.delivery.Deliverer: the actions delivered to the platform",
+    ),
+    EvidenceWanted: Reactions(after_commit=(handlers.seal_evidence_and_draft,)),
+    AccountsSuspended: Reactions(after_commit=(handlers.queue_suspended_accounts,)),
+    ContentRemoved: Reactions(after_commit=(handlers.tell_reporters_removed,)),
+    ConfirmedMediaBanked: RECORD,
+    ReporterEmailQueued: Reactions(
+        elsewhere="services.notify: sent by a process with the mail settings "
+        "(server.container.default_registry)"
+    ),
+    # Review.
+    CaseClaimed: RECORD,
+    CaseReleased: RECORD,
+    SecondReviewRequested: RECORD,
+    CaseClosed: Reactions(
+        in_transaction=("services.review.decide: the case's items closed, reporters' e-mails",)
+    ),
+    CaseHeld: RECORD,
+    CaseResumed: RECORD,
+    CaseAppealed: RECORD,
+    AppealDecided: RECORD,
+    ViolationOverturned: Reactions(
+        in_transaction=(
+            "services.enforcement.undo: removals restored",
+            "services.filing.withdraw: an unsent report withdrawn",
+        )
+    ),
+    # Banks.
+    BankEntriesAdded: Reactions(after_commit=(handlers.match_registry,)),
+    # Filing.
+    FilingRequested: Reactions(elsewhere="services.filing.Filer: the report filed with NCMEC"),
+    ReportFiled: RECORD,
+    # Accounts and credentials.
+    UserCreated: RECORD,
+    AccountLockedOut: RECORD,
+    CredentialIssued: RECORD,
+    CredentialRevoked: Reactions(
+        in_transaction=("server.auth_cache: this process's cache emptied on commit",)
+    ),
+    PermissionChanged: RECORD,
+}
+
+
+def _catalogue() -> EventCatalogue:
+    # Delivery and filing run their own loops over their own tables (``elsewhere``), so
+    # their events stay the outbox's record; an e-mail waits for a process that sends it.
+    handled = [cls for cls, r in REACTIONS.items() if r.after_commit or cls is ReporterEmailQueued]
+    return EventCatalogue(
+        handled=handled, record_only=[cls for cls in REACTIONS if cls not in handled]
+    )
+
+
+SYSTEM_EVENTS = _catalogue()
+
+
+def wire(registry: HandlerRegistry, deps: FlowDeps) -> None:
+    """Register the after-commit reactions with ``registry``, bound to ``deps``, for the
+    event types its catalogue handles (a test's own catalogue may handle fewer)."""
+    for cls, reactions in REACTIONS.items():
+        if cls.event_type not in registry.catalogue.handled:
+            continue
+        for reaction in reactions.after_commit:
+            registry.register(cls, _bound(reaction, deps))
+
+
+def _bound(reaction: AfterCommit, deps: FlowDeps) -> Callable[[Any, HandlerContext], None]:
+    def handler(event: Any, ctx: HandlerContext) -> None:
+        reaction(event, ctx, deps)
+
+    handler.__name__ = handler.__qualname__ = reaction.__name__
+    return handler

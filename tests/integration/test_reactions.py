@@ -1,0 +1,114 @@
+"""Every after-commit reaction (``flows.handlers``) is idempotent: run twice for the same
+event, each time in a committed transaction of its own (as a crash between its effects and
+the event being marked done would make it), it leaves what running once left. On SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from takedown.cases import Category
+from takedown.cases.enforcement import AccountsSuspended, ContentRemoved, EvidenceWanted
+from takedown.flows import REACTIONS, handlers
+from takedown.jobs import HandlerContext
+from takedown.matching import BankEntriesAdded
+from takedown.services import scanning
+from tests.conftest import OPERATOR, make_settings
+from tests.integration.test_reports import scan_and_bank, submit
+from tests.media_support import encode, photo
+
+TABLES = (
+    "outbox",
+    "reports",
+    "cases",
+    "case_items",
+    "actions",
+    "evidence_items",
+    "ncmec_filings",
+    "ncmec_files",
+)
+
+
+@pytest.fixture
+def settings(database_url, tmp_path):
+    return make_settings(database_url, tmp_path, mailbox=True)
+
+
+def _counts(container) -> dict[str, int]:
+    with container.db.engine.connect() as conn:
+        return {t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()) for t in TABLES}
+
+
+def _run(container, reaction, event) -> None:
+    with container.uow() as uow:
+        reaction(event, HandlerContext(event_id=1, attempt=1, uow=uow), container)
+        uow.commit()
+
+
+def _twice(container, reaction, event) -> None:
+    _run(container, reaction, event)
+    once = _counts(container)
+    _run(container, reaction, event)
+    assert _counts(container) == once, reaction.__name__
+
+
+def _confirmed_csam_case(container) -> int:
+    scan_and_bank(container, "post-1", "u1")
+    receipt = submit(container, contact_email="parent@example.org")
+    return receipt.case_id
+
+
+def test_the_table_names_these_reactions():
+    deferred = {r for reactions in REACTIONS.values() for r in reactions.after_commit}
+    assert deferred == {
+        handlers.seal_evidence_and_draft,
+        handlers.tell_reporters_removed,
+        handlers.queue_suspended_accounts,
+        handlers.match_registry,
+    }
+
+
+def test_telling_reporters_of_a_removal_twice_tells_them_once(container):
+    case_id = _confirmed_csam_case(container)
+    submit(container, contact_email="friend@example.org")
+    before = _counts(container)
+    _twice(container, handlers.tell_reporters_removed, ContentRemoved(case_id, ["post-1"]))
+    assert _counts(container)["outbox"] == before["outbox"] + 2  # one e-mail each
+
+
+def test_sealing_and_drafting_twice_drafts_once(container):
+    case_id = _confirmed_csam_case(container)
+    _twice(container, handlers.seal_evidence_and_draft, EvidenceWanted(case_id, confirmed=True))
+    with container.uow(readonly=True) as uow:
+        assert uow.filings.get(case_id) is not None
+
+
+def test_queueing_a_suspended_accounts_content_twice_queues_it_once(container):
+    case_id = _confirmed_csam_case(container)
+    scanning.scan_media(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        data=encode(photo("astronaut.png"), quality=90),
+        content_id="post-other",
+        account_id="u1",
+    )
+    before = _counts(container)
+    event = AccountsSuspended(case_id=case_id, category=str(Category.csam), accounts=["u1"])
+    _twice(container, handlers.queue_suspended_accounts, event)
+    assert _counts(container)["reports"] == before["reports"] + 1
+
+
+def test_matching_the_registry_twice_reports_each_item_once(container):
+    scan_and_bank(container, "post-9", "u9")  # registered, then the bank learned its hash
+    with container.uow(readonly=True) as uow:
+        bank = next(b for b in uow.banks.list() if b.name == "known")
+        [entry] = uow.bank_entries.page(bank.id, after_id=0, limit=10)
+    before = _counts(container)
+    event = BankEntriesAdded(bank_id=bank.id, first_entry_id=entry.id, last_entry_id=entry.id)
+    _twice(container, handlers.match_registry, event)
+    assert _counts(container)["reports"] == before["reports"] + 1
+    with container.uow(readonly=True) as uow:
+        [case_id] = uow.cases.case_ids_for_content("post-9")
+        assert uow.cases.get(case_id).status.value == "confirmed"

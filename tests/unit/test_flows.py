@@ -1,0 +1,56 @@
+"""The table of reactions is complete: every event type takedown defines has its reactions
+declared (or is declared the outbox's record only), and the catalogue every process shares
+is exactly what the table says."""
+
+import dataclasses
+import importlib
+import pkgutil
+
+import takedown
+from takedown.flows import REACTIONS, SYSTEM_EVENTS
+
+
+def _event_classes() -> set[type]:
+    """Every class in the package with an ``event_type`` name of its own."""
+    found: set[type] = set()
+    for module in pkgutil.walk_packages(takedown.__path__, "takedown."):
+        if ".migrations" in module.name or module.name.endswith("__main__"):
+            continue
+        loaded = importlib.import_module(module.name)
+        for value in vars(loaded).values():
+            if (
+                isinstance(value, type)
+                and dataclasses.is_dataclass(value)
+                and isinstance(value.__dict__.get("event_type"), str)
+            ):
+                found.add(value)
+    return found
+
+
+def test_every_event_type_has_its_reactions_declared():
+    events = _event_classes()
+    assert len(events) > 20
+    missing = sorted(cls.__name__ for cls in events - set(REACTIONS))
+    assert missing == [], f"declare these in flows/reactions.py: {missing}"
+    unknown = sorted(cls.__name__ for cls in set(REACTIONS) - events)
+    assert unknown == []
+
+
+def test_the_shared_catalogue_is_what_the_table_says():
+    for cls, reactions in REACTIONS.items():
+        name = cls.event_type
+        if reactions.after_commit:
+            assert name in SYSTEM_EVENTS.handled, name
+        elif name not in SYSTEM_EVENTS.handled:
+            assert name in SYSTEM_EVENTS.record_only, name
+    assert not SYSTEM_EVENTS.handled & SYSTEM_EVENTS.record_only
+    assert len(SYSTEM_EVENTS.handled | SYSTEM_EVENTS.record_only) == len(REACTIONS)
+
+
+def test_every_reaction_says_what_it_does():
+    for cls, reactions in REACTIONS.items():
+        for reaction in reactions.after_commit:
+            assert reaction.__doc__, (cls.__name__, reaction.__name__)
+        for step in reactions.in_transaction:
+            module = step.split(":")[0].rsplit(".", 1)[0]
+            importlib.import_module(f"takedown.{module}")  # names a real module
