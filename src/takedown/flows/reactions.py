@@ -89,6 +89,7 @@ REACTIONS: dict[type[Any], Reactions] = {
     # A decision confirms a violation (a reviewer's, or a bank's at intake).
     CaseConfirmed: Reactions(
         in_transaction=(
+            "services.decisions.react: for a person's decision and a bank's alike,",
             "services.enforcement.enforce: the takedown set's actions written, media banked",
             "services.filing.draft: the CyberTipline draft of a CSAM case",
             "services.reports.notices.decision_notice: the reporters' e-mails queued",
@@ -111,7 +112,7 @@ REACTIONS: dict[type[Any], Reactions] = {
     CaseReleased: RECORD,
     SecondReviewRequested: RECORD,
     CaseClosed: Reactions(
-        in_transaction=("services.review.decide: the case's items closed, reporters' e-mails",)
+        in_transaction=("services.decisions.react: the case's items closed, reporters' e-mails",)
     ),
     CaseHeld: RECORD,
     CaseResumed: RECORD,
@@ -119,6 +120,7 @@ REACTIONS: dict[type[Any], Reactions] = {
     AppealDecided: RECORD,
     ViolationOverturned: Reactions(
         in_transaction=(
+            "services.decisions.react:",
             "services.enforcement.undo: removals restored",
             "services.filing.withdraw: an unsent report withdrawn",
         )

@@ -69,7 +69,7 @@ from takedown.reporting import (
 from takedown.services import audit
 from takedown.services.errors import InvalidInput, NotFound, StateConflict
 from takedown.services.evidence import Vault
-from takedown.services.reports.intake import clean_text
+from takedown.services.text import clean_text
 from takedown.store.db import Database
 from takedown.store.enforcement_repos import ActionRecord
 from takedown.store.filing_repos import FilingFile

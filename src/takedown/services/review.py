@@ -41,12 +41,12 @@ from takedown.cases.review import AppealDecided
 from takedown.identity import Permission, Principal, Role, require
 from takedown.matching import ExposureReading
 from takedown.reporting import Filing
-from takedown.services import audit, enforcement, filing
+from takedown.services import audit, decisions
 from takedown.services.case_changes import ReviewConflict, appeal_case, save_change
 from takedown.services.enforcement import EnforcementContext
 from takedown.services.errors import Conflict, InvalidInput, NotFound
-from takedown.services.reports.intake import MAX_MESSAGE, clean_text
-from takedown.services.reports.notices import decision_notice
+from takedown.services.reports.intake import MAX_MESSAGE
+from takedown.services.text import clean_text
 from takedown.store.review_repos import Cursor
 from takedown.store.uow import SqlAlchemyUnitOfWork
 
@@ -475,23 +475,18 @@ def decide(
                 at=now,
             )
         if final and made is not None:
-            if settings.enforcement is not None:
-                if after.status is CaseStatus.confirmed:
-                    enforcement.enforce(
-                        uow,
-                        case_id=after.id,
-                        decision=made,
-                        content_ids=[i.content_id for i in items],
-                        ctx=settings.enforcement,
-                    )
-                else:  # closed: undo an overturned violation, or an interim restriction
-                    enforcement.undo(uow, case_id=after.id, decision=made)
-                    filing.withdraw(uow, case_id=after.id, now=now)
-            if after.status is CaseStatus.closed:
-                uow.review.close_items(after.id)
-            if settings.email:
-                for address in uow.reports.contact_emails(after.id):
-                    uow.publish(decision_notice(case_id=after.id, to=address, decision=made))
+            reactions = decisions.DecisionContext(
+                enforcement=settings.enforcement, email=settings.email
+            )
+            decisions.react(
+                uow,
+                case_id=after.id,
+                status=after.status,
+                decision=made,
+                content_ids=[i.content_id for i in items],
+                ctx=reactions,
+                now=now,
+            )
             single = after.second_by is None and case.status is not CaseStatus.appealed
             draw = (rng or random).random()
             if single and draw < settings.sample_share:

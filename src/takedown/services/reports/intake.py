@@ -46,9 +46,9 @@ from takedown.cases.enforcement import EvidenceWanted
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.identity import Permission, Principal, PrincipalKind, require
 from takedown.matching import BankIndexes, ContentItem, Match, SignalType, confirming
-from takedown.services import audit, ratelimits
+from takedown.services import audit, decisions, ratelimits
 from takedown.services.case_media import CaseMediaIndex
-from takedown.services.enforcement import EnforcementContext, enforce
+from takedown.services.enforcement import EnforcementContext
 from takedown.services.errors import InvalidInput
 from takedown.services.platform_links import UNRESOLVED_PREFIX
 from takedown.services.reports.exposure import ExposurePolicy, exposure_fast
@@ -59,6 +59,7 @@ from takedown.services.reports.links import (
     unstamped_status_token,
 )
 from takedown.services.reports.notices import acknowledgment, decision_notice
+from takedown.services.text import clean_text
 from takedown.store.uow import SqlAlchemyUnitOfWork
 from takedown.store.work import BatchedWork
 
@@ -73,7 +74,6 @@ CASE_PDQ_THRESHOLD = 31
 MAX_PARENT_HOPS = 16
 # Control characters but tab and newlines, and what XML 1.0 cannot carry at all (surrogates,
 # U+FFFE, U+FFFF): text a report or a filing to NCMEC must be able to hold.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 # Without an idempotency key a status link only has to be unique: the HMAC key makes it
 # unguessable. A per-process random prefix and a counter are unique and cost no system call
@@ -151,23 +151,6 @@ class IntakeContext:
     enforcement: EnforcementContext | None = None
     # P0 cases have their media preserved (an evidence key and a media address are set).
     preserve_evidence: bool = False
-
-
-def clean_text(value: str | None, field_name: str, limit: int) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    if len(value) > limit:
-        raise InvalidInput(f"{field_name} must be at most {limit} characters", field=field_name)
-    if _CONTROL.search(value):
-        raise InvalidInput(
-            f"{field_name} has control characters or characters no document can carry "
-            "(U+FFFE, U+FFFF, unpaired surrogates)",
-            field=field_name,
-        )
-    return value
 
 
 def _content_id_for(content_id: str | None, url: str | None) -> str:
@@ -590,17 +573,15 @@ def _record_change(
         details={"automated": decision.automated, "matches": list(decision.grounds)},
         at=decision.decided_at,
     )
-    if email:
-        for address in uow.reports.contact_emails(case_id):
-            uow.publish(decision_notice(case_id=case_id, to=address, decision=decision))
-    if enforcement is not None:
-        enforce(
-            uow,
-            case_id=case_id,
-            decision=decision,
-            content_ids=uow.cases.case_content_ids(case_id),
-            ctx=enforcement,
-        )
+    decisions.react(
+        uow,
+        case_id=case_id,
+        status=change.case.status,
+        decision=decision,
+        content_ids=uow.cases.case_content_ids(case_id),
+        ctx=decisions.DecisionContext(enforcement=enforcement, email=email),
+        now=decision.decided_at,
+    )
 
 
 @dataclass(slots=True)

@@ -18,9 +18,10 @@ from takedown.cases.records import CaseMessage, Report
 from takedown.services import audit, ratelimits
 from takedown.services.case_changes import appeal_case
 from takedown.services.errors import Conflict, InvalidInput, NotFound
-from takedown.services.reports.intake import MAX_MESSAGE, PUBLIC_ACTOR, clean_text
+from takedown.services.reports.intake import MAX_MESSAGE, PUBLIC_ACTOR
 from takedown.services.reports.links import status_digest
 from takedown.services.reports.notices import next_step
+from takedown.services.text import clean_text
 from takedown.store.types import utcnow
 from takedown.store.uow import SqlAlchemyUnitOfWork
 
