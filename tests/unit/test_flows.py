@@ -54,3 +54,40 @@ def test_every_reaction_says_what_it_does():
         for step in reactions.in_transaction:
             module = step.split(":")[0].rsplit(".", 1)[0]
             importlib.import_module(f"takedown.{module}")  # names a real module
+
+
+def test_a_commit_wakes_the_lanes_its_events_name_and_no_other():
+    import pytest
+
+    from takedown.cases.enforcement import ActionsPlanned
+    from takedown.flows import wake_on_commit
+    from takedown.reporting import FilingRequested
+
+    class Listeners:
+        def __init__(self):
+            self.listeners = []
+
+        def on_commit(self, listener):
+            self.listeners.append(listener)
+
+        def commit(self, *events):
+            for listener in self.listeners:
+                listener(frozenset(e.event_type for e in events))
+
+    class Lane:
+        woken = 0
+
+        def wake(self):
+            self.woken += 1
+
+    db, delivery, filing = Listeners(), Lane(), Lane()
+    wake_on_commit(db, "delivery", delivery)
+    wake_on_commit(db, "filing", filing)
+    db.commit(ActionsPlanned)
+    assert (delivery.woken, filing.woken) == (1, 0)
+    db.commit(FilingRequested, ActionsPlanned)
+    assert (delivery.woken, filing.woken) == (2, 1)
+    db.commit()
+    assert (delivery.woken, filing.woken) == (2, 1)
+    with pytest.raises(ValueError):
+        wake_on_commit(db, "nowhere", Lane())

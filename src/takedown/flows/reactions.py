@@ -53,8 +53,10 @@ from takedown.identity import (
 )
 from takedown.jobs import HandlerContext, HandlerRegistry
 from takedown.jobs.catalogue import EventCatalogue
+from takedown.jobs.loop import BackgroundLoop
 from takedown.matching import BankEntriesAdded, ContentMatched
 from takedown.reporting import FilingRequested, ReportFiled
+from takedown.store.db import Database
 
 AfterCommit = Callable[[Any, HandlerContext, FlowDeps], None]
 
@@ -64,11 +66,14 @@ class Reactions:
     """``in_transaction``: what the publishing use case does in its own transaction, named
     ``module.function`` for the reader. ``after_commit``: the functions the worker runs.
     ``elsewhere``: after-commit work of a process's own (a mail server's settings), wired
-    where that process is built, not by ``wire``."""
+    where that process is built, not by ``wire``. ``wakes``: the lane (a loop over a table of
+    its own: ``delivery``, ``filing``) that a commit with this event wakes at once
+    (``wake_on_commit``), instead of at its next poll."""
 
     in_transaction: tuple[str, ...] = ()
     after_commit: tuple[AfterCommit, ...] = ()
     elsewhere: str | None = None
+    wakes: str | None = None
 
     @property
     def deferred(self) -> bool:
@@ -98,6 +103,7 @@ REACTIONS: dict[type[Any], Reactions] = {
     ActionsPlanned: Reactions(
         in_transaction=("services.enforcement.enforce",),
         elsewhere="jobs.delivery.Deliverer: the actions delivered to the platform",
+        wakes="delivery",
     ),
     EvidenceWanted: Reactions(after_commit=(handlers.seal_evidence_and_draft,)),
     AccountsSuspended: Reactions(after_commit=(handlers.queue_suspended_accounts,)),
@@ -128,7 +134,9 @@ REACTIONS: dict[type[Any], Reactions] = {
     # Banks.
     BankEntriesAdded: Reactions(after_commit=(handlers.match_registry,)),
     # Filing.
-    FilingRequested: Reactions(elsewhere="services.filing.Filer: the report filed with NCMEC"),
+    FilingRequested: Reactions(
+        elsewhere="services.filing.Filer: the report filed with NCMEC", wakes="filing"
+    ),
     ReportFiled: RECORD,
     # Accounts and credentials.
     UserCreated: RECORD,
@@ -169,3 +177,18 @@ def _bound(reaction: AfterCommit, deps: FlowDeps) -> Callable[[Any, HandlerConte
 
     handler.__name__ = handler.__qualname__ = reaction.__name__
     return handler
+
+
+def wake_on_commit(db: Database, lane: str, loop: BackgroundLoop) -> None:
+    """Wake ``loop`` whenever a commit publishes an event whose reactions name ``lane``, so
+    an action or a filing is picked up at once rather than at the loop's next poll. Raises
+    ``ValueError`` for a lane no event names."""
+    names = frozenset(cls.event_type for cls, r in REACTIONS.items() if r.wakes == lane)
+    if not names:
+        raise ValueError(f"no event wakes the {lane!r} lane")
+
+    def committed(event_types: frozenset[str]) -> None:
+        if names & event_types:
+            loop.wake()
+
+    db.on_commit(committed)

@@ -70,7 +70,8 @@ def action_json(action: ActionRecord) -> dict[str, Any]:
 
 class Deliverer(StoreLoop):
     """One per process that delivers (``takedown serve`` with the worker on, or
-    ``takedown worker``)."""
+    ``takedown worker``). It polls; a commit that plans actions wakes it at once, as the
+    table of reactions declares (``flows.wake_on_commit``)."""
 
     thread_name = "takedown-delivery"
 
@@ -84,11 +85,6 @@ class Deliverer(StoreLoop):
     ) -> None:
         self.settings = settings
         super().__init__(db, writer=writer, clock=clock)
-        db.on_commit(self._committed)
-
-    def _committed(self, event_types: frozenset[str]) -> None:
-        if "enforcement.actions_planned" in event_types:
-            self._wake.set()
 
     def run_once(self) -> int:
         """Send one batch of due actions; returns how many were sent (delivered or not)."""

@@ -399,6 +399,7 @@ class Container:
                 writer=self.writer,
                 clock=self.clock,
             )
+            flows.wake_on_commit(self.db, "delivery", self.deliverer)
         return self.deliverer
 
     @property
@@ -430,6 +431,7 @@ class Container:
                 clock=self.clock,
                 poll_seconds=s.worker_poll_seconds,
             )
+            flows.wake_on_commit(self.db, "filing", self.filer)
         return self.filer
 
     def make_loops(self) -> list[BackgroundLoop]:

@@ -733,7 +733,8 @@ def listing(
 
 class Filer(StoreLoop):
     """Takes due filings and walks their steps. One per process that files (``takedown
-    serve`` with the worker on, or ``takedown worker``), where NCMEC's address is set."""
+    serve`` with the worker on, or ``takedown worker``), where NCMEC's address is set. It
+    polls; a commit that requests a filing wakes it at once (``flows.wake_on_commit``)."""
 
     thread_name = "takedown-ncmec"
 
@@ -754,11 +755,6 @@ class Filer(StoreLoop):
         self.poll_seconds = poll_seconds
         self._schema: Schema | None = None
         super().__init__(db, writer=writer, clock=clock)
-        db.on_commit(self._committed)
-
-    def _committed(self, event_types: frozenset[str]) -> None:
-        if FilingRequested.event_type in event_types:
-            self._wake.set()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
