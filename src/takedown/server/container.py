@@ -8,7 +8,7 @@ import hmac
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, TypeVar
@@ -324,13 +324,11 @@ class Container:
         then store it through the writer and answer once it is committed. ``attempt`` is
         counted against its rate limit in the report's own transaction."""
         resolver = self.link_resolver
-        if resolver is not None and report_in.content_url and not report_in.content_id:
+        if resolver is not None and reports.needs_resolving(report_in, resolver):
             # A link only (the depicted person's usual way): the platform says what it shows.
-            found = await run_in_threadpool(
-                resolver.resolve, report_in.content_url, now=self.clock.time()
+            report_in = await run_in_threadpool(
+                reports.resolve_link, report_in, resolver, now=self.clock.time()
             )
-            if found is not None:
-                report_in = replace(report_in, content_id=found.content_id)
         prepared = reports.prepare(
             actor=actor, report_in=report_in, anonymous_reporter=anonymous_reporter
         )

@@ -22,7 +22,7 @@ import itertools
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import cast
 
@@ -50,7 +50,7 @@ from takedown.services import audit, decisions, ratelimits
 from takedown.services.case_media import CaseMediaIndex
 from takedown.services.enforcement import EnforcementContext
 from takedown.services.errors import InvalidInput
-from takedown.services.platform_links import UNRESOLVED_PREFIX
+from takedown.services.platform_links import UNRESOLVED_PREFIX, LinkResolver
 from takedown.services.reports.exposure import ExposurePolicy, exposure_fast
 from takedown.services.reports.links import (
     status_digest,
@@ -166,6 +166,21 @@ def _content_id_for(content_id: str | None, url: str | None) -> str:
     # A link the platform did not resolve (``services.platform_links``) stands for itself.
     key = url if len(url) <= MAX_ID - 4 else hashlib.sha256(url.encode()).hexdigest()
     return f"{UNRESOLVED_PREFIX}{key}"
+
+
+def needs_resolving(report_in: ReportCreate, resolver: LinkResolver | None) -> bool:
+    """Whether the report gives only a link and the platform can be asked what it shows."""
+    return resolver is not None and bool(report_in.content_url) and not report_in.content_id
+
+
+def resolve_link(report_in: ReportCreate, resolver: LinkResolver, *, now: float) -> ReportCreate:
+    """The report about the content its link shows, where the platform's resolve call says
+    (``services.platform_links``; at most its timeout); else the report as it came. A
+    blocking call: from the event loop, run it on a thread."""
+    if report_in.content_url is None:
+        return report_in
+    found = resolver.resolve(report_in.content_url, now=now)
+    return report_in if found is None else replace(report_in, content_id=found.content_id)
 
 
 def prepare(
