@@ -143,7 +143,9 @@ REACTIONS: dict[type[Any], Reactions] = {
     AccountLockedOut: RECORD,
     CredentialIssued: RECORD,
     CredentialRevoked: Reactions(
-        in_transaction=("server.auth_cache: this process's cache emptied on commit",)
+        in_transaction=(
+            "server.auth_cache.CredentialCache: this process's cache emptied on commit",
+        )
     ),
     PermissionChanged: RECORD,
 }
