@@ -65,8 +65,8 @@ class CaseNotOpen(Exception):
         self.status = status
 
 
-# Made for every report: slotted and not frozen, for speed; still treated as a value, never
-# changed (docs/developing.md, "Domain").
+# A value: never changed in place once made; a change makes a new one (docs/developing.md,
+# "The domain", says why it is not frozen).
 @dataclass(slots=True)
 class IncomingReport:
     """What a report brings to the case it joins, with what intake found about its item."""

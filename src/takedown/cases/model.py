@@ -113,8 +113,8 @@ def allowed_roles(actor: Principal | None) -> frozenset[ReporterRole]:
     return frozenset(roles)
 
 
-# Made for every report: slotted and not frozen, for speed; still treated as a value, never
-# changed (docs/developing.md, "Domain").
+# A value: never changed in place once made; a change makes a new one (docs/developing.md,
+# "The domain", says why it is not frozen).
 @dataclass(slots=True)
 class ReportFacts:
     """What one report contributes to its case's triage."""

@@ -30,8 +30,8 @@ LEGAL_NCII_REMOVAL = timedelta(hours=48)
 stricter."""
 
 
-# Made for every report: slotted and not frozen, for speed; still treated as a value, never
-# changed (docs/developing.md, "Domain").
+# A value: never changed in place once made; a change makes a new one (docs/developing.md,
+# "The domain", says why it is not frozen).
 @dataclass(slots=True)
 class Reason:
     code: str
