@@ -15,18 +15,14 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from takedown import flows
-from takedown.cases import Category, Priority, ReporterEmailQueued, ReviewPolicy, TriagePolicy
-from takedown.cases.enforcement import (
-    AccountPolicy,
-)
+from takedown import bootstrap, flows
+from takedown.cases import ReporterEmailQueued, ReviewPolicy, TriagePolicy
 from takedown.clock import Clock
-from takedown.config import Settings, category_set
-from takedown.evidence import MasterKey
+from takedown.config import Settings
 from takedown.flows import SYSTEM_EVENTS
 from takedown.identity import Principal
 from takedown.jobs import HandlerRegistry, RetryPolicy, Worker
-from takedown.jobs.delivery import Deliverer, DeliverySettings
+from takedown.jobs.delivery import Deliverer
 from takedown.jobs.loop import BackgroundLoop
 from takedown.matching import BankIndexes
 from takedown.server.auth_cache import CredentialCache
@@ -37,7 +33,7 @@ from takedown.services.case_media import CaseMediaIndex
 from takedown.services.enforcement import EnforcementContext, RegistryMediaIndex
 from takedown.services.errors import Busy
 from takedown.services.matcher import Matcher
-from takedown.services.ncmec import NcmecClient, NcmecSettings
+from takedown.services.ncmec import NcmecClient
 from takedown.services.platform_links import LinkResolver
 from takedown.services.ratelimits import Attempt as RateAttempt
 from takedown.services.ratelimits import RateLimit
@@ -97,31 +93,12 @@ class Container:
 
     @cached_property
     def filing_settings(self) -> filing.FilingSettings:
-        s = self.settings
-        return filing.FilingSettings(
-            reporter=filing.reporter_contact(
-                s.ncmec_reporter_name, s.ncmec_reporter_email, s.ncmec_reporter_phone
-            ),
-            esp_service=s.ncmec_esp_service,
-            auto_file=s.ncmec_auto_file,
-            file_within=timedelta(hours=s.ncmec_file_within_hours),
-            max_attempts=s.ncmec_max_attempts,
-            backoff=timedelta(seconds=s.ncmec_backoff_seconds),
-            lease=timedelta(seconds=s.ncmec_lease_seconds),
-        )
+        return bootstrap.filing_settings(self.settings)
 
     @cached_property
     def vault(self) -> evidence.Vault | None:
         """The evidence vault's keys (``TAKEDOWN_EVIDENCE_KEY``); None: nothing is preserved."""
-        s = self.settings
-        if not s.evidence_key:
-            return None
-        old = [k for k in (s.evidence_old_keys or "").split(",") if k.strip()]
-        return evidence.Vault(
-            key=MasterKey.from_hex(s.evidence_key),
-            old_keys=tuple(MasterKey.from_hex(k) for k in old),
-            retention=timedelta(days=s.evidence_retention_days),
-        )
+        return bootstrap.vault(self.settings)
 
     @cached_property
     def media_pool(self) -> ThreadPoolExecutor:
@@ -170,29 +147,14 @@ class Container:
 
     @cached_property
     def triage_policy(self) -> TriagePolicy:
-        s = self.settings
-        return TriagePolicy(
-            respond_within={
-                Priority.p0: timedelta(minutes=s.triage_p0_respond_minutes),
-                Priority.p1: timedelta(minutes=s.triage_p1_respond_minutes),
-                Priority.p2: timedelta(minutes=s.triage_p2_respond_minutes),
-            },
-            ncii_remove_within=timedelta(hours=s.triage_ncii_remove_hours),
-            points_per_level=s.triage_points_per_level,
-        )
+        return bootstrap.triage_policy(self.settings)
 
     @cached_property
     def enforcement(self) -> EnforcementContext:
-        policies = {
-            Category(category): AccountPolicy(
-                suspend_uploaders=uploaders == "suspend",
-                strike_uploaders=uploaders == "strike",
-                strike_reposters=reposters == "strike",
-            )
-            for category, (uploaders, reposters) in self.settings.account_policies().items()
-        }
         return EnforcementContext(
-            media=self.registry_media, policies=policies, draft_report=self._draft_report
+            media=self.registry_media,
+            policies=bootstrap.account_policies(self.settings),
+            draft_report=self._draft_report,
         )
 
     def _draft_report(self, uow: SqlAlchemyUnitOfWork, case_id: int, now: datetime) -> None:
@@ -204,28 +166,13 @@ class Container:
         return ReviewSettings(
             policy=ReviewPolicy(claim_for=timedelta(minutes=s.review_claim_minutes)),
             sample_share=s.review_sample_percent / 100,
-            email=bool(s.smtp_host or s.mailbox_dir),
+            email=bootstrap.emails_reporters(s),
             enforcement=self.enforcement,
         )
 
     @cached_property
     def media_settings(self) -> MediaSettings:
-        s = self.settings
-
-        def categories(value: str) -> frozenset[Category]:
-            return frozenset(map(Category, category_set(value)))
-
-        return MediaSettings(
-            url_template=s.platform_media_url,
-            secret=s.platform_webhook_secret,
-            blur_radius=s.review_blur_radius,
-            blur_by_category={Category(c): r for c, r in s.blur_by_category().items()},
-            grayscale_categories=frozenset(
-                map(Category, category_set(s.review_grayscale_categories))
-            ),
-            warning_categories=frozenset(map(Category, category_set(s.review_warning_categories))),
-            daily_cap=s.review_daily_reveal_cap,
-        )
+        return bootstrap.media_settings(self.settings)
 
     @property
     def reveal_key(self) -> bytes:
@@ -235,26 +182,19 @@ class Container:
 
     @cached_property
     def report_page_limit(self) -> RateLimit:
-        s = self.settings
-        return RateLimit("report-page", s.report_page_limit, s.report_page_window_seconds)
+        return bootstrap.rate_limits(self.settings)["report-page"]
 
     @cached_property
     def status_reply_limit(self) -> RateLimit:
-        s = self.settings
-        return RateLimit("status-reply", s.status_reply_limit, s.report_page_window_seconds)
+        return bootstrap.rate_limits(self.settings)["status-reply"]
 
     @cached_property
     def login_address_limit(self) -> RateLimit:
-        s = self.settings
-        return RateLimit("login-address", s.login_address_limit, s.login_lockout_seconds)
+        return bootstrap.rate_limits(self.settings)["login-address"]
 
     @cached_property
     def exposure_policy(self) -> reports.ExposurePolicy:
-        s = self.settings
-        return reports.ExposurePolicy(
-            fast_views_per_hour=s.exposure_fast_views_per_hour,
-            fast_reposts_per_hour=s.exposure_fast_reposts_per_hour,
-        )
+        return bootstrap.exposure_policy(self.settings)
 
     @property
     def public_url(self) -> str:
@@ -298,7 +238,7 @@ class Container:
             status_key=self._status_key,
             status_base_url=self.public_url,
             exposure=self.exposure_policy,
-            email=bool(self.settings.smtp_host or self.settings.mailbox_dir),
+            email=bootstrap.emails_reporters(self.settings),
             case_media=self.case_media,
             clock=self.clock,
             enforcement=self.enforcement,
@@ -378,48 +318,26 @@ class Container:
 
     def make_deliverer(self) -> Deliverer | None:
         """The action deliverer, where a webhook address and its secret are set."""
-        s = self.settings
-        if not (s.platform_webhook_url and s.platform_webhook_secret):
+        settings = bootstrap.delivery_settings(self.settings)
+        if settings is None:
             return None
         if self.deliverer is None:
-            self.deliverer = Deliverer(
-                self.db,
-                DeliverySettings(
-                    url=s.platform_webhook_url,
-                    secret=s.platform_webhook_secret,
-                    batch=s.action_batch_size,
-                    max_attempts=s.action_max_attempts,
-                    backoff_seconds=s.action_backoff_seconds,
-                    timeout_seconds=s.action_timeout_seconds,
-                    lease_seconds=s.action_lease_seconds,
-                    poll_seconds=s.worker_poll_seconds,
-                ),
-                writer=self.writer,
-                clock=self.clock,
-            )
+            self.deliverer = Deliverer(self.db, settings, writer=self.writer, clock=self.clock)
             flows.wake_on_commit(self.db, "delivery", self.deliverer)
         return self.deliverer
 
     @property
     def ncmec_configured(self) -> bool:
         """NCMEC's Reporting API is set up (address and credentials): filing can happen."""
-        s = self.settings
-        return bool(s.ncmec_url and s.ncmec_username and s.ncmec_password)
+        return bootstrap.ncmec_settings(self.settings) is not None
 
     def make_filer(self) -> filing.Filer | None:
         """The NCMEC filer, where the Reporting API's address is set."""
-        s = self.settings
-        if not (s.ncmec_url and s.ncmec_username and s.ncmec_password):
+        ncmec = bootstrap.ncmec_settings(self.settings)
+        if ncmec is None:
             return None
         if self.filer is None:
-            client = NcmecClient(
-                NcmecSettings(
-                    url=s.ncmec_url,
-                    username=s.ncmec_username,
-                    password=s.ncmec_password,
-                    timeout_seconds=s.ncmec_timeout_seconds,
-                )
-            )
+            client = NcmecClient(ncmec)
             self.filer = filing.Filer(
                 self.db,
                 client,
@@ -427,7 +345,7 @@ class Container:
                 vault=self.vault,
                 writer=self.writer,
                 clock=self.clock,
-                poll_seconds=s.worker_poll_seconds,
+                poll_seconds=self.settings.worker_poll_seconds,
             )
             flows.wake_on_commit(self.db, "filing", self.filer)
         return self.filer

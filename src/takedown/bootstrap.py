@@ -1,0 +1,134 @@
+"""From settings to what the use cases and the reactions are given: the contexts, built the
+same way in every process (``server.Container`` holds one of each, and adds what HTTP needs:
+pools, the writer, caches). Pure functions of ``Settings``: nothing here opens a connection.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from takedown.cases import Category, Priority, TriagePolicy
+from takedown.cases.enforcement import AccountPolicy
+from takedown.config import Settings, category_set
+from takedown.evidence import MasterKey
+from takedown.jobs.delivery import DeliverySettings
+from takedown.services import evidence, filing, reports
+from takedown.services.ncmec import NcmecSettings
+from takedown.services.ratelimits import RateLimit
+from takedown.services.review_media import MediaSettings
+
+
+def filing_settings(s: Settings) -> filing.FilingSettings:
+    return filing.FilingSettings(
+        reporter=filing.reporter_contact(
+            s.ncmec_reporter_name, s.ncmec_reporter_email, s.ncmec_reporter_phone
+        ),
+        esp_service=s.ncmec_esp_service,
+        auto_file=s.ncmec_auto_file,
+        file_within=timedelta(hours=s.ncmec_file_within_hours),
+        max_attempts=s.ncmec_max_attempts,
+        backoff=timedelta(seconds=s.ncmec_backoff_seconds),
+        lease=timedelta(seconds=s.ncmec_lease_seconds),
+    )
+
+
+def vault(s: Settings) -> evidence.Vault | None:
+    """The evidence vault's keys (``TAKEDOWN_EVIDENCE_KEY``); None: nothing is preserved."""
+    if not s.evidence_key:
+        return None
+    old = [k for k in (s.evidence_old_keys or "").split(",") if k.strip()]
+    return evidence.Vault(
+        key=MasterKey.from_hex(s.evidence_key),
+        old_keys=tuple(MasterKey.from_hex(k) for k in old),
+        retention=timedelta(days=s.evidence_retention_days),
+    )
+
+
+def triage_policy(s: Settings) -> TriagePolicy:
+    return TriagePolicy(
+        respond_within={
+            Priority.p0: timedelta(minutes=s.triage_p0_respond_minutes),
+            Priority.p1: timedelta(minutes=s.triage_p1_respond_minutes),
+            Priority.p2: timedelta(minutes=s.triage_p2_respond_minutes),
+        },
+        ncii_remove_within=timedelta(hours=s.triage_ncii_remove_hours),
+        points_per_level=s.triage_points_per_level,
+    )
+
+
+def account_policies(s: Settings) -> dict[Category, AccountPolicy]:
+    """What a confirmed violation does to uploaders and reposters, per category."""
+    return {
+        Category(category): AccountPolicy(
+            suspend_uploaders=uploaders == "suspend",
+            strike_uploaders=uploaders == "strike",
+            strike_reposters=reposters == "strike",
+        )
+        for category, (uploaders, reposters) in s.account_policies().items()
+    }
+
+
+def media_settings(s: Settings) -> MediaSettings:
+    def categories(value: str) -> frozenset[Category]:
+        return frozenset(map(Category, category_set(value)))
+
+    return MediaSettings(
+        url_template=s.platform_media_url,
+        secret=s.platform_webhook_secret,
+        blur_radius=s.review_blur_radius,
+        blur_by_category={Category(c): r for c, r in s.blur_by_category().items()},
+        grayscale_categories=categories(s.review_grayscale_categories),
+        warning_categories=categories(s.review_warning_categories),
+        daily_cap=s.review_daily_reveal_cap,
+    )
+
+
+def emails_reporters(s: Settings) -> bool:
+    """Whether reporters are e-mailed: a mail server, or the development mailbox."""
+    return bool(s.smtp_host or s.mailbox_dir)
+
+
+def exposure_policy(s: Settings) -> reports.ExposurePolicy:
+    return reports.ExposurePolicy(
+        fast_views_per_hour=s.exposure_fast_views_per_hour,
+        fast_reposts_per_hour=s.exposure_fast_reposts_per_hour,
+    )
+
+
+def rate_limits(s: Settings) -> dict[str, RateLimit]:
+    """The per-address and per-link limits, by the name each counts under."""
+    return {
+        "report-page": RateLimit("report-page", s.report_page_limit, s.report_page_window_seconds),
+        "status-reply": RateLimit(
+            "status-reply", s.status_reply_limit, s.report_page_window_seconds
+        ),
+        "login-address": RateLimit("login-address", s.login_address_limit, s.login_lockout_seconds),
+    }
+
+
+def delivery_settings(s: Settings) -> DeliverySettings | None:
+    """How actions reach the platform's webhook; None where no webhook is set."""
+    if not (s.platform_webhook_url and s.platform_webhook_secret):
+        return None
+    return DeliverySettings(
+        url=s.platform_webhook_url,
+        secret=s.platform_webhook_secret,
+        batch=s.action_batch_size,
+        max_attempts=s.action_max_attempts,
+        backoff_seconds=s.action_backoff_seconds,
+        timeout_seconds=s.action_timeout_seconds,
+        lease_seconds=s.action_lease_seconds,
+        poll_seconds=s.worker_poll_seconds,
+    )
+
+
+def ncmec_settings(s: Settings) -> NcmecSettings | None:
+    """NCMEC's Reporting API; None where its address or credentials are not set."""
+    if not (s.ncmec_url and s.ncmec_username and s.ncmec_password):
+        return None
+    return NcmecSettings(
+        url=s.ncmec_url,
+        username=s.ncmec_username,
+        password=s.ncmec_password,
+        timeout_seconds=s.ncmec_timeout_seconds,
+    )
