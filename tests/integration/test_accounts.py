@@ -319,3 +319,37 @@ def test_a_new_password_ends_sessions_personal_tokens_and_trusted_browsers(conta
         if e.action == "user.password_set"
     )
     assert entry.details["tokens_revoked"] == 1
+
+
+def test_a_browser_unused_for_longer_than_its_trust_is_a_stranger_again(container):
+    """A trusted browser that has not logged in for ``DEVICE_TRUST`` is not let through the
+    account-wide lock, and the account's stale browsers are forgotten at its next login."""
+    add_staff(container, "ana", Role.admin, token=False)
+    first = login(container, "ana", client="198.51.100.1")
+    later = utcnow() + accounts.DEVICE_TRUST + timedelta(days=1)
+    for n in range(POLICY.max_failures * accounts.ACCOUNT_WIDE):
+        with pytest.raises(NotAuthenticated):
+            accounts.login(
+                uow=container.uow(),
+                name="ana",
+                password="wrong-password-123",
+                policy=POLICY,
+                client=f"192.0.2.{n}",
+                now=later,
+            )
+    with pytest.raises(NotAuthenticated):
+        accounts.login(
+            uow=container.uow(),
+            name="ana",
+            password=PASSWORD,
+            policy=POLICY,
+            client="198.51.100.1",
+            device=first.device_secret,
+            now=later,
+        )
+    accounts.unlock_user(uow=container.uow(), actor=OPERATOR, name="ana")
+    accounts.login(
+        uow=container.uow(), name="ana", password=PASSWORD, policy=POLICY, now=later
+    )  # a new browser: the stale one is forgotten
+    with container.uow(readonly=True) as uow:
+        assert uow.login_devices.user_of(accounts.hash_secret(first.device_secret)) is None

@@ -79,6 +79,9 @@ class LoginPolicy:
 
 
 ACCOUNT_WIDE = 4
+DEVICE_TRUST = timedelta(days=180)
+"""How long a browser that logged in stays trusted through the account-wide lock without
+logging in again (the device cookie lives as long)."""
 
 
 @dataclass(frozen=True)
@@ -404,7 +407,9 @@ def login(
             uow.commit()
             raise NotAuthenticated(LOGIN_FAILED)
         known_device = (
-            device is not None and uow.login_devices.user_of(hash_secret(device)) == user.id
+            device is not None
+            and uow.login_devices.user_of(hash_secret(device), used_since=now - DEVICE_TRUST)
+            == user.id
         )
         reason = None
         account_limit = _account_limit(user.id, policy)
@@ -434,7 +439,9 @@ def login(
             expires_at=expires_at,
         )
         device_secret = device if known_device and device else secrets.token_urlsafe(32)
-        uow.login_devices.remember(hash_secret(device_secret), user.id, now)
+        uow.login_devices.remember(
+            hash_secret(device_secret), user.id, now, forget_before=now - DEVICE_TRUST
+        )
         values: dict[str, object] = {"last_login_at": now}
         if not user.is_locked(now):
             # A known device gets in through a lock strangers set; the lock stays for them.

@@ -190,11 +190,24 @@ class LoginDeviceRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
 
-    def user_of(self, digest: str) -> int | None:
+    def user_of(self, digest: str, *, used_since: datetime | None = None) -> int | None:
+        """The account the browser logged in to, if it did so after ``used_since``."""
         row = self._s.get(LoginDeviceRow, digest)
-        return row.user_id if row is not None else None
+        if row is None or (used_since is not None and row.last_used_at < used_since):
+            return None
+        return row.user_id
 
-    def remember(self, digest: str, user_id: int, at: datetime) -> None:
+    def remember(
+        self, digest: str, user_id: int, at: datetime, *, forget_before: datetime | None = None
+    ) -> None:
+        """Note a login from this browser; the account's browsers unused since
+        ``forget_before`` are forgotten on the way."""
+        if forget_before is not None:
+            self._s.execute(
+                delete(LoginDeviceRow).where(
+                    LoginDeviceRow.user_id == user_id, LoginDeviceRow.last_used_at < forget_before
+                )
+            )
         row = self._s.get(LoginDeviceRow, digest)
         if row is None:
             self._s.add(

@@ -28,7 +28,7 @@ router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "takedown_login_csrf"
 DEVICE_COOKIE = "takedown_device"
 """Marks a browser that has logged in to an account: the account-wide lock-out lets it in."""
-DEVICE_COOKIE_AGE = 180 * 24 * 3600
+DEVICE_COOKIE_AGE = int(accounts.DEVICE_TRUST.total_seconds())
 CONSOLE = [Depends(Access(Permission.console_view, html=True))]
 KEYS = [Depends(Access(Permission.keys_manage, html=True))]
 USERS = [Depends(Access(Permission.users_manage, html=True))]
