@@ -177,7 +177,10 @@ def _answers(url: str) -> bool:
         return False
 
 
-def test_a_demo_stopped_with_sigterm_stops_its_platform_too(demo_env, tmp_path):
+@pytest.mark.parametrize("how", ["sigterm", "kill"])
+def test_a_demo_takes_its_platform_with_it_however_it_ends(demo_env, tmp_path, how):
+    """SIGTERM (a service manager) or SIGKILL (nothing of the demo runs after it): the demo
+    platform it started stops too."""
     port = free_port()
     platform = f"http://127.0.0.1:{port + 1}/"
     proc, log = start(["demo", "--port", str(port)], demo_env, tmp_path)
@@ -185,21 +188,12 @@ def test_a_demo_stopped_with_sigterm_stops_its_platform_too(demo_env, tmp_path):
         wait_healthy(f"http://127.0.0.1:{port}", proc, log)
         wait_until(lambda: _answers(platform), timeout=30, what="the demo platform")
     finally:
-        stop(proc, log)
-    wait_until(lambda: not _answers(platform), timeout=15, what="the demo platform stopping")
-
-
-def test_a_demo_killed_outright_takes_its_platform_with_it(demo_env, tmp_path):
-    port = free_port()
-    platform = f"http://127.0.0.1:{port + 1}/"
-    proc, log = start(["demo", "--port", str(port)], demo_env, tmp_path)
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", proc, log)
-        wait_until(lambda: _answers(platform), timeout=30, what="the demo platform")
-    finally:
-        proc.kill()
-        proc.wait(10)
-        log.close()
+        if how == "sigterm":
+            stop(proc, log)
+        else:
+            proc.kill()
+            proc.wait(10)
+            log.close()
     wait_until(lambda: not _answers(platform), timeout=15, what="the demo platform stopping")
 
 

@@ -89,7 +89,7 @@ class Container:
     @property
     def emails_reporters(self) -> bool:
         """Whether reporters are e-mailed (a mail server or the development mailbox)."""
-        return self.review_settings.email
+        return bootstrap.emails_reporters(self.settings)
 
     @cached_property
     def filing_settings(self) -> filing.FilingSettings:

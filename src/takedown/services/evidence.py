@@ -100,22 +100,13 @@ def preserve_case(
             continue
         try:
             data, _ = review_media.fetch(media, item.content_id, now=now.timestamp())
-        except review_media.LinkUnresolved:
+        except (review_media.LinkUnresolved, review_media.MediaGone) as missing:
+            # Noted, not an error: a link the platform never matched, or media it no longer has.
+            unresolved = isinstance(missing, review_media.LinkUnresolved)
             audit.record(
                 uow,
                 actor=SYSTEM,
-                action="evidence.link_unresolved",
-                target_type="case",
-                target_id=case_id,
-                details={"content_id": item.content_id},
-                at=now,
-            )
-            continue
-        except review_media.MediaGone:
-            audit.record(
-                uow,
-                actor=SYSTEM,
-                action="evidence.media_gone",
+                action="evidence.link_unresolved" if unresolved else "evidence.media_gone",
                 target_type="case",
                 target_id=case_id,
                 details={"content_id": item.content_id},

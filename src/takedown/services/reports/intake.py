@@ -423,22 +423,7 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         incoming.uploader_prior_removals = uow.cases.prior_removals(
             account, excluding_case=case.id if case else None
         )
-    if case is None:
-        change = Case.open_with(uow.cases.new_id(), incoming, policy=ctx.policy)
-    else:
-        change = case.receive(incoming, policy=ctx.policy)
-        if change.decision is not None and uow.cases.lock_for_decision(case.id) != str(case.status):
-            # Another transaction (retroactive matching, another process) decided the case
-            # since it was read: fold the report into the case as it is now.
-            case, reporter_seen, item_on_case = uow.cases.for_intake(
-                case.id, content_id=content_id, reporter_key=prepared.reporter_key
-            )
-            incoming.item_on_case = item_on_case
-            if not case.takes(incoming):
-                case = None
-                change = Case.open_with(uow.cases.new_id(), incoming, policy=ctx.policy)
-            else:
-                change = case.receive(incoming, policy=ctx.policy)
+    case, change = _fold(uow, case, incoming, ctx, reporter_key=prepared.reporter_key)
     after = change.case
     uow.cases.save(after, before=case)
     if change.adds_item:
@@ -537,6 +522,29 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
         token=token,
         missing=prepared.missing_for_valid,
     )
+
+
+def _fold(
+    uow: SqlAlchemyUnitOfWork,
+    case: Case | None,
+    incoming: IncomingReport,
+    ctx: IntakeContext,
+    *,
+    reporter_key: str | None,
+) -> tuple[Case | None, Change]:
+    """The report folded into ``case`` (None, or a case that does not take it: a new one).
+    Before a decision the report makes, the case's row is locked; if another transaction
+    (retroactive matching, another process) decided the case since it was read, the report is
+    folded into the case as it is now, so a case is decided once."""
+    if case is None or not case.takes(incoming):
+        return None, Case.open_with(uow.cases.new_id(), incoming, policy=ctx.policy)
+    change = case.receive(incoming, policy=ctx.policy)
+    if change.decision is None or uow.cases.lock_for_decision(case.id) == str(case.status):
+        return case, change
+    current, _, incoming.item_on_case = uow.cases.for_intake(
+        case.id, content_id=incoming.content_id, reporter_key=reporter_key
+    )
+    return _fold(uow, current, incoming, ctx, reporter_key=reporter_key)
 
 
 def _replayed(
