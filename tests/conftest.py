@@ -25,11 +25,12 @@ import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from takedown.bootstrap import default_registry
 from takedown.clock import MovableClock
 from takedown.config import Settings
 from takedown.identity import Principal, Role, Scope
 from takedown.server import create_app
-from takedown.server.container import Container, default_registry
+from takedown.server.container import Container
 from takedown.server.protocol import timed
 from takedown.services import accounts, keys
 from takedown.store import Database, migrate

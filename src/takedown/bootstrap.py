@@ -1,21 +1,29 @@
 """From settings to what the use cases and the reactions are given: the contexts, built the
 same way in every process (``server.Container`` holds one of each, and adds what HTTP needs:
-pools, the writer, caches). Pure functions of ``Settings``: nothing here opens a connection.
+pools, the writer, caches), this process's handlers and its job runtime. The contexts are
+pure functions of ``Settings``: nothing here opens a connection.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from takedown.cases import Category, Priority, TriagePolicy
+from takedown import flows
+from takedown.cases import Category, Priority, ReporterEmailQueued, TriagePolicy
 from takedown.cases.enforcement import AccountPolicy
+from takedown.clock import Clock
 from takedown.config import Settings, category_set
 from takedown.evidence import MasterKey
-from takedown.jobs.delivery import DeliverySettings
+from takedown.jobs import HandlerRegistry, Runtime, Worker
+from takedown.retry import RetryPolicy
 from takedown.services import evidence, filing, reports
-from takedown.services.ncmec import NcmecSettings
+from takedown.services.delivery import Deliverer, DeliverySettings
+from takedown.services.filing import Filer
+from takedown.services.ncmec import NcmecClient, NcmecSettings
 from takedown.services.ratelimits import RateLimit
 from takedown.services.review_media import MediaSettings
+from takedown.store import Database
+from takedown.store.group_commit import GroupCommitter
 
 
 def filing_settings(s: Settings) -> filing.FilingSettings:
@@ -26,9 +34,11 @@ def filing_settings(s: Settings) -> filing.FilingSettings:
         esp_service=s.ncmec_esp_service,
         auto_file=s.ncmec_auto_file,
         file_within=timedelta(hours=s.ncmec_file_within_hours),
-        max_attempts=s.ncmec_max_attempts,
-        backoff=timedelta(seconds=s.ncmec_backoff_seconds),
-        lease=timedelta(seconds=s.ncmec_lease_seconds),
+        retry=RetryPolicy(
+            max_attempts=s.ncmec_max_attempts,
+            backoff_seconds=s.ncmec_backoff_seconds,
+            lease_seconds=s.ncmec_lease_seconds,
+        ),
     )
 
 
@@ -114,10 +124,12 @@ def delivery_settings(s: Settings) -> DeliverySettings | None:
         url=s.platform_webhook_url,
         secret=s.platform_webhook_secret,
         batch=s.action_batch_size,
-        max_attempts=s.action_max_attempts,
-        backoff_seconds=s.action_backoff_seconds,
+        retry=RetryPolicy(
+            max_attempts=s.action_max_attempts,
+            backoff_seconds=s.action_backoff_seconds,
+            lease_seconds=s.action_lease_seconds,
+        ),
         timeout_seconds=s.action_timeout_seconds,
-        lease_seconds=s.action_lease_seconds,
         poll_seconds=s.worker_poll_seconds,
     )
 
@@ -132,3 +144,84 @@ def ncmec_settings(s: Settings) -> NcmecSettings | None:
         password=s.ncmec_password,
         timeout_seconds=s.ncmec_timeout_seconds,
     )
+
+
+def outbox_retry(s: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=s.outbox_max_attempts,
+        backoff_seconds=s.outbox_backoff_seconds,
+        lease_seconds=s.outbox_lease_seconds,
+    )
+
+
+def default_registry(settings: Settings | None = None) -> HandlerRegistry:
+    """This process's own handlers for the system's events (``flows.SYSTEM_EVENTS``), beside
+    the reactions ``flows.wire`` adds: with ``settings`` naming a mail server, reporters'
+    e-mails are sent; with the development mailbox on, delivered there. Without either,
+    e-mails wait in the outbox for a worker that has one (``takedown worker``)."""
+    registry = HandlerRegistry(flows.SYSTEM_EVENTS)
+    if settings is not None and settings.smtp_host:
+        from takedown.services import notify
+
+        smtp = notify.SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+        )
+        registry.register(ReporterEmailQueued, notify.email_handler(smtp))
+    elif settings is not None and settings.mailbox_dir is not None:
+        from takedown.services import notify
+
+        registry.register(ReporterEmailQueued, notify.mailbox_handler(settings.mailbox_dir))
+    return registry
+
+
+def runtime(
+    s: Settings,
+    db: Database,
+    registry: HandlerRegistry,
+    *,
+    writer: GroupCommitter | None,
+    clock: Clock,
+    vault: evidence.Vault | None,
+    filing_with: filing.FilingSettings | None = None,
+) -> Runtime:
+    """This process's job runtime: an outbox worker for each lane of events it has handlers
+    for (``events`` always: it also completes record-only events left pending), the
+    deliverer where a webhook is set, the filer where NCMEC's Reporting API is."""
+    run = Runtime(db, flows.lanes(), default=flows.EVENTS)
+    for lane, types in sorted(flows.outbox_lanes().items()):
+        if lane == flows.EVENTS or registry.runs_here & types:
+            worker = Worker(
+                db,
+                registry,
+                policy=outbox_retry(s),
+                poll_seconds=s.worker_poll_seconds,
+                writer=writer,
+                clock=clock,
+                event_types=types,
+                completes_record_only=lane == flows.EVENTS,
+            )
+            worker.thread_name = f"takedown-{lane}"
+            run.add(lane, worker)
+    delivery = delivery_settings(s)
+    if delivery is not None:
+        run.add(flows.DELIVERY, Deliverer(db, delivery, writer=writer, clock=clock))
+    ncmec = ncmec_settings(s)
+    if ncmec is not None:
+        run.add(
+            flows.FILING,
+            Filer(
+                db,
+                NcmecClient(ncmec),
+                filing_with or filing_settings(s),
+                vault=vault,
+                writer=writer,
+                clock=clock,
+                poll_seconds=s.worker_poll_seconds,
+            ),
+        )
+    return run

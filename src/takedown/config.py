@@ -126,10 +126,12 @@ class Settings(BaseSettings):
         "the same, and the check alone cost about 5% of the CPU of a report.",
     )
     worker: bool = Field(
-        True, description="Run the in-process outbox worker inside `takedown serve`."
+        True,
+        description="Run the job runtime (the outbox's lanes, delivery to the platform, filing "
+        "with NCMEC) inside `takedown serve`.",
     )
     worker_poll_seconds: float = Field(
-        1.0, gt=0, description="How often the worker looks for due events when not woken."
+        1.0, gt=0, description="How often each lane looks for due work when not woken."
     )
     outbox_max_attempts: int = Field(
         8, ge=1, description="Attempts at an event before it is parked as dead for an operator."

@@ -23,6 +23,20 @@ def shots(tmp_path) -> Path:
     return folder
 
 
+def screenshot(page, path: Path, *, full_page: bool = False) -> None:
+    """``page.screenshot``, tried again a few times: under load chromium now and then answers
+    a capture with "Unable to capture screenshot", which says nothing about the page."""
+    from playwright.sync_api import Error
+
+    for attempt in range(3):
+        try:
+            page.screenshot(path=str(path), full_page=full_page)
+            return
+        except Error:
+            if attempt == 2:
+                raise
+
+
 @pytest.fixture
 def browser():
     if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):

@@ -81,7 +81,8 @@ def test_service_rules_are_named_too(live_server, admin):
 @pytest.fixture
 def small_limits(database_url, tmp_path, db):
     """A server whose limits are 4 KiB (ordinary) and 16 KiB (media), with one media route."""
-    from takedown.server.container import Container, default_registry
+    from takedown.bootstrap import default_registry
+    from takedown.server.container import Container
 
     settings = make_settings(database_url, tmp_path, max_body_bytes=4096, max_media_bytes=16384)
     container = Container(settings=settings, db=db, registry=default_registry())

@@ -6,6 +6,7 @@ import pytest
 
 from takedown.identity import Role
 from tests.conftest import PASSWORD, add_staff
+from tests.e2e.conftest import screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +43,7 @@ def test_admin_logs_in_creates_and_revokes_a_key_and_logs_out(
     page.get_by_role("button", name="Create key").click()
     secret = page.locator("#new-secret").inner_text()
     assert secret.startswith("tdk_")
-    page.screenshot(path=str(tmp_path / "keys.png"), full_page=True)
+    screenshot(page, tmp_path / "keys.png", full_page=True)
 
     page.get_by_role("button", name="Revoke upload path").click()
     page.wait_for_url("**/console/keys")

@@ -12,6 +12,7 @@ from dataclasses import replace
 import pytest
 from PIL import Image, ImageDraw
 
+from takedown.flows import DELIVERY
 from takedown.identity import Role, Scope
 from takedown.media import hash_image
 from tests.conftest import add_key, add_staff, console_login, free_port, make_settings
@@ -199,7 +200,7 @@ def test_a_receiver_that_is_down_or_too_slow_gets_every_action_later(
     live_server, container, people, hook
 ):
     lead, platform = people
-    deliverer = container.make_deliverer()
+    deliverer = container.runtime[DELIVERY]
     assert deliverer is not None
     hook.delay = 1.5  # longer than the timeout below: every attempt times out
     deliverer.settings = replace(deliverer.settings, timeout_seconds=0.5)
@@ -232,8 +233,10 @@ def test_after_too_many_failures_an_action_is_failed_until_retried(
     live_server, container, people, hook
 ):
     lead, platform = people
-    deliverer = container.make_deliverer()
-    deliverer.settings = replace(deliverer.settings, max_attempts=2)
+    deliverer = container.runtime[DELIVERY]
+    deliverer.settings = replace(
+        deliverer.settings, retry=replace(deliverer.settings.retry, max_attempts=2)
+    )
     hook.fail_next = 100
     with live_server.client() as client:
         case = _violation(client, platform, lead, "post-fails")
@@ -275,8 +278,10 @@ def test_the_operations_page_hides_a_minors_case_from_an_admin_without_the_permi
     lead sees them."""
     lead, platform = people
     add_staff(container, "boss", Role.admin, token=False)
-    deliverer = container.make_deliverer()
-    deliverer.settings = replace(deliverer.settings, max_attempts=1)
+    deliverer = container.runtime[DELIVERY]
+    deliverer.settings = replace(
+        deliverer.settings, retry=replace(deliverer.settings.retry, max_attempts=1)
+    )
     hook.fail_next = 100
     with live_server.client() as client:
         case = _violation(client, platform, lead, "kid-fails", category="csam")
@@ -302,7 +307,7 @@ def test_the_operations_page_hides_a_minors_case_from_an_admin_without_the_permi
 
 def test_a_platform_without_a_webhook_pulls_and_acknowledges(live_server, container, people, hook):
     lead, platform = people
-    container.deliverer.stop()  # this platform has no webhook receiver
+    container.runtime[DELIVERY].stop()  # this platform has no webhook receiver
     with live_server.client() as client:
         _reposts(container, "post-pull", 4, random.Random(9))
         _violation(client, platform, lead, "post-pull")
@@ -507,7 +512,7 @@ def test_a_receiver_that_is_down_gets_every_action_once_it_is_up(
 ):
     lead, platform = people
     port = free_port()
-    deliverer = container.make_deliverer()
+    deliverer = container.runtime[DELIVERY]
     deliverer.settings = replace(deliverer.settings, url=f"http://127.0.0.1:{port}/actions")
     with live_server.client() as client:
         _reposts(container, "post-down", 5, random.Random(6))

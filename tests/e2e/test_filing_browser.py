@@ -12,6 +12,7 @@ import pytest
 
 from takedown.identity import Role, Scope
 from tests.conftest import PASSWORD, add_key, add_staff, make_settings
+from tests.e2e.conftest import screenshot
 from tests.ncmec_support import ncmec_server, ncmec_settings
 from tests.review_support import SECRET, bearer
 from tests.waiting import wait_until
@@ -95,7 +96,7 @@ def test_compliance_files_a_report_from_the_console(
         assert page.get_by_text("<incidentType>", exact=False).first.is_visible()
         page.get_by_label("Classification of").select_option("B2")
         page.get_by_role("button", name="Save the draft").click()
-        page.screenshot(path=str(shots / "ncmec-report.png"), full_page=False)
+        screenshot(page, shots / "ncmec-report.png")
         page.get_by_role("button", name="File with NCMEC").click()
 
         def filed():
@@ -106,7 +107,7 @@ def test_compliance_files_a_report_from_the_console(
         page.goto(f"{live_server.url}/console/ncmec")
         [report_id] = ncmec.state.reports
         assert str(report_id) in page.locator("tbody tr").first.inner_text()
-        page.screenshot(path=str(shots / "ncmec-list.png"), full_page=False)
+        screenshot(page, shots / "ncmec-list.png")
     finally:
         context.close()
     assert (shots / "ncmec-list.png").stat().st_size > 10_000

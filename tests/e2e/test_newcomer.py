@@ -5,9 +5,10 @@ demo key, and shows reporters' e-mails in a mailbox."""
 
 import re
 
+from takedown.bootstrap import default_registry
 from takedown.demo import DEMO_KEY, load_demo
 from takedown.identity import Role, Scope
-from takedown.server.container import Container, default_registry
+from takedown.server.container import Container
 from takedown.services import keys
 from tests.conftest import (
     OPERATOR,

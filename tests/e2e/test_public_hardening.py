@@ -9,9 +9,10 @@ import re
 
 import pytest
 
+from takedown.bootstrap import default_registry
 from takedown.clock import MovableClock
 from takedown.config import ConfigError, Settings
-from takedown.server.container import Container, default_registry
+from takedown.server.container import Container
 from takedown.store import Database
 from tests.conftest import make_settings, start_live_server
 from tests.e2e.test_reports_api import status_link

@@ -81,8 +81,9 @@ def test_a_platform_that_does_not_answer_holds_no_report_up(tmp_path, database_u
     unresolved and the report filed."""
     import socket
 
+    from takedown.bootstrap import default_registry
     from takedown.clock import MovableClock
-    from takedown.server.container import Container, default_registry
+    from takedown.server.container import Container
     from tests.conftest import start_live_server
 
     silent = socket.socket()

@@ -9,8 +9,9 @@ from email import message_from_bytes
 import pytest
 from sqlalchemy import func, select
 
+from takedown.bootstrap import default_registry
 from takedown.identity import Scope
-from takedown.server.container import Container, default_registry
+from takedown.server.container import Container
 from takedown.store.models import OutboxRow
 from tests.conftest import add_key, free_port, make_settings, start_live_server
 from tests.integration.test_reports import scan_and_bank
@@ -167,5 +168,77 @@ def test_a_mail_server_that_is_down_loses_no_report(database_url, db, tmp_path):
             assert message["To"] == "someone@example.org"
         finally:
             controller.stop()
+    finally:
+        stop(live)
+
+
+def test_an_email_that_failed_every_attempt_is_parked_until_an_operator_retries_it(
+    database_url, db, tmp_path
+):
+    """Past its last attempt an e-mail is parked, not lost: the operations page lists it with
+    its error (for a case about a minor, only to those with the child-safety permission), and
+    an operator's retry sends it once the mail server is back."""
+    from takedown.identity import Role
+    from tests.conftest import add_staff, console_login
+
+    dead_port = free_port()
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        smtp_host="127.0.0.1",
+        smtp_port=dead_port,
+        smtp_from="safety@platform.example",
+        outbox_max_attempts=1,
+    )
+    live = start_live_server(
+        Container(settings=settings, db=db, registry=default_registry(settings))
+    )
+    try:
+        platform = add_key(live.container, "platform", Scope.report)[1]
+        add_staff(live.container, "boss", Role.admin, token=False)
+        add_staff(live.container, "lead", Role.child_safety_lead, token=False)
+        with live.client() as client:
+            answer = client.post(
+                "/v1/reports",
+                headers={"Authorization": f"Bearer {platform}"},
+                json={
+                    "content_id": "kid-1",
+                    "category": "csam",
+                    "reporter_role": "user",
+                    "contact": {"email": "someone@example.org"},
+                },
+            )
+        assert answer.status_code == 201
+        case_number = answer.json()["case_number"]
+        wait_until(lambda: _outbox(live).get("dead", 0) == 1, what="the e-mail parked")
+        with live.client() as admin, live.client() as lead:
+            console_login(admin, "boss")
+            console_login(lead, "lead")
+            hidden = admin.get("/console/operations")
+            shown = lead.get("/console/operations")
+            assert hidden.status_code == shown.status_code == 200
+            assert "cases.reporter_email" in hidden.text and "A case about a minor" in hidden.text
+            assert case_number not in hidden.text and "ConnectionRefused" not in hidden.text
+            assert case_number in shown.text and "ConnectionRefused" in shown.text
+
+            inbox = Inbox()
+            controller = aiosmtpd.Controller(inbox, hostname="127.0.0.1", port=dead_port)
+            controller.start()
+            try:
+                [event_id] = re.findall(r"/console/operations/events/(\d+)/retry", hidden.text)
+                token = hidden.text.split('name="csrf_token" value="')[1].split('"')[0]
+                retried = admin.post(
+                    f"/console/operations/events/{event_id}/retry", data={"csrf_token": token}
+                )
+                assert retried.status_code == 303
+                [message] = inbox.wait_for(1, timeout=20)
+                assert message["To"] == "someone@example.org"
+                again = admin.post(
+                    f"/console/operations/events/{event_id}/retry", data={"csrf_token": token}
+                )
+                assert again.status_code == 404  # no longer parked
+            finally:
+                controller.stop()
+        assert _outbox(live).get("dead", 0) == 0
     finally:
         stop(live)

@@ -315,7 +315,8 @@ def test_the_pages_are_safe_against_script_injection(live_server):
 
 
 def test_the_public_form_is_rate_limited_with_a_friendly_page(tmp_path, database_url, db):
-    from takedown.server.container import Container, default_registry
+    from takedown.bootstrap import default_registry
+    from takedown.server.container import Container
 
     settings = make_settings(database_url, tmp_path, report_page_limit=2)
     live = start_live_server(Container(settings=settings, db=db, registry=default_registry()))
@@ -461,7 +462,8 @@ def test_fuzzed_report_forms_get_a_page_never_an_error(unlimited_server, form):
 @pytest.fixture
 def unlimited_server(tmp_path, database_url, db):
     """A server whose public page is not rate limited (the limit has its own test)."""
-    from takedown.server.container import Container, default_registry
+    from takedown.bootstrap import default_registry
+    from takedown.server.container import Container
 
     settings_ = make_settings(database_url, tmp_path, report_page_limit=10_000)
     live = start_live_server(Container(settings=settings_, db=db, registry=default_registry()))

@@ -14,6 +14,7 @@ import pytest
 from takedown.identity import Role, Scope
 from takedown.services import accounts
 from tests.conftest import OPERATOR, PASSWORD, add_key, add_staff, make_settings
+from tests.e2e.conftest import screenshot
 from tests.review_support import SECRET, file_report
 from tests.waiting import wait_until
 
@@ -102,7 +103,7 @@ def test_a_reviewer_claims_the_top_case_reveals_it_and_decides(
     assert rows.count() == 2
     assert first["case_number"] in rows.nth(0).inner_text()
     assert later["case_number"] in rows.nth(1).inner_text()
-    ana.screenshot(path=str(shots / "review-queue.png"))
+    screenshot(ana, shots / "review-queue.png")
 
     rows.nth(0).get_by_role("link").click()
     assert ana.get_by_role("heading", name="before you open it").is_visible()
@@ -114,7 +115,7 @@ def test_a_reviewer_claims_the_top_case_reveals_it_and_decides(
     assert "/blurred/" in blurred.get_attribute("src")
     # Polled from here: the page's CSP forbids the eval that wait_for_function's polling uses.
     wait_until(lambda: blurred.evaluate("img => img.naturalWidth") > 0, what="the rendition")
-    ana.screenshot(path=str(shots / "review-case.png"), full_page=False)
+    screenshot(ana, shots / "review-case.png")
     assert (shots / "review-case.png").stat().st_size > 10_000
 
     # Hovering reveals nothing; the click does.

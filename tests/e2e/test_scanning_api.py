@@ -3,9 +3,10 @@ refused with a clear error, and the service still serving."""
 
 import pytest
 
+from takedown.bootstrap import default_registry
 from takedown.identity import Role, Scope
 from takedown.media import hash_image
-from takedown.server.container import Container, default_registry
+from takedown.server.container import Container
 from tests.conftest import add_key, add_staff, make_settings, start_live_server
 from tests.media_support import at_megapixels, encode, photo
 from tests.unit.test_media_decoding import BROKEN

@@ -21,10 +21,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from takedown.bootstrap import default_registry
 from takedown.config import Settings
 from takedown.identity import Role, Scope
 from takedown.server import create_app
-from takedown.server.container import Container, default_registry
+from takedown.server.container import Container
 from takedown.services import accounts, keys
 from takedown.store import Database, migrate
 from tests.conftest import OPERATOR, PASSWORD, free_port

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from takedown.bootstrap import default_registry
 from takedown.cases import Category, ReporterEmailQueued, ReporterRole
-from takedown.server.container import Container, default_registry
+from takedown.server.container import Container
 from takedown.services import reports
 from takedown.store.models import OutboxRow
 from tests.conftest import make_settings
@@ -49,7 +50,7 @@ def test_a_worker_process_sends_the_email_a_web_process_without_its_handler_queu
         ctx=replace(web.intake(), email=True),
     )
     # The web process's own worker passes over it: not its to handle, and not done.
-    assert web.make_worker().run_once() == 0
+    assert web.runtime.run_once() == 0
     assert _email_status(web) == ["pending"]
 
     data_dir = tmp_path / "worker"

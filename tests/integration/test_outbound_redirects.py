@@ -65,7 +65,7 @@ def elsewhere() -> Iterator[Server]:
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_webhook_that_redirects_gets_no_actions_delivered(container, elsewhere, status):
     from takedown.cases.enforcement import ActionType, PlannedAction, action_id
-    from takedown.jobs.delivery import Deliverer, DeliverySettings
+    from takedown.services.delivery import Deliverer, DeliverySettings
     from tests.integration.test_reports import PLATFORM, submit
 
     case_id = submit(container, PLATFORM, content_id="post-1").case_id

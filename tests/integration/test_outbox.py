@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from takedown.clock import MovableClock
 from takedown.flows import SYSTEM_EVENTS
-from takedown.jobs import HandlerRegistry, RetryPolicy, Worker, run_event
+from takedown.jobs import HandlerRegistry, RetryPolicy, Runtime, Worker, run_event
 from takedown.server.container import Container
 from takedown.store import SqlAlchemyUnitOfWork
 from takedown.store.models import OutboxRow
@@ -146,6 +146,7 @@ def test_retry_delay_doubles_and_is_capped():
 
 def test_the_worker_thread_wakes_when_events_commit(db):
     worker = Worker(db, registry_with(record_effect), policy=FAST, poll_seconds=30)
+    Runtime(db, {}).add("events", worker)
     worker.start()
     try:
         event_id = publish(db)
@@ -216,6 +217,7 @@ def test_every_process_stores_record_only_events_done_when_published(db, setting
     # A commit of events all stored done does not wake the worker (at 2,000 reports a second
     # it made the worker poll after every group); one with an event left pending does.
     idle = Worker(db, registry_with(record_effect), policy=FAST)
+    Runtime(db, {}).add("events", idle)
     db.done_at_publish = frozenset({Pinged.event_type})
     db.notify_committed(frozenset({Pinged.event_type}))
     assert not idle._wake.is_set()

@@ -112,3 +112,43 @@ def test_matching_the_registry_twice_reports_each_item_once(container):
     with container.uow(readonly=True) as uow:
         [case_id] = uow.cases.case_ids_for_content("post-9")
         assert uow.cases.get(case_id).status.value == "confirmed"
+
+
+def test_every_lane_the_table_names_runs_where_its_settings_are(database_url, db, tmp_path):
+    """A process with every setting runs a lane for each lane the table of reactions names,
+    and each outbox lane takes exactly its own event types; without the webhook, NCMEC and
+    mail settings it runs only the lanes it can serve."""
+    from takedown import bootstrap
+    from takedown.clock import Clock
+    from takedown.flows import lanes, outbox_lanes
+    from takedown.jobs import Worker
+    from takedown.server.container import Container
+
+    full = make_settings(
+        database_url,
+        tmp_path,
+        mailbox=True,
+        platform_webhook_url="http://127.0.0.1:9/hook",
+        platform_webhook_secret="s" * 32,
+        ncmec_url="http://127.0.0.1:9/ncmec",
+        ncmec_username="u",
+        ncmec_password="p" * 12,
+        ncmec_reporter_email="safety@platform.example",
+    )
+    registry = bootstrap.default_registry(full)
+    Container(settings=full, db=db, registry=registry)  # wires the reactions into it
+    runtime = bootstrap.runtime(full, db, registry, writer=None, clock=Clock(), vault=None)
+    assert set(runtime) == set(lanes().values()) | {"events"}
+    for lane, types in outbox_lanes().items():
+        worker = runtime[lane]
+        assert isinstance(worker, Worker)
+        assert worker.takes - registry.catalogue.record_only == types
+
+    bare = make_settings(database_url, tmp_path)
+    plain = bootstrap.default_registry(bare)
+    Container(settings=bare, db=db, registry=plain)
+    assert set(bootstrap.runtime(bare, db, plain, writer=None, clock=Clock(), vault=None)) == {
+        "events",
+        "evidence",
+        "banks",
+    }

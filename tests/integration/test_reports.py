@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from takedown.bootstrap import default_registry
 from takedown.cases import (
     CaseStatus,
     Category,
@@ -19,7 +20,7 @@ from takedown.cases import (
 )
 from takedown.identity import Principal, PrincipalKind, Scope
 from takedown.matching import BankPolicy
-from takedown.server.container import Container, default_registry
+from takedown.server.container import Container
 from takedown.services import audit, banks, reports, scanning
 from takedown.services.errors import InvalidInput, NotFound
 from takedown.services.reports import intake

@@ -35,9 +35,11 @@ from takedown.reporting import (
     report_xml,
     shipped,
 )
+from takedown.retry import RetryPolicy
 from tests.ncmec_support import problems
 
 AT = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+RETRY = RetryPolicy(max_attempts=3, backoff_seconds=2, jitter=0)
 REPORTER = Contact(first_name="Trust and Safety", last_name="Team", email="ts@example.org")
 
 
@@ -226,11 +228,11 @@ def test_an_unanswered_submit_needs_a_person_who_settles_it():
 
 def test_retries_back_off_and_end_failed_keeping_the_report_id():
     filing = _filing().request(AT).sending_submit(AT).submitted(9)
-    first = filing.retry_later("503", AT, backoff=timedelta(seconds=2), max_attempts=3)
-    second = first.retry_later("503", AT, backoff=timedelta(seconds=2), max_attempts=3)
+    first = filing.retry_later("503", AT, policy=RETRY)
+    second = first.retry_later("503", AT, policy=RETRY)
     assert first.next_attempt_at == AT + timedelta(seconds=2)
     assert second.next_attempt_at == AT + timedelta(seconds=4)
-    failed = second.retry_later("503", AT, backoff=timedelta(seconds=2), max_attempts=3)
+    failed = second.retry_later("503", AT, policy=RETRY)
     assert failed.state is FilingState.failed and failed.report_id == 9
     resumed = failed.request(AT)
     assert resumed.state is FilingState.filing and resumed.next_step(1) is FilingStep.files

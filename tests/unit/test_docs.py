@@ -24,3 +24,20 @@ def test_access_doc_lists_every_permission_of_every_role():
         row = next(line for line in text.splitlines() if line.startswith(f"| `{role}` |"))
         for permission in Permission:
             assert (f"`{permission}`" in row) == (permission in permissions), (role, permission)
+
+
+def test_the_architecture_page_is_a_map_and_names_only_modules_that_exist():
+    """A map a newcomer reads in one sitting (under 2,500 words), whose every
+    ``package/module.py`` and ``module.function`` it names in the paths is in the code."""
+    import importlib
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    assert len(text.split()) < 2500
+    src = ROOT / "src" / "takedown"
+    for path in set(re.findall(r"`((?:[a-z_]+/)+[a-z_]+\.py)`", text)):
+        assert (ROOT / path).exists() or (src / path).exists() or any(src.glob(f"*/{path}")), path
+    for dotted in set(re.findall(r"`((?:services|flows|jobs|bootstrap)\.[a-z_.]+)`", text)):
+        module, _, name = dotted.rpartition(".")
+        found = importlib.import_module(f"takedown.{module}")
+        assert hasattr(found, name), dotted

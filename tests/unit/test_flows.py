@@ -61,37 +61,54 @@ def test_every_reaction_says_what_it_does():
 
 
 def test_a_commit_wakes_the_lanes_its_events_name_and_no_other():
+    """The runtime's one rule: a commit wakes the lane the table names for each event it
+    published; a type no table names wakes the default lane (which leaves it pending), and a
+    type stored done when published wakes nothing."""
     import pytest
 
-    from takedown.cases.enforcement import ActionsPlanned
-    from takedown.flows import wake_on_commit
+    from takedown.cases import ReportReceived
+    from takedown.cases.enforcement import ActionsPlanned, EvidenceWanted
+    from takedown.flows import lanes
+    from takedown.jobs import Runtime
+    from takedown.jobs.loop import BackgroundLoop
     from takedown.reporting import FilingRequested
 
     class Listeners:
+        done_at_publish = frozenset({ReportReceived.event_type})
+
         def __init__(self):
             self.listeners = []
 
         def on_commit(self, listener):
             self.listeners.append(listener)
 
-        def commit(self, *events):
+        def commit(self, *types):
             for listener in self.listeners:
-                listener(frozenset(e.event_type for e in events))
+                listener(frozenset(types))
 
-    class Lane:
+    class Lane(BackgroundLoop):
         woken = 0
 
         def wake(self):
             self.woken += 1
 
-    db, delivery, filing = Listeners(), Lane(), Lane()
-    wake_on_commit(db, "delivery", delivery)
-    wake_on_commit(db, "filing", filing)
-    db.commit(ActionsPlanned)
-    assert (delivery.woken, filing.woken) == (1, 0)
-    db.commit(FilingRequested, ActionsPlanned)
-    assert (delivery.woken, filing.woken) == (2, 1)
+    db = Listeners()
+    runtime = Runtime(db, lanes(), default="events")
+    named = {name: Lane() for name in ("events", "evidence", "delivery", "filing")}
+    for name, lane in named.items():
+        runtime.add(name, lane)
+
+    def woken():
+        return {name: lane.woken for name, lane in named.items() if lane.woken}
+
+    db.commit(ActionsPlanned.event_type)
+    assert woken() == {"delivery": 1}
+    db.commit(FilingRequested.event_type, ActionsPlanned.event_type, EvidenceWanted.event_type)
+    assert woken() == {"delivery": 2, "filing": 1, "evidence": 1}
+    db.commit(ReportReceived.event_type)
     db.commit()
-    assert (delivery.woken, filing.woken) == (2, 1)
+    assert woken() == {"delivery": 2, "filing": 1, "evidence": 1}
+    db.commit("from.a.newer.release")
+    assert woken() == {"delivery": 2, "filing": 1, "evidence": 1, "events": 1}
     with pytest.raises(ValueError):
-        wake_on_commit(db, "nowhere", Lane())
+        runtime.add("delivery", Lane())

@@ -11,11 +11,11 @@ from pydantic import BaseModel, Field
 from takedown.api.deps import read_uow, uow
 from takedown.api.schemas import IpEventIn, StrictModel
 from takedown.identity import Permission
-from takedown.jobs.delivery import action_json
 from takedown.server.container import container_of
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.security import Access, principal_of
 from takedown.services import actions, filing
+from takedown.services.delivery import action_json
 from takedown.store import SqlAlchemyUnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["actions"], responses=ERROR_RESPONSES)

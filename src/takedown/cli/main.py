@@ -190,10 +190,10 @@ def serve(
 
 @app.command()
 def worker() -> None:
-    """Run the outbox worker on its own until stopped (SIGTERM or Ctrl-C): the events this
-    process has handlers for (reporters' e-mails, with the mail settings) and the
-    record-only ones left pending. Beside `takedown serve` with TAKEDOWN_WORKER=false, or
-    where only this process has a handler's settings."""
+    """Run the job runtime on its own until stopped (SIGTERM or Ctrl-C): the lanes of events
+    this process has handlers for (reporters' e-mails, with the mail settings), delivery to
+    the platform and filing with NCMEC where they are set. Beside `takedown serve` with
+    TAKEDOWN_WORKER=false, or where only this process has a handler's settings."""
     import signal
     import threading
 
@@ -203,13 +203,13 @@ def worker() -> None:
     configure_logging(container.settings.log_level, container.settings.log_format)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    running = container.make_worker()
+    running = container.runtime
     running.start()
-    loops = container.make_loops()
-    for loop in loops:
-        loop.start()
     runs = ", ".join(sorted(container.registry.runs_here)) or "none"
-    err.print(f"takedown worker is running (handlers here: {runs}); stop it with Ctrl-C")
+    err.print(
+        f"takedown worker is running (lanes: {', '.join(running)}; handlers here: {runs}); "
+        "stop it with Ctrl-C"
+    )
     try:
         while not stopping.wait(1.0):  # woken each second to let Ctrl-C through
             pass
@@ -217,8 +217,6 @@ def worker() -> None:
         pass
     finally:
         running.stop()
-        for loop in loops:
-            loop.stop()
         container.db.dispose()
 
 

@@ -3,6 +3,27 @@ table (``reactions.REACTIONS``), with the reactions that run after commit
 (``handlers``) and ``wire``, which registers them with a process's handler registry."""
 
 from takedown.flows.handlers import FlowDeps
-from takedown.flows.reactions import REACTIONS, SYSTEM_EVENTS, Reactions, wake_on_commit, wire
+from takedown.flows.reactions import (
+    DELIVERY,
+    EVENTS,
+    FILING,
+    REACTIONS,
+    SYSTEM_EVENTS,
+    Reactions,
+    lanes,
+    outbox_lanes,
+    wire,
+)
 
-__all__ = ["REACTIONS", "SYSTEM_EVENTS", "FlowDeps", "Reactions", "wake_on_commit", "wire"]
+__all__ = [
+    "DELIVERY",
+    "EVENTS",
+    "FILING",
+    "REACTIONS",
+    "SYSTEM_EVENTS",
+    "FlowDeps",
+    "Reactions",
+    "lanes",
+    "outbox_lanes",
+    "wire",
+]

@@ -3,8 +3,14 @@
 For every event type the domain and the services publish, the table says what runs **in the
 transaction** that published it (written by the use case itself, named here so a reader can
 follow a decision without searching) and what runs **after commit, from the outbox** (a
-function in ``flows.handlers``, run by the worker with the lease, retry and back-off of every
-event). An event with neither is the outbox's record only.
+function in ``flows.handlers``, run by the job runtime's lane the entry names, with the lease,
+retry and back-off of every lane). An event with neither is the outbox's record only.
+
+Lanes keep slow work from holding up fast work: ``events`` (the default), ``evidence`` (media
+fetched from the platform and sealed), ``email``, ``banks`` (retroactive matching) run outbox
+events; ``delivery`` (actions to the platform's webhook) and ``filing`` (reports to NCMEC) run
+loops over tables of their own. A commit wakes the lanes of the events it published
+(``lanes``, given to ``jobs.Runtime``).
 
 ``SYSTEM_EVENTS`` (the catalogue every process shares: which types some process handles) is
 made from this table, so a type is handled exactly when it has an after-commit reaction, and
@@ -53,27 +59,30 @@ from takedown.identity import (
 )
 from takedown.jobs import HandlerContext, HandlerRegistry
 from takedown.jobs.catalogue import EventCatalogue
-from takedown.jobs.loop import BackgroundLoop
 from takedown.matching import BankEntriesAdded, ContentMatched
 from takedown.reporting import FilingRequested, ReportFiled
-from takedown.store.db import Database
 
 AfterCommit = Callable[[Any, HandlerContext, FlowDeps], None]
+
+# The lanes of the job runtime.
+EVENTS, EVIDENCE, EMAIL, BANKS = "events", "evidence", "email", "banks"  # outbox events
+DELIVERY, FILING = "delivery", "filing"  # loops over tables of their own
+OUTBOX_LANES = frozenset({EVENTS, EVIDENCE, EMAIL, BANKS})
 
 
 @dataclass(frozen=True)
 class Reactions:
     """``in_transaction``: what the publishing use case does in its own transaction, named
-    ``module.function`` for the reader. ``after_commit``: the functions the worker runs.
-    ``elsewhere``: after-commit work of a process's own (a mail server's settings), wired
-    where that process is built, not by ``wire``. ``wakes``: the lane (a loop over a table of
-    its own: ``delivery``, ``filing``) that a commit with this event wakes at once
-    (``wake_on_commit``), instead of at its next poll."""
+    ``module.function`` for the reader. ``after_commit``: the functions the ``lane`` runs.
+    ``elsewhere``: after-commit work of a lane's own (a loop over its table, or a handler
+    that needs a process's settings, as a mail server's), wired where the process is built,
+    not by ``wire``. ``lane``: which lane of the job runtime follows the event up; a commit
+    that publishes it wakes that lane."""
 
     in_transaction: tuple[str, ...] = ()
     after_commit: tuple[AfterCommit, ...] = ()
     elsewhere: str | None = None
-    wakes: str | None = None
+    lane: str = EVENTS
 
     @property
     def deferred(self) -> bool:
@@ -102,16 +111,16 @@ REACTIONS: dict[type[Any], Reactions] = {
     ),
     ActionsPlanned: Reactions(
         in_transaction=("services.enforcement.enforce",),
-        elsewhere="jobs.delivery.Deliverer: the actions delivered to the platform",
-        wakes="delivery",
+        elsewhere="services.delivery.Deliverer: the actions delivered to the platform",
+        lane=DELIVERY,
     ),
-    EvidenceWanted: Reactions(after_commit=(handlers.seal_evidence_and_draft,)),
+    EvidenceWanted: Reactions(after_commit=(handlers.seal_evidence_and_draft,), lane=EVIDENCE),
     AccountsSuspended: Reactions(after_commit=(handlers.queue_suspended_accounts,)),
     ContentRemoved: Reactions(after_commit=(handlers.tell_reporters_removed,)),
     ConfirmedMediaBanked: RECORD,
     ReporterEmailQueued: Reactions(
-        elsewhere="services.notify: sent by a process with the mail settings "
-        "(server.container.default_registry)"
+        elsewhere="services.notify: sent by a process with the mail settings (bootstrap.handlers)",
+        lane=EMAIL,
     ),
     # Review.
     CaseClaimed: RECORD,
@@ -132,10 +141,10 @@ REACTIONS: dict[type[Any], Reactions] = {
         )
     ),
     # Banks.
-    BankEntriesAdded: Reactions(after_commit=(handlers.match_registry,)),
+    BankEntriesAdded: Reactions(after_commit=(handlers.match_registry,), lane=BANKS),
     # Filing.
     FilingRequested: Reactions(
-        elsewhere="services.filing.Filer: the report filed with NCMEC", wakes="filing"
+        elsewhere="services.filing.Filer: the report filed with NCMEC", lane=FILING
     ),
     ReportFiled: RECORD,
     # Accounts and credentials.
@@ -152,9 +161,9 @@ REACTIONS: dict[type[Any], Reactions] = {
 
 
 def _catalogue() -> EventCatalogue:
-    # Delivery and filing run their own loops over their own tables (``elsewhere``), so
-    # their events stay the outbox's record; an e-mail waits for a process that sends it.
-    handled = [cls for cls, r in REACTIONS.items() if r.after_commit or cls is ReporterEmailQueued]
+    # Delivery and filing run loops over their own tables, so their events stay the outbox's
+    # record; deferred work in an outbox lane (an e-mail too) waits for a process that runs it.
+    handled = [cls for cls, r in REACTIONS.items() if r.deferred and r.lane in OUTBOX_LANES]
     return EventCatalogue(
         handled=handled, record_only=[cls for cls in REACTIONS if cls not in handled]
     )
@@ -181,16 +190,16 @@ def _bound(reaction: AfterCommit, deps: FlowDeps) -> Callable[[Any, HandlerConte
     return handler
 
 
-def wake_on_commit(db: Database, lane: str, loop: BackgroundLoop) -> None:
-    """Wake ``loop`` whenever a commit publishes an event whose reactions name ``lane``, so
-    an action or a filing is picked up at once rather than at the loop's next poll. Raises
-    ``ValueError`` for a lane no event names."""
-    names = frozenset(cls.event_type for cls, r in REACTIONS.items() if r.wakes == lane)
-    if not names:
-        raise ValueError(f"no event wakes the {lane!r} lane")
+def lanes() -> dict[str, str]:
+    """The lane that follows up each event type that has deferred work (for ``jobs.Runtime``
+    to wake on commit)."""
+    return {cls.event_type: r.lane for cls, r in REACTIONS.items() if r.deferred}
 
-    def committed(event_types: frozenset[str]) -> None:
-        if names & event_types:
-            loop.wake()
 
-    db.on_commit(committed)
+def outbox_lanes() -> dict[str, frozenset[str]]:
+    """The lanes that run outbox events, each with its event types."""
+    found: dict[str, set[str]] = {}
+    for cls, r in REACTIONS.items():
+        if cls.event_type in SYSTEM_EVENTS.handled:
+            found.setdefault(r.lane, set()).add(cls.event_type)
+    return {lane: frozenset(types) for lane, types in found.items()}

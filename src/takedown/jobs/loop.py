@@ -1,6 +1,7 @@
-"""A background thread that works until stopped: the outbox worker's, the action
-deliverer's and the NCMEC filer's. A subclass writes ``_loop`` (it reads ``_stop`` and waits
-on ``_wake``); ``wake`` makes it look for work at once, ``stop`` ends it. ``StoreLoop`` adds
+"""A background thread that works until stopped: a lane of the job runtime (``jobs.Runtime``):
+an outbox worker's, the action deliverer's, the NCMEC filer's. A subclass writes ``run_once``
+(one pass: the work due now, and how much it took) and ``_loop`` (it reads ``_stop`` and
+waits on ``_wake``); ``wake`` makes it look for work at once, ``stop`` ends it. ``StoreLoop`` adds
 the store: ``_write`` runs a piece of work in its own transaction, through the process's
 group-commit writer where it runs (SQLite has one writer), and commits it."""
 
@@ -23,6 +24,9 @@ class BackgroundLoop:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def run_once(self) -> int:
+        raise NotImplementedError
 
     def _loop(self) -> None:
         raise NotImplementedError

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import threading
 import traceback
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 
 from prometheus_client import Counter
@@ -26,6 +24,7 @@ from prometheus_client import Counter
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.jobs.loop import BackgroundLoop
 from takedown.jobs.registry import HandlerContext, HandlerRegistry
+from takedown.retry import RetryPolicy
 from takedown.store.db import Database
 from takedown.store.group_commit import GroupCommitter
 from takedown.store.uow import SqlAlchemyUnitOfWork
@@ -39,19 +38,6 @@ EVENTS_FAILED = Counter(
 EVENTS_DEAD = Counter(
     "takedown_events_dead_total", "Outbox events parked after their last attempt", ["event_type"]
 )
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 8
-    backoff_seconds: float = 2.0
-    max_backoff_seconds: float = 3600.0
-    lease_seconds: float = 60.0
-
-    def delay(self, attempt: int) -> timedelta:
-        """Delay after failed attempt ``attempt`` (1-based): base·2^(n-1), capped, ±20% jitter."""
-        base = min(self.backoff_seconds * 2 ** (attempt - 1), self.max_backoff_seconds)
-        return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311
 
 
 def default_worker_id() -> str:
@@ -76,7 +62,7 @@ def run_event(
             event_id,
             worker=worker_id,
             now=now,
-            until=now + timedelta(seconds=policy.lease_seconds),
+            until=now + policy.lease,
         )
         uow.commit()
         message = uow.outbox.get(event_id) if claimed else None
@@ -103,8 +89,8 @@ def run_event(
             uow.commit()
     except Exception as exc:
         EVENTS_FAILED.labels(message.event_type).inc()
-        dead = message.attempts >= policy.max_attempts
-        retry_at = None if dead else clock.now() + policy.delay(message.attempts)
+        retry_at = policy.next_try(message.attempts, clock.now())
+        dead = retry_at is None
         error = "".join(traceback.format_exception_only(exc)).strip()
         with SqlAlchemyUnitOfWork(db) as uow:
             uow.outbox.mark_failed(event_id, worker=worker_id, error=error, retry_at=retry_at)
@@ -131,15 +117,18 @@ def _complete_unhandled(uow: SqlAlchemyUnitOfWork, event_ids: list[int], now: da
 
 
 class Worker(BackgroundLoop):
-    """Runs due outbox events on a background thread until ``stop()``.
+    """Runs due outbox events on a background thread until ``stop()``: one lane of the job
+    runtime (``jobs.Runtime``), which wakes it when events of its lane commit.
 
-    It wakes when a unit of work commits events (``Database.on_commit``), at most every
-    ``pace_seconds`` while busy so that a stream of events is taken in batches, and polls every
-    ``poll_seconds`` for retries that came due. Record-only events (most of them) are stored
-    done when published (``Database.done_at_publish``, set from the catalogue by the
-    composition root); any still pending are marked done together, in one transaction per
-    batch. Each event this worker has handlers for gets its own transaction for its effects
-    and "done". Handled events it has no handler for are left to the workers that have.
+    ``event_types`` are the lane's (None: every type this process has handlers for). The lane
+    that ``completes_record_only`` also marks done the record-only events still pending
+    (stored before their type was declared record-only), together, in one transaction per
+    batch; record-only events are otherwise stored done when published
+    (``Database.done_at_publish``, set from the catalogue by the composition root). Each event
+    this worker has handlers for gets its own transaction for its effects and "done". It
+    takes events in batches, at most every ``pace_seconds`` while busy, and polls every
+    ``poll_seconds`` for retries that came due. Handled events it has no handler for are
+    left to the workers that have.
     """
 
     thread_name = "takedown-worker"
@@ -156,6 +145,8 @@ class Worker(BackgroundLoop):
         worker_id: str | None = None,
         writer: GroupCommitter | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        event_types: frozenset[str] | None = None,
+        completes_record_only: bool = True,
     ) -> None:
         self.db = db
         # In a web process, writes go through its group-commit writer: on SQLite a second
@@ -169,21 +160,26 @@ class Worker(BackgroundLoop):
         self.pace_seconds = pace_seconds
         self.worker_id = worker_id or default_worker_id()
         self.clock = clock
+        self.event_types = event_types
+        self.completes_record_only = completes_record_only
         super().__init__()
-        db.on_commit(self._committed)
 
-    def _committed(self, event_types: frozenset[str]) -> None:
-        """A unit of work committed events: wake up, unless all were stored done."""
-        if event_types - self.db.done_at_publish:
-            self._wake.set()
+    @property
+    def takes(self) -> frozenset[str]:
+        """The event types this worker takes from the outbox."""
+        runs = self.registry.runs_here
+        if self.event_types is not None:
+            runs &= self.event_types
+        return runs | (
+            self.registry.catalogue.record_only if self.completes_record_only else frozenset()
+        )
 
     def run_once(self) -> int:
         """Handle every event due now; returns how many were attempted."""
+        takes = self.takes
         with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
-            # What this worker takes: the record-only types (to mark done) and its own.
-            takes = self.registry.catalogue.record_only | self.registry.runs_here
             due = uow.outbox.due(self.clock.now(), self.batch, event_types=takes)
-        record_only = self.registry.catalogue.record_only
+        record_only = self.registry.catalogue.record_only & takes
         unhandled = [i for i, t in due if t in record_only]
         if unhandled:
             if self.writer is not None and self.writer.running:
@@ -200,7 +196,7 @@ class Worker(BackgroundLoop):
         for event_id, event_type in due:
             if self._stop.is_set():
                 break
-            if self.registry.has_handlers(event_type):
+            if event_type in takes and event_type not in record_only:
                 run_event(
                     self.db,
                     self.registry,

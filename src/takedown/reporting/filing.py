@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar, Protocol
 
+from takedown.retry import RetryPolicy
+
 
 class FilingState(StrEnum):
     drafted = "drafted"
@@ -184,21 +186,19 @@ class Filing:
         """The authority refused a step; with no report id, no report was made."""
         return replace(self, state=FilingState.failed, error=error, submit_sent_at=None)
 
-    def retry_later(
-        self, error: str, now: datetime, *, backoff: timedelta, max_attempts: int
-    ) -> Filing:
+    def retry_later(self, error: str, now: datetime, *, policy: RetryPolicy) -> Filing:
         """A step that did not happen or whose outcome is unknown, after ``/submit`` (or a
-        ``/submit`` that surely never reached the authority): tried again after a back-off,
-        until ``max_attempts``, then ``failed``."""
+        ``/submit`` that surely never reached the authority): tried again when ``policy``
+        says, or ``failed`` (parked for the compliance user) once it says no more."""
         attempts = self.attempts + 1
         sent = self.submit_sent_at if self.report_id is not None else None
-        if attempts >= max_attempts:
+        retry_at = policy.next_try(attempts, now)
+        if retry_at is None:
             return replace(
                 self, state=FilingState.failed, error=error, attempts=attempts, submit_sent_at=sent
             )
-        wait = backoff * 2 ** (attempts - 1)
         return replace(
-            self, error=error, attempts=attempts, next_attempt_at=now + wait, submit_sent_at=sent
+            self, error=error, attempts=attempts, next_attempt_at=retry_at, submit_sent_at=sent
         )
 
     def done(self, now: datetime) -> Filing:

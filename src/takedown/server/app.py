@@ -53,10 +53,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker = container.make_worker() if run_worker else None
-        loops = container.make_loops() if run_worker else []
-        if worker is not None:
-            worker.start()
+        runtime = container.runtime if run_worker else None
         # SQLite: the writer's statements run on this loop (they are CPU, not waiting), which
         # spares the interpreter lock's hand-offs between a writer thread and the loop.
         # PostgreSQL: a thread, since each statement waits for a round trip.
@@ -71,18 +68,16 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
             name="warm-registry",
             daemon=True,
         ).start()
-        for loop in loops:
-            loop.start()
+        if runtime is not None:
+            runtime.start()
         log.info("takedown started", extra={"version": __version__, "worker": run_worker})
         try:
             yield
         finally:
-            # The worker first: it commits through the writer.
-            if worker is not None:
-                # Off the loop: the worker may be waiting on the writer, which runs on it.
-                await asyncio.to_thread(worker.stop)
-            for loop in loops:
-                await asyncio.to_thread(loop.stop)
+            # The runtime first: its lanes commit through the writer.
+            if runtime is not None:
+                # Off the loop: a lane may be waiting on the writer, which runs on it.
+                await asyncio.to_thread(runtime.stop)
             await container.writer.aclose()
             container.close_media_pool()
             log.info("takedown stopped")

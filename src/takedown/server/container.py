@@ -1,4 +1,5 @@
-"""The composition root: settings → database → handlers → worker. One per process."""
+"""What a web process holds, one of each: the database and its writer, the contexts from
+``bootstrap``, the job runtime, and what HTTP needs (pools, caches, rate limits)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,12 @@ from typing import Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from takedown import bootstrap, flows
-from takedown.cases import ReporterEmailQueued, ReviewPolicy, TriagePolicy
+from takedown.cases import ReviewPolicy, TriagePolicy
 from takedown.clock import Clock
 from takedown.config import Settings
 from takedown.flows import SYSTEM_EVENTS
 from takedown.identity import Principal
-from takedown.jobs import HandlerRegistry, RetryPolicy, Worker
-from takedown.jobs.delivery import Deliverer
-from takedown.jobs.loop import BackgroundLoop
+from takedown.jobs import HandlerRegistry, Runtime
 from takedown.matching import BankIndexes
 from takedown.server.auth_cache import CredentialCache
 from takedown.server.password_checks import PasswordChecks
@@ -33,7 +32,6 @@ from takedown.services.case_media import CaseMediaIndex
 from takedown.services.enforcement import EnforcementContext, RegistryMediaIndex
 from takedown.services.errors import Busy
 from takedown.services.matcher import Matcher
-from takedown.services.ncmec import NcmecClient
 from takedown.services.platform_links import LinkResolver
 from takedown.services.ratelimits import Attempt as RateAttempt
 from takedown.services.ratelimits import RateLimit
@@ -51,9 +49,6 @@ class Container:
     settings: Settings
     db: Database
     registry: HandlerRegistry = field(default_factory=lambda: HandlerRegistry(SYSTEM_EVENTS))
-    worker: Worker | None = None
-    deliverer: Deliverer | None = None
-    filer: filing.Filer | None = None
     matcher: Matcher = field(init=False)
     writer: GroupCommitter = field(init=False)
     auth_cache: CredentialCache = field(init=False)
@@ -308,64 +303,23 @@ class Container:
         return PasswordChecks()
 
     @property
-    def retry_policy(self) -> RetryPolicy:
-        s = self.settings
-        return RetryPolicy(
-            max_attempts=s.outbox_max_attempts,
-            backoff_seconds=s.outbox_backoff_seconds,
-            lease_seconds=s.outbox_lease_seconds,
-        )
-
-    def make_deliverer(self) -> Deliverer | None:
-        """The action deliverer, where a webhook address and its secret are set."""
-        settings = bootstrap.delivery_settings(self.settings)
-        if settings is None:
-            return None
-        if self.deliverer is None:
-            self.deliverer = Deliverer(self.db, settings, writer=self.writer, clock=self.clock)
-            flows.wake_on_commit(self.db, "delivery", self.deliverer)
-        return self.deliverer
-
-    @property
     def ncmec_configured(self) -> bool:
         """NCMEC's Reporting API is set up (address and credentials): filing can happen."""
         return bootstrap.ncmec_settings(self.settings) is not None
 
-    def make_filer(self) -> filing.Filer | None:
-        """The NCMEC filer, where the Reporting API's address is set."""
-        ncmec = bootstrap.ncmec_settings(self.settings)
-        if ncmec is None:
-            return None
-        if self.filer is None:
-            client = NcmecClient(ncmec)
-            self.filer = filing.Filer(
-                self.db,
-                client,
-                self.filing_settings,
-                vault=self.vault,
-                writer=self.writer,
-                clock=self.clock,
-                poll_seconds=self.settings.worker_poll_seconds,
-            )
-            flows.wake_on_commit(self.db, "filing", self.filer)
-        return self.filer
-
-    def make_loops(self) -> list[BackgroundLoop]:
-        """The background work beside the outbox worker that this process's settings call
-        for: delivering actions, filing with NCMEC."""
-        return [loop for loop in (self.make_deliverer(), self.make_filer()) if loop is not None]
-
-    def make_worker(self) -> Worker:
-        if self.worker is None:
-            self.worker = Worker(
-                self.db,
-                self.registry,
-                policy=self.retry_policy,
-                poll_seconds=self.settings.worker_poll_seconds,
-                writer=self.writer,
-                clock=self.clock,
-            )
-        return self.worker
+    @cached_property
+    def runtime(self) -> Runtime:
+        """This process's job runtime (``bootstrap.runtime``): started with the app where
+        ``TAKEDOWN_WORKER`` is on, by ``takedown worker`` on its own."""
+        return bootstrap.runtime(
+            self.settings,
+            self.db,
+            self.registry,
+            writer=self.writer,
+            clock=self.clock,
+            vault=self.vault,
+            filing_with=self.filing_settings,
+        )
 
 
 def build_container(settings: Settings | None = None) -> Container:
@@ -375,32 +329,7 @@ def build_container(settings: Settings | None = None) -> Container:
     db = Database(
         settings.effective_database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
-    return Container(settings=settings, db=db, registry=default_registry(settings))
-
-
-def default_registry(settings: Settings | None = None) -> HandlerRegistry:
-    """This process's handlers for the system's events (``flows.SYSTEM_EVENTS``): with
-    ``settings`` naming a mail server, reporters' e-mails are sent; with the development
-    mailbox on, delivered there. Without either, e-mails wait in the outbox for a worker
-    that has one (``takedown worker``)."""
-    registry = HandlerRegistry(SYSTEM_EVENTS)
-    if settings is not None and settings.smtp_host:
-        from takedown.services import notify
-
-        smtp = notify.SmtpSettings(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            sender=settings.smtp_from,
-            starttls=settings.smtp_starttls,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-        )
-        registry.register(ReporterEmailQueued, notify.email_handler(smtp))
-    elif settings is not None and settings.mailbox_dir is not None:
-        from takedown.services import notify
-
-        registry.register(ReporterEmailQueued, notify.mailbox_handler(settings.mailbox_dir))
-    return registry
+    return Container(settings=settings, db=db, registry=bootstrap.default_registry(settings))
 
 
 def container_of(request: Any) -> Container:

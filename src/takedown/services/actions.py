@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from takedown.identity import Permission, Principal, require
-from takedown.jobs.delivery import publish_removals
 from takedown.services import audit
+from takedown.services.delivery import publish_removals
 from takedown.services.errors import InvalidInput, NotFound
 from takedown.store.enforcement_repos import ActionRecord
 from takedown.store.uow import SqlAlchemyUnitOfWork

@@ -8,7 +8,7 @@ or SHA-256, or a PDQ hash within ``pdq_threshold`` bits, found in the process's
 actions by the category's account policy; writes them (``actions``, stable ids); and adds
 the confirmed media's hashes to the installation's confirmed bank for the category
 (``block_and_report`` for CSAM, ``block`` otherwise), so the next upload of it is blocked.
-Delivery is ``jobs.delivery``'s; retroactive matching (items registered before a bank knew
+Delivery is ``services.delivery``'s; retroactive matching (items registered before a bank knew
 their media) is ``services.retro``'s.
 """
 

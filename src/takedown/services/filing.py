@@ -66,6 +66,7 @@ from takedown.reporting import (
     report_xml,
     shipped,
 )
+from takedown.retry import RetryPolicy
 from takedown.services import audit
 from takedown.services.errors import InvalidInput, NotFound, StateConflict
 from takedown.services.evidence import Vault
@@ -89,15 +90,17 @@ _SOLICITATION = re.compile(r"\b(asked (?:me|him|her|them) for|solicit\w*|groom\w
 MAX_TEXT = 3000
 
 
+# A filer holds a filing for the lease between steps: longer than a step's time-out.
+FILING_RETRY = RetryPolicy(max_attempts=10, backoff_seconds=5, lease_seconds=120)
+
+
 @dataclass(frozen=True)
 class FilingSettings:
     reporter: Contact
     esp_service: str | None = None
     auto_file: bool = False
     file_within: timedelta = timedelta(hours=24)
-    max_attempts: int = 10
-    backoff: timedelta = timedelta(seconds=5)
-    lease: timedelta = timedelta(minutes=2)  # longer than a step's time-out
+    retry: RetryPolicy = FILING_RETRY
     viral_copies: int = 100  # a takedown set this large is filed as a batched, viral report
     terms_of_service: str | None = None
 
@@ -732,9 +735,9 @@ def listing(
 
 
 class Filer(StoreLoop):
-    """Takes due filings and walks their steps. One per process that files (``takedown
-    serve`` with the worker on, or ``takedown worker``), where NCMEC's address is set. It
-    polls; a commit that requests a filing wakes it at once (``flows.wake_on_commit``)."""
+    """Takes due filings and walks their steps: the ``filing`` lane of the job runtime, in a
+    process that files (``takedown serve`` with the worker on, or ``takedown worker``) where
+    NCMEC's address is set. It polls; a commit that requests a filing wakes it at once."""
 
     thread_name = "takedown-ncmec"
 
@@ -771,7 +774,7 @@ class Filer(StoreLoop):
         """File the due filings (at most ``limit``); how many were taken."""
         now = self.clock.now()
         due: list[int] = self._write(
-            partial(_claim, now=now, until=now + self.settings.lease, limit=limit)
+            partial(_claim, now=now, until=now + self.settings.retry.lease, limit=limit)
         )
         for case_id in due:
             try:
@@ -795,9 +798,7 @@ class Filer(StoreLoop):
                 return
             s = self.settings
             self._save(
-                filing.retry_later(
-                    error, self.clock.now(), backoff=s.backoff, max_attempts=s.max_attempts
-                ),
+                filing.retry_later(error, self.clock.now(), policy=s.retry),
                 action="ncmec.retrying",
                 details={"error": error},
             )
@@ -819,7 +820,7 @@ class Filer(StoreLoop):
 
         def work(uow: SqlAlchemyUnitOfWork) -> None:
             uow.filings.save(filing, document=document)
-            uow.filings.renew(filing.case_id, until=now + self.settings.lease)
+            uow.filings.renew(filing.case_id, until=now + self.settings.retry.lease)
             if action is not None:
                 audit.record(
                     uow,
@@ -916,8 +917,7 @@ class Filer(StoreLoop):
                     filing.retry_later(
                         str(unknown),
                         self.clock.now(),
-                        backoff=s.backoff,
-                        max_attempts=s.max_attempts,
+                        policy=s.retry,
                     ),
                     action="ncmec.retrying",
                     details={"step": str(step), "error": str(unknown)},
@@ -928,7 +928,7 @@ class Filer(StoreLoop):
             now = self.clock.now()
             if filing.next_attempt_at is not None and filing.next_attempt_at > now:
                 return filing  # a step to try again later
-            self._write(partial(_renew, case_id=case_id, until=now + s.lease))
+            self._write(partial(_renew, case_id=case_id, until=now + s.retry.lease))
 
     def _submit(self, filing: Filing, tip: Tip, files: list[FilingFile]) -> Filing:
         if filing.submit_unknown:
@@ -977,8 +977,7 @@ class Filer(StoreLoop):
                     sending.retry_later(
                         str(unknown),
                         self.clock.now(),
-                        backoff=s.backoff,
-                        max_attempts=s.max_attempts,
+                        policy=s.retry,
                     ),
                     action="ncmec.retrying",
                     details={"step": "submit", "error": str(unknown)},

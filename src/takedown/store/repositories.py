@@ -509,6 +509,33 @@ class OutboxRepository(RawRepository):
             .values(**values)
         )
 
+    def parked(self, limit: int = 200) -> list[OutboxMessage]:
+        """Events parked after their last attempt (``dead``), the latest first."""
+        self.flush()
+        rows = self._s.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.status == "dead")
+            .order_by(OutboxRow.available_at.desc(), OutboxRow.id.desc())
+            .limit(limit)
+        )
+        return [_value(OutboxMessage, row) for row in rows]
+
+    def requeue(self, event_id: int, *, now: datetime) -> OutboxMessage | None:
+        """A parked event is due again now, its attempts counted afresh (its last error
+        kept until it is handled); None where no parked event has that id."""
+        self.flush()
+        result = self._s.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == event_id, OutboxRow.status == "dead")
+            .values(
+                status="pending", attempts=0, available_at=now, locked_by=None, locked_until=None
+            )
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return None
+        row = self._s.get(OutboxRow, event_id, populate_existing=True)
+        return _value(OutboxMessage, row) if row else None
+
     def counts(self) -> dict[str, int]:
         self.flush()
         rows = self._s.execute(

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from takedown.flows import FILING
 from takedown.identity import Permission
 from takedown.reporting import IncidentType, IndustryClassification, IpEvent, ReportAnnotation
 from takedown.server.container import container_of
@@ -158,8 +159,7 @@ def file_report(
         )
     except StateConflict as exc:
         return _draft_page(request, case_id, error=str(exc), status=409)
-    if c.filer is not None:
-        c.filer.wake()
+    c.runtime.wake(FILING)
     target = "/console/ncmec" if back == "list" else f"/console/cases/{case_id}/ncmec"
     return RedirectResponse(target, status_code=303)
 

@@ -1,5 +1,5 @@
-"""The operations page: actions waiting, delivered and failed, and a retry for each failed
-one (admins and child-safety leads)."""
+"""The operations page: actions waiting, delivered and failed, and deferred work parked after
+its last attempt, each with a retry (admins and child-safety leads)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from takedown.flows import DELIVERY, EVENTS, lanes
 from takedown.identity import Permission
 from takedown.server.container import container_of
 from takedown.server.security import Access, principal_of
-from takedown.services import actions
+from takedown.services import actions, parked
 from takedown.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -28,6 +29,7 @@ def operations_page(request: Request) -> HTMLResponse:
         {
             "counts": actions.counts(uow=c.uow(readonly=True), actor=actor),
             "failed": actions.failed(uow=c.uow(readonly=True), actor=actor),
+            "parked": parked.parked_events(uow=c.uow(readonly=True), actor=actor),
             "webhook": c.settings.platform_webhook_url,
         },
     )
@@ -37,6 +39,15 @@ def operations_page(request: Request) -> HTMLResponse:
 def retry_action(request: Request, action_id: Annotated[str, Path(max_length=36)]) -> Response:
     c = container_of(request)
     actions.retry(uow=c.uow(), actor=principal_of(request), action_id=action_id, now=c.clock.now())
-    if c.deliverer is not None:
-        c.deliverer.wake()
+    c.runtime.wake(DELIVERY)
+    return RedirectResponse("/console/operations", status_code=303)
+
+
+@router.post("/console/operations/events/{event_id}/retry", dependencies=OPERATE)
+def retry_event(request: Request, event_id: Annotated[int, Path(ge=1)]) -> Response:
+    c = container_of(request)
+    event_type = parked.retry_event(
+        uow=c.uow(), actor=principal_of(request), event_id=event_id, now=c.clock.now()
+    )
+    c.runtime.wake(lanes().get(event_type, EVENTS))
     return RedirectResponse("/console/operations", status_code=303)

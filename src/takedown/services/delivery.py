@@ -5,9 +5,9 @@ seconds (so two processes never send the same ones at once, and a process killed
 lets them go), and ``POST``s ``{"actions": [...]}`` to ``TAKEDOWN_PLATFORM_WEBHOOK_URL``
 signed with ``Takedown-Signature`` (``identity.signatures``). A 2xx marks every action of the
 batch ``delivered``; anything else (an error status, a refused connection, a timeout) counts
-an attempt and retries the batch after ``backoff_seconds`` × 2^(attempts - 1), at most
-``max_backoff_seconds``; after ``max_attempts`` an action is ``failed``, shown on the
-operations page with its last error, until someone retries it. Every action keeps its
+an attempt, and the lane's ``RetryPolicy`` (the rule of every lane, ``takedown.retry``) says
+when the batch is tried again or that its actions are parked: ``failed``, shown on the
+operations page with the last error, until someone retries them. Every action keeps its
 ``action_id`` through every attempt and restart, so a receiver that saw a batch before can
 tell. The state is in the database: a restart or a crash loses nothing.
 """
@@ -19,7 +19,6 @@ import logging
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -29,6 +28,7 @@ from takedown.cases.enforcement import ContentRemoved
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.identity import SIGNATURE_HEADER, sign
 from takedown.jobs.loop import StoreLoop
+from takedown.retry import RetryPolicy
 from takedown.store.db import Database
 from takedown.store.enforcement_repos import ActionRecord
 from takedown.store.group_commit import GroupCommitter
@@ -37,16 +37,16 @@ from takedown.store.uow import SqlAlchemyUnitOfWork
 log = logging.getLogger("takedown.delivery")
 
 
+DELIVERY_RETRY = RetryPolicy(max_attempts=12, backoff_seconds=2.0, lease_seconds=60.0)
+
+
 @dataclass(frozen=True)
 class DeliverySettings:
     url: str
     secret: str
     batch: int = 100
-    max_attempts: int = 12
-    backoff_seconds: float = 2.0
-    max_backoff_seconds: float = 3600.0
+    retry: RetryPolicy = DELIVERY_RETRY
     timeout_seconds: float = 10.0
-    lease_seconds: float = 60.0
     poll_seconds: float = 1.0
 
 
@@ -69,9 +69,9 @@ def action_json(action: ActionRecord) -> dict[str, Any]:
 
 
 class Deliverer(StoreLoop):
-    """One per process that delivers (``takedown serve`` with the worker on, or
-    ``takedown worker``). It polls; a commit that plans actions wakes it at once, as the
-    table of reactions declares (``flows.wake_on_commit``)."""
+    """The ``delivery`` lane of the job runtime, in a process that delivers (``takedown
+    serve`` with the worker on, or ``takedown worker``) where a webhook is set. It polls; a
+    commit that plans actions wakes it at once."""
 
     thread_name = "takedown-delivery"
 
@@ -90,7 +90,7 @@ class Deliverer(StoreLoop):
         """Send one batch of due actions; returns how many were sent (delivered or not)."""
         s = self.settings
         now = self.clock.now()
-        until = now + timedelta(seconds=s.lease_seconds)
+        until = now + s.retry.lease
         batch: list[ActionRecord] = self._write(
             partial(_claim, now=now, until=until, limit=s.batch)
         )
@@ -104,19 +104,17 @@ class Deliverer(StoreLoop):
             self._write(partial(_delivered, batch=batch, at=done))
         else:
             attempts = min(a.attempts for a in batch) + 1
-            wait = min(s.max_backoff_seconds, s.backoff_seconds * 2 ** (attempts - 1))
+            retry_at = s.retry.next_try(attempts, done)
             log.warning(
-                "the platform's webhook refused a batch; retrying",
-                extra={"actions": len(ids), "error": error, "retry_in_s": wait},
+                "the platform's webhook refused a batch",
+                extra={
+                    "actions": len(ids),
+                    "error": error,
+                    "retry_in_s": None if retry_at is None else (retry_at - done).total_seconds(),
+                },
             )
             self._write(
-                partial(
-                    _failed,
-                    ids=ids,
-                    error=error,
-                    retry_at=done + timedelta(seconds=wait),
-                    give_up_after=s.max_attempts,
-                )
+                partial(_failed, ids=ids, error=error, retry_at=retry_at or done, policy=s.retry)
             )
         return len(batch)
 
@@ -175,6 +173,8 @@ def publish_removals(uow: SqlAlchemyUnitOfWork, done: list[ActionRecord]) -> Non
 
 
 def _failed(
-    uow: SqlAlchemyUnitOfWork, *, ids: list[int], error: str, retry_at: Any, give_up_after: int
+    uow: SqlAlchemyUnitOfWork, *, ids: list[int], error: str, retry_at: Any, policy: RetryPolicy
 ) -> None:
-    uow.actions.attempt_failed(ids, error=error, retry_at=retry_at, give_up_after=give_up_after)
+    uow.actions.attempt_failed(
+        ids, error=error, retry_at=retry_at, give_up_after=policy.max_attempts
+    )
