@@ -203,11 +203,8 @@ _GAUGE = (
 def machine_speed() -> dict[int, float]:
     """Milliseconds a fixed pure-Python loop takes on each of the first two cores: this
     machine's speed drifts by a factor of two between days, so a run's figures only compare
-    with runs that gauged the same. It tells a slow machine, not a fast enough one: on
-    2026-12-01 it read 420 ms at best in the afternoon (the goals held in most runs), 590–710
-    ms most of the evening (neither rate reachable), and 292–347 ms late in the evening, when
-    the server still took a third more CPU a report than in the afternoon. Read the server's
-    CPU per report beside it."""
+    with runs that gauged the same. It tells a slow machine, not a fast enough one: read the
+    server's CPU per report beside it (``bench/RECORD.md`` has the readings seen so far)."""
     cores = [c for c in (0, 1) if c < CORES]
     speeds = {}
     for core in cores:

@@ -41,3 +41,12 @@ def test_the_architecture_page_is_a_map_and_names_only_modules_that_exist():
         module, _, name = dotted.rpartition(".")
         found = importlib.import_module(f"takedown.{module}")
         assert hasattr(found, name), dotted
+
+
+def test_the_performance_page_keeps_goals_and_figures_and_leaves_history_to_the_record():
+    text = (ROOT / "docs" / "performance.md").read_text()
+    assert len(text.split()) < 3000
+    assert (ROOT / "bench" / "RECORD.md").exists()
+    for name in ("intake", "review", "enforcement", "filing", "scan_http", "hashing", "index"):
+        assert f"BENCH={name}`" in text, name
+        assert (ROOT / "bench" / f"{name}.py").exists(), name

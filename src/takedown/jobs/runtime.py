@@ -10,9 +10,11 @@ NCMEC or a platform whose media server hangs never holds up removals.
 
 Waking: when a unit of work commits events, the lanes their types belong to look for work at
 once, rather than at their next poll. Which lane a type belongs to is the table of reactions'
-(``flows.lanes``), handed in as ``lane_of``; a type it does not name (a newer release's,
-during a rolling upgrade) wakes the ``default`` lane, which leaves it pending unless it has a
-handler. Types stored done when published (``Database.done_at_publish``) wake nothing.
+(``flows.lanes``), handed in as ``lane_of``, whether the outbox keeps the event for a
+handler or only as the record (actions and filings wait in tables of their own). A type it
+does not name wakes the ``default`` lane (a newer release's, during a rolling upgrade: left
+pending unless some process has its handler), unless it is stored done when published
+(``Database.done_at_publish``): then nothing follows it.
 """
 
 from __future__ import annotations
@@ -64,8 +66,12 @@ class Runtime:
             loop.wake()
 
     def _committed(self, event_types: frozenset[str]) -> None:
-        for name in event_types - self.db.done_at_publish:
-            self.wake(self.lane_of.get(name, self.default))
+        for name in event_types:
+            lane = self.lane_of.get(name)
+            if lane is not None:
+                self.wake(lane)
+            elif name not in self.db.done_at_publish:
+                self.wake(self.default)
 
     def run_once(self) -> int:
         """One pass of every lane, in the order they were added; how much work they took.

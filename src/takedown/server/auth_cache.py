@@ -12,7 +12,7 @@ One check at a time (``principal``): the requests that find a key missing or exp
 its check runs wait for that check instead of each reading the database, and a key in use is
 checked again in the background once ``REFRESH_SHARE`` of its time has passed, so it does not
 expire under load: a burst of checks when a busy key expires would hold up every request in
-flight (``docs/performance.md``). An entry is never used past its time, so a revocation in
+flight (``bench/RECORD.md``). An entry is never used past its time, so a revocation in
 another process still bites within ``ttl_seconds``.
 """
 

@@ -18,7 +18,7 @@ which logs it, as Starlette's server-error middleware does. A direct endpoint ta
 lane is off, so FastAPI's telemetry sees every request.
 
 Why it exists: the framework's layers cost more than a report's own work; the measurements
-are in ``docs/performance.md`` ("The direct lane").
+are in ``bench/RECORD.md`` ("The direct lane").
 """
 
 from __future__ import annotations

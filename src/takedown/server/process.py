@@ -18,7 +18,7 @@ What ``tune_server_process`` changes, for the whole process:
    ``AttributeError`` that ``sqlite3`` raises and clears looking for ``__adapt__`` (a report
    binds about fourteen). ``None`` still binds as NULL.
 
-The measurements behind each are in ``docs/performance.md``.
+The measurements behind each are in ``bench/RECORD.md``.
 """
 
 from __future__ import annotations

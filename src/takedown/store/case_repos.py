@@ -114,7 +114,7 @@ _INTAKE_ITEM = (
 # Whether this reporter has reported the case, and whether the item is on it: scalar
 # subqueries, probed by key, not EXISTS, which PostgreSQL may plan as a "hashed SubPlan" that
 # reads the whole table once a statement, a plan a prepared statement then keeps while the
-# table grows (docs/performance.md, "Intake in sets"; a test holds the plan to probing).
+# table grows (bench/RECORD.md, "Intake in sets"; a test holds the plan to probing).
 _INTAKE_EXISTS = (
     "(SELECT 1 FROM reports WHERE case_id = k.id AND reporter_key = :reporter_key LIMIT 1) "
     "IS NOT NULL, "

@@ -33,7 +33,7 @@ Loop mode (``start(loop=...)``, what the server uses on SQLite): the work functi
 event loop's own thread, in groups of what arrived while the previous group committed, and
 only ``BEGIN`` (which may wait for SQLite's lock) and the commit (the fsync) go to a thread.
 SQLite releases the interpreter lock on every statement, so a writer thread and the event loop
-handed it back and forth on each of a report's statements (``docs/performance.md``). The
+handed it back and forth on each of a report's statements (``bench/RECORD.md``). The
 guarantees are the same: answered
 after the commit, one bad item fails alone, unique-key races are retried. Threads still
 ``call()``; the loop ``await``s ``run()``. On PostgreSQL a statement waits for a round trip,
