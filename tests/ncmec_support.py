@@ -340,7 +340,7 @@ def _handler(state: Ncmec, stop: callable) -> type[BaseHTTPRequestHandler]:  # t
 @contextmanager
 def ncmec_server() -> Iterator[NcmecControl]:
     state = Ncmec(
-        xsd=resources.files("takedown.reporting").joinpath("cybertipline.xsd").read_bytes()
+        xsd=resources.files("takedown.authorities").joinpath("cybertipline.xsd").read_bytes()
     )
     control = NcmecControl(state)
     control.start()

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from takedown.reporting import ChannelRefused
+from takedown.authorities import ChannelRefused
 from takedown.services import review_media
 from takedown.services.errors import Busy
 from takedown.services.ncmec import NcmecClient, NcmecSettings

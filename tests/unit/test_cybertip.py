@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from takedown.reporting import (
+from takedown.authorities import (
     Contact,
     FileAnnotation,
     Filing,

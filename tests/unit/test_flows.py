@@ -66,12 +66,12 @@ def test_a_commit_wakes_the_lanes_its_events_name_and_no_other():
     type stored done when published wakes nothing."""
     import pytest
 
+    from takedown.authorities import FilingRequested
     from takedown.cases import ReportReceived
     from takedown.cases.enforcement import ActionsPlanned, EvidenceWanted
     from takedown.flows import SYSTEM_EVENTS, lanes
     from takedown.jobs import Runtime
     from takedown.jobs.loop import BackgroundLoop
-    from takedown.reporting import FilingRequested
 
     class Listeners:
         done_at_publish = SYSTEM_EVENTS.record_only  # ActionsPlanned among them

@@ -45,3 +45,20 @@ def test_a_back_import_from_the_domain_breaks_a_contract(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "The domain knows nothing of HTTP, SQL, Celery" in result.stdout
     assert "BROKEN" in result.stdout
+
+
+def test_no_module_imports_another_modules_private_names():
+    """A leading underscore means "this module's own": what another module needs is public."""
+    import ast
+
+    src = Path(__file__).resolve().parents[2] / "src" / "takedown"
+    found = []
+    for path in src.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("takedown"):
+                found += [
+                    f"{path.relative_to(src)}: {node.module}.{alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
+    assert found == []

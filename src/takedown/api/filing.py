@@ -11,14 +11,14 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from takedown.api.deps import read_uow, uow
 from takedown.api.schemas import IpEventIn, StrictModel
-from takedown.cases import case_number
-from takedown.identity import Permission
-from takedown.reporting import (
+from takedown.authorities import (
     Filing,
     IncidentType,
     IndustryClassification,
     ReportAnnotation,
 )
+from takedown.cases import case_number
+from takedown.identity import Permission
 from takedown.server.container import container_of
 from takedown.server.errors import ERROR_RESPONSES, ErrorResponse
 from takedown.server.security import Access, principal_of

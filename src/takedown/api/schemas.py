@@ -18,8 +18,8 @@ from pydantic import (
     field_validator,
 )
 
+from takedown.authorities import IpEvent
 from takedown.identity import Role, Scope
-from takedown.reporting import IpEvent
 
 
 class StrictModel(BaseModel):

@@ -39,7 +39,7 @@ class Decision:
     grounds: tuple[dict[str, Any], ...] = ()
     escalate_to: str | None = None  # an escalation's target: ``lead`` or ``law_enforcement``
     # A CSAM violation's industry classification, chosen by the reviewer: A1, A2, B1 or B2
-    # (``reporting.IndustryClassification``), filed with each file to NCMEC.
+    # (``authorities.IndustryClassification``), filed with each file to NCMEC.
     classification: str | None = None
 
     @classmethod

@@ -269,8 +269,8 @@ app.add_typer(ncmec_app, name="ncmec")
 def ncmec_check() -> None:
     """Check TAKEDOWN_NCMEC_URL and its credentials (NCMEC's /status), and whether the
     schema NCMEC serves (/xsd) reads and differs from the copy shipped with takedown."""
-    from takedown.reporting import ChannelRefused, ChannelUnavailable, Schema, SchemaUnreadable
-    from takedown.reporting import shipped as shipped_schema
+    from takedown.authorities import ChannelRefused, ChannelUnavailable, Schema, SchemaUnreadable
+    from takedown.authorities import shipped as shipped_schema
     from takedown.services.ncmec import NcmecClient, NcmecSettings
 
     s = _settings_only()

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from takedown.authorities import FilingRequested, ReportFiled
 from takedown.cases import (
     CaseConfirmed,
     CasePriorityChanged,
@@ -60,7 +61,6 @@ from takedown.identity import (
 from takedown.jobs import HandlerContext, HandlerRegistry
 from takedown.jobs.catalogue import EventCatalogue
 from takedown.matching import BankEntriesAdded, ContentMatched
-from takedown.reporting import FilingRequested, ReportFiled
 
 AfterCommit = Callable[[Any, HandlerContext, FlowDeps], None]
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from takedown.authorities import Filing
 from takedown.cases import CaseStatus, Outcome, case_number
 from takedown.evidence import MasterKey, rewrap, seal, unseal
 from takedown.identity import Permission, Principal, require
 from takedown.media import image_format
-from takedown.reporting import Filing
 from takedown.services import audit, review_media
 from takedown.services.errors import InvalidInput, NotFound
 from takedown.store.evidence_repos import EvidenceRecord

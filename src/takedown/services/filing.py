@@ -1,13 +1,13 @@
 """Filing a confirmed CSAM case with NCMEC's CyberTipline: the draft, the filer, the desk.
 
 A confirmed CSAM case drafts its report as soon as its evidence is preserved (``draft``, in
-the ``EvidenceWanted`` handler): the report as values (``reporting.Tip``) built from the case,
+the ``EvidenceWanted`` handler): the report as values (``authorities.Tip``) built from the case,
 and one file per preserved media item. With ``TAKEDOWN_NCMEC_AUTO_FILE`` a case confirmed by
 a bank match is filed at once; otherwise a compliance user reviews the draft, adds what the
 platform knows (``update_draft``) and files it (``request_filing``, idempotent).
 
 The ``Filer`` (a background thread beside the outbox worker) takes filings that are due and
-walks their steps (``reporting.filing``), storing the state in its own transaction before and
+walks their steps (``authorities.filing``), storing the state in its own transaction before and
 after each step, so a process killed at any point resumes where it was, and ``/submit`` is
 never sent twice for one case. Every document is checked against the CyberTipline schema
 (the copy shipped, and NCMEC's own from ``/xsd``) before ``/submit``, files' details included,
@@ -24,21 +24,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from takedown.cases import (
-    Case,
-    CaseStatus,
-    Category,
-    Decision,
-    Outcome,
-    ReporterRole,
-    case_number,
-)
-from takedown.cases.records import CaseItem
-from takedown.clock import SYSTEM_CLOCK, Clock
-from takedown.evidence import unseal
-from takedown.identity import Permission, Principal, require
-from takedown.jobs.loop import StoreLoop
-from takedown.reporting import (
+from takedown.authorities import (
     Channel,
     ChannelRefused,
     ChannelUnavailable,
@@ -66,6 +52,20 @@ from takedown.reporting import (
     report_xml,
     shipped,
 )
+from takedown.cases import (
+    Case,
+    CaseStatus,
+    Category,
+    Decision,
+    Outcome,
+    ReporterRole,
+    case_number,
+)
+from takedown.cases.records import CaseItem
+from takedown.clock import SYSTEM_CLOCK, Clock
+from takedown.evidence import unseal
+from takedown.identity import Permission, Principal, require
+from takedown.jobs.loop import StoreLoop
 from takedown.retry import RetryPolicy
 from takedown.services import audit
 from takedown.services.errors import InvalidInput, NotFound, StateConflict

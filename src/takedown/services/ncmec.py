@@ -1,4 +1,4 @@
-"""The client of NCMEC's CyberTipline Reporting API (``reporting.Channel``).
+"""The client of NCMEC's CyberTipline Reporting API (``authorities.Channel``).
 
 Every request carries HTTP Basic credentials from ``TAKEDOWN_NCMEC_USERNAME`` and
 ``TAKEDOWN_NCMEC_PASSWORD``, built once and never logged nor put in an error. Answers are XML:
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from takedown import outbound
-from takedown.reporting.filing import ChannelRefused, ChannelUnavailable, Uploaded
+from takedown.authorities.filing import ChannelRefused, ChannelUnavailable, Uploaded
 
 log = logging.getLogger("takedown.ncmec")
 

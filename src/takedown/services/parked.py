@@ -11,7 +11,7 @@ from datetime import datetime
 from takedown.identity import Permission, Principal, require
 from takedown.services import audit
 from takedown.services.errors import NotFound
-from takedown.store.repositories import OutboxMessage
+from takedown.store.outbox_repos import OutboxMessage
 from takedown.store.uow import SqlAlchemyUnitOfWork
 
 

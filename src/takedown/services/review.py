@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from takedown.authorities import Filing
 from takedown.cases import (
     Case,
     CaseStatus,
@@ -40,7 +41,6 @@ from takedown.cases.records import (
 from takedown.cases.review import AppealDecided
 from takedown.identity import Permission, Principal, Role, require
 from takedown.matching import ExposureReading
-from takedown.reporting import Filing
 from takedown.services import audit, decisions
 from takedown.services.case_changes import ReviewConflict, appeal_case, save_change
 from takedown.services.enforcement import EnforcementContext

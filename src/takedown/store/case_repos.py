@@ -38,7 +38,7 @@ from takedown.store.models import (
     ReportRow,
 )
 from takedown.store.rawsql import HasSession, RawRepository
-from takedown.store.repositories import _value
+from takedown.store.values import row_value
 
 _REPORT_COLUMNS = (
     "case_id",
@@ -197,7 +197,7 @@ def _columns(case: Case) -> dict[str, Any]:
 
 
 def _report(row: ReportRow) -> Report:
-    return _value(
+    return row_value(
         Report,
         row,
         category=Category(row.category),
@@ -555,7 +555,7 @@ class CaseRepository(RawRepository):
         rows = self._s.scalars(
             select(CaseItemRow).where(CaseItemRow.case_id == case_id).order_by(CaseItemRow.id)
         )
-        return [_value(CaseItem, r) for r in rows]
+        return [row_value(CaseItem, r) for r in rows]
 
     def prior_removals(self, account_id: str, *, excluding_case: int | None = None) -> int:
         """How many confirmed cases hold content of this account (other than ``excluding``)."""
@@ -760,7 +760,7 @@ class CaseMessageRepository(RawRepository):
             .where(CaseMessageRow.case_id == case_id)
             .order_by(CaseMessageRow.id)
         )
-        return [_value(CaseMessage, r) for r in rows]
+        return [row_value(CaseMessage, r) for r in rows]
 
     def for_report(self, case_id: int, report_id: int) -> list[CaseMessage]:
         """One reporter's thread: what they sent, and what staff wrote to the case's
@@ -776,7 +776,7 @@ class CaseMessageRepository(RawRepository):
             )
             .order_by(CaseMessageRow.id)
         )
-        return [_value(CaseMessage, r) for r in rows]
+        return [row_value(CaseMessage, r) for r in rows]
 
 
 class ContentStatsRepository(RawRepository):

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy import or_, select, update
 
-from takedown.reporting import Filing, FilingState, Tip, TipFile
+from takedown.authorities import Filing, FilingState, Tip, TipFile
 from takedown.store.models import CaseItemRow, NcmecFileRow, NcmecFilingRow
 from takedown.store.rawsql import RawRepository
 

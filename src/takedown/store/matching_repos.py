@@ -22,16 +22,16 @@ from takedown.matching.indexes import PdqColumns
 from takedown.matching.pdq_index import hashes_to_words
 from takedown.store.models import BankEntryRow, BankRow, MatchingStateRow
 from takedown.store.rawsql import RawRepository, RawSql
-from takedown.store.repositories import _value
 from takedown.store.types import utcnow
+from takedown.store.values import row_value
 
 
 def _bank(row: BankRow) -> Bank:
-    return _value(Bank, row, policy=BankPolicy(row.policy))
+    return row_value(Bank, row, policy=BankPolicy(row.policy))
 
 
 def _entry(row: BankEntryRow) -> BankEntry:
-    return _value(BankEntry, row, signal_type=SignalType(row.signal_type))
+    return row_value(BankEntry, row, signal_type=SignalType(row.signal_type))
 
 
 class BankRepository:

@@ -401,8 +401,8 @@ class EvidenceItemRow(Base):
 
 
 class NcmecFilingRow(Base):
-    """A case's CyberTipline report (``reporting.Filing``): one per case, ever. ``tip`` is
-    the draft (``reporting.Tip``); ``document`` the XML as submitted, kept with the case."""
+    """A case's CyberTipline report (``authorities.Filing``): one per case, ever. ``tip`` is
+    the draft (``authorities.Tip``); ``document`` the XML as submitted, kept with the case."""
 
     __tablename__ = "ncmec_filings"
 
@@ -434,7 +434,7 @@ class NcmecFilingRow(Base):
 
 
 class NcmecFileRow(Base):
-    """A preserved item sent with a filing: its details (``reporting.TipFile``), NCMEC's file
+    """A preserved item sent with a filing: its details (``authorities.TipFile``), NCMEC's file
     id once uploaded, and when its details were sent."""
 
     __tablename__ = "ncmec_files"

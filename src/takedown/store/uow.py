@@ -24,6 +24,7 @@ from pydantic_core import SchemaSerializer
 from sqlalchemy import Connection, RootTransaction
 from sqlalchemy.orm import Session
 
+from takedown.store.audit_repos import AuditRepository
 from takedown.store.case_repos import (
     CaseMessageRepository,
     CaseRepository,
@@ -37,20 +38,19 @@ from takedown.store.db import Database
 from takedown.store.enforcement_repos import ActionRepository, RegistryRepository
 from takedown.store.evidence_repos import EvidenceRepository
 from takedown.store.filing_repos import FilingRepository
+from takedown.store.identity_repos import (
+    ApiKeyRepository,
+    LoginDeviceRepository,
+    StaffSessionRepository,
+    UserRepository,
+)
 from takedown.store.matching_repos import (
     BankEntryRepository,
     BankRepository,
     ContentRepository,
 )
+from takedown.store.outbox_repos import OutboxRepository
 from takedown.store.rawsql import RawSql
-from takedown.store.repositories import (
-    ApiKeyRepository,
-    AuditRepository,
-    LoginDeviceRepository,
-    OutboxRepository,
-    StaffSessionRepository,
-    UserRepository,
-)
 from takedown.store.review_repos import ReviewRepository
 
 

@@ -12,9 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from takedown.authorities import IncidentType, IndustryClassification, IpEvent, ReportAnnotation
 from takedown.flows import FILING
 from takedown.identity import Permission
-from takedown.reporting import IncidentType, IndustryClassification, IpEvent, ReportAnnotation
 from takedown.server.container import container_of
 from takedown.server.security import Access, principal_of
 from takedown.services import filing

@@ -9,7 +9,7 @@ its documents, and a ``Channel`` that says how a confirmed case becomes one. The
 Crime Agency (Online Safety Act s.66) is the next; ``docs/filing.md`` says what it would take.
 """
 
-from takedown.reporting.cybertip import (
+from takedown.authorities.cybertip import (
     Contact,
     FileAnnotation,
     IncidentType,
@@ -25,7 +25,7 @@ from takedown.reporting.cybertip import (
     report_xml,
     timestamp,
 )
-from takedown.reporting.filing import (
+from takedown.authorities.filing import (
     Channel,
     ChannelRefused,
     ChannelUnavailable,
@@ -37,7 +37,7 @@ from takedown.reporting.filing import (
     ReportFiled,
     Uploaded,
 )
-from takedown.reporting.schema import Schema, SchemaInvalid, SchemaUnreadable, shipped
+from takedown.authorities.schema import Schema, SchemaInvalid, SchemaUnreadable, shipped
 
 __all__ = [
     "Channel",

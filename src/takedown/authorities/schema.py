@@ -67,5 +67,5 @@ class Schema:
 @cache
 def shipped() -> Schema:
     """The schema shipped with takedown."""
-    source = resources.files("takedown.reporting").joinpath("cybertipline.xsd").read_bytes()
+    source = resources.files("takedown.authorities").joinpath("cybertipline.xsd").read_bytes()
     return Schema.parse(source)
