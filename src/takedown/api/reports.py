@@ -126,7 +126,8 @@ async def submit_report(request: Request) -> Response:
     law = report_in.law_enforcement
     contact = report_in.contact
     try:
-        receipt = await c.file_report(
+        receipt = await reports.file_report(
+            c,
             actor=principal_of(request),
             report_in=reports.ReportCreate(
                 category=report_in.category,

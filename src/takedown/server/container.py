@@ -14,14 +14,11 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, TypeVar
 
-from starlette.concurrency import run_in_threadpool
-
 from takedown import bootstrap, flows
 from takedown.cases import ReviewPolicy, TriagePolicy
 from takedown.clock import Clock
 from takedown.config import Settings
 from takedown.flows import SYSTEM_EVENTS
-from takedown.identity import Principal
 from takedown.jobs import HandlerRegistry, Runtime
 from takedown.matching import BankIndexes
 from takedown.server.auth_cache import CredentialCache
@@ -33,7 +30,6 @@ from takedown.services.enforcement import EnforcementContext, RegistryMediaIndex
 from takedown.services.errors import Busy
 from takedown.services.matcher import Matcher
 from takedown.services.platform_links import LinkResolver
-from takedown.services.ratelimits import Attempt as RateAttempt
 from takedown.services.ratelimits import RateLimit
 from takedown.services.review import ReviewSettings
 from takedown.services.review_media import MediaSettings, Renditions
@@ -245,30 +241,6 @@ class Container:
         the one way an adapter writes on a hot path. The group-commit writer runs it with
         whatever else is waiting, in one transaction."""
         return await self.writer.run(work)
-
-    async def file_report(
-        self,
-        *,
-        actor: Principal | None,
-        report_in: reports.ReportCreate,
-        anonymous_reporter: str | None = None,
-        attempt: RateAttempt | None = None,
-    ) -> reports.Receipt:
-        """Report intake's steps for every adapter (the API, the public form): check the
-        report (``reports.prepare``, which raises ``InvalidInput`` or ``RoleNotAllowed``),
-        then store it through the writer and answer once it is committed. ``attempt`` is
-        counted against its rate limit in the report's own transaction."""
-        resolver = self.link_resolver
-        if resolver is not None and reports.needs_resolving(report_in, resolver):
-            # A link only (the depicted person's usual way): the platform says what it shows.
-            report_in = await run_in_threadpool(
-                reports.resolve_link, report_in, resolver, now=self.clock.time()
-            )
-        prepared = reports.prepare(
-            actor=actor, report_in=report_in, anonymous_reporter=anonymous_reporter
-        )
-        ctx = await self.intake_async()
-        return await self.run_work(reports.StoreReport(prepared, ctx, attempt=attempt))
 
     def uow(self, *, readonly: bool = False) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.db, readonly=readonly)

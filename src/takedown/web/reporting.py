@@ -159,7 +159,8 @@ async def report_submit(request: Request) -> Response:
     minor = {"yes": True, "no": False}.get(form["depicted_minor"])
     attempt = ratelimits.Attempt(c.report_page_limit, who, c.clock.time())
     try:
-        receipt = await c.file_report(
+        receipt = await reports.file_report(
+            c,
             actor=None,
             anonymous_reporter=who,
             report_in=reports.ReportCreate(

@@ -11,12 +11,15 @@ A report is handled in two steps, so the part that must be serial is small:
    the report, what changed in the case, an audit entry and the events, all in the caller's
    transaction.
 
-``submit`` does both in one transaction (the CLI, tests). The HTTP adapters hand
-``StoreReport`` to the writer and answer only once its group has committed.
+``file_report`` is the steps for every adapter (the API, the public form): a report by link
+alone resolved by the platform where it can be, ``prepare``, then ``StoreReport`` in the
+process's writer, answered only once its group has committed. ``submit`` does both steps in
+one transaction (the CLI, tests).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import re
@@ -24,7 +27,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import cast
+from typing import Protocol, TypeVar, cast
 
 from takedown.cases import (
     Case,
@@ -61,7 +64,7 @@ from takedown.services.reports.links import (
 from takedown.services.reports.notices import acknowledgment, decision_notice
 from takedown.services.text import clean_text
 from takedown.store.uow import SqlAlchemyUnitOfWork
-from takedown.store.work import BatchedWork
+from takedown.store.work import BatchedWork, Work
 
 MAX_ID = 256
 MAX_URL = 2048
@@ -645,3 +648,44 @@ def submit(
         receipt = store(uow, prepared, ctx)
         uow.commit()
     return receipt
+
+
+T = TypeVar("T")
+
+
+class IntakeProcess(Protocol):
+    """What ``file_report`` needs of the process it runs in (``server.Container`` is one):
+    the platform's link resolver, the clock, the intake context as of now, and the writer."""
+
+    @property
+    def link_resolver(self) -> LinkResolver | None: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    async def intake_async(self) -> IntakeContext: ...
+
+    async def run_work(self, work: Work[T]) -> T: ...
+
+
+async def file_report(
+    process: IntakeProcess,
+    *,
+    actor: Principal | None,
+    report_in: ReportCreate,
+    anonymous_reporter: str | None = None,
+    attempt: ratelimits.Attempt | None = None,
+) -> Receipt:
+    """Report intake's steps for every adapter: a report that names only a link is resolved
+    by the platform first (what content it shows); ``prepare`` checks it (raising
+    ``InvalidInput`` or ``RoleNotAllowed``); the process's writer stores it, and the receipt
+    comes back once it is committed. ``attempt`` counts against its rate limit in the
+    report's own transaction."""
+    resolver = process.link_resolver
+    if resolver is not None and needs_resolving(report_in, resolver):
+        report_in = await asyncio.to_thread(
+            resolve_link, report_in, resolver, now=process.clock.time()
+        )
+    prepared = prepare(actor=actor, report_in=report_in, anonymous_reporter=anonymous_reporter)
+    ctx = await process.intake_async()
+    return await process.run_work(StoreReport(prepared, ctx, attempt=attempt))
