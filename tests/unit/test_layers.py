@@ -62,3 +62,17 @@ def test_no_module_imports_another_modules_private_names():
                     if alias.name.startswith("_") and not alias.name.startswith("__")
                 ]
     assert found == []
+
+
+def test_use_cases_reactions_and_adapters_type_against_the_unit_of_work_port():
+    """``store.UnitOfWork`` is the port; ``SqlAlchemyUnitOfWork`` is named only where units of
+    work are made (the store, the job runtime, the container) and by the store's own health
+    check (``services.system.readiness``)."""
+    src = Path(__file__).resolve().parents[2] / "src" / "takedown"
+    named = sorted(
+        str(path.relative_to(src))
+        for package in ("services", "flows", "api", "web", "cli", "cases", "authorities")
+        for path in (src / package).rglob("*.py")
+        if "SqlAlchemyUnitOfWork" in path.read_text()
+    )
+    assert named == ["services/system.py"]

@@ -20,11 +20,11 @@ from takedown.identity import Permission
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.security import Access, principal_of
 from takedown.services import accounts
-from takedown.store import SqlAlchemyUnitOfWork
+from takedown.store import UnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["accounts"], responses=ERROR_RESPONSES)
-UoW = Annotated[SqlAlchemyUnitOfWork, Depends(uow)]
-ReadUoW = Annotated[SqlAlchemyUnitOfWork, Depends(read_uow)]
+UoW = Annotated[UnitOfWork, Depends(uow)]
+ReadUoW = Annotated[UnitOfWork, Depends(read_uow)]
 KeyPk = Annotated[int, Path(ge=1, le=2**62)]
 
 

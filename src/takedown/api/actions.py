@@ -16,11 +16,11 @@ from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.security import Access, principal_of
 from takedown.services import actions, filing
 from takedown.services.delivery import action_json
-from takedown.store import SqlAlchemyUnitOfWork
+from takedown.store import UnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["actions"], responses=ERROR_RESPONSES)
-UoW = Annotated[SqlAlchemyUnitOfWork, Depends(uow)]
-ReadUoW = Annotated[SqlAlchemyUnitOfWork, Depends(read_uow)]
+UoW = Annotated[UnitOfWork, Depends(uow)]
+ReadUoW = Annotated[UnitOfWork, Depends(read_uow)]
 PULL = [Depends(Access(Permission.actions_pull))]
 
 

@@ -12,11 +12,11 @@ from takedown.identity import Permission
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.security import Access, principal_of
 from takedown.services import audit
-from takedown.store import SqlAlchemyUnitOfWork
+from takedown.store import UnitOfWork
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERROR_RESPONSES)
 READ = [Depends(Access(Permission.audit_read))]
-ReadUoW = Annotated[SqlAlchemyUnitOfWork, Depends(read_uow)]
+ReadUoW = Annotated[UnitOfWork, Depends(read_uow)]
 
 
 @router.get("", dependencies=READ)

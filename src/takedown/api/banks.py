@@ -16,13 +16,13 @@ from takedown.server.container import Container
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.security import Access, principal_of
 from takedown.services import banks
-from takedown.store import SqlAlchemyUnitOfWork
+from takedown.store import UnitOfWork
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"], responses=ERROR_RESPONSES)
 READ = [Depends(Access(Permission.banks_read))]
 MANAGE = [Depends(Access(Permission.banks_manage))]
-UoW = Annotated[SqlAlchemyUnitOfWork, Depends(uow)]
-ReadUoW = Annotated[SqlAlchemyUnitOfWork, Depends(read_uow)]
+UoW = Annotated[UnitOfWork, Depends(uow)]
+ReadUoW = Annotated[UnitOfWork, Depends(read_uow)]
 C = Annotated[Container, Depends(container)]
 BankName = Annotated[str, Path(min_length=1, max_length=64)]
 EntryId = Annotated[int, Path(ge=1, le=2**62)]

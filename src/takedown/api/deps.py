@@ -8,16 +8,16 @@ from __future__ import annotations
 from fastapi import Request
 
 from takedown.server.container import Container, container_of
-from takedown.store import SqlAlchemyUnitOfWork
+from takedown.store import UnitOfWork
 
 
 async def container(request: Request) -> Container:
     return container_of(request)
 
 
-async def uow(request: Request) -> SqlAlchemyUnitOfWork:
+async def uow(request: Request) -> UnitOfWork:
     return (await container(request)).uow()
 
 
-async def read_uow(request: Request) -> SqlAlchemyUnitOfWork:
+async def read_uow(request: Request) -> UnitOfWork:
     return (await container(request)).uow(readonly=True)

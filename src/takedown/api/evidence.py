@@ -18,11 +18,11 @@ from takedown.server.errors import ERROR_RESPONSES, error_response
 from takedown.server.security import Access, principal_of, require_csrf_on_read
 from takedown.services import evidence
 from takedown.services.errors import InvalidInput
-from takedown.store import SqlAlchemyUnitOfWork
+from takedown.store import UnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["evidence"], responses=ERROR_RESPONSES)
-UoW = Annotated[SqlAlchemyUnitOfWork, Depends(uow)]
-ReadUoW = Annotated[SqlAlchemyUnitOfWork, Depends(read_uow)]
+UoW = Annotated[UnitOfWork, Depends(uow)]
+ReadUoW = Annotated[UnitOfWork, Depends(read_uow)]
 CaseId = Annotated[int, Path(ge=1, le=2**62)]
 READ = [Depends(Access(Permission.evidence_read))]
 

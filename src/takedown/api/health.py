@@ -12,13 +12,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from takedown import __version__
 from takedown.api.deps import read_uow
 from takedown.identity import Permission
+from takedown.server.container import container_of
 from takedown.server.middleware import DOCS_PAGE_CSP
 from takedown.server.security import Access
 from takedown.services import system
-from takedown.store import SqlAlchemyUnitOfWork
+from takedown.store import UnitOfWork
 
 router = APIRouter(tags=["operations"])
-ReadUoW = Annotated[SqlAlchemyUnitOfWork, Depends(read_uow)]
+ReadUoW = Annotated[UnitOfWork, Depends(read_uow)]
 
 OUTBOX = Gauge("takedown_outbox_events", "Outbox events by status", ["status"])
 DOCS_ASSETS = "/docs-assets"
@@ -35,9 +36,9 @@ def healthz() -> dict[str, str]:
     dependencies=[Depends(Access.public())],
     responses={503: {"description": "Not ready: database unreachable or schema behind"}},
 )
-def readyz(uow: ReadUoW) -> JSONResponse:
+def readyz(request: Request) -> JSONResponse:
     """Readiness: the database answers and its schema is at this version's head."""
-    r = system.readiness(uow=uow)
+    r = system.readiness(uow=container_of(request).uow(readonly=True))
     body = {
         "status": "ready" if r.ready else "not_ready",
         "database": r.database,

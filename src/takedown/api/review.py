@@ -19,11 +19,11 @@ from takedown.server.container import container_of
 from takedown.server.errors import ERROR_RESPONSES, ErrorResponse
 from takedown.server.security import Access, principal_of
 from takedown.services import filing, review
-from takedown.store import SqlAlchemyUnitOfWork
+from takedown.store import UnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["review"], responses=ERROR_RESPONSES)
-UoW = Annotated[SqlAlchemyUnitOfWork, Depends(uow)]
-ReadUoW = Annotated[SqlAlchemyUnitOfWork, Depends(read_uow)]
+UoW = Annotated[UnitOfWork, Depends(uow)]
+ReadUoW = Annotated[UnitOfWork, Depends(read_uow)]
 CaseId = Annotated[int, Path(ge=1, le=2**62)]
 READ = [Depends(Access(Permission.cases_read))]
 REVIEW = [Depends(Access(Permission.cases_review))]

@@ -23,7 +23,7 @@ from takedown.server.middleware import MEDIA_ROUTE
 from takedown.server.security import Access, checks_access, principal_of
 from takedown.services import scanning
 from takedown.services.errors import InvalidInput
-from takedown.store import SqlAlchemyUnitOfWork
+from takedown.store import UnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["scanning"], responses=ERROR_RESPONSES)
 SCAN = [Depends(Access(Permission.scan))]
@@ -294,7 +294,7 @@ def lookup(
 def register_content(
     request: Request,
     content_in: ContentCreate,
-    uow: Annotated[SqlAlchemyUnitOfWork, Depends(uow)],
+    uow: Annotated[UnitOfWork, Depends(uow)],
 ) -> ContentRead:
     """Register an item without media: a repost or quote that carries its parent's media."""
     hashes = scanning.parse_hashes(

@@ -14,7 +14,7 @@ from typing import Any
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.store.db import Database
 from takedown.store.group_commit import GroupCommitter
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import SqlAlchemyUnitOfWork, UnitOfWork
 
 
 class BackgroundLoop:
@@ -60,7 +60,7 @@ class StoreLoop(BackgroundLoop):
         self.clock = clock
         super().__init__()
 
-    def _write(self, work: Callable[[SqlAlchemyUnitOfWork], Any]) -> Any:
+    def _write(self, work: Callable[[UnitOfWork], Any]) -> Any:
         """Run ``work`` and commit it: through the process's writer where it has one."""
         if self.writer is not None and self.writer.running:
             return self.writer.call(work)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from takedown.jobs.catalogue import EventCatalogue, event_type_of
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 E = TypeVar("E")
 
@@ -24,7 +24,7 @@ class HandlerContext:
 
     event_id: int
     attempt: int
-    uow: SqlAlchemyUnitOfWork
+    uow: UnitOfWork
 
     @property
     def idempotency_key(self) -> str:

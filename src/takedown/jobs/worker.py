@@ -27,7 +27,7 @@ from takedown.jobs.registry import HandlerContext, HandlerRegistry
 from takedown.retry import RetryPolicy
 from takedown.store.db import Database
 from takedown.store.group_commit import GroupCommitter
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import SqlAlchemyUnitOfWork, UnitOfWork
 
 log = logging.getLogger("takedown.jobs")
 
@@ -112,7 +112,7 @@ def run_event(
     return "done"
 
 
-def _complete_unhandled(uow: SqlAlchemyUnitOfWork, event_ids: list[int], now: datetime) -> None:
+def _complete_unhandled(uow: UnitOfWork, event_ids: list[int], now: datetime) -> None:
     uow.outbox.complete_unhandled(event_ids, now=now)
 
 

@@ -33,7 +33,7 @@ from takedown.services.platform_links import LinkResolver
 from takedown.services.ratelimits import RateLimit
 from takedown.services.review import ReviewSettings
 from takedown.services.review_media import MediaSettings, Renditions
-from takedown.store import Database, SqlAlchemyUnitOfWork
+from takedown.store import Database, SqlAlchemyUnitOfWork, UnitOfWork
 from takedown.store.group_commit import GroupCommitter
 from takedown.store.work import Work
 
@@ -148,7 +148,7 @@ class Container:
             draft_report=self._draft_report,
         )
 
-    def _draft_report(self, uow: SqlAlchemyUnitOfWork, case_id: int, now: datetime) -> None:
+    def _draft_report(self, uow: UnitOfWork, case_id: int, now: datetime) -> None:
         filing.draft(uow, case_id=case_id, settings=self.filing_settings, now=now)
 
     @cached_property

@@ -52,7 +52,7 @@ from takedown.services import audit, ratelimits
 from takedown.services.errors import Conflict, InvalidInput, NotFound, RateLimited
 from takedown.services.ratelimits import RateLimit
 from takedown.store.types import utcnow
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 LOGIN_FAILED = "invalid name or password, or the account is locked"
@@ -107,7 +107,7 @@ class IssuedCredential:
 
 def create_user(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     name: str,
     role: Role,
@@ -148,9 +148,7 @@ def create_user(
     return user
 
 
-def set_child_safety(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int, granted: bool
-) -> User:
+def set_child_safety(*, uow: UnitOfWork, actor: Principal, user_id: int, granted: bool) -> User:
     """Grant or withdraw the child-safety permission (an admin, or a child-safety lead). It
     takes effect on the member's next request (staff credentials are checked on every one)."""
     if not (actor.can(Permission.users_manage) or actor.can(Permission.cases_lead)):
@@ -174,9 +172,7 @@ def set_child_safety(
     return replace(user, child_safety=granted)
 
 
-def set_reveal_cap(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int, cap: int | None
-) -> User:
+def set_reveal_cap(*, uow: UnitOfWork, actor: Principal, user_id: int, cap: int | None) -> User:
     """A lead's daily cap on how many originals a reviewer may reveal (None: the default)."""
     require(actor, Permission.cases_lead)
     if cap is not None and not 0 <= cap <= 10_000:
@@ -198,7 +194,7 @@ def set_reveal_cap(
 
 def set_review_view(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     blur_radius: int | None,
     always_grayscale: bool,
@@ -233,7 +229,7 @@ def set_review_view(
     )
 
 
-def set_password(*, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str, password: str) -> User:
+def set_password(*, uow: UnitOfWork, actor: Principal, name: str, password: str) -> User:
     require(actor, Permission.users_manage)
     check_password_policy(password)
     password_hash = hash_password(password)
@@ -258,13 +254,13 @@ def set_password(*, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str, pass
     return user
 
 
-def list_users(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[User]:
+def list_users(*, uow: UnitOfWork, actor: Principal) -> list[User]:
     require(actor, Permission.users_manage)
     with uow:
         return uow.users.list()
 
 
-def disable_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int) -> User:
+def disable_user(*, uow: UnitOfWork, actor: Principal, user_id: int) -> User:
     """Disable an account and end its sessions and personal tokens at once. Raises
     ``Conflict`` for one's own account and for the last active admin."""
     require(actor, Permission.users_manage)
@@ -297,7 +293,7 @@ def disable_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int) -
     return updated
 
 
-def enable_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int) -> User:
+def enable_user(*, uow: UnitOfWork, actor: Principal, user_id: int) -> User:
     """Enable a disabled account again (its old sessions and tokens stay ended; it logs in
     afresh)."""
     require(actor, Permission.users_manage)
@@ -313,7 +309,7 @@ def enable_user(*, uow: SqlAlchemyUnitOfWork, actor: Principal, user_id: int) ->
 
 def unlock_user(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     name: str | None = None,
     user_id: int | None = None,
@@ -332,14 +328,14 @@ def unlock_user(
     return user
 
 
-def _user_by_id(uow: SqlAlchemyUnitOfWork, user_id: int) -> User:
+def _user_by_id(uow: UnitOfWork, user_id: int) -> User:
     user = uow.users.get(user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
     return user
 
 
-def _user_by_name(uow: SqlAlchemyUnitOfWork, name: str) -> User:
+def _user_by_name(uow: UnitOfWork, name: str) -> User:
     user = uow.users.get_by_name(name)
     if user is None:
         raise NotFound(f"no user named {name!r}")
@@ -359,7 +355,7 @@ def _principal_for(user: User, kind: PrincipalKind, credential_id: int) -> Princ
 
 def login(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     name: str,
     password: str,
     policy: LoginPolicy,
@@ -466,9 +462,7 @@ def login(
     )
 
 
-def _check_address(
-    uow: SqlAlchemyUnitOfWork, policy: LoginPolicy, address: str, now: float
-) -> None:
+def _check_address(uow: UnitOfWork, policy: LoginPolicy, address: str, now: float) -> None:
     if policy.address_limit is None:
         return
     allowed = ratelimits.estimate(uow, policy.address_limit, address, now=now)
@@ -489,15 +483,13 @@ def _account_limit_name(user_id: int) -> str:
     return f"login-account-{user_id}"
 
 
-def _count_failure(
-    uow: SqlAlchemyUnitOfWork, policy: LoginPolicy, address: str, now: float
-) -> None:
+def _count_failure(uow: UnitOfWork, policy: LoginPolicy, address: str, now: float) -> None:
     if policy.address_limit is not None:
         ratelimits.hit(uow, policy.address_limit, address, now=now)
 
 
 def _record_failure(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     user: User,
     reason: str,
     now: datetime,
@@ -534,7 +526,7 @@ def _record_failure(
         uow.users.update(user.id, failed_logins=failures)
 
 
-def logout(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> None:
+def logout(*, uow: UnitOfWork, actor: Principal) -> None:
     if actor.kind is not PrincipalKind.staff_session or actor.credential_id is None:
         return
     with uow:
@@ -545,7 +537,7 @@ def logout(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> None:
         uow.commit()
 
 
-def authenticate(*, uow: SqlAlchemyUnitOfWork, secret: str) -> Authenticated:
+def authenticate(*, uow: UnitOfWork, secret: str) -> Authenticated:
     """Turn a presented secret (bearer token or session cookie) into a principal.
 
     Raises ``NotAuthenticated`` if it is malformed, unknown, revoked, expired, or belongs to a
@@ -600,7 +592,7 @@ def authenticate(*, uow: SqlAlchemyUnitOfWork, secret: str) -> Authenticated:
 
 
 def create_personal_token(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, user_name: str | None, label: str
+    *, uow: UnitOfWork, actor: Principal, user_name: str | None, label: str
 ) -> IssuedCredential:
     """Issue a personal API token that acts as a staff member with their role.
 
@@ -643,7 +635,7 @@ def clean_label(label: str) -> str:
     return label
 
 
-def record_issued(uow: SqlAlchemyUnitOfWork, actor: Principal, key: ApiKey) -> None:
+def record_issued(uow: UnitOfWork, actor: Principal, key: ApiKey) -> None:
     scopes = sorted(s.value for s in key.scopes)
     audit.record(
         uow,
@@ -656,7 +648,7 @@ def record_issued(uow: SqlAlchemyUnitOfWork, actor: Principal, key: ApiKey) -> N
     uow.publish(CredentialIssued(key_id=key.id, name=key.name, user_id=key.user_id, scopes=scopes))
 
 
-def list_personal_tokens(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[ApiKey]:
+def list_personal_tokens(*, uow: UnitOfWork, actor: Principal) -> list[ApiKey]:
     require(actor, Permission.account_self)
     if actor.subject_id is None or not actor.is_staff:
         return []
@@ -664,7 +656,7 @@ def list_personal_tokens(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list
         return uow.keys.list(user_id=actor.subject_id)
 
 
-def revoke_credential(*, uow: SqlAlchemyUnitOfWork, actor: Principal, key_pk: int) -> ApiKey:
+def revoke_credential(*, uow: UnitOfWork, actor: Principal, key_pk: int) -> ApiKey:
     """Revoke an API key (``keys:manage``) or a personal token (its owner, or ``users:manage``).
 
     Revoking twice is allowed and changes nothing. Raises ``NotFound`` for a key the actor

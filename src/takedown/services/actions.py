@@ -11,11 +11,11 @@ from takedown.services import audit
 from takedown.services.delivery import publish_removals
 from takedown.services.errors import InvalidInput, NotFound
 from takedown.store.enforcement_repos import ActionRecord
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 
 def pull(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, after: int, limit: int
+    *, uow: UnitOfWork, actor: Principal, after: int, limit: int
 ) -> tuple[list[ActionRecord], int | None]:
     """Pending actions in delivery order after the cursor ``after``; and the next cursor
     (None when there are no more)."""
@@ -29,9 +29,7 @@ def pull(
     return found, (found[-1].id if more and found else None)
 
 
-def ack(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, action_id: str, now: datetime
-) -> ActionRecord:
+def ack(*, uow: UnitOfWork, actor: Principal, action_id: str, now: datetime) -> ActionRecord:
     """The platform carried out ``action_id``: it is delivered (again: no change)."""
     require(actor, Permission.actions_pull)
     with uow:
@@ -55,7 +53,7 @@ class FailedAction:
     hidden: bool = False
 
 
-def failed(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[FailedAction]:
+def failed(*, uow: UnitOfWork, actor: Principal) -> list[FailedAction]:
     require(actor, Permission.actions_manage)
     with uow:
         records = uow.actions.failed()
@@ -72,13 +70,13 @@ def failed(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[FailedAction]
     ]
 
 
-def counts(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> dict[str, int]:
+def counts(*, uow: UnitOfWork, actor: Principal) -> dict[str, int]:
     require(actor, Permission.actions_manage)
     with uow:
         return uow.actions.counts()
 
 
-def retry(*, uow: SqlAlchemyUnitOfWork, actor: Principal, action_id: str, now: datetime) -> None:
+def retry(*, uow: UnitOfWork, actor: Principal, action_id: str, now: datetime) -> None:
     """A failed action is delivered again from now on (its attempts counted afresh)."""
     require(actor, Permission.actions_manage)
     with uow:

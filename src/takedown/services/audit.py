@@ -9,11 +9,11 @@ from typing import Any
 from takedown.audit import AuditRecord, ChainProblem, verify_chain
 from takedown.identity import Permission, Principal, require
 from takedown.store.types import utcnow
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 
 def record(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     *,
     actor: Principal,
     action: str,
@@ -54,7 +54,7 @@ class VerifyResult:
         return not self.problems
 
 
-def head(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> tuple[int, str]:
+def head(*, uow: UnitOfWork, actor: Principal) -> tuple[int, str]:
     """The last entry's ``seq`` and hash: publish them elsewhere as an anchor."""
     require(actor, Permission.audit_read)
     with uow:
@@ -62,7 +62,7 @@ def head(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> tuple[int, str]:
 
 
 def verify(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, anchors: dict[int, str] | None = None
+    *, uow: UnitOfWork, actor: Principal, anchors: dict[int, str] | None = None
 ) -> VerifyResult:
     """Walk the whole chain, and check any published ``anchors`` (seq → hash).
 
@@ -86,7 +86,7 @@ def verify(
 
 def list_entries(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     action: str | None = None,
     target_type: str | None = None,
@@ -130,7 +130,7 @@ def _case_of(record: AuditRecord) -> int | None:
     return case_id if isinstance(case_id, int) else None
 
 
-def _about_minors(uow: SqlAlchemyUnitOfWork, records: list[AuditRecord]) -> set[int]:
+def _about_minors(uow: UnitOfWork, records: list[AuditRecord]) -> set[int]:
     """The ``seq`` of each entry about a minor-safety case."""
     action_ids = {r.target_id for r in records if r.target_type == "action" and r.target_id}
     action_cases = {a: uow.actions.by_action_id(a) for a in action_ids}

@@ -28,7 +28,7 @@ from takedown.services import audit
 from takedown.services.errors import Conflict, InvalidInput, NotFound
 from takedown.services.matcher import Matcher
 from takedown.store.types import utcnow
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 MAX_PDQ_THRESHOLD = 64
 FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
@@ -51,7 +51,7 @@ class AddResult:
 
 
 def _commit_change(
-    uow: SqlAlchemyUnitOfWork, matcher: Matcher, change: Callable[[BankIndexes], None]
+    uow: UnitOfWork, matcher: Matcher, change: Callable[[BankIndexes], None]
 ) -> None:
     """Bump the matching version, commit, then apply the change to this process's indexes
     (other processes see the new version and reload)."""
@@ -69,7 +69,7 @@ def _check_threshold(value: int) -> int:
     return value
 
 
-def _bank(uow: SqlAlchemyUnitOfWork, name: str) -> Bank:
+def _bank(uow: UnitOfWork, name: str) -> Bank:
     bank = uow.banks.get_by_name(name)
     if bank is None:
         raise NotFound(f"no bank named {name!r}")
@@ -78,7 +78,7 @@ def _bank(uow: SqlAlchemyUnitOfWork, name: str) -> Bank:
 
 def create_bank(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     matcher: Matcher,
     actor: Principal,
     name: str,
@@ -117,7 +117,7 @@ def create_bank(
 
 def update_bank(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     matcher: Matcher,
     actor: Principal,
     name: str,
@@ -152,13 +152,13 @@ def update_bank(
     return bank
 
 
-def list_banks(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[Bank]:
+def list_banks(*, uow: UnitOfWork, actor: Principal) -> list[Bank]:
     require(actor, Permission.banks_read)
     with uow:
         return uow.banks.list()
 
 
-def get_bank(*, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str) -> Bank:
+def get_bank(*, uow: UnitOfWork, actor: Principal, name: str) -> Bank:
     require(actor, Permission.banks_read)
     with uow:
         return _bank(uow, name)
@@ -166,7 +166,7 @@ def get_bank(*, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str) -> Bank:
 
 def add_entries(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     matcher: Matcher,
     actor: Principal,
     bank_name: str,
@@ -229,7 +229,7 @@ def add_entries(
 
 def set_entry_disabled(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     matcher: Matcher,
     actor: Principal,
     bank_name: str,
@@ -264,7 +264,7 @@ def set_entry_disabled(
 
 def delete_entry(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     matcher: Matcher,
     actor: Principal,
     bank_name: str,
@@ -294,7 +294,7 @@ def delete_entry(
 
 def list_entries(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     bank_name: str,
     after_id: int = 0,

@@ -11,7 +11,7 @@ from takedown.cases import Case, CaseStatus, Change, ClaimHeld, ReviewPolicy, Re
 from takedown.identity import Principal
 from takedown.services import audit
 from takedown.services.errors import Conflict
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 
 class ReviewConflict(Conflict):
@@ -25,7 +25,7 @@ class ReviewConflict(Conflict):
 
 
 def save_change(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     before: Case,
     change: Change,
     *,
@@ -52,7 +52,7 @@ def save_change(
 
 
 def appeal_case(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     case: Case,
     *,
     appellant: str,

@@ -15,7 +15,7 @@ radius search) and, at each lookup, inside the report's own transaction:
    and hash (an item found closed is dropped from the index).
 
 Items this transaction added are seen in step 1 like any other; if the transaction rolls
-back, they are forgotten (``SqlAlchemyUnitOfWork.on_rollback``), so an id SQLite hands out
+back, they are forgotten (``UnitOfWork.on_rollback``), so an id SQLite hands out
 again is read afresh. The answer is the same as comparing against every open item: the
 nearest, then the oldest case (``tests/integration/test_case_media.py``).
 """
@@ -28,7 +28,7 @@ import time
 
 from takedown.matching.pdq_index import PdqIndex
 from takedown.store.db import Database
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork, reading
 
 log = logging.getLogger("takedown.cases")
 
@@ -57,12 +57,12 @@ class CaseMediaIndex:
         """Read the open items now (a server does this at start, on a thread), so that the
         first report about media does not read them all on its way."""
         try:
-            with SqlAlchemyUnitOfWork(db, readonly=True) as uow, self._lock:
+            with reading(db) as uow, self._lock:
                 self._catch_up(uow)
         except Exception:
             log.exception("could not load the case items' hashes; the first lookup will")
 
-    def nearest_open_case(self, uow: SqlAlchemyUnitOfWork, pdq: str, threshold: int) -> int | None:
+    def nearest_open_case(self, uow: UnitOfWork, pdq: str, threshold: int) -> int | None:
         """The open case with an item nearest to ``pdq`` within ``threshold`` bits (the
         oldest case among equals), or None."""
         query = int(pdq, 16)
@@ -90,7 +90,7 @@ class CaseMediaIndex:
                 self._recent = [r for r in self._recent if r[0] not in closed]
         return best[1] if best else None
 
-    def _catch_up(self, uow: SqlAlchemyUnitOfWork) -> None:
+    def _catch_up(self, uow: UnitOfWork) -> None:
         open_only = not self._loaded
         after = self._top
         now = time.monotonic()

@@ -13,7 +13,7 @@ from takedown.cases import CaseStatus, Decision
 from takedown.services import enforcement, filing
 from takedown.services.enforcement import EnforcementContext
 from takedown.services.reports import notices
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class DecisionContext:
 
 
 def react(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     *,
     case_id: int,
     status: CaseStatus,

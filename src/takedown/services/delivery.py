@@ -32,7 +32,7 @@ from takedown.retry import RetryPolicy
 from takedown.store.db import Database
 from takedown.store.enforcement_repos import ActionRecord
 from takedown.store.group_commit import GroupCommitter
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 log = logging.getLogger("takedown.delivery")
 
@@ -153,16 +153,16 @@ class Deliverer(StoreLoop):
                 self._wake.wait(self.settings.poll_seconds)
 
 
-def _claim(uow: SqlAlchemyUnitOfWork, *, now: Any, until: Any, limit: int) -> list[ActionRecord]:
+def _claim(uow: UnitOfWork, *, now: Any, until: Any, limit: int) -> list[ActionRecord]:
     return uow.actions.claim_due(now=now, until=until, limit=limit)
 
 
-def _delivered(uow: SqlAlchemyUnitOfWork, *, batch: list[ActionRecord], at: Any) -> None:
+def _delivered(uow: UnitOfWork, *, batch: list[ActionRecord], at: Any) -> None:
     uow.actions.delivered([a.id for a in batch], at=at)
     publish_removals(uow, batch)
 
 
-def publish_removals(uow: SqlAlchemyUnitOfWork, done: list[ActionRecord]) -> None:
+def publish_removals(uow: UnitOfWork, done: list[ActionRecord]) -> None:
     """``ContentRemoved`` for each case whose remove actions are among ``done``."""
     removed: dict[int, list[str]] = {}
     for action in done:
@@ -173,7 +173,7 @@ def publish_removals(uow: SqlAlchemyUnitOfWork, done: list[ActionRecord]) -> Non
 
 
 def _failed(
-    uow: SqlAlchemyUnitOfWork, *, ids: list[int], error: str, retry_at: Any, policy: RetryPolicy
+    uow: UnitOfWork, *, ids: list[int], error: str, retry_at: Any, policy: RetryPolicy
 ) -> None:
     uow.actions.attempt_failed(
         ids, error=error, retry_at=retry_at, give_up_after=policy.max_attempts

@@ -39,7 +39,7 @@ from takedown.cases.enforcement import (
 from takedown.matching import VIDEO_FRAME_SHARE, BankPolicy, SignalType
 from takedown.matching.pdq_index import PdqIndex
 from takedown.store.db import Database
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork, reading
 
 log = logging.getLogger("takedown.enforcement")
 
@@ -62,12 +62,12 @@ class RegistryMediaIndex:
 
     def warm(self, db: Database) -> None:
         try:
-            with SqlAlchemyUnitOfWork(db, readonly=True) as uow, self._lock:
+            with reading(db) as uow, self._lock:
                 self._catch_up(uow)
         except Exception:
             log.exception("could not load the registry's hashes; the first lookup will")
 
-    def _catch_up(self, uow: SqlAlchemyUnitOfWork) -> None:
+    def _catch_up(self, uow: UnitOfWork) -> None:
         while True:
             page = uow.registry.pdq_after(self._top, limit=PAGE)
             if page:
@@ -85,7 +85,7 @@ class RegistryMediaIndex:
 
     def matching_videos(
         self,
-        uow: SqlAlchemyUnitOfWork,
+        uow: UnitOfWork,
         frames: list[str],
         threshold: int,
         share: float = VIDEO_FRAME_SHARE,
@@ -109,7 +109,7 @@ class RegistryMediaIndex:
                 out.append(content_id)
         return out
 
-    def matching(self, uow: SqlAlchemyUnitOfWork, pdqs: list[str], threshold: int) -> list[str]:
+    def matching(self, uow: UnitOfWork, pdqs: list[str], threshold: int) -> list[str]:
         """Content ids of registered items within ``threshold`` bits of any of ``pdqs``."""
         if not pdqs:
             return []
@@ -139,12 +139,10 @@ class EnforcementContext:
     media: RegistryMediaIndex
     pdq_threshold: int = 31
     policies: dict[Category, AccountPolicy] = field(default_factory=lambda: dict(ACCOUNT_POLICIES))
-    draft_report: Callable[[SqlAlchemyUnitOfWork, int, datetime], object] | None = None
+    draft_report: Callable[[UnitOfWork, int, datetime], object] | None = None
 
 
-def takedown_set(
-    uow: SqlAlchemyUnitOfWork, content_ids: list[str], ctx: EnforcementContext
-) -> TakedownSet:
+def takedown_set(uow: UnitOfWork, content_ids: list[str], ctx: EnforcementContext) -> TakedownSet:
     """Every registered item a violation about ``content_ids`` reaches (see the module)."""
     seeds = uow.registry.items(content_ids)
     known = {i.content_id for i in seeds}
@@ -163,7 +161,7 @@ def takedown_set(
     return TakedownSet(tuple(_families(uow, seeds + copies)))
 
 
-def _families(uow: SqlAlchemyUnitOfWork, items: list[SetItem]) -> list[SetItem]:
+def _families(uow: UnitOfWork, items: list[SetItem]) -> list[SetItem]:
     """``items``, the roots they repost, and everything reposting those, each once."""
     found = {item.content_id: item for item in reversed(items)}
     roots = []
@@ -187,7 +185,7 @@ def _families(uow: SqlAlchemyUnitOfWork, items: list[SetItem]) -> list[SetItem]:
 
 
 def enforce(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     *,
     case_id: int,
     decision: Decision,
@@ -223,7 +221,7 @@ def enforce(
     return plan
 
 
-def undo(uow: SqlAlchemyUnitOfWork, *, case_id: int, decision: Decision) -> Plan:
+def undo(uow: UnitOfWork, *, case_id: int, decision: Decision) -> Plan:
     """A violation overturned on appeal, or a case closed with no violation after an interim
     restriction: restore what the case's actions removed or restricted."""
     undone = [
@@ -247,7 +245,7 @@ def undo(uow: SqlAlchemyUnitOfWork, *, case_id: int, decision: Decision) -> Plan
 
 
 def restrict(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     *,
     case_id: int,
     category: Category,
@@ -277,7 +275,7 @@ CONFIRMED_BANKS = {
 }
 
 
-def _bank_media(uow: SqlAlchemyUnitOfWork, category: Category, content_ids: list[str]) -> None:
+def _bank_media(uow: UnitOfWork, category: Category, content_ids: list[str]) -> None:
     """The confirmed items' hashes join the category's confirmed bank (made when first
     needed); the bank version moves, so every process's indexes take them."""
     entries = []

@@ -28,7 +28,7 @@ from takedown.media import image_format
 from takedown.services import audit, review_media
 from takedown.services.errors import InvalidInput, NotFound
 from takedown.store.evidence_repos import EvidenceRecord
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 log = logging.getLogger("takedown.evidence")
 SYSTEM = Principal.system("evidence")
@@ -49,7 +49,7 @@ class Vault:
 
 
 def _keep(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     vault: Vault,
     *,
     case_id: int,
@@ -83,7 +83,7 @@ def _keep(
 
 
 def preserve_case(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     *,
     case_id: int,
     vault: Vault,
@@ -145,7 +145,7 @@ def preserve_case(
     return preserved
 
 
-def _metadata(uow: SqlAlchemyUnitOfWork, case_id: int) -> dict[str, Any]:
+def _metadata(uow: UnitOfWork, case_id: int) -> dict[str, Any]:
     """What the case knows, as preserved with its media (and, later, filed)."""
     items = uow.cases.items(case_id)
     registered = {i.content_id: uow.content.get(i.content_id) for i in items}
@@ -195,9 +195,7 @@ def _metadata(uow: SqlAlchemyUnitOfWork, case_id: int) -> dict[str, Any]:
     }
 
 
-def list_items(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int
-) -> list[EvidenceRecord]:
+def list_items(*, uow: UnitOfWork, actor: Principal, case_id: int) -> list[EvidenceRecord]:
     require(actor, Permission.evidence_read)
     with uow:
         if uow.cases.get(case_id) is None:
@@ -207,7 +205,7 @@ def list_items(
 
 def open_item(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     case_id: int,
     item_id: int,
@@ -243,7 +241,7 @@ def open_item(
 
 def set_hold(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     case_id: int,
     reason: str | None,
@@ -273,7 +271,7 @@ def set_hold(
 
 def purge(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     now: datetime,
     batch: int = 1000,
     retention: timedelta = timedelta(days=365),
@@ -322,12 +320,12 @@ def _kept_for_report(filing: Filing, now: datetime, retention: timedelta) -> boo
     return filing.filed_at is None or now < filing.filed_at + retention
 
 
-def _no_violation(uow: SqlAlchemyUnitOfWork, case_id: int) -> bool:
+def _no_violation(uow: UnitOfWork, case_id: int) -> bool:
     decisions = uow.decisions.for_case(case_id)
     return bool(decisions) and decisions[-1].outcome is Outcome.no_violation
 
 
-def rotate(*, uow: SqlAlchemyUnitOfWork, vault: Vault, batch: int = 500) -> int:
+def rotate(*, uow: UnitOfWork, vault: Vault, batch: int = 500) -> int:
     """Re-wrap every live item's data key with ``vault.key`` (the media is not decrypted).
     Returns how many were re-wrapped."""
     done, after = 0, 0

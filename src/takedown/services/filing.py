@@ -75,7 +75,7 @@ from takedown.store.db import Database
 from takedown.store.enforcement_repos import ActionRecord
 from takedown.store.filing_repos import FilingFile
 from takedown.store.group_commit import GroupCommitter
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork, reading
 
 log = logging.getLogger("takedown.filing")
 SYSTEM = Principal.system("ncmec-filer")
@@ -124,13 +124,13 @@ def _clip(text: str | None) -> str | None:
     return text[:MAX_TEXT] or None
 
 
-def _violation(uow: SqlAlchemyUnitOfWork, case_id: int) -> Decision | None:
+def _violation(uow: UnitOfWork, case_id: int) -> Decision | None:
     decisions = [d for d in uow.decisions.for_case(case_id) if d.outcome is Outcome.violation]
     return decisions[-1] if decisions else None
 
 
 def build_tip(
-    uow: SqlAlchemyUnitOfWork, case: Case, settings: FilingSettings
+    uow: UnitOfWork, case: Case, settings: FilingSettings
 ) -> tuple[Tip, list[tuple[int, str | None, TipFile]]]:
     """The report a case makes, and its files (evidence item id, content id, details)."""
     items = uow.cases.items(case.id)
@@ -245,7 +245,7 @@ def build_tip(
 
 
 def _others_involved(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     case_id: int,
     uploader: str,
     items: list[CaseItem],
@@ -284,7 +284,7 @@ def _others_involved(
 
 
 def draft(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     *,
     case_id: int,
     settings: FilingSettings,
@@ -330,9 +330,7 @@ def draft(
     return filing
 
 
-def _add_preserved_files(
-    uow: SqlAlchemyUnitOfWork, filing: Filing, settings: FilingSettings
-) -> None:
+def _add_preserved_files(uow: UnitOfWork, filing: Filing, settings: FilingSettings) -> None:
     case = uow.cases.get(filing.case_id)
     if case is None:
         return
@@ -344,7 +342,7 @@ def _add_preserved_files(
 
 
 def _request(
-    uow: SqlAlchemyUnitOfWork, filing: Filing, *, actor: Principal, now: datetime, auto: bool
+    uow: UnitOfWork, filing: Filing, *, actor: Principal, now: datetime, auto: bool
 ) -> Filing:
     after = filing.request(now, auto=auto)
     if after is filing:
@@ -363,7 +361,7 @@ def _request(
     return after
 
 
-def withdraw(uow: SqlAlchemyUnitOfWork, *, case_id: int, now: datetime) -> None:
+def withdraw(uow: UnitOfWork, *, case_id: int, now: datetime) -> None:
     """The case's violation was overturned: its report, if not sent yet, is withdrawn. In
     ``uow``'s transaction (the decision's)."""
     filing = uow.filings.get(case_id, lock=True)
@@ -384,7 +382,7 @@ def withdraw(uow: SqlAlchemyUnitOfWork, *, case_id: int, now: datetime) -> None:
     )
 
 
-def _filing(uow: SqlAlchemyUnitOfWork, case_id: int, *, lock: bool = False) -> Filing:
+def _filing(uow: UnitOfWork, case_id: int, *, lock: bool = False) -> Filing:
     filing = uow.filings.get(case_id, lock=lock)
     if filing is None:
         if uow.cases.get(case_id) is None:
@@ -405,7 +403,7 @@ NOT_CONFIGURED = (
 
 def request_filing(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     case_id: int,
     now: datetime,
@@ -434,7 +432,7 @@ def request_filing(
 
 def resolve(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     case_id: int,
     report_id: int | None,
@@ -481,7 +479,7 @@ class DraftChange:
 
 def update_draft(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     case_id: int,
     change: DraftChange,
@@ -564,7 +562,7 @@ class AccountDetails:
 
 def account_details(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     action_id: str,
     details: AccountDetails,
@@ -698,7 +696,7 @@ def state_json(filing: Filing | None) -> dict[str, Any] | None:
 
 
 def view(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int, now: datetime, within: timedelta
+    *, uow: UnitOfWork, actor: Principal, case_id: int, now: datetime, within: timedelta
 ) -> FilingView:
     require(actor, Permission.ncmec_read)
     with uow:
@@ -717,7 +715,7 @@ def view(
 
 
 def listing(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, now: datetime, within: timedelta
+    *, uow: UnitOfWork, actor: Principal, now: datetime, within: timedelta
 ) -> list[tuple[Filing, bool]]:
     """Every filing not filed, overdue first, then the latest filed; with whether each is
     overdue against the filing target."""
@@ -792,7 +790,7 @@ class Filer(StoreLoop):
         log.exception("filing a case with NCMEC failed", extra={"case": case_id})
         error = f"an internal error stopped this filing ({type(exc).__name__}); see the log"
         try:
-            with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
+            with reading(self.db) as uow:
                 filing = uow.filings.get(case_id)
             if filing is None or filing.state is not FilingState.filing:
                 return
@@ -818,7 +816,7 @@ class Filer(StoreLoop):
     ) -> Filing:
         now = self.clock.now()
 
-        def work(uow: SqlAlchemyUnitOfWork) -> None:
+        def work(uow: UnitOfWork) -> None:
             uow.filings.save(filing, document=document)
             uow.filings.renew(filing.case_id, until=now + self.settings.retry.lease)
             if action is not None:
@@ -838,7 +836,7 @@ class Filer(StoreLoop):
         return filing
 
     def _read(self, case_id: int) -> tuple[Filing | None, Tip | None, list[FilingFile]]:
-        with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
+        with reading(self.db) as uow:
             return uow.filings.get(case_id), uow.filings.tip(case_id), uow.filings.files(case_id)
 
     def schemas(self) -> list[Schema]:
@@ -941,7 +939,7 @@ class Filer(StoreLoop):
                 details={"error": "interrupted after /submit"},
             )
         reported = tip.reported
-        with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
+        with reading(self.db) as uow:
             case = uow.cases.get(filing.case_id)
             priors = (
                 uow.filings.prior_reports(filing.case_id, reported.esp_identifier)
@@ -1022,7 +1020,7 @@ class Filer(StoreLoop):
     def _evidence(self, item_id: int) -> bytes:
         if self.vault is None:
             raise ChannelRefused("the evidence vault's key is not set: the files cannot be read")
-        with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
+        with reading(self.db) as uow:
             record = uow.evidence.get(item_id)
             sealed = uow.evidence.sealed(item_id)
         if record is None or sealed is None:
@@ -1030,13 +1028,13 @@ class Filer(StoreLoop):
         return unseal(sealed, self.vault.keys, identity=record.identity)
 
 
-def _claim(uow: SqlAlchemyUnitOfWork, *, now: datetime, until: datetime, limit: int) -> list[int]:
+def _claim(uow: UnitOfWork, *, now: datetime, until: datetime, limit: int) -> list[int]:
     return uow.filings.claim_due(now=now, until=until, limit=limit)
 
 
-def _renew(uow: SqlAlchemyUnitOfWork, *, case_id: int, until: datetime) -> None:
+def _renew(uow: UnitOfWork, *, case_id: int, until: datetime) -> None:
     uow.filings.renew(case_id, until=until)
 
 
-def _release(uow: SqlAlchemyUnitOfWork, *, case_id: int) -> None:
+def _release(uow: UnitOfWork, *, case_id: int) -> None:
     uow.filings.release(case_id)

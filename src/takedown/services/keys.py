@@ -15,11 +15,11 @@ from takedown.identity import (
 )
 from takedown.services.accounts import IssuedCredential, clean_label, record_issued
 from takedown.services.errors import InvalidInput
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 
 def create_api_key(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, name: str, scopes: Iterable[Scope]
+    *, uow: UnitOfWork, actor: Principal, name: str, scopes: Iterable[Scope]
 ) -> IssuedCredential:
     """Issue a key. The secret is in the result only; the store keeps its SHA-256.
 
@@ -48,7 +48,7 @@ def create_api_key(
     return IssuedCredential(key=key, secret=issued.value)
 
 
-def list_api_keys(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[ApiKey]:
+def list_api_keys(*, uow: UnitOfWork, actor: Principal) -> list[ApiKey]:
     require(actor, Permission.keys_manage)
     with uow:
         return uow.keys.list(personal=False)

@@ -15,7 +15,7 @@ from datetime import datetime
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.matching import BankIndexes, SignalType
 from takedown.store.db import Database
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import reading
 
 log = logging.getLogger("takedown.matching")
 
@@ -50,7 +50,7 @@ class Matcher:
         indexes = self._indexes
         now = self._clock.monotonic()
         due = self._reenable_at is not None and self._clock.now() >= self._reenable_at
-        with SqlAlchemyUnitOfWork(self._db, readonly=True) as uow:
+        with reading(self._db) as uow:
             version = uow.banks.version()
         if indexes is not None and indexes.version == version and not due:
             self._checked = now
@@ -70,7 +70,7 @@ class Matcher:
 
     def reload(self) -> BankIndexes:
         with self._lock:
-            with SqlAlchemyUnitOfWork(self._db, readonly=True, snapshot=True) as uow:
+            with reading(self._db, snapshot=True) as uow:
                 version = uow.banks.version()
                 current = self._indexes
                 due = self._reenable_at is not None and self._clock.now() >= self._reenable_at

@@ -12,7 +12,7 @@ from takedown.identity import Permission, Principal, require
 from takedown.services import audit
 from takedown.services.errors import NotFound
 from takedown.store.outbox_repos import OutboxMessage
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def _case_of(message: OutboxMessage) -> int | None:
     return case_id if isinstance(case_id, int) else None
 
 
-def parked_events(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[ParkedEvent]:
+def parked_events(*, uow: UnitOfWork, actor: Principal) -> list[ParkedEvent]:
     require(actor, Permission.actions_manage)
     with uow:
         messages = uow.outbox.parked()
@@ -59,9 +59,7 @@ def parked_events(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[Parked
     return shown
 
 
-def retry_event(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, event_id: int, now: datetime
-) -> str:
+def retry_event(*, uow: UnitOfWork, actor: Principal, event_id: int, now: datetime) -> str:
     """A parked event is tried again from now on (its attempts counted afresh); returns its
     type, for the caller to wake the lane that runs it."""
     require(actor, Permission.actions_manage)

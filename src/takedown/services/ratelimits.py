@@ -16,7 +16,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class Attempt:
     who: str
     now: float
 
-    def count(self, uow: SqlAlchemyUnitOfWork) -> None:
+    def count(self, uow: UnitOfWork) -> None:
         hit(uow, self.rule, self.who, now=self.now)
 
 
@@ -56,14 +56,14 @@ def _windows(rule: RateLimit, now: float) -> tuple[int, int, float]:
     return current, current - w, (now - current) / w
 
 
-def check(uow: SqlAlchemyUnitOfWork, rule: RateLimit, who: str, *, now: float) -> RateVerdict:
+def check(uow: UnitOfWork, rule: RateLimit, who: str, *, now: float) -> RateVerdict:
     """Whether ``who`` may make one more attempt now (reads only, in a unit of work of its
     own)."""
     with uow:
         return estimate(uow, rule, who, now=now)
 
 
-def estimate(uow: SqlAlchemyUnitOfWork, rule: RateLimit, who: str, *, now: float) -> RateVerdict:
+def estimate(uow: UnitOfWork, rule: RateLimit, who: str, *, now: float) -> RateVerdict:
     """``check`` in an entered unit of work."""
     current, previous, elapsed = _windows(rule, now)
     counts = uow.rate_counters.counts(rule.bucket(who), (current, previous))
@@ -85,7 +85,7 @@ def verdict(rule: RateLimit, current: int, previous: int, elapsed: float) -> Rat
     return RateVerdict(False, max(1, math.ceil(wait + 1e-9)))
 
 
-def hit(uow: SqlAlchemyUnitOfWork, rule: RateLimit, who: str, *, now: float) -> None:
+def hit(uow: UnitOfWork, rule: RateLimit, who: str, *, now: float) -> None:
     """Count one attempt by ``who`` in an entered unit of work (no commit)."""
     current, _, _ = _windows(rule, now)
     counters = uow.rate_counters

@@ -15,13 +15,13 @@ from takedown.identity import Principal
 from takedown.matching import BankEntriesAdded, BankPolicy, SignalType
 from takedown.services import reports
 from takedown.services.enforcement import RegistryMediaIndex
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 RETRO_PAGE = 5_000
 
 
 def match_registry(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     event: BankEntriesAdded,
     *,
     intake: reports.IntakeContext,
@@ -86,7 +86,7 @@ MAX_OTHER_CONTENT = 10_000  # an account's other items queued at once
 
 
 def queue_suspended_accounts(
-    uow: SqlAlchemyUnitOfWork, event: AccountsSuspended, *, intake: reports.IntakeContext
+    uow: UnitOfWork, event: AccountsSuspended, *, intake: reports.IntakeContext
 ) -> int:
     """The other registered content of accounts suspended for a violation is reported for
     review (source ``scan``): each opens or joins a case, raised by the account's removals

@@ -48,7 +48,7 @@ from takedown.services.errors import Conflict, InvalidInput, NotFound
 from takedown.services.reports.intake import MAX_MESSAGE
 from takedown.services.text import clean_text
 from takedown.store.review_repos import Cursor
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 PAGE_SIZE = 50
 MAX_REASON = 2_000
@@ -117,7 +117,7 @@ def _reviewer(actor: Principal, permission: Permission = Permission.cases_review
     return Reviewer.of(actor)
 
 
-def _load(uow: SqlAlchemyUnitOfWork, case_id: int, reviewer: Reviewer) -> Case:
+def _load(uow: UnitOfWork, case_id: int, reviewer: Reviewer) -> Case:
     case = uow.cases.get(case_id)
     if case is None or not case.may_see(reviewer):
         raise NotFound(f"no case {case_number(case_id)}")
@@ -146,7 +146,7 @@ def decode_cursor(cursor: str | None) -> Cursor | None:
 
 def queue(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     filters: QueueFilter,
     now: datetime,
@@ -181,7 +181,7 @@ def queue(
 
 
 def listed(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, status: CaseStatus, limit: int = PAGE_SIZE
+    *, uow: UnitOfWork, actor: Principal, status: CaseStatus, limit: int = PAGE_SIZE
 ) -> list[QueueEntry]:
     """A lead's list: the cases on hold, waiting for a second opinion, or appealed."""
     reviewer = _reviewer(actor, Permission.cases_read)
@@ -189,9 +189,7 @@ def listed(
         return uow.review.listed(status, minor_safety=reviewer.child_safety, limit=limit)
 
 
-def case_view(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int, now: datetime
-) -> CaseView:
+def case_view(*, uow: UnitOfWork, actor: Principal, case_id: int, now: datetime) -> CaseView:
     """Everything the case page shows. Raises ``NotFound`` for a case the actor may not see."""
     reviewer = _reviewer(actor, Permission.cases_read)
     with uow:
@@ -248,7 +246,7 @@ def _without_contact(report: Report) -> Report:
 
 def claim(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     case_id: int,
     now: datetime,
@@ -278,7 +276,7 @@ def claim(
     return after
 
 
-def release(*, uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int, now: datetime) -> Case:
+def release(*, uow: UnitOfWork, actor: Principal, case_id: int, now: datetime) -> Case:
     reviewer = _reviewer(actor)
     with uow:
         case = _load(uow, case_id, reviewer)
@@ -304,7 +302,7 @@ def release(*, uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int, now: d
 
 def assign(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     case_id: int,
     to_user: str,
@@ -344,9 +342,7 @@ def assign(
     return after
 
 
-def hold(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int, reason: str, now: datetime
-) -> Case:
+def hold(*, uow: UnitOfWork, actor: Principal, case_id: int, reason: str, now: datetime) -> Case:
     lead = _reviewer(actor, Permission.cases_lead)
     text = clean_text(reason, "reason", MAX_REASON)
     if not text:
@@ -364,7 +360,7 @@ def hold(
     return after
 
 
-def resume(*, uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int, now: datetime) -> Case:
+def resume(*, uow: UnitOfWork, actor: Principal, case_id: int, now: datetime) -> Case:
     lead = _reviewer(actor, Permission.cases_lead)
     with uow:
         case = _load(uow, case_id, lead)
@@ -381,7 +377,7 @@ def resume(*, uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int, now: da
 
 def decide(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     case_id: int,
     decision_in: DecisionIn,
@@ -535,7 +531,7 @@ def default_statement(outcome: Outcome, category: Category, reason: str) -> str:
 
 
 def message_reporters(
-    *, uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int, body: str, now: datetime
+    *, uow: UnitOfWork, actor: Principal, case_id: int, body: str, now: datetime
 ) -> CaseMessage:
     """A message from staff to every reporter of the case (shown on their status pages)."""
     reviewer = _reviewer(actor)
@@ -565,7 +561,7 @@ def message_reporters(
 
 def platform_appeal(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     content_id: str,
     appellant: str,
@@ -598,7 +594,7 @@ def platform_appeal(
 # Quality samples.
 
 
-def open_samples(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[QaSample]:
+def open_samples(*, uow: UnitOfWork, actor: Principal) -> list[QaSample]:
     reviewer = _reviewer(actor)
     with uow:
         samples = uow.review.open_samples()
@@ -612,7 +608,7 @@ def open_samples(*, uow: SqlAlchemyUnitOfWork, actor: Principal) -> list[QaSampl
 
 def record_sample(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     sample_id: int,
     agrees: bool,
@@ -663,7 +659,7 @@ class LeadOverview:
     offenders: list[tuple[str, int, int]]  # (account, cases acted on, of them suspensions)
 
 
-def lead_overview(*, uow: SqlAlchemyUnitOfWork, actor: Principal, now: datetime) -> LeadOverview:
+def lead_overview(*, uow: UnitOfWork, actor: Principal, now: datetime) -> LeadOverview:
     """The lead's page: escalations, pending second reviews, holds, appeals, reviewers' load
     and exposure, and agreement in quality samples."""
     lead = _reviewer(actor, Permission.cases_lead)

@@ -39,7 +39,7 @@ from takedown.media import MediaError, blurred, image_format, key_frames, rendit
 from takedown.services import audit
 from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound
 from takedown.services.platform_links import is_unresolved
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 REVEAL_SECONDS = 120
 FETCH_TIMEOUT = 10.0
@@ -236,7 +236,7 @@ class ItemAccess:
 
 
 def check_item(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     case_id: int,
     content_id: str,
@@ -256,9 +256,7 @@ def check_item(
     )
 
 
-def visible_case(
-    uow: SqlAlchemyUnitOfWork, actor: Principal, case_id: int
-) -> tuple[Case, Reviewer]:
+def visible_case(uow: UnitOfWork, actor: Principal, case_id: int) -> tuple[Case, Reviewer]:
     """The case, when ``actor`` may see it. ``NotFound`` alike for a case that does not exist
     and one hidden from them: which it is must not be told by any answer, so check this before
     anything else about the case (its items, their number)."""
@@ -270,14 +268,14 @@ def visible_case(
     return case, reviewer
 
 
-def reveals_today(uow: SqlAlchemyUnitOfWork, user_id: int, now: datetime) -> int:
+def reveals_today(uow: UnitOfWork, user_id: int, now: datetime) -> int:
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     return uow.review.reveals_since(user_id, day)
 
 
 def reveal(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     case_id: int,
     content_id: str,

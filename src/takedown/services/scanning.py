@@ -35,7 +35,7 @@ from takedown.media import (
 from takedown.services import audit, reports
 from takedown.services.errors import InvalidInput
 from takedown.services.matcher import Matcher
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 MAX_ID_LENGTH = 256
 
@@ -68,7 +68,7 @@ def _check_id(value: str | None, field: str, *, required: bool = True) -> str | 
 
 
 def _record_match(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     content_id: str,
     account_id: str,
@@ -198,7 +198,7 @@ def match_hashes(
 
 
 def record_scan(
-    uow: SqlAlchemyUnitOfWork, scan: Scan, intake: reports.IntakeContext | None = None
+    uow: UnitOfWork, scan: Scan, intake: reports.IntakeContext | None = None
 ) -> ScanResult:
     """Register a scanned item, and audit and publish a match, in ``uow``'s transaction (a
     work function for the group-commit writer: no commit here).
@@ -252,7 +252,7 @@ def _automated_report(scan: Scan) -> reports.Prepared:
 
 def scan_media(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     matcher: Matcher,
     actor: Principal,
     data: bytes,
@@ -302,7 +302,7 @@ def parse_hashes(values: dict[str, str | None]) -> dict[SignalType, str]:
 
 def register_content(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal,
     content_id: str,
     account_id: str,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from takedown.store import SqlAlchemyUnitOfWork, migrate
+from takedown.store import SqlAlchemyUnitOfWork, UnitOfWork, migrate
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,8 @@ class Readiness:
 
 
 def readiness(*, uow: SqlAlchemyUnitOfWork) -> Readiness:
-    """Never raises: a failure is reported in the result, for a load balancer to act on."""
+    """Never raises: a failure is reported in the result, for a load balancer to act on. It
+    checks the store itself, so it takes the store's own unit of work, not the port."""
     expected = migrate.head_revision()
     try:
         with uow:
@@ -37,6 +38,6 @@ def readiness(*, uow: SqlAlchemyUnitOfWork) -> Readiness:
     return Readiness(database="ok", schema_revision=revision, expected_revision=expected)
 
 
-def outbox_counts(*, uow: SqlAlchemyUnitOfWork) -> dict[str, int]:
+def outbox_counts(*, uow: UnitOfWork) -> dict[str, int]:
     with uow:
         return uow.outbox.counts()

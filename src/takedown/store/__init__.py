@@ -2,6 +2,6 @@
 
 from takedown.store import migrate
 from takedown.store.db import Database
-from takedown.store.uow import SqlAlchemyUnitOfWork, event_payload
+from takedown.store.uow import SqlAlchemyUnitOfWork, UnitOfWork, event_payload, reading
 
-__all__ = ["Database", "SqlAlchemyUnitOfWork", "event_payload", "migrate"]
+__all__ = ["Database", "SqlAlchemyUnitOfWork", "UnitOfWork", "event_payload", "migrate", "reading"]

@@ -108,6 +108,99 @@ class _repository(Generic[R]):
 _REPOSITORIES: list[str] = []
 
 
+class UnitOfWork(Protocol):
+    """The port services, reactions and adapters type against: one transaction, its
+    repositories, its events. ``SqlAlchemyUnitOfWork`` is the one implementation; how it
+    writes (alone, or in the group-commit writer's group) is decided where it is made, not by
+    the code that uses it. Use it in a ``with`` block and ``commit()`` once; leaving the block
+    without committing rolls everything back. ``snapshot``, set before the block: every read
+    in it sees the same moment."""
+
+    snapshot: bool
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def keys(self) -> ApiKeyRepository: ...
+
+    @property
+    def staff_sessions(self) -> StaffSessionRepository: ...
+
+    @property
+    def login_devices(self) -> LoginDeviceRepository: ...
+
+    @property
+    def audit(self) -> AuditRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def banks(self) -> BankRepository: ...
+
+    @property
+    def bank_entries(self) -> BankEntryRepository: ...
+
+    @property
+    def content(self) -> ContentRepository: ...
+
+    @property
+    def reports(self) -> ReportRepository: ...
+
+    @property
+    def cases(self) -> CaseRepository: ...
+
+    @property
+    def case_messages(self) -> CaseMessageRepository: ...
+
+    @property
+    def decisions(self) -> DecisionRepository: ...
+
+    @property
+    def content_stats(self) -> ContentStatsRepository: ...
+
+    @property
+    def instance_secrets(self) -> InstanceSecretRepository: ...
+
+    @property
+    def rate_counters(self) -> RateCounterRepository: ...
+
+    @property
+    def review(self) -> ReviewRepository: ...
+
+    @property
+    def actions(self) -> ActionRepository: ...
+
+    @property
+    def registry(self) -> RegistryRepository: ...
+
+    @property
+    def evidence(self) -> EvidenceRepository: ...
+
+    @property
+    def filings(self) -> FilingRepository: ...
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def publish(self, event: Any) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def on_rollback(self, callback: Callable[[], None]) -> None: ...
+
+    def spawn(self, *, readonly: bool = False) -> UnitOfWork: ...
+
+
 class SqlAlchemyUnitOfWork:
     """Opens a session on enter; ``commit()`` once; anything else rolls back on exit.
 
@@ -350,3 +443,10 @@ class SqlAlchemyUnitOfWork:
             self.session.rollback()
         else:
             self._rollback_held()
+
+
+def reading(db: Database, *, snapshot: bool = False) -> UnitOfWork:
+    """A read-only unit of work on ``db``, as the port: for what reads outside a use case's own
+    transaction (a process's caches of the store, the lanes between their steps). On SQLite it
+    never waits for a writer; ``snapshot``: every read sees the same moment."""
+    return SqlAlchemyUnitOfWork(db, readonly=True, snapshot=snapshot)

@@ -13,7 +13,7 @@ from takedown.services import audit
 from takedown.services.enforcement import restrict
 from takedown.services.errors import InvalidInput
 from takedown.store.types import utcnow
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ _WAITING = frozenset({CaseStatus.open, CaseStatus.pending_second_review, CaseSta
 
 
 def record_stats(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     *,
     actor: Principal,
     content_id: str,
@@ -124,9 +124,7 @@ def _growth(
     return vph, rph, fast
 
 
-def exposure_fast(
-    uow: SqlAlchemyUnitOfWork, item: ContentItem, exposure: ExposurePolicy | None
-) -> bool:
+def exposure_fast(uow: UnitOfWork, item: ContentItem, exposure: ExposurePolicy | None) -> bool:
     """Whether the platform's last stats for ``item`` showed fast growth (none posted: no)."""
     reading = uow.content_stats.latest(item.content_id)
     if reading is None:

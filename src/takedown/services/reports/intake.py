@@ -63,7 +63,7 @@ from takedown.services.reports.links import (
 )
 from takedown.services.reports.notices import acknowledgment, decision_notice
 from takedown.services.text import clean_text
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 from takedown.store.work import BatchedWork, Work
 
 MAX_ID = 256
@@ -319,9 +319,7 @@ def _receipt(
     )
 
 
-def _root_of(
-    uow: SqlAlchemyUnitOfWork, content_id: str, item: ContentItem | None
-) -> tuple[str, str | None]:
+def _root_of(uow: UnitOfWork, content_id: str, item: ContentItem | None) -> tuple[str, str | None]:
     """(the top of the repost chain, the item's account) from the registry's parent links."""
     account = item.account_id if item and item.account_id else None
     root, seen = content_id, {content_id}
@@ -359,7 +357,7 @@ def _hashes(item: ContentItem | None) -> dict[SignalType, str]:
     return hashes
 
 
-def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> Receipt:
+def store(uow: UnitOfWork, prepared: Prepared, ctx: IntakeContext) -> Receipt:
     """Write one prepared report into an entered unit of work (no commit): see the module."""
     r = prepared.report
     now = ctx.now or ctx.clock.now()
@@ -528,7 +526,7 @@ def store(uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext) -> 
 
 
 def _fold(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     case: Case | None,
     incoming: IncomingReport,
     ctx: IntakeContext,
@@ -551,7 +549,7 @@ def _fold(
 
 
 def _replayed(
-    uow: SqlAlchemyUnitOfWork, prepared: Prepared, ctx: IntakeContext, report_id: int, digest: str
+    uow: UnitOfWork, prepared: Prepared, ctx: IntakeContext, report_id: int, digest: str
 ) -> Receipt:
     """The receipt of the report this submitter already sent with this idempotency key."""
     report = uow.reports.get(report_id)
@@ -574,7 +572,7 @@ def _replayed(
 
 
 def _record_change(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     change: Change,
     *,
     actor: Principal,
@@ -621,14 +619,14 @@ class StoreReport(BatchedWork[Receipt]):
     # Counted in the report's own transaction, so only a report that is stored counts.
     attempt: ratelimits.Attempt | None = None
 
-    def __call__(self, uow: SqlAlchemyUnitOfWork) -> Receipt:
+    def __call__(self, uow: UnitOfWork) -> Receipt:
         receipt = store(uow, self.prepared, self.ctx)
         if self.attempt is not None and not receipt.duplicate:
             self.attempt.count(uow)
         return receipt
 
     @classmethod
-    def prefetch(cls, uow: SqlAlchemyUnitOfWork, works: Sequence[BatchedWork[Receipt]]) -> None:
+    def prefetch(cls, uow: UnitOfWork, works: Sequence[BatchedWork[Receipt]]) -> None:
         reports = cast("Sequence[StoreReport]", works)
         uow.cases.prefetch_intake(
             [(work.prepared.content_id, work.prepared.reporter_key) for work in reports]
@@ -637,7 +635,7 @@ class StoreReport(BatchedWork[Receipt]):
 
 def submit(
     *,
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     actor: Principal | None,
     report_in: ReportCreate,
     ctx: IntakeContext,

@@ -15,7 +15,7 @@ import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 
 def form_key(key: bytes) -> str:
@@ -87,7 +87,7 @@ def status_digest(token: str) -> str:
     return digest
 
 
-def status_key(uow: SqlAlchemyUnitOfWork) -> bytes:
+def status_key(uow: UnitOfWork) -> bytes:
     """The installation's key for status links (made by the migration)."""
     with uow:
         value = uow.instance_secrets.get("status_link_key")

@@ -23,7 +23,7 @@ from takedown.services.reports.links import status_digest
 from takedown.services.reports.notices import next_step
 from takedown.services.text import clean_text
 from takedown.store.types import utcnow
-from takedown.store.uow import SqlAlchemyUnitOfWork
+from takedown.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class StatusView:
         return sorted(entries, key=lambda u: u.at)
 
 
-def _report_for_token(uow: SqlAlchemyUnitOfWork, token: str) -> Report:
+def _report_for_token(uow: UnitOfWork, token: str) -> Report:
     if not token or len(token) > 64:
         raise NotFound("no report has this status link")
     report = uow.reports.by_status_digest(status_digest(token))
@@ -65,7 +65,7 @@ def _report_for_token(uow: SqlAlchemyUnitOfWork, token: str) -> Report:
     return report
 
 
-def status(*, uow: SqlAlchemyUnitOfWork, token: str) -> StatusView:
+def status(*, uow: UnitOfWork, token: str) -> StatusView:
     """What a reporter sees at their status link. Raises ``NotFound`` for an unknown token."""
     with uow:
         report = _report_for_token(uow, token)
@@ -109,7 +109,7 @@ def status(*, uow: SqlAlchemyUnitOfWork, token: str) -> StatusView:
 
 
 def reply(
-    uow: SqlAlchemyUnitOfWork,
+    uow: UnitOfWork,
     *,
     token: str,
     body: str,
