@@ -353,3 +353,30 @@ def test_a_browser_unused_for_longer_than_its_trust_is_a_stranger_again(containe
     )  # a new browser: the stale one is forgotten
     with container.uow(readonly=True) as uow:
         assert uow.login_devices.user_of(accounts.hash_secret(first.device_secret)) is None
+
+
+def test_a_login_while_the_password_checks_are_full_is_refused_before_anything_is_read(
+    container,
+):
+    """Under a flood of logins the refused ones cost least: no read, no count, no audit
+    entry, no check; the same login goes through once the checks have room."""
+    from dataclasses import replace
+
+    from takedown.services.errors import Busy
+
+    add_staff(container, "ana", Role.reviewer, token=False)
+    before = actions(container)
+    checked = []
+
+    def verify(stored, password):
+        checked.append(password)
+        return False
+
+    full = replace(POLICY, busy=lambda: True, verify=verify)
+    with pytest.raises(Busy) as busy:
+        login(container, "ana", "a-guess", policy=full)
+    assert busy.value.retry_after > 0
+    assert checked == [] and actions(container) == before
+    with pytest.raises(NotAuthenticated):
+        login(container, "ana", "a-guess", policy=replace(full, busy=lambda: False))
+    assert checked == ["a-guess"] and actions(container)[-1] == "auth.login_failed"

@@ -254,6 +254,7 @@ class Container:
             session_ttl=timedelta(seconds=s.session_ttl_seconds),
             address_limit=self.login_address_limit,
             verify=self.password_checks.verify,
+            busy=self.password_checks.busy,
         )
 
     @cached_property

@@ -20,6 +20,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from takedown.identity import verify_password
+from takedown.services.accounts import LOGIN_BUSY
 from takedown.services.errors import Busy
 
 log = logging.getLogger(__name__)
@@ -37,13 +38,15 @@ class PasswordChecks:
             max_workers=1, thread_name_prefix="takedown-password", initializer=_lowest_priority
         )
 
+    def busy(self) -> bool:
+        """Whether the next login would be refused ``Busy``: a login asks this before it reads
+        anything, so a flood of them costs least where it is refused anyway."""
+        return self._waiting >= self.queue
+
     def verify(self, stored_hash: str, password: str) -> bool:
         with self._lock:
             if self._waiting >= self.queue:
-                raise Busy(
-                    "this server is checking too many logins; try again in a moment",
-                    retry_after=2,
-                )
+                raise Busy(LOGIN_BUSY, retry_after=2)
             self._waiting += 1
         try:
             return self._pool.submit(verify_password, stored_hash, password).result()

@@ -49,7 +49,7 @@ from takedown.identity import (
     verify_password,
 )
 from takedown.services import audit, ratelimits
-from takedown.services.errors import Conflict, InvalidInput, NotFound, RateLimited
+from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound, RateLimited
 from takedown.services.ratelimits import RateLimit
 from takedown.store.types import utcnow
 from takedown.store.uow import UnitOfWork
@@ -69,16 +69,19 @@ class LoginPolicy:
     logins one address may make in all, whatever the accounts (None: no limit). ``verify``:
     what checks a password against its hash (a server's ``PasswordChecks.verify``, which
     keeps the checks off the cores intake needs); ``verify_password`` in this thread when
-    None."""
+    None. ``busy``: whether ``verify`` would refuse the next check now (``PasswordChecks.busy``);
+    a login is then refused ``Busy`` before it reads or counts anything."""
 
     max_failures: int = 5
     lockout: timedelta = timedelta(minutes=15)
     session_ttl: timedelta = timedelta(hours=12)
     address_limit: RateLimit | None = None
     verify: Callable[[str, str], bool] | None = None
+    busy: Callable[[], bool] | None = None
 
 
 ACCOUNT_WIDE = 4
+LOGIN_BUSY = "this server is checking too many logins; try again in a moment"
 DEVICE_TRUST = timedelta(days=180)
 """How long a browser that logged in stays trusted through the account-wide lock without
 logging in again (the device cookie lives as long)."""
@@ -367,7 +370,8 @@ def login(
 
     Raises ``NotAuthenticated`` (one message for every failure) and records why in the audit
     log: unknown name, wrong password, disabled or locked account; ``RateLimited`` when the
-    client address is past ``policy.address_limit`` (nothing is checked then).
+    client address is past ``policy.address_limit`` (nothing is checked then); ``Busy``,
+    before anything is read, when the server's password checks are full (``policy.busy``).
 
     ``device`` is the device cookie the browser presented: one this account logged in with
     before is not shut out by the account-wide lock (strangers guessing from many addresses
@@ -379,6 +383,8 @@ def login(
     stall report intake. The second transaction reads the account again and refuses if its
     password changed, or its lock or counters changed, in between.
     """
+    if policy.busy is not None and policy.busy():
+        raise Busy(LOGIN_BUSY, retry_after=2)
     now = now or utcnow()
     stamp = now.timestamp()
     address = hashlib.sha256((client or "unknown").encode()).hexdigest()[:32]
