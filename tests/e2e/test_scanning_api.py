@@ -117,6 +117,48 @@ def test_a_banked_photo_and_its_altered_copies_are_blocked(live_server, people):
         assert entries[1]["value"] == hashes.md5  # stored lower-case
 
 
+def test_a_mirrored_rotated_or_cropped_copy_of_a_banked_photo_is_blocked(live_server, people):
+    """A new user's attempt: the banked picture mirrored and trimmed, turned a quarter, or
+    flipped upside down, each encoded anew, was allowed while only the upload's own PDQ was
+    looked up. Its mirrored and rotated variants are looked up too; an unrelated photo,
+    mirrored, still matches nothing."""
+    from PIL import Image
+
+    lead, platform = people
+    original = at_megapixels(photo("chelsea.png"), 1).convert("RGB")
+    with live_server.client() as c:
+        c.post(
+            "/v1/banks", headers=lead, json={"name": "known", "policy": "block_and_report"}
+        ).raise_for_status()
+        c.post(
+            "/v1/banks/known/entries",
+            headers=lead,
+            json={
+                "entries": [{"signal_type": "pdq", "value": hash_image(encode(original)).pdq.hex}]
+            },
+        ).raise_for_status()
+        w, h = original.size
+        # A thin border trimmed (1% a side): PDQ itself does not survive much more (2% a
+        # side moves the hash about 38 bits, mirrored or not).
+        mirrored_cropped = original.transpose(Image.Transpose.FLIP_LEFT_RIGHT).crop(
+            (w // 100, h // 100, w - w // 100, h - h // 100)
+        )
+        for n, copy in enumerate(
+            (
+                mirrored_cropped,
+                original.transpose(Image.Transpose.ROTATE_90),
+                original.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+            )
+        ):
+            answer = scan(c, platform, encode(copy, quality=80), f"turned-{n}").json()
+            assert answer["verdict"] == "block", n
+            assert [m["signal_type"] for m in answer["matches"]] == ["pdq"]
+            assert answer["matches"][0]["distance"] <= 31
+        unrelated = at_megapixels(photo("coffee.png"), 1).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        other = scan(c, platform, encode(unrelated), "unrelated").json()
+        assert other["verdict"] == "allow" and other["matches"] == []
+
+
 def test_weak_hashes_never_block_on_their_own(live_server, people):
     lead, platform = people
     from PIL import Image

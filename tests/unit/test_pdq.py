@@ -162,3 +162,36 @@ def test_low_quality_images_hash_within_tolerance_of_pdqhash(low_quality_corpus)
         ours = hash_image(data)
         assert distance(ours.pdq.hex, ref_hex) <= 8, label
         assert abs(ours.pdq.quality - ref_quality) <= 2, label
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_the_mirrored_and_rotated_variants_are_meta_s_and_match_the_transformed_image(name):
+    """The seven variants come from the one DCT, as Meta's ``compute_dihedral`` computes them
+    (the same eight hashes, up to float rounding, on the same pixels), and each mirrored or
+    rotated picture, encoded anew and hashed on the fast path, lands within a bank's default
+    threshold of one variant and far from the others."""
+    from takedown.matching.banks import DEFAULT_PDQ_THRESHOLD
+
+    image = at_megapixels(photo(name), 0.5).convert("RGB")
+    rgb = np.asarray(image)
+    luma = (rgb[:, :, 0] * 0.299 + rgb[:, :, 1] * 0.587 + rgb[:, :, 2] * 0.114).astype("float32")
+    ours = hash_luma(luma)
+    assert len(ours.variants) == 7
+    vectors, _ = pdqhash.compute_dihedral(rgb)
+    reference = [bits_to_hex(v[::-1].astype(np.uint8)) for v in vectors]
+    for hashed in reference:  # each of Meta's eight is one of ours, within float rounding
+        assert min(distance(hashed, v) for v in (ours.hex, *ours.variants)) <= 2
+    whole = hash_image(encode(image, quality=95)).pdq
+    for op in (
+        Image.Transpose.FLIP_LEFT_RIGHT,
+        Image.Transpose.FLIP_TOP_BOTTOM,
+        Image.Transpose.ROTATE_90,
+        Image.Transpose.ROTATE_180,
+        Image.Transpose.ROTATE_270,
+        Image.Transpose.TRANSPOSE,
+        Image.Transpose.TRANSVERSE,
+    ):
+        turned = hash_image(encode(image.transpose(op), quality=95)).pdq
+        distances = sorted(distance(turned.hex, v) for v in whole.variants)
+        assert distances[0] <= DEFAULT_PDQ_THRESHOLD < 64 < distances[1], op
+        assert abs(turned.quality - whole.quality) <= 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,8 +107,13 @@ class BankIndexes:
             else:
                 self._pdq.set_active(entry_id, active)
 
-    def lookup(self, hashes: dict[SignalType, str]) -> list[Match]:
-        """Every match of these hashes in an enabled bank, nearest first."""
+    def lookup(
+        self, hashes: dict[SignalType, str], *, pdq_variants: Sequence[str] = ()
+    ) -> list[Match]:
+        """Every match of these hashes in an enabled bank, nearest first. ``pdq_variants``: the
+        PDQ hashes of the same image mirrored and rotated (``PdqHash.variants``), looked up as
+        well, so a mirrored or rotated copy of a banked picture matches; an entry matched by
+        several counts once, at its nearest."""
         with self._lock:
             banks = dict(self._banks)
         matches: list[Match] = []
@@ -116,7 +122,14 @@ class BankIndexes:
                 thresholds = [b.pdq_threshold for b in banks.values() if b.enabled]
                 if not thresholds:
                     continue
-                hits = self._pdq.search_tagged(value, max(thresholds))
+                nearest: dict[int, tuple[int, int]] = {}
+                for query in (value, *pdq_variants):
+                    for entry_id, distance, bank_id in self._pdq.search_tagged(
+                        query, max(thresholds)
+                    ):
+                        if entry_id not in nearest or distance < nearest[entry_id][0]:
+                            nearest[entry_id] = (distance, bank_id)
+                hits = [(e, d, b) for e, (d, b) in nearest.items()]
             else:
                 hits = []
                 for entry_id in sorted(self._exact[signal_type].get(value, ())):

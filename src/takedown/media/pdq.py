@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -38,10 +38,14 @@ FloatArray = NDArray[np.float32]
 
 @dataclass(frozen=True)
 class PdqHash:
-    """A PDQ hash (64 hex digits, Meta's format) and its quality (0–100)."""
+    """A PDQ hash (64 hex digits, Meta's format) and its quality (0–100). ``variants``: the
+    hashes the image would have mirrored or rotated (the seven other elements of the dihedral
+    group, ``dihedral_variants``), where the hash was computed from the image; empty for a
+    hash read from elsewhere."""
 
     hex: str
     quality: int
+    variants: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def weak(self) -> bool:
@@ -210,14 +214,39 @@ def quality_of(image64: NDArray[np.floating]) -> int:
     return min(total // 90, 100)
 
 
-def hash_from_image64(image64: NDArray[np.floating]) -> PdqHash:
-    """Hash a 64×64 PDQ-decimated image: DCT, median threshold, quality."""
-    dct = dct_matrix()
-    coefficients = dct @ image64.astype(np.float32) @ dct.T  # 16×16
+def _threshold(coefficients: NDArray[np.floating]) -> str:
     flat = coefficients.ravel()
     median = np.sort(flat)[(flat.size + 1) // 2 - 1]  # Meta's Torben median: the lower one
     bits = (flat > median).astype(np.uint8)  # bit k = row k//16, column k%16
-    return PdqHash(hex=bits_to_hex(bits), quality=quality_of(image64))
+    return bits_to_hex(bits)
+
+
+# Mirroring an axis (x → 63 − x) multiplies the coefficient of frequency k by (−1)^k; the rows
+# of the DCT kept are frequencies 1 … 16.
+_MIRROR = np.where(np.arange(1, 17) % 2 == 1, -1.0, 1.0).astype(np.float32)
+
+
+def dihedral_variants(coefficients: NDArray[np.floating]) -> tuple[str, ...]:
+    """The hashes of the image mirrored or rotated, from its 16×16 DCT coefficients alone (as
+    Meta's reference computes them): mirrored left to right, top to bottom, both (rotated a
+    half turn), and those four transposed (the quarter turns and the diagonal mirrors). The
+    quality is the same for all eight: it sums gradients along both axes."""
+    c = coefficients.astype(np.float32)
+    across, down = c * _MIRROR[None, :], c * _MIRROR[:, None]
+    both = across * _MIRROR[:, None]
+    return tuple(_threshold(v) for v in (across, down, both, c.T, across.T, down.T, both.T))
+
+
+def hash_from_image64(image64: NDArray[np.floating]) -> PdqHash:
+    """Hash a 64×64 PDQ-decimated image: DCT, median threshold, quality, and the seven
+    mirrored and rotated variants."""
+    dct = dct_matrix()
+    coefficients = dct @ image64.astype(np.float32) @ dct.T  # 16×16
+    return PdqHash(
+        hex=_threshold(coefficients),
+        quality=quality_of(image64),
+        variants=dihedral_variants(coefficients),
+    )
 
 
 def hash_luma(luma: NDArray[np.floating]) -> PdqHash:

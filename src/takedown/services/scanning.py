@@ -185,12 +185,16 @@ def match_hashes(
                 SignalType.pdq: hashes.pdq.hex,
                 SignalType.md5: hashes.md5,
                 SignalType.sha256: hashes.sha256,
-            }
+            },
+            pdq_variants=hashes.pdq.variants,  # a mirrored or rotated copy matches too
         )
         return matches, verdict_for(matches, pdq_quality=hashes.pdq.quality), None
     exact = indexes.lookup({SignalType.md5: hashes.md5, SignalType.sha256: hashes.sha256})
     framed, frames_matched = video_matches(
-        [indexes.lookup({SignalType.pdq: f.pdq.hex}) for f in hashes.frames]
+        [
+            indexes.lookup({SignalType.pdq: f.pdq.hex}, pdq_variants=f.pdq.variants)
+            for f in hashes.frames
+        ]
     )
     matches = sorted(exact + framed, key=lambda m: (m.distance, m.bank, m.entry_id))
     strong = any(not f.pdq.weak for f in hashes.frames)
