@@ -193,7 +193,11 @@ def runtime(
     for (``events`` always: it also completes record-only events left pending), the
     deliverer where a webhook is set, the filer where NCMEC's Reporting API is."""
     run = Runtime(db, flows.lanes(), default=flows.EVENTS)
-    for lane, types in sorted(flows.outbox_lanes().items()):
+    lanes = flows.outbox_lanes()
+    # The default lane takes every handled type no other lane names (a catalogue's own).
+    named = frozenset().union(*(t for lane, t in lanes.items() if lane != flows.EVENTS))
+    lanes[flows.EVENTS] = registry.catalogue.handled - named
+    for lane, types in sorted(lanes.items()):
         if lane == flows.EVENTS or registry.runs_here & types:
             worker = Worker(
                 db,

@@ -233,3 +233,16 @@ def test_the_systems_catalogue_declares_every_published_event_once():
     assert not SYSTEM_EVENTS.handled & SYSTEM_EVENTS.record_only
     with pytest.raises(ValueError, match="not declared handled"):
         HandlerRegistry(SYSTEM_EVENTS).register(ReportReceived, lambda event, ctx: None)
+
+
+def test_the_runtime_runs_a_handled_type_that_no_lane_names(db, settings):
+    """The default lane takes every handled type of the registry's catalogue that the table
+    of reactions gives no lane (a catalogue of a process's own), so none waits for ever."""
+    from takedown import bootstrap
+    from takedown.clock import Clock
+
+    registry = registry_with(record_effect)
+    runtime = bootstrap.runtime(settings, db, registry, writer=None, clock=Clock(), vault=None)
+    event_id = publish(db)
+    assert runtime.run_once() == 1
+    assert status(db, event_id).status == "done" and effects(db, event_id) == 1
