@@ -575,3 +575,23 @@ def test_a_videos_re_encoded_copies_are_found_by_their_frames_and_blocked_after(
 def _counts(container) -> dict[str, int]:
     with container.uow(readonly=True) as uow:
         return uow.actions.counts()
+
+
+def test_mirrored_and_rotated_re_uploads_come_down_with_the_original(
+    live_server, container, people, hook
+):
+    """Copies uploaded mirrored or turned before anyone reported the picture are in its
+    takedown set: the registry keeps each scanned image's mirrored and rotated hashes, and
+    the confirmed item's are searched with its own. An unrelated photo, mirrored, is not."""
+    lead, platform = people
+    image = at_megapixels(photo("astronaut.png"), 0.5).convert("RGB")
+    unrelated = at_megapixels(photo("coffee.png"), 0.5).convert("RGB")
+    mirrored, turned = Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.ROTATE_90
+    with live_server.client() as client:
+        _scan(client, platform, encode(image, quality=90), "m-0", "uploader-0")
+        _scan(client, platform, encode(image.transpose(mirrored), quality=80), "m-1", "uploader-1")
+        _scan(client, platform, encode(image.transpose(turned), quality=80), "m-2", "uploader-2")
+        _scan(client, platform, encode(unrelated.transpose(mirrored)), "m-other", "uploader-3")
+        case = _violation(client, platform, lead, "m-0", category="csam")
+    removed = {a.content_id for a in _actions(container, case) if a.type == "remove"}
+    assert removed == {"m-0", "m-1", "m-2"}

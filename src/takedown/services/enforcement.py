@@ -154,6 +154,8 @@ def takedown_set(uow: UnitOfWork, content_ids: list[str], ctx: EnforcementContex
         values = [h[column] for h in media if h.get(column)]
         matched += uow.registry.with_digest(column, values) if values else []
     pdqs = [h["pdq"] for h in media if h.get("pdq")]
+    # Mirrored and rotated copies too: the seed's own hash turned every way PDQ can.
+    pdqs += [v for h in media for v in h.get("pdq_variants", "").split(",") if v]
     matched += ctx.media.matching(uow, pdqs, ctx.pdq_threshold)
     for frames in uow.registry.frames(list(known)).values():
         matched += ctx.media.matching_videos(uow, frames, ctx.pdq_threshold)

@@ -149,6 +149,7 @@ def analyse_media(
             "media_kind": "image",
             "pdq": hashes.pdq.hex,
             "pdq_quality": hashes.pdq.quality,
+            "pdq_variants": ",".join(hashes.pdq.variants) or None,
         }
     else:
         record = {"media_kind": "video"}

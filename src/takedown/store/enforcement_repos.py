@@ -280,17 +280,16 @@ class RegistryRepository(RawRepository):
 
     def hashes(self, content_ids: list[str]) -> list[dict[str, str]]:
         """The media hashes the registry holds for ``content_ids`` (``pdq``, ``md5``,
-        ``sha256``; an item without any is left out)."""
+        ``sha256``, and ``pdq_variants``, comma-separated; an item without any is left
+        out)."""
+        names = ("pdq", "md5", "sha256", "pdq_variants")
         rows = _all_in(
             self._raw,
-            "SELECT pdq, md5, sha256 FROM content WHERE content_id IN ({marks}) "
+            "SELECT pdq, md5, sha256, pdq_variants FROM content WHERE content_id IN ({marks}) "
             "AND (pdq IS NOT NULL OR md5 IS NOT NULL OR sha256 IS NOT NULL)",
             content_ids,
         )
-        return [
-            {k: str(v) for k, v in zip(("pdq", "md5", "sha256"), row, strict=True) if v}
-            for row in rows
-        ]
+        return [{k: str(v) for k, v in zip(names, row, strict=True) if v} for row in rows]
 
     def set_frames(self, content_id: str, pdqs: list[str]) -> None:
         """A scanned video's frame hashes, replacing any it had."""

@@ -196,12 +196,21 @@ _CONTENT_COLUMNS = (
     "media_kind",
     "pdq",
     "pdq_quality",
+    "pdq_variants",
     "md5",
     "sha256",
     "first_seen_at",
     "last_scanned_at",
 )
-_KEEP_OLD = ("parent_content_id", "media_kind", "pdq", "pdq_quality", "md5", "sha256")
+_KEEP_OLD = (
+    "parent_content_id",
+    "media_kind",
+    "pdq",
+    "pdq_quality",
+    "pdq_variants",
+    "md5",
+    "sha256",
+)
 _UPSERT_CONTENT = (
     f"INSERT INTO content ({', '.join(_CONTENT_COLUMNS)}) "  # noqa: S608 - constant columns
     f"VALUES ({', '.join(':' + c for c in _CONTENT_COLUMNS)}) "

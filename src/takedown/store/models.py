@@ -206,6 +206,8 @@ class ContentRow(Base):
     media_kind: Mapped[str | None] = mapped_column(String(16))
     pdq: Mapped[str | None] = mapped_column(String(64))
     pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    # The image's PDQ mirrored and rotated (``PdqHash.variants``), comma-separated.
+    pdq_variants: Mapped[str | None] = mapped_column(Text)
     md5: Mapped[str | None] = mapped_column(String(32))
     sha256: Mapped[str | None] = mapped_column(String(64))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
