@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # make test runs the suite on this many processes (pytest-xdist), a test file to each.
 TEST_WORKERS ?= 2
 
-.PHONY: demo serve test test-unit test-integration test-e2e fuzz bench lint browser install dev clean
+.PHONY: demo serve test test-unit test-integration test-e2e fuzz bench lint browser video-reference install dev clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -41,8 +41,13 @@ serve: install
 browser:
 	@sh scripts/ensure-chromium.sh
 
+## Meta's vpdq, the reference for video hashes (built against Debian's FFmpeg -dev packages;
+## its tests skip with the reason where it can't be installed).
+video-reference: dev
+	@sh scripts/ensure-vpdq.sh $(BIN)/python
+
 ## The whole suite: unit, integration (SQLite and PostgreSQL) and end-to-end.
-test: dev browser
+test: dev browser video-reference
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-unit: dev

@@ -82,3 +82,35 @@ def test_limits_are_enforced(clip):
         hash_video(clip, VideoLimits(max_frame_pixels=1000))
     with pytest.raises(TooSmall):
         hash_video(video(seconds=1, size=(4, 4), codec="mpeg4"))
+
+
+@pytest.mark.parametrize(
+    "clip_of",
+    [
+        pytest.param(lambda: video(seconds=6, fps=10), id="h264-640x360-10fps"),
+        pytest.param(lambda: reencode(video(seconds=6, fps=10)), id="mpeg4-426x240"),
+        pytest.param(
+            lambda: reencode(
+                video(seconds=6, fps=10), size=(1280, 720), codec="libx264", fmt="mp4"
+            ),
+            id="h264-1280x720",
+        ),
+        pytest.param(lambda: video(seconds=5, fps=24, name="coffee.png"), id="h264-24fps"),
+        pytest.param(lambda: video(seconds=4, fps=15, codec="libvpx-vp9", fmt="webm"), id="vp9"),
+    ],
+)
+def test_frame_hashes_agree_with_meta_vpdq(clip_of, tmp_path):
+    """Meta's vpdq, on the same file, takes the same frames (one a second, by time) and hashes
+    each within Meta's cross-implementation tolerance of ours, at the same quality."""
+    vpdq = pytest.importorskip(
+        "vpdq", reason="Meta's vpdq is not installed here (make video-reference installs it)"
+    )
+    data = clip_of()
+    path = tmp_path / "clip"
+    path.write_bytes(data)
+    theirs = vpdq.computeHash(path, seconds_per_hash=1)
+    ours = hash_video(data).frames
+    assert [round(f.timestamp, 2) for f in theirs] == [round(f.timestamp, 2) for f in ours]
+    for a, b in zip(theirs, ours, strict=True):
+        assert distance(vpdq.hash_to_hex(a.hash), b.pdq.hex) <= 16, a.timestamp
+        assert abs(a.quality - b.pdq.quality) <= 2
