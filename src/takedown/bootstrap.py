@@ -15,6 +15,7 @@ from takedown.clock import Clock
 from takedown.config import Settings, category_set
 from takedown.evidence import MasterKey
 from takedown.jobs import HandlerRegistry, Runtime, Worker
+from takedown.jobs.worker import default_worker_id
 from takedown.retry import RetryPolicy
 from takedown.services import evidence, filing, reports
 from takedown.services.delivery import Deliverer, DeliverySettings
@@ -208,6 +209,7 @@ def runtime(
                 clock=clock,
                 event_types=types,
                 completes_record_only=lane == flows.EVENTS,
+                worker_id=f"{default_worker_id()}:{lane}",  # each lane its own identity
             )
             worker.thread_name = f"takedown-{lane}"
             run.add(lane, worker)

@@ -143,6 +143,8 @@ def test_every_lane_the_table_names_runs_where_its_settings_are(database_url, db
         worker = runtime[lane]
         assert isinstance(worker, Worker)
         assert worker.takes - registry.catalogue.record_only == types
+    ids = [runtime[lane].worker_id for lane in outbox_lanes()]
+    assert len(set(ids)) == len(ids)  # no two lanes take each other's leases
 
     bare = make_settings(database_url, tmp_path)
     plain = bootstrap.default_registry(bare)
