@@ -108,3 +108,65 @@ def test_hash_starts_without_the_web_stack_or_the_database(tmp_path):
     assert run.returncode == 0, run.stderr
     first, last = run.stdout.splitlines()[0], run.stdout.splitlines()[-1]
     assert '"pdq"' in first and last == "[]"
+
+
+def test_vpdq_files_written_and_read_as_meta_s_tools_do(tmp_path, container):
+    """``takedown hash --vpdq`` writes Meta's vPDQ file format, with the frame numbers and
+    times Meta's ``vpdq`` gives the same file; a vPDQ file made from ``vpdq``'s own hashes is
+    read as the video's strong frames, and banked so, blocks a re-encoded copy at upload."""
+    import pytest
+
+    vpdq = pytest.importorskip(
+        "vpdq", reason="Meta's vpdq is not installed here (make video-reference installs it)"
+    )
+    from takedown.matching import BankPolicy
+    from takedown.matching.exchange import parse_hash_list
+    from takedown.media.video import format_vpdq
+    from takedown.services import banks, scanning
+    from tests.conftest import OPERATOR
+    from tests.media_support import reencode, video
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(video(seconds=6, fps=10))
+    theirs = vpdq.computeHash(clip, seconds_per_hash=1)
+    written = run("--vpdq", str(clip))
+    assert written.returncode == 0, written.stderr
+    rows = [line.split(",") for line in written.stdout.splitlines()]
+    assert [(int(n), float(t)) for n, _, _, t in rows] == [
+        (f.frame_number, round(f.timestamp, 3)) for f in theirs
+    ]
+    for (_, quality, value, _), frame in zip(rows, theirs, strict=True):
+        assert (int(value, 16) ^ int(vpdq.hash_to_hex(frame.hash), 16)).bit_count() <= 16
+        assert abs(int(quality) - frame.quality) <= 2
+    refused = run("--vpdq", str(tmp_path / "missing.mp4"))
+    assert refused.returncode == 1 and "missing.mp4" in refused.stderr
+
+    meta_file = format_vpdq(
+        (f.frame_number, f.quality, vpdq.hash_to_hex(f.hash), f.timestamp) for f in theirs
+    )
+    listed = parse_hash_list(meta_file + "not,a,frame\n")
+    assert [s.signal_type for s in listed] == ["pdq"] * (len(theirs) + 1)
+    banks.create_bank(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        name="known-videos",
+        policy=BankPolicy.block,
+    )
+    added = banks.add_entries(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        bank_name="known-videos",
+        items=[banks.EntryIn(s.signal_type, s.value, "vpdq", s.note) for s in listed],
+    )
+    assert added.added == len(theirs) and len(added.invalid) == 1
+    result = scanning.scan_media(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        data=reencode(clip.read_bytes()),
+        content_id="reupload",
+        account_id="acct",
+    )
+    assert result.verdict.value == "block"

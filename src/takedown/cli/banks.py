@@ -80,8 +80,9 @@ def register(
     ) -> None:
         """Add the hashes in FILE to bank NAME.
 
-        FILE is CSV (signal_type,value[,note]) or a python-threatexchange export
-        (`dataset -P`, with or without --csv). Prints the counts of added, duplicate and
+        FILE is CSV (signal_type,value[,note]), a python-threatexchange export (`dataset -P`,
+        with or without --csv), or a video's vPDQ hash in Meta's file format (its frames of
+        quality 50 or more become PDQ entries). Prints the counts of added, duplicate and
         invalid lines; each invalid line is named on standard error. Exit status 1 if any
         line was invalid.
         """

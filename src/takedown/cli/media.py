@@ -23,6 +23,7 @@ from takedown.media import (
     hash_image,
     hash_video,
 )
+from takedown.media.video import format_vpdq
 
 err = Console(stderr=True, soft_wrap=True)
 Line = dict[str, Any]
@@ -118,12 +119,23 @@ def hash_command(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=0, help="Processes to use; 0 means one per core.")
     ] = 1,
+    vpdq: Annotated[
+        bool,
+        typer.Option(
+            "--vpdq",
+            help="Print each video's vPDQ hash in Meta's file format "
+            "(frame_number,quality,pdq,timestamp per line), as `takedown bank import` reads it.",
+        ),
+    ] = False,
 ) -> None:
     """Print {"path", "pdq", "quality", "md5", "sha256"} per file as JSON lines, in order.
 
     A file that cannot be hashed gets a line with "error" and "code" instead, and the exit
     status is 1. A progress bar is drawn on standard error for long runs in a terminal.
     """
+    if vpdq:
+        _print_vpdq([str(p) for p in files])
+        return
     paths = [str(p) for p in files]
     jobs = jobs or os.cpu_count() or 1
     failed = 0
@@ -134,4 +146,21 @@ def hash_command(
             progress.advance(progress.task_ids[0])
     if failed:
         err.print(f"{failed} of {len(paths)} file(s) could not be hashed")
+        raise typer.Exit(1)
+
+
+def _print_vpdq(paths: list[str]) -> None:
+    """Each video's frames in Meta's vPDQ file format; a file that is not a video (or cannot be
+    hashed) is named on standard error, and the exit status is 1."""
+    failed = 0
+    for path in paths:
+        hashes = hash_file(path)
+        if isinstance(hashes, VideoHashes):
+            frames = [(f.frame, f.pdq.quality, f.pdq.hex, f.timestamp) for f in hashes.frames]
+            typer.echo(format_vpdq(frames), nl=False)
+            continue
+        failed += 1
+        why = hashes["error"] if isinstance(hashes, dict) else "an image, not a video"
+        err.print(f"{path}: {why}")
+    if failed:
         raise typer.Exit(1)

@@ -5,7 +5,10 @@ Formats, told apart by the first line:
 - ``signal_type,value[,note]`` (a header line with those words is optional);
 - python-threatexchange ``dataset -P --csv``: header
   ``signal_type,signal_str,collab,category,tags``;
-- python-threatexchange ``dataset -P``: ``<signal_type> <signal> ['collab' metadata]`` per line.
+- python-threatexchange ``dataset -P``: ``<signal_type> <signal> ['collab' metadata]`` per line;
+- a video's vPDQ hash in Meta's file format (what its ``vpdq`` tools write):
+  ``frame_number,quality,pdq_hex,timestamp`` per frame, read as the PDQ entries of the video's
+  frames (the frames under quality 50 left out, as vPDQ's matching leaves them out).
 
 Their signal type names map onto ours (``video_md5`` and ``photo_md5`` are MD5s).
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 
 EXCHANGE_NAMES = {
@@ -33,10 +37,16 @@ class ListedSignal:
     note: str = ""
 
 
+VPDQ_MIN_QUALITY = 50
+_VPDQ_LINE = re.compile(r"^\s*(\d+),(\d{1,3}),([0-9a-fA-F]{64}),(\d+(?:\.\d+)?)\s*$")
+
+
 def parse_hash_list(text: str) -> list[ListedSignal]:
     """Every signal line of a file (blank lines and comments skipped), not yet validated."""
     lines = text.splitlines()
     first = next((line for line in lines if line.strip() and not line.startswith("#")), "")
+    if _VPDQ_LINE.match(first):
+        return _vpdq(lines)
     header = [c.strip().lower() for c in first.split(",")]
     if header[:2] == ["signal_type", "signal_str"]:
         return _csv(text, value_column=1, note_columns=(2, 3, 4), skip_header=True)
@@ -55,6 +65,25 @@ def parse_hash_list(text: str) -> list[ListedSignal]:
         kind = EXCHANGE_NAMES.get(parts[0].lower(), parts[0])
         value = parts[1] if len(parts) > 1 else ""
         out.append(ListedSignal(number, kind, value, parts[2] if len(parts) > 2 else ""))
+    return out
+
+
+def _vpdq(lines: list[str]) -> list[ListedSignal]:
+    """A vPDQ file's strong frames as PDQ signals; a line that is not a frame stays a signal
+    with its text as the value, so it is named as invalid instead of dropped."""
+    out = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        frame = _VPDQ_LINE.match(line)
+        if frame is None:
+            out.append(ListedSignal(number, "pdq", line.strip(), "not a vPDQ frame line"))
+            continue
+        index, quality, value, seconds = frame.groups()
+        if int(quality) < VPDQ_MIN_QUALITY:
+            continue
+        note = f"vPDQ frame {index} at {float(seconds):.3f} s, quality {quality}"
+        out.append(ListedSignal(number, "pdq", value.lower(), note))
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import av
@@ -44,6 +45,7 @@ class VideoLimits:
 class FrameHash:
     timestamp: float  # seconds from the start
     pdq: PdqHash
+    frame: int = 0  # its number in decoding order, from 0 (vPDQ's frame number)
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def hash_video(data: bytes, limits: VideoLimits | None = None) -> VideoHashes:
         next_sample = 0.0
         last_time = 0.0
         try:
-            for frame in container.decode(stream):
+            for number, frame in enumerate(container.decode(stream)):
                 if time.monotonic() > deadline:
                     raise DecodeTimeout("decoding took longer than the time limit")
                 when = float(frame.time) if frame.time is not None else last_time
@@ -121,7 +123,9 @@ def hash_video(data: bytes, limits: VideoLimits | None = None) -> VideoHashes:
                 if len(frames) >= limits.max_frames:
                     raise TooLarge(f"the video has more than {limits.max_frames} sampled frames")
                 luma = frame.to_ndarray(format="gray").astype(np.float32)
-                frames.append(FrameHash(timestamp=round(when, 3), pdq=hash_luma(luma)))
+                frames.append(
+                    FrameHash(timestamp=round(when, 3), pdq=hash_luma(luma), frame=number)
+                )
                 next_sample = when + limits.seconds_per_frame
         except (FFmpegError, ValueError, TypeError, MemoryError) as exc:
             if not frames:
@@ -172,3 +176,9 @@ def key_frames(
         raise Corrupt("the video has no frame that decodes")
     step = max(1, len(frames) // count)
     return frames[::step][:count]
+
+
+def format_vpdq(frames: Iterable[tuple[int, int, str, float]]) -> str:
+    """A video's frames, ``(frame number, quality, PDQ hex, seconds)``, in Meta's vPDQ file
+    format: one line each, the time to the millisecond."""
+    return "".join(f"{n},{q},{h},{t:.3f}\n" for n, q, h, t in frames)
