@@ -65,13 +65,14 @@ class Runtime:
         if loop is not None:
             loop.wake()
 
+    def lane_for(self, event_type: str) -> str:
+        """The lane that follows up ``event_type``: the one the table names, else the default."""
+        return self.lane_of.get(event_type, self.default)
+
     def _committed(self, event_types: frozenset[str]) -> None:
         for name in event_types:
-            lane = self.lane_of.get(name)
-            if lane is not None:
-                self.wake(lane)
-            elif name not in self.db.done_at_publish:
-                self.wake(self.default)
+            if name in self.lane_of or name not in self.db.done_at_publish:
+                self.wake(self.lane_for(name))
 
     def run_once(self) -> int:
         """One pass of every lane, in the order they were added; how much work they took.

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from takedown.flows import DELIVERY, EVENTS, lanes
+from takedown.flows import DELIVERY
 from takedown.identity import Permission
 from takedown.server.container import container_of
 from takedown.server.security import Access, principal_of
@@ -49,5 +49,5 @@ def retry_event(request: Request, event_id: Annotated[int, Path(ge=1)]) -> Respo
     event_type = parked.retry_event(
         uow=c.uow(), actor=principal_of(request), event_id=event_id, now=c.clock.now()
     )
-    c.runtime.wake(lanes().get(event_type, EVENTS))
+    c.runtime.wake(c.runtime.lane_for(event_type))
     return RedirectResponse("/console/operations", status_code=303)

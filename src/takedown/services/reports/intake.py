@@ -75,8 +75,6 @@ MAX_IDEMPOTENCY_KEY = 128
 MAX_MESSAGE = 5000
 CASE_PDQ_THRESHOLD = 31
 MAX_PARENT_HOPS = 16
-# Control characters but tab and newlines, and what XML 1.0 cannot carry at all (surrogates,
-# U+FFFE, U+FFFF): text a report or a filing to NCMEC must be able to hold.
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 # Without an idempotency key a status link only has to be unique: the HMAC key makes it
 # unguessable. A per-process random prefix and a counter are unique and cost no system call
@@ -171,12 +169,12 @@ def _content_id_for(content_id: str | None, url: str | None) -> str:
     return f"{UNRESOLVED_PREFIX}{key}"
 
 
-def needs_resolving(report_in: ReportCreate, resolver: LinkResolver | None) -> bool:
-    """Whether the report gives only a link and the platform can be asked what it shows."""
-    return resolver is not None and bool(report_in.content_url) and not report_in.content_id
+def _only_a_link(report_in: ReportCreate) -> bool:
+    """Whether the report names its content by a link alone (the depicted person's usual way)."""
+    return bool(report_in.content_url) and not report_in.content_id
 
 
-def resolve_link(report_in: ReportCreate, resolver: LinkResolver, *, now: float) -> ReportCreate:
+def _resolve_link(report_in: ReportCreate, resolver: LinkResolver, *, now: float) -> ReportCreate:
     """The report about the content its link shows, where the platform's resolve call says
     (``services.platform_links``; at most its timeout); else the report as it came. A
     blocking call: from the event loop, run it on a thread."""
@@ -680,9 +678,9 @@ async def file_report(
     comes back once it is committed. ``attempt`` counts against its rate limit in the
     report's own transaction."""
     resolver = process.link_resolver
-    if resolver is not None and needs_resolving(report_in, resolver):
+    if resolver is not None and _only_a_link(report_in):
         report_in = await asyncio.to_thread(
-            resolve_link, report_in, resolver, now=process.clock.time()
+            _resolve_link, report_in, resolver, now=process.clock.time()
         )
     prepared = prepare(actor=actor, report_in=report_in, anonymous_reporter=anonymous_reporter)
     ctx = await process.intake_async()
