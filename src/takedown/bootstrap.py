@@ -17,7 +17,7 @@ from takedown.evidence import MasterKey
 from takedown.jobs import HandlerRegistry, Runtime, Worker
 from takedown.jobs.worker import default_worker_id
 from takedown.retry import RetryPolicy
-from takedown.services import evidence, filing, reports
+from takedown.services import evidence, exchanges, filing, reports
 from takedown.services.delivery import Deliverer, DeliverySettings
 from takedown.services.filing import Filer
 from takedown.services.ncmec import NcmecClient, NcmecSettings
@@ -189,10 +189,12 @@ def runtime(
     clock: Clock,
     vault: evidence.Vault | None,
     filing_with: filing.FilingSettings | None = None,
+    exchange_sync: exchanges.SyncDeps | None = None,
 ) -> Runtime:
     """This process's job runtime: an outbox worker for each lane of events it has handlers
     for (``events`` always: it also completes record-only events left pending), the
-    deliverer where a webhook is set, the filer where NCMEC's Reporting API is."""
+    deliverer where a webhook is set, the filer where NCMEC's Reporting API is, and the
+    exchanges' syncs and feedback (``exchange_sync``: what they need of the process)."""
     run = Runtime(db, flows.lanes(), default=flows.EVENTS)
     lanes = flows.outbox_lanes()
     # The default lane takes every handled type no other lane names (a catalogue's own).
@@ -216,6 +218,11 @@ def runtime(
     delivery = delivery_settings(s)
     if delivery is not None:
         run.add(flows.DELIVERY, Deliverer(db, delivery, writer=writer, clock=clock))
+    if exchange_sync is not None:
+        run.add(
+            flows.EXCHANGES,
+            exchanges.ExchangeLane(exchange_sync, poll_seconds=max(s.worker_poll_seconds, 1.0)),
+        )
     ncmec = ncmec_settings(s)
     if ncmec is not None:
         run.add(

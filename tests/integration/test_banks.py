@@ -166,7 +166,7 @@ def test_cli_imports_our_csv_and_threatexchange_exports_then_matches(database_ur
     assert matched.returncode == 0, matched.stderr
     line = json.loads(matched.stdout)
     assert line["verdict"] == "block"
-    assert {m["signal_type"] for m in line["matches"]} == {"pdq", "md5", "sha256"}
+    assert {m["signal_type"] for m in line["matches"]} == {"pdq", "video_md5", "sha256"}
     listed = [
         json.loads(x) for x in cli(database_url, tmp_path, "bank", "list").stdout.splitlines()
     ]

@@ -120,7 +120,7 @@ def test_vpdq_files_written_and_read_as_meta_s_tools_do(tmp_path, container):
         "vpdq", reason="Meta's vpdq is not installed here (make video-reference installs it)"
     )
     from takedown.matching import BankPolicy
-    from takedown.matching.exchange import parse_hash_list
+    from takedown.matching.hash_files import parse_hash_list
     from takedown.media.video import format_vpdq
     from takedown.services import banks, scanning
     from tests.conftest import OPERATOR

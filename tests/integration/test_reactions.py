@@ -10,11 +10,15 @@ from sqlalchemy import text
 
 from takedown.cases import Category
 from takedown.cases.enforcement import AccountsSuspended, ContentRemoved, EvidenceWanted
+from takedown.cases.review import CaseClosed
 from takedown.flows import REACTIONS, handlers
 from takedown.jobs import HandlerContext
-from takedown.matching import BankEntriesAdded
-from takedown.services import scanning
+from takedown.matching import BankEntriesAdded, BankPolicy
+from takedown.matching.exchanges import ExchangeKind
+from takedown.media import hash_image
+from takedown.services import banks, exchanges, scanning
 from tests.conftest import OPERATOR, make_settings
+from tests.exchange_support import STOPNCII_CREDENTIALS, StopNcii, stopncii_server
 from tests.integration.test_reports import scan_and_bank, submit
 from tests.media_support import encode, photo
 
@@ -27,6 +31,7 @@ TABLES = (
     "evidence_items",
     "ncmec_filings",
     "ncmec_files",
+    "exchange_feedback",
 )
 
 
@@ -66,6 +71,7 @@ def test_the_table_names_these_reactions():
         handlers.tell_reporters_removed,
         handlers.queue_suspended_accounts,
         handlers.match_registry,
+        handlers.owe_exchange_feedback,
     }
 
 
@@ -114,6 +120,48 @@ def test_matching_the_registry_twice_reports_each_item_once(container):
         assert uow.cases.get(case_id).status.value == "confirmed"
 
 
+def test_owing_an_exchange_feedback_twice_owes_it_once(container):
+    data = encode(photo("coffee.png"), quality=90)
+    state = StopNcii()
+    state.put(hash_image(data).pdq.hex, at=100)
+    banks.create_bank(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        name="sn",
+        policy=BankPolicy.review,
+    )
+    with stopncii_server(state) as server:
+        exchanges.add_exchange(
+            uow=container.uow(),
+            actor=OPERATOR,
+            vault=None,
+            name="sn",
+            kind=ExchangeKind.stopncii,
+            bank="sn",
+            url=server.url,
+            credentials=STOPNCII_CREDENTIALS,
+            now=container.clock.now(),
+        )
+        assert exchanges.sync_exchange(container.exchange_sync(), name="sn", actor=OPERATOR).ok
+    scanning.scan_media(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        data=data,
+        content_id="post-5",
+        account_id="u5",
+    )
+    receipt = submit(container, content_id="post-5", category=Category.ncii)
+    before = _counts(container)
+    event = CaseClosed(case_id=receipt.case_id, outcome="no_violation", reason="not them")
+    _twice(container, handlers.owe_exchange_feedback, event)
+    assert _counts(container)["exchange_feedback"] == before["exchange_feedback"] + 1
+    other = CaseClosed(case_id=receipt.case_id, outcome="violation", reason="closed")
+    _twice(container, handlers.owe_exchange_feedback, other)  # owes nothing
+    assert _counts(container)["exchange_feedback"] == before["exchange_feedback"] + 1
+
+
 def test_every_lane_the_table_names_runs_where_its_settings_are(database_url, db, tmp_path):
     """A process with every setting runs a lane for each lane the table of reactions names,
     and each outbox lane takes exactly its own event types; without the webhook, NCMEC and
@@ -136,8 +184,16 @@ def test_every_lane_the_table_names_runs_where_its_settings_are(database_url, db
         ncmec_reporter_email="safety@platform.example",
     )
     registry = bootstrap.default_registry(full)
-    Container(settings=full, db=db, registry=registry)  # wires the reactions into it
-    runtime = bootstrap.runtime(full, db, registry, writer=None, clock=Clock(), vault=None)
+    full_container = Container(settings=full, db=db, registry=registry)  # wires the reactions
+    runtime = bootstrap.runtime(
+        full,
+        db,
+        registry,
+        writer=None,
+        clock=Clock(),
+        vault=None,
+        exchange_sync=full_container.exchange_sync(),
+    )
     assert set(runtime) == set(lanes().values()) | {"events"}
     for lane, types in outbox_lanes().items():
         worker = runtime[lane]

@@ -12,7 +12,7 @@ import typer
 from takedown.cli.media import err, hash_file, line_of, progress_bar
 from takedown.identity import IdentityError, Principal
 from takedown.matching import BankPolicy
-from takedown.matching.exchange import parse_hash_list
+from takedown.matching.hash_files import parse_hash_list
 from takedown.server.container import Container
 from takedown.services import banks, scanning
 from takedown.services.errors import ServiceError

@@ -24,6 +24,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from takedown.cli.banks import register as register_bank_commands
+from takedown.cli.exchanges import register as register_exchange_commands
 from takedown.cli.media import hash_command
 from takedown.config import ConfigError, Settings
 from takedown.identity import IdentityError, Principal, Role, Scope
@@ -739,6 +740,7 @@ def settings() -> None:
 
 
 register_bank_commands(app, _container, _operator)
+register_exchange_commands(app, _container, _operator)
 
 
 def main() -> None:

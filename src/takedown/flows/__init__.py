@@ -6,6 +6,7 @@ from takedown.flows.handlers import FlowDeps
 from takedown.flows.reactions import (
     DELIVERY,
     EVENTS,
+    EXCHANGES,
     FILING,
     REACTIONS,
     SYSTEM_EVENTS,
@@ -18,6 +19,7 @@ from takedown.flows.reactions import (
 __all__ = [
     "DELIVERY",
     "EVENTS",
+    "EXCHANGES",
     "FILING",
     "REACTIONS",
     "SYSTEM_EVENTS",

@@ -12,11 +12,14 @@ import hashlib
 from datetime import datetime
 from typing import Protocol
 
+from takedown.cases import CaseConfirmed, Outcome
 from takedown.cases.enforcement import AccountsSuspended, ContentRemoved, EvidenceWanted
+from takedown.cases.review import CaseClosed, ViolationOverturned
 from takedown.identity import Principal
 from takedown.jobs import HandlerContext
-from takedown.matching import BankEntriesAdded
-from takedown.services import audit, evidence, filing, reports, retro
+from takedown.matching import BankEntriesAdded, BankIndexes
+from takedown.matching.exchanges import ExchangeFeedbackOwed, Feedback
+from takedown.services import audit, evidence, exchanges, filing, reports, retro
 from takedown.services.enforcement import RegistryMediaIndex
 from takedown.services.review_media import MediaSettings
 
@@ -41,6 +44,8 @@ class FlowDeps(Protocol):
 
     @property
     def emails_reporters(self) -> bool: ...
+
+    def bank_indexes(self) -> BankIndexes: ...
 
     def intake(self) -> reports.IntakeContext: ...
 
@@ -115,3 +120,23 @@ def match_registry(event: BankEntriesAdded, ctx: HandlerContext, deps: FlowDeps)
     """Retroactive matching: registered items the bank's new entries match are reported
     (``services.retro``)."""
     retro.match_registry(ctx.uow, event, intake=deps.intake(), media=deps.registry_media)
+
+
+def owe_exchange_feedback(
+    event: CaseConfirmed | CaseClosed | ViolationOverturned, ctx: HandlerContext, deps: FlowDeps
+) -> None:
+    """A final decision on a case whose media matched an exchange's entries owes that exchange
+    feedback: confirmed for a violation, rejected for "no violation" or an overturned one
+    (``services.exchanges``); the ``exchanges`` lane sends it."""
+    if isinstance(event, CaseClosed) and event.outcome != Outcome.no_violation:
+        return
+    verdict = Feedback.confirmed if isinstance(event, CaseConfirmed) else Feedback.rejected
+    owed = exchanges.owe_feedback(
+        ctx.uow,
+        case_id=event.case_id,
+        verdict=verdict,
+        indexes=deps.bank_indexes(),
+        now=deps.now(),
+    )
+    if owed:
+        ctx.uow.publish(ExchangeFeedbackOwed(case_id=event.case_id, owed=owed))

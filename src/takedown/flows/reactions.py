@@ -61,12 +61,14 @@ from takedown.identity import (
 from takedown.jobs import HandlerContext, HandlerRegistry
 from takedown.jobs.catalogue import EventCatalogue
 from takedown.matching import BankEntriesAdded, ContentMatched
+from takedown.matching.exchanges import ExchangeFeedbackOwed
 
 AfterCommit = Callable[[Any, HandlerContext, FlowDeps], None]
 
 # The lanes of the job runtime.
 EVENTS, EVIDENCE, EMAIL, BANKS = "events", "evidence", "email", "banks"  # outbox events
-DELIVERY, FILING = "delivery", "filing"  # loops over tables of their own
+# loops over tables of their own
+DELIVERY, FILING, EXCHANGES = "delivery", "filing", "exchanges"
 OUTBOX_LANES = frozenset({EVENTS, EVIDENCE, EMAIL, BANKS})
 
 
@@ -107,7 +109,9 @@ REACTIONS: dict[type[Any], Reactions] = {
             "services.enforcement.enforce: the takedown set's actions written, media banked",
             "services.filing.draft: the CyberTipline draft of a CSAM case",
             "services.reports.notices.decision_notice: the reporters' e-mails queued",
-        )
+        ),
+        after_commit=(handlers.owe_exchange_feedback,),
+        lane=BANKS,
     ),
     ActionsPlanned: Reactions(
         in_transaction=("services.enforcement.enforce",),
@@ -127,7 +131,9 @@ REACTIONS: dict[type[Any], Reactions] = {
     CaseReleased: RECORD,
     SecondReviewRequested: RECORD,
     CaseClosed: Reactions(
-        in_transaction=("services.decisions.react: the case's items closed, reporters' e-mails",)
+        in_transaction=("services.decisions.react: the case's items closed, reporters' e-mails",),
+        after_commit=(handlers.owe_exchange_feedback,),
+        lane=BANKS,
     ),
     CaseHeld: RECORD,
     CaseResumed: RECORD,
@@ -138,10 +144,16 @@ REACTIONS: dict[type[Any], Reactions] = {
             "services.decisions.react:",
             "services.enforcement.undo: removals restored",
             "services.filing.withdraw: an unsent report withdrawn",
-        )
+        ),
+        after_commit=(handlers.owe_exchange_feedback,),
+        lane=BANKS,
     ),
     # Banks.
     BankEntriesAdded: Reactions(after_commit=(handlers.match_registry,), lane=BANKS),
+    ExchangeFeedbackOwed: Reactions(
+        elsewhere="services.exchanges.ExchangeLane: the feedback sent to the exchange",
+        lane=EXCHANGES,
+    ),
     # Filing.
     FilingRequested: Reactions(
         elsewhere="services.filing.Filer: the report filed with NCMEC", lane=FILING

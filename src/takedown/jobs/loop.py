@@ -1,12 +1,14 @@
 """A background thread that works until stopped: a lane of the job runtime (``jobs.Runtime``):
 an outbox worker's, the action deliverer's, the NCMEC filer's. A subclass writes ``run_once``
-(one pass: the work due now, and how much it took) and ``_loop`` (it reads ``_stop`` and
-waits on ``_wake``); ``wake`` makes it look for work at once, ``stop`` ends it. ``StoreLoop`` adds
+(one pass: the work due now, and how much it took); the loop runs passes until stopped,
+waiting ``poll_seconds`` after one that found nothing (``_more_waiting`` says when not to
+wait), and ``wake`` makes it look for work at once, ``stop`` ends it. ``StoreLoop`` adds
 the store: ``_write`` runs a piece of work in its own transaction, through the process's
 group-commit writer where it runs (SQLite has one writer), and commits it."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +21,8 @@ from takedown.store.uow import SqlAlchemyUnitOfWork, UnitOfWork
 
 class BackgroundLoop:
     thread_name = "takedown-loop"
+    log_name = "takedown.jobs"  # the logger a failed pass is reported to
+    poll_seconds = 1.0
 
     def __init__(self) -> None:
         self._wake = threading.Event()
@@ -28,8 +32,25 @@ class BackgroundLoop:
     def run_once(self) -> int:
         raise NotImplementedError
 
+    def _more_waiting(self, worked: int) -> bool:
+        """Whether a pass that took ``worked`` may have left work due (then the next pass
+        starts at once rather than after ``poll_seconds``)."""
+        return worked > 0
+
     def _loop(self) -> None:
-        raise NotImplementedError
+        """Pass after pass until stopped: a pass that raises is logged and counts as idle, so
+        one fault never ends the lane."""
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                worked = self.run_once()
+            except Exception:
+                logging.getLogger(self.log_name).exception(
+                    "a pass of the %s lane failed; trying again", self.thread_name
+                )
+                worked = 0
+            if not self._more_waiting(worked):
+                self._wake.wait(self.poll_seconds)
 
     def wake(self) -> None:
         """Look for work now rather than at the next poll."""

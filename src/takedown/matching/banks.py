@@ -21,6 +21,7 @@ class SignalType(StrEnum):
     pdq = "pdq"
     md5 = "md5"
     sha256 = "sha256"
+    video_md5 = "video_md5"  # MD5 of a video file's bytes, as NCMEC and StopNCII share it
 
 
 class BankPolicy(StrEnum):
@@ -40,7 +41,12 @@ class InvalidSignal(ValueError):
     """A hash value that is not of its signal type's form."""
 
 
-_HEX_LENGTH = {SignalType.pdq: 64, SignalType.md5: 32, SignalType.sha256: 64}
+_HEX_LENGTH = {
+    SignalType.pdq: 64,
+    SignalType.md5: 32,
+    SignalType.sha256: 64,
+    SignalType.video_md5: 32,
+}
 _HEX = re.compile(r"^[0-9a-f]+$")
 BANK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DEFAULT_PDQ_THRESHOLD = 31

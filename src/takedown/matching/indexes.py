@@ -50,8 +50,7 @@ class BankIndexes:
         self._lock = threading.RLock()
         self._banks: dict[int, Bank] = {}
         self._exact: dict[SignalType, dict[str, set[int]]] = {
-            SignalType.md5: defaultdict(set),
-            SignalType.sha256: defaultdict(set),
+            t: defaultdict(set) for t in SignalType if t is not SignalType.pdq
         }
         self._exact_entries: dict[int, tuple[int, bool]] = {}  # entry id → (bank, active)
         self._pdq = PdqIndex()

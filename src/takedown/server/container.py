@@ -23,7 +23,7 @@ from takedown.jobs import HandlerRegistry, Runtime
 from takedown.matching import BankIndexes
 from takedown.server.auth_cache import CredentialCache
 from takedown.server.password_checks import PasswordChecks
-from takedown.services import evidence, filing, reports
+from takedown.services import evidence, exchanges, filing, reports
 from takedown.services.accounts import LoginPolicy
 from takedown.services.case_media import CaseMediaIndex
 from takedown.services.enforcement import EnforcementContext, RegistryMediaIndex
@@ -245,6 +245,16 @@ class Container:
     def uow(self, *, readonly: bool = False) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.db, readonly=readonly)
 
+    def bank_indexes(self) -> BankIndexes:
+        """The process's bank indexes, current (may read the store)."""
+        return self.matcher.indexes()
+
+    def exchange_sync(self) -> exchanges.SyncDeps:
+        """What an exchange's sync and feedback need from this process."""
+        return exchanges.SyncDeps(
+            uow=self.uow, matcher=self.matcher, vault=self.vault, now=self.clock.now
+        )
+
     @property
     def login_policy(self) -> LoginPolicy:
         s = self.settings
@@ -292,6 +302,7 @@ class Container:
             clock=self.clock,
             vault=self.vault,
             filing_with=self.filing_settings,
+            exchange_sync=self.exchange_sync(),
         )
 
 

@@ -186,7 +186,10 @@ def add_entries(
             reason = (
                 str(exc)
                 if isinstance(exc, InvalidSignal)
-                else (f"unknown signal type {item.signal_type[:40]!r}; use pdq, md5 or sha256")
+                else (
+                    f"unknown signal type {item.signal_type[:40]!r}; "
+                    f"use one of {', '.join(SignalType)}"
+                )
             )
             result.invalid.append((position, reason))
             continue

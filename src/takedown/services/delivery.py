@@ -74,6 +74,7 @@ class Deliverer(StoreLoop):
     commit that plans actions wakes it at once."""
 
     thread_name = "takedown-delivery"
+    log_name = "takedown.delivery"
 
     def __init__(
         self,
@@ -84,6 +85,7 @@ class Deliverer(StoreLoop):
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
+        self.poll_seconds = settings.poll_seconds
         super().__init__(db, writer=writer, clock=clock)
 
     def run_once(self) -> int:
@@ -141,16 +143,8 @@ class Deliverer(StoreLoop):
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             return f"{type(exc).__name__}: {exc}"[:500]
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                sent = self.run_once()
-            except Exception:
-                log.exception("delivering actions failed; retrying")
-                sent = 0
-            if sent < self.settings.batch:
-                self._wake.wait(self.settings.poll_seconds)
+    def _more_waiting(self, worked: int) -> bool:
+        return worked >= self.settings.batch  # a full batch: more may be due
 
 
 def _claim(uow: UnitOfWork, *, now: Any, until: Any, limit: int) -> list[ActionRecord]:

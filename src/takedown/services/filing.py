@@ -738,6 +738,7 @@ class Filer(StoreLoop):
     NCMEC's address is set. It polls; a commit that requests a filing wakes it at once."""
 
     thread_name = "takedown-ncmec"
+    log_name = "takedown.filing"
 
     def __init__(
         self,
@@ -756,17 +757,6 @@ class Filer(StoreLoop):
         self.poll_seconds = poll_seconds
         self._schema: Schema | None = None
         super().__init__(db, writer=writer, clock=clock)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                worked = self.run_once()
-            except Exception:
-                log.exception("filing with NCMEC failed; retrying")
-                worked = 0
-            if not worked:
-                self._wake.wait(self.poll_seconds)
 
     def run_once(self, limit: int = 10) -> int:
         """File the due filings (at most ``limit``); how many were taken."""

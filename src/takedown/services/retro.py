@@ -18,6 +18,8 @@ from takedown.services.enforcement import RegistryMediaIndex
 from takedown.store.uow import UnitOfWork
 
 RETRO_PAGE = 5_000
+# The registry's digest column each exact signal type is looked up in.
+_REGISTRY_COLUMN = {SignalType.md5: "md5", SignalType.video_md5: "md5", SignalType.sha256: "sha256"}
 
 
 def match_registry(
@@ -47,8 +49,8 @@ def match_registry(
                 break
             if entry.signal_type is SignalType.pdq:
                 pdqs.append(entry.value)
-            elif entry.signal_type.value in exact:
-                exact[entry.signal_type.value].append(entry.value)
+            elif entry.signal_type in _REGISTRY_COLUMN:
+                exact[_REGISTRY_COLUMN[entry.signal_type]].append(entry.value)
         after = page[-1].id
     found: list[str] = []
     for column, values in exact.items():

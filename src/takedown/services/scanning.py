@@ -186,11 +186,18 @@ def match_hashes(
                 SignalType.pdq: hashes.pdq.hex,
                 SignalType.md5: hashes.md5,
                 SignalType.sha256: hashes.sha256,
+                SignalType.video_md5: hashes.md5,  # the same bytes, under the exchanges' name
             },
             pdq_variants=hashes.pdq.variants,  # a mirrored or rotated copy matches too
         )
         return matches, verdict_for(matches, pdq_quality=hashes.pdq.quality), None
-    exact = indexes.lookup({SignalType.md5: hashes.md5, SignalType.sha256: hashes.sha256})
+    exact = indexes.lookup(
+        {
+            SignalType.md5: hashes.md5,
+            SignalType.sha256: hashes.sha256,
+            SignalType.video_md5: hashes.md5,  # the exchanges' name for a video file's MD5
+        }
+    )
     framed, frames_matched = video_matches(
         [
             indexes.lookup({SignalType.pdq: f.pdq.hex}, pdq_variants=f.pdq.variants)

@@ -177,10 +177,73 @@ class BankEntryRow(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Provenance of an entry an exchange gave: which exchange, its id there, its tags; and
+    # when the exchange withdrew it (then it is disabled until the exchange lists it again).
+    exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchanges.id", ondelete="SET NULL"))
+    external_id: Mapped[str | None] = mapped_column(String(256))
+    tags: Mapped[str | None] = mapped_column(Text)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("bank_id", "signal_type", "value", name="uq_bank_entries_value"),
         Index("ix_bank_entries_signal", "signal_type", "value"),
+        _where_set("ix_bank_entries_exchange", "exchange_id"),
+    )
+
+
+class ExchangeRow(Base):
+    """A hash exchange a bank is kept in step with, and where its sync stands."""
+
+    __tablename__ = "exchanges"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    # The credentials as JSON, sealed with the evidence vault's key where one is set (its
+    # fingerprint in credentials_key); never read but by the sync.
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    credentials_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    credentials_key: Mapped[str | None] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=900)
+    checkpoint: Mapped[Any] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_fetch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    fetched: Mapped[int] = mapped_column(BigInteger, default=0)
+    added: Mapped[int] = mapped_column(BigInteger, default=0)
+    withdrawn: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[Any] = mapped_column(JSONType, default=list)
+
+
+class ExchangeFeedbackRow(Base):
+    """Feedback owed to an exchange on one of its entries: one per case, entry and verdict
+    (a confirmation, then its overturning on appeal, owe two)."""
+
+    __tablename__ = "exchange_feedback"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    exchange_id: Mapped[int] = mapped_column(ForeignKey("exchanges.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    verdict: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "exchange_id", "entry_id", "case_id", "verdict", name="uq_exchange_feedback"
+        ),
+        Index("ix_exchange_feedback_due", "state", "next_attempt_at"),
     )
 
 

@@ -37,6 +37,7 @@ from takedown.store.case_repos import (
 from takedown.store.db import Database
 from takedown.store.enforcement_repos import ActionRepository, RegistryRepository
 from takedown.store.evidence_repos import EvidenceRepository
+from takedown.store.exchange_repos import ExchangeRepository
 from takedown.store.filing_repos import FilingRepository
 from takedown.store.identity_repos import (
     ApiKeyRepository,
@@ -141,6 +142,9 @@ class UnitOfWork(Protocol):
 
     @property
     def bank_entries(self) -> BankEntryRepository: ...
+
+    @property
+    def exchanges(self) -> ExchangeRepository: ...
 
     @property
     def content(self) -> ContentRepository: ...
@@ -275,6 +279,7 @@ class SqlAlchemyUnitOfWork:
     outbox = _repository(OutboxRepository)
     banks = _repository(BankRepository, raw=False)
     bank_entries = _repository(BankEntryRepository, raw=False)
+    exchanges = _repository(ExchangeRepository, raw=False)
     content = _repository(ContentRepository)
     reports = _repository(ReportRepository)
     cases = _repository(CaseRepository)

@@ -10,7 +10,7 @@ Formats, told apart by the first line:
   ``frame_number,quality,pdq_hex,timestamp`` per frame, read as the PDQ entries of the video's
   frames (the frames under quality 50 left out, as vPDQ's matching leaves them out).
 
-Their signal type names map onto ours (``video_md5`` and ``photo_md5`` are MD5s).
+Their signal type names map onto ours (``photo_md5`` is an MD5).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ EXCHANGE_NAMES = {
     "pdq": "pdq",
     "md5": "md5",
     "photo_md5": "md5",
-    "video_md5": "md5",
+    "video_md5": "video_md5",
     "sha256": "sha256",
 }
 

@@ -1,0 +1,139 @@
+"""Hash exchanges: the outside lists a bank is kept in step with (NCMEC's hash sharing,
+StopNCII, a file or URL), and the one port every exchange's client is. Pure: no SQL, no HTTP.
+
+An exchange hands over its list as pages. Each page carries the checkpoint to resume from
+after it, so a sync that dies between pages starts again at the page it had not stored, not
+at the beginning. An entry on a page is one hash of one record of the exchange: its id
+there (``external_id``), the hash, its tags, and whether the exchange still stands behind it
+(``active``: False for StopNCII's Withdrawn and Deleted, NCMEC's deleted entries). A record the
+client cannot read is not an entry: it is one of the page's ``problems``, kept with the
+exchange's errors, and the rest of the page goes on.
+
+Exceptions::
+
+    ExchangeError            the exchange could not be read (refused, down, unreadable answer)
+     └── ExchangeRefused     it answered, and the answer was no (a 4xx: credentials, rights)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+from takedown.matching.banks import SignalType
+
+EXCHANGE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MAX_PROBLEMS = 50  # the errors an exchange keeps on record, newest first
+
+
+class ExchangeKind(StrEnum):
+    ncmec = "ncmec"
+    stopncii = "stopncii"
+    file = "file"
+
+
+class Feedback(StrEnum):
+    """What a reviewer's decision says about a match with an exchange's entry."""
+
+    confirmed = "confirmed"  # it is what the exchange says (StopNCII Blocked, NCMEC upvote)
+    rejected = "rejected"  # it is not (StopNCII NotBlocked, NCMEC downvote)
+
+
+class ExchangeError(Exception):
+    """The exchange could not be read or written; the sync is tried again later."""
+
+
+class ExchangeRefused(ExchangeError):
+    """The exchange answered no (wrong credentials, no rights): retrying will not help until
+    someone fixes the configuration."""
+
+
+@dataclass(frozen=True)
+class ExchangeEntry:
+    external_id: str
+    signal_type: SignalType
+    value: str  # normalized (``banks.normalize``)
+    active: bool = True
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of an exchange's changes. ``removed``: ids of the exchange's records deleted
+    whole (NCMEC's deleted entries name only the id): every hash of theirs stops matching.
+    ``complete``: the page is the exchange's whole list (a file), so the hashes this exchange
+    gave before and that it no longer lists are withdrawn."""
+
+    entries: list[ExchangeEntry]
+    checkpoint: dict[str, Any]  # where the next pass resumes once this page is stored
+    problems: list[str] = field(default_factory=list)  # records skipped, and why
+    removed: list[str] = field(default_factory=list)
+    complete: bool = False
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    external_id: str
+    signal_type: SignalType
+    value: str
+    verdict: Feedback
+
+
+class ExchangeClient(Protocol):
+    """What every exchange's client does. ``pages`` yields the changes since ``checkpoint``
+    (None: from the start) until the exchange has no more; it raises ``ExchangeError`` when it
+    cannot go on, after the pages it did yield. ``send_feedback`` raises ``ExchangeError``
+    when the exchange did not take it; an exchange with no feedback says so in
+    ``takes_feedback``."""
+
+    takes_feedback: bool
+
+    def pages(self, checkpoint: Mapping[str, Any] | None, now: datetime) -> Iterator[Page]: ...
+
+    def send_feedback(self, item: FeedbackItem) -> None: ...
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """An exchange as configured, with where its sync stands. Its credentials are not here:
+    only the sync reads them."""
+
+    id: int
+    name: str
+    kind: ExchangeKind
+    bank_id: int
+    bank: str
+    url: str
+    enabled: bool
+    interval_seconds: int
+    checkpoint: dict[str, Any]
+    created_at: datetime
+    last_fetch_at: datetime | None
+    last_success_at: datetime | None
+    next_run_at: datetime | None
+    attempts: int
+    fetched: int
+    added: int
+    withdrawn: int
+    errors: list[dict[str, str]]  # {"at", "error"}, newest first
+    has_credentials: bool = False
+
+
+@dataclass(frozen=True)
+class ExchangeFeedbackOwed:
+    """A decision owes exchanges feedback on the entries its case's media matched; the
+    ``exchanges`` lane sends it."""
+
+    event_type: ClassVar[str] = "matching.exchange_feedback_owed"
+    case_id: int
+    owed: int
+
+
+def merge_problems(old: list[dict[str, str]], new: list[str], at: datetime) -> list[dict[str, str]]:
+    """The exchange's error list with ``new`` in front, at most ``MAX_PROBLEMS``."""
+    stamped = [{"at": at.isoformat(), "error": p[:500]} for p in reversed(new)]
+    return (stamped + old)[:MAX_PROBLEMS]

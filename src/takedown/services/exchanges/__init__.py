@@ -1,0 +1,541 @@
+"""Hash exchanges: the NCMEC, StopNCII and file lists a bank is kept in step with.
+
+An exchange is configured per bank (``add_exchange``) with its kind, its API root and its
+credentials, which are sealed with the evidence vault's key where one is set and are never
+read back but by the sync. A sync pass (``sync_exchange``; the ``exchanges`` lane runs them
+on each exchange's schedule) reads the pages the exchange's client yields from the stored
+checkpoint and stores each page in a transaction of its own: its new hashes added with their
+provenance, withdrawn ones switched off, the checkpoint moved past it, the records it could
+not read kept with the exchange's errors. A page's hashes count for uploads as soon as it
+commits (this process's indexes take them in place; others see the bank version move), and
+its new entries start retroactive matching (``BankEntriesAdded``). A pass that dies between
+pages resumes at the page it had not stored. A pass that fails is tried again after the
+``RetryPolicy``'s back-off; after the last attempt it waits for the exchange's next turn.
+
+Feedback: when a person or the matcher decides a case whose media matched an exchange's
+entries, the exchange is owed one feedback per entry (confirmed or rejected) and the lane
+sends it (``owe_feedback``, ``send_feedback``), once per case, entry and verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from takedown.evidence import Sealed, seal, unseal
+from takedown.identity import Permission, Principal, require
+from takedown.jobs.loop import BackgroundLoop
+from takedown.matching import BankIndexes, IndexedEntry, SignalType
+from takedown.matching.exchanges import (
+    EXCHANGE_NAME,
+    Exchange,
+    ExchangeClient,
+    ExchangeError,
+    ExchangeKind,
+    ExchangeRefused,
+    Feedback,
+    FeedbackItem,
+    Page,
+    merge_problems,
+)
+from takedown.retry import RetryPolicy
+from takedown.services import audit
+from takedown.services.errors import Conflict, InvalidInput, NotFound
+from takedown.services.evidence import Vault
+from takedown.services.exchanges.files import FileListClient
+from takedown.services.exchanges.ncmec_hashes import NcmecHashClient
+from takedown.services.exchanges.stopncii import StopNciiClient
+from takedown.services.matcher import Matcher
+from takedown.store.exchange_repos import PageApplied, StoredCredentials
+from takedown.store.uow import UnitOfWork
+
+log = logging.getLogger("takedown.exchanges")
+
+CLIENTS: dict[ExchangeKind, Callable[[str, Mapping[str, Any]], ExchangeClient]] = {
+    ExchangeKind.ncmec: NcmecHashClient,
+    ExchangeKind.stopncii: StopNciiClient,
+    ExchangeKind.file: FileListClient,
+}
+DEFAULT_INTERVAL = 900
+MIN_INTERVAL = 60
+SYNC_RETRY = RetryPolicy(
+    max_attempts=6, backoff_seconds=30.0, max_backoff_seconds=3600.0, lease_seconds=600.0
+)
+FEEDBACK_RETRY = RetryPolicy(max_attempts=10, backoff_seconds=30.0, lease_seconds=60.0)
+SYNCER = Principal.system("exchange-sync")
+
+
+@dataclass
+class SyncResult:
+    """What one pass did."""
+
+    exchange: str
+    pages: int = 0
+    fetched: int = 0
+    added: int = 0
+    withdrawn: int = 0
+    restored: int = 0
+    problems: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _identity(name: str) -> str:
+    return f"exchange-credentials:{name}"
+
+
+def _store_credentials(
+    name: str, credentials: Mapping[str, Any] | None, vault: Vault | None
+) -> StoredCredentials | None:
+    if not credentials:
+        return None
+    data = json.dumps(dict(credentials), sort_keys=True).encode()
+    if vault is None:
+        return StoredCredentials(data, None, None)
+    sealed = seal(data, vault.key, identity=_identity(name))
+    return StoredCredentials(sealed.ciphertext, sealed.wrapped_key, sealed.key_fingerprint)
+
+
+def _read_credentials(
+    name: str, stored: StoredCredentials | None, vault: Vault | None
+) -> dict[str, Any]:
+    if stored is None:
+        return {}
+    if stored.key is None:
+        data = stored.data
+    else:
+        if vault is None:
+            raise ExchangeRefused(
+                "the exchange's credentials are sealed, and TAKEDOWN_EVIDENCE_KEY is not set"
+            )
+        assert stored.wrapped_key is not None
+        data = unseal(
+            Sealed(stored.data, stored.wrapped_key, stored.key),
+            vault.keys,
+            identity=_identity(name),
+        )
+    value = json.loads(data)
+    return value if isinstance(value, dict) else {}
+
+
+def _check_credentials(kind: ExchangeKind, credentials: Mapping[str, Any] | None) -> None:
+    required = {
+        ExchangeKind.ncmec: ("username", "password"),
+        ExchangeKind.stopncii: ("subscription_key", "functions_key"),
+        ExchangeKind.file: (),
+    }[kind]
+    given = dict(credentials or {})
+    missing = [k for k in required if not isinstance(given.get(k), str) or not given[k]]
+    if missing:
+        raise InvalidInput(
+            f"a {kind} exchange's credentials need {', '.join(required)} (missing: "
+            f"{', '.join(missing)})",
+            field="credentials",
+        )
+    for key, value in given.items():
+        if not isinstance(key, str) or not isinstance(value, str | dict):
+            raise InvalidInput("credentials are an object of strings", field="credentials")
+
+
+def add_exchange(
+    *,
+    uow: UnitOfWork,
+    actor: Principal,
+    vault: Vault | None,
+    name: str,
+    kind: ExchangeKind,
+    bank: str,
+    url: str,
+    credentials: Mapping[str, Any] | None = None,
+    interval_seconds: int = DEFAULT_INTERVAL,
+    now: datetime,
+) -> Exchange:
+    """Configure an exchange for ``bank``; its first sync is due at once."""
+    require(actor, Permission.banks_manage)
+    if not EXCHANGE_NAME.match(name):
+        raise InvalidInput(
+            "exchange names are 1-64 lowercase letters, digits, '_' or '-'", field="name"
+        )
+    url = url.strip()
+    if not url or len(url) > 2000 or any(ord(c) < 32 for c in url):
+        raise InvalidInput("url is the exchange's API root (or the list's address)", field="url")
+    if kind is not ExchangeKind.file and not url.startswith(("https://", "http://")):
+        raise InvalidInput(f"a {kind} exchange's url is its http(s) API root", field="url")
+    if interval_seconds < MIN_INTERVAL:
+        raise InvalidInput(f"interval_seconds is at least {MIN_INTERVAL}", field="interval_seconds")
+    _check_credentials(kind, credentials)
+    with uow:
+        target = uow.banks.get_by_name(bank)
+        if target is None:
+            raise NotFound(f"no bank named {bank!r}")
+        if uow.exchanges.get_by_name(name) is not None:
+            raise Conflict(f"an exchange named {name!r} exists", field="name")
+        exchange = uow.exchanges.add(
+            name=name,
+            kind=kind,
+            bank_id=target.id,
+            url=url,
+            credentials=_store_credentials(name, credentials, vault),
+            interval_seconds=interval_seconds,
+            now=now,
+        )
+        audit.record(
+            uow,
+            actor=actor,
+            action="exchange.added",
+            target_type="exchange",
+            target_id=exchange.id,
+            details={
+                "name": name,
+                "kind": kind.value,
+                "bank": bank,
+                "url": url,
+                "sealed": vault is not None,
+            },
+        )
+        uow.commit()
+    return exchange
+
+
+def list_exchanges(*, uow: UnitOfWork, actor: Principal) -> list[Exchange]:
+    require(actor, Permission.banks_read)
+    with uow:
+        return uow.exchanges.all()
+
+
+def get_exchange(*, uow: UnitOfWork, actor: Principal, name: str) -> tuple[Exchange, int]:
+    """The exchange and how many of its entries are live in its bank."""
+    require(actor, Permission.banks_read)
+    with uow:
+        exchange = uow.exchanges.get_by_name(name)
+        if exchange is None:
+            raise NotFound(f"no exchange named {name!r}")
+        return exchange, uow.exchanges.live_entries(exchange.id)
+
+
+@dataclass
+class SyncDeps:
+    """What a pass needs from its process: units of work (one per page), the process's
+    matcher, the vault, the clock, and the clients."""
+
+    uow: Callable[[], UnitOfWork]
+    matcher: Matcher
+    vault: Vault | None
+    now: Callable[[], datetime]
+    clients: Mapping[ExchangeKind, Callable[[str, Mapping[str, Any]], ExchangeClient]] = field(
+        default_factory=lambda: dict(CLIENTS)
+    )
+    retry: RetryPolicy = SYNC_RETRY
+
+    def write(self, work: Callable[[UnitOfWork], Any]) -> Any:
+        """Run ``work`` in a transaction of its own; it commits what it keeps."""
+        with self.uow() as uow:
+            return work(uow)
+
+    def read(self) -> UnitOfWork:
+        return self.uow()
+
+
+def sync_exchange(
+    deps: SyncDeps, *, name: str, actor: Principal, claimed: Exchange | None = None
+) -> SyncResult:
+    """One pass of ``name``'s sync now, from its checkpoint. Raises ``NotFound`` for no such
+    exchange and ``Conflict`` while another process runs its pass; an exchange that fails is
+    not an exception: the result says what failed, and the next pass is scheduled."""
+    require(actor, Permission.banks_manage)
+    exchange = claimed
+    if exchange is None:
+        now = deps.now()
+        with deps.read() as uow:
+            found = uow.exchanges.get_by_name(name)
+        if found is None:
+            raise NotFound(f"no exchange named {name!r}")
+        exchange = deps.write(
+            lambda uow: _committed(uow, uow.exchanges.claim(found.id, now, now + deps.retry.lease))
+        )
+        if exchange is None:
+            raise Conflict(f"the exchange {name!r} is syncing in another process")
+    result = SyncResult(exchange=exchange.name)
+    checkpoint: dict[str, Any] = exchange.checkpoint
+    try:
+        with deps.read() as uow:
+            stored = uow.exchanges.credentials(exchange.id)
+        client = deps.clients[exchange.kind](
+            exchange.url, _read_credentials(exchange.name, stored, deps.vault)
+        )
+        for page in client.pages(checkpoint or None, deps.now()):
+            applied = deps.write(
+                partial(_store_page, exchange=exchange, page=page, deps=deps, actor=actor)
+            )
+            result.pages += 1
+            result.fetched += len(page.entries) + len(page.removed)
+            result.added += len(applied.added)
+            result.withdrawn += len(applied.withdrawn)
+            result.restored += len(applied.restored)
+            result.problems += page.problems
+            checkpoint = page.checkpoint
+    except ExchangeError as exc:
+        result.error = str(exc)
+    except Exception as exc:  # a client's bug stays with its exchange, like a failure
+        log.exception("an exchange's sync failed", extra={"exchange": exchange.name})
+        result.error = f"an internal error stopped this sync ({type(exc).__name__}); see the log"
+    deps.write(lambda uow: _finish(uow, exchange, result, deps))
+    return result
+
+
+def _committed(uow: UnitOfWork, value: Any) -> Any:
+    uow.commit()
+    return value
+
+
+def _store_page(
+    uow: UnitOfWork, *, exchange: Exchange, page: Page, deps: SyncDeps, actor: Principal
+) -> PageApplied:
+    now = deps.now()
+    applied = uow.exchanges.apply_page(exchange, page, now)
+    current = uow.exchanges.get(exchange.id)
+    assert current is not None
+    uow.exchanges.update(
+        exchange.id,
+        checkpoint=page.checkpoint,
+        last_fetch_at=now,
+        leased_until=now + deps.retry.lease,  # a page stored: the pass is alive
+        fetched=current.fetched + len(page.entries) + len(page.removed),
+        added=current.added + len(applied.added),
+        withdrawn=current.withdrawn + len(applied.withdrawn),
+        errors=merge_problems(current.errors, page.problems, now),
+    )
+    changed = applied.added or applied.withdrawn or applied.restored
+    if not changed:
+        uow.commit()
+        return applied
+    audit.record(
+        uow,
+        actor=actor,
+        action="exchange.page_stored",
+        target_type="exchange",
+        target_id=exchange.id,
+        details={
+            "exchange": exchange.name,
+            "added": len(applied.added),
+            "withdrawn": len(applied.withdrawn),
+            "restored": len(applied.restored),
+            "problems": len(page.problems),
+        },
+    )
+    if applied.added:
+        from takedown.matching import BankEntriesAdded
+
+        ids = [e.entry_id for e in applied.added]
+        uow.publish(
+            BankEntriesAdded(
+                bank_id=exchange.bank_id, first_entry_id=min(ids), last_entry_id=max(ids)
+            )
+        )
+    version = uow.banks.bump_version()
+    uow.commit()
+    deps.matcher.applied(version, lambda ix: _apply(ix, applied.added, applied))
+    return applied
+
+
+def _apply(indexes: BankIndexes, added: list[IndexedEntry], applied: PageApplied) -> None:
+    indexes.add(added)
+    for entry_id in applied.withdrawn:
+        indexes.set_active(entry_id, False)
+    for entry_id in applied.restored:
+        indexes.set_active(entry_id, True)
+
+
+def _finish(uow: UnitOfWork, exchange: Exchange, result: SyncResult, deps: SyncDeps) -> None:
+    now = deps.now()
+    current = uow.exchanges.get(exchange.id)
+    if current is None:
+        return
+    if result.ok:
+        attempts = 0
+        next_run = now + timedelta(seconds=current.interval_seconds)
+        values: dict[str, Any] = {"last_success_at": now}
+    else:
+        attempts = current.attempts + 1
+        retry_at = deps.retry.next_try(attempts, now)
+        # After the last quick retry the exchange waits for its next turn, and starts over.
+        next_run = retry_at or now + timedelta(seconds=current.interval_seconds)
+        attempts = attempts if retry_at is not None else 0
+        values = {"errors": merge_problems(current.errors, [str(result.error)], now)}
+        log.warning(
+            "an exchange's sync failed",
+            extra={"exchange": exchange.name, "error": result.error, "retry_at": str(next_run)},
+        )
+    uow.exchanges.update(
+        exchange.id,
+        attempts=attempts,
+        next_run_at=next_run,
+        leased_until=None,
+        last_fetch_at=now,
+        **values,
+    )
+    audit.record(
+        uow,
+        actor=SYNCER,
+        action="exchange.synced" if result.ok else "exchange.sync_failed",
+        target_type="exchange",
+        target_id=exchange.id,
+        details={
+            "exchange": exchange.name,
+            "pages": result.pages,
+            "added": result.added,
+            "withdrawn": result.withdrawn,
+            "problems": len(result.problems),
+            "error": result.error,
+        },
+    )
+    uow.commit()
+
+
+def sync_due(deps: SyncDeps) -> list[SyncResult]:
+    """The passes due now, each exchange held by one process at a time."""
+    results: list[SyncResult] = []
+    while True:
+        exchange = deps.write(partial(_claim_due, now=deps.now(), lease=deps.retry.lease))
+        if exchange is None:
+            return results
+        results.append(sync_exchange(deps, name=exchange.name, actor=SYNCER, claimed=exchange))
+
+
+def _claim_due(uow: UnitOfWork, *, now: datetime, lease: timedelta) -> Exchange | None:
+    exchange = uow.exchanges.claim_due(now, now + lease)
+    uow.commit()
+    return exchange
+
+
+# Feedback.
+
+
+def owe_feedback(
+    uow: UnitOfWork,
+    *,
+    case_id: int,
+    verdict: Feedback,
+    indexes: BankIndexes,
+    now: datetime,
+) -> int:
+    """Record the feedback a decision owes: one per exchange entry the case's media match.
+    Returns how many are newly owed (a second run of the same reaction owes none)."""
+    content_ids = uow.cases.case_content_ids(case_id)
+    if not content_ids:
+        return 0
+    entry_ids: set[int] = set()
+    for hashes in uow.registry.hashes(content_ids):
+        lookup: dict[SignalType, str] = {}
+        if "pdq" in hashes:
+            lookup[SignalType.pdq] = hashes["pdq"]
+        if "md5" in hashes:
+            lookup[SignalType.md5] = lookup[SignalType.video_md5] = hashes["md5"]
+        if "sha256" in hashes:
+            lookup[SignalType.sha256] = hashes["sha256"]
+        variants = [v for v in hashes.get("pdq_variants", "").split(",") if v]
+        entry_ids.update(m.entry_id for m in indexes.lookup(lookup, pdq_variants=variants))
+    for frames in uow.registry.frames(content_ids).values():
+        for pdq in frames:
+            entry_ids.update(m.entry_id for m in indexes.lookup({SignalType.pdq: pdq}))
+    if not entry_ids:
+        return 0
+    owed = 0
+    for entry_id, exchange_id, _, _, _ in uow.exchanges.exchange_entries(sorted(entry_ids)):
+        exchange = uow.exchanges.get(exchange_id)
+        if exchange is None or exchange.kind is ExchangeKind.file:
+            continue
+        owed += uow.exchanges.owe_feedback(
+            exchange_id=exchange_id, entry_id=entry_id, case_id=case_id, verdict=verdict, now=now
+        )
+    return owed
+
+
+def send_feedback(deps: SyncDeps, *, limit: int = 50, retry: RetryPolicy = FEEDBACK_RETRY) -> int:
+    """Send the feedback due; how much was tried."""
+    now = deps.now()
+    due = deps.write(lambda uow: _claim_feedback(uow, now, now + retry.lease, limit))
+    for item, exchange, stored in due:
+        error: str | None = None
+        try:
+            client = deps.clients[exchange.kind](
+                exchange.url, _read_credentials(exchange.name, stored, deps.vault)
+            )
+            client.send_feedback(item[1])
+        except ExchangeError as exc:
+            error = str(exc)
+        except Exception as exc:
+            log.exception("feedback to an exchange failed", extra={"exchange": exchange.name})
+            error = f"an internal error stopped this feedback ({type(exc).__name__})"
+        feedback_id, attempts = item[0], item[2]
+        deps.write(
+            partial(
+                _feedback_done,
+                feedback_id=feedback_id,
+                error=error,
+                attempts=attempts,
+                now=deps.now(),
+                retry=retry,
+            )
+        )
+    return len(due)
+
+
+def _claim_feedback(
+    uow: UnitOfWork, now: datetime, until: datetime, limit: int
+) -> list[tuple[tuple[int, FeedbackItem, int], Exchange, StoredCredentials | None]]:
+    out = []
+    for due in uow.exchanges.feedback_due(now, limit):
+        exchange = uow.exchanges.get(due.exchange_id)
+        rows = uow.exchanges.exchange_entries([due.entry_id])
+        if exchange is None or not rows:
+            uow.exchanges.feedback_done(due.id, sent_at=None, error="entry gone", retry_at=None)
+            continue
+        _, _, external_id, signal_type, value = rows[0]
+        uow.exchanges.hold_feedback(due.id, until)
+        item = FeedbackItem(external_id, SignalType(signal_type), value, due.verdict)
+        out.append(((due.id, item, due.attempts), exchange, uow.exchanges.credentials(exchange.id)))
+    uow.commit()
+    return out
+
+
+def _feedback_done(
+    uow: UnitOfWork,
+    *,
+    feedback_id: int,
+    error: str | None,
+    attempts: int,
+    now: datetime,
+    retry: RetryPolicy,
+) -> None:
+    if error is None:
+        uow.exchanges.feedback_done(feedback_id, sent_at=now, error=None, retry_at=None)
+    else:
+        retry_at = retry.next_try(attempts + 1, now)
+        uow.exchanges.feedback_done(feedback_id, sent_at=None, error=error, retry_at=retry_at)
+    uow.commit()
+
+
+class ExchangeLane(BackgroundLoop):
+    """The ``exchanges`` lane of the job runtime: the syncs due (each exchange on its own
+    schedule, held by one process at a time) and the feedback owed. It polls every
+    ``poll_seconds``; a decision that owes feedback wakes it."""
+
+    thread_name = "takedown-exchanges"
+    log_name = "takedown.exchanges"
+
+    def __init__(self, deps: SyncDeps, *, poll_seconds: float = 5.0) -> None:
+        self.deps = deps
+        self.poll_seconds = poll_seconds
+        super().__init__()
+
+    def run_once(self) -> int:
+        return len(sync_due(self.deps)) + send_feedback(self.deps)
