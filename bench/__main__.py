@@ -23,6 +23,7 @@ BENCHES = (
     "review",
     "enforcement",
     "filing",
+    "exchange_sync",
 )
 
 

@@ -7,9 +7,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import Table, and_, func, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from takedown.matching import IndexedEntry, SignalType
@@ -172,46 +174,43 @@ class ExchangeRepository:
         latest: dict[tuple[str, str], ExchangeEntry] = {}
         for e in page.entries:  # a page that lists a hash twice: the later record stands
             latest[(e.signal_type.value, e.value)] = e
-        keys = list(latest)
-        found: dict[tuple[str, str], tuple[int, int | None, datetime | None]] = {}
-        for i in range(0, len(keys), _LOOKUP_CHUNK):
-            rows = self._s.execute(
-                select(
-                    BankEntryRow.signal_type,
-                    BankEntryRow.value,
-                    BankEntryRow.id,
-                    BankEntryRow.exchange_id,
-                    BankEntryRow.withdrawn_at,
-                ).where(
-                    BankEntryRow.bank_id == exchange.bank_id,
-                    tuple_(BankEntryRow.signal_type, BankEntryRow.value).in_(
-                        keys[i : i + _LOOKUP_CHUNK]
-                    ),
-                )
-            )
-            for kind, value, entry_id, owner, withdrawn_at in rows:
-                found[(kind, value)] = (entry_id, owner, withdrawn_at)
         result = PageApplied(added=[], withdrawn=[], restored=[])
-        fresh: list[dict[str, Any]] = []
-        for key, e in latest.items():
-            held = found.get(key)
-            if held is None:
-                if e.active:
-                    fresh.append(
-                        {
-                            "bank_id": exchange.bank_id,
-                            "signal_type": key[0],
-                            "value": key[1],
-                            "source": f"exchange:{exchange.name}"[:128],
-                            "note": "",
-                            "added_at": now,
-                            "exchange_id": exchange.id,
-                            "external_id": e.external_id[:256],
-                            "tags": json.dumps(list(e.tags)) if e.tags else None,
-                        }
-                    )
-                continue
-            entry_id, owner, withdrawn_at = held
+        # New hashes first, in one statement that skips those the bank holds already (the
+        # usual page of a first sync holds only new ones, so nothing else is read for it).
+        fresh = [
+            {
+                "bank_id": exchange.bank_id,
+                "signal_type": key[0],
+                "value": key[1],
+                "source": f"exchange:{exchange.name}"[:128],
+                "note": "",
+                "added_at": now,
+                "exchange_id": exchange.id,
+                "external_id": e.external_id[:256],
+                "tags": json.dumps(list(e.tags)) if e.tags else None,
+            }
+            for key, e in latest.items()
+            if e.active
+        ]
+        if fresh:
+            table = cast(Table, BankEntryRow.__table__)
+            dialect = self._s.get_bind().dialect.name
+            make = pg_insert if dialect == "postgresql" else sqlite_insert
+            statement = (
+                make(table)
+                .on_conflict_do_nothing(index_elements=["bank_id", "signal_type", "value"])
+                .returning(table.c.id, table.c.signal_type, table.c.value)
+            )
+            inserted = self._s.execute(statement, fresh)
+            result.added = [
+                IndexedEntry(int(i), exchange.bank_id, SignalType(t), v, True)
+                for i, t, v in inserted
+            ]
+        added = {(e.signal_type.value, e.value) for e in result.added}
+        # The rest: hashes the bank held already, and those the page says are withdrawn.
+        keys = [k for k in latest if k not in added]
+        for key, (entry_id, owner, withdrawn_at) in self._held(exchange.bank_id, keys).items():
+            e = latest[key]
             if owner != exchange.id:
                 result.unchanged += 1
             elif not e.active and withdrawn_at is None:
@@ -220,17 +219,6 @@ class ExchangeRepository:
                 result.restored.append(entry_id)
             else:
                 result.unchanged += 1
-        if fresh:
-            inserted = self._s.execute(
-                insert(BankEntryRow).returning(
-                    BankEntryRow.id, BankEntryRow.signal_type, BankEntryRow.value
-                ),
-                fresh,
-            )
-            result.added = [
-                IndexedEntry(int(i), exchange.bank_id, SignalType(t), v, True)
-                for i, t, v in inserted
-            ]
         if page.removed:
             result.withdrawn += self._owned(
                 exchange.id,
@@ -257,6 +245,30 @@ class ExchangeRepository:
                 .values(withdrawn_at=None, disabled_until=None)
             )
         return result
+
+    def _held(
+        self, bank_id: int, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, int | None, datetime | None]]:
+        """(id, exchange, withdrawn at) of the bank's entries with these (type, value) keys."""
+        found: dict[tuple[str, str], tuple[int, int | None, datetime | None]] = {}
+        for i in range(0, len(keys), _LOOKUP_CHUNK):
+            rows = self._s.execute(
+                select(
+                    BankEntryRow.signal_type,
+                    BankEntryRow.value,
+                    BankEntryRow.id,
+                    BankEntryRow.exchange_id,
+                    BankEntryRow.withdrawn_at,
+                ).where(
+                    BankEntryRow.bank_id == bank_id,
+                    tuple_(BankEntryRow.signal_type, BankEntryRow.value).in_(
+                        keys[i : i + _LOOKUP_CHUNK]
+                    ),
+                )
+            )
+            for kind, value, entry_id, owner, withdrawn_at in rows:
+                found[(kind, value)] = (entry_id, owner, withdrawn_at)
+        return found
 
     def _owned(self, exchange_id: int, *where: Any) -> list[int]:
         """Ids of the exchange's entries, not withdrawn, that meet ``where``."""
