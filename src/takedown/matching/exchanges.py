@@ -75,6 +75,20 @@ class Page:
     complete: bool = False
 
 
+def merge_pages(pages: list[Page]) -> Page:
+    """Consecutive pages as one, to store in one transaction: their entries in order (a later
+    record of a hash still stands over an earlier), the last one's checkpoint."""
+    if len(pages) == 1:
+        return pages[0]
+    return Page(
+        entries=[e for p in pages for e in p.entries],
+        checkpoint=pages[-1].checkpoint,
+        problems=[x for p in pages for x in p.problems],
+        removed=[x for p in pages for x in p.removed],
+        complete=any(p.complete for p in pages),
+    )
+
+
 @dataclass(frozen=True)
 class FeedbackItem:
     external_id: str

@@ -98,6 +98,12 @@ class BankIndexes:
                     if not e.active:
                         self._pdq.set_active(e.entry_id, False)
 
+    def compact(self) -> None:
+        """Fold the PDQ entries added since the last rebuild into the tables (after a bulk
+        add: until then they are searched by a scan)."""
+        if self._pdq.tail:
+            self._pdq.compact()
+
     def set_active(self, entry_id: int, active: bool) -> None:
         with self._lock:
             exact = self._exact_entries.get(entry_id)

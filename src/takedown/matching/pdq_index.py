@@ -38,7 +38,9 @@ CHUNK_BITS = (24, 24, 24, 24, 24, 24, 23, 23, 23, 23, 20)
 CHUNK_RADIUS = (2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1)
 EXACT_UP_TO = sum(r + 1 for r in CHUNK_RADIUS) - 1  # 31
 KEY_BITS = 22
-TAIL_LIMIT = 50_000
+TAIL_LIMIT = 50_000  # rows searched by a scan before the tables are rebuilt over them
+TAIL_SHARE = 4  # …or a quarter of the indexed rows, when more: a million added in pages
+# then costs a handful of rebuilds, not twenty (each one's time grows with the index)
 assert sum(CHUNK_BITS) == 256
 
 U64 = NDArray[np.uint64]
@@ -196,15 +198,16 @@ class PdqIndex:
                 hashes_to_words(hex_hashes),
                 None if tags is None else np.asarray(tags, dtype=np.uint32),
             )
-            if len(self._ids) - self._indexed > TAIL_LIMIT:
+            if self.tail > max(TAIL_LIMIT, self._indexed // TAIL_SHARE):
                 self.compact()
 
     def _append(self, ids: NDArray[np.int64], words: U64, tags: NDArray[np.uint32] | None) -> None:
         with self._lock:
             start = len(self._ids)
-            if start:
-                # Re-added ids: their old rows stop counting (a scan, not a dict: adds are
-                # rare admin work, and a dict of ten million ids would double the memory).
+            if start and len(ids) and int(ids.min()) <= int(self._ids.max()):
+                # Re-added ids: their old rows stop counting (a scan, not a dict: a dict of ten
+                # million ids would double the memory). New entries have ids above every id
+                # held (the store counts up), so a sync's pages skip the scan.
                 bits = self._active_bits()
                 bits[np.isin(self._ids, ids)] = False
                 self._active = np.packbits(bits, bitorder="little")
@@ -243,6 +246,11 @@ class PdqIndex:
         """The active flags unpacked, one bool a row (for the rare whole-array changes)."""
         n = len(self._ids) if rows is None else rows
         return np.unpackbits(self._active, count=n, bitorder="little").astype(bool)
+
+    @property
+    def tail(self) -> int:
+        """Rows added since the tables were built: searched by a scan until ``compact``."""
+        return len(self._ids) - self._indexed
 
     def compact(self) -> None:
         """Rebuild the tables over every row, dropping nothing (disabled rows stay masked)."""

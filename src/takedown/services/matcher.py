@@ -102,6 +102,12 @@ class Matcher:
         if "enforcement.media_banked" in event_types:
             self.expire()
 
+    def compact(self) -> None:
+        """Fold entries added in place into the PDQ tables (after a bulk add, a sync)."""
+        indexes = self._indexes
+        if indexes is not None:
+            indexes.compact()
+
     def applied(self, version: int, change: Callable[[BankIndexes], None]) -> None:
         """Apply a change this process just committed as ``version``.
 

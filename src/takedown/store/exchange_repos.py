@@ -7,16 +7,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from pydantic_core import to_json
+from sqlalchemy import and_, func, or_, select, tuple_, update
 
 from takedown.matching import IndexedEntry, SignalType
 from takedown.matching.exchanges import Exchange, ExchangeEntry, ExchangeKind, Feedback, Page
 from takedown.store.models import BankEntryRow, BankRow, ExchangeFeedbackRow, ExchangeRow
+from takedown.store.rawsql import RawRepository
 from takedown.store.values import row_value
 
 FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
@@ -64,9 +63,28 @@ class FeedbackDue:
     attempts: int
 
 
-class ExchangeRepository:
-    def __init__(self, session: Session) -> None:
-        self._s = session
+# A page's new hashes; one the bank holds already is skipped. SQLite: one statement run for
+# every row. PostgreSQL: one statement for them all, the rows as one JSON document (encoded
+# in C; psycopg's array adapters escape each value in Python).
+_INSERT_ENTRIES_PG = (
+    "INSERT INTO bank_entries (bank_id, signal_type, value, source, note, added_at, "
+    "exchange_id, external_id, tags) SELECT bank_id, signal_type, value, source, note, "
+    "added_at, exchange_id, external_id, tags FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+    "AS r(bank_id bigint, signal_type text, value text, source text, note text, "
+    "added_at timestamptz, exchange_id bigint, external_id text, tags text) "
+    "ON CONFLICT (bank_id, signal_type, value) DO NOTHING"
+)
+_INSERT_ENTRY = (
+    "INSERT INTO bank_entries (bank_id, signal_type, value, source, note, added_at, "
+    "exchange_id, external_id, tags) VALUES (:bank_id, :signal_type, :value, :source, :note, "
+    ":added_at, :exchange_id, :external_id, :tags) "
+    "ON CONFLICT (bank_id, signal_type, value) DO NOTHING"
+)
+
+
+class ExchangeRepository(RawRepository):
+    """Exchanges and the entries they give. Storing a page's hashes is hand-written SQL
+    (``RawSql``): a first sync stores a million of them."""
 
     def add(
         self,
@@ -184,27 +202,29 @@ class ExchangeRepository:
                 "value": key[1],
                 "source": f"exchange:{exchange.name}"[:128],
                 "note": "",
-                "added_at": now,
+                "added_at": self._raw.dt(now),
                 "exchange_id": exchange.id,
                 "external_id": e.external_id[:256],
-                "tags": json.dumps(list(e.tags)) if e.tags else None,
+                "tags": to_json(list(e.tags)).decode() if e.tags else None,
             }
             for key, e in latest.items()
             if e.active
         ]
         if fresh:
-            table = cast(Table, BankEntryRow.__table__)
-            dialect = self._s.get_bind().dialect.name
-            make = pg_insert if dialect == "postgresql" else sqlite_insert
-            statement = (
-                make(table)
-                .on_conflict_do_nothing(index_elements=["bank_id", "signal_type", "value"])
-                .returning(table.c.id, table.c.signal_type, table.c.value)
+            raw = self._raw
+            before = int(raw.value("SELECT coalesce(max(id), 0) FROM bank_entries") or 0)
+            if raw.sqlite:
+                raw.write_many(_INSERT_ENTRY, fresh)
+            else:  # one statement for the page: the rows as arrays
+                raw.write(_INSERT_ENTRIES_PG, {"rows": to_json(fresh).decode()})
+            rows = raw.all(
+                "SELECT id, signal_type, value FROM bank_entries "
+                "WHERE exchange_id = :exchange AND id > :before ORDER BY id",
+                {"exchange": exchange.id, "before": before},
             )
-            inserted = self._s.execute(statement, fresh)
             result.added = [
-                IndexedEntry(int(i), exchange.bank_id, SignalType(t), v, True)
-                for i, t, v in inserted
+                IndexedEntry(int(i), exchange.bank_id, SignalType(t), str(v), True)
+                for i, t, v in rows
             ]
         added = {(e.signal_type.value, e.value) for e in result.added}
         # The rest: hashes the bank held already, and those the page says are withdrawn.

@@ -186,7 +186,6 @@ class BankEntryRow(Base):
 
     __table_args__ = (
         UniqueConstraint("bank_id", "signal_type", "value", name="uq_bank_entries_value"),
-        Index("ix_bank_entries_signal", "signal_type", "value"),
         _where_set("ix_bank_entries_exchange", "exchange_id"),
     )
 

@@ -279,7 +279,7 @@ class SqlAlchemyUnitOfWork:
     outbox = _repository(OutboxRepository)
     banks = _repository(BankRepository, raw=False)
     bank_entries = _repository(BankEntryRepository, raw=False)
-    exchanges = _repository(ExchangeRepository, raw=False)
+    exchanges = _repository(ExchangeRepository)
     content = _repository(ContentRepository)
     reports = _repository(ReportRepository)
     cases = _repository(CaseRepository)

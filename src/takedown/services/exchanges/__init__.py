@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -41,6 +43,7 @@ from takedown.matching.exchanges import (
     Feedback,
     FeedbackItem,
     Page,
+    merge_pages,
     merge_problems,
 )
 from takedown.retry import RetryPolicy
@@ -271,11 +274,11 @@ def sync_exchange(
         client = deps.clients[exchange.kind](
             exchange.url, _read_credentials(exchange.name, stored, deps.vault)
         )
-        for page in client.pages(checkpoint or None, deps.now()):
+        for pages, page in _arrived(client.pages(checkpoint or None, deps.now())):
             applied = deps.write(
                 partial(_store_page, exchange=exchange, page=page, deps=deps, actor=actor)
             )
-            result.pages += 1
+            result.pages += pages
             result.fetched += len(page.entries) + len(page.removed)
             result.added += len(applied.added)
             result.withdrawn += len(applied.withdrawn)
@@ -288,7 +291,65 @@ def sync_exchange(
         log.exception("an exchange's sync failed", extra={"exchange": exchange.name})
         result.error = f"an internal error stopped this sync ({type(exc).__name__}); see the log"
     deps.write(lambda uow: _finish(uow, exchange, result, deps))
+    if result.added:
+        deps.matcher.compact()  # the pages' hashes leave the index's scanned tail
     return result
+
+
+BATCH_ENTRIES = 10_000
+_DONE = object()
+
+
+def _arrived(pages: Iterator[Page], *, most: int = BATCH_ENTRIES) -> Iterator[tuple[int, Page]]:
+    """The exchange's pages as they arrive, fetched on a thread of their own while the ones
+    before are stored, and stored together (``merge_pages``: up to ``most`` entries in one
+    transaction) when more than one is waiting. Whatever had arrived is yielded before an
+    error of the fetch is raised, so the pages before a bad one are kept. Yields (how many
+    pages, the page to store)."""
+    arrived: queue.Queue[Any] = queue.Queue(maxsize=8)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        arrived.put(page, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            arrived.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, whatever it is
+            arrived.put(exc)
+
+    fetcher = threading.Thread(target=fetch, name="takedown-exchange-fetch", daemon=True)
+    fetcher.start()
+    waiting: list[Page] = []
+    try:
+        while True:
+            try:
+                item = arrived.get(block=not waiting)
+            except queue.Empty:  # nothing more has arrived: store what has
+                yield len(waiting), merge_pages(waiting)
+                waiting = []
+                continue
+            if isinstance(item, Page):
+                waiting.append(item)
+                if sum(len(p.entries) for p in waiting) >= most or item.complete:
+                    yield len(waiting), merge_pages(waiting)
+                    waiting = []
+                continue
+            if waiting:
+                yield len(waiting), merge_pages(waiting)
+                waiting = []
+            if item is _DONE:
+                return
+            raise item
+    finally:
+        stop.set()
+        fetcher.join(5)
 
 
 def _committed(uow: UnitOfWork, value: Any) -> Any:

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
+from typing import Any
 
 from takedown import outbound
 from takedown.matching.exchanges import ExchangeError, ExchangeRefused
@@ -36,7 +37,7 @@ def call(
     )
     try:
         with outbound.urlopen(request, timeout=timeout) as answer:
-            data: bytes = answer.read(max_bytes + 1)
+            data = _read(answer, max_bytes + 1)
     except urllib.error.HTTPError as exc:
         if 300 <= exc.code < 400:
             raise ExchangeRefused(
@@ -51,6 +52,20 @@ def call(
     if len(data) > max_bytes:
         raise ExchangeError(f"{method} {where}: the answer is over {max_bytes} bytes")
     return data
+
+
+def _read(answer: Any, limit: int) -> bytes:
+    """Up to ``limit`` bytes, in pieces: ``read(limit)`` would allocate all of ``limit`` at
+    once for every page, however small."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        piece: bytes = answer.read(min(1 << 20, limit - size))
+        if not piece:
+            break
+        parts.append(piece)
+        size += len(piece)
+    return b"".join(parts)
 
 
 def _where(url: str) -> str:

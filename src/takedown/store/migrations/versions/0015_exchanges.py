@@ -1,5 +1,7 @@
 """exchanges: hash exchanges a bank is kept in step with, the provenance of the entries they
-give, and the feedback owed to them
+give, and the feedback owed to them; bank entries lose the (signal_type, value) index no
+query used (every lookup names the bank, which the unique constraint serves), so a sync of a
+million hashes maintains one index of their values, not two
 
 Revision ID: 0015
 Revises: 0014
@@ -78,6 +80,7 @@ def upgrade() -> None:
             ["id"],
             ondelete="SET NULL",
         )
+    op.drop_index("ix_bank_entries_signal", table_name="bank_entries")
     op.create_index(
         "ix_bank_entries_exchange",
         "bank_entries",
@@ -89,6 +92,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_bank_entries_exchange", table_name="bank_entries")
+    op.create_index("ix_bank_entries_signal", "bank_entries", ["signal_type", "value"])
     with op.batch_alter_table("bank_entries") as batch:
         batch.drop_constraint("fk_bank_entries_exchange_id_exchanges", type_="foreignkey")
         batch.drop_column("withdrawn_at")
