@@ -4,9 +4,11 @@ on request, and the fetched hash blocks an upload through ``/v1/scan``."""
 
 import json
 
+from takedown.cases import Category
 from takedown.identity import Role, Scope
-from tests.conftest import add_key, add_staff
+from tests.conftest import add_key, add_staff, console_login
 from tests.exchange_support import STOPNCII_CREDENTIALS, StopNcii, stopncii_server
+from tests.integration.test_reports import submit
 from tests.media_support import encode, photo
 
 
@@ -78,6 +80,14 @@ def test_a_lead_adds_a_stopncii_exchange_syncs_it_and_an_upload_is_blocked(live_
             for secret in STOPNCII_CREDENTIALS.values():
                 assert secret not in everything
             assert "exchange.added" in everything and "exchange.synced" in everything
+
+            # The case page says why the upload matched: which exchange, its entry, its tags.
+            receipt = submit(container, content_id="up-2", category=Category.ncii)
+        console_login(c, "lead")
+        page = c.get(f"/console/cases/{receipt.case_id}?proceed=1")
+        assert page.status_code == 200
+        assert "from the exchange <strong>stopncii</strong>" in page.text
+        assert f"<code>{pdq}</code> (case:C-1)" in page.text
 
 
 def test_a_reviewer_cannot_add_or_sync_an_exchange(live_server, container):

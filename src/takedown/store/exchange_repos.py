@@ -340,6 +340,19 @@ class ExchangeRepository(RawRepository):
                 }
         return found
 
+    def entry_sources(self, entry_ids: Sequence[int]) -> dict[int, str]:
+        """Each entry's ``source`` (an import's name, "confirmed", "exchange:NAME")."""
+        found: dict[int, str] = {}
+        ids = list(entry_ids)
+        for i in range(0, len(ids), _LOOKUP_CHUNK):
+            rows = self._s.execute(
+                select(BankEntryRow.id, BankEntryRow.source).where(
+                    BankEntryRow.id.in_(ids[i : i + _LOOKUP_CHUNK])
+                )
+            )
+            found.update((int(a), str(b or "")) for a, b in rows)
+        return found
+
     def exchange_entries(self, entry_ids: Sequence[int]) -> list[tuple[int, int, str, str, str]]:
         """(entry id, exchange id, external id, signal type, value) of those of ``entry_ids``
         an exchange gave."""

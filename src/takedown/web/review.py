@@ -22,7 +22,7 @@ from takedown.identity import Permission, Principal
 from takedown.media import MediaError
 from takedown.server.container import Container, container_of
 from takedown.server.security import Access, principal_of
-from takedown.services import accounts, evidence, review, review_media
+from takedown.services import accounts, evidence, exchanges, review, review_media
 from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound, ServiceError
 from takedown.web.pages import exposure_today, render
 
@@ -155,6 +155,11 @@ def _case_page(
             revealed=revealed,
             next_case=next_case,
             templates={str(o): review.STATEMENTS[o] for o in Outcome},
+            sources=exchanges.match_sources(
+                c.uow(readonly=True),
+                indexes=c.bank_indexes(),
+                content_ids=[item.content_id for item in view.items],
+            ),
             lead=actor.can(Permission.cases_lead),
             reviewer=actor.can(Permission.cases_review),
         ),

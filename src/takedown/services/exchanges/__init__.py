@@ -32,7 +32,7 @@ from typing import Any
 from takedown.evidence import Sealed, seal, unseal
 from takedown.identity import Permission, Principal, require
 from takedown.jobs.loop import BackgroundLoop
-from takedown.matching import BankIndexes, IndexedEntry, SignalType
+from takedown.matching import BankIndexes, IndexedEntry, Match, SignalType
 from takedown.matching.exchanges import (
     EXCHANGE_NAME,
     Exchange,
@@ -64,6 +64,7 @@ CLIENTS: dict[ExchangeKind, Callable[[str, Mapping[str, Any]], ExchangeClient]] 
     ExchangeKind.stopncii: StopNciiClient,
     ExchangeKind.file: FileListClient,
 }
+CLIENTS_TAKE_FEEDBACK = {kind: getattr(c, "takes_feedback", False) for kind, c in CLIENTS.items()}
 DEFAULT_INTERVAL = 900
 MIN_INTERVAL = 60
 SYNC_RETRY = RetryPolicy(
@@ -480,6 +481,77 @@ def _claim_due(uow: UnitOfWork, *, now: datetime, lease: timedelta) -> Exchange 
 # Feedback.
 
 
+@dataclass(frozen=True)
+class MatchSource:
+    """A bank entry an item's media matches now, and where the entry came from: a reviewer
+    knows why something matched."""
+
+    bank: str
+    signal_type: str
+    distance: int
+    entry_id: int
+    source: str  # the entry's source: "confirmed", an import's name, "exchange:NAME"
+    exchange: str | None = None
+    external_id: str | None = None
+    tags: tuple[str, ...] = ()
+    fetched_at: str | None = None
+
+
+def _matches_of(uow: UnitOfWork, indexes: BankIndexes, content_id: str) -> list[Match]:
+    """The bank matches of a registered item's media (its hashes, mirrored and rotated
+    variants, and a video's frames), each entry once at its nearest."""
+    found: dict[int, Match] = {}
+    queries: list[tuple[dict[SignalType, str], list[str]]] = []
+    for hashes in uow.registry.hashes([content_id]):
+        lookup: dict[SignalType, str] = {}
+        if "pdq" in hashes:
+            lookup[SignalType.pdq] = hashes["pdq"]
+        if "md5" in hashes:
+            lookup[SignalType.md5] = lookup[SignalType.video_md5] = hashes["md5"]
+        if "sha256" in hashes:
+            lookup[SignalType.sha256] = hashes["sha256"]
+        variants = [v for v in hashes.get("pdq_variants", "").split(",") if v]
+        queries.append((lookup, variants))
+    for frames in uow.registry.frames([content_id]).values():
+        queries += [({SignalType.pdq: pdq}, []) for pdq in frames]
+    for lookup, variants in queries:
+        for m in indexes.lookup(lookup, pdq_variants=variants):
+            if m.entry_id not in found or m.distance < found[m.entry_id].distance:
+                found[m.entry_id] = m
+    return sorted(found.values(), key=lambda m: (m.distance, m.bank, m.entry_id))
+
+
+def match_sources(
+    uow: UnitOfWork, *, indexes: BankIndexes, content_ids: list[str]
+) -> dict[str, list[MatchSource]]:
+    """Per item, the bank entries its media matches now with their provenance (for the case
+    page; the caller has checked that the case may be read). Opens ``uow``."""
+    with uow:
+        matches = {cid: _matches_of(uow, indexes, cid) for cid in content_ids}
+        ids = sorted({m.entry_id for found in matches.values() for m in found})
+        provenance = uow.exchanges.entry_provenance(ids) if ids else {}
+        sources = uow.exchanges.entry_sources(ids) if ids else {}
+    out: dict[str, list[MatchSource]] = {}
+    for cid, found in matches.items():
+        out[cid] = []
+        for m in found:
+            p = provenance.get(m.entry_id, {})
+            out[cid].append(
+                MatchSource(
+                    bank=m.bank,
+                    signal_type=m.signal_type.value,
+                    distance=m.distance,
+                    entry_id=m.entry_id,
+                    source=sources.get(m.entry_id, ""),
+                    exchange=p.get("exchange"),
+                    external_id=p.get("external_id"),
+                    tags=tuple(p.get("tags", ())),
+                    fetched_at=p.get("fetched_at"),
+                )
+            )
+    return out
+
+
 def owe_feedback(
     uow: UnitOfWork,
     *,
@@ -490,29 +562,17 @@ def owe_feedback(
 ) -> int:
     """Record the feedback a decision owes: one per exchange entry the case's media match.
     Returns how many are newly owed (a second run of the same reaction owes none)."""
-    content_ids = uow.cases.case_content_ids(case_id)
-    if not content_ids:
-        return 0
-    entry_ids: set[int] = set()
-    for hashes in uow.registry.hashes(content_ids):
-        lookup: dict[SignalType, str] = {}
-        if "pdq" in hashes:
-            lookup[SignalType.pdq] = hashes["pdq"]
-        if "md5" in hashes:
-            lookup[SignalType.md5] = lookup[SignalType.video_md5] = hashes["md5"]
-        if "sha256" in hashes:
-            lookup[SignalType.sha256] = hashes["sha256"]
-        variants = [v for v in hashes.get("pdq_variants", "").split(",") if v]
-        entry_ids.update(m.entry_id for m in indexes.lookup(lookup, pdq_variants=variants))
-    for frames in uow.registry.frames(content_ids).values():
-        for pdq in frames:
-            entry_ids.update(m.entry_id for m in indexes.lookup({SignalType.pdq: pdq}))
+    entry_ids = {
+        m.entry_id
+        for content_id in uow.cases.case_content_ids(case_id)
+        for m in _matches_of(uow, indexes, content_id)
+    }
     if not entry_ids:
         return 0
     owed = 0
     for entry_id, exchange_id, _, _, _ in uow.exchanges.exchange_entries(sorted(entry_ids)):
         exchange = uow.exchanges.get(exchange_id)
-        if exchange is None or exchange.kind is ExchangeKind.file:
+        if exchange is None or not CLIENTS_TAKE_FEEDBACK.get(exchange.kind, False):
             continue
         owed += uow.exchanges.owe_feedback(
             exchange_id=exchange_id, entry_id=entry_id, case_id=case_id, verdict=verdict, now=now
