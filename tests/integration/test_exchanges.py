@@ -427,3 +427,54 @@ def test_feedback_reaches_each_exchange_once_per_decision(container, image):
             rows = uow.exchanges.feedback_for(status(container, "sn")[0].id)
         assert [(v, s) for _, _, v, s in rows] == [("rejected", "sent")]
         assert receipt.case_status is CaseStatus.open
+
+
+def test_an_allow_bank_keeps_known_benign_content_from_matching_anywhere(container, image):
+    data, hashes = image
+    make_bank(container, "ncmec", BankPolicy.block_and_report)
+    make_bank(container, "benign", BankPolicy.allow)
+    listed = [("pdq", hashes.pdq.hex)]
+    banks.add_entries(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        bank_name="ncmec",
+        items=[banks.EntryIn(*i) for i in listed],
+    )
+    assert verdict(container, data) is Verdict.block
+    # A reviewer found the exchange's hash flags a harmless picture: it goes in the allow bank.
+    banks.add_entries(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        bank_name="benign",
+        items=[banks.EntryIn("md5", hashes.md5)],
+    )
+    found = scanning.match_hashes(container.matcher.indexes(), hashes)[0]
+    assert [(m.bank, m.policy) for m in found] == [("benign", BankPolicy.allow)]
+    assert verdict(container, data) is Verdict.allow
+    scanned = scanning.scan_media(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        data=data,
+        content_id="meme-1",
+        account_id="a",
+        intake=container.intake(),
+    )
+    assert scanned.verdict is Verdict.allow
+    with container.uow(readonly=True) as uow:
+        assert uow.cases.case_ids_for_content("meme-1") == []
+    # Retroactive matching leaves it too when another bank learns its hash later.
+    make_bank(container, "later", BankPolicy.review)
+    banks.add_entries(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        bank_name="later",
+        items=[banks.EntryIn("sha256", hashes.sha256)],
+    )
+    for _ in range(3):
+        container.runtime.run_once()
+    with container.uow(readonly=True) as uow:
+        assert uow.cases.case_ids_for_content("meme-1") == []

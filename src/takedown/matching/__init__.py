@@ -19,6 +19,7 @@ from takedown.matching.banks import (
     normalize,
     verdict_for,
     video_matches,
+    without_allowed,
 )
 from takedown.matching.content import ContentItem, ExposureReading
 from takedown.matching.indexes import BankIndexes, IndexedEntry
@@ -49,4 +50,5 @@ __all__ = [
     "normalize",
     "verdict_for",
     "video_matches",
+    "without_allowed",
 ]

@@ -29,6 +29,7 @@ class BankPolicy(StrEnum):
     block = "block"
     review = "review"  # queue for a person
     log = "log"  # record only
+    allow = "allow"  # known-benign content: an item that matches it matches no other bank
 
 
 class Verdict(StrEnum):
@@ -94,6 +95,15 @@ class Match:
     signal_type: SignalType
     entry_id: int
     distance: int
+
+
+def without_allowed(matches: list[Match]) -> list[Match]:
+    """An item that matches an ``allow`` bank (hashes of content known to be benign, which
+    others' lists have flagged by mistake) matches nothing else: only the allow bank's own
+    matches are kept, for the record."""
+    if any(m.policy is BankPolicy.allow for m in matches):
+        return [m for m in matches if m.policy is BankPolicy.allow]
+    return matches
 
 
 def acts_alone(match: Match, *, pdq_quality: int | None) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from takedown.matching.banks import Bank, Match, SignalType
+from takedown.matching.banks import Bank, Match, SignalType, without_allowed
 from takedown.matching.pdq_index import PdqIndex
 
 
@@ -118,7 +118,8 @@ class BankIndexes:
         """Every match of these hashes in an enabled bank, nearest first. ``pdq_variants``: the
         PDQ hashes of the same image mirrored and rotated (``PdqHash.variants``), looked up as
         well, so a mirrored or rotated copy of a banked picture matches; an entry matched by
-        several counts once, at its nearest."""
+        several counts once, at its nearest. A match in an ``allow`` bank leaves only the allow
+        banks' matches (``banks.without_allowed``)."""
         with self._lock:
             banks = dict(self._banks)
         matches: list[Match] = []
@@ -148,7 +149,7 @@ class BankIndexes:
                 if signal_type is SignalType.pdq and distance > bank.pdq_threshold:
                     continue
                 matches.append(Match(bank.name, bank.policy, signal_type, entry_id, distance))
-        return sorted(matches, key=lambda m: (m.distance, m.bank, m.entry_id))
+        return sorted(without_allowed(matches), key=lambda m: (m.distance, m.bank, m.entry_id))
 
     def __len__(self) -> int:
         return len(self._pdq) + sum(active for _, active in self._exact_entries.values())

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from takedown.clock import SYSTEM_CLOCK, Clock
-from takedown.matching import BankIndexes, SignalType
+from takedown.matching import BankIndexes, Match, SignalType, without_allowed
 from takedown.store.db import Database
-from takedown.store.uow import reading
+from takedown.store.uow import UnitOfWork, reading
 
 log = logging.getLogger("takedown.matching")
 
@@ -123,3 +123,29 @@ class Matcher:
                 indexes.version = version
             else:
                 self._checked = 0.0
+
+
+def item_matches(uow: UnitOfWork, indexes: BankIndexes, content_id: str) -> list[Match]:
+    """The bank matches of a registered item's media (its hashes, mirrored and rotated
+    variants, and a video's frames), each entry once at its nearest; an item that matches an
+    ``allow`` bank matches nothing else (``matching.without_allowed``)."""
+    found: dict[int, Match] = {}
+    queries: list[tuple[dict[SignalType, str], list[str]]] = []
+    for hashes in uow.registry.hashes([content_id]):
+        lookup: dict[SignalType, str] = {}
+        if "pdq" in hashes:
+            lookup[SignalType.pdq] = hashes["pdq"]
+        if "md5" in hashes:
+            lookup[SignalType.md5] = lookup[SignalType.video_md5] = hashes["md5"]
+        if "sha256" in hashes:
+            lookup[SignalType.sha256] = hashes["sha256"]
+        variants = [v for v in hashes.get("pdq_variants", "").split(",") if v]
+        queries.append((lookup, variants))
+    for frames in uow.registry.frames([content_id]).values():
+        queries += [({SignalType.pdq: pdq}, []) for pdq in frames]
+    for lookup, variants in queries:
+        for m in indexes.lookup(lookup, pdq_variants=variants):
+            if m.entry_id not in found or m.distance < found[m.entry_id].distance:
+                found[m.entry_id] = m
+    kept = without_allowed(list(found.values()))  # one allowed frame: the item is allowed
+    return sorted(kept, key=lambda m: (m.distance, m.bank, m.entry_id))

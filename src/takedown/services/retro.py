@@ -12,9 +12,10 @@ from dataclasses import replace
 from takedown.cases import Category, ReporterRole, ReportSource, case_number
 from takedown.cases.enforcement import AccountsSuspended, SetItem
 from takedown.identity import Principal
-from takedown.matching import BankEntriesAdded, BankPolicy, SignalType
+from takedown.matching import BankEntriesAdded, BankIndexes, BankPolicy, SignalType
 from takedown.services import reports
 from takedown.services.enforcement import RegistryMediaIndex
+from takedown.services.matcher import item_matches
 from takedown.store.uow import UnitOfWork
 
 RETRO_PAGE = 5_000
@@ -35,7 +36,7 @@ def match_registry(
     enforced; one in a ``block`` or ``review`` bank opens or joins a case for a person.
     Returns how many items were found."""
     bank = next((b for b in uow.banks.list() if b.id == event.bank_id), None)
-    if bank is None or not bank.enabled:
+    if bank is None or not bank.enabled or bank.policy is BankPolicy.allow:
         return 0
     exact: dict[str, list[str]] = {"md5": [], "sha256": []}
     pdqs: list[str] = []
@@ -57,9 +58,16 @@ def match_registry(
         if values:
             found += uow.registry.with_digest(column, values)
     found += media.matching(uow, pdqs, bank.pdq_threshold)
-    for item in uow.registry.items(list(dict.fromkeys(found))):
+    found = list(dict.fromkeys(found))
+    if intake.indexes is not None:  # an item an allow bank knows to be benign is left
+        found = [cid for cid in found if not _allowed(uow, intake.indexes, cid)]
+    for item in uow.registry.items(found):
         reports.store(uow, _retro_report(item, bank.name, bank.policy), intake)
-    return len(set(found))
+    return len(found)
+
+
+def _allowed(uow: UnitOfWork, indexes: BankIndexes, content_id: str) -> bool:
+    return any(m.policy is BankPolicy.allow for m in item_matches(uow, indexes, content_id))
 
 
 def _retro_report(item: SetItem, bank: str, policy: BankPolicy) -> reports.Prepared:

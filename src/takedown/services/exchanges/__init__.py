@@ -32,7 +32,7 @@ from typing import Any
 from takedown.evidence import Sealed, seal, unseal
 from takedown.identity import Permission, Principal, require
 from takedown.jobs.loop import BackgroundLoop
-from takedown.matching import BankIndexes, IndexedEntry, Match, SignalType
+from takedown.matching import BankIndexes, IndexedEntry, SignalType
 from takedown.matching.exchanges import (
     EXCHANGE_NAME,
     Exchange,
@@ -53,7 +53,7 @@ from takedown.services.evidence import Vault
 from takedown.services.exchanges.files import FileListClient
 from takedown.services.exchanges.ncmec_hashes import NcmecHashClient
 from takedown.services.exchanges.stopncii import StopNciiClient
-from takedown.services.matcher import Matcher
+from takedown.services.matcher import Matcher, item_matches
 from takedown.store.exchange_repos import PageApplied, StoredCredentials
 from takedown.store.uow import UnitOfWork
 
@@ -497,37 +497,13 @@ class MatchSource:
     fetched_at: str | None = None
 
 
-def _matches_of(uow: UnitOfWork, indexes: BankIndexes, content_id: str) -> list[Match]:
-    """The bank matches of a registered item's media (its hashes, mirrored and rotated
-    variants, and a video's frames), each entry once at its nearest."""
-    found: dict[int, Match] = {}
-    queries: list[tuple[dict[SignalType, str], list[str]]] = []
-    for hashes in uow.registry.hashes([content_id]):
-        lookup: dict[SignalType, str] = {}
-        if "pdq" in hashes:
-            lookup[SignalType.pdq] = hashes["pdq"]
-        if "md5" in hashes:
-            lookup[SignalType.md5] = lookup[SignalType.video_md5] = hashes["md5"]
-        if "sha256" in hashes:
-            lookup[SignalType.sha256] = hashes["sha256"]
-        variants = [v for v in hashes.get("pdq_variants", "").split(",") if v]
-        queries.append((lookup, variants))
-    for frames in uow.registry.frames([content_id]).values():
-        queries += [({SignalType.pdq: pdq}, []) for pdq in frames]
-    for lookup, variants in queries:
-        for m in indexes.lookup(lookup, pdq_variants=variants):
-            if m.entry_id not in found or m.distance < found[m.entry_id].distance:
-                found[m.entry_id] = m
-    return sorted(found.values(), key=lambda m: (m.distance, m.bank, m.entry_id))
-
-
 def match_sources(
     uow: UnitOfWork, *, indexes: BankIndexes, content_ids: list[str]
 ) -> dict[str, list[MatchSource]]:
     """Per item, the bank entries its media matches now with their provenance (for the case
     page; the caller has checked that the case may be read). Opens ``uow``."""
     with uow:
-        matches = {cid: _matches_of(uow, indexes, cid) for cid in content_ids}
+        matches = {cid: item_matches(uow, indexes, cid) for cid in content_ids}
         ids = sorted({m.entry_id for found in matches.values() for m in found})
         provenance = uow.exchanges.entry_provenance(ids) if ids else {}
         sources = uow.exchanges.entry_sources(ids) if ids else {}
@@ -565,7 +541,7 @@ def owe_feedback(
     entry_ids = {
         m.entry_id
         for content_id in uow.cases.case_content_ids(case_id)
-        for m in _matches_of(uow, indexes, content_id)
+        for m in item_matches(uow, indexes, content_id)
     }
     if not entry_ids:
         return 0
