@@ -24,6 +24,7 @@ BENCHES = (
     "enforcement",
     "filing",
     "exchange_sync",
+    "video_hashing",
 )
 
 
