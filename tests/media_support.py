@@ -90,19 +90,37 @@ def video(
     return out.getvalue()
 
 
-def reencode(data: bytes, size=(426, 240), codec="mpeg4", fmt="avi") -> bytes:
-    """The same video decoded and encoded again, smaller and with another codec."""
+def reencode(
+    data: bytes,
+    size=(426, 240),
+    codec="mpeg4",
+    fmt="avi",
+    *,
+    bitrate: int | None = None,
+    skip_seconds: int = 0,
+    every: int = 1,
+) -> bytes:
+    """The same video decoded and encoded again, smaller and with another codec; at another
+    ``bitrate``, without its first ``skip_seconds`` (trimmed), or keeping one frame in
+    ``every`` (a lower frame rate)."""
     import av
 
     out = io.BytesIO()
     with av.open(io.BytesIO(data)) as source, av.open(out, "w", format=fmt) as target:
         src = source.streams.video[0]
-        stream = target.add_stream(codec, rate=src.average_rate)
+        rate = int(src.average_rate)
+        stream = target.add_stream(codec, rate=Fraction(rate, every))
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        if bitrate:
+            stream.bit_rate = bitrate
+        kept = 0
         for index, frame in enumerate(source.decode(src)):
+            if index < skip_seconds * rate or (index - skip_seconds * rate) % every:
+                continue
             small = frame.reformat(width=size[0], height=size[1], format="yuv420p")
-            small.pts = index
-            small.time_base = Fraction(1, int(src.average_rate))
+            small.pts = kept
+            small.time_base = Fraction(every, rate)
+            kept += 1
             for packet in stream.encode(small):
                 target.mux(packet)
         for packet in stream.encode():
