@@ -113,7 +113,9 @@ def test_hash_starts_without_the_web_stack_or_the_database(tmp_path):
 def test_vpdq_files_written_and_read_as_meta_s_tools_do(tmp_path, container):
     """``takedown hash --vpdq`` writes Meta's vPDQ file format, with the frame numbers and
     times Meta's ``vpdq`` gives the same file; a vPDQ file made from ``vpdq``'s own hashes is
-    read as the video's strong frames, and banked so, blocks a re-encoded copy at upload."""
+    read as one video, and banked so, blocks a re-encoded copy and a clip cut from it at
+    upload by vPDQ's rule, and not an unrelated video; a video registered before the bank knew
+    it is found by retroactive matching."""
     import pytest
 
     vpdq = pytest.importorskip(
@@ -145,7 +147,7 @@ def test_vpdq_files_written_and_read_as_meta_s_tools_do(tmp_path, container):
         (f.frame_number, f.quality, vpdq.hash_to_hex(f.hash), f.timestamp) for f in theirs
     )
     listed = parse_hash_list(meta_file + "not,a,frame\n")
-    assert [s.signal_type for s in listed] == ["pdq"] * (len(theirs) + 1)
+    assert [s.signal_type for s in listed] == ["vpdq", "pdq"]
     banks.create_bank(
         uow=container.uow(),
         matcher=container.matcher,
@@ -160,13 +162,54 @@ def test_vpdq_files_written_and_read_as_meta_s_tools_do(tmp_path, container):
         bank_name="known-videos",
         items=[banks.EntryIn(s.signal_type, s.value, "vpdq", s.note) for s in listed],
     )
-    assert added.added == len(theirs) and len(added.invalid) == 1
-    result = scanning.scan_media(
+    assert added.added == 1 and len(added.invalid) == 1
+    [entry] = added.entries
+    assert entry.signal_type.value == "vpdq"
+
+    def scan(data, content_id):
+        return scanning.scan_media(
+            uow=container.uow(),
+            matcher=container.matcher,
+            actor=OPERATOR,
+            data=data,
+            content_id=content_id,
+            account_id="acct",
+            intake=container.intake(),
+        )
+
+    original = clip.read_bytes()
+    container.matcher.reload()  # as another process builds its indexes: frames from the store
+    for content_id, data in (
+        ("reupload", reencode(original)),
+        ("cut", reencode(original, (640, 360), "libx264", "mp4", skip_seconds=2)),
+    ):
+        result = scan(data, content_id)
+        assert result.verdict.value == "block", content_id
+        assert [
+            (m.signal_type.value, m.entry_id)
+            for m in result.matches
+            if m.signal_type.value == "vpdq"
+        ] == [("vpdq", entry.id)]
+    assert scan(video(seconds=4, fps=10, name="coffee.png"), "other").verdict.value == "allow"
+
+    # A bank that learns the video later finds the copy registered before (retro matching).
+    banks.create_bank(
         uow=container.uow(),
         matcher=container.matcher,
         actor=OPERATOR,
-        data=reencode(clip.read_bytes()),
-        content_id="reupload",
-        account_id="acct",
+        name="later",
+        policy=BankPolicy.review,
     )
-    assert result.verdict.value == "block"
+    banks.add_entries(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        bank_name="later",
+        items=[banks.EntryIn(listed[0].signal_type, listed[0].value, "vpdq")],
+    )
+    for _ in range(3):
+        container.runtime.run_once()
+    with container.uow(readonly=True) as uow:
+        assert uow.cases.case_ids_for_content("reupload")
+        assert uow.cases.case_ids_for_content("cut")
+        assert not uow.cases.case_ids_for_content("other")

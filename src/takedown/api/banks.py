@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt
 from takedown.api.deps import container, read_uow, uow
 from takedown.api.schemas import ReadModel, StrictModel
 from takedown.identity import Permission
-from takedown.matching import BankPolicy
+from takedown.matching import BankPolicy, vpdq
 from takedown.server.container import Container
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.security import Access, principal_of
@@ -56,7 +56,11 @@ class BankUpdate(StrictModel):
 
 class EntryCreate(StrictModel):
     signal_type: str = Field(max_length=16, examples=["pdq"])
-    value: str = Field(max_length=128)
+    value: str = Field(
+        max_length=vpdq.MAX_FRAMES * 96,
+        description="The hash in hex; for vpdq, the video's frames in Meta's vPDQ file format "
+        "(frame,quality,pdq_hex,seconds a line).",
+    )
     source: str = Field("", max_length=128)
     note: str = Field("", max_length=2000)
 

@@ -22,6 +22,7 @@ class SignalType(StrEnum):
     md5 = "md5"
     sha256 = "sha256"
     video_md5 = "video_md5"  # MD5 of a video file's bytes, as NCMEC and StopNCII share it
+    vpdq = "vpdq"  # a video's frames (Meta's vPDQ); the entry's value is their SHA-256
 
 
 class BankPolicy(StrEnum):
@@ -47,6 +48,7 @@ _HEX_LENGTH = {
     SignalType.md5: 32,
     SignalType.sha256: 64,
     SignalType.video_md5: 32,
+    SignalType.vpdq: 64,
 }
 _HEX = re.compile(r"^[0-9a-f]+$")
 BANK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -7,8 +7,8 @@ Formats, told apart by the first line:
   ``signal_type,signal_str,collab,category,tags``;
 - python-threatexchange ``dataset -P``: ``<signal_type> <signal> ['collab' metadata]`` per line;
 - a video's vPDQ hash in Meta's file format (what its ``vpdq`` tools write):
-  ``frame_number,quality,pdq_hex,timestamp`` per frame, read as the PDQ entries of the video's
-  frames (the frames under quality 50 left out, as vPDQ's matching leaves them out).
+  ``frame_number,quality,pdq_hex,timestamp`` per frame, read as one ``vpdq`` signal: the video,
+  matched by vPDQ's own rule (``matching.vpdq``).
 
 Their signal type names map onto ours (``photo_md5`` is an MD5).
 """
@@ -37,7 +37,6 @@ class ListedSignal:
     note: str = ""
 
 
-VPDQ_MIN_QUALITY = 50
 _VPDQ_LINE = re.compile(r"^\s*(\d+),(\d{1,3}),([0-9a-fA-F]{64}),(\d+(?:\.\d+)?)\s*$")
 
 
@@ -69,21 +68,23 @@ def parse_hash_list(text: str) -> list[ListedSignal]:
 
 
 def _vpdq(lines: list[str]) -> list[ListedSignal]:
-    """A vPDQ file's strong frames as PDQ signals; a line that is not a frame stays a signal
-    with its text as the value, so it is named as invalid instead of dropped."""
+    """A vPDQ file: one ``vpdq`` signal, the video, from its frame lines; a line that is not a
+    frame stays a signal with its text as the value, so it is named as invalid instead of
+    dropped."""
     out = []
+    frames: list[str] = []
+    first = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.startswith("#"):
             continue
-        frame = _VPDQ_LINE.match(line)
-        if frame is None:
+        if _VPDQ_LINE.match(line) is None:
             out.append(ListedSignal(number, "pdq", line.strip(), "not a vPDQ frame line"))
             continue
-        index, quality, value, seconds = frame.groups()
-        if int(quality) < VPDQ_MIN_QUALITY:
-            continue
-        note = f"vPDQ frame {index} at {float(seconds):.3f} s, quality {quality}"
-        out.append(ListedSignal(number, "pdq", value.lower(), note))
+        first = first or number
+        frames.append(line.strip())
+    if frames:
+        note = f"a video's vPDQ hash, {len(frames)} frames"
+        out.insert(0, ListedSignal(first, "vpdq", "\n".join(frames), note))
     return out
 
 

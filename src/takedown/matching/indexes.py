@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from takedown.matching.banks import Bank, Match, SignalType, without_allowed
 from takedown.matching.pdq_index import PdqIndex
+from takedown.matching.vpdq import VpdqFrame, VpdqResult, usable
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class IndexedEntry:
     signal_type: SignalType
     value: str
     active: bool
+    frames: tuple[VpdqFrame, ...] = ()  # a ``vpdq`` entry's frames
 
 
 @dataclass
@@ -54,6 +56,11 @@ class BankIndexes:
         }
         self._exact_entries: dict[int, tuple[int, bool]] = {}  # entry id → (bank, active)
         self._pdq = PdqIndex()
+        # vPDQ entries: their usable frames in one PdqIndex (a row's id is its position, its
+        # tag the bank), the entry of each row, and each entry's bank, frame count and state.
+        self._video = PdqIndex()
+        self._video_rows: list[int] = []
+        self._videos: dict[int, tuple[int, int, bool]] = {}
         self.version: int | None = None  # the store's change counter these reflect
 
     @classmethod
@@ -66,7 +73,8 @@ class BankIndexes:
     ) -> BankIndexes:
         indexes = cls()
         indexes._banks = {b.id: b for b in banks}
-        indexes._register_exact(exact)
+        indexes._register_exact([e for e in exact if e.signal_type is not SignalType.vpdq])
+        indexes._register_videos([e for e in exact if e.signal_type is SignalType.vpdq])
         if len(pdq):
             indexes._pdq = PdqIndex.build(
                 np.concatenate(pdq.ids),
@@ -82,13 +90,30 @@ class BankIndexes:
             self._exact_entries[e.entry_id] = (e.bank_id, e.active)
             self._exact[e.signal_type][e.value].add(e.entry_id)
 
+    def _register_videos(self, entries: list[IndexedEntry]) -> None:
+        ids: list[int] = []
+        hashes: list[str] = []
+        tags: list[int] = []
+        for e in entries:
+            frames = usable(e.frames)
+            self._videos[e.entry_id] = (e.bank_id, len(frames), e.active)
+            start = len(self._video_rows)
+            ids += range(start, start + len(frames))
+            hashes += frames
+            tags += [e.bank_id] * len(frames)
+            self._video_rows += [e.entry_id] * len(frames)
+        self._video.add(ids, hashes, tags)
+
     def put_bank(self, bank: Bank) -> None:
         with self._lock:
             self._banks[bank.id] = bank
 
     def add(self, entries: list[IndexedEntry]) -> None:
         with self._lock:
-            self._register_exact([e for e in entries if e.signal_type is not SignalType.pdq])
+            self._register_videos([e for e in entries if e.signal_type is SignalType.vpdq])
+            self._register_exact(
+                [e for e in entries if e.signal_type not in (SignalType.pdq, SignalType.vpdq)]
+            )
             pdq = [e for e in entries if e.signal_type is SignalType.pdq]
             if pdq:
                 self._pdq.add(
@@ -106,6 +131,10 @@ class BankIndexes:
 
     def set_active(self, entry_id: int, active: bool) -> None:
         with self._lock:
+            video = self._videos.get(entry_id)
+            if video is not None:
+                self._videos[entry_id] = (video[0], video[1], active)
+                return
             exact = self._exact_entries.get(entry_id)
             if exact is not None:
                 self._exact_entries[entry_id] = (exact[0], active)
@@ -151,5 +180,47 @@ class BankIndexes:
                 matches.append(Match(bank.name, bank.policy, signal_type, entry_id, distance))
         return sorted(without_allowed(matches), key=lambda m: (m.distance, m.bank, m.entry_id))
 
+    def lookup_video(self, frames: Sequence[VpdqFrame]) -> list[Match]:
+        """The ``vpdq`` entries a video matches by vPDQ's rule (``matching.vpdq``): at least
+        80% of its usable frames within its bank's distance of the entry's frames, nearest
+        first; a match in an ``allow`` bank leaves only the allow banks'."""
+        query = usable(frames)
+        with self._lock:
+            banks = dict(self._banks)
+            videos = dict(self._videos)
+        if not query or not videos:
+            return []
+        widest = max((b.pdq_threshold for b in banks.values() if b.enabled), default=-1)
+        if widest < 0:
+            return []
+        query_hits: dict[int, set[int]] = defaultdict(set)
+        entry_hits: dict[int, set[int]] = defaultdict(set)
+        nearest: dict[int, int] = {}
+        for position, value in enumerate(query):
+            for row, distance, bank_id in self._video.search_tagged(value, widest):
+                entry_id = self._video_rows[row]
+                bank = banks.get(bank_id)
+                if bank is None or not bank.enabled or distance > bank.pdq_threshold:
+                    continue
+                query_hits[entry_id].add(position)
+                entry_hits[entry_id].add(row)
+                nearest[entry_id] = min(distance, nearest.get(entry_id, distance))
+        matches = []
+        for entry_id, hits in query_hits.items():
+            bank_id, count, active = videos[entry_id]
+            result = VpdqResult(
+                100.0 * len(hits) / len(query), 100.0 * len(entry_hits[entry_id]) / count
+            )
+            if active and result.matches():
+                bank = banks[bank_id]
+                matches.append(
+                    Match(bank.name, bank.policy, SignalType.vpdq, entry_id, nearest[entry_id])
+                )
+        return sorted(without_allowed(matches), key=lambda m: (m.distance, m.bank, m.entry_id))
+
     def __len__(self) -> int:
-        return len(self._pdq) + sum(active for _, active in self._exact_entries.values())
+        return (
+            len(self._pdq)
+            + sum(active for _, active in self._exact_entries.values())
+            + sum(active for _, _, active in self._videos.values())
+        )

@@ -11,6 +11,8 @@ banked video matches it). A video with no frame left after the quality filter ma
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,6 +45,34 @@ class VpdqResult:
             and self.query_percent >= query_percent
             and self.compared_percent >= compared_percent
         )
+
+
+FRAME_LINE = re.compile(r"^\s*(\d+),(\d{1,3}),([0-9a-fA-F]{64}),(\d+(?:\.\d+)?)\s*$")
+MAX_FRAMES = 100_000  # about 28 hours at one frame a second
+
+
+def parse(text: str) -> list[VpdqFrame]:
+    """A video's frames from Meta's vPDQ file format (``frame,quality,pdq_hex,seconds`` a
+    line). Raises ``ValueError`` naming the first line that is not a frame."""
+    frames = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        found = FRAME_LINE.match(line)
+        if found is None or int(found.group(2)) > 100:
+            raise ValueError(f"line {number} is not a vPDQ frame (frame,quality,pdq_hex,seconds)")
+        frames.append(VpdqFrame(found.group(3).lower(), int(found.group(2))))
+        if len(frames) > MAX_FRAMES:
+            raise ValueError(f"a vPDQ hash has at most {MAX_FRAMES} frames")
+    if not frames:
+        raise ValueError("a vPDQ hash has at least one frame")
+    return frames
+
+
+def digest(frames: Sequence[VpdqFrame]) -> str:
+    """The video's identity in a bank (its entry's value): SHA-256 of its frames in order."""
+    text = "\n".join(f"{f.pdq.lower()},{f.quality}" for f in frames)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def usable(frames: Sequence[VpdqFrame], *, quality: int = QUALITY) -> list[str]:

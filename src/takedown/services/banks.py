@@ -23,7 +23,9 @@ from takedown.matching import (
     InvalidSignal,
     SignalType,
     normalize,
+    vpdq,
 )
+from takedown.matching.vpdq import VpdqFrame
 from takedown.services import audit
 from takedown.services.errors import Conflict, InvalidInput, NotFound
 from takedown.services.matcher import Matcher
@@ -178,14 +180,20 @@ def add_entries(
     result = AddResult()
     clean: list[tuple[SignalType, str, str, str]] = []
     seen: set[tuple[str, str]] = set()
+    frames: dict[str, list[VpdqFrame]] = {}
     for position, item in enumerate(items):
         try:
             signal_type = SignalType(item.signal_type.strip().lower())
-            value = normalize(signal_type, item.value)
+            if signal_type is SignalType.vpdq:  # a video's frames, in Meta's vPDQ format
+                video = vpdq.parse(item.value)
+                value = vpdq.digest(video)
+                frames[value] = video
+            else:
+                value = normalize(signal_type, item.value)
         except ValueError as exc:
             reason = (
                 str(exc)
-                if isinstance(exc, InvalidSignal)
+                if isinstance(exc, InvalidSignal) or item.signal_type.strip().lower() == "vpdq"
                 else (
                     f"unknown signal type {item.signal_type[:40]!r}; "
                     f"use one of {', '.join(SignalType)}"
@@ -204,7 +212,7 @@ def add_entries(
         existing = uow.bank_entries.existing(bank.id, [(t.value, v) for t, v, _, _ in clean])
         fresh = [c for c in clean if (c[0].value, c[1]) not in existing]
         result.duplicates += len(clean) - len(fresh)
-        result.entries = uow.bank_entries.add_many(bank.id, fresh) if fresh else []
+        result.entries = uow.bank_entries.add_many(bank.id, fresh, frames) if fresh else []
         result.added = len(result.entries)
         if result.added:
             audit.record(
@@ -220,7 +228,10 @@ def add_entries(
                 },
             )
             indexed = [
-                IndexedEntry(e.id, e.bank_id, e.signal_type, e.value, True) for e in result.entries
+                IndexedEntry(
+                    e.id, e.bank_id, e.signal_type, e.value, True, tuple(frames.get(e.value, ()))
+                )
+                for e in result.entries
             ]
             ids = [e.id for e in result.entries]
             uow.publish(

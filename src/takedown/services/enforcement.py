@@ -95,19 +95,28 @@ class RegistryMediaIndex:
         a re-encoding, and a clip cut from it (vPDQ's rule, both ways)."""
         if not frames:
             return []
-        with self._lock:
-            self._catch_up(uow)
-            found = {i for pdq in frames for i, _ in self._frames.search(pdq, threshold)}
-        candidates = {c for c, _ in uow.registry.frames_by_id(sorted(found))}
         queries = [int(p, 16) for p in frames]
         out = []
-        for content_id, theirs in uow.registry.frames(sorted(candidates)).items():
+        for content_id, theirs in self.videos_near(uow, frames, threshold).items():
             values = [int(p, 16) for p in theirs]
             ours_found = sum(_near(q, values, threshold) for q in queries) / len(queries)
             theirs_found = sum(_near(v, queries, threshold) for v in values) / len(values)
             if max(ours_found, theirs_found) >= share:
                 out.append(content_id)
         return out
+
+    def videos_near(
+        self, uow: UnitOfWork, frames: list[str], threshold: int
+    ) -> dict[str, list[str]]:
+        """The registered videos with a frame within ``threshold`` bits of one of ``frames``,
+        each with its frames (candidates, for a rule over whole videos to decide)."""
+        if not frames:
+            return {}
+        with self._lock:
+            self._catch_up(uow)
+            found = {i for pdq in frames for i, _ in self._frames.search(pdq, threshold)}
+        candidates = {c for c, _ in uow.registry.frames_by_id(sorted(found))}
+        return uow.registry.frames(sorted(candidates))
 
     def matching(self, uow: UnitOfWork, pdqs: list[str], threshold: int) -> list[str]:
         """Content ids of registered items within ``threshold`` bits of any of ``pdqs``."""

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.matching import BankIndexes, Match, SignalType, without_allowed
+from takedown.matching.vpdq import VpdqFrame
 from takedown.store.db import Database
 from takedown.store.uow import UnitOfWork, reading
 
@@ -141,11 +142,15 @@ def item_matches(uow: UnitOfWork, indexes: BankIndexes, content_id: str) -> list
             lookup[SignalType.sha256] = hashes["sha256"]
         variants = [v for v in hashes.get("pdq_variants", "").split(",") if v]
         queries.append((lookup, variants))
+    videos: list[Match] = []
     for frames in uow.registry.frames([content_id]).values():
         queries += [({SignalType.pdq: pdq}, []) for pdq in frames]
+        # The registry keeps a video's strong frames only (quality 50 or more).
+        videos += indexes.lookup_video([VpdqFrame(pdq, 100) for pdq in frames])
     for lookup, variants in queries:
         for m in indexes.lookup(lookup, pdq_variants=variants):
             if m.entry_id not in found or m.distance < found[m.entry_id].distance:
                 found[m.entry_id] = m
+    found.update((m.entry_id, m) for m in videos)
     kept = without_allowed(list(found.values()))  # one allowed frame: the item is allowed
     return sorted(kept, key=lambda m: (m.distance, m.bank, m.entry_id))

@@ -12,7 +12,7 @@ from dataclasses import replace
 from takedown.cases import Category, ReporterRole, ReportSource, case_number
 from takedown.cases.enforcement import AccountsSuspended, SetItem
 from takedown.identity import Principal
-from takedown.matching import BankEntriesAdded, BankIndexes, BankPolicy, SignalType
+from takedown.matching import BankEntriesAdded, BankIndexes, BankPolicy, SignalType, vpdq
 from takedown.services import reports
 from takedown.services.enforcement import RegistryMediaIndex
 from takedown.services.matcher import item_matches
@@ -40,6 +40,7 @@ def match_registry(
         return 0
     exact: dict[str, list[str]] = {"md5": [], "sha256": []}
     pdqs: list[str] = []
+    videos: list[int] = []
     after = event.first_entry_id - 1
     while after < event.last_entry_id:
         page = uow.bank_entries.page(bank.id, after_id=after, limit=RETRO_PAGE)
@@ -50,6 +51,8 @@ def match_registry(
                 break
             if entry.signal_type is SignalType.pdq:
                 pdqs.append(entry.value)
+            elif entry.signal_type is SignalType.vpdq:
+                videos.append(entry.id)
             elif entry.signal_type in _REGISTRY_COLUMN:
                 exact[_REGISTRY_COLUMN[entry.signal_type]].append(entry.value)
         after = page[-1].id
@@ -58,6 +61,17 @@ def match_registry(
         if values:
             found += uow.registry.with_digest(column, values)
     found += media.matching(uow, pdqs, bank.pdq_threshold)
+    # A banked video: the registered videos it matches by vPDQ's rule, the registered one as
+    # the query (a clip cut from the banked video matches it).
+    for frames in uow.bank_entries.frames(videos).values():
+        near = media.videos_near(uow, vpdq.usable(frames), bank.pdq_threshold)
+        found += [
+            content_id
+            for content_id, theirs in near.items()
+            if vpdq.compare(
+                [vpdq.VpdqFrame(p, 100) for p in theirs], frames, distance=bank.pdq_threshold
+            ).matches()
+        ]
     found = list(dict.fromkeys(found))
     if intake.indexes is not None:  # an item an allow bank knows to be benign is left
         found = [cid for cid in found if not _allowed(uow, intake.indexes, cid)]

@@ -22,7 +22,9 @@ from takedown.matching import (
     normalize,
     verdict_for,
     video_matches,
+    without_allowed,
 )
+from takedown.matching.vpdq import VpdqFrame
 from takedown.media import (
     ImageHashes,
     ImageLimits,
@@ -177,9 +179,10 @@ def match_hashes(
 ) -> tuple[list[Match], Verdict, dict[str, int] | None]:
     """(matches, verdict, frames matched per bank for a video) of an item's hashes.
 
-    A video matches a bank by exact file hash, or when at least half of its sampled frames
-    match the bank's PDQ entries (``matching.video_matches``); its frame matches act on their
-    own only when it has strong frames to show."""
+    A video matches a bank by exact file hash, when at least half of its sampled frames
+    match the bank's PDQ entries (``matching.video_matches``), or a banked video's vPDQ hash by
+    vPDQ's rule (``BankIndexes.lookup_video``); its frame matches act on their own only when it
+    has strong frames to show."""
     if isinstance(hashes, ImageHashes):
         matches = indexes.lookup(
             {
@@ -204,7 +207,11 @@ def match_hashes(
             for f in hashes.frames
         ]
     )
-    matches = sorted(exact + framed, key=lambda m: (m.distance, m.bank, m.entry_id))
+    # Banked videos (vPDQ entries), by vPDQ's own rule over the whole video.
+    videos = indexes.lookup_video([VpdqFrame(f.pdq.hex, f.pdq.quality) for f in hashes.frames])
+    matches = sorted(
+        without_allowed(exact + framed + videos), key=lambda m: (m.distance, m.bank, m.entry_id)
+    )
     strong = any(not f.pdq.weak for f in hashes.frames)
     return matches, verdict_for(matches, pdq_quality=100 if strong else 0), frames_matched
 

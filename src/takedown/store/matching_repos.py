@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,8 @@ from takedown.matching import (
 )
 from takedown.matching.indexes import PdqColumns
 from takedown.matching.pdq_index import hashes_to_words
-from takedown.store.models import BankEntryRow, BankRow, MatchingStateRow
+from takedown.matching.vpdq import VpdqFrame
+from takedown.store.models import BankEntryFrameRow, BankEntryRow, BankRow, MatchingStateRow
 from takedown.store.rawsql import RawRepository, RawSql
 from takedown.store.types import utcnow
 from takedown.store.values import row_value
@@ -108,9 +110,13 @@ class BankEntryRepository:
         return found
 
     def add_many(
-        self, bank_id: int, items: list[tuple[SignalType, str, str, str]]
+        self,
+        bank_id: int,
+        items: list[tuple[SignalType, str, str, str]],
+        frames: Mapping[str, Sequence[VpdqFrame]] | None = None,
     ) -> list[BankEntry]:
-        """Insert (signal_type, value, source, note) rows; the caller removed duplicates."""
+        """Insert (signal_type, value, source, note) rows; the caller removed duplicates.
+        ``frames``: a ``vpdq`` entry's frames, by its value."""
         now = utcnow()
         rows = [
             BankEntryRow(
@@ -120,7 +126,28 @@ class BankEntryRepository:
         ]
         self._s.add_all(rows)
         self._s.flush()
+        for row in rows:
+            if row.signal_type == SignalType.vpdq.value and frames and row.value in frames:
+                self._s.add_all(
+                    BankEntryFrameRow(entry_id=row.id, position=n, pdq=f.pdq, quality=f.quality)
+                    for n, f in enumerate(frames[row.value])
+                )
+        self._s.flush()
         return [_entry(r) for r in rows]
+
+    def frames(self, entry_ids: Sequence[int]) -> dict[int, tuple[VpdqFrame, ...]]:
+        """The frames of these ``vpdq`` entries, in order."""
+        out: dict[int, list[VpdqFrame]] = {}
+        ids = list(entry_ids)
+        for i in range(0, len(ids), 500):
+            rows = self._s.execute(
+                select(BankEntryFrameRow.entry_id, BankEntryFrameRow.pdq, BankEntryFrameRow.quality)
+                .where(BankEntryFrameRow.entry_id.in_(ids[i : i + 500]))
+                .order_by(BankEntryFrameRow.entry_id, BankEntryFrameRow.position)
+            )
+            for entry_id, pdq, quality in rows:
+                out.setdefault(int(entry_id), []).append(VpdqFrame(str(pdq), int(quality)))
+        return {k: tuple(v) for k, v in out.items()}
 
     def get(self, bank_id: int, entry_id: int) -> BankEntry | None:
         row = self._s.get(BankEntryRow, entry_id)
@@ -186,6 +213,15 @@ class BankEntryRepository:
                 pdq.banks.append(np.asarray(banks, dtype=np.uint32))
                 pdq.words.append(hashes_to_words(values))
                 pdq.active.append(np.asarray(active, dtype=bool))
+        videos = [e.entry_id for e in exact if e.signal_type is SignalType.vpdq]
+        if videos:
+            frames = self.frames(videos)
+            exact = [
+                replace(e, frames=frames.get(e.entry_id, ()))
+                if e.signal_type is SignalType.vpdq
+                else e
+                for e in exact
+            ]
         return exact, pdq
 
 

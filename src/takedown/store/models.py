@@ -190,6 +190,19 @@ class BankEntryRow(Base):
     )
 
 
+class BankEntryFrameRow(Base):
+    """The frames of a ``vpdq`` entry (a video's vPDQ hash): its PDQ hashes with quality."""
+
+    __tablename__ = "bank_entry_frames"
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("bank_entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pdq: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[int] = mapped_column(Integer)
+
+
 class ExchangeRow(Base):
     """A hash exchange a bank is kept in step with, and where its sync stands."""
 

@@ -1,5 +1,5 @@
 """exchanges: hash exchanges a bank is kept in step with, the provenance of the entries they
-give, and the feedback owed to them; bank entries lose the (signal_type, value) index no
+give, and the feedback owed to them; the frames of vPDQ entries; bank entries lose the (signal_type, value) index no
 query used (every lookup names the bank, which the unique constraint serves), so a sync of a
 million hashes maintains one index of their values, not two
 
@@ -81,6 +81,15 @@ def upgrade() -> None:
             ondelete="SET NULL",
         )
     op.drop_index("ix_bank_entries_signal", table_name="bank_entries")
+    op.create_table(
+        "bank_entry_frames",
+        sa.Column("entry_id", BigId, nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("pdq", sa.String(length=64), nullable=False),
+        sa.Column("quality", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["entry_id"], ["bank_entries.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("entry_id", "position"),
+    )
     op.create_index(
         "ix_bank_entries_exchange",
         "bank_entries",
@@ -91,6 +100,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("bank_entry_frames")
     op.drop_index("ix_bank_entries_exchange", table_name="bank_entries")
     op.create_index("ix_bank_entries_signal", "bank_entries", ["signal_type", "value"])
     with op.batch_alter_table("bank_entries") as batch:
