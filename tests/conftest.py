@@ -186,6 +186,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_pair() -> int:
+    """A port free now whose next one is free too (``takedown demo`` takes both)."""
+    for _ in range(100):
+        port = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two free ports side by side")
+
+
 def start_live_server(container: Container, *, app=None, start_worker: bool = True) -> LiveServer:
     app = app or create_app(container, start_worker=start_worker)
     port = free_port()

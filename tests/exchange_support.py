@@ -370,5 +370,84 @@ def ncmec_hash_server(state: NcmecHashes | None = None) -> Iterator[NcmecHashes]
         yield s
 
 
+@dataclass
+class ThreatExchange:
+    """A privacy group's ``threat_updates`` (the Graph API), ``limit`` updates a page."""
+
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
+    requests: list[dict[str, str]] = field(default_factory=list)
+    group: str = "1234567890"
+    url: str = ""
+    _pages_served: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def put(
+        self,
+        update_id: str,
+        indicator: str,
+        *,
+        at: int,
+        kind: str = "HASH_PDQ",
+        delete: bool = False,
+        tags: tuple[str, ...] = (),
+    ) -> None:
+        self.updates = [u for u in self.updates if u["id"] != update_id]
+        self.updates.append(
+            {
+                "id": update_id,
+                "indicator": indicator,
+                "type": kind,
+                "last_updated": at,
+                "should_delete": delete,
+                "tags": list(tags),
+            }
+        )
+
+
+class _ThreatExchangeHandler(_Base):
+    def do_GET(self) -> None:
+        s: ThreatExchange = self.state
+        url = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(url.query))
+        s.requests.append(q)
+        if q.get("access_token") != TE_TOKEN:
+            self._send(400, b'{"error": {"message": "Invalid OAuth access token", "code": 190}}')
+            return
+        if url.path.rstrip("/") != f"/{s.group}/threat_updates":
+            self._send(404, b'{"error": {"message": "Unknown path"}}')
+            return
+        page = self._page_faults()
+        if page is None:
+            return
+        start = int(q.get("start_time", "0"))
+        limit = int(q.get("limit", "1000"))
+        offset = int(q.get("after", "0"))
+        types = set(q.get("types", "").split(",")) if q.get("types") else None
+        chosen = sorted(
+            (
+                u
+                for u in s.updates
+                if u["last_updated"] >= start and (types is None or u["type"] in types)
+            ),
+            key=lambda u: (u["last_updated"], u["id"]),
+        )
+        body: dict[str, Any] = {"data": chosen[offset : offset + limit]}
+        if offset + limit < len(chosen):
+            nxt = dict(q, after=str(offset + limit))
+            host = self.headers.get("Host")
+            body["paging"] = {
+                "cursors": {"after": str(offset + limit)},
+                "next": f"http://{host}{url.path}?{urllib.parse.urlencode(nxt)}",
+            }
+        self._send(200, json.dumps(body).encode())
+
+
+@contextmanager
+def threatexchange_server(state: ThreatExchange | None = None) -> Iterator[ThreatExchange]:
+    with _serve(_ThreatExchangeHandler, state or ThreatExchange()) as s:
+        yield s
+
+
+TE_TOKEN = "1234|threatexchange-app-secret"
 STOPNCII_CREDENTIALS = {"subscription_key": SUBSCRIPTION_KEY, "functions_key": FUNCTIONS_KEY}
 NCMEC_CREDENTIALS = {"username": NCMEC_USER, "password": NCMEC_PASSWORD}

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, free_port_pair
 from tests.waiting import wait_until
 
 TAKEDOWN = Path(sys.executable).parent / "takedown"
@@ -68,7 +68,7 @@ def demo_env(tmp_path):
 
 
 def test_demo_starts_the_server_with_sample_accounts_and_docs(demo_env, tmp_path):
-    port = free_port()
+    port = free_port_pair()
     url = f"http://127.0.0.1:{port}"
     proc, log = start(["demo", "--port", str(port)], demo_env, tmp_path)
     try:
@@ -181,7 +181,7 @@ def _answers(url: str) -> bool:
 def test_a_demo_takes_its_platform_with_it_however_it_ends(demo_env, tmp_path, how):
     """SIGTERM (a service manager) or SIGKILL (nothing of the demo runs after it): the demo
     platform it started stops too."""
-    port = free_port()
+    port = free_port_pair()
     platform = f"http://127.0.0.1:{port + 1}/"
     proc, log = start(["demo", "--port", str(port)], demo_env, tmp_path)
     try:
@@ -201,7 +201,7 @@ def test_a_demo_takes_its_platform_with_it_however_it_ends(demo_env, tmp_path, h
 def test_a_demo_refuses_to_start_on_a_taken_port_and_says_so(demo_env, tmp_path, taken):
     import socket
 
-    port = free_port()
+    port = free_port_pair()
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", port + taken))
         squatter.listen()

@@ -24,14 +24,18 @@ from takedown.media import hash_image
 from takedown.services import banks, exchanges, scanning
 from takedown.services.errors import Conflict, InvalidInput
 from takedown.services.evidence import Vault
+from takedown.services.exchanges import threatexchange
 from tests.conftest import OPERATOR
 from tests.exchange_support import (
     NCMEC_CREDENTIALS,
     STOPNCII_CREDENTIALS,
+    TE_TOKEN,
     NcmecHashes,
     StopNcii,
+    ThreatExchange,
     ncmec_hash_server,
     stopncii_server,
+    threatexchange_server,
 )
 from tests.integration.test_reports import submit
 from tests.integration.test_review_service import decide, staff
@@ -478,3 +482,56 @@ def test_an_allow_bank_keeps_known_benign_content_from_matching_anywhere(contain
         container.runtime.run_once()
     with container.uow(readonly=True) as uow:
         assert uow.cases.case_ids_for_content("meme-1") == []
+
+
+def test_a_threatexchange_privacy_group_with_paging_and_deletions(container, image, monkeypatch):
+    data, hashes = image
+    make_bank(container, "te")
+    state = ThreatExchange()
+    state.put("1", hashes.pdq.hex, at=T0 + 1, tags=("tag1",))
+    state.put("2", "ab" * 16, at=T0 + 2, kind="HASH_MD5", tags=("media_type_video",))
+    state.put("3", "cd" * 16, at=T0 + 3, kind="HASH_VIDEO_MD5")
+    state.put("4", "not a hash", at=T0 + 4)
+    for n in range(5, 9):
+        state.put(str(n), other_pdq(n), at=T0 + n)
+    with threatexchange_server(state) as server:
+        add(
+            container,
+            "te",
+            ExchangeKind.threatexchange,
+            f"{server.url}/{state.group}",
+            {"access_token": TE_TOKEN},
+        )
+        monkeypatch.setattr(threatexchange, "PAGE_SIZE", 3)
+        first = sync(container, "te")
+        assert first.ok, first.error
+        assert first.pages == 3 and first.added == 7 and len(first.problems) == 1
+        assert verdict(container, data) is Verdict.block
+        exchange, live = status(container, "te")
+        assert exchange.checkpoint == {"start": T0 + 8} and live == 7
+        # The token never rests in the checkpoint or the errors, even mid-pass.
+        assert TE_TOKEN not in json.dumps([exchange.checkpoint, exchange.errors])
+        assert all(r.get("access_token") == TE_TOKEN for r in state.requests)
+        with container.uow(readonly=True) as uow:
+            kinds = {
+                e.signal_type.value
+                for e in uow.bank_entries.page(uow.banks.get_by_name("te").id, after_id=0, limit=20)
+            }
+        assert kinds == {"pdq", "video_md5"}
+
+        state.put("1", hashes.pdq.hex, at=T0 + 20, delete=True)
+        second = sync(container, "te")
+        assert second.withdrawn == 1 and state.requests[-1]["start_time"] == str(T0 + 8)
+        assert verdict(container, data) is Verdict.allow
+
+    with threatexchange_server(ThreatExchange()) as server:
+        add(
+            container,
+            "te2",
+            ExchangeKind.threatexchange,
+            f"{server.url}/1234567890",
+            {"access_token": "wrong"},
+            bank="te",
+        )
+        failed = sync(container, "te2")
+        assert failed.error == f"GET {server.url}/1234567890/threat_updates/: HTTP 400"

@@ -33,6 +33,7 @@ MAX_PROBLEMS = 50  # the errors an exchange keeps on record, newest first
 class ExchangeKind(StrEnum):
     ncmec = "ncmec"
     stopncii = "stopncii"
+    threatexchange = "threatexchange"
     file = "file"
 
 

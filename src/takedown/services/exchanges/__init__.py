@@ -53,6 +53,7 @@ from takedown.services.evidence import Vault
 from takedown.services.exchanges.files import FileListClient
 from takedown.services.exchanges.ncmec_hashes import NcmecHashClient
 from takedown.services.exchanges.stopncii import StopNciiClient
+from takedown.services.exchanges.threatexchange import ThreatExchangeClient
 from takedown.services.matcher import Matcher, item_matches
 from takedown.store.exchange_repos import PageApplied, StoredCredentials
 from takedown.store.uow import UnitOfWork
@@ -62,6 +63,7 @@ log = logging.getLogger("takedown.exchanges")
 CLIENTS: dict[ExchangeKind, Callable[[str, Mapping[str, Any]], ExchangeClient]] = {
     ExchangeKind.ncmec: NcmecHashClient,
     ExchangeKind.stopncii: StopNciiClient,
+    ExchangeKind.threatexchange: ThreatExchangeClient,
     ExchangeKind.file: FileListClient,
 }
 CLIENTS_TAKE_FEEDBACK = {kind: getattr(c, "takes_feedback", False) for kind, c in CLIENTS.items()}
@@ -134,6 +136,7 @@ def _check_credentials(kind: ExchangeKind, credentials: Mapping[str, Any] | None
     required = {
         ExchangeKind.ncmec: ("username", "password"),
         ExchangeKind.stopncii: ("subscription_key", "functions_key"),
+        ExchangeKind.threatexchange: ("access_token",),
         ExchangeKind.file: (),
     }[kind]
     given = dict(credentials or {})
