@@ -261,6 +261,14 @@ class Settings(BaseSettings):
         "disabling a user takes effect at once in the process that did it, and within this "
         "time in the others. 0: check the database on every request.",
     )
+    bank_flood_limit: int = Field(
+        1000,
+        ge=0,
+        description="An entry from outside (an exchange's, an import's) that matches more "
+        "distinct uploads than this in an hour is quarantined: its matches ask a person "
+        "instead of acting until someone enables it again. The team's own confirmed media "
+        "is never quarantined. 0: off.",
+    )
     review_claim_minutes: int = Field(
         15,
         ge=1,

@@ -535,3 +535,73 @@ def test_a_threatexchange_privacy_group_with_paging_and_deletions(container, ima
         )
         failed = sync(container, "te2")
         assert failed.error == f"GET {server.url}/1234567890/threat_updates/: HTTP 400"
+
+
+def test_an_outside_entry_that_floods_is_quarantined_until_a_person_enables_it(settings, db, image):
+    from takedown.bootstrap import default_registry
+    from takedown.clock import MovableClock
+    from takedown.server.container import Container
+
+    data, hashes = image
+    container = Container(
+        settings=settings.model_copy(update={"bank_flood_limit": 3}),
+        db=db,
+        registry=default_registry(),
+        clock=MovableClock(),
+    )
+    make_bank(container, "shared")
+    make_bank(container, "ours")
+    added = banks.add_entries(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        bank_name="shared",
+        items=[banks.EntryIn("md5", hashes.md5, "partner list")],
+    )
+    [entry] = added.entries
+
+    def scan(n):
+        return scanning.scan_media(
+            uow=container.uow(),
+            matcher=container.matcher,
+            actor=OPERATOR,
+            data=data,
+            content_id=f"up-{n}",
+            account_id="a",
+        )
+
+    assert [scan(n).verdict for n in range(4)] == [Verdict.block] * 4  # the 4th trips it
+    flooded = scan(4)
+    assert flooded.verdict is Verdict.review
+    assert [(m.bank, m.policy) for m in flooded.matches] == [("shared", BankPolicy.review)]
+    container.matcher.reload()  # another process's indexes agree
+    assert verdict(container, data) is Verdict.review
+    with container.uow(readonly=True) as uow:
+        [held] = [e for e in uow.bank_entries.page(entry.bank_id, after_id=0, limit=5)]
+        assert held.quarantined_at is not None
+        assert [a.action for a in uow.audit.list(target_type="bank_entry")] == [
+            "bank.entry_quarantined"
+        ]
+    # A person looks and enables it: it acts again.
+    banks.set_entry_disabled(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        bank_name="shared",
+        entry_id=entry.id,
+        disabled=False,
+    )
+    assert verdict(container, data) is Verdict.block
+    # The team's own confirmed media is never quarantined, however fast it spreads.
+    banks.add_entries(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        bank_name="ours",
+        items=[banks.EntryIn("sha256", hashes.sha256, "confirmed")],
+    )
+    container.clock.advance(3601)  # the partner entry's hour is over
+    assert all(scan(n).verdict is Verdict.block for n in range(10, 18))
+    with container.uow(readonly=True) as uow:
+        quarantined = uow.bank_entries.quarantined_ids()
+    assert quarantined == [entry.id]  # again, after eight more: but not ours

@@ -89,6 +89,11 @@ class EntryRead(ReadModel):
     note: str
     added_at: datetime
     disabled_until: datetime | None
+    quarantined_at: datetime | None = Field(
+        None,
+        description="Set when the entry matched more uploads in an hour than the flood limit: "
+        "its matches ask a person instead of acting until it is enabled again.",
+    )
 
 
 class DisableIn(StrictModel):

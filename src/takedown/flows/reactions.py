@@ -60,7 +60,7 @@ from takedown.identity import (
 )
 from takedown.jobs import HandlerContext, HandlerRegistry
 from takedown.jobs.catalogue import EventCatalogue
-from takedown.matching import BankEntriesAdded, ContentMatched
+from takedown.matching import BankEntriesAdded, ContentMatched, EntryQuarantined
 from takedown.matching.exchanges import ExchangeFeedbackOwed
 
 AfterCommit = Callable[[Any, HandlerContext, FlowDeps], None]
@@ -150,6 +150,7 @@ REACTIONS: dict[type[Any], Reactions] = {
     ),
     # Banks.
     BankEntriesAdded: Reactions(after_commit=(handlers.match_registry,), lane=BANKS),
+    EntryQuarantined: RECORD,
     ExchangeFeedbackOwed: Reactions(
         elsewhere="services.exchanges.ExchangeLane: the feedback sent to the exchange",
         lane=EXCHANGES,

@@ -85,6 +85,7 @@ class BankEntry:
     note: str
     added_at: datetime
     disabled_until: datetime | None
+    quarantined_at: datetime | None = None
 
     def active(self, now: datetime) -> bool:
         return self.disabled_until is None or self.disabled_until <= now
@@ -154,6 +155,16 @@ class BankEntriesAdded:
     bank_id: int
     first_entry_id: int
     last_entry_id: int
+
+
+@dataclass(frozen=True)
+class EntryQuarantined:
+    """An entry from outside matched more uploads in an hour than the flood limit: its matches
+    ask a person from now on (every process's indexes take it at once)."""
+
+    event_type: ClassVar[str] = "matching.entry_quarantined"
+    entry_id: int
+    uploads_last_hour: int
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-from takedown.matching.banks import Bank, Match, SignalType, without_allowed
+from takedown.matching.banks import Bank, BankPolicy, Match, SignalType, without_allowed
 from takedown.matching.pdq_index import PdqIndex
 from takedown.matching.vpdq import VpdqFrame, VpdqResult, usable
 
@@ -45,6 +45,9 @@ class PdqColumns:
         return sum(len(a) for a in self.ids)
 
 
+ACTING = (BankPolicy.block_and_report, BankPolicy.block)
+
+
 class BankIndexes:
     """In-memory indexes over all entries. Thread-safe; changes count at the next lookup."""
 
@@ -61,6 +64,8 @@ class BankIndexes:
         self._video = PdqIndex()
         self._video_rows: list[int] = []
         self._videos: dict[int, tuple[int, int, bool]] = {}
+        # Entries whose matches ask a person instead of acting (the flood guard).
+        self._quarantined: set[int] = set()
         self.version: int | None = None  # the store's change counter these reflect
 
     @classmethod
@@ -70,9 +75,11 @@ class BankIndexes:
         exact: list[IndexedEntry],
         pdq: PdqColumns,
         version: int,
+        quarantined: Iterable[int] = (),
     ) -> BankIndexes:
         indexes = cls()
         indexes._banks = {b.id: b for b in banks}
+        indexes._quarantined = set(quarantined)
         indexes._register_exact([e for e in exact if e.signal_type is not SignalType.vpdq])
         indexes._register_videos([e for e in exact if e.signal_type is SignalType.vpdq])
         if len(pdq):
@@ -103,6 +110,20 @@ class BankIndexes:
             tags += [e.bank_id] * len(frames)
             self._video_rows += [e.entry_id] * len(frames)
         self._video.add(ids, hashes, tags)
+
+    def quarantine(self, entry_id: int, on: bool = True) -> None:
+        """``on``: the entry's matches ask a person (``review``) instead of acting."""
+        with self._lock:
+            if on:
+                self._quarantined.add(entry_id)
+            else:
+                self._quarantined.discard(entry_id)
+
+    def _match(self, bank: Bank, signal_type: SignalType, entry_id: int, distance: int) -> Match:
+        policy = bank.policy
+        if entry_id in self._quarantined and policy in ACTING:
+            policy = BankPolicy.review
+        return Match(bank.name, policy, signal_type, entry_id, distance)
 
     def put_bank(self, bank: Bank) -> None:
         with self._lock:
@@ -177,7 +198,7 @@ class BankIndexes:
                     continue
                 if signal_type is SignalType.pdq and distance > bank.pdq_threshold:
                     continue
-                matches.append(Match(bank.name, bank.policy, signal_type, entry_id, distance))
+                matches.append(self._match(bank, signal_type, entry_id, distance))
         return sorted(without_allowed(matches), key=lambda m: (m.distance, m.bank, m.entry_id))
 
     def lookup_video(self, frames: Sequence[VpdqFrame]) -> list[Match]:
@@ -213,9 +234,7 @@ class BankIndexes:
             )
             if active and result.matches():
                 bank = banks[bank_id]
-                matches.append(
-                    Match(bank.name, bank.policy, SignalType.vpdq, entry_id, nearest[entry_id])
-                )
+                matches.append(self._match(bank, SignalType.vpdq, entry_id, nearest[entry_id]))
         return sorted(without_allowed(matches), key=lambda m: (m.distance, m.bank, m.entry_id))
 
     def __len__(self) -> int:

@@ -61,7 +61,9 @@ class Container:
     development when ``TAKEDOWN_PUBLIC_URL`` is unset. Never taken from a request."""
 
     def __post_init__(self) -> None:
-        self.matcher = Matcher(self.db, clock=self.clock)
+        self.matcher = Matcher(
+            self.db, clock=self.clock, flood_limit=self.settings.bank_flood_limit
+        )
         self.case_media = CaseMediaIndex()
         self.registry_media = RegistryMediaIndex()
         self.writer = GroupCommitter(self.db)

@@ -251,7 +251,8 @@ def set_entry_disabled(
     disabled: bool,
     until: datetime | None = None,
 ) -> BankEntry:
-    """Disable an entry (until a time, or until enabled again) or enable it."""
+    """Disable an entry (until a time, or until enabled again) or enable it; enabling also
+    ends a flood quarantine (``scanning``: its matches act again)."""
     require(actor, Permission.banks_manage)
     with uow:
         bank = _bank(uow, bank_name)
@@ -260,6 +261,8 @@ def set_entry_disabled(
             raise NotFound(f"bank {bank_name!r} has no entry {entry_id}")
         value = (until or FOREVER) if disabled else None
         uow.bank_entries.set_disabled_until(entry_id, value)
+        if not disabled:  # a person looked: a quarantined entry acts again
+            uow.bank_entries.set_quarantined(entry_id, None)
         audit.record(
             uow,
             actor=actor,
@@ -268,9 +271,19 @@ def set_entry_disabled(
             target_id=entry_id,
             details={"bank": bank_name, "until": value.isoformat() if value else None},
         )
-        updated = replace(entry, disabled_until=value)
+        updated = replace(
+            entry,
+            disabled_until=value,
+            quarantined_at=entry.quarantined_at if disabled else None,
+        )
         active = updated.active(utcnow())
-        _commit_change(uow, matcher, lambda ix: ix.set_active(entry_id, active))
+
+        def change(ix: BankIndexes) -> None:
+            ix.set_active(entry_id, active)
+            if not disabled:
+                ix.quarantine(entry_id, False)
+
+        _commit_change(uow, matcher, change)
     if disabled and until is not None:
         matcher.reenable_at(until)
     return updated

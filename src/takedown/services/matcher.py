@@ -13,19 +13,30 @@ from collections.abc import Callable
 from datetime import datetime
 
 from takedown.clock import SYSTEM_CLOCK, Clock
-from takedown.matching import BankIndexes, Match, SignalType, without_allowed
+from takedown.matching import BankIndexes, EntryQuarantined, Match, SignalType, without_allowed
 from takedown.matching.vpdq import VpdqFrame
 from takedown.store.db import Database
 from takedown.store.uow import UnitOfWork, reading
 
 log = logging.getLogger("takedown.matching")
+# Commits after which this process's indexes are checked against the store at once:
+# confirmed media banked, an entry quarantined by the flood guard.
+_RELOAD_ON = frozenset({"enforcement.media_banked", EntryQuarantined.event_type})
 
 
 class Matcher:
     def __init__(
-        self, db: Database, *, check_seconds: float = 1.0, clock: Clock = SYSTEM_CLOCK
+        self,
+        db: Database,
+        *,
+        check_seconds: float = 1.0,
+        clock: Clock = SYSTEM_CLOCK,
+        flood_limit: int = 0,
     ) -> None:
         self._db = db
+        self.clock = clock
+        # An outside entry matching more distinct uploads an hour is quarantined (0: never).
+        self.flood_limit = flood_limit
         self._clock = clock
         self._lock = threading.Lock()
         self._indexes: BankIndexes | None = None
@@ -82,8 +93,9 @@ class Matcher:
                 banks = uow.banks.list()
                 now = self._clock.now()
                 exact, pdq = uow.bank_entries.load_for_index(now)
+                quarantined = uow.bank_entries.quarantined_ids()
                 self._reenable_at = uow.bank_entries.next_reenable(now)
-            self._indexes = BankIndexes.build(banks, exact, pdq, version)
+            self._indexes = BankIndexes.build(banks, exact, pdq, version, quarantined)
             self._checked = self._clock.monotonic()
             return self._indexes
 
@@ -99,8 +111,9 @@ class Matcher:
         self._checked = 0.0
 
     def on_commit(self, event_types: frozenset[str]) -> None:
-        """``Database.on_commit`` listener: confirmed media banked here is matched at once."""
-        if "enforcement.media_banked" in event_types:
+        """``Database.on_commit`` listener: confirmed media banked here is matched at once, and
+        an entry quarantined here stops acting at once."""
+        if event_types & _RELOAD_ON:
             self.expire()
 
     def compact(self) -> None:

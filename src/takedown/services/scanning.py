@@ -7,14 +7,17 @@ for the work that follows (cases, enforcement); a clean scan writes only the reg
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Literal
 
 from takedown.cases import Category, ReporterRole, ReportSource
+from takedown.clock import SYSTEM_CLOCK
 from takedown.identity import Permission, Principal, require
 from takedown.matching import (
     BankIndexes,
     BankPolicy,
     ContentMatched,
+    EntryQuarantined,
     InvalidSignal,
     Match,
     SignalType,
@@ -112,6 +115,8 @@ class Scan:
     result: ScanResult
     registry: dict[str, object]
     frames: list[str] | None = None  # a video's strong frames' PDQ hashes
+    flood_limit: int = 0  # the process's flood guard (``Matcher.flood_limit``); 0: off
+    scanned_at: datetime | None = None  # by the process's clock
 
 
 def analyse_media(
@@ -171,6 +176,8 @@ def analyse_media(
         frames=[f.pdq.hex for f in hashes.frames if not f.pdq.weak]
         if isinstance(hashes, VideoHashes)
         else None,
+        flood_limit=matcher.flood_limit,
+        scanned_at=matcher.clock.now(),
     )
 
 
@@ -240,6 +247,8 @@ def record_scan(
         _record_match(
             uow, scan.actor, scan.content_id, scan.account_id, result.matches, result.verdict
         )
+        if scan.flood_limit:
+            _guard_floods(uow, scan)
         if intake is not None and any(
             m.policy is BankPolicy.block_and_report for m in result.matches
         ):
@@ -248,6 +257,35 @@ def record_scan(
 
 
 MATCHER = Principal.system("matcher")
+FLOOD_WINDOW = timedelta(hours=1)
+
+
+def _guard_floods(uow: UnitOfWork, scan: Scan) -> None:
+    """An entry from outside that has now matched more distinct uploads in the last hour than
+    the flood limit is quarantined: its matches ask a person instead of acting, until someone
+    enables it again (a bad hash in a shared list, say of a blank frame, would otherwise take
+    down everything like it). Every process rebuilds its indexes with it quarantined."""
+    now = scan.scanned_at or SYSTEM_CLOCK.now()
+    counts = uow.bank_entries.record_hits(
+        sorted({m.entry_id for m in scan.result.matches}),
+        scan.content_id,
+        now,
+        now - FLOOD_WINDOW,
+    )
+    flooding = sorted(e for e, n in counts.items() if n > scan.flood_limit)
+    for entry_id in flooding:
+        uow.bank_entries.set_quarantined(entry_id, now)
+        audit.record(
+            uow,
+            actor=MATCHER,
+            action="bank.entry_quarantined",
+            target_type="bank_entry",
+            target_id=entry_id,
+            details={"uploads_last_hour": counts[entry_id], "limit": scan.flood_limit},
+        )
+        uow.publish(EntryQuarantined(entry_id=entry_id, uploads_last_hour=counts[entry_id]))
+    if flooding:
+        uow.banks.bump_version()
 
 
 def _automated_report(scan: Scan) -> reports.Prepared:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from takedown.matching import (
@@ -22,7 +22,13 @@ from takedown.matching import (
 from takedown.matching.indexes import PdqColumns
 from takedown.matching.pdq_index import hashes_to_words
 from takedown.matching.vpdq import VpdqFrame
-from takedown.store.models import BankEntryFrameRow, BankEntryRow, BankRow, MatchingStateRow
+from takedown.store.models import (
+    BankEntryFrameRow,
+    BankEntryHitRow,
+    BankEntryRow,
+    BankRow,
+    MatchingStateRow,
+)
 from takedown.store.rawsql import RawRepository, RawSql
 from takedown.store.types import utcnow
 from takedown.store.values import row_value
@@ -134,6 +140,55 @@ class BankEntryRepository:
                 )
         self._s.flush()
         return [_entry(r) for r in rows]
+
+    def quarantined_ids(self) -> list[int]:
+        """The entries the flood guard has quarantined."""
+        q = select(BankEntryRow.id).where(BankEntryRow.quarantined_at.is_not(None))
+        return [int(i) for i in self._s.scalars(q)]
+
+    def set_quarantined(self, entry_id: int, at: datetime | None) -> None:
+        self._s.execute(
+            update(BankEntryRow).where(BankEntryRow.id == entry_id).values(quarantined_at=at)
+        )
+
+    def record_hits(
+        self, entry_ids: Sequence[int], content_id: str, now: datetime, since: datetime
+    ) -> dict[int, int]:
+        """Note that ``content_id`` matched these entries (those from outside: an exchange's
+        or an import's, not the team's own confirmed media, which may well spread fast) and
+        return, for each not yet quarantined, how many distinct uploads it matched since
+        ``since``. Hits older than ``since`` are dropped as they are passed."""
+        rows = self._s.execute(
+            select(BankEntryRow.id).where(
+                BankEntryRow.id.in_(list(entry_ids)),
+                BankEntryRow.quarantined_at.is_(None),
+                or_(
+                    BankEntryRow.exchange_id.is_not(None),
+                    ~BankEntryRow.source.startswith("confirmed"),
+                ),
+            )
+        )
+        ids = [int(i) for i in rows.scalars()]
+        if not ids:
+            return {}
+        self._s.execute(
+            delete(BankEntryHitRow).where(
+                BankEntryHitRow.entry_id.in_(ids), BankEntryHitRow.at < since
+            )
+        )
+        for entry_id in ids:
+            held = self._s.get(BankEntryHitRow, (entry_id, content_id))
+            if held is None:
+                self._s.add(BankEntryHitRow(entry_id=entry_id, content_id=content_id, at=now))
+            else:
+                held.at = now
+        self._s.flush()
+        counts = self._s.execute(
+            select(BankEntryHitRow.entry_id, func.count())
+            .where(BankEntryHitRow.entry_id.in_(ids), BankEntryHitRow.at >= since)
+            .group_by(BankEntryHitRow.entry_id)
+        )
+        return {int(e): int(n) for e, n in counts}
 
     def frames(self, entry_ids: Sequence[int]) -> dict[int, tuple[VpdqFrame, ...]]:
         """The frames of these ``vpdq`` entries, in order."""

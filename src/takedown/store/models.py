@@ -183,11 +183,24 @@ class BankEntryRow(Base):
     external_id: Mapped[str | None] = mapped_column(String(256))
     tags: Mapped[str | None] = mapped_column(Text)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Matched more distinct uploads in an hour than the flood limit: its matches ask a
+    # person instead of acting, until someone enables it again.
+    quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("bank_id", "signal_type", "value", name="uq_bank_entries_value"),
         _where_set("ix_bank_entries_exchange", "exchange_id"),
     )
+
+
+class BankEntryHitRow(Base):
+    """An upload an entry matched, kept an hour: how a flooding entry is told."""
+
+    __tablename__ = "bank_entry_hits"
+
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    content_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class BankEntryFrameRow(Base):

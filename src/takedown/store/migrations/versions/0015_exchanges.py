@@ -1,5 +1,6 @@
 """exchanges: hash exchanges a bank is kept in step with, the provenance of the entries they
-give, and the feedback owed to them; the frames of vPDQ entries; bank entries lose the (signal_type, value) index no
+give, and the feedback owed to them; the frames of vPDQ entries; each entry's recent uploads
+and its quarantine (the flood guard); bank entries lose the (signal_type, value) index no
 query used (every lookup names the bank, which the unique constraint serves), so a sync of a
 million hashes maintains one index of their values, not two
 
@@ -73,6 +74,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("external_id", sa.String(length=256), nullable=True))
         batch.add_column(sa.Column("tags", sa.Text(), nullable=True))
         batch.add_column(sa.Column("withdrawn_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("quarantined_at", UTCDateTime(), nullable=True))
         batch.create_foreign_key(
             "fk_bank_entries_exchange_id_exchanges",
             "exchanges",
@@ -81,6 +83,13 @@ def upgrade() -> None:
             ondelete="SET NULL",
         )
     op.drop_index("ix_bank_entries_signal", table_name="bank_entries")
+    op.create_table(
+        "bank_entry_hits",
+        sa.Column("entry_id", sa.BigInteger(), nullable=False),
+        sa.Column("content_id", sa.String(length=256), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("entry_id", "content_id"),
+    )
     op.create_table(
         "bank_entry_frames",
         sa.Column("entry_id", BigId, nullable=False),
@@ -101,10 +110,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("bank_entry_frames")
+    op.drop_table("bank_entry_hits")
     op.drop_index("ix_bank_entries_exchange", table_name="bank_entries")
     op.create_index("ix_bank_entries_signal", "bank_entries", ["signal_type", "value"])
     with op.batch_alter_table("bank_entries") as batch:
         batch.drop_constraint("fk_bank_entries_exchange_id_exchanges", type_="foreignkey")
+        batch.drop_column("quarantined_at")
         batch.drop_column("withdrawn_at")
         batch.drop_column("tags")
         batch.drop_column("external_id")
