@@ -98,3 +98,32 @@ def test_only_the_api_docs_page_may_run_inline_scripts(live_server, container, p
     page.locator(".opblock").first.wait_for(timeout=15_000)  # Swagger UI ran and drew the API
     assert page.locator(".opblock-summary-path", has_text="/v1/reports").count() >= 1
     assert violations == []
+
+
+def test_a_lead_imports_a_list_with_its_upload_shown_and_reads_the_result(
+    live_server, container, page, tmp_path
+):
+    add_staff(container, "lead", Role.child_safety_lead, token=False)
+    page.goto(f"{live_server.url}/login")
+    page.get_by_label("Name").fill("lead")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/console")
+    page.get_by_role("link", name="Banks").click()
+    page.get_by_label("Name", exact=True).first.fill("partner")
+    page.locator("#new-policy").select_option("review")
+    page.get_by_role("button", name="Create").click()
+    assert "Bank partner created." in page.get_by_role("status").inner_text()
+
+    listed = tmp_path / "partner.csv"
+    rows = [f"md5,{n:032x}" for n in range(1, 20_001)]
+    listed.write_text("signal_type,value\n" + "\n".join(rows) + "\nmd5,zz\n")
+    page.get_by_label("A hash list for partner").set_input_files(str(listed))
+    page.get_by_role("button", name="Import into partner").click()
+    page.wait_for_url("**/console/banks?notice=partner.csv*")
+    assert (
+        "partner.csv into partner: 20000 added, 0 there already, 1 not hashes."
+        in page.get_by_role("status").inner_text()
+    )
+    assert "20000" in page.locator("tbody tr").first.inner_text()
+    screenshot(page, tmp_path / "banks.png", full_page=True)

@@ -80,6 +80,10 @@ def test_a_lead_adds_a_stopncii_exchange_syncs_it_and_an_upload_is_blocked(live_
             for secret in STOPNCII_CREDENTIALS.values():
                 assert secret not in everything
             assert "exchange.added" in everything and "exchange.synced" in everything
+            _, metrics_key = add_key(container, "prometheus", Scope.metrics)
+            scraped = c.get("/metrics", headers=bearer(metrics_key)).text
+            assert 'takedown_exchange_entries{exchange="stopncii",kind="stopncii"} 1.0' in scraped
+            assert 'takedown_exchange_failing{exchange="stopncii",kind="stopncii"} 0.0' in scraped
 
             # The case page says why the upload matched: which exchange, its entry, its tags.
             receipt = submit(container, content_id="up-2", category=Category.ncii)

@@ -22,6 +22,17 @@ router = APIRouter(tags=["operations"])
 ReadUoW = Annotated[UnitOfWork, Depends(read_uow)]
 
 OUTBOX = Gauge("takedown_outbox_events", "Outbox events by status", ["status"])
+EXCHANGE_ENTRIES = Gauge(
+    "takedown_exchange_entries", "An exchange's hashes that match now", ["exchange", "kind"]
+)
+EXCHANGE_SUCCESS = Gauge(
+    "takedown_exchange_last_success_timestamp_seconds",
+    "When an exchange's last pass read it to its end (0: never)",
+    ["exchange", "kind"],
+)
+EXCHANGE_FAILING = Gauge(
+    "takedown_exchange_failing", "1 while an exchange's last pass failed", ["exchange", "kind"]
+)
 DOCS_ASSETS = "/docs-assets"
 
 
@@ -62,6 +73,11 @@ def metrics(uow: ReadUoW) -> Response:
     """Prometheus exposition. Scrape with an API key of scope ``metrics``."""
     for status, n in system.outbox_counts(uow=uow).items():
         OUTBOX.labels(status).set(n)
+    for e in system.exchange_readings(uow=uow):
+        EXCHANGE_ENTRIES.labels(e.name, e.kind).set(e.entries)
+        success = e.last_success_at.timestamp() if e.last_success_at else 0
+        EXCHANGE_SUCCESS.labels(e.name, e.kind).set(success)
+        EXCHANGE_FAILING.labels(e.name, e.kind).set(1 if e.failing else 0)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

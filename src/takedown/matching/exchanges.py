@@ -137,6 +137,11 @@ class Exchange:
     errors: list[dict[str, str]]  # {"at", "error"}, newest first
     has_credentials: bool = False
 
+    @property
+    def failing(self) -> bool:
+        """Its last pass failed (a pass that succeeds sets both times to its end)."""
+        return self.last_fetch_at is not None and self.last_success_at != self.last_fetch_at
+
 
 @dataclass(frozen=True)
 class ExchangeFeedbackOwed:

@@ -96,6 +96,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     app.container = container
 
     from takedown.api import routers as api_routers
+    from takedown.web import banks as banks_pages
     from takedown.web import filing as filing_pages
     from takedown.web import operations as operations_pages
     from takedown.web import pages, reporting, views
@@ -107,6 +108,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     app.include_router(reporting.router)
     app.include_router(review_pages.router)
     app.include_router(operations_pages.router)
+    app.include_router(banks_pages.router)
     app.include_router(filing_pages.router)
     app.mount(
         "/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static"

@@ -331,3 +331,26 @@ def list_entries(
     with uow:
         bank = _bank(uow, bank_name)
         return uow.bank_entries.page(bank.id, after_id=after_id, limit=limit)
+
+
+@dataclass(frozen=True)
+class BankOverview:
+    bank: Bank
+    entries: int  # that count now (not disabled)
+    quarantined: int
+
+
+def overview(*, uow: UnitOfWork, actor: Principal) -> list[BankOverview]:
+    """Every bank with its entry counts (the console's banks page)."""
+    require(actor, Permission.banks_read)
+    with uow:
+        counts = uow.bank_entries.counts()
+        return [BankOverview(b, *counts.get(b.id, (0, 0))) for b in uow.banks.list()]
+
+
+def quarantined_entries(*, uow: UnitOfWork, actor: Principal) -> list[tuple[str, BankEntry]]:
+    """(bank name, entry) of the entries the flood guard quarantined, the latest first."""
+    require(actor, Permission.banks_read)
+    with uow:
+        names = {b.id: b.name for b in uow.banks.list()}
+        return [(names.get(e.bank_id, "?"), e) for e in uow.bank_entries.quarantined()]

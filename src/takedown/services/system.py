@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,3 +42,30 @@ def readiness(*, uow: SqlAlchemyUnitOfWork) -> Readiness:
 def outbox_counts(*, uow: UnitOfWork) -> dict[str, int]:
     with uow:
         return uow.outbox.counts()
+
+
+@dataclass(frozen=True)
+class ExchangeReading:
+    """An exchange's sync, for the metrics."""
+
+    name: str
+    kind: str
+    entries: int
+    last_success_at: datetime | None
+    failing: bool  # its last pass failed
+    errors: int
+
+
+def exchange_readings(*, uow: UnitOfWork) -> list[ExchangeReading]:
+    with uow:
+        return [
+            ExchangeReading(
+                name=e.name,
+                kind=e.kind.value,
+                entries=uow.exchanges.live_entries(e.id),
+                last_success_at=e.last_success_at,
+                failing=e.failing,
+                errors=len(e.errors),
+            )
+            for e in uow.exchanges.all()
+        ]

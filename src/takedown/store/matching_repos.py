@@ -141,6 +141,27 @@ class BankEntryRepository:
         self._s.flush()
         return [_entry(r) for r in rows]
 
+    def counts(self) -> dict[int, tuple[int, int]]:
+        """Per bank: (entries that count now, entries quarantined by the flood guard)."""
+        rows = self._s.execute(
+            select(
+                BankEntryRow.bank_id,
+                func.count().filter(BankEntryRow.disabled_until.is_(None)),
+                func.count().filter(BankEntryRow.quarantined_at.is_not(None)),
+            ).group_by(BankEntryRow.bank_id)
+        )
+        return {int(b): (int(n), int(q)) for b, n, q in rows}
+
+    def quarantined(self, limit: int = 200) -> list[BankEntry]:
+        """Entries the flood guard quarantined, the latest first."""
+        q = (
+            select(BankEntryRow)
+            .where(BankEntryRow.quarantined_at.is_not(None))
+            .order_by(BankEntryRow.quarantined_at.desc())
+            .limit(limit)
+        )
+        return [_entry(r) for r in self._s.scalars(q)]
+
     def quarantined_ids(self) -> list[int]:
         """The entries the flood guard has quarantined."""
         q = select(BankEntryRow.id).where(BankEntryRow.quarantined_at.is_not(None))

@@ -228,6 +228,26 @@ def get_exchange(*, uow: UnitOfWork, actor: Principal, name: str) -> tuple[Excha
         return exchange, uow.exchanges.live_entries(exchange.id)
 
 
+def request_sync(*, uow: UnitOfWork, actor: Principal, name: str, now: datetime) -> Exchange:
+    """Make ``name``'s next pass due now (the ``exchanges`` lane takes it at its next look)."""
+    require(actor, Permission.banks_manage)
+    with uow:
+        exchange = uow.exchanges.get_by_name(name)
+        if exchange is None:
+            raise NotFound(f"no exchange named {name!r}")
+        uow.exchanges.update(exchange.id, next_run_at=now, attempts=0)
+        audit.record(
+            uow,
+            actor=actor,
+            action="exchange.sync_requested",
+            target_type="exchange",
+            target_id=exchange.id,
+            details={"exchange": name},
+        )
+        uow.commit()
+    return exchange
+
+
 @dataclass
 class SyncDeps:
     """What a pass needs from its process: units of work (one per page), the process's
@@ -371,7 +391,6 @@ def _store_page(
     uow.exchanges.update(
         exchange.id,
         checkpoint=page.checkpoint,
-        last_fetch_at=now,
         leased_until=now + deps.retry.lease,  # a page stored: the pass is alive
         fetched=current.fetched + len(page.entries) + len(page.removed),
         added=current.added + len(applied.added),

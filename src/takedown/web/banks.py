@@ -1,0 +1,216 @@
+"""The banks page: hash banks with their entry counts, created and configured; hash lists
+imported from a file (with an upload progress bar); the exchanges that keep banks in step,
+their sync status and errors, added and synced on request; entries the flood guard
+quarantined, enabled again. Whoever may read banks sees it; changes need ``banks:manage``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Path, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from takedown.flows import EXCHANGES
+from takedown.identity import Permission
+from takedown.matching import BankPolicy
+from takedown.matching.exchanges import ExchangeKind
+from takedown.matching.hash_files import parse_hash_list
+from takedown.server.container import container_of
+from takedown.server.security import Access, principal_of
+from takedown.services import banks, exchanges
+from takedown.services.errors import Conflict, NotFound, ServiceError
+from takedown.web.pages import render
+
+router = APIRouter(include_in_schema=False)
+READ = [Depends(Access(Permission.banks_read, html=True))]
+MANAGE = [Depends(Access(Permission.banks_manage, html=True))]
+Name = Annotated[str, Path(min_length=1, max_length=64)]
+MAX_IMPORT_BYTES = 256 << 20
+IMPORT_CHUNK = 10_000
+
+
+def _page(request: Request, *, notice: str = "", error: str = "", status: int = 200) -> Response:
+    c = container_of(request)
+    actor = principal_of(request)
+    return render(
+        request,
+        "banks.html",
+        {
+            "banks": banks.overview(uow=c.uow(readonly=True), actor=actor),
+            "exchanges": exchanges.list_exchanges(uow=c.uow(readonly=True), actor=actor),
+            "quarantined": banks.quarantined_entries(uow=c.uow(readonly=True), actor=actor),
+            "policies": list(BankPolicy),
+            "kinds": list(ExchangeKind),
+            "manage": actor.can(Permission.banks_manage),
+            "notice": notice or request.query_params.get("notice", "")[:300],
+            "error": error,
+        },
+        status=status,
+    )
+
+
+def _done(notice: str) -> Response:
+    return RedirectResponse(f"/console/banks?{urlencode({'notice': notice})}", status_code=303)
+
+
+def _refused(request: Request, exc: ServiceError) -> Response:
+    status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
+    return _page(request, error=str(exc), status=status)
+
+
+@router.get("/console/banks", dependencies=READ)
+def banks_page(request: Request) -> Response:
+    return _page(request)
+
+
+@router.post("/console/banks", dependencies=MANAGE)
+def create_bank(
+    request: Request,
+    name: Annotated[str, Form(max_length=64)],
+    policy: Annotated[BankPolicy, Form()],
+    threshold: Annotated[int, Form(ge=0, le=banks.MAX_PDQ_THRESHOLD)] = 31,
+    description: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    c = container_of(request)
+    try:
+        banks.create_bank(
+            uow=c.uow(),
+            matcher=c.matcher,
+            actor=principal_of(request),
+            name=name.strip(),
+            policy=policy,
+            pdq_threshold=threshold,
+            description=description,
+        )
+    except ServiceError as exc:
+        return _refused(request, exc)
+    return _done(f"Bank {name.strip()} created.")
+
+
+@router.post("/console/banks/{name}", dependencies=MANAGE)
+def update_bank(
+    request: Request,
+    name: Name,
+    policy: Annotated[BankPolicy, Form()],
+    threshold: Annotated[int, Form(ge=0, le=banks.MAX_PDQ_THRESHOLD)],
+    enabled: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    c = container_of(request)
+    try:
+        banks.update_bank(
+            uow=c.uow(),
+            matcher=c.matcher,
+            actor=principal_of(request),
+            name=name,
+            policy=policy,
+            pdq_threshold=threshold,
+            enabled=enabled == "on",
+        )
+    except ServiceError as exc:
+        return _refused(request, exc)
+    return _done(f"Bank {name} saved.")
+
+
+@router.post("/console/banks/{name}/import", dependencies=MANAGE)
+def import_file(request: Request, name: Name, file: UploadFile) -> Response:
+    """A hash list (CSV, python-threatexchange's exports, a vPDQ file) into the bank, in
+    chunks; the page then says how many were added, were there already, or were not hashes."""
+    c = container_of(request)
+    data = file.file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        return _page(request, error="The file is over 256 MB: import it with the CLI.", status=413)
+    listed = parse_hash_list(data.decode("utf-8", errors="replace"))
+    totals = {"added": 0, "duplicate": 0, "invalid": 0}
+    source = (file.filename or "upload")[:128]
+    actor = principal_of(request)
+    for start in range(0, len(listed), IMPORT_CHUNK):
+        part = listed[start : start + IMPORT_CHUNK]
+        try:
+            result = banks.add_entries(
+                uow=c.uow(),
+                matcher=c.matcher,
+                actor=actor,
+                bank_name=name,
+                items=[banks.EntryIn(s.signal_type, s.value, source, s.note) for s in part],
+            )
+        except ServiceError as exc:
+            return _refused(request, exc)
+        totals["added"] += result.added
+        totals["duplicate"] += result.duplicates
+        totals["invalid"] += len(result.invalid)
+    return _done(
+        f"{source} into {name}: {totals['added']} added, {totals['duplicate']} there already, "
+        f"{totals['invalid']} not hashes."
+    )
+
+
+@router.post("/console/banks/{name}/entries/{entry_id}/enable", dependencies=MANAGE)
+def enable_entry(request: Request, name: Name, entry_id: Annotated[int, Path(ge=1)]) -> Response:
+    c = container_of(request)
+    try:
+        banks.set_entry_disabled(
+            uow=c.uow(),
+            matcher=c.matcher,
+            actor=principal_of(request),
+            bank_name=name,
+            entry_id=entry_id,
+            disabled=False,
+        )
+    except ServiceError as exc:
+        return _refused(request, exc)
+    return _done(f"Entry {entry_id} of {name} acts again.")
+
+
+@router.post("/console/exchanges", dependencies=MANAGE)
+def add_exchange(
+    request: Request,
+    name: Annotated[str, Form(max_length=64)],
+    kind: Annotated[ExchangeKind, Form()],
+    bank: Annotated[str, Form(max_length=64)],
+    url: Annotated[str, Form(max_length=2000)],
+    credentials: Annotated[str, Form(max_length=20_000)] = "",
+    interval: Annotated[int, Form(ge=exchanges.MIN_INTERVAL, le=7 * 86400)] = (
+        exchanges.DEFAULT_INTERVAL
+    ),
+) -> Response:
+    c = container_of(request)
+    given: dict[str, Any] | None = None
+    if credentials.strip():
+        try:
+            given = json.loads(credentials)
+        except ValueError:
+            return _page(request, error="The credentials are not JSON.", status=422)
+        if not isinstance(given, dict):
+            return _page(request, error="The credentials are a JSON object.", status=422)
+    try:
+        exchanges.add_exchange(
+            uow=c.uow(),
+            actor=principal_of(request),
+            vault=c.vault,
+            name=name.strip(),
+            kind=kind,
+            bank=bank,
+            url=url,
+            credentials=given,
+            interval_seconds=interval,
+            now=c.clock.now(),
+        )
+    except ServiceError as exc:
+        return _refused(request, exc)
+    c.runtime.wake(EXCHANGES)
+    return _done(f"Exchange {name.strip()} added; its first sync starts now.")
+
+
+@router.post("/console/exchanges/{name}/sync", dependencies=MANAGE)
+def sync_exchange(request: Request, name: Name) -> Response:
+    c = container_of(request)
+    try:
+        exchanges.request_sync(
+            uow=c.uow(), actor=principal_of(request), name=name, now=c.clock.now()
+        )
+    except ServiceError as exc:
+        return _refused(request, exc)
+    c.runtime.wake(EXCHANGES)
+    return _done(f"A sync of {name} starts now.")
