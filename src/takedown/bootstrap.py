@@ -16,6 +16,8 @@ from takedown.config import Settings, category_set
 from takedown.evidence import MasterKey
 from takedown.jobs import HandlerRegistry, Runtime, Worker
 from takedown.jobs.worker import default_worker_id
+from takedown.matching import SignalType
+from takedown.matching.signals import parse_enabled
 from takedown.retry import RetryPolicy
 from takedown.services import evidence, exchanges, filing, reports
 from takedown.services.delivery import Deliverer, DeliverySettings
@@ -53,6 +55,11 @@ def vault(s: Settings) -> evidence.Vault | None:
         old_keys=tuple(MasterKey.from_hex(k) for k in old),
         retention=timedelta(days=s.evidence_retention_days),
     )
+
+
+def signal_types(s: Settings) -> frozenset[SignalType] | None:
+    """The signal types uploads are matched by (``TAKEDOWN_SIGNAL_TYPES``); None: all."""
+    return parse_enabled(s.signal_types) if s.signal_types.strip() else None
 
 
 def triage_policy(s: Settings) -> TriagePolicy:

@@ -26,6 +26,8 @@ class ConfigError(Exception):
 
 # The case categories (``cases.Category``), named here so settings import nothing of ours.
 _CATEGORY_NAMES = frozenset({"csam", "ncii", "other_illegal", "policy"})
+# The signal types (``matching.SignalType``), likewise.
+SIGNAL_TYPE_NAMES = frozenset({"pdq", "md5", "sha256", "video_md5", "vpdq"})
 
 
 def _names(value: str) -> list[str]:
@@ -261,6 +263,11 @@ class Settings(BaseSettings):
         "disabling a user takes effect at once in the process that did it, and within this "
         "time in the others. 0: check the database on every request.",
     )
+    signal_types: str = Field(
+        "",
+        description="The signal types uploads are matched by, comma-separated, of pdq, md5, "
+        "sha256, video_md5 and vpdq. Empty: all. Entries of the others are kept, not matched.",
+    )
     bank_flood_limit: int = Field(
         1000,
         ge=0,
@@ -461,6 +468,9 @@ class Settings(BaseSettings):
             raise ValueError("ncmec_lease_seconds must be longer than ncmec_timeout_seconds")
         if self.action_lease_seconds <= self.action_timeout_seconds:
             raise ValueError("action_lease_seconds must be longer than action_timeout_seconds")
+        unknown_types = set(_names(self.signal_types)) - SIGNAL_TYPE_NAMES
+        if unknown_types:
+            raise ValueError(f"signal_types: unknown signal types {sorted(unknown_types)}")
         for name in ("review_grayscale_categories", "review_warning_categories"):
             unknown = set(_names(getattr(self, name))) - _CATEGORY_NAMES
             if unknown:

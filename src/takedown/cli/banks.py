@@ -132,7 +132,9 @@ def register(
                 line = hashes
             else:
                 line = line_of(str(path), hashes)
-                found, verdict, frames_matched = scanning.match_hashes(indexes, hashes)
+                found, verdict, frames_matched = scanning.match_hashes(
+                    indexes, hashes, c.matcher.signal_types
+                )
                 line["matches"] = [
                     {
                         "bank": m.bank,

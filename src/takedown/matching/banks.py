@@ -43,25 +43,8 @@ class InvalidSignal(ValueError):
     """A hash value that is not of its signal type's form."""
 
 
-_HEX_LENGTH = {
-    SignalType.pdq: 64,
-    SignalType.md5: 32,
-    SignalType.sha256: 64,
-    SignalType.video_md5: 32,
-    SignalType.vpdq: 64,
-}
-_HEX = re.compile(r"^[0-9a-f]+$")
 BANK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DEFAULT_PDQ_THRESHOLD = 31
-
-
-def normalize(signal_type: SignalType, value: str) -> str:
-    """Lower-case hex of the right length, or ``InvalidSignal`` saying what is wrong."""
-    cleaned = value.strip().lower()
-    length = _HEX_LENGTH[signal_type]
-    if len(cleaned) != length or not _HEX.match(cleaned):
-        raise InvalidSignal(f"a {signal_type} hash is {length} hex digits; got {value[:80]!r}")
-    return cleaned
 
 
 @dataclass(frozen=True)

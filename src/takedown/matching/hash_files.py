@@ -20,13 +20,14 @@ import io
 import re
 from dataclasses import dataclass
 
-EXCHANGE_NAMES = {
-    "pdq": "pdq",
-    "md5": "md5",
-    "photo_md5": "md5",
-    "video_md5": "video_md5",
-    "sha256": "sha256",
-}
+from takedown.matching.signals import from_exchange
+
+
+def _our_name(name: str) -> str:
+    """Our signal type's name for a python-threatexchange one (``photo_md5`` is ``md5``);
+    a name neither knows stays as it is, to be named invalid."""
+    found = from_exchange("pytx", name.strip().lower())
+    return found.value if found is not None else name.strip()
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def parse_hash_list(text: str) -> list[ListedSignal]:
         parts = line.split(maxsplit=2)
         if not parts or line.startswith("#"):
             continue
-        kind = EXCHANGE_NAMES.get(parts[0].lower(), parts[0])
+        kind = _our_name(parts[0])
         value = parts[1] if len(parts) > 1 else ""
         out.append(ListedSignal(number, kind, value, parts[2] if len(parts) > 2 else ""))
     return out
@@ -100,7 +101,7 @@ def _csv(
             continue
         if not row or not "".join(row).strip() or row[0].startswith("#"):
             continue
-        kind = EXCHANGE_NAMES.get(row[0].strip().lower(), row[0].strip())
+        kind = _our_name(row[0])
         value = row[value_column].strip() if len(row) > value_column else ""
         note = " ".join(row[i] for i in note_columns if i < len(row) and row[i]).strip()
         out.append(ListedSignal(number, kind, value, note))

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from takedown.matching.banks import Bank, BankPolicy, Match, SignalType, without_allowed
 from takedown.matching.pdq_index import PdqIndex
+from takedown.matching.signals import SIGNALS, Indexing
 from takedown.matching.vpdq import VpdqFrame, VpdqResult, usable
 
 
@@ -48,6 +49,11 @@ class PdqColumns:
 ACTING = (BankPolicy.block_and_report, BankPolicy.block)
 
 
+def _indexed(entries: list[IndexedEntry], indexing: Indexing) -> list[IndexedEntry]:
+    """The entries whose signal type is indexed so (``signals.SIGNALS``)."""
+    return [e for e in entries if SIGNALS[e.signal_type].indexing is indexing]
+
+
 class BankIndexes:
     """In-memory indexes over all entries. Thread-safe; changes count at the next lookup."""
 
@@ -55,7 +61,7 @@ class BankIndexes:
         self._lock = threading.RLock()
         self._banks: dict[int, Bank] = {}
         self._exact: dict[SignalType, dict[str, set[int]]] = {
-            t: defaultdict(set) for t in SignalType if t is not SignalType.pdq
+            t: defaultdict(set) for t, spec in SIGNALS.items() if spec.indexing is Indexing.exact
         }
         self._exact_entries: dict[int, tuple[int, bool]] = {}  # entry id → (bank, active)
         self._pdq = PdqIndex()
@@ -80,8 +86,8 @@ class BankIndexes:
         indexes = cls()
         indexes._banks = {b.id: b for b in banks}
         indexes._quarantined = set(quarantined)
-        indexes._register_exact([e for e in exact if e.signal_type is not SignalType.vpdq])
-        indexes._register_videos([e for e in exact if e.signal_type is SignalType.vpdq])
+        indexes._register_exact(_indexed(exact, Indexing.exact))
+        indexes._register_videos(_indexed(exact, Indexing.video))
         if len(pdq):
             indexes._pdq = PdqIndex.build(
                 np.concatenate(pdq.ids),
@@ -131,11 +137,9 @@ class BankIndexes:
 
     def add(self, entries: list[IndexedEntry]) -> None:
         with self._lock:
-            self._register_videos([e for e in entries if e.signal_type is SignalType.vpdq])
-            self._register_exact(
-                [e for e in entries if e.signal_type not in (SignalType.pdq, SignalType.vpdq)]
-            )
-            pdq = [e for e in entries if e.signal_type is SignalType.pdq]
+            self._register_videos(_indexed(entries, Indexing.video))
+            self._register_exact(_indexed(entries, Indexing.exact))
+            pdq = _indexed(entries, Indexing.near)
             if pdq:
                 self._pdq.add(
                     [e.entry_id for e in pdq], [e.value for e in pdq], [e.bank_id for e in pdq]
@@ -174,7 +178,10 @@ class BankIndexes:
             banks = dict(self._banks)
         matches: list[Match] = []
         for signal_type, value in hashes.items():
-            if signal_type is SignalType.pdq:
+            indexing = SIGNALS[signal_type].indexing
+            if indexing is Indexing.video:
+                continue  # whole videos: ``lookup_video``
+            if indexing is Indexing.near:
                 thresholds = [b.pdq_threshold for b in banks.values() if b.enabled]
                 if not thresholds:
                     continue
@@ -196,7 +203,7 @@ class BankIndexes:
                 bank = banks.get(bank_id)
                 if bank is None or not bank.enabled:
                     continue
-                if signal_type is SignalType.pdq and distance > bank.pdq_threshold:
+                if indexing is Indexing.near and distance > bank.pdq_threshold:
                     continue
                 matches.append(self._match(bank, signal_type, entry_id, distance))
         return sorted(without_allowed(matches), key=lambda m: (m.distance, m.bank, m.entry_id))

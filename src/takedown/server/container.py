@@ -62,7 +62,10 @@ class Container:
 
     def __post_init__(self) -> None:
         self.matcher = Matcher(
-            self.db, clock=self.clock, flood_limit=self.settings.bank_flood_limit
+            self.db,
+            clock=self.clock,
+            flood_limit=self.settings.bank_flood_limit,
+            signal_types=bootstrap.signal_types(self.settings),
         )
         self.case_media = CaseMediaIndex()
         self.registry_media = RegistryMediaIndex()

@@ -14,12 +14,14 @@ from takedown.identity import Permission, Principal, require
 from takedown.matching import (
     BANK_NAME,
     DEFAULT_PDQ_THRESHOLD,
+    SIGNALS,
     Bank,
     BankEntriesAdded,
     BankEntry,
     BankIndexes,
     BankPolicy,
     IndexedEntry,
+    Indexing,
     InvalidSignal,
     SignalType,
     normalize,
@@ -184,7 +186,7 @@ def add_entries(
     for position, item in enumerate(items):
         try:
             signal_type = SignalType(item.signal_type.strip().lower())
-            if signal_type is SignalType.vpdq:  # a video's frames, in Meta's vPDQ format
+            if SIGNALS[signal_type].indexing is Indexing.video:  # frames, in vPDQ's format
                 video = vpdq.parse(item.value)
                 value = vpdq.digest(video)
                 frames[value] = video

@@ -13,7 +13,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 from takedown.clock import SYSTEM_CLOCK, Clock
-from takedown.matching import BankIndexes, EntryQuarantined, Match, SignalType, without_allowed
+from takedown.matching import (
+    BankIndexes,
+    EntryQuarantined,
+    Match,
+    SignalType,
+    registry_values,
+    without_allowed,
+)
 from takedown.matching.vpdq import VpdqFrame
 from takedown.store.db import Database
 from takedown.store.uow import UnitOfWork, reading
@@ -32,11 +39,14 @@ class Matcher:
         check_seconds: float = 1.0,
         clock: Clock = SYSTEM_CLOCK,
         flood_limit: int = 0,
+        signal_types: frozenset[SignalType] | None = None,
     ) -> None:
         self._db = db
         self.clock = clock
         # An outside entry matching more distinct uploads an hour is quarantined (0: never).
         self.flood_limit = flood_limit
+        # The signal types uploads are matched by (``TAKEDOWN_SIGNAL_TYPES``; None: all).
+        self.signal_types = signal_types
         self._clock = clock
         self._lock = threading.Lock()
         self._indexes: BankIndexes | None = None
@@ -146,15 +156,8 @@ def item_matches(uow: UnitOfWork, indexes: BankIndexes, content_id: str) -> list
     found: dict[int, Match] = {}
     queries: list[tuple[dict[SignalType, str], list[str]]] = []
     for hashes in uow.registry.hashes([content_id]):
-        lookup: dict[SignalType, str] = {}
-        if "pdq" in hashes:
-            lookup[SignalType.pdq] = hashes["pdq"]
-        if "md5" in hashes:
-            lookup[SignalType.md5] = lookup[SignalType.video_md5] = hashes["md5"]
-        if "sha256" in hashes:
-            lookup[SignalType.sha256] = hashes["sha256"]
         variants = [v for v in hashes.get("pdq_variants", "").split(",") if v]
-        queries.append((lookup, variants))
+        queries.append((registry_values(hashes), variants))
     videos: list[Match] = []
     for frames in uow.registry.frames([content_id]).values():
         queries += [({SignalType.pdq: pdq}, []) for pdq in frames]

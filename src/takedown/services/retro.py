@@ -12,15 +12,13 @@ from dataclasses import replace
 from takedown.cases import Category, ReporterRole, ReportSource, case_number
 from takedown.cases.enforcement import AccountsSuspended, SetItem
 from takedown.identity import Principal
-from takedown.matching import BankEntriesAdded, BankIndexes, BankPolicy, SignalType, vpdq
+from takedown.matching import SIGNALS, BankEntriesAdded, BankIndexes, BankPolicy, Indexing, vpdq
 from takedown.services import reports
 from takedown.services.enforcement import RegistryMediaIndex
 from takedown.services.matcher import item_matches
 from takedown.store.uow import UnitOfWork
 
 RETRO_PAGE = 5_000
-# The registry's digest column each exact signal type is looked up in.
-_REGISTRY_COLUMN = {SignalType.md5: "md5", SignalType.video_md5: "md5", SignalType.sha256: "sha256"}
 
 
 def match_registry(
@@ -38,7 +36,11 @@ def match_registry(
     bank = next((b for b in uow.banks.list() if b.id == event.bank_id), None)
     if bank is None or not bank.enabled or bank.policy is BankPolicy.allow:
         return 0
-    exact: dict[str, list[str]] = {"md5": [], "sha256": []}
+    exact: dict[str, list[str]] = {  # the registry's digest columns, by exact signal type
+        s.registry_column: []
+        for s in SIGNALS.values()
+        if s.indexing is Indexing.exact and s.registry_column
+    }
     pdqs: list[str] = []
     videos: list[int] = []
     after = event.first_entry_id - 1
@@ -49,12 +51,13 @@ def match_registry(
         for entry in page:
             if entry.id > event.last_entry_id:
                 break
-            if entry.signal_type is SignalType.pdq:
+            signal = SIGNALS[entry.signal_type]
+            if signal.indexing is Indexing.near:
                 pdqs.append(entry.value)
-            elif entry.signal_type is SignalType.vpdq:
+            elif signal.indexing is Indexing.video:
                 videos.append(entry.id)
-            elif entry.signal_type in _REGISTRY_COLUMN:
-                exact[_REGISTRY_COLUMN[entry.signal_type]].append(entry.value)
+            elif signal.registry_column in exact:
+                exact[signal.registry_column].append(entry.value)
         after = page[-1].id
     found: list[str] = []
     for column, values in exact.items():

@@ -23,6 +23,7 @@ from takedown.matching import (
     SignalType,
     Verdict,
     normalize,
+    upload_values,
     verdict_for,
     video_matches,
     without_allowed,
@@ -149,7 +150,7 @@ def analyse_media(
             if kind == "image":
                 raise
             hashes = _hash_video(data, limits)
-    matches, verdict, frames_matched = match_hashes(matcher.indexes(), hashes)
+    matches, verdict, frames_matched = match_hashes(matcher.indexes(), hashes, matcher.signal_types)
     record: dict[str, object]
     if isinstance(hashes, ImageHashes):
         record = {
@@ -182,40 +183,37 @@ def analyse_media(
 
 
 def match_hashes(
-    indexes: BankIndexes, hashes: ImageHashes | VideoHashes
+    indexes: BankIndexes,
+    hashes: ImageHashes | VideoHashes,
+    enabled: frozenset[SignalType] | None = None,
 ) -> tuple[list[Match], Verdict, dict[str, int] | None]:
-    """(matches, verdict, frames matched per bank for a video) of an item's hashes.
+    """(matches, verdict, frames matched per bank for a video) of an item's hashes, by the
+    signal types ``enabled`` (all when None; ``TAKEDOWN_SIGNAL_TYPES``).
 
-    A video matches a bank by exact file hash, when at least half of its sampled frames
-    match the bank's PDQ entries (``matching.video_matches``), or a banked video's vPDQ hash by
-    vPDQ's rule (``BankIndexes.lookup_video``); its frame matches act on their own only when it
-    has strong frames to show."""
+    Each signal type says which value an upload has for it (``matching.SIGNALS``). A video
+    also matches a bank when at least half of its sampled frames match the bank's PDQ
+    entries (``matching.video_matches``), and a banked video by vPDQ's rule
+    (``BankIndexes.lookup_video``); its frame matches act on their own only when it has
+    strong frames to show."""
+    values = upload_values(hashes, enabled)
     if isinstance(hashes, ImageHashes):
-        matches = indexes.lookup(
-            {
-                SignalType.pdq: hashes.pdq.hex,
-                SignalType.md5: hashes.md5,
-                SignalType.sha256: hashes.sha256,
-                SignalType.video_md5: hashes.md5,  # the same bytes, under the exchanges' name
-            },
-            pdq_variants=hashes.pdq.variants,  # a mirrored or rotated copy matches too
-        )
+        # A mirrored or rotated copy of a banked picture matches too.
+        matches = indexes.lookup(values, pdq_variants=hashes.pdq.variants)
         return matches, verdict_for(matches, pdq_quality=hashes.pdq.quality), None
-    exact = indexes.lookup(
-        {
-            SignalType.md5: hashes.md5,
-            SignalType.sha256: hashes.sha256,
-            SignalType.video_md5: hashes.md5,  # the exchanges' name for a video file's MD5
-        }
-    )
+    exact = indexes.lookup(values)
     framed, frames_matched = video_matches(
         [
             indexes.lookup({SignalType.pdq: f.pdq.hex}, pdq_variants=f.pdq.variants)
             for f in hashes.frames
         ]
+        if enabled is None or SignalType.pdq in enabled
+        else []
     )
-    # Banked videos (vPDQ entries), by vPDQ's own rule over the whole video.
-    videos = indexes.lookup_video([VpdqFrame(f.pdq.hex, f.pdq.quality) for f in hashes.frames])
+    videos = (
+        indexes.lookup_video([VpdqFrame(f.pdq.hex, f.pdq.quality) for f in hashes.frames])
+        if enabled is None or SignalType.vpdq in enabled
+        else []
+    )
     matches = sorted(
         without_allowed(exact + framed + videos), key=lambda m: (m.distance, m.bank, m.entry_id)
     )

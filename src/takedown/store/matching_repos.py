@@ -21,6 +21,7 @@ from takedown.matching import (
 )
 from takedown.matching.indexes import PdqColumns
 from takedown.matching.pdq_index import hashes_to_words
+from takedown.matching.signals import SIGNALS, Indexing
 from takedown.matching.vpdq import VpdqFrame
 from takedown.store.models import (
     BankEntryFrameRow,
@@ -40,6 +41,11 @@ def _bank(row: BankRow) -> Bank:
 
 def _entry(row: BankEntryRow) -> BankEntry:
     return row_value(BankEntry, row, signal_type=SignalType(row.signal_type))
+
+
+def _is_video(signal_type: SignalType) -> bool:
+    """Entries of this type keep frames (``bank_entry_frames``)."""
+    return SIGNALS[signal_type].indexing is Indexing.video
 
 
 class BankRepository:
@@ -133,7 +139,7 @@ class BankEntryRepository:
         self._s.add_all(rows)
         self._s.flush()
         for row in rows:
-            if row.signal_type == SignalType.vpdq.value and frames and row.value in frames:
+            if frames and row.value in frames and _is_video(SignalType(row.signal_type)):
                 self._s.add_all(
                     BankEntryFrameRow(entry_id=row.id, position=n, pdq=f.pdq, quality=f.quality)
                     for n, f in enumerate(frames[row.value])
@@ -289,13 +295,11 @@ class BankEntryRepository:
                 pdq.banks.append(np.asarray(banks, dtype=np.uint32))
                 pdq.words.append(hashes_to_words(values))
                 pdq.active.append(np.asarray(active, dtype=bool))
-        videos = [e.entry_id for e in exact if e.signal_type is SignalType.vpdq]
+        videos = [e.entry_id for e in exact if _is_video(e.signal_type)]
         if videos:
             frames = self.frames(videos)
             exact = [
-                replace(e, frames=frames.get(e.entry_id, ()))
-                if e.signal_type is SignalType.vpdq
-                else e
+                replace(e, frames=frames.get(e.entry_id, ())) if _is_video(e.signal_type) else e
                 for e in exact
             ]
         return exact, pdq

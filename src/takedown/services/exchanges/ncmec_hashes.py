@@ -30,7 +30,7 @@ from typing import Any
 
 from lxml import etree
 
-from takedown.matching import InvalidSignal, SignalType, normalize
+from takedown.matching import InvalidSignal, from_exchange, name_in, normalize
 from takedown.matching.exchanges import (
     ExchangeEntry,
     ExchangeError,
@@ -45,12 +45,6 @@ NAMESPACE = "https://hashsharing.ncmec.org/hashsharing/v2"
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 PAGING_VALID = timedelta(hours=12)
 SETTLE = timedelta(seconds=5)  # the window ends a little before now: entries still landing
-_FINGERPRINTS = {
-    ("image", "pdq"): SignalType.pdq,
-    ("image", "md5"): SignalType.md5,
-    ("video", "md5"): SignalType.video_md5,
-}
-_FEEDBACK_TYPE = {SignalType.pdq: "PDQ", SignalType.md5: "MD5", SignalType.video_md5: "MD5"}
 
 
 def _parser() -> etree.XMLParser:
@@ -119,7 +113,7 @@ class NcmecHashClient:
             raise ExchangeError(f"NCMEC answered with what is not XML: {exc}") from None
 
     def send_feedback(self, item: FeedbackItem) -> None:
-        kind = _FEEDBACK_TYPE.get(item.signal_type)
+        kind = name_in("ncmec_feedback", item.signal_type)
         if kind is None:
             raise ExchangeRefused(f"NCMEC takes no feedback on {item.signal_type} hashes")
         root = etree.Element(f"{{{NAMESPACE}}}feedbackSubmission", nsmap={None: NAMESPACE})  # type: ignore[dict-item]
@@ -183,7 +177,7 @@ def _entries(root: Any) -> tuple[list[ExchangeEntry], list[str], list[str]]:
                 continue
             for fingerprints in (n for n in node if _local(n.tag) == "fingerprints"):
                 for fp in fingerprints:
-                    signal_type = _FINGERPRINTS.get((kind, _local(fp.tag).lower()))
+                    signal_type = from_exchange("ncmec", f"{kind}:{_local(fp.tag).lower()}")
                     if signal_type is None or not (fp.text or "").strip():
                         continue
                     try:

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from takedown.matching import InvalidSignal, SignalType, normalize
+from takedown.matching import InvalidSignal, from_exchange, normalize
 from takedown.matching.exchanges import (
     ExchangeEntry,
     ExchangeError,
@@ -43,7 +43,6 @@ from takedown.matching.exchanges import (
 )
 from takedown.services.exchanges.http import call
 
-SIGNAL_TYPES = {"ImagePDQ": SignalType.pdq, "VideoMD5": SignalType.video_md5}
 INACTIVE = {"Withdrawn", "Deleted"}
 FEEDBACK = {Feedback.confirmed: "Blocked", Feedback.rejected: "NotBlocked"}
 START = 10  # StopNCII's earliest start timestamp
@@ -154,7 +153,7 @@ def _record(record: Any) -> ExchangeEntry | None:
     if not isinstance(record, dict):
         raise ValueError("not an object")
     kind = record["signalType"]
-    signal_type = SIGNAL_TYPES.get(kind) if isinstance(kind, str) else None
+    signal_type = from_exchange("stopncii", kind) if isinstance(kind, str) else None
     if signal_type is None:
         return None  # a type takedown does not match (VideoTMK, Text, URL): not an error
     value = record["hashValue"]

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from takedown.matching import InvalidSignal, SignalType, normalize
+from takedown.matching import SIGNALS, InvalidSignal, SignalType, from_exchange, normalize
 from takedown.matching.exchanges import (
     ExchangeEntry,
     ExchangeError,
@@ -33,11 +33,8 @@ from takedown.matching.exchanges import (
 from takedown.services.exchanges.http import call
 
 FIELDS = "id,indicator,type,last_updated,should_delete,tags"
-TYPES = {
-    "HASH_PDQ": SignalType.pdq,
-    "HASH_MD5": SignalType.md5,
-    "HASH_VIDEO_MD5": SignalType.video_md5,
-}
+# The indicator types asked for: every signal type's ThreatExchange names.
+TYPES = [n for s in SIGNALS.values() for n in s.names.get("threatexchange", ())]
 PAGE_SIZE = 1000
 
 
@@ -109,9 +106,9 @@ def _updates(data: object) -> tuple[list[ExchangeEntry], list[str], int]:
         try:
             kind = update["type"]
             tags = _tags(update.get("tags"))
-            signal_type = TYPES.get(kind)
+            signal_type = from_exchange("threatexchange", kind)
             if signal_type is SignalType.md5 and "media_type_video" in tags:
-                signal_type = SignalType.video_md5
+                signal_type = SignalType.video_md5  # ThreatExchange's tag for a video's MD5
             newest = max(newest, int(update.get("last_updated") or 0))
             if signal_type is None:
                 continue
