@@ -605,3 +605,62 @@ def test_an_outside_entry_that_floods_is_quarantined_until_a_person_enables_it(s
     with container.uow(readonly=True) as uow:
         quarantined = uow.bank_entries.quarantined_ids()
     assert quarantined == [entry.id]  # again, after eight more: but not ours
+
+
+def _withdrawn_after_retro(container, data, hashes, *, reported: bool):
+    """old-1 uploaded before StopNCII knew its hash (and reported by a person when
+    ``reported``); the hash arrives (retroactive matching), then is withdrawn. The case."""
+    make_bank(container, "sn", BankPolicy.review)
+    scanning.scan_media(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        data=data,
+        content_id="old-1",
+        account_id="a",
+    )
+    if reported:
+        submit(container, content_id="old-1", category=Category.ncii)
+    state = StopNcii()
+    state.put(hashes.pdq.hex, at=T0)
+    with stopncii_server(state) as server:
+        add(container, "sn", ExchangeKind.stopncii, server.url, STOPNCII_CREDENTIALS)
+        assert sync(container, "sn").added == 1
+        for _ in range(3):
+            container.runtime.run_once()  # retroactive matching opens or joins a case
+        state.put(hashes.pdq.hex, "Withdrawn", at=T0 + 10)
+        assert sync(container, "sn").withdrawn == 1
+        for _ in range(3):
+            container.runtime.run_once()
+    with container.uow(readonly=True) as uow:
+        [case_id] = uow.cases.case_ids_for_content("old-1")
+    return case_id
+
+
+def notes(container, case_id):
+    with container.uow(readonly=True) as uow:
+        return [m.body for m in uow.case_messages.for_case(case_id) if m.kind == "note"]
+
+
+def test_a_withdrawn_hash_flags_the_open_case_its_automatic_report_opened(container, image):
+    data, hashes = image
+    case_id = _withdrawn_after_retro(container, data, hashes, reported=False)
+    [note] = notes(container, case_id)
+    assert "withdrew hashes of the bank sn" in note
+    with container.uow(readonly=True) as uow:
+        assert uow.cases.get(case_id).status is CaseStatus.open  # nothing enforced
+        assert [r.source.value for r in uow.reports.for_case(case_id)] == ["scan"]
+        actions = [a.action for a in uow.audit.list(target_type="case", target_id=str(case_id))]
+    assert "case.basis_withdrawn" in actions
+    # The reviewer sees it; a reporter never would (it is not a message to them).
+    for _ in range(2):
+        container.runtime.run_once()
+    assert len(notes(container, case_id)) == 1
+
+
+def test_a_case_a_person_reported_keeps_no_note_when_the_hash_is_withdrawn(container, image):
+    data, hashes = image
+    case_id = _withdrawn_after_retro(container, data, hashes, reported=True)
+    with container.uow(readonly=True) as uow:
+        assert [r.source.value for r in uow.reports.for_case(case_id)][-1] == "scan"
+    assert notes(container, case_id) == []

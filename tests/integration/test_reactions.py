@@ -14,7 +14,7 @@ from takedown.cases.review import CaseClosed
 from takedown.flows import REACTIONS, handlers
 from takedown.jobs import HandlerContext
 from takedown.matching import BankEntriesAdded, BankPolicy
-from takedown.matching.exchanges import ExchangeKind
+from takedown.matching.exchanges import EntriesWithdrawn, ExchangeKind
 from takedown.media import hash_image
 from takedown.services import banks, exchanges, scanning
 from tests.conftest import OPERATOR, make_settings
@@ -32,6 +32,7 @@ TABLES = (
     "ncmec_filings",
     "ncmec_files",
     "exchange_feedback",
+    "case_messages",
 )
 
 
@@ -72,6 +73,7 @@ def test_the_table_names_these_reactions():
         handlers.queue_suspended_accounts,
         handlers.match_registry,
         handlers.owe_exchange_feedback,
+        handlers.flag_withdrawn,
     }
 
 
@@ -160,6 +162,37 @@ def test_owing_an_exchange_feedback_twice_owes_it_once(container):
     other = CaseClosed(case_id=receipt.case_id, outcome="violation", reason="closed")
     _twice(container, handlers.owe_exchange_feedback, other)  # owes nothing
     assert _counts(container)["exchange_feedback"] == before["exchange_feedback"] + 1
+
+
+def test_flagging_a_withdrawal_twice_notes_it_once(container):
+    data = encode(photo("coffee.png"), quality=90)
+    banks.create_bank(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        name="rev",
+        policy=BankPolicy.review,
+    )
+    scanning.scan_media(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        data=data,
+        content_id="post-7",
+        account_id="u7",
+    )
+    [entry] = banks.add_entries(
+        uow=container.uow(),
+        matcher=container.matcher,
+        actor=OPERATOR,
+        bank_name="rev",
+        items=[banks.EntryIn("md5", hash_image(data).md5)],
+    ).entries
+    _run(container, handlers.match_registry, BankEntriesAdded(entry.bank_id, entry.id, entry.id))
+    before = _counts(container)
+    event = EntriesWithdrawn(bank_id=entry.bank_id, exchange="sn", entry_ids=[entry.id])
+    _twice(container, handlers.flag_withdrawn, event)
+    assert _counts(container)["case_messages"] == before["case_messages"] + 1
 
 
 def test_every_lane_the_table_names_runs_where_its_settings_are(database_url, db, tmp_path):

@@ -18,7 +18,7 @@ from takedown.cases.review import CaseClosed, ViolationOverturned
 from takedown.identity import Principal
 from takedown.jobs import HandlerContext
 from takedown.matching import BankEntriesAdded, BankIndexes
-from takedown.matching.exchanges import ExchangeFeedbackOwed, Feedback
+from takedown.matching.exchanges import EntriesWithdrawn, ExchangeFeedbackOwed, Feedback
 from takedown.services import audit, evidence, exchanges, filing, reports, retro
 from takedown.services.enforcement import RegistryMediaIndex
 from takedown.services.review_media import MediaSettings
@@ -140,3 +140,9 @@ def owe_exchange_feedback(
     )
     if owed:
         ctx.uow.publish(ExchangeFeedbackOwed(case_id=event.case_id, owed=owed))
+
+
+def flag_withdrawn(event: EntriesWithdrawn, ctx: HandlerContext, deps: FlowDeps) -> None:
+    """Open cases an automatic report opened on hashes an exchange withdrew get a note for
+    their reviewer (``services.retro``)."""
+    retro.flag_withdrawn(ctx.uow, event, media=deps.registry_media, now=deps.now())

@@ -61,7 +61,7 @@ from takedown.identity import (
 from takedown.jobs import HandlerContext, HandlerRegistry
 from takedown.jobs.catalogue import EventCatalogue
 from takedown.matching import BankEntriesAdded, ContentMatched, EntryQuarantined
-from takedown.matching.exchanges import ExchangeFeedbackOwed
+from takedown.matching.exchanges import EntriesWithdrawn, ExchangeFeedbackOwed
 
 AfterCommit = Callable[[Any, HandlerContext, FlowDeps], None]
 
@@ -151,6 +151,7 @@ REACTIONS: dict[type[Any], Reactions] = {
     # Banks.
     BankEntriesAdded: Reactions(after_commit=(handlers.match_registry,), lane=BANKS),
     EntryQuarantined: RECORD,
+    EntriesWithdrawn: Reactions(after_commit=(handlers.flag_withdrawn,), lane=BANKS),
     ExchangeFeedbackOwed: Reactions(
         elsewhere="services.exchanges.ExchangeLane: the feedback sent to the exchange",
         lane=EXCHANGES,

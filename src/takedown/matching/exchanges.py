@@ -144,6 +144,17 @@ class Exchange:
 
 
 @dataclass(frozen=True)
+class EntriesWithdrawn:
+    """An exchange withdrew entries of a bank (they stopped matching in the same commit): the
+    open cases an automatic report opened on them are flagged for their reviewer."""
+
+    event_type: ClassVar[str] = "matching.entries_withdrawn"
+    bank_id: int
+    exchange: str
+    entry_ids: list[int]
+
+
+@dataclass(frozen=True)
 class ExchangeFeedbackOwed:
     """A decision owes exchanges feedback on the entries its case's media matched; the
     ``exchanges`` lane sends it."""

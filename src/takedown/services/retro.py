@@ -8,12 +8,23 @@ comes down. And the follow-up of a suspension: the account's other content is qu
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
-from takedown.cases import Category, ReporterRole, ReportSource, case_number
+from takedown.cases import CaseStatus, Category, ReporterRole, ReportSource, case_number
 from takedown.cases.enforcement import AccountsSuspended, SetItem
 from takedown.identity import Principal
-from takedown.matching import SIGNALS, BankEntriesAdded, BankIndexes, BankPolicy, Indexing, vpdq
-from takedown.services import reports
+from takedown.matching import (
+    SIGNALS,
+    Bank,
+    BankEntriesAdded,
+    BankEntry,
+    BankIndexes,
+    BankPolicy,
+    Indexing,
+    vpdq,
+)
+from takedown.matching.exchanges import EntriesWithdrawn
+from takedown.services import audit, reports
 from takedown.services.enforcement import RegistryMediaIndex
 from takedown.services.matcher import item_matches
 from takedown.store.uow import UnitOfWork
@@ -36,6 +47,31 @@ def match_registry(
     bank = next((b for b in uow.banks.list() if b.id == event.bank_id), None)
     if bank is None or not bank.enabled or bank.policy is BankPolicy.allow:
         return 0
+    entries: list[BankEntry] = []
+    after = event.first_entry_id - 1
+    while after < event.last_entry_id:
+        page = uow.bank_entries.page(bank.id, after_id=after, limit=RETRO_PAGE)
+        if not page:
+            break
+        entries += [e for e in page if e.id <= event.last_entry_id]
+        if page[-1].id > event.last_entry_id:
+            break
+        after = page[-1].id
+    found = items_matching(uow, bank, entries, media=media)
+    if intake.indexes is not None:  # an item an allow bank knows to be benign is left
+        found = [cid for cid in found if not _allowed(uow, intake.indexes, cid)]
+    for item in uow.registry.items(found):
+        reports.store(uow, _retro_report(item, bank.name, bank.policy), intake)
+    return len(found)
+
+
+def items_matching(
+    uow: UnitOfWork, bank: Bank, entries: list[BankEntry], *, media: RegistryMediaIndex
+) -> list[str]:
+    """The registered items ``entries`` of ``bank`` match: by exact digest in the registry's
+    indexes, by PDQ in the process's ``RegistryMediaIndex`` within the bank's distance, and a
+    banked video by vPDQ's rule, the registered one as the query (a clip cut from the banked
+    video matches it). Each signal type says how (``matching.SIGNALS``)."""
     exact: dict[str, list[str]] = {  # the registry's digest columns, by exact signal type
         s.registry_column: []
         for s in SIGNALS.values()
@@ -43,29 +79,19 @@ def match_registry(
     }
     pdqs: list[str] = []
     videos: list[int] = []
-    after = event.first_entry_id - 1
-    while after < event.last_entry_id:
-        page = uow.bank_entries.page(bank.id, after_id=after, limit=RETRO_PAGE)
-        if not page:
-            break
-        for entry in page:
-            if entry.id > event.last_entry_id:
-                break
-            signal = SIGNALS[entry.signal_type]
-            if signal.indexing is Indexing.near:
-                pdqs.append(entry.value)
-            elif signal.indexing is Indexing.video:
-                videos.append(entry.id)
-            elif signal.registry_column in exact:
-                exact[signal.registry_column].append(entry.value)
-        after = page[-1].id
+    for entry in entries:
+        signal = SIGNALS[entry.signal_type]
+        if signal.indexing is Indexing.near:
+            pdqs.append(entry.value)
+        elif signal.indexing is Indexing.video:
+            videos.append(entry.id)
+        elif signal.registry_column in exact:
+            exact[signal.registry_column].append(entry.value)
     found: list[str] = []
     for column, values in exact.items():
         if values:
             found += uow.registry.with_digest(column, values)
     found += media.matching(uow, pdqs, bank.pdq_threshold)
-    # A banked video: the registered videos it matches by vPDQ's rule, the registered one as
-    # the query (a clip cut from the banked video matches it).
     for frames in uow.bank_entries.frames(videos).values():
         near = media.videos_near(uow, vpdq.usable(frames), bank.pdq_threshold)
         found += [
@@ -75,12 +101,61 @@ def match_registry(
                 [vpdq.VpdqFrame(p, 100) for p in theirs], frames, distance=bank.pdq_threshold
             ).matches()
         ]
-    found = list(dict.fromkeys(found))
-    if intake.indexes is not None:  # an item an allow bank knows to be benign is left
-        found = [cid for cid in found if not _allowed(uow, intake.indexes, cid)]
-    for item in uow.registry.items(found):
-        reports.store(uow, _retro_report(item, bank.name, bank.policy), intake)
-    return len(found)
+    return list(dict.fromkeys(found))
+
+
+WITHDRAWN_NOTE = (
+    "The exchange {exchange} withdrew hashes of the bank {bank} (entries {entries}) that this "
+    "case's automatic report rested on. Look at the content itself before deciding: the match "
+    "no longer stands."
+)
+_SETTLED = (CaseStatus.confirmed, CaseStatus.closed)
+
+
+def flag_withdrawn(
+    uow: UnitOfWork, event: EntriesWithdrawn, *, media: RegistryMediaIndex, now: datetime
+) -> int:
+    """The open cases that an automatic report opened about items the withdrawn entries
+    matched get a note for their reviewer (never shown to reporters), and the audit log says
+    so: nothing about them is enforced on a hash that no longer stands, and whoever decides
+    knows. Once per case and withdrawal. Returns how many cases were flagged."""
+    bank = next((b for b in uow.banks.list() if b.id == event.bank_id), None)
+    if bank is None:
+        return 0
+    entries = [e for i in event.entry_ids if (e := uow.bank_entries.get(bank.id, i)) is not None]
+    note = WITHDRAWN_NOTE.format(
+        exchange=event.exchange,
+        bank=bank.name,
+        entries=", ".join(str(i) for i in sorted(event.entry_ids)[:20]),
+    )
+    flagged = 0
+    cases = {
+        case_id
+        for content_id in items_matching(uow, bank, entries, media=media)
+        for case_id in uow.cases.case_ids_for_content(content_id)
+    }
+    for case_id in sorted(cases):
+        case = uow.cases.get(case_id)
+        if case is None or case.status in _SETTLED:
+            continue
+        if not all(r.source is ReportSource.scan for r in uow.reports.for_case(case_id)):
+            continue  # a person reported it too: their report stands on its own
+        if any(m.body == note for m in uow.case_messages.for_case(case_id)):
+            continue
+        uow.case_messages.add(
+            case_id=case_id, report_id=None, author="exchanges", kind="note", body=note, at=now
+        )
+        audit.record(
+            uow,
+            actor=RETRO_MATCHER,
+            action="case.basis_withdrawn",
+            target_type="case",
+            target_id=case_id,
+            details={"exchange": event.exchange, "bank": bank.name, "entries": event.entry_ids},
+            at=now,
+        )
+        flagged += 1
+    return flagged
 
 
 def _allowed(uow: UnitOfWork, indexes: BankIndexes, content_id: str) -> bool:

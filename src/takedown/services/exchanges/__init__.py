@@ -32,9 +32,10 @@ from typing import Any
 from takedown.evidence import Sealed, seal, unseal
 from takedown.identity import Permission, Principal, require
 from takedown.jobs.loop import BackgroundLoop
-from takedown.matching import BankIndexes, IndexedEntry, SignalType
+from takedown.matching import BankEntriesAdded, BankIndexes, IndexedEntry, SignalType
 from takedown.matching.exchanges import (
     EXCHANGE_NAME,
+    EntriesWithdrawn,
     Exchange,
     ExchangeClient,
     ExchangeError,
@@ -415,9 +416,13 @@ def _store_page(
             "problems": len(page.problems),
         },
     )
+    if applied.withdrawn:
+        uow.publish(
+            EntriesWithdrawn(
+                bank_id=exchange.bank_id, exchange=exchange.name, entry_ids=applied.withdrawn
+            )
+        )
     if applied.added:
-        from takedown.matching import BankEntriesAdded
-
         ids = [e.entry_id for e in applied.added]
         uow.publish(
             BankEntriesAdded(
