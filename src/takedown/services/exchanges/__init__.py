@@ -1,12 +1,14 @@
-"""Hash exchanges: the NCMEC, StopNCII and file lists a bank is kept in step with.
+"""Hash exchanges: the NCMEC, StopNCII, ThreatExchange and file lists a bank is kept in step
+with.
 
 An exchange is configured per bank (``add_exchange``) with its kind, its API root and its
 credentials, which are sealed with the evidence vault's key where one is set and are never
 read back but by the sync. A sync pass (``sync_exchange``; the ``exchanges`` lane runs them
 on each exchange's schedule) reads the pages the exchange's client yields from the stored
-checkpoint and stores each page in a transaction of its own: its new hashes added with their
-provenance, withdrawn ones switched off, the checkpoint moved past it, the records it could
-not read kept with the exchange's errors. A page's hashes count for uploads as soon as it
+checkpoint, fetching ahead on a thread, and stores them in transactions of their own (the
+pages that wait together in one): their new hashes added with their provenance, withdrawn
+ones switched off, the checkpoint moved past them, the records the client could not read
+kept with the exchange's errors. A page's hashes count for uploads as soon as it
 commits (this process's indexes take them in place; others see the bank version move), and
 its new entries start retroactive matching (``BankEntriesAdded``). A pass that dies between
 pages resumes at the page it had not stored. A pass that fails is tried again after the
