@@ -260,6 +260,14 @@ class _NcmecHandler(_Base):
         if not self._authorized():
             return
         url = urllib.parse.urlsplit(self.path)
+        if url.path == "/v2/status":
+            body = (
+                f'<?xml version="1.0"?><status xmlns="{NAMESPACE}"><ipAddress>127.0.0.1'
+                f"</ipAddress><username>{NCMEC_USER}</username>"
+                '<member id="1">Test Platform</member></status>'
+            )
+            self._send(200, body.encode(), "application/xml")
+            return
         if url.path.startswith("/v2/feedback/") and url.path.endswith("/reasons"):
             body = (
                 f'<?xml version="1.0"?><availableFeedbackReasons xmlns="{NAMESPACE}">'
@@ -412,6 +420,9 @@ class _ThreatExchangeHandler(_Base):
         s.requests.append(q)
         if q.get("access_token") != TE_TOKEN:
             self._send(400, b'{"error": {"message": "Invalid OAuth access token", "code": 190}}')
+            return
+        if url.path.rstrip("/") == f"/{s.group}":
+            self._send(200, json.dumps({"id": s.group, "name": "Test group"}).encode())
             return
         if url.path.rstrip("/") != f"/{s.group}/threat_updates":
             self._send(404, b'{"error": {"message": "Unknown path"}}')

@@ -664,3 +664,46 @@ def test_a_case_a_person_reported_keeps_no_note_when_the_hash_is_withdrawn(conta
     with container.uow(readonly=True) as uow:
         assert [r.source.value for r in uow.reports.for_case(case_id)][-1] == "scan"
     assert notes(container, case_id) == []
+
+
+def test_a_check_tries_each_kinds_address_and_credentials(container, tmp_path):
+    make_bank(container, "b")
+    listed = tmp_path / "list.csv"
+    listed.write_text(f"md5,{'ab' * 16}\n")
+
+    def check(name):
+        return exchanges.check_exchange(container.exchange_sync(), name=name, actor=OPERATOR)
+
+    te = ThreatExchange()
+    with (
+        ncmec_hash_server() as ncmec,
+        stopncii_server() as sn,
+        threatexchange_server(te) as group,
+    ):
+        add(container, "ncmec", ExchangeKind.ncmec, ncmec.url, NCMEC_CREDENTIALS, bank="b")
+        add(container, "sn", ExchangeKind.stopncii, sn.url, STOPNCII_CREDENTIALS, bank="b")
+        add(
+            container,
+            "te",
+            ExchangeKind.threatexchange,
+            f"{group.url}/{te.group}",
+            {"access_token": TE_TOKEN},
+            bank="b",
+        )
+        add(container, "list", ExchangeKind.file, str(listed), bank="b")
+        add(
+            container,
+            "bad",
+            ExchangeKind.ncmec,
+            ncmec.url,
+            {"username": "u", "password": "wrong"},
+            bank="b",
+        )
+        assert check("ncmec") == (True, "NCMEC member 1 (Test Platform)")
+        assert check("sn") == (True, "StopNCII answers FetchHashes (no more records)")
+        assert check("te") == (True, f"ThreatExchange privacy group {te.group} (Test group)")
+        assert check("list") == (True, "the list reads: 1 lines, 37 bytes")
+        assert check("bad") == (False, f"GET {ncmec.url}/v2/status: HTTP 401")
+        assert "wrong" not in check("bad")[1]
+    with container.uow(readonly=True) as uow:  # a check changes nothing
+        assert all(e.last_fetch_at is None for e in uow.exchanges.all())

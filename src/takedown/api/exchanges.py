@@ -129,3 +129,16 @@ def sync_exchange(request: Request, name: Name, c: C) -> SyncRead:
         skipped=result.problems[:50],
         failed=result.error,
     )
+
+
+class CheckRead(BaseModel):
+    ok: bool
+    detail: str = Field(description="What the exchange said of us, or what went wrong.")
+
+
+@router.post("/{name}/check", dependencies=MANAGE)
+def check_exchange(request: Request, name: Name, c: C) -> CheckRead:
+    """Try the exchange's address and credentials with one cheap request (NCMEC's status, a
+    one-record fetch); changes nothing."""
+    ok, detail = exchanges.check_exchange(c.exchange_sync(), name=name, actor=principal_of(request))
+    return CheckRead(ok=ok, detail=detail)

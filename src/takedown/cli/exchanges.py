@@ -120,6 +120,19 @@ def register(
         if not result.ok:
             raise _fail(f"{name}: {result.error}")
 
+    @exchanges_app.command("check")
+    def check(name: str) -> None:
+        """Try NAME's address and credentials with one cheap request (NCMEC's status, say);
+        changes nothing. Exit status 1 if it failed."""
+        c: Container = container()
+        try:
+            ok, detail = exchanges.check_exchange(c.exchange_sync(), name=name, actor=operator())
+        except (ServiceError, IdentityError) as exc:
+            raise _fail(str(exc)) from exc
+        if not ok:
+            raise _fail(f"{name}: {detail}")
+        err.print(f"{name}: {detail}")
+
     @exchanges_app.command("list")
     def list_() -> None:
         """Every exchange and its sync status, as JSON lines."""

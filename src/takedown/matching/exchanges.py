@@ -103,13 +103,18 @@ class ExchangeClient(Protocol):
     (None: from the start) until the exchange has no more; it raises ``ExchangeError`` when it
     cannot go on, after the pages it did yield. ``send_feedback`` raises ``ExchangeError``
     when the exchange did not take it; an exchange with no feedback says so in
-    ``takes_feedback``."""
+    ``takes_feedback``. ``check`` tries the address and the credentials."""
 
     takes_feedback: bool
 
     def pages(self, checkpoint: Mapping[str, Any] | None, now: datetime) -> Iterator[Page]: ...
 
     def send_feedback(self, item: FeedbackItem) -> None: ...
+
+    def check(self) -> str:
+        """One cheap request with the credentials: what the exchange says of us (its member
+        name, say). Raises ``ExchangeError`` or ``ExchangeRefused``."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from takedown.evidence import Sealed, seal, unseal
+from takedown.evidence import Sealed, VaultError, seal, unseal
 from takedown.identity import Permission, Principal, require
 from takedown.jobs.loop import BackgroundLoop
 from takedown.matching import BankEntriesAdded, BankIndexes, IndexedEntry, SignalType
@@ -126,11 +126,14 @@ def _read_credentials(
                 "the exchange's credentials are sealed, and TAKEDOWN_EVIDENCE_KEY is not set"
             )
         assert stored.wrapped_key is not None
-        data = unseal(
-            Sealed(stored.data, stored.wrapped_key, stored.key),
-            vault.keys,
-            identity=_identity(name),
-        )
+        try:
+            data = unseal(
+                Sealed(stored.data, stored.wrapped_key, stored.key),
+                vault.keys,
+                identity=_identity(name),
+            )
+        except VaultError as exc:
+            raise ExchangeRefused(f"the exchange's credentials cannot be opened: {exc}") from None
     value = json.loads(data)
     return value if isinstance(value, dict) else {}
 
@@ -272,6 +275,24 @@ class SyncDeps:
 
     def read(self) -> UnitOfWork:
         return self.uow()
+
+
+def check_exchange(deps: SyncDeps, *, name: str, actor: Principal) -> tuple[bool, str]:
+    """Try ``name``'s address and credentials with one cheap request: (worked, what it said,
+    or what went wrong). Changes nothing."""
+    require(actor, Permission.banks_manage)
+    with deps.read() as uow:
+        exchange = uow.exchanges.get_by_name(name)
+        if exchange is None:
+            raise NotFound(f"no exchange named {name!r}")
+        stored = uow.exchanges.credentials(exchange.id)
+    try:
+        client = deps.clients[exchange.kind](
+            exchange.url, _read_credentials(exchange.name, stored, deps.vault)
+        )
+        return True, client.check()
+    except ExchangeError as exc:
+        return False, str(exc)
 
 
 def sync_exchange(

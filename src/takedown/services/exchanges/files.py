@@ -76,3 +76,7 @@ class FileListClient:
 
     def send_feedback(self, item: FeedbackItem) -> None:
         raise ExchangeError("a file takes no feedback")
+
+    def check(self) -> str:
+        data = self._read()
+        return f"the list reads: {len(data.splitlines())} lines, {len(data)} bytes"

@@ -105,6 +105,14 @@ class NcmecHashClient:
             yield Page(entries, {"from": end}, problems, removed=removed)
             return
 
+    def check(self) -> str:
+        """``GET /v2/status``: the member these credentials are."""
+        root = self._get(f"{self._url}/v2/status")
+        for node in root.iter():
+            if _local(node.tag) == "member":
+                return f"NCMEC member {node.get('id')} ({(node.text or '').strip()})"
+        raise ExchangeError("NCMEC's status names no member")
+
     def _get(self, url: str) -> Any:
         body = call("GET", url, headers=self._headers)
         try:

@@ -104,6 +104,16 @@ class StopNciiClient:
             yield Page(entries, {"start": max(start, following), "token": ""}, problems)
             return
 
+    def check(self) -> str:
+        """One ``FetchHashes`` of one record (StopNCII has no identity endpoint)."""
+        query = urllib.parse.urlencode({"startTimestamp": START, "pageSize": 1})
+        body = call(
+            "GET", f"{self._url}/FetchHashes?{query}", headers=self._headers(self._fetch_key)
+        )
+        answer = _json(body)
+        more = "more records" if answer.get("hasMoreRecords") else "no more records"
+        return f"StopNCII answers FetchHashes ({more})"
+
     def send_feedback(self, item: FeedbackItem) -> None:
         body = json.dumps(
             {

@@ -71,6 +71,11 @@ class ThreatExchangeClient:
             yield Page(entries, {"start": latest}, problems)
             return
 
+    def check(self) -> str:
+        """The privacy group's node: its id and name."""
+        answer = self._get(f"{self._url}/?{urllib.parse.urlencode({'fields': 'id,name'})}")
+        return f"ThreatExchange privacy group {answer.get('id')} ({answer.get('name', '')})"
+
     def _stripped(self, url: str) -> str:
         """``url`` without its access token, once it is checked to be on the exchange's host."""
         parts = urllib.parse.urlsplit(url)
