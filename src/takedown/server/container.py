@@ -257,7 +257,11 @@ class Container:
     def exchange_sync(self) -> exchanges.SyncDeps:
         """What an exchange's sync and feedback need from this process."""
         return exchanges.SyncDeps(
-            uow=self.uow, matcher=self.matcher, vault=self.vault, now=self.clock.now
+            uow=self.uow,
+            matcher=self.matcher,
+            vault=self.vault,
+            now=self.clock.now,
+            reader=lambda: self.uow(readonly=True),
         )
 
     @property

@@ -151,6 +151,21 @@ class ExchangeRepository(RawRepository):
     def update(self, exchange_id: int, **values: Any) -> None:
         self._s.execute(update(ExchangeRow).where(ExchangeRow.id == exchange_id).values(**values))
 
+    def any_due(self, now: datetime) -> bool:
+        """Whether some enabled exchange's pass is due and not held."""
+        return (
+            self._s.scalar(
+                select(ExchangeRow.id)
+                .where(
+                    ExchangeRow.enabled.is_(True),
+                    ExchangeRow.next_run_at <= now,
+                    or_(ExchangeRow.leased_until.is_(None), ExchangeRow.leased_until <= now),
+                )
+                .limit(1)
+            )
+            is not None
+        )
+
     def claim_due(self, now: datetime, until: datetime) -> Exchange | None:
         """The enabled exchange longest due whose sync nobody holds, held until ``until``."""
         row = self._s.scalar(
@@ -405,16 +420,17 @@ class ExchangeRepository(RawRepository):
         self._s.flush()
         return True
 
-    def feedback_due(self, now: datetime, limit: int) -> list[FeedbackDue]:
-        rows = self._s.scalars(
+    def feedback_due(self, now: datetime, limit: int, *, lock: bool = True) -> list[FeedbackDue]:
+        """Pending feedback due by ``now`` (held from other senders with ``lock``)."""
+        q = (
             select(ExchangeFeedbackRow)
             .where(
                 ExchangeFeedbackRow.state == "pending", ExchangeFeedbackRow.next_attempt_at <= now
             )
             .order_by(ExchangeFeedbackRow.next_attempt_at, ExchangeFeedbackRow.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
+        rows = self._s.scalars(q.with_for_update(skip_locked=True) if lock else q)
         return [
             FeedbackDue(r.id, r.exchange_id, r.entry_id, r.case_id, Feedback(r.verdict), r.attempts)
             for r in rows

@@ -267,6 +267,7 @@ class SyncDeps:
         default_factory=lambda: dict(CLIENTS)
     )
     retry: RetryPolicy = SYNC_RETRY
+    reader: Callable[[], UnitOfWork] | None = None
 
     def write(self, work: Callable[[UnitOfWork], Any]) -> Any:
         """Run ``work`` in a transaction of its own; it commits what it keeps."""
@@ -274,7 +275,9 @@ class SyncDeps:
             return work(uow)
 
     def read(self) -> UnitOfWork:
-        return self.uow()
+        """A unit of work to read in (read-only where ``reader`` is given: on SQLite it never
+        takes the write lock, so a lane that finds nothing to do costs writers nothing)."""
+        return self.reader() if self.reader is not None else self.uow()
 
 
 def check_exchange(deps: SyncDeps, *, name: str, actor: Principal) -> tuple[bool, str]:
@@ -515,6 +518,9 @@ def _finish(uow: UnitOfWork, exchange: Exchange, result: SyncResult, deps: SyncD
 def sync_due(deps: SyncDeps) -> list[SyncResult]:
     """The passes due now, each exchange held by one process at a time."""
     results: list[SyncResult] = []
+    with deps.read() as uow:  # most looks find nothing due: no write for them
+        if not uow.exchanges.any_due(deps.now()):
+            return results
     while True:
         exchange = deps.write(partial(_claim_due, now=deps.now(), lease=deps.retry.lease))
         if exchange is None:
@@ -587,7 +593,10 @@ def owe_feedback(
     now: datetime,
 ) -> int:
     """Record the feedback a decision owes: one per exchange entry the case's media match.
-    Returns how many are newly owed (a second run of the same reaction owes none)."""
+    Returns how many are newly owed (a second run of the same reaction owes none). Where no
+    exchange takes feedback, nothing is looked up."""
+    if not any(CLIENTS_TAKE_FEEDBACK.get(e.kind, False) for e in uow.exchanges.all()):
+        return 0
     entry_ids = {
         m.entry_id
         for content_id in uow.cases.case_content_ids(case_id)
@@ -609,6 +618,9 @@ def owe_feedback(
 def send_feedback(deps: SyncDeps, *, limit: int = 50, retry: RetryPolicy = FEEDBACK_RETRY) -> int:
     """Send the feedback due; how much was tried."""
     now = deps.now()
+    with deps.read() as uow:
+        if not uow.exchanges.feedback_due(now, 1, lock=False):
+            return 0
     due = deps.write(lambda uow: _claim_feedback(uow, now, now + retry.lease, limit))
     for item, exchange, stored in due:
         error: str | None = None
