@@ -707,3 +707,40 @@ def test_a_check_tries_each_kinds_address_and_credentials(container, tmp_path):
         assert "wrong" not in check("bad")[1]
     with container.uow(readonly=True) as uow:  # a check changes nothing
         assert all(e.last_fetch_at is None for e in uow.exchanges.all())
+
+
+def test_no_feedback_on_a_minor_until_the_second_senior_agrees(container, image):
+    """A "no violation" about a minor is a proposal until a second senior agrees: the
+    exchange hears nothing of the proposal, and one downvote after the agreement."""
+    data, hashes = image
+    make_bank(container, "ncmec", BankPolicy.review)  # a person decides, not the matcher
+    state = NcmecHashes()
+    state.put("img1", at=int(container.clock.time()) - 100, pdq=hashes.pdq.hex)
+    with ncmec_hash_server(state) as ncmec:
+        add(container, "ncmec", ExchangeKind.ncmec, ncmec.url, NCMEC_CREDENTIALS)
+        assert sync(container, "ncmec").ok
+        scanning.scan_media(
+            uow=container.uow(),
+            matcher=container.matcher,
+            actor=OPERATOR,
+            data=data,
+            content_id="kid",
+            account_id="a",
+            intake=container.intake(),
+        )
+        case_id = submit(container, content_id="kid", category=Category.csam).case_id
+        first = staff(container, "senior1", Role.senior_reviewer, child_safety=True)
+        decide(container, first, case_id, Outcome.no_violation)
+        for _ in range(3):
+            container.runtime.run_once()
+        with container.uow(readonly=True) as uow:
+            assert uow.cases.get(case_id).status is CaseStatus.pending_second_review
+        assert ncmec.feedback == []
+        second = staff(container, "senior2", Role.senior_reviewer, child_safety=True)
+        decide(container, second, case_id, Outcome.no_violation)
+        for _ in range(3):
+            container.runtime.run_once()
+        with container.uow(readonly=True) as uow:
+            assert uow.cases.get(case_id).status is CaseStatus.closed
+        [(path, body)] = ncmec.feedback
+        assert path == "/v2/entries/42/img1/PDQ/feedback" and b"<negative" in body

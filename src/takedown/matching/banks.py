@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -43,6 +43,7 @@ class InvalidSignal(ValueError):
     """A hash value that is not of its signal type's form."""
 
 
+FOREVER = datetime(9999, 12, 31, tzinfo=UTC)  # "disabled until" with no end
 BANK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DEFAULT_PDQ_THRESHOLD = 31
 

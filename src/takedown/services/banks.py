@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from takedown.identity import Permission, Principal, require
 from takedown.matching import (
@@ -27,6 +27,7 @@ from takedown.matching import (
     normalize,
     vpdq,
 )
+from takedown.matching.banks import FOREVER
 from takedown.matching.vpdq import VpdqFrame
 from takedown.services import audit
 from takedown.services.errors import Conflict, InvalidInput, NotFound
@@ -35,7 +36,6 @@ from takedown.store.types import utcnow
 from takedown.store.uow import UnitOfWork
 
 MAX_PDQ_THRESHOLD = 64
-FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy import and_, func, or_, select, tuple_, update
 
 from takedown.matching import IndexedEntry, SignalType
+from takedown.matching.banks import FOREVER
 from takedown.matching.exchanges import Exchange, ExchangeEntry, ExchangeKind, Feedback, Page
 from takedown.store.models import BankEntryRow, BankRow, ExchangeFeedbackRow, ExchangeRow
 from takedown.store.rawsql import RawRepository
 from takedown.store.values import row_value
 
-FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
 _LOOKUP_CHUNK = 500
 
 

@@ -19,6 +19,7 @@ from takedown.matching import (
     IndexedEntry,
     SignalType,
 )
+from takedown.matching.banks import FOREVER
 from takedown.matching.indexes import PdqColumns
 from takedown.matching.pdq_index import hashes_to_words
 from takedown.matching.signals import SIGNALS, Indexing
@@ -251,7 +252,7 @@ class BankEntryRepository:
         return self._s.scalar(
             select(func.min(BankEntryRow.disabled_until)).where(
                 BankEntryRow.disabled_until > now,
-                BankEntryRow.disabled_until < datetime(9999, 1, 1, tzinfo=now.tzinfo),
+                BankEntryRow.disabled_until < FOREVER,
             )
         )
 

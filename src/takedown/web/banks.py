@@ -6,6 +6,7 @@ quarantined, enabled again. Whoever may read banks sees it; changes need ``banks
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -60,6 +61,15 @@ def _refused(request: Request, exc: ServiceError) -> Response:
     return _page(request, error=str(exc), status=status)
 
 
+def _act(request: Request, use_case: Callable[..., object], notice: str, **kwargs: Any) -> Response:
+    """Run ``use_case`` as the person logged in; on a refusal, the page with the reason."""
+    try:
+        use_case(uow=container_of(request).uow(), actor=principal_of(request), **kwargs)
+    except ServiceError as exc:
+        return _refused(request, exc)
+    return _done(notice)
+
+
 @router.get("/console/banks", dependencies=READ)
 def banks_page(request: Request) -> Response:
     return _page(request)
@@ -73,20 +83,16 @@ def create_bank(
     threshold: Annotated[int, Form(ge=0, le=banks.MAX_PDQ_THRESHOLD)] = 31,
     description: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    c = container_of(request)
-    try:
-        banks.create_bank(
-            uow=c.uow(),
-            matcher=c.matcher,
-            actor=principal_of(request),
-            name=name.strip(),
-            policy=policy,
-            pdq_threshold=threshold,
-            description=description,
-        )
-    except ServiceError as exc:
-        return _refused(request, exc)
-    return _done(f"Bank {name.strip()} created.")
+    return _act(
+        request,
+        banks.create_bank,
+        f"Bank {name.strip()} created.",
+        matcher=container_of(request).matcher,
+        name=name.strip(),
+        policy=policy,
+        pdq_threshold=threshold,
+        description=description,
+    )
 
 
 @router.post("/console/banks/{name}", dependencies=MANAGE)
@@ -97,20 +103,16 @@ def update_bank(
     threshold: Annotated[int, Form(ge=0, le=banks.MAX_PDQ_THRESHOLD)],
     enabled: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
-    c = container_of(request)
-    try:
-        banks.update_bank(
-            uow=c.uow(),
-            matcher=c.matcher,
-            actor=principal_of(request),
-            name=name,
-            policy=policy,
-            pdq_threshold=threshold,
-            enabled=enabled == "on",
-        )
-    except ServiceError as exc:
-        return _refused(request, exc)
-    return _done(f"Bank {name} saved.")
+    return _act(
+        request,
+        banks.update_bank,
+        f"Bank {name} saved.",
+        matcher=container_of(request).matcher,
+        name=name,
+        policy=policy,
+        pdq_threshold=threshold,
+        enabled=enabled == "on",
+    )
 
 
 @router.post("/console/banks/{name}/import", dependencies=MANAGE)
@@ -148,19 +150,15 @@ def import_file(request: Request, name: Name, file: UploadFile) -> Response:
 
 @router.post("/console/banks/{name}/entries/{entry_id}/enable", dependencies=MANAGE)
 def enable_entry(request: Request, name: Name, entry_id: Annotated[int, Path(ge=1)]) -> Response:
-    c = container_of(request)
-    try:
-        banks.set_entry_disabled(
-            uow=c.uow(),
-            matcher=c.matcher,
-            actor=principal_of(request),
-            bank_name=name,
-            entry_id=entry_id,
-            disabled=False,
-        )
-    except ServiceError as exc:
-        return _refused(request, exc)
-    return _done(f"Entry {entry_id} of {name} acts again.")
+    return _act(
+        request,
+        banks.set_entry_disabled,
+        f"Entry {entry_id} of {name} acts again.",
+        matcher=container_of(request).matcher,
+        bank_name=name,
+        entry_id=entry_id,
+        disabled=False,
+    )
 
 
 @router.post("/console/exchanges", dependencies=MANAGE)
@@ -184,33 +182,32 @@ def add_exchange(
             return _page(request, error="The credentials are not JSON.", status=422)
         if not isinstance(given, dict):
             return _page(request, error="The credentials are a JSON object.", status=422)
-    try:
-        exchanges.add_exchange(
-            uow=c.uow(),
-            actor=principal_of(request),
-            vault=c.vault,
-            name=name.strip(),
-            kind=kind,
-            bank=bank,
-            url=url,
-            credentials=given,
-            interval_seconds=interval,
-            now=c.clock.now(),
-        )
-    except ServiceError as exc:
-        return _refused(request, exc)
+    answer = _act(
+        request,
+        exchanges.add_exchange,
+        f"Exchange {name.strip()} added; its first sync starts now.",
+        vault=c.vault,
+        name=name.strip(),
+        kind=kind,
+        bank=bank,
+        url=url,
+        credentials=given,
+        interval_seconds=interval,
+        now=c.clock.now(),
+    )
     c.runtime.wake(EXCHANGES)
-    return _done(f"Exchange {name.strip()} added; its first sync starts now.")
+    return answer
 
 
 @router.post("/console/exchanges/{name}/sync", dependencies=MANAGE)
 def sync_exchange(request: Request, name: Name) -> Response:
     c = container_of(request)
-    try:
-        exchanges.request_sync(
-            uow=c.uow(), actor=principal_of(request), name=name, now=c.clock.now()
-        )
-    except ServiceError as exc:
-        return _refused(request, exc)
+    answer = _act(
+        request,
+        exchanges.request_sync,
+        f"A sync of {name} starts now.",
+        name=name,
+        now=c.clock.now(),
+    )
     c.runtime.wake(EXCHANGES)
-    return _done(f"A sync of {name} starts now.")
+    return answer

@@ -313,7 +313,7 @@ def sync_exchange(
         if found is None:
             raise NotFound(f"no exchange named {name!r}")
         exchange = deps.write(
-            lambda uow: _committed(uow, uow.exchanges.claim(found.id, now, now + deps.retry.lease))
+            partial(_claim, exchange_id=found.id, now=now, lease=deps.retry.lease)
         )
         if exchange is None:
             raise Conflict(f"the exchange {name!r} is syncing in another process")
@@ -401,11 +401,6 @@ def _arrived(pages: Iterator[Page], *, most: int = BATCH_ENTRIES) -> Iterator[tu
     finally:
         stop.set()
         fetcher.join(5)
-
-
-def _committed(uow: UnitOfWork, value: Any) -> Any:
-    uow.commit()
-    return value
 
 
 def _store_page(
@@ -522,14 +517,23 @@ def sync_due(deps: SyncDeps) -> list[SyncResult]:
         if not uow.exchanges.any_due(deps.now()):
             return results
     while True:
-        exchange = deps.write(partial(_claim_due, now=deps.now(), lease=deps.retry.lease))
+        exchange = deps.write(
+            partial(_claim, exchange_id=None, now=deps.now(), lease=deps.retry.lease)
+        )
         if exchange is None:
             return results
         results.append(sync_exchange(deps, name=exchange.name, actor=SYNCER, claimed=exchange))
 
 
-def _claim_due(uow: UnitOfWork, *, now: datetime, lease: timedelta) -> Exchange | None:
-    exchange = uow.exchanges.claim_due(now, now + lease)
+def _claim(
+    uow: UnitOfWork, *, exchange_id: int | None, now: datetime, lease: timedelta
+) -> Exchange | None:
+    """Hold an exchange's pass (``exchange_id``'s, else the one longest due); None: held
+    elsewhere, or none due."""
+    if exchange_id is None:
+        exchange = uow.exchanges.claim_due(now, now + lease)
+    else:
+        exchange = uow.exchanges.claim(exchange_id, now, now + lease)
     uow.commit()
     return exchange
 

@@ -183,6 +183,8 @@ def _entries(root: Any) -> tuple[list[ExchangeEntry], list[str], list[str]]:
             if tag.startswith("deleted"):
                 removed.append(external_id)
                 continue
+            classification = _child_text(node, "classification")
+            tags = (f"classification:{classification}",) if classification else ()
             for fingerprints in (n for n in node if _local(n.tag) == "fingerprints"):
                 for fp in fingerprints:
                     signal_type = from_exchange("ncmec", f"{kind}:{_local(fp.tag).lower()}")
@@ -193,8 +195,6 @@ def _entries(root: Any) -> tuple[list[ExchangeEntry], list[str], list[str]]:
                     except InvalidSignal as exc:
                         problems.append(f"entry {external_id}: {exc}")
                         continue
-                    classification = _child_text(node, "classification")
-                    tags = (f"classification:{classification}",) if classification else ()
                     entries.append(ExchangeEntry(external_id, signal_type, value, True, tags))
     return entries, removed, problems
 
