@@ -109,6 +109,61 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def postgres_url(pg_template: str) -> Iterator[str]:
+    """A migrated, empty PostgreSQL database (skipped where none answers)."""
+    name = f"takedown_t_{uuid.uuid4().hex[:12]}"
+    _pg_admin_exec(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    try:
+        yield _pg_url(name)
+    finally:
+        _pg_admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+BROKER_URL = os.environ.get("TAKEDOWN_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+REQUIRE_BROKER = os.environ.get("TAKEDOWN_TEST_REQUIRE_BROKER") == "1"
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> str:
+    """RabbitMQ (``TAKEDOWN_TEST_BROKER_URL``), skipped with the reason where it does not
+    answer (failed where ``TAKEDOWN_TEST_REQUIRE_BROKER=1``, as in CI)."""
+    from kombu import Connection
+
+    try:
+        with Connection(BROKER_URL, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:
+        problem = f"the broker at {make_url_safe(BROKER_URL)} does not answer: {exc}"
+        if REQUIRE_BROKER:
+            pytest.fail(f"TAKEDOWN_TEST_REQUIRE_BROKER=1 but {problem}")
+        pytest.skip(problem)
+    return BROKER_URL
+
+
+def make_url_safe(url: str) -> str:
+    """``url`` without its password, for a skip reason."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+@pytest.fixture
+def queue_prefix(broker_url: str) -> Iterator[str]:
+    """Queue names of this test's own (tests run side by side on one broker); its queues
+    are deleted afterwards."""
+    from kombu import Connection
+
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    yield prefix
+    with Connection(broker_url) as connection:
+        channel = connection.default_channel
+        for lane in ("events", "evidence", "email", "banks", "delivery", "filing", "exchanges"):
+            try:
+                channel.queue_delete(f"{prefix}.{lane}")
+            except Exception:  # never declared: the channel closed; open another
+                channel = connection.channel()
+
+
+@pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     yield database

@@ -15,6 +15,8 @@ from takedown.clock import Clock
 from takedown.config import Settings, category_set
 from takedown.evidence import MasterKey
 from takedown.jobs import HandlerRegistry, Runtime, Worker
+from takedown.jobs.loop import BackgroundLoop
+from takedown.jobs.relay import Publisher, Relay, Schedule
 from takedown.jobs.worker import default_worker_id
 from takedown.matching import SignalType
 from takedown.matching.signals import parse_enabled
@@ -222,26 +224,98 @@ def runtime(
             )
             worker.thread_name = f"takedown-{lane}"
             run.add(lane, worker)
+    for lane, loop in table_lanes(
+        s,
+        db,
+        writer=writer,
+        clock=clock,
+        vault=vault,
+        filing_with=filing_with,
+        exchange_sync=exchange_sync,
+    ).items():
+        run.add(lane, loop)
+    return run
+
+
+def table_lanes(
+    s: Settings,
+    db: Database,
+    *,
+    writer: GroupCommitter | None,
+    clock: Clock,
+    vault: evidence.Vault | None,
+    filing_with: filing.FilingSettings | None = None,
+    exchange_sync: exchanges.SyncDeps | None = None,
+) -> dict[str, BackgroundLoop]:
+    """The lanes over tables of their own this process can run: the deliverer where a
+    webhook is set, the exchanges' syncs and feedback (``exchange_sync``: what they need of
+    the process), the filer where NCMEC's Reporting API is."""
+    found: dict[str, BackgroundLoop] = {}
     delivery = delivery_settings(s)
     if delivery is not None:
-        run.add(flows.DELIVERY, Deliverer(db, delivery, writer=writer, clock=clock))
+        found[flows.DELIVERY] = Deliverer(db, delivery, writer=writer, clock=clock)
     if exchange_sync is not None:
-        run.add(
-            flows.EXCHANGES,
-            exchanges.ExchangeLane(exchange_sync, poll_seconds=max(s.worker_poll_seconds, 1.0)),
+        found[flows.EXCHANGES] = exchanges.ExchangeLane(
+            exchange_sync, poll_seconds=max(s.worker_poll_seconds, 1.0)
         )
     ncmec = ncmec_settings(s)
     if ncmec is not None:
-        run.add(
-            flows.FILING,
-            Filer(
-                db,
-                NcmecClient(ncmec),
-                filing_with or filing_settings(s),
-                vault=vault,
-                writer=writer,
-                clock=clock,
-                poll_seconds=s.worker_poll_seconds,
-            ),
+        found[flows.FILING] = Filer(
+            db,
+            NcmecClient(ncmec),
+            filing_with or filing_settings(s),
+            vault=vault,
+            writer=writer,
+            clock=clock,
+            poll_seconds=s.worker_poll_seconds,
         )
-    return run
+    return found
+
+
+# The distributed mode (``TAKEDOWN_BROKER_URL``): the relay and the workers.
+
+
+def relayed(registry: HandlerRegistry) -> dict[str, str]:
+    """The lane of each event type the relay hands to the broker: those a handler runs."""
+    return {t: lane for t, lane in flows.lanes().items() if t in registry.catalogue.handled}
+
+
+def waking(registry: HandlerRegistry) -> dict[str, frozenset[str]]:
+    """Each lane over a table of its own, with the event types that wake it."""
+    found: dict[str, set[str]] = {}
+    for event_type, lane in flows.lanes().items():
+        if event_type not in registry.catalogue.handled:
+            found.setdefault(lane, set()).add(event_type)
+    return {lane: frozenset(types) for lane, types in found.items()}
+
+
+def relay(
+    s: Settings, db: Database, registry: HandlerRegistry, publisher: Publisher, *, clock: Clock
+) -> Relay:
+    """``takedown relay``: the due events to the broker, each table lane woken by its events
+    and passed every ``TAKEDOWN_WORKER_POLL_SECONDS`` (its retries come due)."""
+    wakes = waking(registry)
+    every = timedelta(seconds=s.worker_poll_seconds)
+    return Relay(
+        db,
+        publisher,
+        lane_of=relayed(registry),
+        wakes=wakes,
+        schedules=[Schedule(f"pass:{lane}", lane, every) for lane in sorted(wakes)],
+        lease=timedelta(seconds=s.relay_lease_seconds),
+        poll_seconds=s.relay_poll_seconds,
+        clock=clock,
+    )
+
+
+def worker_queues(registry: HandlerRegistry, lanes: dict[str, BackgroundLoop]) -> list[str]:
+    """The lanes a distributed worker takes by default: those it has handlers for (reporters'
+    e-mails only with the mail settings) and the table lanes its settings set up."""
+    here = registry.runs_here
+    ours = {lane for t, lane in relayed(registry).items() if t in here}
+    return sorted(ours | set(lanes))
+
+
+def all_lanes(registry: HandlerRegistry) -> list[str]:
+    """Every lane's queue, declared by the relay and the workers alike."""
+    return sorted(set(relayed(registry).values()) | set(waking(registry)))

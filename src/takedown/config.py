@@ -132,6 +132,37 @@ class Settings(BaseSettings):
         description="Run the job runtime (the outbox's lanes, delivery to the platform, filing "
         "with NCMEC) inside `takedown serve`.",
     )
+    broker_url: str = Field(
+        "",
+        description="The distributed mode's message broker: RabbitMQ `amqp://user:password@host"
+        ":5672/vhost` (recommended) or Redis `redis://host:6379/0`. Set: deferred work leaves "
+        "the web processes; `takedown relay` hands the outbox's events to it and `takedown "
+        "worker` processes run them (PostgreSQL only). Empty: each process runs its lanes "
+        "itself (`TAKEDOWN_WORKER`).",
+    )
+    broker_prefix: str = Field(
+        "takedown",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The start of the broker's queue names (`<prefix>.<lane>`): one per "
+        "deployment sharing a broker.",
+    )
+    relay_poll_seconds: float = Field(
+        0.1, gt=0, le=60, description="How often `takedown relay` looks for due events."
+    )
+    relay_lease_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How long an event handed to the broker waits for a worker to finish it "
+        "before the relay hands it over again (a lost message, a worker killed after taking "
+        "it). Longer than the queues are ever behind; a duplicate costs a worker a no-op.",
+    )
+    worker_threads: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="Tasks a distributed `takedown worker` runs at once, each on a thread of "
+        "its own (most wait on the network: the platform, NCMEC, media servers).",
+    )
     worker_poll_seconds: float = Field(
         1.0, gt=0, description="How often each lane looks for due work when not woken."
     )
@@ -468,6 +499,17 @@ class Settings(BaseSettings):
             raise ValueError("ncmec_lease_seconds must be longer than ncmec_timeout_seconds")
         if self.action_lease_seconds <= self.action_timeout_seconds:
             raise ValueError("action_lease_seconds must be longer than action_timeout_seconds")
+        if self.broker_url:
+            scheme = self.broker_url.split("://", 1)[0]
+            if scheme not in {"amqp", "amqps", "pyamqp", "redis", "rediss"}:
+                raise ValueError(
+                    "broker_url: amqp://… (RabbitMQ) or redis://…, not " + repr(scheme)
+                )
+            if self.effective_database_url.startswith("sqlite"):
+                raise ValueError(
+                    "broker_url: the distributed mode needs PostgreSQL (its processes share "
+                    "one database that many write at once); SQLite runs one process"
+                )
         unknown_types = set(_names(self.signal_types)) - SIGNAL_TYPE_NAMES
         if unknown_types:
             raise ValueError(f"signal_types: unknown signal types {sorted(unknown_types)}")

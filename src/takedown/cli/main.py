@@ -190,11 +190,21 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
-    """Run the job runtime on its own until stopped (SIGTERM or Ctrl-C): the lanes of events
-    this process has handlers for (reporters' e-mails, with the mail settings), delivery to
-    the platform and filing with NCMEC where they are set. Beside `takedown serve` with
-    TAKEDOWN_WORKER=false, or where only this process has a handler's settings."""
+def worker(
+    queues: str = typer.Option(
+        "",
+        "--queues",
+        "-Q",
+        help="Distributed mode: the lanes to take, comma-separated (events, evidence, email, "
+        "banks, delivery, filing, exchanges). Default: every lane this worker's settings "
+        "can run.",
+    ),
+) -> None:
+    """Run deferred work until stopped (SIGTERM or Ctrl-C). Embedded mode: the job runtime's
+    lanes on threads of this process (the events it has handlers for, delivery to the
+    platform and filing with NCMEC where they are set), beside `takedown serve` with
+    TAKEDOWN_WORKER=false. Distributed mode (TAKEDOWN_BROKER_URL): a Celery worker on the
+    lanes' queues, with TAKEDOWN_WORKER_THREADS tasks at once."""
     import signal
     import threading
 
@@ -202,6 +212,11 @@ def worker() -> None:
 
     container = _container()
     configure_logging(container.settings.log_level, container.settings.log_format)
+    if container.settings.broker_url:
+        _distributed_worker(container, queues)
+        return
+    if queues:
+        raise _fail("--queues is for the distributed mode (TAKEDOWN_BROKER_URL)")
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     running = container.runtime
@@ -213,6 +228,78 @@ def worker() -> None:
     )
     try:
         while not stopping.wait(1.0):  # woken each second to let Ctrl-C through
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+        container.db.dispose()
+
+
+def _distributed_worker(container: Any, queues: str) -> None:
+    from takedown import bootstrap
+    from takedown.jobs import distributed
+
+    s = container.settings
+    lanes = container.table_lanes
+    every = bootstrap.all_lanes(container.registry)
+    chosen = [q.strip() for q in queues.split(",") if q.strip()] or bootstrap.worker_queues(
+        container.registry, lanes
+    )
+    unknown = sorted(set(chosen) - set(every))
+    if unknown:
+        raise _fail(f"no such lanes: {', '.join(unknown)} (the lanes: {', '.join(every)})")
+    context = distributed.WorkerContext(
+        db=container.db,
+        registry=container.registry,
+        policy=bootstrap.outbox_retry(s),
+        lanes=lanes,
+        clock=container.clock,
+    )
+    err.print(
+        f"takedown worker (distributed) takes {', '.join(chosen)} with {s.worker_threads} "
+        "threads; stop it with Ctrl-C or SIGTERM"
+    )
+    try:
+        distributed.serve(
+            distributed.make_app(s.broker_url, every, prefix=s.broker_prefix),
+            context,
+            queues=chosen,
+            concurrency=s.worker_threads,
+        )
+    finally:
+        container.db.dispose()
+
+
+@app.command()
+def relay() -> None:
+    """Hand the outbox's due events to the broker (TAKEDOWN_BROKER_URL) until stopped, each
+    marked relayed once the broker confirmed it; wake and schedule the lanes over tables of
+    their own. Run one or more beside the web processes and `takedown worker`s."""
+    import signal
+    import threading
+
+    from takedown import bootstrap
+    from takedown.jobs import distributed
+    from takedown.server.logs import configure_logging
+
+    container = _container()
+    s = container.settings
+    configure_logging(s.log_level, s.log_format)
+    if not s.broker_url:
+        raise _fail("set TAKEDOWN_BROKER_URL: the relay hands events to a broker")
+    publisher = distributed.CeleryPublisher(
+        distributed.make_app(
+            s.broker_url, bootstrap.all_lanes(container.registry), prefix=s.broker_prefix
+        )
+    )
+    running = bootstrap.relay(s, container.db, container.registry, publisher, clock=container.clock)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    running.start()
+    err.print(f"takedown relay is running ({running.relay_id}); stop it with Ctrl-C")
+    try:
+        while not stopping.wait(1.0):
             pass
     except KeyboardInterrupt:
         pass

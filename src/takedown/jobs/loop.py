@@ -52,6 +52,17 @@ class BackgroundLoop:
             if not self._more_waiting(worked):
                 self._wake.wait(self.poll_seconds)
 
+    def drain(self, limit: int) -> int:
+        """Passes one after another, while a pass says more waits (at most ``limit``); how
+        much they took. What a distributed worker runs for one of the lane's messages."""
+        worked = 0
+        for _ in range(limit):
+            done = self.run_once()
+            worked += done
+            if not self._more_waiting(done):
+                break
+        return worked
+
     def wake(self) -> None:
         """Look for work now rather than at the next poll."""
         self._wake.set()

@@ -45,11 +45,15 @@ member's personal token (`tdp_…`, acting with their role). Every error has one
 def create_app(container: Container | None = None, *, start_worker: bool | None = None) -> FastAPI:
     """Build the app. The schema must be current (``takedown serve`` upgrades it first).
 
-    ``start_worker`` None follows ``TAKEDOWN_WORKER``.
+    ``start_worker`` None follows ``TAKEDOWN_WORKER``, but never in the distributed mode
+    (``TAKEDOWN_BROKER_URL``), where the relay and the workers run deferred work.
     """
     container = container or build_container()
     settings = container.settings
-    run_worker = settings.worker if start_worker is None else start_worker
+    if start_worker is None:
+        run_worker = settings.worker and not settings.broker_url
+    else:
+        run_worker = start_worker
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ from takedown.clock import Clock
 from takedown.config import Settings
 from takedown.flows import SYSTEM_EVENTS
 from takedown.jobs import HandlerRegistry, Runtime
+from takedown.jobs.loop import BackgroundLoop
 from takedown.matching import BankIndexes
 from takedown.server.auth_cache import CredentialCache
 from takedown.server.password_checks import PasswordChecks
@@ -298,6 +299,20 @@ class Container:
     def ncmec_configured(self) -> bool:
         """NCMEC's Reporting API is set up (address and credentials): filing can happen."""
         return bootstrap.ncmec_settings(self.settings) is not None
+
+    @cached_property
+    def table_lanes(self) -> dict[str, BackgroundLoop]:
+        """The lanes over tables of their own, for a distributed worker's passes
+        (``bootstrap.table_lanes``; no group-commit writer: a worker commits its own)."""
+        return bootstrap.table_lanes(
+            self.settings,
+            self.db,
+            writer=None,
+            clock=self.clock,
+            vault=self.vault,
+            filing_with=self.filing_settings,
+            exchange_sync=self.exchange_sync(),
+        )
 
     @cached_property
     def runtime(self) -> Runtime:

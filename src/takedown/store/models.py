@@ -150,8 +150,33 @@ class OutboxRow(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The case the event belongs to: in the distributed mode a case's events of one lane run
+    # one at a time, in order. And the relay's hand-over to the broker, until when it stands.
+    ordering_key: Mapped[str | None] = mapped_column(String(64))
+    relayed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    relayed_by: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_outbox_due", "status", "available_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "available_at"),
+        Index(
+            "ix_outbox_pending_key",
+            "ordering_key",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
+
+
+class ScheduleRow(Base):
+    """A periodic job's next run, claimed by one relay however many run (``jobs.relay``)."""
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class BankRow(Base):

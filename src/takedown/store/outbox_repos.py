@@ -43,7 +43,7 @@ class OutboxRepository(RawRepository):
     def add(self, *, event_type: str, payload: dict[str, Any], done: bool = False) -> None:
         """An event to insert with the transaction: pending, for a worker; or ``done``, as
         a worker marks an event no handler wants (``complete_unhandled``), for events only
-        kept as the record."""
+        kept as the record. Its ordering key is its payload's ``case_id``, where it has one."""
         self._pending.append((event_type, payload, done))
 
     def flush(self) -> None:
@@ -53,10 +53,11 @@ class OutboxRepository(RawRepository):
         now = raw.dt(utcnow())
         raw.write_many(
             "INSERT INTO outbox (event_type, payload, status, attempts, created_at, "
-            "available_at, handled_at) "
-            "VALUES (:event_type, :payload, :status, :attempts, :now, :now, :handled_at)",
+            "available_at, handled_at, ordering_key) "
+            "VALUES (:event_type, :payload, :status, :attempts, :now, :now, :handled_at, :key)",
             [
                 {
+                    "key": None if done else _ordering_key(payload),
                     "event_type": event_type,
                     "payload": raw.json(payload),
                     "status": "done" if done else "pending",
@@ -139,7 +140,12 @@ class OutboxRepository(RawRepository):
         self._s.execute(
             update(OutboxRow)
             .where(OutboxRow.id == event_id, OutboxRow.locked_by == worker)
-            .values(locked_by=None, locked_until=None, attempts=OutboxRow.attempts - 1)
+            .values(
+                locked_by=None,
+                locked_until=None,
+                relayed_until=None,
+                attempts=OutboxRow.attempts - 1,
+            )
         )
 
     def mark_done(self, event_id: int, *, worker: str, now: datetime) -> bool:
@@ -155,7 +161,12 @@ class OutboxRepository(RawRepository):
         self, event_id: int, *, worker: str, error: str, retry_at: datetime | None
     ) -> None:
         self.flush()
-        values: dict[str, Any] = {"last_error": error[:4000], "locked_until": None}
+        # A relayed event's hand-over ends with the attempt: its retry is relayed when due.
+        values: dict[str, Any] = {
+            "last_error": error[:4000],
+            "locked_until": None,
+            "relayed_until": None,
+        }
         if retry_at is None:
             values["status"] = "dead"
         else:
@@ -185,7 +196,12 @@ class OutboxRepository(RawRepository):
             update(OutboxRow)
             .where(OutboxRow.id == event_id, OutboxRow.status == "dead")
             .values(
-                status="pending", attempts=0, available_at=now, locked_by=None, locked_until=None
+                status="pending",
+                attempts=0,
+                available_at=now,
+                locked_by=None,
+                locked_until=None,
+                relayed_until=None,
             )
         )
         if not result.rowcount:  # type: ignore[attr-defined]
@@ -199,3 +215,124 @@ class OutboxRepository(RawRepository):
             select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
         ).all()
         return {status: int(n) for status, n in rows}
+
+    # The relay (``jobs.relay``): the distributed mode's hand-over of events to a broker.
+
+    def relay_candidates(
+        self, now: datetime, limit: int, *, event_types: Collection[str]
+    ) -> list[RelayCandidate]:
+        """Pending events of ``event_types`` due now that no worker holds and no relay's
+        hand-over covers, oldest first. On PostgreSQL the rows stay locked (``SKIP LOCKED``)
+        until this transaction ends, so relays running side by side take different events."""
+        self.flush()
+        if not event_types:
+            return []
+        raw = self._raw
+        names = {f"t{n}": name for n, name in enumerate(sorted(event_types))}
+        params: dict[str, Any] = {"now": raw.dt(now), "limit": limit, **names}
+        lock = "" if raw.sqlite else " FOR UPDATE SKIP LOCKED"
+        rows = raw.all(
+            "SELECT id, event_type, ordering_key FROM outbox "  # noqa: S608 - placeholders only
+            "WHERE status = 'pending' AND available_at <= :now "
+            "AND (locked_until IS NULL OR locked_until < :now) "
+            "AND (relayed_until IS NULL OR relayed_until < :now) "
+            f"AND event_type IN ({', '.join(':' + key for key in names)}) "
+            f"ORDER BY id LIMIT :limit{lock}",
+            params,
+        )
+        return [RelayCandidate(int(i), str(t), k) for i, t, k in rows]
+
+    def pending_with_keys(self, keys: Collection[str]) -> list[tuple[int, str, str]]:
+        """(id, event type, key) of every pending event with one of ``keys``: what decides
+        which of a case's events may run now."""
+        self.flush()
+        if not keys:
+            return []
+        params: dict[str, Any] = {f"k{n}": key for n, key in enumerate(sorted(keys))}
+        rows = self._raw.all(
+            "SELECT id, event_type, ordering_key FROM outbox WHERE status = 'pending' "  # noqa: S608 - placeholders only
+            f"AND ordering_key IN ({', '.join(':' + key for key in params)})",
+            params,
+        )
+        return [(int(i), str(t), str(k)) for i, t, k in rows]
+
+    def mark_relayed(self, event_ids: Sequence[int], *, by: str, until: datetime) -> None:
+        """The broker confirmed these events: the hand-over stands until ``until``."""
+        self.flush()
+        if not event_ids:
+            return
+        self._s.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(list(event_ids)), OutboxRow.status == "pending")
+            .values(relayed_until=until, relayed_by=by[:64])
+        )
+
+    def unrelayed(
+        self, now: datetime, *, event_types: Collection[str]
+    ) -> tuple[int, datetime | None]:
+        """How many events of ``event_types`` are due and with no broker, and since when
+        the oldest of them has been due (for the relay's lag)."""
+        self.flush()
+        if not event_types:
+            return 0, None
+        row = self._s.execute(
+            select(func.count(), func.min(OutboxRow.available_at)).where(
+                OutboxRow.status == "pending",
+                OutboxRow.available_at <= now,
+                OutboxRow.event_type.in_(sorted(event_types)),
+                (OutboxRow.relayed_until.is_(None)) | (OutboxRow.relayed_until < now),
+                (OutboxRow.locked_until.is_(None)) | (OutboxRow.locked_until < now),
+            )
+        ).one()
+        return int(row[0]), row[1]
+
+    def last_id(self) -> int:
+        """The newest event's id (0 for none)."""
+        self.flush()
+        return int(self._s.scalar(select(func.max(OutboxRow.id))) or 0)
+
+    def types_since(self, after_id: int, event_types: Collection[str]) -> tuple[int, set[str]]:
+        """Which of ``event_types`` were published after ``after_id``, and the newest id
+        seen: what tells a relay that a lane over a table of its own has work."""
+        self.flush()
+        if not event_types:
+            return after_id, set()
+        rows = self._s.execute(
+            select(OutboxRow.id, OutboxRow.event_type).where(
+                OutboxRow.id > after_id, OutboxRow.event_type.in_(sorted(event_types))
+            )
+        ).all()
+        newest = max((int(i) for i, _ in rows), default=after_id)
+        return newest, {str(t) for _, t in rows}
+
+
+@dataclass(frozen=True)
+class RelayCandidate:
+    id: int
+    event_type: str
+    ordering_key: str | None
+
+
+def _ordering_key(payload: dict[str, Any]) -> str | None:
+    case_id = payload.get("case_id")
+    return None if case_id is None else f"case:{case_id}"
+
+
+class ScheduleRepository(RawRepository):
+    """Periodic jobs' next runs: one claim per run, whoever asks."""
+
+    def claim(self, name: str, *, now: datetime, next_at: datetime, by: str) -> bool:
+        """Whether this caller runs ``name`` now: its run was due (or it never ran), and
+        its next run is now set to ``next_at``. Of callers asking at once, one wins."""
+        raw = self._raw
+        params = {"name": name, "now": raw.dt(now), "next": raw.dt(next_at), "by": by[:64]}
+        raw.execute(
+            "INSERT INTO schedules (name, next_at) VALUES (:name, :now) ON CONFLICT DO NOTHING",
+            params,
+        )
+        result = raw.execute(
+            "UPDATE schedules SET next_at = :next, last_run_at = :now, last_run_by = :by "
+            "WHERE name = :name AND next_at <= :now",
+            params,
+        )
+        return bool(result.rowcount)

@@ -50,7 +50,7 @@ from takedown.store.matching_repos import (
     BankRepository,
     ContentRepository,
 )
-from takedown.store.outbox_repos import OutboxRepository
+from takedown.store.outbox_repos import OutboxRepository, ScheduleRepository
 from takedown.store.rawsql import RawSql
 from takedown.store.review_repos import ReviewRepository
 
@@ -136,6 +136,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def schedules(self) -> ScheduleRepository: ...
 
     @property
     def banks(self) -> BankRepository: ...
@@ -277,6 +280,7 @@ class SqlAlchemyUnitOfWork:
     login_devices = _repository(LoginDeviceRepository, raw=False)
     audit = _repository(AuditRepository)
     outbox = _repository(OutboxRepository)
+    schedules = _repository(ScheduleRepository)
     banks = _repository(BankRepository, raw=False)
     bank_entries = _repository(BankEntryRepository, raw=False)
     exchanges = _repository(ExchangeRepository)

@@ -1,0 +1,53 @@
+"""relay: the distributed mode's bookkeeping. Each outbox event keeps the case it belongs to
+(``ordering_key``: a case's events of one lane run one at a time, in order) and, once a relay
+handed it to the broker, until when that hand-over stands (``relayed_until``; past it, an
+event no worker finished is relayed again). A partial index over pending events serves the
+relay's questions without costing intake, whose events are stored done. ``schedules``: each
+periodic job's next run, claimed by one relay however many run.
+
+Revision ID: 0016
+Revises: 0015
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from takedown.store.types import UTCDateTime
+
+revision = "0016"
+down_revision = "0015"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("ordering_key", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("relayed_until", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("relayed_by", sa.String(length=64), nullable=True))
+    op.create_index(
+        "ix_outbox_pending_key",
+        "outbox",
+        ["ordering_key", "id"],
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    )
+    op.create_table(
+        "schedules",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("next_at", UTCDateTime(), nullable=False),
+        sa.Column("last_run_at", UTCDateTime(), nullable=True),
+        sa.Column("last_run_by", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("name"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("schedules")
+    op.drop_index("ix_outbox_pending_key", table_name="outbox")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("relayed_by")
+        batch.drop_column("relayed_until")
+        batch.drop_column("ordering_key")
