@@ -301,6 +301,7 @@ def relay(
         publisher,
         lane_of=relayed(registry),
         wakes=wakes,
+        record_only=registry.catalogue.record_only,
         schedules=[Schedule(f"pass:{lane}", lane, every) for lane in sorted(wakes)],
         lease=timedelta(seconds=s.relay_lease_seconds),
         poll_seconds=s.relay_poll_seconds,

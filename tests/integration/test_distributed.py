@@ -178,3 +178,62 @@ def test_a_lane_over_its_own_table_gets_each_schedule_once_however_many_relays_r
         wait_until(lambda: lane.passes >= 1, timeout=30, what="the scheduled pass")
         time.sleep(0.5)
     assert lane.passes == 1
+
+
+def test_a_relay_that_dies_after_the_broker_confirmed_leaves_the_event_relayed_again_and_run_once(
+    db, broker_url, queue_prefix
+):
+    from tests.integration.outbox_support import HANDLED, Pinged
+
+    class DiesBeforeItsCommit(CeleryPublisher):
+        def publish(self, messages):
+            super().publish(messages)  # the broker confirmed each
+            raise SystemExit("killed")  # the transaction that chose them never commits
+
+    registry = HandlerRegistry(HANDLED)
+    registry.register(Pinged, record_effect)
+    [event_id] = _publish(db, [Pinged("once")])
+    app = _app(broker_url, queue_prefix, db, registry)
+    lanes = {Pinged.event_type: "events"}
+    with pytest.raises(SystemExit):
+        Relay(db, DiesBeforeItsCommit(app), lane_of=lanes, relay_id="dying").relay_events()
+    with db.session(readonly=True) as s:
+        assert s.get(OutboxRow, event_id).relayed_until is None  # not marked: relayed again
+    publisher = CeleryPublisher(app)
+    assert Relay(db, publisher, lane_of=lanes, relay_id="next").relay_events() == 1
+    assert publisher.depths(["events"]) == {"events": 2}
+    with start_worker(app, concurrency=2, pool="threads", perform_ping_check=False):
+        wait_until(
+            lambda: publisher.depths(["events"]) == {"events": 0}, timeout=30, what="both run"
+        )
+        wait_until(lambda: _statuses(db) == {"done": 1}, timeout=30, what="the event done")
+    assert effects(db, event_id) == 1
+
+
+def test_relays_side_by_side_hand_each_event_over_once(db, broker_url, queue_prefix):
+    from tests.integration.outbox_support import HANDLED, Pinged
+
+    registry = HandlerRegistry(HANDLED)
+    ids = _publish(db, [Pinged(f"e{i}") for i in range(300)])
+    app = _app(broker_url, queue_prefix, db, registry)
+    publishers = [CeleryPublisher(app) for _ in range(3)]
+    relays = [
+        Relay(db, p, lane_of={Pinged.event_type: "events"}, batch=50, relay_id=f"r{i}")
+        for i, p in enumerate(publishers)
+    ]
+    barrier = threading.Barrier(3)
+
+    def run(relay: Relay) -> None:
+        barrier.wait()
+        while relay.relay_events():
+            pass
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in relays]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert publishers[0].depths(["events"]) == {"events": len(ids)}
+    with db.session(readonly=True) as s:
+        by = list(s.scalars(select(OutboxRow.relayed_by)))
+    assert len(by) == 300 and None not in by

@@ -150,10 +150,13 @@ class CeleryPublisher:
     def __init__(self, app: Celery) -> None:
         self.app = app
         self.prefix: str = app.takedown_prefix
+        self._declared = False
 
     def publish(self, messages: Sequence[Message]) -> None:
         if not messages:
             return
+        if not self._declared:
+            self.declare()
         with self.app.producer_or_acquire() as producer:
             for message in messages:
                 self.app.send_task(
@@ -166,7 +169,18 @@ class CeleryPublisher:
                     retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
                 )
 
+    def declare(self) -> None:
+        """Declare every lane's queue (durable), so a lane no worker took yet keeps what is
+        sent to it and its depth can be read."""
+        with self.app.connection_for_write() as connection:
+            channel = connection.default_channel
+            for queue in self.app.amqp.queues.values():
+                queue(channel).declare()
+        self._declared = True
+
     def depths(self, lanes: Sequence[str]) -> dict[str, int]:
+        if not self._declared:
+            self.declare()
         found = {}
         with self.app.connection_for_read() as connection:
             channel = connection.default_channel

@@ -104,6 +104,9 @@ class Relay(BackgroundLoop):
 
     ``lane_of``: the lane of each event type workers handle (what is relayed). ``wakes``: the
     event types whose publication sends a lane over a table of its own a pass.
+    ``record_only``: the types kept only as the record, which the relay marks done where a
+    process that did not know them stored them pending (as the in-process ``events`` lane
+    does).
     """
 
     thread_name = "takedown-relay"
@@ -116,6 +119,7 @@ class Relay(BackgroundLoop):
         lane_of: Mapping[str, str],
         wakes: Mapping[str, frozenset[str]] | None = None,
         schedules: Sequence[Schedule] = (),
+        record_only: frozenset[str] = frozenset(),
         lease: timedelta = timedelta(minutes=5),
         batch: int = 500,
         poll_seconds: float = 0.1,
@@ -128,6 +132,7 @@ class Relay(BackgroundLoop):
         self.lane_of = dict(lane_of)
         self.wakes = dict(wakes or {})
         self.schedules = list(schedules)
+        self.record_only = record_only
         self.lease = lease
         self.batch = batch
         self.poll_seconds = poll_seconds
@@ -141,12 +146,24 @@ class Relay(BackgroundLoop):
     def run_once(self) -> int:
         """One pass: the due events, the lanes woken since the last pass, the schedules
         due. Returns how many messages went to the broker."""
+        self.complete_record_only()
         sent = self.relay_events() + self.relay_wakes() + self.relay_schedules()
         self._gauge()
         return sent
 
     def _more_waiting(self, worked: int) -> bool:
         return worked >= self.batch
+
+    def complete_record_only(self) -> int:
+        if not self.record_only:
+            return 0
+        now = self.clock.now()
+        with SqlAlchemyUnitOfWork(self.db) as uow:
+            due = uow.outbox.due(now, self.batch, event_types=self.record_only)
+            if due:
+                uow.outbox.complete_unhandled([i for i, _ in due], now=now)
+                uow.commit()
+        return len(due)
 
     def relay_events(self) -> int:
         now = self.clock.now()
