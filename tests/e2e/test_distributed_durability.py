@@ -1,30 +1,31 @@
-"""The distributed mode survives its parts being killed (PostgreSQL and RabbitMQ, skipped with
-the reason where either does not answer). A web process, a relay and two Celery workers run as
-real processes; uploads that match a bank open confirmed CSAM cases, whose removals go to the
+"""The distributed mode loses nothing when its parts die (PostgreSQL and RabbitMQ, skipped with
+the reason where either is missing). A web process, a relay and two Celery workers run as real
+processes; uploads that match a bank open confirmed CSAM cases, whose removals go to the
 platform's webhook (slow, so a kill lands mid-delivery), whose media is sealed, and whose
-reports are filed with NCMEC. A worker is SIGKILLed mid-task and the relay SIGKILLed; both are
-started again. Afterwards every case's actions are delivered under the ids they were planned
-with, every report is filed once, nothing waits in the outbox, and the audit chain verifies."""
+reports are filed with NCMEC. Afterwards every acknowledged report is stored with its case,
+every action is delivered under the id it was planned with, every CyberTipline report is
+filed once, nothing is left in the outbox, and the audit chain verifies."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
+import threading
+import time
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from takedown.identity import Principal, Role, Scope
 from takedown.media import hash_image
 from takedown.services import accounts, keys
 from takedown.services import audit as audit_service
-from takedown.store import Database, SqlAlchemyUnitOfWork
+from takedown.store import Database, SqlAlchemyUnitOfWork, migrate
+from takedown.store.models import CaseRow, OutboxRow, ReportRow
+from tests.cluster_support import Part, cluster_env, images
 from tests.conftest import free_port
-from tests.e2e.test_server_process import TAKEDOWN, wait_healthy
+from tests.e2e.test_server_process import wait_healthy
 from tests.enforcement_support import receiver
-from tests.media_support import PHOTOS, encode, photo
-from tests.ncmec_support import PASSWORD, USERNAME, ncmec_server
+from tests.ncmec_support import ncmec_server
 from tests.review_support import SECRET, platform_media
 from tests.waiting import wait_until
 
@@ -33,64 +34,12 @@ OPERATOR = Principal.system("tests")
 UPLOADS = 8
 
 
-class Part:
-    """One process of the cluster, started and killed as an operator's supervisor would."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], tmp_path) -> None:
-        self.name, self.args, self.env, self.tmp_path = name, args, env, tmp_path
-        self.runs = 0
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        if self.runs:
-            self.log.close()
-        self.runs += 1
-        log = open(self.tmp_path / f"{self.name}-{self.runs}.log", "w+")  # noqa: SIM115
-        self.log = log
-        self.proc = subprocess.Popen(
-            [str(TAKEDOWN), *self.args],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        assert self.proc is not None and self.proc.poll() is None, self.logs()
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        self.log.close()
-
-    def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n{p.read_text()[-3000:]}"
-            for p in sorted(self.tmp_path.glob(f"{self.name}-*.log"))
-        )
-
-
-def _images() -> dict[str, bytes]:
-    return {
-        f"upload-{i}": encode(photo(PHOTOS[i]).convert("RGB").resize((480, 360)), "JPEG")
-        for i in range(UPLOADS)
-    }
-
-
-def test_killing_a_worker_mid_task_and_the_relay_loses_nothing_and_files_each_report_once(
-    postgres_url, broker_url, queue_prefix, tmp_path
-):
-    db = Database(postgres_url)
+def _credentials(db: Database) -> tuple[str, str]:
+    """The platform's key (scans and reports) and a child-safety lead's token."""
     platform = keys.create_api_key(
-        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name="platform", scopes=[Scope.scan]
-    ).secret
+        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name="platform",
+        scopes=[Scope.scan, Scope.report],
+    ).secret  # fmt: skip
     accounts.create_user(
         uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name="lead", role=Role.child_safety_lead,
         password=None,
@@ -98,111 +47,200 @@ def test_killing_a_worker_mid_task_and_the_relay_loses_nothing_and_files_each_re
     lead = accounts.create_personal_token(
         uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, user_name="lead", label="t"
     ).secret
-    images = _images()
+    return platform, lead
+
+
+def _start(env, tmp_path) -> tuple[str, list[Part]]:
+    port = free_port()
+    web = Part("web", ["serve", "--port", str(port)], env, tmp_path)
+    parts = [web, Part("relay", ["relay"], env, tmp_path)]
+    parts += [Part(f"worker{i}", ["worker"], env, tmp_path) for i in (1, 2)]
+    url = f"http://127.0.0.1:{port}"
+    wait_healthy(url, web.proc, web.log)
+    return url, parts
+
+
+def _bank(client: httpx.Client, lead: str, uploads: dict[str, bytes]) -> None:
+    auth = {"Authorization": f"Bearer {lead}"}
+    client.post(
+        "/v1/banks", headers=auth, json={"name": "known", "policy": "block_and_report"}
+    ).raise_for_status()
+    entries = [{"signal_type": "md5", "value": hash_image(b).md5} for b in uploads.values()]
+    client.post(
+        "/v1/banks/known/entries", headers=auth, json={"entries": entries}
+    ).raise_for_status()
+
+
+def _scan(client: httpx.Client, platform: str, content_id: str, data: bytes) -> str | None:
+    try:
+        answer = client.post(
+            "/v1/scan",
+            headers={"Authorization": f"Bearer {platform}"},
+            data={"content_id": content_id, "account_id": f"u-{content_id}"},
+            files={"media": ("a.jpg", data, "image/jpeg")},
+        )
+    except httpx.HTTPError:
+        return None
+    return answer.json()["verdict"] if answer.status_code == 200 else None
+
+
+def _scan_until_blocked(client, platform, content_id, data, timeout=60.0) -> None:
+    wait_until(
+        lambda: _scan(client, platform, content_id, data) == "block",
+        timeout=timeout,
+        what=f"{content_id} blocked",
+    )
+
+
+def _all_done(db: Database, hook, ncmec, parts: list[Part], uploads: int) -> set[str]:
+    """Wait for every case's actions, filings and events; the actions planned."""
+    logs = lambda: "\n".join(p.logs() for p in parts)  # noqa: E731
+    cases = _confirmed(db)
+    assert len(cases) == uploads, logs()
+    planned = _planned(db, cases)
+    wait_until(lambda: set(hook.actions) >= planned, timeout=120,
+               what=f"every action delivered\n{logs()}")  # fmt: skip
+    wait_until(lambda: len(ncmec.state.filed()) >= uploads, timeout=120,
+               what=f"every report filed\n{logs()}")  # fmt: skip
+    wait_until(lambda: _outbox(db).get("pending", 0) == 0, timeout=60,
+               what=f"the outbox emptied ({_pending(db)})\n{logs()}")  # fmt: skip
+    wait_until(lambda: sorted(f.state for f in _filings(db, cases)) == ["filed"] * uploads,
+               timeout=30, what="every filing marked filed")  # fmt: skip
+    return planned
+
+
+def _check_nothing_lost(db: Database, hook, ncmec, planned: set[str], uploads: int) -> None:
+    assert set(hook.actions) == planned  # nothing under a new id
+    assert ncmec.state.submits == uploads  # each report filed once
+    assert _outbox(db).get("dead", 0) == 0
+    with SqlAlchemyUnitOfWork(db) as uow:
+        chain = audit_service.verify(uow=uow, actor=OPERATOR)
+    assert chain.problems == [] and chain.entries > uploads
+
+
+def test_killing_a_worker_mid_task_and_the_relay_loses_nothing_and_files_each_report_once(
+    postgres_url, broker_url, queue_prefix, tmp_path
+):
+    db = Database(postgres_url)
+    platform, lead = _credentials(db)
+    uploads = images(UPLOADS)
     parts: list[Part] = []
     with platform_media() as media, ncmec_server() as ncmec, receiver(SECRET) as hook:
-        media.items.update(images)
+        media.items.update(uploads)
         hook.delay = 0.3  # deliveries take a while: the kill lands mid-task
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")}
-        env.update(
-            TAKEDOWN_DATABASE_URL=postgres_url,
-            TAKEDOWN_DATA_DIR=str(tmp_path / "data"),
-            TAKEDOWN_LOG_LEVEL="WARNING",
-            TAKEDOWN_BROKER_URL=broker_url,
-            TAKEDOWN_BROKER_PREFIX=queue_prefix,
-            TAKEDOWN_PLATFORM_MEDIA_URL=media.template,
-            TAKEDOWN_PLATFORM_WEBHOOK_URL=hook.url,
-            TAKEDOWN_PLATFORM_WEBHOOK_SECRET=SECRET,
-            TAKEDOWN_EVIDENCE_KEY="12" * 32,
-            TAKEDOWN_NCMEC_URL=ncmec.url,
-            TAKEDOWN_NCMEC_USERNAME=USERNAME,
-            TAKEDOWN_NCMEC_PASSWORD=PASSWORD,
-            TAKEDOWN_NCMEC_REPORTER_EMAIL="safety@platform.example",
-            TAKEDOWN_NCMEC_AUTO_FILE="true",
-            TAKEDOWN_NCMEC_TIMEOUT_SECONDS="3",
-            TAKEDOWN_NCMEC_LEASE_SECONDS="4",
-            TAKEDOWN_ACTION_TIMEOUT_SECONDS="2",
-            TAKEDOWN_ACTION_LEASE_SECONDS="4",
-            TAKEDOWN_ACTION_BATCH_SIZE="2",
-            TAKEDOWN_OUTBOX_LEASE_SECONDS="4",
-            TAKEDOWN_RELAY_LEASE_SECONDS="6",
-            TAKEDOWN_WORKER_POLL_SECONDS="0.3",
-            TAKEDOWN_REVIEW_SAMPLE_PERCENT="0",
-        )
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
+        env = cluster_env(postgres_url, broker_url, queue_prefix, tmp_path, media, ncmec, hook)
         try:
-            web = Part("web", ["serve", "--port", str(port)], env, tmp_path)
-            parts.append(web)
-            relay = Part("relay", ["relay"], env, tmp_path)
-            workers = [Part(f"worker{i}", ["worker"], env, tmp_path) for i in (1, 2)]
-            parts += [relay, *workers]
-            wait_healthy(url, web.proc, web.log)
+            url, parts = _start(env, tmp_path)
+            relay, worker = parts[1], parts[2]
             with httpx.Client(base_url=url, timeout=30) as client:
-                auth = {"Authorization": f"Bearer {lead}"}
-                client.post(
-                    "/v1/banks", headers=auth, json={"name": "known", "policy": "block_and_report"}
-                ).raise_for_status()
-                entries = [
-                    {"signal_type": "md5", "value": hash_image(b).md5} for b in images.values()
-                ]
-                client.post(
-                    "/v1/banks/known/entries", headers=auth, json={"entries": entries}
-                ).raise_for_status()
-                for n, (content_id, data) in enumerate(images.items()):
-                    verdict = wait_until(
-                        lambda content_id=content_id, data=data: client.post(
-                            "/v1/scan",
-                            headers={"Authorization": f"Bearer {platform}"},
-                            data={"content_id": content_id, "account_id": f"u-{n}"},
-                            files={"media": ("a.jpg", data, "image/jpeg")},
-                        ).json()["verdict"] == "block" or None,
-                        timeout=10,
-                        what="the bank in the web process's index",
-                    )  # fmt: skip
-                    assert verdict
+                _bank(client, lead, uploads)
+                for n, (content_id, data) in enumerate(uploads.items()):
+                    _scan_until_blocked(client, platform, content_id, data, timeout=10)
                     if n == 2:
                         wait_until(lambda: hook.deliveries >= 1, timeout=60,
                                    what="a delivery under way")  # fmt: skip
-                        workers[0].kill()  # mid-task: the receiver takes 0.3 s an answer
-                        workers[0].start()
+                        worker.kill()  # mid-task: the receiver takes 0.3 s an answer
+                        worker.start()
                     if n == 5:
                         relay.kill()
                         relay.start()
             hook.delay = 0
-            cases = _cases(db)
-            assert len(cases) == UPLOADS
-            planned = _planned(db, cases)
-            wait_until(lambda: set(hook.actions) >= planned, timeout=120,
-                       what=f"every action delivered\n{_logs(parts)}")  # fmt: skip
-            wait_until(lambda: len(ncmec.state.filed()) >= UPLOADS, timeout=120,
-                       what=f"every report filed\n{_logs(parts)}")  # fmt: skip
-            wait_until(lambda: _outbox(db).get("pending", 0) == 0, timeout=60,
-                       what=f"the outbox emptied ({_pending(db)})\n{_logs(parts)}")  # fmt: skip
+            planned = _all_done(db, hook, ncmec, parts, UPLOADS)
         finally:
             for part in parts:
                 part.stop()
-    assert set(hook.actions) == planned  # nothing under a new id
-    assert ncmec.state.submits == UPLOADS  # each report filed once
-    assert sorted(f.state for f in _filings(db, cases)) == ["filed"] * UPLOADS
-    assert _outbox(db).get("dead", 0) == 0
-    with SqlAlchemyUnitOfWork(db) as uow:
-        chain = audit_service.verify(uow=uow, actor=OPERATOR)
-    assert chain.problems == [] and chain.entries > UPLOADS
+    _check_nothing_lost(db, hook, ncmec, planned, UPLOADS)
     db.dispose()
 
 
-def _logs(parts: list[Part]) -> str:
-    return "\n".join(p.logs() for p in parts)
+def test_restarting_rabbitmq_and_postgresql_under_load_loses_no_acknowledged_work(
+    queue_prefix, tmp_path
+):
+    """Reports and scans keep coming while the broker, then the database, is restarted:
+    what was answered 201 is stored with its case, and every case's work is done once."""
+    from tests.private_services import private_postgres, private_rabbitmq
+
+    with private_postgres() as pg, private_rabbitmq() as rabbit:
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(pg.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("CREATE DATABASE takedown"))
+        admin.dispose()
+        database_url = pg.url("takedown")
+        db = Database(database_url)
+        migrate.upgrade(db)
+        platform, lead = _credentials(db)
+        uploads = images(UPLOADS)
+        acknowledged: list[tuple[int, int]] = []  # (report id, case id) answered 201
+        statuses: dict[int, int] = {}
+        stop = threading.Event()
+        parts: list[Part] = []
+        with platform_media() as media, ncmec_server() as ncmec, receiver(SECRET) as hook:
+            media.items.update(uploads)
+            env = cluster_env(database_url, rabbit.url, queue_prefix, tmp_path, media, ncmec, hook)
+            try:
+                url, parts = _start(env, tmp_path)
+
+                def report_load() -> None:
+                    with httpx.Client(base_url=url, timeout=10) as client:
+                        n = 0
+                        while not stop.is_set():
+                            n += 1
+                            try:
+                                answer = client.post(
+                                    "/v1/reports",
+                                    headers={"Authorization": f"Bearer {platform}"},
+                                    json={"content_id": f"post-{n % 40}", "category": "policy",
+                                          "reporter_role": "user"},
+                                )  # fmt: skip
+                            except httpx.HTTPError:
+                                continue
+                            statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+                            if answer.status_code == 503:
+                                assert answer.headers["Retry-After"]
+                            if answer.status_code == 201:
+                                body = answer.json()
+                                acknowledged.append((body["report_id"], body["case_id"]))
+                            time.sleep(0.02)
+
+                load = threading.Thread(target=report_load, daemon=True)
+                load.start()
+                with httpx.Client(base_url=url, timeout=30) as client:
+                    _bank(client, lead, uploads)
+                    items = list(uploads.items())
+                    for content_id, data in items[:3]:
+                        _scan_until_blocked(client, platform, content_id, data, timeout=10)
+                    rabbit.stop()  # the broker goes away with work in its queues
+                    for content_id, data in items[3:5]:
+                        _scan_until_blocked(client, platform, content_id, data)
+                    rabbit.start()
+                    pg.stop()  # then the database, under the same load
+                    time.sleep(1)
+                    pg.start()
+                    for content_id, data in items[5:]:
+                        _scan_until_blocked(client, platform, content_id, data)
+                stop.set()
+                load.join(30)
+                planned = _all_done(db, hook, ncmec, parts, UPLOADS)
+            finally:
+                stop.set()
+                for part in parts:
+                    part.stop()
+        assert len(acknowledged) > 50
+        assert set(statuses) <= {201, 503}, statuses  # the database away is a 503, never a 500
+        with db.session(readonly=True) as s:
+            stored = dict(s.execute(select(ReportRow.id, ReportRow.case_id)).all())
+        assert all(stored.get(report) == case for report, case in acknowledged)
+        _check_nothing_lost(db, hook, ncmec, planned, UPLOADS)
+        db.dispose()
 
 
-def _cases(db) -> list[int]:
+def _confirmed(db) -> list[int]:
     with db.session(readonly=True) as s:
-        from sqlalchemy import select
-
-        from takedown.store.models import CaseRow
-
-        return list(s.scalars(select(CaseRow.id).order_by(CaseRow.id)))
+        return list(
+            s.scalars(select(CaseRow.id).where(CaseRow.category == "csam").order_by(CaseRow.id))
+        )
 
 
 def _planned(db, cases: list[int]) -> set[str]:
@@ -221,10 +259,6 @@ def _outbox(db) -> dict[str, int]:
 
 
 def _pending(db) -> list[tuple[str, str | None, int]]:
-    from sqlalchemy import select
-
-    from takedown.store.models import OutboxRow
-
     with db.session(readonly=True) as s:
         rows = s.execute(
             select(OutboxRow.event_type, OutboxRow.last_error, OutboxRow.attempts).where(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,8 @@ from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.store.db import Database
 from takedown.store.group_commit import GroupCommitter
 from takedown.store.uow import SqlAlchemyUnitOfWork, UnitOfWork
+
+MAX_BACKOFF_SECONDS = 5.0
 
 
 class BackgroundLoop:
@@ -38,17 +41,33 @@ class BackgroundLoop:
         return worked > 0
 
     def _loop(self) -> None:
-        """Pass after pass until stopped: a pass that raises is logged and counts as idle, so
-        one fault never ends the lane."""
+        """Pass after pass until stopped: a pass that raises counts as idle, so one fault
+        never ends the lane. Passes failing in a row (the database or the broker away) are
+        tried again less often, up to every ``MAX_BACKOFF_SECONDS``; the first failure is
+        logged with its traceback, then one line a minute until a pass succeeds."""
+        log = logging.getLogger(self.log_name)
+        failures, said_at = 0, 0.0
         while not self._stop.is_set():
             self._wake.clear()
             try:
                 worked = self.run_once()
-            except Exception:
-                logging.getLogger(self.log_name).exception(
-                    "a pass of the %s lane failed; trying again", self.thread_name
+            except Exception as error:
+                failures += 1
+                if failures == 1:
+                    log.exception("a pass of the %s lane failed; trying again", self.thread_name)
+                    said_at = time.monotonic()
+                elif time.monotonic() - said_at >= 60:
+                    log.warning("the %s lane has failed %d passes in a row: %s",
+                                self.thread_name, failures, error)  # fmt: skip
+                    said_at = time.monotonic()
+                self._stop.wait(
+                    min(self.poll_seconds * 2 ** min(failures, 10), MAX_BACKOFF_SECONDS)
                 )
-                worked = 0
+                continue
+            if failures:
+                log.warning("the %s lane works again after %d failed passes",
+                            self.thread_name, failures)  # fmt: skip
+                failures = 0
             if not self._more_waiting(worked):
                 self._wake.wait(self.poll_seconds)
 

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -254,6 +255,23 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
     @app.exception_handler(WriterStopped)
     async def _writer(request: Request, exc: WriterStopped) -> Response:
         return answer(request, 503, "unavailable", "the server is shutting down; try again")
+
+    @app.exception_handler(OperationalError)
+    async def _database_away(request: Request, exc: OperationalError) -> Response:
+        # The database restarting, failing over or out of connections: nothing was stored,
+        # and the client may send it again shortly (a report's idempotency key makes that
+        # safe). Not an error of ours to page anyone with a 500 for.
+        log.warning(
+            "the database did not answer",
+            extra={"error": type(exc.orig).__name__ if exc.orig is not None else "unknown"},
+        )
+        return answer(
+            request,
+            503,
+            "unavailable",
+            "the database is not answering; nothing was stored, try again shortly",
+            headers={"Retry-After": "2"},
+        )
 
     @app.exception_handler(VaultError)
     async def _vault(request: Request, exc: VaultError) -> Response:
