@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # make test runs the suite on this many processes (pytest-xdist), a test file to each.
 TEST_WORKERS ?= 2
 
-.PHONY: demo serve test test-unit test-integration test-e2e fuzz bench lint browser video-reference install dev clean
+.PHONY: demo serve cluster cluster-stop test test-unit test-integration test-e2e fuzz bench lint browser video-reference install dev clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -36,6 +36,15 @@ demo: install
 
 serve: install
 	$(BIN)/takedown serve --host $(HOST) --port $(PORT)
+
+## The distributed deployment on this machine's PostgreSQL and RabbitMQ: two web processes on
+## one port (CLUSTER_PORT, 8100), a relay, two workers, the demo data and platform.
+CLUSTER_PORT ?= 8100
+cluster: install
+	$(BIN)/python scripts/cluster.py start --port $(CLUSTER_PORT)
+
+cluster-stop:
+	$(BIN)/python scripts/cluster.py stop
 
 ## Chromium for the browser tests (Debian's package; skipped with a reason where it can't be).
 browser:

@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +67,7 @@ def _environment(port: int, database_url: str) -> dict[str, str]:
 
 def _spawn(name: str, args: list[str], env: dict[str, str]) -> int:
     log = open(STATE / f"{name}.log", "w")  # noqa: SIM115 - the child keeps it
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 - our own command
         [str(TAKEDOWN), *args],
         env=env,
         cwd=ROOT,
@@ -120,10 +121,8 @@ def stop() -> None:
         return
     pids = json.loads(state.read_text())
     for pid in pids.values():
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 30
     for name, pid in pids.items():
         while time.monotonic() < deadline:
@@ -133,10 +132,8 @@ def stop() -> None:
                 break
             time.sleep(0.2)
         else:
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         print(f"stopped {name} ({pid})")
     state.unlink()
 

@@ -146,11 +146,34 @@ def test_killing_a_worker_mid_task_and_the_relay_loses_nothing_and_files_each_re
                         relay.start()
             hook.delay = 0
             planned = _all_done(db, hook, ncmec, parts, UPLOADS)
+            _check_health(db, url)
         finally:
             for part in parts:
                 part.stop()
     _check_nothing_lost(db, hook, ncmec, planned, UPLOADS)
     db.dispose()
+
+
+def _check_health(db: Database, url: str) -> None:
+    """Every web process reports the other parts: in /readyz, and in its metrics."""
+    ready = wait_until(
+        lambda: (r := httpx.get(f"{url}/readyz").json())["parts"]["relays"] and r,
+        timeout=15,
+        what="the relay's heartbeat",
+    )
+    assert ready["status"] == "ready"
+    parts = ready["parts"]
+    assert len(parts["workers"]) >= 2  # the killed one is listed until 30 s pass
+    assert parts["lanes_without_worker"] == ["email"]  # no mail settings anywhere
+    assert parts["relay_lag_seconds"] is not None and set(parts["queue_depths"]) >= {"delivery"}
+    metrics_key = keys.create_api_key(
+        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name="prometheus", scopes=[Scope.metrics]
+    ).secret
+    text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {metrics_key}"}).text
+    assert 'takedown_parts_alive{kind="relay"}' in text
+    assert 'takedown_lane_without_worker{lane="email"} 1.0' in text
+    assert 'takedown_lane_without_worker{lane="delivery"} 0.0' in text
+    assert "takedown_bank_index_age_seconds" in text
 
 
 def test_restarting_rabbitmq_and_postgresql_under_load_loses_no_acknowledged_work(

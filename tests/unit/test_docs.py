@@ -1,5 +1,6 @@
 """The docs stay true to the code."""
 
+import os
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -52,3 +53,32 @@ def test_the_performance_page_keeps_goals_and_figures_and_leaves_history_to_the_
     for name in ("intake", "review", "enforcement", "filing", "scan_http", "hashing", "index"):
         assert f"BENCH={name}`" in text, name
         assert (ROOT / "bench" / f"{name}.py").exists(), name
+
+
+def test_the_reference_deployment_names_every_setting_and_starts_in_production_once_changed(
+    monkeypatch,
+):
+    """``examples/deploy/takedown.env``: every setting of this version, with its meaning; and
+    with its CHANGE values filled in, production mode accepts it."""
+    text = (ROOT / "examples" / "deploy" / "takedown.env").read_text()
+    for name in Settings.model_fields:
+        assert f"TAKEDOWN_{name.upper()}=" in text, name
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("TAKEDOWN_"):
+            key, _, value = line.partition("=")
+            values[key] = value
+    values["TAKEDOWN_EVIDENCE_KEY"] = "ab" * 32
+    values = {k: v.replace("CHANGE", "secret") for k, v in values.items()}
+    for key in [k for k in os.environ if k.startswith("TAKEDOWN_")]:
+        monkeypatch.delenv(key)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    settings.check_production()
+    assert settings.broker_url.startswith("amqp://") and settings.mode.value == "production"
+    for unit in ("takedown-web@.service", "takedown-relay@.service", "takedown-worker@.service"):
+        assert (
+            "EnvironmentFile=/etc/takedown/takedown.env"
+            in (ROOT / "examples" / "deploy" / unit).read_text()
+        )

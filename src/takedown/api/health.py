@@ -33,6 +33,19 @@ EXCHANGE_SUCCESS = Gauge(
 EXCHANGE_FAILING = Gauge(
     "takedown_exchange_failing", "1 while an exchange's last pass failed", ["exchange", "kind"]
 )
+INDEX_AGE = Gauge(
+    "takedown_bank_index_age_seconds",
+    "Since this process's bank indexes were last checked against the store (-1: not loaded)",
+)
+PARTS = Gauge("takedown_parts_alive", "Relays and workers seen in the last 30 s", ["kind"])
+RELAY_LAG = Gauge(
+    "takedown_relay_lag_seconds",
+    "How long the oldest due event has waited for a relay, as the latest relay saw (-1: none)",
+)
+QUEUE_DEPTH = Gauge(
+    "takedown_lane_queue_depth", "Messages waiting in a lane's queue at the broker", ["lane"]
+)
+UNSERVED = Gauge("takedown_lane_without_worker", "1 while no live worker takes a lane", ["lane"])
 DOCS_ASSETS = "/docs-assets"
 
 
@@ -49,12 +62,26 @@ def healthz() -> dict[str, str]:
 )
 def readyz(request: Request) -> JSONResponse:
     """Readiness: the database answers and its schema is at this version's head."""
-    r = system.readiness(uow=container_of(request).uow(readonly=True))
-    body = {
+    container = container_of(request)
+    r = system.readiness(uow=container.uow(readonly=True))
+    body: dict[str, object] = {
         "status": "ready" if r.ready else "not_ready",
         "database": r.database,
         "schema": {"current": r.schema_revision, "expected": r.expected_revision},
+        "bank_index_age_seconds": container.matcher.age_seconds(),
     }
+    if r.ready and container.settings.broker_url:
+        # The distributed mode's other parts: reported, not counted against this process
+        # (a load balancer must not take web processes out because a worker is down).
+        p = system.parts(uow=container.uow(readonly=True), now=container.now(),
+                         lanes=container.lanes)  # fmt: skip
+        body["parts"] = {
+            "relays": p.relays,
+            "workers": p.workers,
+            "lanes_without_worker": p.unserved,
+            "relay_lag_seconds": p.relay_lag_seconds,
+            "queue_depths": p.depths,
+        }
     return JSONResponse(body, status_code=200 if r.ready else 503)
 
 
@@ -69,10 +96,22 @@ def readyz(request: Request) -> JSONResponse:
         }
     },
 )
-def metrics(uow: ReadUoW) -> Response:
+def metrics(request: Request, uow: ReadUoW) -> Response:
     """Prometheus exposition. Scrape with an API key of scope ``metrics``."""
     for status, n in system.outbox_counts(uow=uow).items():
         OUTBOX.labels(status).set(n)
+    container = container_of(request)
+    age = container.matcher.age_seconds()
+    INDEX_AGE.set(age if age is not None else -1)
+    if container.settings.broker_url:
+        p = system.parts(uow=container.uow(readonly=True), now=container.now(),
+                         lanes=container.lanes)  # fmt: skip
+        PARTS.labels("relay").set(len(p.relays))
+        PARTS.labels("worker").set(len(p.workers))
+        RELAY_LAG.set(p.relay_lag_seconds if p.relay_lag_seconds is not None else -1)
+        for lane in container.lanes:
+            QUEUE_DEPTH.labels(lane).set(p.depths.get(lane, 0))
+            UNSERVED.labels(lane).set(1 if lane in p.unserved else 0)
     for e in system.exchange_readings(uow=uow):
         EXCHANGE_ENTRIES.labels(e.name, e.kind).set(e.entries)
         success = e.last_success_at.timestamp() if e.last_success_at else 0

@@ -718,7 +718,12 @@ def demo(
     migrate.upgrade(container.db)
     base = f"http://{host}:{port}"
     credentials = load_demo(container, base)
-    err.print(f"\n[bold]takedown demo[/bold] (SQLite in {container.settings.data_dir.resolve()})\n")
+    where = (
+        f"SQLite in {container.settings.data_dir.resolve()}"
+        if container.db.is_sqlite
+        else "PostgreSQL"
+    )
+    err.print(f"\n[bold]takedown demo[/bold] ({where})\n")
     err.print(f"  report    {base}/report   (the public report form, no login)")
     err.print(f"  console   {base}/console")
     err.print(f"  API docs  {base}/docs")
@@ -810,20 +815,41 @@ def _stopper(child: Any) -> Callable[[], None]:
 
 
 @app.command()
-def settings() -> None:
-    """Print every setting as a Markdown table (variable, default, meaning)."""
-    typer.echo("| variable | default | meaning |\n| --- | --- | --- |")
+def settings(
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="`markdown`: a table (the README's); `env`: an environment file with every "
+            "setting commented out at its default, its meaning above it.",
+        ),
+    ] = "markdown",
+) -> None:
+    """Print every setting with its default and meaning."""
+    import textwrap
+
+    if format not in {"markdown", "env"}:
+        raise _fail("--format is markdown or env")
+    if format == "markdown":
+        typer.echo("| variable | default | meaning |\n| --- | --- | --- |")
     for name, field in Settings.model_fields.items():
         default = field.default
         if default is None:
-            shown = "(empty)"
+            value = ""
         elif isinstance(default, bool):
-            shown = f"`{str(default).lower()}`"
+            value = str(default).lower()
         elif name == "data_dir":
-            shown = "`./data`"
+            value = "./data"
         else:
-            shown = f"`{getattr(default, 'value', default)}`"
-        typer.echo(f"| `TAKEDOWN_{name.upper()}` | {shown} | {field.description} |")
+            value = str(getattr(default, "value", default))
+        if format == "markdown":
+            shown = f"`{value}`" if default is not None else "(empty)"
+            typer.echo(f"| `TAKEDOWN_{name.upper()}` | {shown} | {field.description} |")
+            continue
+        meaning = (field.description or "").replace("`", "")
+        for line in textwrap.wrap(meaning, 96, break_long_words=False, break_on_hyphens=False):
+            typer.echo(f"# {line}")
+        typer.echo(f"#TAKEDOWN_{name.upper()}={value}\n")
 
 
 register_bank_commands(app, _container, _operator)

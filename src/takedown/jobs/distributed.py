@@ -40,6 +40,7 @@ from takedown.jobs.relay import EVENT, PASS, Message
 from takedown.jobs.worker import run_event
 from takedown.retry import RetryPolicy
 from takedown.store.db import Database
+from takedown.store.uow import SqlAlchemyUnitOfWork
 
 log = logging.getLogger("takedown.jobs.distributed")
 
@@ -128,6 +129,41 @@ def serve(app: Celery, context: WorkerContext, *, queues: Sequence[str], concurr
     stopped (SIGTERM: it finishes the tasks in hand; SIGKILL: the broker gives their
     unacknowledged messages to another worker)."""
     app.takedown_context["context"] = context
+    stop = threading.Event()
+    threading.Thread(
+        target=_heartbeat, args=(context, list(queues), concurrency, stop), daemon=True
+    ).start()
+    try:
+        _run_worker(app, queues, concurrency)
+    finally:
+        stop.set()
+
+
+HEARTBEAT_SECONDS = 5.0
+
+
+def _heartbeat(
+    context: WorkerContext, queues: list[str], threads: int, stop: threading.Event
+) -> None:
+    """This worker's sign of life every ``HEARTBEAT_SECONDS``, with its queues, for the web
+    processes' ``/readyz`` (which lanes no worker takes) and metrics."""
+    name = f"worker:{socket.gethostname()}:{os.getpid()}"
+    while not stop.is_set():
+        try:
+            with SqlAlchemyUnitOfWork(context.db) as uow:
+                uow.heartbeats.beat(
+                    name,
+                    "worker",
+                    now=context.clock.now(),
+                    details={"queues": queues, "threads": threads},
+                )
+                uow.commit()
+        except DBAPIError as error:  # the database away: the tasks say so louder
+            log.debug("no heartbeat: %s", error)
+        stop.wait(HEARTBEAT_SECONDS)
+
+
+def _run_worker(app: Celery, queues: Sequence[str], concurrency: int) -> None:
     app.worker_main(
         [
             "worker",

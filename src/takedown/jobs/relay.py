@@ -58,6 +58,7 @@ QUEUE_DEPTH = Gauge(
 )
 
 EVENT, PASS = "event", "pass"
+FORGET_AFTER = timedelta(hours=1)  # a part not seen for this long is dropped from the list
 
 
 @dataclass(frozen=True)
@@ -245,13 +246,26 @@ class Relay(BackgroundLoop):
         now = self.clock.now()
         with SqlAlchemyUnitOfWork(self.db, readonly=True) as uow:
             count, oldest = uow.outbox.unrelayed(now, event_types=self.lane_of)
+        lag = (now - oldest).total_seconds() if oldest is not None else 0.0
         UNRELAYED.set(count)
-        OLDEST_UNRELAYED.set((now - oldest).total_seconds() if oldest is not None else 0)
+        OLDEST_UNRELAYED.set(lag)
         lanes = sorted(
             set(self.lane_of.values()) | set(self.wakes) | {s.lane for s in self.schedules}
         )
+        depths: dict[str, int] = {}
         try:
-            for lane, depth in self.publisher.depths(lanes).items():
+            depths = self.publisher.depths(lanes)
+            for lane, depth in depths.items():
                 QUEUE_DEPTH.labels(lane).set(depth)
         except Exception as error:  # the gauges wait for the broker; the relay goes on
             log.warning("could not read the queues' depths: %s", error)
+        # Every web process's /readyz and /metrics read this (``services.system.parts``).
+        with SqlAlchemyUnitOfWork(self.db) as uow:
+            uow.heartbeats.beat(
+                self.relay_id,
+                "relay",
+                now=now,
+                details={"unrelayed": count, "oldest_seconds": round(lag, 3), "depths": depths},
+            )
+            uow.heartbeats.forget(now - FORGET_AFTER)
+            uow.commit()

@@ -301,6 +301,11 @@ class Container:
         return bootstrap.ncmec_settings(self.settings) is not None
 
     @cached_property
+    def lanes(self) -> list[str]:
+        """Every lane of deferred work (in the distributed mode, a queue each)."""
+        return bootstrap.all_lanes(self.registry)
+
+    @cached_property
     def table_lanes(self) -> dict[str, BackgroundLoop]:
         """The lanes over tables of their own, for a distributed worker's passes
         (``bootstrap.table_lanes``; no group-commit writer: a worker commits its own)."""

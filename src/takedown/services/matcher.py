@@ -54,6 +54,12 @@ class Matcher:
         self._reenable_at: datetime | None = None
         self.check_seconds = check_seconds
 
+    def age_seconds(self) -> float | None:
+        """Since the indexes were last checked against the store (None: never loaded)."""
+        if self._indexes is None:
+            return None
+        return round(self._clock.monotonic() - self._checked, 3)
+
     def fresh(self) -> BankIndexes | None:
         """The indexes if they were checked against the store within ``check_seconds`` (no
         I/O), else None: then ``indexes()`` reads the store, and may rebuild them."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -69,3 +70,46 @@ def exchange_readings(*, uow: UnitOfWork) -> list[ExchangeReading]:
             )
             for e in uow.exchanges.all()
         ]
+
+
+ALIVE = timedelta(seconds=30)  # a relay or worker not seen for this long counts as gone
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The distributed mode's relays and workers, as their heartbeats tell."""
+
+    relays: list[dict[str, Any]] = field(default_factory=list)
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    unserved: list[str] = field(default_factory=list)  # lanes no live worker takes
+    relay_lag_seconds: float | None = None  # the oldest due event's wait, by the relays
+    depths: dict[str, int] = field(default_factory=dict)  # messages waiting per lane
+
+
+def parts(*, uow: UnitOfWork, now: datetime, lanes: list[str]) -> Parts:
+    """Who is alive (seen within ``ALIVE``), which of ``lanes`` no live worker takes, and
+    what the freshest relay reported."""
+    with uow:
+        beats = uow.heartbeats.since(now - ALIVE)
+    relays = [b for b in beats if b.kind == "relay"]
+    workers = [b for b in beats if b.kind == "worker"]
+    taken = {q for w in workers for q in w.details.get("queues", [])}
+    latest = max(relays, key=lambda b: b.seen_at, default=None)
+    return Parts(
+        relays=[{"name": b.name, "seen_seconds_ago": _ago(now, b.seen_at)} for b in relays],
+        workers=[
+            {
+                "name": b.name,
+                "seen_seconds_ago": _ago(now, b.seen_at),
+                "queues": b.details.get("queues", []),
+            }
+            for b in workers
+        ],
+        unserved=sorted(set(lanes) - taken),
+        relay_lag_seconds=None if latest is None else latest.details.get("oldest_seconds"),
+        depths=dict(latest.details.get("depths", {})) if latest is not None else {},
+    )
+
+
+def _ago(now: datetime, then: datetime) -> float:
+    return round((now - then).total_seconds(), 1)

@@ -179,6 +179,17 @@ class ScheduleRow(Base):
     last_run_by: Mapped[str | None] = mapped_column(String(64))
 
 
+class HeartbeatRow(Base):
+    """A relay's or a worker's latest sign of life and what it reports."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
 class BankRow(Base):
     __tablename__ = "banks"
 

@@ -336,3 +336,48 @@ class ScheduleRepository(RawRepository):
             params,
         )
         return bool(result.rowcount)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    name: str
+    kind: str  # relay | worker
+    seen_at: datetime
+    details: dict[str, Any]
+
+
+class HeartbeatRepository(RawRepository):
+    """The distributed mode's parts' signs of life (``jobs.relay``, ``jobs.distributed``)."""
+
+    def beat(self, name: str, kind: str, *, now: datetime, details: dict[str, Any]) -> None:
+        raw = self._raw
+        params = {
+            "name": name[:128],
+            "kind": kind,
+            "now": raw.dt(now),
+            "details": raw.json(details),
+        }
+        raw.execute(
+            "INSERT INTO heartbeats (name, kind, seen_at, details) "
+            "VALUES (:name, :kind, :now, :details) "
+            "ON CONFLICT (name) DO UPDATE SET seen_at = :now, details = :details, kind = :kind",
+            params,
+        )
+
+    def since(self, when: datetime) -> list[Heartbeat]:
+        """The parts seen since ``when``, by name; older rows (parts gone) are deleted."""
+        raw = self._raw
+        rows = raw.all(
+            "SELECT name, kind, seen_at, details FROM heartbeats WHERE seen_at >= :when "
+            "ORDER BY name",
+            {"when": raw.dt(when)},
+        )
+        return [
+            Heartbeat(str(n), str(k), raw.read_dt(at) or when, raw.read_json(d) or {})
+            for n, k, at, d in rows
+        ]
+
+    def forget(self, before: datetime) -> None:
+        self._raw.execute(
+            "DELETE FROM heartbeats WHERE seen_at < :before", {"before": self._raw.dt(before)}
+        )

@@ -50,7 +50,11 @@ from takedown.store.matching_repos import (
     BankRepository,
     ContentRepository,
 )
-from takedown.store.outbox_repos import OutboxRepository, ScheduleRepository
+from takedown.store.outbox_repos import (
+    HeartbeatRepository,
+    OutboxRepository,
+    ScheduleRepository,
+)
 from takedown.store.rawsql import RawSql
 from takedown.store.review_repos import ReviewRepository
 
@@ -139,6 +143,9 @@ class UnitOfWork(Protocol):
 
     @property
     def schedules(self) -> ScheduleRepository: ...
+
+    @property
+    def heartbeats(self) -> HeartbeatRepository: ...
 
     @property
     def banks(self) -> BankRepository: ...
@@ -281,6 +288,7 @@ class SqlAlchemyUnitOfWork:
     audit = _repository(AuditRepository)
     outbox = _repository(OutboxRepository)
     schedules = _repository(ScheduleRepository)
+    heartbeats = _repository(HeartbeatRepository)
     banks = _repository(BankRepository, raw=False)
     bank_entries = _repository(BankEntryRepository, raw=False)
     exchanges = _repository(ExchangeRepository)

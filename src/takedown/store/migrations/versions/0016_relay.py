@@ -3,7 +3,9 @@
 handed it to the broker, until when that hand-over stands (``relayed_until``; past it, an
 event no worker finished is relayed again). A partial index over pending events serves the
 relay's questions without costing intake, whose events are stored done. ``schedules``: each
-periodic job's next run, claimed by one relay however many run.
+periodic job's next run, claimed by one relay however many run. ``heartbeats``: each relay's
+and worker's latest sign of life, with what it reports (its lag, its queues), for
+``/readyz`` and the metrics of every web process.
 
 Revision ID: 0016
 Revises: 0015
@@ -14,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from takedown.store.types import UTCDateTime
+from takedown.store.types import JSONType, UTCDateTime
 
 revision = "0016"
 down_revision = "0015"
@@ -42,9 +44,18 @@ def upgrade() -> None:
         sa.Column("last_run_by", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("name"),
     )
+    op.create_table(
+        "heartbeats",
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("seen_at", UTCDateTime(), nullable=False),
+        sa.Column("details", JSONType, nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("heartbeats")
     op.drop_table("schedules")
     op.drop_index("ix_outbox_pending_key", table_name="outbox")
     with op.batch_alter_table("outbox") as batch:
