@@ -25,6 +25,7 @@ BENCHES = (
     "filing",
     "exchange_sync",
     "video_hashing",
+    "chaos",
 )
 
 
