@@ -26,6 +26,7 @@ BENCHES = (
     "exchange_sync",
     "video_hashing",
     "chaos",
+    "cluster_throughput",
 )
 
 
