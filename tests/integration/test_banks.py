@@ -70,6 +70,46 @@ def test_a_change_in_another_process_reaches_this_ones_indexes(container, db):
     assert there.indexes().lookup({SignalType.pdq: PDQ})[0].distance == 0
 
 
+def test_another_process_catches_up_with_each_change_without_reading_every_entry(container, db):
+    """Each change made elsewhere (entries added, disabled, enabled, deleted, a bank turned
+    off) reaches this process by the entries it touched (``bank_changes``), not by reading
+    every entry again."""
+    make(container)
+    there = Matcher(db, check_seconds=0)
+    md5 = "ab" * 16
+    add(container, "b1", ("pdq", PDQ), ("md5", md5))
+    assert there.indexes().lookup({SignalType.pdq: PDQ}) and there.rebuilt == 1
+
+    def sees(**hashes):
+        found = there.indexes().lookup({SignalType(k): v for k, v in hashes.items()})
+        return sorted(m.signal_type.value for m in found)
+
+    other = "0f" * 32
+    add(container, "b1", ("pdq", other))
+    assert sees(pdq=other) == ["pdq"]
+    entries = {e.value: e for e in banks.list_entries(
+        uow=container.uow(readonly=True), actor=OPERATOR, bank_name="b1")}  # fmt: skip
+    for kind, value in (("pdq", PDQ), ("md5", md5)):
+        disable = dict(uow=container.uow(), matcher=container.matcher, actor=OPERATOR,
+                       bank_name="b1", entry_id=entries[value].id)  # fmt: skip
+        banks.set_entry_disabled(**disable, disabled=True)
+        assert sees(**{kind: value}) == []
+        disable["uow"] = container.uow()
+        banks.set_entry_disabled(**disable, disabled=False)
+        assert sees(**{kind: value}) == [kind]
+    banks.delete_entry(uow=container.uow(), matcher=container.matcher, actor=OPERATOR,
+                       bank_name="b1", entry_id=entries[md5].id)  # fmt: skip
+    assert sees(md5=md5) == []
+    banks.update_bank(uow=container.uow(), matcher=container.matcher, actor=OPERATOR,
+                      name="b1", enabled=False)  # fmt: skip
+    assert sees(pdq=PDQ) == []
+    assert there.rebuilt == 1 and there.caught_up >= 7
+    # A process that starts now reads the same as the one that caught up.
+    fresh = Matcher(db, check_seconds=0)
+    for hashes in ({SignalType.pdq: PDQ}, {SignalType.pdq: other}, {SignalType.md5: md5}):
+        assert fresh.indexes().lookup(hashes) == there.indexes().lookup(hashes)
+
+
 def test_fresh_indexes_are_given_without_io_only_within_the_check_interval(db):
     """Report intake takes the indexes with ``fresh()`` on the event loop and calls
     ``indexes()`` (which reads the store) on a thread only when that gives None."""

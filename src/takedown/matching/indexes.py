@@ -148,6 +148,40 @@ class BankIndexes:
                     if not e.active:
                         self._pdq.set_active(e.entry_id, False)
 
+    def apply(
+        self,
+        changed: list[IndexedEntry],
+        deleted: Sequence[int],
+        *,
+        banks: list[Bank],
+        quarantined: Iterable[int],
+        version: int,
+    ) -> None:
+        """Catch up with the store at ``version``: the banks and the quarantine as they are
+        now, ``changed`` entries (new ones added, known ones switched on or off) and
+        ``deleted`` ones switched off; what another process changed, applied here without
+        reading the other entries again."""
+        with self._lock:
+            self._banks = {b.id: b for b in banks}
+            self._quarantined = set(quarantined)
+            new: list[IndexedEntry] = []
+            near: list[IndexedEntry] = []
+            for e in changed:
+                if e.entry_id in self._exact_entries or e.entry_id in self._videos:
+                    self.set_active(e.entry_id, e.active)
+                elif SIGNALS[e.signal_type].indexing is Indexing.near:
+                    near.append(e)
+                else:
+                    new.append(e)
+            known = self._pdq.set_active_many([e.entry_id for e in near], [e.active for e in near])
+            new += [e for e in near if e.entry_id not in known]
+            gone = [i for i in deleted if i in self._exact_entries or i in self._videos]
+            for entry_id in gone:
+                self.set_active(entry_id, False)
+            self._pdq.set_active_many(list(deleted), [False] * len(deleted))
+            self.add(new)
+            self.version = version
+
     def compact(self) -> None:
         """Fold the PDQ entries added since the last rebuild into the tables (after a bulk
         add: until then they are searched by a scan)."""

@@ -2,7 +2,9 @@
 
 Changes made through this process are applied at once (``applied``). Changes made by other
 processes are picked up by comparing the store's matching version, at most every
-``check_seconds`` per lookup; a different version rebuilds the indexes from the store.
+``check_seconds`` per lookup; a different version applies the entries changed since
+(``bank_changes``, logged with each change), so a bank change reaches every process within
+``check_seconds`` without any of them reading every entry again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ from takedown.store.db import Database
 from takedown.store.uow import UnitOfWork, reading
 
 log = logging.getLogger("takedown.matching")
+# How often a lookup may ask the store whether the banks changed (one indexed read): a change
+# made in another process is matched here within this, plus the time to apply it.
+CHECK_SECONDS = 0.5
+# Changes up to this many entries (or a quarter of the index) are applied in place; more
+# (a first sync of a large list) and the indexes are built afresh.
+APPLY_IN_PLACE = 100_000
 # Commits after which this process's indexes are checked against the store at once:
 # confirmed media banked, an entry quarantined by the flood guard.
 _RELOAD_ON = frozenset({"enforcement.media_banked", EntryQuarantined.event_type})
@@ -36,7 +44,7 @@ class Matcher:
         self,
         db: Database,
         *,
-        check_seconds: float = 1.0,
+        check_seconds: float = CHECK_SECONDS,
         clock: Clock = SYSTEM_CLOCK,
         flood_limit: int = 0,
         signal_types: frozenset[SignalType] | None = None,
@@ -52,7 +60,10 @@ class Matcher:
         self._indexes: BankIndexes | None = None
         self._checked = 0.0
         self._reenable_at: datetime | None = None
+        self._loaded_at: datetime | None = None  # the store's time the indexes reflect
         self.check_seconds = check_seconds
+        self.rebuilt = 0  # times every entry was read
+        self.caught_up = 0  # times the changes since were applied in place
 
     def age_seconds(self) -> float | None:
         """Since the indexes were last checked against the store (None: never loaded)."""
@@ -97,22 +108,44 @@ class Matcher:
             log.exception("could not warm the bank indexes; the first scan will")
 
     def reload(self) -> BankIndexes:
+        """Bring the indexes to the store's version: by applying what changed since the
+        version they hold (``bank_changes``), or, the first time and after a change too large
+        to apply in place, by reading every entry."""
         with self._lock:
             with reading(self._db, snapshot=True) as uow:
                 version = uow.banks.version()
                 current = self._indexes
                 due = self._reenable_at is not None and self._clock.now() >= self._reenable_at
                 if current is not None and current.version == version and not due:
-                    # Another thread rebuilt them while this one waited for the lock.
+                    # Another thread caught up while this one waited for the lock.
                     self._checked = self._clock.monotonic()
                     return current
                 banks = uow.banks.list()
                 now = self._clock.now()
-                exact, pdq = uow.bank_entries.load_for_index(now)
                 quarantined = uow.bank_entries.quarantined_ids()
                 self._reenable_at = uow.bank_entries.next_reenable(now)
+                if current is not None and current.version is not None:
+                    changes = uow.bank_entries.changes_since(
+                        current.version, now=now, since=self._loaded_at
+                    )
+                    size = len(changes.entries) + len(changes.deleted)
+                    if size <= max(APPLY_IN_PLACE, len(current) // 4):
+                        current.apply(
+                            changes.entries,
+                            changes.deleted,
+                            banks=banks,
+                            quarantined=quarantined,
+                            version=changes.version,
+                        )
+                        self._loaded_at = now
+                        self._checked = self._clock.monotonic()
+                        self.caught_up += 1
+                        return current
+                exact, pdq = uow.bank_entries.load_for_index(now)
             self._indexes = BankIndexes.build(banks, exact, pdq, version, quarantined)
+            self._loaded_at = now
             self._checked = self._clock.monotonic()
+            self.rebuilt += 1
             return self._indexes
 
     def reenable_at(self, when: datetime) -> None:

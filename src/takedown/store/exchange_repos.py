@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, or_, select, tuple_, update
 from takedown.matching import IndexedEntry, SignalType
 from takedown.matching.banks import FOREVER
 from takedown.matching.exchanges import Exchange, ExchangeEntry, ExchangeKind, Feedback, Page
+from takedown.store.matching_repos import log_bank_changes
 from takedown.store.models import BankEntryRow, BankRow, ExchangeFeedbackRow, ExchangeRow
 from takedown.store.rawsql import RawRepository
 from takedown.store.values import row_value
@@ -267,6 +268,9 @@ class ExchangeRepository(RawRepository):
                 if (kind, value) not in listed
             ]
         result.withdrawn = sorted(set(result.withdrawn))
+        log_bank_changes(
+            self._s, [e.entry_id for e in result.added] + result.withdrawn + result.restored
+        )
         if result.withdrawn:
             self._s.execute(
                 update(BankEntryRow)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, or_, select, tuple_, update
+from sqlalchemy import delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from takedown.matching import (
@@ -25,6 +25,7 @@ from takedown.matching.pdq_index import hashes_to_words
 from takedown.matching.signals import SIGNALS, Indexing
 from takedown.matching.vpdq import VpdqFrame
 from takedown.store.models import (
+    BankChangeRow,
     BankEntryFrameRow,
     BankEntryHitRow,
     BankEntryRow,
@@ -34,6 +35,55 @@ from takedown.store.models import (
 from takedown.store.rawsql import RawRepository, RawSql
 from takedown.store.types import utcnow
 from takedown.store.values import row_value
+
+_VERSION_KEY = "takedown.bank_version"
+
+
+def transaction_version(session: Session) -> int:
+    """The matching version this transaction commits as: the counter bumped at the first
+    bank change in it (so a concurrent change waits for this one's commit on PostgreSQL's row
+    lock), the same number for every later one."""
+    transaction = session.get_transaction()
+    held = session.info.get(_VERSION_KEY)
+    if transaction is not None and held is not None and held[0] is transaction:
+        return int(held[1])
+    session.execute(
+        update(MatchingStateRow)
+        .where(MatchingStateRow.id == 1)
+        .values(version=MatchingStateRow.version + 1)
+    )
+    version = int(session.scalar(select(MatchingStateRow.version)) or 0)
+    session.info[_VERSION_KEY] = (transaction, version)
+    return version
+
+
+def log_bank_changes(session: Session, entry_ids: Iterable[int]) -> None:
+    """Note that these entries were added, changed or deleted in this transaction, under its
+    matching version (``BankEntryRepository.changes_since`` reads them back)."""
+    ids = sorted(set(entry_ids))
+    if not ids:
+        return
+    version = transaction_version(session)
+    ranges: list[list[int]] = []
+    for entry_id in ids:
+        if ranges and entry_id == ranges[-1][1] + 1:
+            ranges[-1][1] = entry_id
+        else:
+            ranges.append([entry_id, entry_id])
+    session.execute(
+        insert(BankChangeRow),
+        [{"version": version, "first_id": a, "last_id": b} for a, b in ranges],
+    )
+
+
+@dataclass(frozen=True)
+class BankChanges:
+    """What changed in the banks after a version: the entries as they are now (added or
+    changed), the ids deleted since, and the version this reads up to."""
+
+    version: int
+    entries: list[IndexedEntry]
+    deleted: list[int]
 
 
 def _bank(row: BankRow) -> Bank:
@@ -91,13 +141,9 @@ class BankRepository:
         return _bank(row)
 
     def bump_version(self) -> int:
-        """Mark every process's in-memory indexes stale; returns the new version."""
-        self._s.execute(
-            update(MatchingStateRow)
-            .where(MatchingStateRow.id == 1)
-            .values(version=MatchingStateRow.version + 1)
-        )
-        return self.version()
+        """Mark every process's in-memory indexes stale; returns the new version. Once per
+        transaction: a second call, or an entry change logged in it, gets the same one."""
+        return transaction_version(self._s)
 
     def version(self) -> int:
         return int(self._s.scalar(select(MatchingStateRow.version)) or 0)
@@ -139,6 +185,7 @@ class BankEntryRepository:
         ]
         self._s.add_all(rows)
         self._s.flush()
+        log_bank_changes(self._s, [r.id for r in rows])
         for row in rows:
             if frames and row.value in frames and _is_video(SignalType(row.signal_type)):
                 self._s.add_all(
@@ -178,6 +225,7 @@ class BankEntryRepository:
         self._s.execute(
             update(BankEntryRow).where(BankEntryRow.id == entry_id).values(quarantined_at=at)
         )
+        log_bank_changes(self._s, [entry_id])
 
     def record_hits(
         self, entry_ids: Sequence[int], content_id: str, now: datetime, since: datetime
@@ -240,12 +288,71 @@ class BankEntryRepository:
         self._s.execute(
             update(BankEntryRow).where(BankEntryRow.id == entry_id).values(disabled_until=until)
         )
+        log_bank_changes(self._s, [entry_id])
 
     def delete(self, entry_id: int) -> None:
         row = self._s.get(BankEntryRow, entry_id)
         if row is not None:
             self._s.delete(row)
             self._s.flush()
+            log_bank_changes(self._s, [entry_id])
+
+    def changes_since(
+        self, version: int, *, now: datetime, since: datetime | None = None
+    ) -> BankChanges:
+        """The entries changed after ``version`` (and those whose temporary disabling ended
+        between ``since`` and ``now``), as they are at ``now``; run in a snapshot, so the
+        answer is exactly the store at its ``version``."""
+        current = int(self._s.scalar(select(MatchingStateRow.version)) or 0)
+        ranges = self._s.execute(
+            select(BankChangeRow.first_id, BankChangeRow.last_id).where(
+                BankChangeRow.version > version, BankChangeRow.version <= current
+            )
+        ).all()
+        wanted: set[int] = set()
+        for first, last in ranges:
+            wanted.update(range(int(first), int(last) + 1))
+        found: dict[int, IndexedEntry] = {}
+        ids = sorted(wanted)
+        for i in range(0, len(ids), 1000):
+            for entry in self._indexed(BankEntryRow.id.in_(ids[i : i + 1000]), now):
+                found[entry.entry_id] = entry
+        if since is not None:
+            back_on = (
+                BankEntryRow.disabled_until.is_not(None)
+                & (BankEntryRow.disabled_until > since)
+                & (BankEntryRow.disabled_until <= now)
+            )
+            for entry in self._indexed(back_on, now):
+                found[entry.entry_id] = entry
+        return BankChanges(
+            version=current,
+            entries=[found[i] for i in sorted(found)],
+            deleted=[i for i in ids if i not in found],
+        )
+
+    def _indexed(self, where: Any, now: datetime) -> list[IndexedEntry]:
+        rows = self._s.execute(
+            select(
+                BankEntryRow.id,
+                BankEntryRow.bank_id,
+                BankEntryRow.signal_type,
+                BankEntryRow.value,
+                BankEntryRow.disabled_until,
+            ).where(where)
+        ).all()
+        entries = [
+            IndexedEntry(int(i), int(b), SignalType(t), str(v), until is None or until <= now)
+            for i, b, t, v, until in rows
+        ]
+        videos = [e.entry_id for e in entries if _is_video(e.signal_type)]
+        if not videos:
+            return entries
+        frames = self.frames(videos)
+        return [
+            replace(e, frames=frames.get(e.entry_id, ())) if _is_video(e.signal_type) else e
+            for e in entries
+        ]
 
     def next_reenable(self, now: datetime) -> datetime | None:
         """When the next temporarily disabled entry comes back on by itself."""

@@ -318,6 +318,19 @@ class MatchingStateRow(Base):
     version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class BankChangeRow(Base):
+    """Entries a transaction added, changed or deleted, as id ranges, under the matching
+    version it committed as: what a process applies to its indexes to catch up from the
+    version it holds, instead of reading every entry again."""
+
+    __tablename__ = "bank_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, index=True)
+    first_id: Mapped[int] = mapped_column(BigInteger)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+
+
 class ContentRow(Base):
     """The content registry: every item a platform scanned or registered."""
 

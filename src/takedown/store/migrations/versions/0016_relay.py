@@ -5,7 +5,9 @@ event no worker finished is relayed again). A partial index over pending events 
 relay's questions without costing intake, whose events are stored done. ``schedules``: each
 periodic job's next run, claimed by one relay however many run. ``heartbeats``: each relay's
 and worker's latest sign of life, with what it reports (its lag, its queues), for
-``/readyz`` and the metrics of every web process.
+``/readyz`` and the metrics of every web process. ``bank_changes``: the bank entries each
+change touched, as id ranges under its matching version, so a process whose indexes are
+behind applies what changed instead of reading every entry again.
 
 Revision ID: 0016
 Revises: 0015
@@ -16,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from takedown.store.types import JSONType, UTCDateTime
+from takedown.store.types import BigId, JSONType, UTCDateTime
 
 revision = "0016"
 down_revision = "0015"
@@ -53,8 +55,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name"),
     )
 
+    op.create_table(
+        "bank_changes",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.Column("first_id", sa.BigInteger(), nullable=False),
+        sa.Column("last_id", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_bank_changes_version", "bank_changes", ["version"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_bank_changes_version", table_name="bank_changes")
+    op.drop_table("bank_changes")
     op.drop_table("heartbeats")
     op.drop_table("schedules")
     op.drop_index("ix_outbox_pending_key", table_name="outbox")
