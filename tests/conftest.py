@@ -140,6 +140,23 @@ def broker_url() -> str:
     return BROKER_URL
 
 
+REDIS_BROKER_URL = os.environ.get("TAKEDOWN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def redis_broker_url() -> str:
+    """Redis as the broker (``TAKEDOWN_TEST_REDIS_URL``; database 15), skipped with the
+    reason where it does not answer."""
+    from kombu import Connection
+
+    try:
+        with Connection(REDIS_BROKER_URL, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:
+        pytest.skip(f"Redis at {make_url_safe(REDIS_BROKER_URL)} does not answer: {exc}")
+    return REDIS_BROKER_URL
+
+
 def make_url_safe(url: str) -> str:
     """``url`` without its password, for a skip reason."""
     scheme, _, rest = url.partition("://")

@@ -27,7 +27,7 @@ from takedown.services.filing import Filer
 from takedown.services.ncmec import NcmecClient, NcmecSettings
 from takedown.services.ratelimits import RateLimit
 from takedown.services.review_media import MediaSettings
-from takedown.store import Database
+from takedown.store import Database, SqlAlchemyUnitOfWork
 from takedown.store.group_commit import GroupCommitter
 
 
@@ -258,6 +258,13 @@ def table_lanes(
         found[flows.EXCHANGES] = exchanges.ExchangeLane(
             exchange_sync, poll_seconds=max(s.worker_poll_seconds, 1.0)
         )
+    if s.evidence_purge_hours > 0:
+        found[flows.MAINTENANCE] = evidence.ScheduledPurge(
+            lambda: SqlAlchemyUnitOfWork(db),
+            now=clock.now,
+            every=timedelta(hours=s.evidence_purge_hours),
+            retention=timedelta(days=s.evidence_retention_days),
+        )
     ncmec = ncmec_settings(s)
     if ncmec is not None:
         found[flows.FILING] = Filer(
@@ -296,13 +303,16 @@ def relay(
     and passed every ``TAKEDOWN_WORKER_POLL_SECONDS`` (its retries come due)."""
     wakes = waking(registry)
     every = timedelta(seconds=s.worker_poll_seconds)
+    schedules = [Schedule(f"pass:{lane}", lane, every) for lane in sorted(wakes)]
+    # The maintenance lane's own schedule decides when it works; a pass a minute asks it.
+    schedules.append(Schedule("pass:maintenance", flows.MAINTENANCE, timedelta(minutes=1)))
     return Relay(
         db,
         publisher,
         lane_of=relayed(registry),
         wakes=wakes,
         record_only=registry.catalogue.record_only,
-        schedules=[Schedule(f"pass:{lane}", lane, every) for lane in sorted(wakes)],
+        schedules=schedules,
         lease=timedelta(seconds=s.relay_lease_seconds),
         poll_seconds=s.relay_poll_seconds,
         clock=clock,
@@ -319,4 +329,4 @@ def worker_queues(registry: HandlerRegistry, lanes: dict[str, BackgroundLoop]) -
 
 def all_lanes(registry: HandlerRegistry) -> list[str]:
     """Every lane's queue, declared by the relay and the workers alike."""
-    return sorted(set(relayed(registry).values()) | set(waking(registry)))
+    return sorted(set(relayed(registry).values()) | set(waking(registry)) | {flows.MAINTENANCE})

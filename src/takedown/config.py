@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         description="Tasks a distributed `takedown worker` runs at once, each on a thread of "
         "its own (most wait on the network: the platform, NCMEC, media servers).",
     )
+    evidence_purge_hours: float = Field(
+        24.0,
+        ge=0,
+        description="How often deferred work purges expired evidence and what cases closed "
+        "with no violation hold (what `takedown evidence purge` does), once per period "
+        "however many processes run. 0: never (run the command from cron instead).",
+    )
     worker_poll_seconds: float = Field(
         1.0, gt=0, description="How often each lane looks for due work when not woken."
     )

@@ -243,3 +243,25 @@ def test_filing_without_ncmecs_address_is_refused_and_the_draft_stays_editable(
             f"/v1/cases/{case}/ncmec/draft", headers=comp, json={"additional_info": "more"}
         )
         assert changed.status_code == 200, changed.text
+
+
+def test_the_scheduled_purge_runs_once_a_period_however_many_processes_run_it(
+    live_server, container, media, people
+):
+    """The ``maintenance`` lane in two processes: in a period only one purges."""
+    media.add("kid-9", n=5)
+    with live_server.client() as client:
+        gone = _p0_case(client, people["platform"], "kid-9")
+        wait_until(lambda: _items(container, gone), timeout=30, what="the media preserved")
+    later = container.clock.now() + timedelta(days=366)
+    lanes = [
+        evidence.ScheduledPurge(
+            container.uow, now=lambda: later, every=timedelta(hours=24),
+            retention=timedelta(days=365),
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    assert [lane.run_once() for lane in lanes] == [1, 0]
+    assert _items(container, gone)[0].purged_at is not None
+    with container.uow(readonly=True) as uow:
+        assert len(uow.audit.list(action="evidence.purged")) == 1

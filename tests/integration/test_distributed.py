@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import ClassVar
@@ -71,6 +72,23 @@ def _app(broker_url, prefix, db, registry, *, lanes=None, policy=None):
 def test_relayed_events_run_once_each_in_order_per_case_on_four_threads(
     db, broker_url, queue_prefix
 ):
+    _ordered_once(db, broker_url, queue_prefix)
+
+
+def test_the_same_on_redis(db, redis_broker_url):
+    """Redis as the broker: no publisher confirms (each push is answered), the same rules."""
+    from kombu import Connection
+
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    try:
+        _ordered_once(db, redis_broker_url, prefix)
+    finally:
+        with Connection(redis_broker_url) as connection:
+            for lane in ("events", "delivery"):
+                connection.default_channel.queue_delete(f"{prefix}.{lane}")
+
+
+def _ordered_once(db, broker_url, queue_prefix) -> None:
     seen: list[tuple[int, int]] = []
     running: dict[int, int] = {}
     overlaps: list[int] = []

@@ -69,6 +69,8 @@ AfterCommit = Callable[[Any, HandlerContext, FlowDeps], None]
 EVENTS, EVIDENCE, EMAIL, BANKS = "events", "evidence", "email", "banks"  # outbox events
 # loops over tables of their own
 DELIVERY, FILING, EXCHANGES = "delivery", "filing", "exchanges"
+# a loop on a schedule only (no event wakes it): the evidence purge
+MAINTENANCE = "maintenance"
 OUTBOX_LANES = frozenset({EVENTS, EVIDENCE, EMAIL, BANKS})
 
 
