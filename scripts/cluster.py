@@ -1,10 +1,11 @@
 """`make cluster` / `make cluster-stop`: the distributed deployment on this machine.
 
-Start: a fresh PostgreSQL database (`takedown_cluster` on `CLUSTER_POSTGRES`), the demo's
-sample data and demo platform, two web processes behind one port (`TAKEDOWN_WEB_PROCESSES=2`),
-a relay and two Celery workers on RabbitMQ (`CLUSTER_BROKER`), each with its log and PID
-under `data/cluster/`; prints where each part is. Stop: SIGTERM to each, then SIGKILL to
-what is left. Development only: the demo's accounts and data.
+Start: a fresh PostgreSQL database (`CLUSTER_DATABASE`, `takedown_cluster`, on
+`CLUSTER_POSTGRES`), the demo's sample data and demo platform, two web processes behind one
+port (`TAKEDOWN_WEB_PROCESSES=2`), a relay and two Celery workers on RabbitMQ
+(`CLUSTER_BROKER`, queues `CLUSTER_PREFIX.*`), each with its log and PID under
+`CLUSTER_STATE` (`data/cluster/`); prints where each part is. Stop: SIGTERM to each, then
+SIGKILL to what is left. Development only: the demo's accounts and data.
 
     python scripts/cluster.py start [--port 8100]
     python scripts/cluster.py stop
@@ -26,11 +27,12 @@ from contextlib import suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STATE = ROOT / "data" / "cluster"
+STATE = Path(os.environ.get("CLUSTER_STATE", ROOT / "data" / "cluster"))
 TAKEDOWN = Path(sys.executable).parent / "takedown"
 POSTGRES = os.environ.get("CLUSTER_POSTGRES", "postgresql+psycopg://postgres@localhost:5432")
 BROKER = os.environ.get("CLUSTER_BROKER", "amqp://guest:guest@127.0.0.1:5672//")
-DATABASE = "takedown_cluster"
+DATABASE = os.environ.get("CLUSTER_DATABASE", "takedown_cluster")
+PREFIX = os.environ.get("CLUSTER_PREFIX", "cluster")
 
 
 def _fresh_database() -> str:
@@ -53,7 +55,7 @@ def _environment(port: int, database_url: str) -> dict[str, str]:
         TAKEDOWN_DATABASE_URL=database_url,
         TAKEDOWN_DATA_DIR=str(STATE / "data"),
         TAKEDOWN_BROKER_URL=BROKER,
-        TAKEDOWN_BROKER_PREFIX="cluster",
+        TAKEDOWN_BROKER_PREFIX=PREFIX,
         TAKEDOWN_WEB_PROCESSES="2",
         TAKEDOWN_MAILBOX="true",
         TAKEDOWN_EVIDENCE_KEY=secrets.token_hex(32),
@@ -104,7 +106,7 @@ def start(port: int) -> None:
     for n in (1, 2):
         pids[f"worker{n}"] = _spawn(f"worker{n}", ["worker"], env)
     (STATE / "pids.json").write_text(json.dumps(pids))
-    print(f"\ntakedown cluster (PostgreSQL {DATABASE}, RabbitMQ queues cluster.*)\n")
+    print(f"\ntakedown cluster (PostgreSQL {DATABASE}, RabbitMQ queues {PREFIX}.*)\n")
     print(f"  web       {url}   two processes on one port; console {url}/console")
     print(f"  platform  http://127.0.0.1:{port + 1}   (the demo platform)")
     print(f"  readiness {url}/readyz   metrics {url}/metrics (an API key with scope metrics)")

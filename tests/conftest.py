@@ -173,7 +173,10 @@ def queue_prefix(broker_url: str) -> Iterator[str]:
     yield prefix
     with Connection(broker_url) as connection:
         channel = connection.default_channel
-        for lane in ("events", "evidence", "email", "banks", "delivery", "filing", "exchanges"):
+        for lane in (
+            "events", "evidence", "email", "banks", "delivery", "filing", "exchanges",
+            "maintenance",
+        ):  # fmt: skip
             try:
                 channel.queue_delete(f"{prefix}.{lane}")
             except Exception:  # never declared: the channel closed; open another

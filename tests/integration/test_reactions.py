@@ -227,7 +227,8 @@ def test_every_lane_the_table_names_runs_where_its_settings_are(database_url, db
         vault=None,
         exchange_sync=full_container.exchange_sync(),
     )
-    assert set(runtime) == set(lanes().values()) | {"events"}
+    # The table's lanes, the default one, and the one that runs on a schedule only.
+    assert set(runtime) == set(lanes().values()) | {"events", "maintenance"}
     for lane, types in outbox_lanes().items():
         worker = runtime[lane]
         assert isinstance(worker, Worker)
@@ -242,4 +243,5 @@ def test_every_lane_the_table_names_runs_where_its_settings_are(database_url, db
         "events",
         "evidence",
         "banks",
+        "maintenance",  # the evidence purge needs no settings
     }
