@@ -110,6 +110,21 @@ def test_another_process_catches_up_with_each_change_without_reading_every_entry
         assert fresh.indexes().lookup(hashes) == there.indexes().lookup(hashes)
 
 
+def test_a_process_behind_a_pruned_change_log_reads_every_entry_and_misses_nothing(container, db):
+    make(container)
+    there = Matcher(db, check_seconds=0)
+    assert there.indexes().lookup({SignalType.pdq: PDQ}) == []
+    add(container, "b1", ("pdq", PDQ))
+    with container.uow() as uow:
+        assert uow.bank_entries.prune_changes(utcnow() + timedelta(seconds=1)) >= 1
+        uow.commit()
+    assert there.indexes().lookup({SignalType.pdq: PDQ})  # not from the log: it is gone
+    assert there.rebuilt == 2 and there.caught_up == 0
+    add(container, "b1", ("md5", "cd" * 16))  # logged after the prune: applied in place
+    assert there.indexes().lookup({SignalType.md5: "cd" * 16})
+    assert there.rebuilt == 2 and there.caught_up == 1
+
+
 def test_fresh_indexes_are_given_without_io_only_within_the_check_interval(db):
     """Report intake takes the indexes with ``fresh()`` on the event loop and calls
     ``indexes()`` (which reads the store) on a thread only when that gives None."""

@@ -349,12 +349,14 @@ def rotate(*, uow: UnitOfWork, vault: Vault, batch: int = 500) -> int:
 
 
 PURGE_SCHEDULE = "evidence-purge"
+BANK_CHANGES_KEPT = timedelta(days=7)
 
 
 class ScheduledPurge(BackgroundLoop):
     """The ``maintenance`` lane: ``purge`` every ``every`` (``TAKEDOWN_EVIDENCE_PURGE_HOURS``),
-    the run claimed in the ``schedules`` table, so one process purges per period however many
-    run the lane (web processes in the embedded mode, workers in the distributed one)."""
+    and the bank change log pruned to a week, the run claimed in the ``schedules`` table, so
+    one process runs it per period however many run the lane (web processes in the embedded
+    mode, workers in the distributed one)."""
 
     thread_name = "takedown-maintenance"
 
@@ -382,6 +384,9 @@ class ScheduledPurge(BackgroundLoop):
             if not uow.schedules.claim(PURGE_SCHEDULE, now=now, next_at=now + self.every,
                                        by=self.name):  # fmt: skip
                 return 0
+            uow.commit()
+        with self.uow() as uow:  # the bank change log, kept a week (``Matcher.reload``)
+            uow.bank_entries.prune_changes(now - BANK_CHANGES_KEPT)
             uow.commit()
         purged, batch = 0, 1000
         while True:  # a backlog in batches, each its own transaction

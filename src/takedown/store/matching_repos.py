@@ -70,9 +70,10 @@ def log_bank_changes(session: Session, entry_ids: Iterable[int]) -> None:
             ranges[-1][1] = entry_id
         else:
             ranges.append([entry_id, entry_id])
+    at = utcnow()
     session.execute(
         insert(BankChangeRow),
-        [{"version": version, "first_id": a, "last_id": b} for a, b in ranges],
+        [{"version": version, "first_id": a, "last_id": b, "at": at} for a, b in ranges],
     )
 
 
@@ -299,11 +300,17 @@ class BankEntryRepository:
 
     def changes_since(
         self, version: int, *, now: datetime, since: datetime | None = None
-    ) -> BankChanges:
+    ) -> BankChanges | None:
         """The entries changed after ``version`` (and those whose temporary disabling ended
         between ``since`` and ``now``), as they are at ``now``; run in a snapshot, so the
-        answer is exactly the store at its ``version``."""
-        current = int(self._s.scalar(select(MatchingStateRow.version)) or 0)
+        answer is exactly the store at its ``version``. None where the changes after
+        ``version`` were pruned (``prune_changes``): read every entry instead."""
+        state = self._s.execute(
+            select(MatchingStateRow.version, MatchingStateRow.pruned_version)
+        ).first()
+        current, pruned = (int(state[0]), int(state[1])) if state else (0, 0)
+        if version < pruned:
+            return None
         ranges = self._s.execute(
             select(BankChangeRow.first_id, BankChangeRow.last_id).where(
                 BankChangeRow.version > version, BankChangeRow.version <= current
@@ -330,6 +337,22 @@ class BankEntryRepository:
             entries=[found[i] for i in sorted(found)],
             deleted=[i for i in ids if i not in found],
         )
+
+    def prune_changes(self, before: datetime) -> int:
+        """Drop the change log older than ``before`` (a process that has not looked since
+        then reads every entry again); how many rows went."""
+        newest = self._s.scalar(
+            select(func.max(BankChangeRow.version)).where(BankChangeRow.at < before)
+        )
+        if newest is None:
+            return 0
+        gone = self._s.execute(delete(BankChangeRow).where(BankChangeRow.version <= newest))
+        self._s.execute(
+            update(MatchingStateRow)
+            .where(MatchingStateRow.id == 1, MatchingStateRow.pruned_version < newest)
+            .values(pruned_version=newest)
+        )
+        return int(gone.rowcount)  # type: ignore[attr-defined]
 
     def _indexed(self, where: Any, now: datetime) -> list[IndexedEntry]:
         rows = self._s.execute(

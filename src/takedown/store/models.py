@@ -316,6 +316,8 @@ class MatchingStateRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The newest version whose ``bank_changes`` were pruned: a process behind it rebuilds.
+    pruned_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class BankChangeRow(Base):
@@ -329,6 +331,7 @@ class BankChangeRow(Base):
     version: Mapped[int] = mapped_column(BigInteger, index=True)
     first_id: Mapped[int] = mapped_column(BigInteger)
     last_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ContentRow(Base):

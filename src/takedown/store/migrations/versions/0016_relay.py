@@ -7,7 +7,9 @@ periodic job's next run, claimed by one relay however many run. ``heartbeats``: 
 and worker's latest sign of life, with what it reports (its lag, its queues), for
 ``/readyz`` and the metrics of every web process. ``bank_changes``: the bank entries each
 change touched, as id ranges under its matching version, so a process whose indexes are
-behind applies what changed instead of reading every entry again.
+behind applies what changed instead of reading every entry again; ``matching_state``'s
+``pruned_version``: the newest version whose changes were pruned (a process behind it reads
+every entry instead).
 
 Revision ID: 0016
 Revises: 0015
@@ -61,12 +63,19 @@ def upgrade() -> None:
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.Column("first_id", sa.BigInteger(), nullable=False),
         sa.Column("last_id", sa.BigInteger(), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_bank_changes_version", "bank_changes", ["version"])
+    with op.batch_alter_table("matching_state") as batch:
+        batch.add_column(
+            sa.Column("pruned_version", sa.BigInteger(), nullable=False, server_default="0")
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("matching_state") as batch:
+        batch.drop_column("pruned_version")
     op.drop_index("ix_bank_changes_version", table_name="bank_changes")
     op.drop_table("bank_changes")
     op.drop_table("heartbeats")
