@@ -27,6 +27,7 @@ BENCHES = (
     "video_hashing",
     "chaos",
     "cluster_throughput",
+    "bank_restart",
 )
 
 

@@ -1,0 +1,105 @@
+"""A web process's restart with a large bank, on PostgreSQL: how long until its indexes are
+ready to match (``Matcher.reload`` from nothing, what ``takedown serve`` does at start), and
+the memory they take. ``TAKEDOWN_BENCH_BANK_ENTRIES`` entries (10,000,000), half PDQ and half
+MD5, as NCMEC's list gives them, written by PostgreSQL itself (``generate_series``).
+
+Goal (issue 30): ready in under 10 s at ten million entries. Then a change made by another
+process, 5,000 entries (one page of a sync), caught up with in place: the time of that too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import text
+
+from bench._postgres import scratch_database
+from takedown.identity import Principal
+from takedown.matching import BankPolicy, SignalType
+from takedown.services import banks
+from takedown.services.matcher import Matcher
+from takedown.store import Database, SqlAlchemyUnitOfWork, migrate
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results"
+console = Console(stderr=True)
+ENTRIES = int(os.environ.get("TAKEDOWN_BENCH_BANK_ENTRIES", "10000000"))
+GOAL_SECONDS = 10.0
+OPERATOR = Principal.system("bench")
+
+
+def _fill(db: Database, n: int) -> float:
+    started = time.perf_counter()
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO bank_entries (bank_id, signal_type, value, source, note, added_at) "
+                "SELECT 1, CASE WHEN g % 2 = 0 THEN 'pdq' ELSE 'md5' END, "
+                "CASE WHEN g % 2 = 0 THEN md5(g::text) || md5((g + 1)::text) "
+                "ELSE md5(g::text) END, 'bench', '', now() "
+                "FROM generate_series(1, :n) AS g"
+            ),
+            {"n": n},
+        )
+        conn.execute(text("UPDATE matching_state SET version = version + 1"))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    with scratch_database(console) as url:
+        if url is None:
+            console.print("[yellow]bank_restart skipped: it needs PostgreSQL")
+            return
+        db = Database(url)
+        migrate.upgrade(db)
+        matcher = Matcher(db)
+        banks.create_bank(uow=SqlAlchemyUnitOfWork(db), matcher=matcher, actor=OPERATOR,
+                          name="ncmec", policy=BankPolicy.block_and_report)  # fmt: skip
+        console.print(f"writing {ENTRIES:,} entries")
+        filled = _fill(db, ENTRIES)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        restarted = Matcher(db)
+        indexes = restarted.reload()
+        ready = time.perf_counter() - started
+        probe = indexes.lookup({SignalType.md5: "c4ca4238a0b923820dcc509a6f75849b"})  # md5('1')
+        assert probe, "the first entry should match"
+        rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+        # Another process adds a page of 5,000 entries: caught up with in place.
+        page = [banks.EntryIn("md5", f"{i:032x}") for i in range(5_000)]
+        banks.add_entries(uow=SqlAlchemyUnitOfWork(db), matcher=matcher, actor=OPERATOR,
+                          bank_name="ncmec", items=page)  # fmt: skip
+        started = time.perf_counter()
+        restarted.reload()
+        caught_up = time.perf_counter() - started
+        assert restarted.caught_up == 1 and restarted.rebuilt == 1
+        db.dispose()
+    result = {
+        "entries": ENTRIES,
+        "fill_seconds": round(filled, 1),
+        "ready_seconds": round(ready, 2),
+        "index_mib": round(rss, 0),
+        "catch_up_5000_seconds": round(caught_up, 3),
+        "goal_met": ready < GOAL_SECONDS,
+    }
+    table = Table(title="A web process's restart with a large bank (PostgreSQL)")
+    for key in result:
+        table.add_column(key.replace("_", " "), justify="right")
+    table.add_row(*(str(v) for v in result.values()))
+    Console().print(table)
+    Console().print(
+        f"ready to match {ENTRIES:,} entries in {ready:.1f} s "
+        f"(goal: under {GOAL_SECONDS:g} s): {'met' if ready < GOAL_SECONDS else 'NOT met'}"
+    )
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "bank_restart.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
