@@ -255,3 +255,17 @@ def test_relays_side_by_side_hand_each_event_over_once(db, broker_url, queue_pre
     with db.session(readonly=True) as s:
         by = list(s.scalars(select(OutboxRow.relayed_by)))
     assert len(by) == 300 and None not in by
+
+
+def test_a_long_chain_of_one_cases_events_does_not_hold_up_other_cases(
+    db, broker_url, queue_prefix
+):
+    """600 pending events of one case and one of another, a batch of 500: the other case's
+    is relayed in the first pass, beside the first of the chain."""
+    ids = _publish(db, [Step(1, n) for n in range(600)] + [Step(2, 0)])
+    app = _app(broker_url, queue_prefix, db, HandlerRegistry(CATALOGUE))
+    relay = Relay(db, CeleryPublisher(app), lane_of={Step.event_type: "events"}, batch=500)
+    assert relay.relay_events() == 2
+    with db.session(readonly=True) as s:
+        relayed = set(s.scalars(select(OutboxRow.id).where(OutboxRow.relayed_until.is_not(None))))
+    assert relayed == {ids[0], ids[-1]}

@@ -222,8 +222,10 @@ class OutboxRepository(RawRepository):
         self, now: datetime, limit: int, *, event_types: Collection[str]
     ) -> list[RelayCandidate]:
         """Pending events of ``event_types`` due now that no worker holds and no relay's
-        hand-over covers, oldest first. On PostgreSQL the rows stay locked (``SKIP LOCKED``)
-        until this transaction ends, so relays running side by side take different events."""
+        hand-over covers, oldest first, leaving out those behind an earlier pending event of
+        the same case and type (a long chain of one case's events never fills the batch and
+        holds up other cases'). On PostgreSQL the rows stay locked (``SKIP LOCKED``) until
+        this transaction ends, so relays running side by side take different events."""
         self.flush()
         if not event_types:
             return []
@@ -237,6 +239,9 @@ class OutboxRepository(RawRepository):
             "AND (locked_until IS NULL OR locked_until < :now) "
             "AND (relayed_until IS NULL OR relayed_until < :now) "
             f"AND event_type IN ({', '.join(':' + key for key in names)}) "
+            "AND (ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM outbox AS earlier "
+            "WHERE earlier.status = 'pending' AND earlier.ordering_key = outbox.ordering_key "
+            "AND earlier.event_type = outbox.event_type AND earlier.id < outbox.id)) "
             f"ORDER BY id LIMIT :limit{lock}",
             params,
         )
