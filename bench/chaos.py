@@ -36,7 +36,7 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
-from tests.cluster_support import Part, cluster_env
+from tests.cluster_support import Part, cluster_env, delete_queues
 from tests.conftest import free_port
 from tests.enforcement_support import receiver
 from tests.ncmec_support import ncmec_server
@@ -264,6 +264,7 @@ def _run(database_url: str) -> dict:
             for part in parts.values():
                 part.stop()
             db.dispose()
+            delete_queues(BROKER, prefix)
 
 
 def _web_processes(supervisor: int) -> list[int]:

@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 from rich.table import Table
-from tests.cluster_support import Part
+from tests.cluster_support import Part, delete_queues
 from tests.conftest import free_port
 from tests.enforcement_support import SECRET, receiver
 
@@ -177,8 +177,8 @@ def _web_runs(database_url: str, tmp: Path) -> list[dict]:
         platform, _ = _credentials(db)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        env = _env(database_url, f"tp{uuid.uuid4().hex[:6]}", tmp,
-                   TAKEDOWN_WEB_PROCESSES=str(processes))  # fmt: skip
+        prefix = f"tp{uuid.uuid4().hex[:6]}"
+        env = _env(database_url, prefix, tmp, TAKEDOWN_WEB_PROCESSES=str(processes))
         web = Part(f"web{processes}", ["serve", "--port", str(port)], env, tmp)
         try:
             _ready(url)
@@ -200,6 +200,7 @@ def _web_runs(database_url: str, tmp: Path) -> list[dict]:
             })  # fmt: skip
         finally:
             web.stop()
+            delete_queues(BROKER, prefix)
     db.dispose()
     return rows
 
@@ -227,8 +228,9 @@ def _action_runs(database_url: str, tmp: Path) -> list[dict]:
                 uow.commit()
             port = free_port()
             url = f"http://127.0.0.1:{port}"
+            prefix = f"ta{uuid.uuid4().hex[:6]}"
             env = _env(
-                database_url, f"ta{uuid.uuid4().hex[:6]}", tmp,
+                database_url, prefix, tmp,
                 TAKEDOWN_PLATFORM_WEBHOOK_URL=hook.url,
                 TAKEDOWN_PLATFORM_WEBHOOK_SECRET=SECRET,
                 TAKEDOWN_ACTION_BATCH_SIZE="100",
@@ -271,6 +273,7 @@ def _action_runs(database_url: str, tmp: Path) -> list[dict]:
             finally:
                 for p in parts:
                     p.stop()
+                delete_queues(BROKER, prefix)
     db.dispose()
     return rows
 

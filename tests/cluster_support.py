@@ -58,6 +58,25 @@ class Part:
         )
 
 
+LANES = (
+    "events", "evidence", "email", "banks", "delivery", "filing", "exchanges", "maintenance",
+)  # fmt: skip
+
+
+def delete_queues(broker_url: str, prefix: str) -> None:
+    """Delete the lanes' queues under ``prefix`` (a test's or a benchmark's own), so a shared
+    broker keeps nothing of the run."""
+    from kombu import Connection
+
+    with Connection(broker_url) as connection:
+        channel = connection.channel()
+        for lane in LANES:
+            try:
+                channel.queue_delete(f"{prefix}.{lane}")
+            except Exception:  # never declared: the broker closed the channel; open another
+                channel = connection.channel()
+
+
 def images(n: int) -> dict[str, bytes]:
     """``n`` uploads, each a different sample photo (so each opens a case of its own)."""
     return {

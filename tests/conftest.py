@@ -167,20 +167,12 @@ def make_url_safe(url: str) -> str:
 def queue_prefix(broker_url: str) -> Iterator[str]:
     """Queue names of this test's own (tests run side by side on one broker); its queues
     are deleted afterwards."""
-    from kombu import Connection
+
+    from tests.cluster_support import delete_queues
 
     prefix = f"t{uuid.uuid4().hex[:10]}"
     yield prefix
-    with Connection(broker_url) as connection:
-        channel = connection.default_channel
-        for lane in (
-            "events", "evidence", "email", "banks", "delivery", "filing", "exchanges",
-            "maintenance",
-        ):  # fmt: skip
-            try:
-                channel.queue_delete(f"{prefix}.{lane}")
-            except Exception:  # never declared: the channel closed; open another
-                channel = connection.channel()
+    delete_queues(broker_url, prefix)
 
 
 @pytest.fixture

@@ -77,15 +77,13 @@ def test_relayed_events_run_once_each_in_order_per_case_on_four_threads(
 
 def test_the_same_on_redis(db, redis_broker_url):
     """Redis as the broker: no publisher confirms (each push is answered), the same rules."""
-    from kombu import Connection
+    from tests.cluster_support import delete_queues
 
     prefix = f"t{uuid.uuid4().hex[:10]}"
     try:
         _ordered_once(db, redis_broker_url, prefix)
     finally:
-        with Connection(redis_broker_url) as connection:
-            for lane in ("events", "delivery"):
-                connection.default_channel.queue_delete(f"{prefix}.{lane}")
+        delete_queues(redis_broker_url, prefix)
 
 
 def _ordered_once(db, broker_url, queue_prefix) -> None:
