@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,14 +16,41 @@ import httpx
 TAKEDOWN = str(Path(sys.executable).parent / "takedown")
 
 
-def _server_procs(port: int) -> Iterator[Path]:
-    """The /proc entries of the server process(es) serving ``port``."""
-    needle = f"serve\x00--port\x00{port}".encode()
+def processes() -> Iterator[tuple[Path, list[str]]]:
+    """Each process's /proc entry and its ``stat`` fields after the command's name (0 its
+    state, 1 its parent, 3 its session, 11 and 12 its user and system ticks)."""
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            if needle in (proc / "cmdline").read_bytes():
+            yield proc, (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+
+
+def cpu_seconds(match: Callable[[Path, list[str]], bool]) -> float:
+    """CPU seconds (user + system) used so far by the processes ``match`` picks."""
+    ticks = 0
+    for proc, fields in processes():
+        try:
+            if match(proc, fields):
+                ticks += int(fields[11]) + int(fields[12])
+        except OSError:  # it ended while being read
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _serves(port: int) -> Callable[[Path, list[str]], bool]:
+    needle = f"serve\x00--port\x00{port}".encode()
+    return lambda proc, _: needle in (proc / "cmdline").read_bytes()
+
+
+def _server_procs(port: int) -> Iterator[Path]:
+    """The /proc entries of the server process(es) serving ``port``."""
+    serves = _serves(port)
+    for proc, fields in processes():
+        try:
+            if serves(proc, fields):
                 yield proc
         except OSError:
             continue
@@ -31,14 +58,7 @@ def _server_procs(port: int) -> Iterator[Path]:
 
 def server_cpu(port: int) -> float:
     """CPU seconds (user + system) used so far by the server process serving ``port``."""
-    ticks = 0
-    for proc in _server_procs(port):
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return cpu_seconds(_serves(port))
 
 
 def server_disk_writes(port: int) -> int | None:

@@ -36,16 +36,16 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
-from tests.cluster_support import Part, cluster_env, delete_queues
-from tests.conftest import free_port
+from tests.cluster_support import Part, cluster_env, delete_queues, platform_and_lead
+from tests.conftest import broker_problem, free_port
 from tests.enforcement_support import receiver
 from tests.ncmec_support import ncmec_server
 from tests.review_support import SECRET, platform_media
 
 from bench._postgres import scratch_database
-from takedown.identity import Principal, Role, Scope
+from bench._server import processes
+from takedown.identity import Principal
 from takedown.media import hash_image
-from takedown.services import accounts, keys
 from takedown.services import audit as audit_service
 from takedown.store import Database, SqlAlchemyUnitOfWork, migrate
 from takedown.store.models import CaseRow, ReportRow
@@ -199,17 +199,7 @@ def _killer(url: str, parts: dict[str, Part], load: Load, until: float, started:
 def _run(database_url: str) -> dict:
     db = Database(database_url)
     migrate.upgrade(db)
-    platform = keys.create_api_key(
-        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name="platform",
-        scopes=[Scope.scan, Scope.report],
-    ).secret  # fmt: skip
-    accounts.create_user(
-        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name="lead", role=Role.child_safety_lead,
-        password=None,
-    )  # fmt: skip
-    lead = accounts.create_personal_token(
-        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, user_name="lead", label="bench"
-    ).secret
+    platform, lead = platform_and_lead(db)
     uploads = int(SECONDS / UPLOAD_EVERY) + 1
     pictures = {f"upload-{n}": _image(n) for n in range(uploads)}
     load = Load()
@@ -271,16 +261,12 @@ def _web_processes(supervisor: int) -> list[int]:
     """The web processes a ``takedown serve`` with several of them started (its children
     that serve, not multiprocessing's helpers)."""
     found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    for proc, fields in processes():
         try:
-            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (proc / "cmdline").read_bytes()
-        except (OSError, ValueError, IndexError):
+            if int(fields[1]) == supervisor and b"spawn_main" in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
             continue
-        if ppid == supervisor and b"spawn_main" in command:
-            found.append(int(proc.name))
     return found
 
 
@@ -402,13 +388,9 @@ def _pct(values: list[float], q: float) -> float | None:
 
 
 def main() -> None:
-    from kombu import Connection
-
-    try:
-        with Connection(BROKER, connect_timeout=3) as connection:
-            connection.ensure_connection(max_retries=1)
-    except Exception as exc:
-        console.print(f"[yellow]chaos skipped: no broker at {BROKER.split('@')[-1]}: {exc}")
+    problem = broker_problem(BROKER)
+    if problem:
+        console.print(f"[yellow]chaos skipped: {problem}")
         return
     with scratch_database(console) as pg_url:
         if pg_url is None:

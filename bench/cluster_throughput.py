@@ -31,13 +31,13 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 from rich.table import Table
-from tests.cluster_support import Part, delete_queues
-from tests.conftest import free_port
+from tests.cluster_support import Part, delete_queues, platform_and_lead
+from tests.conftest import broker_problem, free_port
 from tests.enforcement_support import SECRET, receiver
 
 from bench._postgres import scratch_database
-from takedown.identity import Principal, Role, Scope
-from takedown.services import accounts, keys
+from bench._server import cpu_seconds
+from takedown.identity import Principal
 from takedown.store import Database, SqlAlchemyUnitOfWork, migrate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,35 +54,12 @@ OPERATOR = Principal.system("bench")
 def group_cpu(pid: int) -> float:
     """CPU seconds used so far by every process of ``pid``'s session (a part and the
     processes it started)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == pid:  # the session id
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
+    return cpu_seconds(lambda _, fields: int(fields[3]) == pid)
 
 
 def postgres_cpu() -> float:
     """CPU seconds used so far by this machine's PostgreSQL server processes."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if (proc / "comm").read_text().strip() != "postgres":
-                continue
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / tick
+    return cpu_seconds(lambda proc, _: (proc / "comm").read_text().strip() == "postgres")
 
 
 def _env(database_url: str, prefix: str, tmp: Path, **more: str) -> dict[str, str]:
@@ -109,22 +86,6 @@ def _ready(url: str, timeout: float = 90) -> None:
             pass
         time.sleep(0.2)
     raise SystemExit(f"{url} did not become ready")
-
-
-def _credentials(db: Database) -> tuple[str, str]:
-    platform = keys.create_api_key(
-        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name=f"p-{uuid.uuid4().hex[:6]}",
-        scopes=[Scope.scan, Scope.report],
-    ).secret  # fmt: skip
-    name = f"lead{uuid.uuid4().hex[:6]}"
-    accounts.create_user(
-        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name=name, role=Role.child_safety_lead,
-        password=None,
-    )  # fmt: skip
-    lead = accounts.create_personal_token(
-        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, user_name=name, label="bench"
-    ).secret
-    return platform, lead
 
 
 def _reports(url: str, key: str, tag: str) -> dict:
@@ -174,7 +135,7 @@ def _web_runs(database_url: str, tmp: Path) -> list[dict]:
     db = Database(database_url)
     rows = []
     for processes in (1, 2):
-        platform, _ = _credentials(db)
+        platform, _ = platform_and_lead(db)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         prefix = f"tp{uuid.uuid4().hex[:6]}"
@@ -210,7 +171,7 @@ def _action_runs(database_url: str, tmp: Path) -> list[dict]:
     rows = []
     with receiver(SECRET) as hook:
         for workers in (1, 2):
-            platform, lead = _credentials(db)
+            platform, lead = platform_and_lead(db)
             root = f"root-{workers}"
             with SqlAlchemyUnitOfWork(db) as uow:
                 for i in range(REPOSTS):
@@ -279,13 +240,9 @@ def _action_runs(database_url: str, tmp: Path) -> list[dict]:
 
 
 def main() -> None:
-    from kombu import Connection
-
-    try:
-        with Connection(BROKER, connect_timeout=3) as connection:
-            connection.ensure_connection(max_retries=1)
-    except Exception as exc:
-        console.print(f"[yellow]cluster_throughput skipped: no broker: {exc}")
+    problem = broker_problem(BROKER)
+    if problem:
+        console.print(f"[yellow]cluster_throughput skipped: {problem}")
         return
     results: list[dict] = []
     with scratch_database(console) as pg_url, tempfile.TemporaryDirectory() as tmp:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import uuid
+from typing import Any
 
 from tests.e2e.test_server_process import TAKEDOWN
 from tests.media_support import PHOTOS, encode, photo
@@ -61,6 +63,29 @@ class Part:
 LANES = (
     "events", "evidence", "email", "banks", "delivery", "filing", "exchanges", "maintenance",
 )  # fmt: skip
+
+
+def platform_and_lead(db: Any) -> tuple[str, str]:
+    """A platform's API key (scans and reports) and a child-safety lead's personal token,
+    each under a name of its own (a database may get several)."""
+    from takedown.identity import Principal, Role, Scope
+    from takedown.services import accounts, keys
+    from takedown.store import SqlAlchemyUnitOfWork
+
+    operator = Principal.system("tests")
+    suffix = uuid.uuid4().hex[:8]
+    platform = keys.create_api_key(
+        uow=SqlAlchemyUnitOfWork(db), actor=operator, name=f"platform-{suffix}",
+        scopes=[Scope.scan, Scope.report],
+    ).secret  # fmt: skip
+    accounts.create_user(
+        uow=SqlAlchemyUnitOfWork(db), actor=operator, name=f"lead{suffix}",
+        role=Role.child_safety_lead, password=None,
+    )  # fmt: skip
+    lead = accounts.create_personal_token(
+        uow=SqlAlchemyUnitOfWork(db), actor=operator, user_name=f"lead{suffix}", label="t"
+    ).secret
+    return platform, lead
 
 
 def delete_queues(broker_url: str, prefix: str) -> None:

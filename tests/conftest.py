@@ -127,13 +127,8 @@ REQUIRE_BROKER = os.environ.get("TAKEDOWN_TEST_REQUIRE_BROKER") == "1"
 def broker_url() -> str:
     """RabbitMQ (``TAKEDOWN_TEST_BROKER_URL``), skipped with the reason where it does not
     answer (failed where ``TAKEDOWN_TEST_REQUIRE_BROKER=1``, as in CI)."""
-    from kombu import Connection
-
-    try:
-        with Connection(BROKER_URL, connect_timeout=3) as connection:
-            connection.ensure_connection(max_retries=1)
-    except Exception as exc:
-        problem = f"the broker at {make_url_safe(BROKER_URL)} does not answer: {exc}"
+    problem = broker_problem(BROKER_URL)
+    if problem:
         if REQUIRE_BROKER:
             pytest.fail(f"TAKEDOWN_TEST_REQUIRE_BROKER=1 but {problem}")
         pytest.skip(problem)
@@ -147,14 +142,22 @@ REDIS_BROKER_URL = os.environ.get("TAKEDOWN_TEST_REDIS_URL", "redis://127.0.0.1:
 def redis_broker_url() -> str:
     """Redis as the broker (``TAKEDOWN_TEST_REDIS_URL``; database 15), skipped with the
     reason where it does not answer."""
+    problem = broker_problem(REDIS_BROKER_URL)
+    if problem:
+        pytest.skip(problem)
+    return REDIS_BROKER_URL
+
+
+def broker_problem(url: str) -> str | None:
+    """Why the broker at ``url`` cannot be used (its password left out), or None."""
     from kombu import Connection
 
     try:
-        with Connection(REDIS_BROKER_URL, connect_timeout=3) as connection:
+        with Connection(url, connect_timeout=3) as connection:
             connection.ensure_connection(max_retries=1)
     except Exception as exc:
-        pytest.skip(f"Redis at {make_url_safe(REDIS_BROKER_URL)} does not answer: {exc}")
-    return REDIS_BROKER_URL
+        return f"the broker at {make_url_safe(url)} does not answer: {exc}"
+    return None
 
 
 def make_url_safe(url: str) -> str:

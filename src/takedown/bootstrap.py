@@ -21,7 +21,7 @@ from takedown.jobs.worker import default_worker_id
 from takedown.matching import SignalType
 from takedown.matching.signals import parse_enabled
 from takedown.retry import RetryPolicy
-from takedown.services import evidence, exchanges, filing, reports
+from takedown.services import evidence, exchanges, filing, maintenance, reports
 from takedown.services.delivery import Deliverer, DeliverySettings
 from takedown.services.filing import Filer
 from takedown.services.ncmec import NcmecClient, NcmecSettings
@@ -259,7 +259,7 @@ def table_lanes(
             exchange_sync, poll_seconds=max(s.worker_poll_seconds, 1.0)
         )
     if s.evidence_purge_hours > 0:
-        found[flows.MAINTENANCE] = evidence.ScheduledPurge(
+        found[flows.MAINTENANCE] = maintenance.Maintenance(
             lambda: SqlAlchemyUnitOfWork(db),
             now=clock.now,
             every=timedelta(hours=s.evidence_purge_hours),

@@ -11,11 +11,10 @@ import time
 import httpx
 import pytest
 
-from takedown.identity import Principal, Role, Scope
+from takedown.identity import Principal
 from takedown.media import hash_image
-from takedown.services import accounts, keys
-from takedown.store import Database, SqlAlchemyUnitOfWork
-from tests.cluster_support import Part
+from takedown.store import Database
+from tests.cluster_support import Part, platform_and_lead
 from tests.conftest import free_port
 from tests.e2e.test_server_process import wait_healthy
 from tests.media_support import PHOTOS, encode, photo
@@ -50,16 +49,7 @@ def test_a_bank_change_through_one_web_process_reaches_the_others_scans_within_a
     postgres_url, tmp_path
 ):
     db = Database(postgres_url)
-    platform = keys.create_api_key(
-        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name="platform", scopes=[Scope.scan]
-    ).secret
-    accounts.create_user(
-        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name="lead", role=Role.child_safety_lead,
-        password=None,
-    )  # fmt: skip
-    lead = accounts.create_personal_token(
-        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, user_name="lead", label="t"
-    ).secret
+    platform, lead = platform_and_lead(db)
     data = encode(photo(PHOTOS[1]).convert("RGB").resize((400, 300)), "JPEG")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")}
     env.update(

@@ -15,13 +15,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from takedown.identity import Principal, Role, Scope
+from takedown.identity import Principal, Scope
 from takedown.media import hash_image
-from takedown.services import accounts, keys
 from takedown.services import audit as audit_service
+from takedown.services import keys
 from takedown.store import Database, SqlAlchemyUnitOfWork, migrate
 from takedown.store.models import CaseRow, OutboxRow, ReportRow
-from tests.cluster_support import Part, cluster_env, images
+from tests.cluster_support import Part, cluster_env, images, platform_and_lead
 from tests.conftest import free_port
 from tests.e2e.test_server_process import wait_healthy
 from tests.enforcement_support import receiver
@@ -32,22 +32,6 @@ from tests.waiting import wait_until
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 OPERATOR = Principal.system("tests")
 UPLOADS = 8
-
-
-def _credentials(db: Database) -> tuple[str, str]:
-    """The platform's key (scans and reports) and a child-safety lead's token."""
-    platform = keys.create_api_key(
-        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name="platform",
-        scopes=[Scope.scan, Scope.report],
-    ).secret  # fmt: skip
-    accounts.create_user(
-        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name="lead", role=Role.child_safety_lead,
-        password=None,
-    )  # fmt: skip
-    lead = accounts.create_personal_token(
-        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, user_name="lead", label="t"
-    ).secret
-    return platform, lead
 
 
 def _start(env, tmp_path) -> tuple[str, list[Part]]:
@@ -122,7 +106,7 @@ def test_killing_a_worker_mid_task_and_the_relay_loses_nothing_and_files_each_re
     postgres_url, broker_url, queue_prefix, tmp_path
 ):
     db = Database(postgres_url)
-    platform, lead = _credentials(db)
+    platform, lead = platform_and_lead(db)
     uploads = images(UPLOADS)
     parts: list[Part] = []
     with platform_media() as media, ncmec_server() as ncmec, receiver(SECRET) as hook:
@@ -193,7 +177,7 @@ def test_restarting_rabbitmq_and_postgresql_under_load_loses_no_acknowledged_wor
         database_url = pg.url("takedown")
         db = Database(database_url)
         migrate.upgrade(db)
-        platform, lead = _credentials(db)
+        platform, lead = platform_and_lead(db)
         uploads = images(UPLOADS)
         acknowledged: list[tuple[int, int]] = []  # (report id, case id) answered 201
         statuses: dict[int, int] = {}

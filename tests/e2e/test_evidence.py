@@ -12,7 +12,7 @@ import pytest
 
 from takedown.evidence import MasterKey
 from takedown.identity import Role, Scope
-from takedown.services import audit, evidence
+from takedown.services import audit, evidence, maintenance
 from tests.conftest import OPERATOR, add_key, add_staff, console_login, make_settings
 from tests.review_support import SECRET, bearer
 from tests.waiting import wait_until
@@ -255,7 +255,7 @@ def test_the_scheduled_purge_runs_once_a_period_however_many_processes_run_it(
         wait_until(lambda: _items(container, gone), timeout=30, what="the media preserved")
     later = container.clock.now() + timedelta(days=366)
     lanes = [
-        evidence.ScheduledPurge(
+        maintenance.Maintenance(
             container.uow, now=lambda: later, every=timedelta(hours=24),
             retention=timedelta(days=365),
         )

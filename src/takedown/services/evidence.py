@@ -16,9 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +24,6 @@ from takedown.authorities import Filing
 from takedown.cases import CaseStatus, Outcome, case_number
 from takedown.evidence import MasterKey, rewrap, seal, unseal
 from takedown.identity import Permission, Principal, require
-from takedown.jobs.loop import BackgroundLoop
 from takedown.media import image_format
 from takedown.services import audit, review_media
 from takedown.services.errors import InvalidInput, NotFound
@@ -346,57 +342,3 @@ def rotate(*, uow: UnitOfWork, vault: Vault, batch: int = 500) -> int:
         if len(page) < batch:
             return done
         after = page[-1][0].id
-
-
-PURGE_SCHEDULE = "evidence-purge"
-BANK_CHANGES_KEPT = timedelta(days=7)
-
-
-class ScheduledPurge(BackgroundLoop):
-    """The ``maintenance`` lane: ``purge`` every ``every`` (``TAKEDOWN_EVIDENCE_PURGE_HOURS``),
-    and the bank change log pruned to a week, the run claimed in the ``schedules`` table, so
-    one process runs it per period however many run the lane (web processes in the embedded
-    mode, workers in the distributed one)."""
-
-    thread_name = "takedown-maintenance"
-
-    def __init__(
-        self,
-        uow: Callable[[], UnitOfWork],
-        *,
-        now: Callable[[], datetime],
-        every: timedelta,
-        retention: timedelta,
-        poll_seconds: float = 60.0,
-    ) -> None:
-        self.uow = uow
-        self.now = now
-        self.every = every
-        self.retention = retention
-        self.poll_seconds = poll_seconds
-        self.name = f"{socket.gethostname()}:{os.getpid()}"
-        super().__init__()
-
-    def run_once(self) -> int:
-        """Purge if this period's run is ours; how many items were purged."""
-        now = self.now()
-        with self.uow() as uow:
-            if not uow.schedules.claim(PURGE_SCHEDULE, now=now, next_at=now + self.every,
-                                       by=self.name):  # fmt: skip
-                return 0
-            uow.commit()
-        with self.uow() as uow:  # the bank change log, kept a week (``Matcher.reload``)
-            uow.bank_entries.prune_changes(now - BANK_CHANGES_KEPT)
-            uow.commit()
-        purged, batch = 0, 1000
-        while True:  # a backlog in batches, each its own transaction
-            done = purge(uow=self.uow(), now=now, batch=batch, retention=self.retention)
-            purged += done
-            if done < batch:
-                break
-        if purged:
-            log.info("evidence purged", extra={"items": purged})
-        return purged
-
-    def _more_waiting(self, worked: int) -> bool:
-        return False

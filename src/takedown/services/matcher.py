@@ -128,13 +128,9 @@ class Matcher:
                     changes = uow.bank_entries.changes_since(
                         current.version, now=now, since=self._loaded_at
                     )
-                    size = (
-                        len(changes.entries) + len(changes.deleted) if changes else None
-                    )  # None: the log since our version was pruned
-                    if (
-                        changes is not None
-                        and size is not None
-                        and (size <= max(APPLY_IN_PLACE, len(current) // 4))
+                    # None: the log since our version was pruned.
+                    if changes is not None and changes.size <= max(
+                        APPLY_IN_PLACE, len(current) // 4
                     ):
                         current.apply(
                             changes.entries,

@@ -86,6 +86,10 @@ class BankChanges:
     entries: list[IndexedEntry]
     deleted: list[int]
 
+    @property
+    def size(self) -> int:
+        return len(self.entries) + len(self.deleted)
+
 
 def _bank(row: BankRow) -> Bank:
     return row_value(Bank, row, policy=BankPolicy(row.policy))
