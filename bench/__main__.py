@@ -28,6 +28,7 @@ BENCHES = (
     "chaos",
     "cluster_throughput",
     "bank_restart",
+    "registry_search",
 )
 
 

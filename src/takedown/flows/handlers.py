@@ -20,7 +20,7 @@ from takedown.jobs import HandlerContext
 from takedown.matching import BankEntriesAdded, BankIndexes
 from takedown.matching.exchanges import EntriesWithdrawn, ExchangeFeedbackOwed, Feedback
 from takedown.services import audit, evidence, exchanges, filing, reports, retro
-from takedown.services.enforcement import RegistryMediaIndex
+from takedown.services.enforcement import RegistrySearch
 from takedown.services.review_media import MediaSettings
 
 REACTIONS_ACTOR = Principal.system("reactions")
@@ -40,7 +40,7 @@ class FlowDeps(Protocol):
     def filing_settings(self) -> filing.FilingSettings: ...
 
     @property
-    def registry_media(self) -> RegistryMediaIndex: ...
+    def registry_media(self) -> RegistrySearch: ...
 
     @property
     def emails_reporters(self) -> bool: ...

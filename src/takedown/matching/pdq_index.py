@@ -77,6 +77,29 @@ def _key_width(chunk: int) -> int:
     return min(CHUNK_BITS[chunk], KEY_BITS)
 
 
+def chunk_keys(hex_hash: str) -> list[int]:
+    """Each chunk's whole value: what the registry's chunk tables hold for a hash on
+    PostgreSQL (migration 0017 computes the same in SQL, ``takedown_pdq_chunks``)."""
+    value = int(hex_hash, 16)
+    keys, offset = [], 0
+    for width in CHUNK_BITS:
+        keys.append((value >> (256 - offset - width)) & ((1 << width) - 1))
+        offset += width
+    return keys
+
+
+def chunk_probes(hex_hashes: Sequence[str]) -> list[list[int]]:
+    """For each chunk, every whole value within the chunk's radius of one of ``hex_hashes``'
+    (sorted): a hash within 31 bits of one of them has one of its chunks among these (the
+    module's pigeonhole)."""
+    probes: list[set[int]] = [set() for _ in CHUNK_BITS]
+    for hex_hash in hex_hashes:
+        for chunk, value in enumerate(chunk_keys(hex_hash)):
+            masks = _flip_masks(CHUNK_BITS[chunk], CHUNK_RADIUS[chunk])
+            probes[chunk].update((masks ^ np.uint32(value)).tolist())
+    return [sorted(p) for p in probes]
+
+
 PACK_LIMIT = 1 << 24  # rows addressable when table entries carry residue bits
 
 

@@ -27,7 +27,7 @@ from takedown.server.password_checks import PasswordChecks
 from takedown.services import evidence, exchanges, filing, reports
 from takedown.services.accounts import LoginPolicy
 from takedown.services.case_media import CaseMediaIndex
-from takedown.services.enforcement import EnforcementContext, RegistryMediaIndex
+from takedown.services.enforcement import EnforcementContext, RegistrySearch
 from takedown.services.errors import Busy
 from takedown.services.matcher import Matcher
 from takedown.services.platform_links import LinkResolver
@@ -50,7 +50,7 @@ class Container:
     writer: GroupCommitter = field(init=False)
     auth_cache: CredentialCache = field(init=False)
     case_media: CaseMediaIndex = field(init=False)
-    registry_media: RegistryMediaIndex = field(init=False)
+    registry_media: RegistrySearch = field(init=False)
     _status_key: bytes | None = field(default=None, init=False)
     _videos: int = field(default=0, init=False)  # videos hashing or waiting (event loop only)
     clock: Clock = field(default_factory=Clock)
@@ -69,7 +69,7 @@ class Container:
             signal_types=bootstrap.signal_types(self.settings),
         )
         self.case_media = CaseMediaIndex()
-        self.registry_media = RegistryMediaIndex()
+        self.registry_media = RegistrySearch.for_database(self.db)
         self.writer = GroupCommitter(self.db)
         self.auth_cache = CredentialCache(self.settings.auth_cache_seconds, clock=self.clock)
         self.db.on_commit(self.auth_cache.on_commit)

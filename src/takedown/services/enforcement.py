@@ -3,8 +3,9 @@ transaction; a violation overturned on appeal is undone.
 
 ``enforce`` finds the takedown set (``cases.enforcement``): the confirmed items and their
 repost families, every registered item whose media matches the confirmed media (the same MD5
-or SHA-256, or a PDQ hash within ``pdq_threshold`` bits, found in the process's
-``RegistryMediaIndex``, never by reading the registry) with their families; plans the
+or SHA-256, or a PDQ hash within ``pdq_threshold`` bits, found by a ``RegistrySearch``: the
+database's chunk indexes on PostgreSQL, the process's own index on SQLite, never by reading
+the whole registry) with their families; plans the
 actions by the category's account policy; writes them (``actions``, stable ids); and adds
 the confirmed media's hashes to the installation's confirmed bank for the category
 (``block_and_report`` for CSAM, ``block`` otherwise), so the next upload of it is blocked.
@@ -47,7 +48,70 @@ MAX_FAMILY = 1_000_000  # items a takedown set may reach (a guard against a runa
 PAGE = 20_000
 
 
-class RegistryMediaIndex:
+class RegistrySearch:
+    """Finds the registered items whose media is near a confirmed item's: by PDQ, and
+    videos by their frames. Two kinds: ``RegistryMediaIndex`` (in memory, each process's own:
+    SQLite's one process) and ``DatabaseRegistrySearch`` (PostgreSQL's chunk tables: one
+    registry that every process and worker asks, however large); ``for_database`` picks."""
+
+    def warm(self, db: Database) -> None:
+        """Load what the first lookup would (nothing, where the database searches)."""
+
+    def matching(self, uow: UnitOfWork, pdqs: list[str], threshold: int) -> list[str]:
+        """Content ids of registered items within ``threshold`` bits of any of ``pdqs``."""
+        raise NotImplementedError
+
+    def videos_near(
+        self, uow: UnitOfWork, frames: list[str], threshold: int
+    ) -> dict[str, list[str]]:
+        """The registered videos with a frame within ``threshold`` bits of one of ``frames``,
+        each with its frames (candidates, for a rule over whole videos to decide)."""
+        raise NotImplementedError
+
+    def matching_videos(
+        self,
+        uow: UnitOfWork,
+        frames: list[str],
+        threshold: int,
+        share: float = VIDEO_FRAME_SHARE,
+    ) -> list[str]:
+        """Content ids of registered videos that share at least ``share`` of their frames
+        with ``frames`` (a confirmed video's), or of whose frames ``share`` are among theirs:
+        a re-encoding, and a clip cut from it (vPDQ's rule, both ways)."""
+        if not frames:
+            return []
+        queries = [int(p, 16) for p in frames]
+        out = []
+        for content_id, theirs in self.videos_near(uow, frames, threshold).items():
+            values = [int(p, 16) for p in theirs]
+            ours_found = sum(_near(q, values, threshold) for q in queries) / len(queries)
+            theirs_found = sum(_near(v, queries, threshold) for v in values) / len(values)
+            if max(ours_found, theirs_found) >= share:
+                out.append(content_id)
+        return out
+
+    @staticmethod
+    def for_database(db: Database) -> RegistrySearch:
+        return RegistryMediaIndex() if db.is_sqlite else DatabaseRegistrySearch()
+
+
+class DatabaseRegistrySearch(RegistrySearch):
+    """The registry searched where it is stored (``RegistryRepository.near``, PostgreSQL):
+    no process holds it, a process starts without reading it, and a search sees the registry
+    as its own transaction does (an item registered in the decision's transaction too)."""
+
+    def matching(self, uow: UnitOfWork, pdqs: list[str], threshold: int) -> list[str]:
+        return uow.registry.near(pdqs, threshold) if pdqs else []
+
+    def videos_near(
+        self, uow: UnitOfWork, frames: list[str], threshold: int
+    ) -> dict[str, list[str]]:
+        if not frames:
+            return {}
+        return uow.registry.frames(uow.registry.frames_near(frames, threshold))
+
+
+class RegistryMediaIndex(RegistrySearch):
     """The PDQ hashes of every registered item, in memory (``PdqIndex``: exact radius search
     at tens of millions of hashes), caught up from the registry by id at each lookup. A
     candidate is checked against the registry's current hash before it counts. One per
@@ -83,33 +147,9 @@ class RegistryMediaIndex:
             if len(frames) < PAGE:
                 return
 
-    def matching_videos(
-        self,
-        uow: UnitOfWork,
-        frames: list[str],
-        threshold: int,
-        share: float = VIDEO_FRAME_SHARE,
-    ) -> list[str]:
-        """Content ids of registered videos that share at least ``share`` of their frames
-        with ``frames`` (a confirmed video's), or of whose frames ``share`` are among theirs:
-        a re-encoding, and a clip cut from it (vPDQ's rule, both ways)."""
-        if not frames:
-            return []
-        queries = [int(p, 16) for p in frames]
-        out = []
-        for content_id, theirs in self.videos_near(uow, frames, threshold).items():
-            values = [int(p, 16) for p in theirs]
-            ours_found = sum(_near(q, values, threshold) for q in queries) / len(queries)
-            theirs_found = sum(_near(v, queries, threshold) for v in values) / len(values)
-            if max(ours_found, theirs_found) >= share:
-                out.append(content_id)
-        return out
-
     def videos_near(
         self, uow: UnitOfWork, frames: list[str], threshold: int
     ) -> dict[str, list[str]]:
-        """The registered videos with a frame within ``threshold`` bits of one of ``frames``,
-        each with its frames (candidates, for a rule over whole videos to decide)."""
         if not frames:
             return {}
         with self._lock:
@@ -119,7 +159,6 @@ class RegistryMediaIndex:
         return uow.registry.frames(sorted(candidates))
 
     def matching(self, uow: UnitOfWork, pdqs: list[str], threshold: int) -> list[str]:
-        """Content ids of registered items within ``threshold`` bits of any of ``pdqs``."""
         if not pdqs:
             return []
         with self._lock:
@@ -145,7 +184,7 @@ class EnforcementContext:
     in the decision's transaction (``services.filing.draft``), so it exists when the decision
     is answered; None where nothing is filed."""
 
-    media: RegistryMediaIndex
+    media: RegistrySearch
     pdq_threshold: int = 31
     policies: dict[Category, AccountPolicy] = field(default_factory=lambda: dict(ACCOUNT_POLICIES))
     draft_report: Callable[[UnitOfWork, int, datetime], object] | None = None

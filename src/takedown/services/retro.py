@@ -1,9 +1,10 @@
 """Retroactive matching: when a bank gains entries (an import, an exchange, a confirmation's
 media), the items the registry holds from before are searched for them at once, by exact
-digests in the registry's indexes and by PDQ in the process's ``RegistryMediaIndex``, never by
-reading the registry; each found item is reported as the upload path would have reported it
-when scanned. No peer does this; it is how an old copy uploaded before its hash was known
-comes down. And the follow-up of a suspension: the account's other content is queued."""
+digests in the registry's indexes and by PDQ through the ``RegistrySearch`` (the database's
+chunk indexes, or the process's own index on SQLite), never by reading the whole registry; each
+found item is reported as the upload path would have reported it when scanned. No peer does
+this; it is how an old copy uploaded before its hash was known comes down. And the follow-up of
+a suspension: the account's other content is queued."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from takedown.matching import (
 )
 from takedown.matching.exchanges import EntriesWithdrawn
 from takedown.services import audit, reports
-from takedown.services.enforcement import RegistryMediaIndex
+from takedown.services.enforcement import RegistrySearch
 from takedown.services.matcher import item_matches
 from takedown.store.uow import UnitOfWork
 
@@ -37,7 +38,7 @@ def match_registry(
     event: BankEntriesAdded,
     *,
     intake: reports.IntakeContext,
-    media: RegistryMediaIndex,
+    media: RegistrySearch,
 ) -> int:
     """Retroactive matching: the registry's items that match entries a bank just gained are
     reported as the upload path would have reported them, in ``uow``'s transaction. A match
@@ -66,10 +67,10 @@ def match_registry(
 
 
 def items_matching(
-    uow: UnitOfWork, bank: Bank, entries: list[BankEntry], *, media: RegistryMediaIndex
+    uow: UnitOfWork, bank: Bank, entries: list[BankEntry], *, media: RegistrySearch
 ) -> list[str]:
     """The registered items ``entries`` of ``bank`` match: by exact digest in the registry's
-    indexes, by PDQ in the process's ``RegistryMediaIndex`` within the bank's distance, and a
+    indexes, by PDQ through the ``RegistrySearch`` within the bank's distance, and a
     banked video by vPDQ's rule, the registered one as the query (a clip cut from the banked
     video matches it). Each signal type says how (``matching.SIGNALS``)."""
     exact: dict[str, list[str]] = {  # the registry's digest columns, by exact signal type
@@ -113,7 +114,7 @@ _SETTLED = (CaseStatus.confirmed, CaseStatus.closed)
 
 
 def flag_withdrawn(
-    uow: UnitOfWork, event: EntriesWithdrawn, *, media: RegistryMediaIndex, now: datetime
+    uow: UnitOfWork, event: EntriesWithdrawn, *, media: RegistrySearch, now: datetime
 ) -> int:
     """The open cases that an automatic report opened about items the withdrawn entries
     matched get a note for their reviewer (never shown to reporters), and the audit log says

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from takedown.cases.enforcement import PlannedAction, SetItem
+from takedown.matching.pdq_index import EXACT_UP_TO, chunk_probes
 from takedown.store.rawsql import RawRepository, RawSql
 
 CHUNK = 500  # ids per IN list
@@ -355,6 +356,41 @@ class RegistryRepository(RawRepository):
             {"after": after, "limit": limit},
         )
         return [(int(i), str(p)) for i, p in rows]
+
+    def near(self, pdqs: list[str], threshold: int) -> list[str]:
+        """Content ids of the items whose PDQ hash is within ``threshold`` bits of one of
+        ``pdqs``, as this transaction sees the registry (PostgreSQL only: the chunk tables of
+        migration 0017)."""
+        return self._near("content", "content_pdq_chunks", pdqs, threshold)
+
+    def frames_near(self, pdqs: list[str], threshold: int) -> list[str]:
+        """Content ids of the videos with a frame within ``threshold`` bits of one of
+        ``pdqs`` (PostgreSQL only, as ``near``)."""
+        return self._near("content_frames", "content_frame_chunks", pdqs, threshold)
+
+    def _near(self, table: str, chunks: str, pdqs: list[str], threshold: int) -> list[str]:
+        if self._raw.sqlite:
+            raise NotImplementedError("the registry's chunk tables are PostgreSQL's")
+        queries = sorted({p.lower() for p in pdqs})
+        if not queries:
+            return []
+        params: dict[str, Any] = {"queries": queries, "threshold": threshold}
+        distance = (
+            "EXISTS (SELECT 1 FROM unnest(CAST(:queries AS text[])) AS q(pdq) "
+            "WHERE bit_count(('x' || h.pdq)::bit(256) # ('x' || q.pdq)::bit(256)) <= :threshold)"
+        )
+        if threshold <= EXACT_UP_TO:
+            probes = chunk_probes(queries)
+            params |= {f"k{c}": values for c, values in enumerate(probes)}
+            candidates = " UNION ALL ".join(
+                f"SELECT id FROM {chunks} WHERE k{c} = ANY(CAST(:k{c} AS int[]))"  # noqa: S608
+                for c in range(len(probes))
+            )
+            where = f"h.id IN ({candidates})"
+        else:  # beyond the chunks' guarantee: every hash is compared
+            where = "h.pdq ~ '^[0-9a-fA-F]{64}$'"
+        sql = f"SELECT DISTINCT h.content_id FROM {table} AS h WHERE {where} AND {distance}"  # noqa: S608 - constant names
+        return sorted(str(r[0]) for r in self._raw.all(sql, params))
 
     def content_ids_by_id(self, ids: list[int]) -> dict[int, tuple[str, str | None]]:
         """Registry id → (content id, PDQ) for ``ids``."""

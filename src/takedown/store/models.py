@@ -508,6 +508,40 @@ class ContentFrameRow(Base):
     pdq: Mapped[str] = mapped_column(String(64))
 
 
+class _PdqChunks:
+    """A PDQ hash's eleven chunk values (``matching.pdq_index.chunk_keys``), each indexed: the
+    registry's near-copy search on PostgreSQL, where triggers keep these tables in step with
+    the hashes (migration 0017). Empty on SQLite, whose one process searches in memory."""
+
+    k0: Mapped[int] = mapped_column(Integer, index=True)
+    k1: Mapped[int] = mapped_column(Integer, index=True)
+    k2: Mapped[int] = mapped_column(Integer, index=True)
+    k3: Mapped[int] = mapped_column(Integer, index=True)
+    k4: Mapped[int] = mapped_column(Integer, index=True)
+    k5: Mapped[int] = mapped_column(Integer, index=True)
+    k6: Mapped[int] = mapped_column(Integer, index=True)
+    k7: Mapped[int] = mapped_column(Integer, index=True)
+    k8: Mapped[int] = mapped_column(Integer, index=True)
+    k9: Mapped[int] = mapped_column(Integer, index=True)
+    k10: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class ContentPdqChunkRow(_PdqChunks, Base):
+    __tablename__ = "content_pdq_chunks"
+
+    id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("content.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ContentFrameChunkRow(_PdqChunks, Base):
+    __tablename__ = "content_frame_chunks"
+
+    id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("content_frames.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class EvidenceItemRow(Base):
     """A preserved item of a case (``kind`` media or metadata), sealed (``evidence.vault``):
     only the ciphertext and the wrapped data key are stored. A purged item keeps its row,
