@@ -258,12 +258,15 @@ def table_lanes(
         found[flows.EXCHANGES] = exchanges.ExchangeLane(
             exchange_sync, poll_seconds=max(s.worker_poll_seconds, 1.0)
         )
-    if s.evidence_purge_hours > 0:
+    if s.evidence_purge_hours > 0 or s.bank_snapshot_minutes > 0:
         found[flows.MAINTENANCE] = maintenance.Maintenance(
             lambda: SqlAlchemyUnitOfWork(db),
             now=clock.now,
-            every=timedelta(hours=s.evidence_purge_hours),
+            every=timedelta(hours=s.evidence_purge_hours) if s.evidence_purge_hours else None,
             retention=timedelta(days=s.evidence_retention_days),
+            snapshot_every=(
+                timedelta(minutes=s.bank_snapshot_minutes) if s.bank_snapshot_minutes else None
+            ),
         )
     ncmec = ncmec_settings(s)
     if ncmec is not None:

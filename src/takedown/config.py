@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         description="Tasks a distributed `takedown worker` runs at once, each on a thread of "
         "its own (most wait on the network: the platform, NCMEC, media servers).",
     )
+    bank_snapshot_minutes: float = Field(
+        60.0,
+        ge=0,
+        description="How often deferred work stores the bank indexes' arrays when the banks "
+        "changed, once per period however many processes run: a process starts from the "
+        "newest snapshot plus the changes since instead of reading every entry. 0: never.",
+    )
     evidence_purge_hours: float = Field(
         24.0,
         ge=0,

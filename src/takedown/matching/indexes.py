@@ -1,10 +1,13 @@
 """Every bank's entries, indexed for lookup: one index per signal type, shared by all banks.
 
 PDQ entries live in one ``PdqIndex``, each row tagged with its bank, so ten million entries
-cost the index's arrays and nothing per entry in Python. MD5 and SHA-256 entries live in
-dictionaries. Entries of disabled banks and disabled entries are masked, not removed, so
-turning them back on is immediate. A lookup searches PDQ at the largest threshold any bank
-asks for and keeps, for each hit, only what is within its own bank's threshold.
+cost the index's arrays and nothing per entry in Python. MD5 and SHA-256 entries loaded at once
+live in sorted arrays (``ExactTable``), those added later in dictionaries beside them. The
+arrays are what a snapshot holds (``index_arrays``, ``BankIndexes.from_arrays``): a process
+starts from them without reading every entry. Entries of disabled banks and disabled entries
+are masked, not removed, so turning them back on is immediate. A lookup searches PDQ at the
+largest threshold any bank asks for and keeps, for each hit, only what is within its own bank's
+threshold.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from takedown.matching.banks import Bank, BankPolicy, Match, SignalType, without_allowed
+from takedown.matching.exact_index import ExactColumns, ExactTable
 from takedown.matching.pdq_index import PdqIndex
 from takedown.matching.signals import SIGNALS, Indexing
 from takedown.matching.vpdq import VpdqFrame, VpdqResult, usable
@@ -46,6 +50,39 @@ class PdqColumns:
         return sum(len(a) for a in self.ids)
 
 
+@dataclass
+class IndexColumns:
+    """Every PDQ and exact-value entry as columns (``BankEntryRepository.load_for_index``)."""
+
+    pdq: PdqColumns = field(default_factory=PdqColumns)
+    exact: dict[SignalType, ExactColumns] = field(default_factory=dict)
+
+    def exact_of(self, signal_type: SignalType) -> ExactColumns:
+        if signal_type not in self.exact:
+            self.exact[signal_type] = ExactColumns(SIGNALS[signal_type].hex_digits // 2)
+        return self.exact[signal_type]
+
+
+Arrays = dict[str, NDArray]  # type: ignore[type-arg]
+
+
+def index_arrays(columns: IndexColumns) -> Arrays:
+    """The arrays a snapshot holds: PDQ entries as columns (``pdq.ids``, ``pdq.words``,
+    ``pdq.banks``, ``pdq.active``), each exact signal type's as its sorted table
+    (``md5.values``, ``md5.ids``, …)."""
+    pdq = columns.pdq
+    out: Arrays = {
+        "pdq.ids": np.concatenate(pdq.ids) if pdq.ids else np.zeros(0, dtype=np.int64),
+        "pdq.words": np.concatenate(pdq.words) if pdq.words else np.zeros((0, 4), np.uint64),
+        "pdq.banks": np.concatenate(pdq.banks) if pdq.banks else np.zeros(0, dtype=np.uint32),
+        "pdq.active": np.concatenate(pdq.active) if pdq.active else np.zeros(0, dtype=bool),
+    }
+    for signal_type, exact in columns.exact.items():
+        for name, array in ExactTable.build(exact).arrays().items():
+            out[f"{signal_type}.{name}"] = array
+    return out
+
+
 ACTING = (BankPolicy.block_and_report, BankPolicy.block)
 
 
@@ -64,6 +101,7 @@ class BankIndexes:
             t: defaultdict(set) for t, spec in SIGNALS.items() if spec.indexing is Indexing.exact
         }
         self._exact_entries: dict[int, tuple[int, bool]] = {}  # entry id → (bank, active)
+        self._tables: dict[SignalType, ExactTable] = {}  # entries loaded at once
         self._pdq = PdqIndex()
         # vPDQ entries: their usable frames in one PdqIndex (a row's id is its position, its
         # tag the bank), the entry of each row, and each entry's bank, frame count and state.
@@ -78,25 +116,48 @@ class BankIndexes:
     def build(
         cls,
         banks: list[Bank],
-        exact: list[IndexedEntry],
-        pdq: PdqColumns,
+        videos: list[IndexedEntry],
+        columns: IndexColumns,
         version: int,
         quarantined: Iterable[int] = (),
     ) -> BankIndexes:
+        """Indexes over ``columns`` (and ``videos``, the ``vpdq`` entries with their frames)."""
+        return cls.from_arrays(banks, videos, index_arrays(columns), version, quarantined)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        banks: list[Bank],
+        videos: list[IndexedEntry],
+        arrays: Arrays,
+        version: int,
+        quarantined: Iterable[int] = (),
+    ) -> BankIndexes:
+        """Indexes over ``index_arrays``' arrays, as built or as a snapshot held them."""
         indexes = cls()
         indexes._banks = {b.id: b for b in banks}
         indexes._quarantined = set(quarantined)
-        indexes._register_exact(_indexed(exact, Indexing.exact))
-        indexes._register_videos(_indexed(exact, Indexing.video))
-        if len(pdq):
+        indexes._register_videos(_indexed(videos, Indexing.video))
+        for signal_type, spec in SIGNALS.items():
+            if spec.indexing is Indexing.exact and f"{signal_type}.ids" in arrays:
+                names = ("values", "ids", "banks", "active")
+                table = ExactTable.from_arrays({n: arrays[f"{signal_type}.{n}"] for n in names})
+                if len(table):
+                    indexes._tables[signal_type] = table
+        if len(arrays["pdq.ids"]):
             indexes._pdq = PdqIndex.build(
-                np.concatenate(pdq.ids),
-                np.concatenate(pdq.words),
-                tags=np.concatenate(pdq.banks),
-                active=np.concatenate(pdq.active),
+                arrays["pdq.ids"],
+                arrays["pdq.words"],
+                tags=arrays["pdq.banks"],
+                active=arrays["pdq.active"],
             )
         indexes.version = version
         return indexes
+
+    def _knows_exact(self, entry_id: int) -> bool:
+        return entry_id in self._exact_entries or any(
+            t.row_of(entry_id) is not None for t in self._tables.values()
+        )
 
     def _register_exact(self, entries: list[IndexedEntry]) -> None:
         for e in entries:
@@ -167,7 +228,7 @@ class BankIndexes:
             new: list[IndexedEntry] = []
             near: list[IndexedEntry] = []
             for e in changed:
-                if e.entry_id in self._exact_entries or e.entry_id in self._videos:
+                if e.entry_id in self._videos or self._knows_exact(e.entry_id):
                     self.set_active(e.entry_id, e.active)
                 elif SIGNALS[e.signal_type].indexing is Indexing.near:
                     near.append(e)
@@ -175,7 +236,7 @@ class BankIndexes:
                     new.append(e)
             known = self._pdq.set_active_many([e.entry_id for e in near], [e.active for e in near])
             new += [e for e in near if e.entry_id not in known]
-            gone = [i for i in deleted if i in self._exact_entries or i in self._videos]
+            gone = [i for i in deleted if i in self._videos or self._knows_exact(i)]
             for entry_id in gone:
                 self.set_active(entry_id, False)
             self._pdq.set_active_many(list(deleted), [False] * len(deleted))
@@ -197,7 +258,7 @@ class BankIndexes:
             exact = self._exact_entries.get(entry_id)
             if exact is not None:
                 self._exact_entries[entry_id] = (exact[0], active)
-            else:
+            elif not any(t.set_active(entry_id, active) for t in self._tables.values()):
                 self._pdq.set_active(entry_id, active)
 
     def lookup(
@@ -228,7 +289,8 @@ class BankIndexes:
                             nearest[entry_id] = (distance, bank_id)
                 hits = [(e, d, b) for e, (d, b) in nearest.items()]
             else:
-                hits = []
+                table = self._tables.get(signal_type)
+                hits = [(e, 0, b) for e, b, on in table.find(value) if on] if table else []
                 for entry_id in sorted(self._exact[signal_type].get(value, ())):
                     bank_id, active = self._exact_entries[entry_id]
                     if active:
@@ -282,5 +344,6 @@ class BankIndexes:
         return (
             len(self._pdq)
             + sum(active for _, active in self._exact_entries.values())
+            + sum(t.active_count() for t in self._tables.values())
             + sum(active for _, _, active in self._videos.values())
         )

@@ -1,7 +1,8 @@
 """The ``maintenance`` lane: what keeps the store in shape on a schedule rather than after an
 event. Each run is claimed in the ``schedules`` table, so one process does it per period
 however many carry the lane (web processes in the embedded mode, workers in the distributed
-one)."""
+one): the evidence purge, the bank change log's pruning, and the bank snapshot that processes
+start from (``matcher.snapshot_banks``)."""
 
 from __future__ import annotations
 
@@ -13,19 +14,23 @@ from datetime import datetime, timedelta
 
 from takedown.jobs.loop import BackgroundLoop
 from takedown.services import evidence
+from takedown.services.matcher import snapshot_banks
 from takedown.store.uow import UnitOfWork
 
 log = logging.getLogger("takedown.maintenance")
 
 SCHEDULE = "maintenance"
+SNAPSHOT_SCHEDULE = "bank-snapshot"
 BANK_CHANGES_KEPT = timedelta(days=7)  # a process that has not looked for longer rebuilds
 PURGE_BATCH = 1000
 
 
 class Maintenance(BackgroundLoop):
-    """Every ``every`` (``TAKEDOWN_EVIDENCE_PURGE_HOURS``): the evidence purge
+    """Every ``every`` (``TAKEDOWN_EVIDENCE_PURGE_HOURS``; None: never): the evidence purge
     (``evidence.purge``, a backlog in batches of its own transactions) and the bank change
-    log pruned to ``BANK_CHANGES_KEPT`` (``Matcher.reload``)."""
+    log pruned to ``BANK_CHANGES_KEPT`` (``Matcher.reload``). Every ``snapshot_every``
+    (``TAKEDOWN_BANK_SNAPSHOT_MINUTES``; None: never): a bank snapshot, if the banks changed
+    since the last."""
 
     thread_name = "takedown-maintenance"
 
@@ -34,13 +39,15 @@ class Maintenance(BackgroundLoop):
         uow: Callable[[], UnitOfWork],
         *,
         now: Callable[[], datetime],
-        every: timedelta,
+        every: timedelta | None,
         retention: timedelta,
+        snapshot_every: timedelta | None = None,
         poll_seconds: float = 60.0,
     ) -> None:
         self.uow = uow
         self.now = now
         self.every = every
+        self.snapshot_every = snapshot_every
         self.retention = retention
         self.poll_seconds = poll_seconds
         self.name = f"{socket.gethostname()}:{os.getpid()}"
@@ -49,10 +56,10 @@ class Maintenance(BackgroundLoop):
     def run_once(self) -> int:
         """The period's run, if it is ours; how many evidence items were purged."""
         now = self.now()
-        with self.uow() as uow:
-            if not uow.schedules.claim(SCHEDULE, now=now, next_at=now + self.every, by=self.name):
-                return 0
-            uow.commit()
+        if self._claimed(SNAPSHOT_SCHEDULE, now, self.snapshot_every):
+            snapshot_banks(self.uow, now=now)
+        if not self._claimed(SCHEDULE, now, self.every):
+            return 0
         with self.uow() as uow:
             uow.bank_entries.prune_changes(now - BANK_CHANGES_KEPT)
             uow.commit()
@@ -67,6 +74,15 @@ class Maintenance(BackgroundLoop):
         if purged:
             log.info("evidence purged", extra={"items": purged})
         return purged
+
+    def _claimed(self, schedule: str, now: datetime, every: timedelta | None) -> bool:
+        if every is None:
+            return False
+        with self.uow() as uow:
+            if not uow.schedules.claim(schedule, now=now, next_at=now + every, by=self.name):
+                return False
+            uow.commit()
+        return True
 
     def _more_waiting(self, worked: int) -> bool:
         return False

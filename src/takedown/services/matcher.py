@@ -16,6 +16,7 @@ from datetime import datetime
 
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.matching import (
+    Bank,
     BankIndexes,
     EntryQuarantined,
     Match,
@@ -23,8 +24,10 @@ from takedown.matching import (
     registry_values,
     without_allowed,
 )
+from takedown.matching.indexes import index_arrays
 from takedown.matching.vpdq import VpdqFrame
 from takedown.store.db import Database
+from takedown.store.matching_repos import BankSnapshot
 from takedown.store.uow import UnitOfWork, reading
 
 log = logging.getLogger("takedown.matching")
@@ -64,6 +67,7 @@ class Matcher:
         self.check_seconds = check_seconds
         self.rebuilt = 0  # times every entry was read
         self.caught_up = 0  # times the changes since were applied in place
+        self.from_snapshot = 0  # times a snapshot was loaded (and the changes since applied)
 
     def age_seconds(self) -> float | None:
         """Since the indexes were last checked against the store (None: never loaded)."""
@@ -110,7 +114,8 @@ class Matcher:
     def reload(self) -> BankIndexes:
         """Bring the indexes to the store's version: by applying what changed since the
         version they hold (``bank_changes``), or, the first time and after a change too large
-        to apply in place, by reading every entry."""
+        to apply in place, from the newest snapshot and the changes since (``_from_snapshot``),
+        or, where there is none to use, by reading every entry."""
         with self._lock:
             with reading(self._db, snapshot=True) as uow:
                 version = uow.banks.version()
@@ -143,12 +148,17 @@ class Matcher:
                         self._checked = self._clock.monotonic()
                         self.caught_up += 1
                         return current
-                exact, pdq = uow.bank_entries.load_for_index(now)
-            self._indexes = BankIndexes.build(banks, exact, pdq, version, quarantined)
+                indexes = _from_snapshot(uow, banks=banks, quarantined=quarantined, now=now)
+                if indexes is None:
+                    videos, columns = uow.bank_entries.load_for_index(now)
+                    indexes = BankIndexes.build(banks, videos, columns, version, quarantined)
+                    self.rebuilt += 1
+                else:
+                    self.from_snapshot += 1
+            self._indexes = indexes
             self._loaded_at = now
             self._checked = self._clock.monotonic()
-            self.rebuilt += 1
-            return self._indexes
+            return indexes
 
     def reenable_at(self, when: datetime) -> None:
         """An entry disabled until ``when`` must count again from then: reload at that time."""
@@ -188,6 +198,63 @@ class Matcher:
                 indexes.version = version
             else:
                 self._checked = 0.0
+
+
+def _from_snapshot(
+    uow: UnitOfWork, *, banks: list[Bank], quarantined: list[int], now: datetime
+) -> BankIndexes | None:
+    """The indexes from the newest snapshot, caught up with the changes logged since (and
+    the entries whose disabling ended since it was made); None where there is no snapshot,
+    its changes were pruned, or they are too many to apply in place."""
+    snapshot = uow.bank_snapshots.latest()
+    if snapshot is None:
+        return None
+    changes = uow.bank_entries.changes_since(snapshot.version, now=now, since=snapshot.created_at)
+    if changes is None or changes.size > max(APPLY_IN_PLACE, snapshot.entries // 4):
+        return None
+    indexes = BankIndexes.from_arrays(
+        banks,
+        uow.bank_entries.videos(now),
+        uow.bank_snapshots.arrays(snapshot),
+        snapshot.version,
+        quarantined,
+    )
+    indexes.apply(
+        changes.entries,
+        changes.deleted,
+        banks=banks,
+        quarantined=quarantined,
+        version=changes.version,
+    )
+    indexes.compact()
+    return indexes
+
+
+def snapshot_banks(uow: Callable[[], UnitOfWork], *, now: datetime) -> BankSnapshot | None:
+    """Store the bank indexes' arrays at the store's version, if the banks changed since the
+    newest snapshot; the one stored (None: none was needed), the older ones dropped.
+
+    The version is read before the entries (each in its own statement): the entries are then
+    at that version or newer, and a process that loads the snapshot applies every change
+    logged after the version, so what the entries already held is applied again, never
+    missed."""
+    with uow() as reader:
+        version = reader.banks.version()
+        latest = reader.bank_snapshots.latest()
+        if latest is not None and latest.version >= version:
+            return None
+        _, columns = reader.bank_entries.load_for_index(now)
+    arrays = index_arrays(columns)
+    with uow() as writer:
+        writer.bank_snapshots.save(version=version, created_at=now, arrays=arrays)
+        writer.bank_snapshots.keep_latest(1)
+        stored = writer.bank_snapshots.latest()
+        writer.commit()
+    log.info(
+        "bank snapshot stored",
+        extra={"version": version, "entries": stored.entries if stored else 0},
+    )
+    return stored
 
 
 def item_matches(uow: UnitOfWork, indexes: BankIndexes, content_id: str) -> list[Match]:

@@ -20,7 +20,8 @@ from takedown.matching import (
     SignalType,
 )
 from takedown.matching.banks import FOREVER
-from takedown.matching.indexes import PdqColumns
+from takedown.matching.exact_index import ExactColumns, values_to_bytes
+from takedown.matching.indexes import IndexColumns, PdqColumns
 from takedown.matching.pdq_index import hashes_to_words
 from takedown.matching.signals import SIGNALS, Indexing
 from takedown.matching.vpdq import VpdqFrame
@@ -30,6 +31,8 @@ from takedown.store.models import (
     BankEntryHitRow,
     BankEntryRow,
     BankRow,
+    BankSnapshotPartRow,
+    BankSnapshotRow,
     MatchingStateRow,
 )
 from takedown.store.rawsql import RawRepository, RawSql
@@ -381,6 +384,11 @@ class BankEntryRepository:
             for e in entries
         ]
 
+    def videos(self, now: datetime) -> list[IndexedEntry]:
+        """Every ``vpdq`` entry with its frames (a snapshot leaves them out: they are few)."""
+        kinds = [t.value for t, spec in SIGNALS.items() if spec.indexing is Indexing.video]
+        return self._indexed(BankEntryRow.signal_type.in_(kinds), now)
+
     def next_reenable(self, now: datetime) -> datetime | None:
         """When the next temporarily disabled entry comes back on by itself."""
         return self._s.scalar(
@@ -401,10 +409,10 @@ class BankEntryRepository:
 
     def load_for_index(
         self, now: datetime, *, chunk: int = 100_000
-    ) -> tuple[list[IndexedEntry], PdqColumns]:
-        """Every entry, for building the indexes: MD5/SHA-256 as values, PDQ as columns.
-
-        Streamed in chunks; PDQ rows never become Python objects past their chunk."""
+    ) -> tuple[list[IndexedEntry], IndexColumns]:
+        """Every entry, for building the indexes: ``vpdq`` entries with their frames, the
+        others as columns. Streamed in chunks; rows never become Python objects past their
+        chunk."""
         q = select(
             BankEntryRow.id,
             BankEntryRow.bank_id,
@@ -412,32 +420,131 @@ class BankEntryRepository:
             BankEntryRow.value,
             BankEntryRow.disabled_until,
         ).execution_options(yield_per=chunk)
-        exact: list[IndexedEntry] = []
-        pdq = PdqColumns()
+        videos: list[IndexedEntry] = []
+        columns = IndexColumns()
         for rows in self._s.execute(q).partitions(chunk):
-            ids, banks, values, active = [], [], [], []
+            by_type: dict[str, tuple[list[int], list[int], list[str], list[bool]]] = {}
             for entry_id, bank_id, kind, value, until in rows:
                 on = until is None or until <= now
-                if kind == "pdq":
-                    ids.append(entry_id)
-                    banks.append(bank_id)
-                    values.append(value)
-                    active.append(on)
+                if _is_video(SignalType(kind)):
+                    videos.append(IndexedEntry(entry_id, bank_id, SignalType(kind), value, on))
+                    continue
+                ids, banks, values, active = by_type.setdefault(kind, ([], [], [], []))
+                ids.append(entry_id)
+                banks.append(bank_id)
+                values.append(value)
+                active.append(on)
+            for kind, (ids, banks, values, active) in by_type.items():
+                signal_type = SignalType(kind)
+                target: PdqColumns | ExactColumns
+                if SIGNALS[signal_type].indexing is Indexing.near:
+                    target = columns.pdq
+                    target.words.append(hashes_to_words(values))
                 else:
-                    exact.append(IndexedEntry(entry_id, bank_id, SignalType(kind), value, on))
-            if ids:
-                pdq.ids.append(np.asarray(ids, dtype=np.int64))
-                pdq.banks.append(np.asarray(banks, dtype=np.uint32))
-                pdq.words.append(hashes_to_words(values))
-                pdq.active.append(np.asarray(active, dtype=bool))
-        videos = [e.entry_id for e in exact if _is_video(e.signal_type)]
+                    target = columns.exact_of(signal_type)
+                    target.values.append(values_to_bytes(values, target.width))
+                target.ids.append(np.asarray(ids, dtype=np.int64))
+                target.banks.append(np.asarray(banks, dtype=np.uint32))
+                target.active.append(np.asarray(active, dtype=bool))
         if videos:
-            frames = self.frames(videos)
-            exact = [
-                replace(e, frames=frames.get(e.entry_id, ())) if _is_video(e.signal_type) else e
-                for e in exact
-            ]
-        return exact, pdq
+            frames = self.frames([e.entry_id for e in videos])
+            videos = [replace(e, frames=frames.get(e.entry_id, ())) for e in videos]
+        return videos, columns
+
+
+@dataclass(frozen=True)
+class BankSnapshot:
+    id: int
+    version: int
+    created_at: datetime
+    entries: int
+    arrays: dict[str, Any]  # name → {"dtype": …, "shape": […]}
+
+
+SNAPSHOT_PART_BYTES = 32 * 2**20
+
+
+class BankSnapshotRepository:
+    """The bank indexes' arrays at a version (``matching.index_arrays``), in pieces."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def latest(self) -> BankSnapshot | None:
+        row = self._s.scalars(
+            select(BankSnapshotRow).order_by(BankSnapshotRow.version.desc()).limit(1)
+        ).first()
+        if row is None:
+            return None
+        return BankSnapshot(row.id, row.version, row.created_at, row.entries, row.arrays)
+
+    def save(self, *, version: int, created_at: datetime, arrays: dict[str, np.ndarray]) -> int:
+        """Store a snapshot; its id. Older ones stay until ``keep_latest``."""
+        entries = sum(len(a) for name, a in arrays.items() if name.endswith(".ids"))
+        shapes = {
+            name: {"dtype": a.dtype.str, "shape": list(a.shape)} for name, a in arrays.items()
+        }
+        row = BankSnapshotRow(
+            version=version, created_at=created_at, entries=entries, arrays=shapes
+        )
+        self._s.add(row)
+        self._s.flush()
+        for name, array in arrays.items():
+            data = _bytes_of(array)
+            parts = range(0, max(len(data), 1), SNAPSHOT_PART_BYTES)
+            for part, start in enumerate(parts):
+                self._s.execute(
+                    insert(BankSnapshotPartRow).values(
+                        snapshot_id=row.id,
+                        name=name,
+                        part=part,
+                        data=data[start : start + SNAPSHOT_PART_BYTES].tobytes(),
+                    )
+                )
+        return row.id
+
+    def keep_latest(self, keep: int = 1) -> int:
+        """Drop all but the newest ``keep`` snapshots; how many went. (A process loading one
+        of them reads it in a snapshot of its own and is not disturbed.)"""
+        old = self._s.scalars(
+            select(BankSnapshotRow.id).order_by(BankSnapshotRow.version.desc()).offset(keep)
+        ).all()
+        if old:
+            self._s.execute(
+                delete(BankSnapshotPartRow).where(BankSnapshotPartRow.snapshot_id.in_(old))
+            )
+            self._s.execute(delete(BankSnapshotRow).where(BankSnapshotRow.id.in_(old)))
+        return len(old)
+
+    def arrays(self, snapshot: BankSnapshot) -> dict[str, np.ndarray]:
+        """The snapshot's arrays, each filled piece by piece into one buffer."""
+        out: dict[str, np.ndarray] = {}
+        for name, spec in snapshot.arrays.items():
+            array = np.empty(spec["shape"], dtype=np.dtype(spec["dtype"]))
+            flat = _bytes_of(array)
+            at = 0
+            rows = self._s.execute(
+                select(BankSnapshotPartRow.data)
+                .where(
+                    BankSnapshotPartRow.snapshot_id == snapshot.id,
+                    BankSnapshotPartRow.name == name,
+                )
+                .order_by(BankSnapshotPartRow.part)
+            )
+            for (data,) in rows:
+                flat[at : at + len(data)] = np.frombuffer(data, dtype=np.uint8)
+                at += len(data)
+            if at != array.nbytes:
+                raise ValueError(
+                    f"bank snapshot {snapshot.id}: {name} has {at} of {array.nbytes} bytes"
+                )
+            out[name] = array
+        return out
+
+
+def _bytes_of(array: np.ndarray) -> np.ndarray:
+    """The array's bytes, as a flat ``uint8`` view of it (no copy)."""
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8)
 
 
 _CONTENT_COLUMNS = (

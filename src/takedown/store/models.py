@@ -334,6 +334,35 @@ class BankChangeRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class BankSnapshotRow(Base):
+    """Every PDQ and exact-value bank entry as the indexes' arrays, at a matching version
+    (``matching.index_arrays``): a process starts from the newest and applies the changes
+    logged since, instead of reading every entry. ``arrays``: each array's dtype and shape;
+    its bytes are in ``bank_snapshot_parts``."""
+
+    __tablename__ = "bank_snapshots"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entries: Mapped[int] = mapped_column(BigInteger)
+    arrays: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class BankSnapshotPartRow(Base):
+    """A piece of one array of a snapshot (pieces keep each value well under the drivers'
+    and PostgreSQL's limits, and a load to one copy of the array)."""
+
+    __tablename__ = "bank_snapshot_parts"
+
+    snapshot_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("bank_snapshots.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class ContentRow(Base):
     """The content registry: every item a platform scanned or registered."""
 

@@ -48,6 +48,7 @@ from takedown.store.identity_repos import (
 from takedown.store.matching_repos import (
     BankEntryRepository,
     BankRepository,
+    BankSnapshotRepository,
     ContentRepository,
 )
 from takedown.store.outbox_repos import (
@@ -152,6 +153,9 @@ class UnitOfWork(Protocol):
 
     @property
     def bank_entries(self) -> BankEntryRepository: ...
+
+    @property
+    def bank_snapshots(self) -> BankSnapshotRepository: ...
 
     @property
     def exchanges(self) -> ExchangeRepository: ...
@@ -291,6 +295,7 @@ class SqlAlchemyUnitOfWork:
     heartbeats = _repository(HeartbeatRepository)
     banks = _repository(BankRepository, raw=False)
     bank_entries = _repository(BankEntryRepository, raw=False)
+    bank_snapshots = _repository(BankSnapshotRepository, raw=False)
     exchanges = _repository(ExchangeRepository)
     content = _repository(ContentRepository)
     reports = _repository(ReportRepository)
