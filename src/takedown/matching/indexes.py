@@ -340,6 +340,15 @@ class BankIndexes:
                 matches.append(self._match(bank, SignalType.vpdq, entry_id, nearest[entry_id]))
         return sorted(without_allowed(matches), key=lambda m: (m.distance, m.bank, m.entry_id))
 
+    @property
+    def nbytes(self) -> int:
+        """The arrays the PDQ and exact indexes hold (not the few entries added since in
+        dictionaries, nor the videos')."""
+        tables = sum(
+            a.nbytes for t in self._tables.values() for a in (*t.arrays().values(), t.keys, t.by_id)
+        )
+        return self._pdq.nbytes + tables
+
     def __len__(self) -> int:
         return (
             len(self._pdq)

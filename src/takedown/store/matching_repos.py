@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from takedown.matching import (
@@ -162,18 +162,25 @@ class BankEntryRepository:
         self._s = session
 
     def existing(self, bank_id: int, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which (signal_type, value) pairs the bank already holds."""
-        keys = list(keys)
+        """Which (signal_type, value) pairs the bank already holds.
+
+        Asked per signal type with the values as one list, so every column of the unique
+        index bounds the search whatever the planner knows of the table (a list of row pairs
+        read every entry of the type in a freshly loaded bank of millions)."""
+        by_type: dict[str, list[str]] = {}
+        for signal_type, value in keys:
+            by_type.setdefault(signal_type, []).append(value)
         found: set[tuple[str, str]] = set()
-        for i in range(0, len(keys), 500):
-            batch = keys[i : i + 500]
-            rows = self._s.execute(
-                select(BankEntryRow.signal_type, BankEntryRow.value).where(
-                    BankEntryRow.bank_id == bank_id,
-                    tuple_(BankEntryRow.signal_type, BankEntryRow.value).in_(batch),
+        for signal_type, values in by_type.items():
+            for i in range(0, len(values), 1000):
+                rows = self._s.execute(
+                    select(BankEntryRow.signal_type, BankEntryRow.value).where(
+                        BankEntryRow.bank_id == bank_id,
+                        BankEntryRow.signal_type == signal_type,
+                        BankEntryRow.value.in_(values[i : i + 1000]),
+                    )
                 )
-            )
-            found.update((t, v) for t, v in rows)
+                found.update((t, v) for t, v in rows)
         return found
 
     def add_many(
