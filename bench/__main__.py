@@ -29,6 +29,7 @@ BENCHES = (
     "cluster_throughput",
     "bank_restart",
     "registry_search",
+    "case_search",
 )
 
 

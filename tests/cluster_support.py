@@ -49,8 +49,9 @@ class Part:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(20)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired:  # stuck (a broker being restarted): killed
                 os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
         self.log.close()
 
     def logs(self) -> str:

@@ -273,3 +273,57 @@ def _pending(db) -> list[tuple[str, str | None, int]]:
             )
         )
         return [tuple(r) for r in rows]
+
+
+def test_four_eyes_hold_in_the_distributed_mode(postgres_url, broker_url, queue_prefix, tmp_path):
+    """A senior's 'no violation' about a minor is a proposal in the distributed mode too:
+    with a relay and workers running everything it published, the case stays open, nothing
+    is restored and the reporter is not told it closed, until a second senior agrees."""
+    from takedown.identity import Role
+    from takedown.services import accounts
+    from tests.review_support import bearer, file_report
+
+    db = Database(postgres_url)
+    platform, first = platform_and_lead(db)
+    accounts.create_user(uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name="second",
+                         role=Role.child_safety_lead, password=None)  # fmt: skip
+    second = accounts.create_personal_token(
+        uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, user_name="second", label="t"
+    ).secret
+    parts: list[Part] = []
+    with platform_media() as media, ncmec_server() as ncmec, receiver(SECRET) as hook:
+        env = cluster_env(postgres_url, broker_url, queue_prefix, tmp_path, media, ncmec, hook)
+        try:
+            url, parts = _start(env, tmp_path)
+            with httpx.Client(base_url=url, timeout=30) as client:
+                receipt = file_report(client, platform, "post-minor", category="csam",
+                                      depicted_minor=True)  # fmt: skip
+                case = receipt["case_id"]
+                assert client.post(f"/v1/cases/{case}/claim", headers=bearer(first)).is_success
+                proposed = client.post(
+                    f"/v1/cases/{case}/decisions",
+                    json={"outcome": "no_violation", "reason": "an adult, a costume"},
+                    headers=bearer(first),
+                )
+                assert proposed.json()["state"] == "pending_second_review", proposed.text
+                wait_until(
+                    lambda: _outbox(db).get("pending", 0) == 0,
+                    timeout=60,
+                    what="the workers ran what the proposal published",
+                )
+                held = client.get(f"/v1/cases/{case}", headers=bearer(second)).json()
+                assert held["state"] == "pending_second_review" and held["decisions"] == []
+                assert hook.actions == {}
+                page = client.get(receipt["status_url"].replace(url, ""))
+                assert "closed" not in page.text.lower()
+                assert client.post(f"/v1/cases/{case}/claim", headers=bearer(second)).is_success
+                agreed = client.post(
+                    f"/v1/cases/{case}/decisions",
+                    json={"outcome": "no_violation", "reason": "agree: an adult"},
+                    headers=bearer(second),
+                )
+                assert agreed.json()["state"] == "closed", agreed.text
+        finally:
+            for part in parts:
+                part.stop()
+    db.dispose()

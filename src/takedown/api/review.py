@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from takedown.api.deps import read_uow, uow
 from takedown.api.schemas import StrictModel
 from takedown.cases import CaseStatus, Category, Decision, Outcome, Priority, case_number
-from takedown.cases.records import QueueEntry, QueueFilter
+from takedown.cases.records import CaseSearch, QueueEntry, QueueFilter
 from takedown.identity import Permission
 from takedown.server.container import container_of
 from takedown.server.errors import ERROR_RESPONSES, ErrorResponse
@@ -66,6 +66,11 @@ class QueueRead(BaseModel):
     items: list[QueueItem]
     next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
     counts: dict[str, int]
+
+
+class SearchRead(BaseModel):
+    items: list[QueueItem]
+    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
 
 
 class ReportRead(BaseModel):
@@ -202,6 +207,51 @@ def read_queue(
     return QueueRead(
         items=[QueueItem.of(e, now) for e in page.entries], next=page.next, counts=page.counts
     )
+
+
+@router.get("/cases", dependencies=READ)
+def search_cases(
+    request: Request,
+    uow: ReadUoW,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=review.MAX_SEARCH,
+            description="A case number or id, content id, account id, content URL, MD5, "
+            "SHA-256 or PDQ hash, or police case number.",
+        ),
+    ] = None,
+    state: CaseStatus | None = None,
+    category: Category | None = None,
+    priority: Priority | None = None,
+    decided_by: Annotated[str | None, Query(max_length=256)] = None,
+    opened_from: AwareDatetime | None = None,
+    opened_before: AwareDatetime | None = None,
+    overdue: bool = False,
+    after: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> SearchRead:
+    """Every case, open or closed, newest first, that the search finds; a page at a time.
+    Cases about minors appear only for staff with the child-safety permission."""
+    now = container_of(request).clock.now()
+    page = review.search(
+        uow=uow,
+        actor=principal_of(request),
+        query=CaseSearch(
+            text=q,
+            category=category,
+            priority=priority,
+            status=state,
+            decided_by=decided_by,
+            opened_from=opened_from,
+            opened_before=opened_before,
+            overdue=overdue,
+        ),
+        now=now,
+        after=after,
+        limit=limit,
+    )
+    return SearchRead(items=[QueueItem.of(e, now) for e in page.entries], next=page.next)
 
 
 def _case_read(view: review.CaseView) -> CaseRead:

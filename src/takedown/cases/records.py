@@ -102,6 +102,22 @@ class QueueFilter:
 
 
 @dataclass(frozen=True)
+class CaseSearch:
+    """What a search over every case, open or closed, asks for (None: any). ``text`` is one
+    value matched against each key a case is found by: its number or id, a content id, an
+    account id, a content URL, a media hash, a police case number."""
+
+    text: str | None = None
+    category: Category | None = None
+    priority: Priority | None = None
+    status: CaseStatus | None = None
+    decided_by: str | None = None
+    opened_from: datetime | None = None
+    opened_before: datetime | None = None
+    overdue: bool = False
+
+
+@dataclass(frozen=True)
 class QaSample:
     id: int
     case_id: int

@@ -32,6 +32,7 @@ from takedown.cases import (
 from takedown.cases.records import (
     CaseItem,
     CaseMessage,
+    CaseSearch,
     QaSample,
     QueueEntry,
     QueueFilter,
@@ -178,6 +179,50 @@ def queue(
         next=encode_cursor(entries[-1]) if more and entries else None,
         counts=counts,
     )
+
+
+MAX_SEARCH = 2048  # characters of a search's text (a content URL may be long)
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    entries: list[QueueEntry]
+    next: str | None  # the cursor of the next page
+
+
+def search(
+    *,
+    uow: UnitOfWork,
+    actor: Principal,
+    query: CaseSearch,
+    now: datetime,
+    after: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> SearchPage:
+    """A page of every case, open or closed, that ``query`` finds, newest first. Cases about
+    minors only for those with the child-safety permission, as everywhere else: a search by
+    their content, account or hash finds nothing for anyone else."""
+    reviewer = _reviewer(actor, Permission.cases_read)
+    text = (query.text or "").strip()
+    if len(text) > MAX_SEARCH:
+        raise InvalidInput(f"a search is at most {MAX_SEARCH} characters", field="q")
+    before_id = None
+    if after:
+        if not after.isdigit():
+            raise InvalidInput("not a cursor this search gave", field="after")
+        before_id = int(after)
+    limit = max(1, min(limit, 200))
+    with uow:
+        entries = uow.review.search(
+            replace(query, text=text or None),
+            minor_safety=reviewer.child_safety,
+            now=now,
+            before_id=before_id,
+            limit=limit + 1,
+        )
+    more = len(entries) > limit
+    entries = entries[:limit]
+    return SearchPage(entries=entries, next=str(entries[-1].case_id) if more else None)
 
 
 def listed(

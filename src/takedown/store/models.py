@@ -707,6 +707,16 @@ class CaseItemRow(Base):
         Index("ix_case_items_root", "root_content_id", "open"),
         _where_set("ix_case_items_md5", "md5"),
         _where_set("ix_case_items_sha256", "sha256"),
+        # Search (``ReviewRepository.search``): closed items by content id (open ones are in
+        # the unique index above), items by account and by PDQ hash.
+        Index(
+            "ix_case_items_closed_content",
+            "content_id",
+            sqlite_where=text("NOT open"),
+            postgresql_where=text("NOT open"),
+        ),
+        _where_set("ix_case_items_account_id", "account_id"),
+        _where_set("ix_case_items_pdq", "pdq"),
     )
 
 
@@ -742,6 +752,15 @@ class ReportRow(Base):
     __table_args__ = (
         UniqueConstraint("submitter", "idempotency_key", name="uq_reports_idempotency"),
         Index("ix_reports_case_reporter", "case_id", "reporter_key"),
+        # Search: a police case number; a content URL by its first 512 characters (a whole
+        # URL of 2,048 could pass the size PostgreSQL allows an index entry).
+        _where_set("ix_reports_police_case_number", "police_case_number"),
+        Index(
+            "ix_reports_content_url",
+            text("substr(content_url, 1, 512)"),
+            sqlite_where=text("content_url IS NOT NULL"),
+            postgresql_where=text("content_url IS NOT NULL"),
+        ),
     )
 
 

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import Integer, func, select
 
 from takedown.cases import CaseStatus, Category, Priority
-from takedown.cases.records import QaSample, QueueEntry, QueueFilter
+from takedown.cases.model import case_id_of
+from takedown.cases.records import CaseSearch, QaSample, QueueEntry, QueueFilter
 from takedown.store.models import HELD_WHERE, QUEUE_WHERE, MediaRevealRow, QaSampleRow
 from takedown.store.rawsql import RawRepository
 
@@ -99,6 +100,59 @@ class ReviewRepository(RawRepository):
         rows = raw.all(
             f"SELECT {_QUEUE_COLUMNS} FROM cases c WHERE {' AND '.join(where)} "  # noqa: S608 - built from constants
             "ORDER BY c.respond_by, c.priority, c.id LIMIT :limit",
+            params,
+        )
+        return self._entries(rows, now)
+
+    def search(
+        self,
+        search: CaseSearch,
+        *,
+        minor_safety: bool,
+        now: datetime,
+        before_id: int | None,
+        limit: int,
+    ) -> list[QueueEntry]:
+        """A page of every case, open or closed, newest first (keyset pages by id), that
+        ``search`` finds; ``minor_safety`` False leaves out the cases about minors. The text
+        is looked up by each key's own index (``_found_by``), never by scanning cases."""
+        raw = self._raw
+        params: dict[str, Any] = {"limit": limit}
+        where: list[str] = []
+        if search.text:
+            where.append(f"c.id IN ({_found_by(search.text, params)})")
+        if not minor_safety:
+            where.append("c.minor_safety = :no")
+            params["no"] = raw.flag(False)
+        for column, value in (
+            ("category", search.category),
+            ("priority", search.priority),
+            ("status", search.status),
+        ):
+            if value is not None:
+                where.append(f"c.{column} = :{column}")
+                params[column] = str(value)
+        if search.decided_by:
+            where.append(
+                "EXISTS (SELECT 1 FROM decisions d WHERE d.case_id = c.id "
+                "AND d.decided_by = :decided_by)"
+            )
+            params["decided_by"] = search.decided_by
+        if search.opened_from is not None:
+            where.append("c.opened_at >= :opened_from")
+            params["opened_from"] = raw.dt(search.opened_from)
+        if search.opened_before is not None:
+            where.append("c.opened_at < :opened_before")
+            params["opened_before"] = raw.dt(search.opened_before)
+        if search.overdue:
+            where.append(f"c.{QUEUE_WHERE} AND c.respond_by <= :now")
+            params["now"] = raw.dt(now)
+        if before_id is not None:
+            where.append("c.id < :before_id")
+            params["before_id"] = before_id
+        rows = raw.all(
+            f"SELECT {_QUEUE_COLUMNS} FROM cases c "  # noqa: S608 - built from constants
+            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY c.id DESC LIMIT :limit",
             params,
         )
         return self._entries(rows, now)
@@ -310,3 +364,35 @@ def _sample(row: QaSampleRow) -> QaSample:
         agrees=row.agrees,
         reviewed_at=row.reviewed_at,
     )
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _found_by(text: str, params: dict[str, Any]) -> str:
+    """The ids of the cases ``text`` names by any key, as one statement of unions, each part
+    read from an index of its own: the case number or id, a content id (reported, or an item
+    of the case, open or closed), an account id, a content URL, a police case number, and,
+    for a value shaped like one, an MD5, SHA-256 or PDQ hash of a case's media."""
+    value = text.strip()
+    params["q"] = value
+    params["q_url"] = value[:512]
+    parts = [
+        "SELECT case_id FROM reports WHERE content_id = :q",
+        "SELECT case_id FROM case_items WHERE content_id = :q AND open",
+        "SELECT case_id FROM case_items WHERE content_id = :q AND NOT open",
+        "SELECT case_id FROM case_items WHERE account_id = :q",
+        "SELECT case_id FROM reports WHERE substr(content_url, 1, 512) = :q_url "
+        "AND content_url = :q",
+        "SELECT case_id FROM reports WHERE police_case_number = :q",
+    ]
+    case_id = case_id_of(value)
+    if case_id is not None:
+        parts.append("SELECT id FROM cases WHERE id = :q_case")
+        params["q_case"] = case_id
+    digest = value.lower()
+    if set(digest) <= _HEX:
+        columns = {32: ("md5",), 64: ("sha256", "pdq")}.get(len(digest), ())
+        parts += [f"SELECT case_id FROM case_items WHERE {c} = :q_hex" for c in columns]  # noqa: S608 - constant columns
+        params["q_hex"] = digest
+    return " UNION ".join(parts)
