@@ -191,3 +191,30 @@ def test_0006_moves_decision_messages_into_the_decisions_table(db):
     with db.engine.connect() as conn:
         kinds = conn.execute(text("SELECT kind FROM case_messages")).scalars().all()
     assert kinds == ["reply"]
+
+
+def test_a_search_reads_each_keys_index_and_never_a_whole_table(db):
+    """Migration 0019's indexes: a search by any key (``ReviewRepository.search``) must read
+    each part from its own index; a scan would read every report or item ever stored."""
+    from takedown.store.review_repos import _found_by
+
+    migrate.upgrade(db)
+    plans = []
+    with db.engine.connect() as conn:
+        for text_ in ("TD-0000042", "a" * 64):  # a case number; a SHA-256 or PDQ hash
+            params: dict = {}
+            plans.append(_plan(conn, _found_by(text_, params, sqlite=db.is_sqlite), params))
+    plan = "\n".join(plans)
+    for index in (
+        "ix_reports_content_id",
+        "uq_case_items_open_content",
+        "ix_case_items_closed_content",
+        "ix_case_items_account_id",
+        "ix_reports_content_url",
+        "ix_reports_police_case_number",
+        "ix_case_items_sha256",
+        "ix_case_items_pdq",
+    ):
+        assert index in plan, (index, plan)
+    assert "SCAN reports" not in plan and "SCAN case_items" not in plan, plan
+    assert "Seq Scan" not in plan, plan

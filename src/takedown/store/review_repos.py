@@ -120,7 +120,7 @@ class ReviewRepository(RawRepository):
         params: dict[str, Any] = {"limit": limit}
         where: list[str] = []
         if search.text:
-            where.append(f"c.id IN ({_found_by(search.text, params)})")
+            where.append(f"c.id IN ({_found_by(search.text, params, sqlite=raw.sqlite)})")
         if not minor_safety:
             where.append("c.minor_safety = :no")
             params["no"] = raw.flag(False)
@@ -369,7 +369,7 @@ def _sample(row: QaSampleRow) -> QaSample:
 _HEX = frozenset("0123456789abcdef")
 
 
-def _found_by(text: str, params: dict[str, Any]) -> str:
+def _found_by(text: str, params: dict[str, Any], *, sqlite: bool) -> str:
     """The ids of the cases ``text`` names by any key, as one statement of unions, each part
     read from an index of its own: the case number or id, a content id (reported, or an item
     of the case, open or closed), an account id, a content URL, a police case number, and,
@@ -382,8 +382,10 @@ def _found_by(text: str, params: dict[str, Any]) -> str:
         "SELECT case_id FROM case_items WHERE content_id = :q AND open",
         "SELECT case_id FROM case_items WHERE content_id = :q AND NOT open",
         "SELECT case_id FROM case_items WHERE account_id = :q",
-        "SELECT case_id FROM reports WHERE substr(content_url, 1, 512) = :q_url "
-        "AND content_url = :q",
+        # The whole URL compared apart from the index: SQLite, seeing ``content_url = :q``,
+        # would scan the index instead of searching it (``+`` keeps the term out of that).
+        "SELECT case_id FROM reports WHERE substr(content_url, 1, 512) = :q_url "  # noqa: S608 - constant
+        f"AND content_url IS NOT NULL AND {'+' if sqlite else ''}content_url = :q",
         "SELECT case_id FROM reports WHERE police_case_number = :q",
     ]
     case_id = case_id_of(value)
