@@ -217,3 +217,47 @@ def test_a_reporters_reply_reopens_a_decided_case_as_an_appeal(live_server, team
     assert ben.locator("h1 .state").inner_text() == "confirmed"
     reporter.reload()
     assert "a scam, against our rules" in reporter.content()
+
+
+def test_search_finds_a_case_by_its_content_and_never_a_minors_without_the_permission(
+    live_server, team, container, pages, shots
+):
+    url = live_server.url
+    with live_server.client() as client:
+        found = file_report(client, team, "post-search", category="policy")
+        file_report(client, team, "post-other", category="policy")
+        minor = file_report(client, team, "post-minor", category="csam", depicted_minor=True)
+    add_staff(container, "uma", Role.reviewer, token=False)  # no child-safety permission
+    ana = pages()
+    login(ana, url, "ana")
+    ana.get_by_role("navigation", name="Main").get_by_role("link", name="Search").click()
+    box = ana.get_by_role("searchbox")
+    box.fill("post-search")
+    box.press("Enter")
+    ana.wait_for_url("**/console/search?q=post-search*")
+    rows = ana.locator("table.results tbody tr")
+    assert rows.count() == 1 and found["case_number"] in rows.nth(0).inner_text()
+    box = ana.get_by_role("searchbox")
+    box.fill(minor["case_number"])
+    box.press("Enter")
+    ana.wait_for_url(f"**/console/search?q={minor['case_number']}*")
+    assert minor["case_number"] in ana.locator("table.results tbody").inner_text()
+    ana.goto(f"{url}/console/search")  # no search: every case, newest first
+    assert ana.locator("table.results tbody tr").count() == 3
+    screenshot(ana, shots / "search.png")
+
+    uma = pages()
+    login(uma, url, "uma")
+    for q in ("post-minor", minor["case_number"]):
+        uma.goto(f"{url}/console/search?q={q}")
+        assert "No case found." in uma.locator("table.results tbody").inner_text(), q
+    uma.goto(f"{url}/console/search")
+    assert minor["case_number"] not in uma.locator("table.results").inner_text()
+    # The filter forms' "any" is an empty value: no filter, not a refusal.
+    uma.get_by_role("button", name="Search").click()
+    uma.wait_for_url("**/console/search?q=&state=*")
+    assert uma.locator("table.results tbody tr").count() == 2
+    uma.goto(f"{url}/console/queue")
+    uma.get_by_role("button", name="Filter").click()
+    uma.wait_for_url("**/console/queue?category=*")
+    assert uma.locator("table.queue tbody tr").count() == 2

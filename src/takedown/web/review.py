@@ -10,14 +10,15 @@ sends a platform's bytes.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from html import escape
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from takedown.cases import CaseStatus, Category, Outcome, Priority
-from takedown.cases.records import QueueFilter
+from takedown.cases.records import CaseSearch, QueueFilter
 from takedown.identity import Permission, Principal
 from takedown.media import MediaError
 from takedown.server.container import Container, container_of
@@ -69,11 +70,25 @@ def _context(request: Request, c: Container, **values: Any) -> dict[str, Any]:
     }
 
 
+E = TypeVar("E", bound=StrEnum)
+# A filter form's select sends "" for "any": read as no filter, not as a wrong value.
+Choice = Annotated[str | None, Query(max_length=32)]
+
+
+def _choice(kind: type[E], value: str | None, field: str) -> E | None:
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise InvalidInput(f"not a {field}: {value[:32]!r}", field=field) from None
+
+
 @router.get("/console/queue", dependencies=READ)
 def queue_page(
     request: Request,
-    category: Category | None = None,
-    priority: Priority | None = None,
+    category: Choice = None,
+    priority: Choice = None,
     state: Annotated[str | None, Query(pattern="^(open|pending_second_review|appealed)?$")] = None,
     overdue: bool = False,
     escalated: bool = False,
@@ -81,8 +96,8 @@ def queue_page(
 ) -> HTMLResponse:
     c = container_of(request)
     filters = QueueFilter(
-        category=category,
-        priority=priority,
+        category=_choice(Category, category, "category"),
+        priority=_choice(Priority, priority, "priority"),
         status=CaseStatus(state) if state else None,
         overdue=overdue,
         escalated=escalated,
@@ -109,6 +124,53 @@ def queue_page(
         request,
         "queue.html",
         _context(request, c, page=page, filters=filters, query=query),
+    )
+
+
+@router.get("/console/search", dependencies=READ)
+def search_page(
+    request: Request,
+    q: Annotated[str | None, Query(max_length=review.MAX_SEARCH)] = None,
+    state: Choice = None,
+    category: Choice = None,
+    priority: Choice = None,
+    decided_by: Annotated[str | None, Query(max_length=256)] = None,
+    overdue: bool = False,
+    after: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    """Every case, open or closed, that a search finds (``review.search``: the API's)."""
+    c = container_of(request)
+    search = CaseSearch(
+        text=q,
+        category=_choice(Category, category, "category"),
+        priority=_choice(Priority, priority, "priority"),
+        status=_choice(CaseStatus, state, "state"),
+        decided_by=decided_by or None,
+        overdue=overdue,
+    )
+    page = review.search(
+        uow=c.uow(readonly=True),
+        actor=principal_of(request),
+        query=search,
+        now=c.clock.now(),
+        after=after,
+    )
+    query = {
+        k: v
+        for k, v in {
+            "q": q,
+            "state": state,
+            "category": category,
+            "priority": priority,
+            "decided_by": decided_by,
+            "overdue": "true" if overdue else None,
+        }.items()
+        if v
+    }
+    return render(
+        request,
+        "search.html",
+        _context(request, c, page=page, search=search, query=query, CaseStatus=CaseStatus),
     )
 
 
