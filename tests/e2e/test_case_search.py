@@ -130,3 +130,26 @@ def test_no_key_finds_a_case_about_a_minor_without_the_child_safety_permission(w
         accounts.set_child_safety(uow=container.uow(), actor=OPERATOR, user_id=rev_id,
                                   granted=True)  # fmt: skip
         assert _ids(client, rev, q="post-minor") == [cases["minor"]]
+
+
+def test_a_cases_history_is_one_timeline_and_a_minors_is_not_found_without_the_permission(
+    world,
+):
+    live_server, tokens, cases = world
+    with live_server.client() as client:
+        answer = client.get(f"/v1/cases/{cases['police']}/history", headers=bearer(tokens["lead"]))
+        assert answer.status_code == 200, answer.text
+        entries = answer.json()["entries"]
+        kinds = [e["kind"] for e in entries]
+        assert kinds[0] == "report" and "case.claimed" in kinds and "actions" in kinds, kinds
+        assert kinds.index("report") < kinds.index("case.claimed") < kinds.index("actions")
+        assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
+        decided = next(
+            e for e in entries if e["kind"].startswith("case.") and "outcome" in e["summary"]
+        )
+        assert decided["by"] == "lead" and "violation" in decided["summary"]
+        assert any(e["summary"] == "1 × remove planned" for e in entries), entries
+        assert "PC/2026/77" not in answer.text  # what the reporter wrote stays on its report
+        minor = f"/v1/cases/{cases['minor']}/history"
+        assert client.get(minor, headers=bearer(tokens["rev"])).status_code == 404
+        assert client.get(minor, headers=bearer(tokens["lead"])).status_code == 200

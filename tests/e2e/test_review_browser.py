@@ -242,6 +242,8 @@ def test_search_finds_a_case_by_its_content_and_never_a_minors_without_the_permi
     box.press("Enter")
     ana.wait_for_url(f"**/console/search?q={minor['case_number']}*")
     assert minor["case_number"] in ana.locator("table.results tbody").inner_text()
+    ana.goto(f"{url}/console/cases/{found['case_id']}?proceed=1")  # its timeline
+    assert "policy report received" in ana.locator("ol.history").inner_text()
     ana.goto(f"{url}/console/search")  # no search: every case, newest first
     assert ana.locator("table.results tbody tr").count() == 3
     screenshot(ana, shots / "search.png")

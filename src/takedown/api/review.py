@@ -254,6 +254,33 @@ def search_cases(
     return SearchRead(items=[QueueItem.of(e, now) for e in page.entries], next=page.next)
 
 
+class HistoryEntryRead(BaseModel):
+    at: datetime
+    kind: str = Field(
+        description="`report`, `actions`, or the audit log's action (`case.claimed`, …)."
+    )
+    by: str
+    summary: str
+
+
+class HistoryRead(BaseModel):
+    entries: list[HistoryEntryRead] = Field(description="Oldest first.")
+
+
+@router.get("/cases/{case_id}/history", dependencies=READ)
+def read_case_history(case_id: CaseId, request: Request, uow: ReadUoW) -> HistoryRead:
+    """A case's whole history as one timeline: its reports, everything done to it (claims,
+    decisions, holds, appeals, messages, reveals, evidence and filing) and its actions on
+    the platform, planned and delivered. A case about a minor is not found without the
+    child-safety permission."""
+    entries = review.case_history(uow=uow, actor=principal_of(request), case_id=case_id)
+    return HistoryRead(
+        entries=[
+            HistoryEntryRead(at=e.at, kind=e.kind, by=e.by, summary=e.summary) for e in entries
+        ]
+    )
+
+
 def _case_read(view: review.CaseView) -> CaseRead:
     case = view.case
     claim = case.claim_by

@@ -93,7 +93,7 @@ class CaseView:
     reposts: dict[str, list[str]]
     decisions: list[Decision]
     messages: list[CaseMessage]
-    history: list[tuple[datetime, str, str, dict[str, object]]]  # at, actor, action, details
+    history: list[HistoryEntry]  # oldest first
     claimed_by_me: bool
     may_decide: bool
     previous_case: int | None
@@ -234,6 +234,66 @@ def listed(
         return uow.review.listed(status, minor_safety=reviewer.child_safety, limit=limit)
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A line of a case's timeline."""
+
+    at: datetime
+    kind: str  # ``report``, ``actions``, or the audit log's action (``case.claimed``, …)
+    by: str
+    summary: str
+
+
+HISTORY_LIMIT = 500  # the case's newest audit entries the timeline shows
+# Details the timeline repeats: what was decided and where it went, never a free text (a
+# reason may name a person) nor anything sealed.
+_SHOWN_DETAILS = ("outcome", "category", "to", "state", "policy", "items")
+
+
+def case_history(*, uow: UnitOfWork, actor: Principal, case_id: int) -> list[HistoryEntry]:
+    """A case's whole history as one timeline, oldest first: its reports, everything done to
+    it (the audit log's claims, decisions, holds, appeals, messages, reveals, evidence and
+    filing), and its actions on the platform, planned and delivered. ``NotFound`` for a case
+    the actor may not see, as everywhere."""
+    reviewer = _reviewer(actor, Permission.cases_read)
+    with uow:
+        _load(uow, case_id, reviewer)
+        return _history(uow, case_id, uow.reports.for_case(case_id))
+
+
+def _history(uow: UnitOfWork, case_id: int, reports: list[Report]) -> list[HistoryEntry]:
+    entries: list[HistoryEntry] = []
+
+    def add(at: datetime, kind: str, by: str, summary: str) -> None:
+        entries.append(HistoryEntry(at, kind, by, summary))
+
+    for r in reports:
+        role, source = r.reporter_role.replace("_", " "), r.source.replace("_", " ")
+        add(r.received_at, "report", f"a {role}", f"{r.category} report received ({source})")
+    for e in uow.audit.list(target_type="case", target_id=str(case_id), limit=HISTORY_LIMIT):
+        shown = [f"{k}: {e.details[k]}" for k in _SHOWN_DETAILS if e.details.get(k) is not None]
+        summary = e.action.split(".", 1)[-1].replace("_", " ")
+        add(e.at, e.action, e.actor_name, summary + (f" ({', '.join(shown)})" if shown else ""))
+    planned: dict[str, list[datetime]] = {}
+    delivered: dict[str, list[datetime]] = {}
+    failed: dict[str, int] = {}
+    for action in uow.actions.for_case(case_id):
+        planned.setdefault(action.type, []).append(action.created_at)
+        if action.delivered_at is not None:
+            delivered.setdefault(action.type, []).append(action.delivered_at)
+        elif action.state == "failed":
+            failed[action.type] = failed.get(action.type, 0) + 1
+    for kind, times in planned.items():
+        name = kind.replace("_", " ")
+        add(min(times), "actions", "takedown", f"{len(times)} × {name} planned")
+        if kind in delivered:
+            done = delivered[kind]
+            add(max(done), "actions", "the platform", f"{len(done)} × {name} delivered")
+        if failed.get(kind):
+            add(max(times), "actions", "takedown", f"{failed[kind]} × {name} failed")
+    return sorted(entries, key=lambda h: h.at)
+
+
 def case_view(*, uow: UnitOfWork, actor: Principal, case_id: int, now: datetime) -> CaseView:
     """Everything the case page shows. Raises ``NotFound`` for a case the actor may not see."""
     reviewer = _reviewer(actor, Permission.cases_read)
@@ -255,10 +315,7 @@ def case_view(*, uow: UnitOfWork, actor: Principal, case_id: int, now: datetime)
                 reposts[item.content_id] = children
         decisions = uow.decisions.for_case(case_id)
         messages = uow.case_messages.for_case(case_id)
-        history = [
-            (entry.at, entry.actor_name, entry.action, dict(entry.details))
-            for entry in uow.audit.list(target_type="case", target_id=str(case_id), limit=100)
-        ]
+        history = _history(uow, case_id, reports)
         ncmec = uow.filings.get(case_id)
     if actor.role not in CONTACT_ROLES:
         reports = [_without_contact(r) for r in reports]
