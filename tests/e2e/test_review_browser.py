@@ -7,6 +7,7 @@ and the case page in ``docs/images`` are made here, at 1280x800: with
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -73,12 +74,12 @@ def pages(browser):
         context.close()
 
 
-def login(page, url: str, name: str) -> None:
-    page.goto(f"{url}/login?next=/console/queue")
+def login(page, url: str, name: str, then: str = "/console/queue") -> None:
+    page.goto(f"{url}/login?next={then}")
     page.get_by_label("Name").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/console/queue")
+    page.wait_for_url(f"**{then}")
 
 
 def test_a_reviewer_claims_the_top_case_reveals_it_and_decides(
@@ -263,3 +264,54 @@ def test_search_finds_a_case_by_its_content_and_never_a_minors_without_the_permi
     uma.get_by_role("button", name="Filter").click()
     uma.wait_for_url("**/console/queue?category=*")
     assert uma.locator("table.queue tbody tr").count() == 2
+
+
+def test_the_audit_log_page_filters_verifies_and_exports_without_a_minors_case_for_the_unpermitted(
+    live_server, team, container, pages, shots
+):
+    url = live_server.url
+    with live_server.client() as client:
+        policy = file_report(client, team, "post-policy", category="policy")
+        minor = file_report(client, team, "post-minor", category="csam", depicted_minor=True)
+    add_staff(container, "cora", Role.admin, token=False)  # the log, not the child-safety grant
+    add_staff(container, "lena", Role.child_safety_lead, token=False)
+    ana = pages()
+    login(ana, url, "ana")
+    for case in (policy, minor):
+        ana.goto(f"{url}/console/cases/{case['case_id']}?proceed=1")
+        ana.get_by_role("button", name="Claim this case").click()
+        ana.wait_for_url(f"**/console/cases/{case['case_id']}*")
+
+    cora = pages()
+    login(cora, url, "cora", then="/console/keys")
+    cora.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
+    claims = cora.locator("table.audit tbody tr", has_text="case.claimed")
+    assert claims.count() == 2
+    text = cora.locator("table.audit").inner_text()
+    assert f"case {policy['case_id']}" in text and f"case {minor['case_id']}" not in text
+    assert "needs the child-safety permission" in text
+    cora.get_by_role("link", name="Verify the chain").click()
+    assert "The chain verifies" in cora.locator("#chain").inner_text()
+    cora.get_by_label("Action").fill("case.claimed")
+    cora.get_by_role("button", name="Filter").click()
+    cora.wait_for_url("**/console/audit?action=case.claimed*")
+    assert cora.locator("table.audit tbody tr").count() == 2
+    screenshot(cora, shots / "audit.png")
+    exported = cora.request.get(f"{url}/console/audit/export?action=case.claimed")
+    assert exported.ok and exported.headers["content-type"].startswith("application/x-ndjson")
+    rows = [json.loads(line) for line in exported.text().splitlines()]
+    assert sorted(r["target_id"] or "" for r in rows) == ["", str(policy["case_id"])]
+    hidden = next(r for r in rows if r["target_id"] is None)
+    assert hidden["details"] == {
+        "redacted": "about a case concerning a minor: needs the child-safety permission"
+    }
+    # Asked by the case's id, the log answers nothing rather than a redacted line.
+    by_id = cora.request.get(
+        f"{url}/console/audit/export?target_type=case&target_id={minor['case_id']}"
+    )
+    assert by_id.text() == ""
+
+    lena = pages()
+    login(lena, url, "lena")
+    lena.goto(f"{url}/console/audit?action=case.claimed")
+    assert f"case {minor['case_id']}" in lena.locator("table.audit").inner_text()

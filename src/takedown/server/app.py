@@ -100,6 +100,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     app.container = container
 
     from takedown.api import routers as api_routers
+    from takedown.web import audit as audit_pages
     from takedown.web import banks as banks_pages
     from takedown.web import filing as filing_pages
     from takedown.web import operations as operations_pages
@@ -114,6 +115,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     app.include_router(operations_pages.router)
     app.include_router(banks_pages.router)
     app.include_router(filing_pages.router)
+    app.include_router(audit_pages.router)
     app.mount(
         "/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static"
     )
