@@ -127,3 +127,46 @@ def test_a_lead_imports_a_list_with_its_upload_shown_and_reads_the_result(
     )
     assert "20000" in page.locator("tbody tr").first.inner_text()
     screenshot(page, tmp_path / "banks.png", full_page=True)
+
+
+def test_an_admin_creates_an_account_changes_its_role_and_resets_its_password(
+    live_server, container, page, tmp_path
+):
+    url = live_server.url
+    add_staff(container, "boss", Role.admin, token=False)
+    add_staff(container, "other", Role.admin, token=False)
+    page.goto(f"{url}/login?next=/console/users")
+    page.get_by_label("Name").fill("boss")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/console/users")
+
+    form = page.get_by_role("form", name="New account")
+    form.get_by_label("Name").fill("nadia")
+    form.get_by_label("Role").select_option("senior_reviewer")
+    form.get_by_role("button", name="Create account").click()
+    first = page.locator("#issued code").inner_text()
+    assert len(first) >= 20 and "nadia" in page.locator("#issued").inner_text()
+    assert page.get_by_label("Role of nadia", exact=True).input_value() == "senior_reviewer"
+    screenshot(page, tmp_path / "users.png", full_page=True)
+
+    page.get_by_label("Role of nadia", exact=True).select_option("reviewer")
+    page.get_by_role("button", name="Change the role of nadia").click()
+    page.wait_for_url("**/console/users")
+    assert page.get_by_label("Role of nadia", exact=True).input_value() == "reviewer"
+    page.get_by_label("Role of boss", exact=True).select_option("reviewer")
+    page.get_by_role("button", name="Change the role of boss").click()
+    assert "your own role" in page.get_by_role("alert").inner_text()
+
+    page.get_by_role("button", name="Reset the password of nadia").click()
+    second = page.locator("#issued code").inner_text()
+    assert second != first
+
+    nadia = page.context.browser.new_context().new_page()
+    for password, works in ((first, False), (second, True)):
+        nadia.goto(f"{url}/login")
+        nadia.get_by_label("Name").fill("nadia")
+        nadia.get_by_label("Password").fill(password)
+        nadia.get_by_role("button", name="Log in").click()
+        nadia.wait_for_load_state()
+        assert ("Welcome, nadia" in nadia.content()) is works

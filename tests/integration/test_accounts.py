@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from takedown.identity import NotAuthenticated, PrincipalKind, Role, Scope, WeakPassword
+from takedown.identity import Forbidden, NotAuthenticated, PrincipalKind, Role, Scope, WeakPassword
 from takedown.services import accounts, audit, keys
 from takedown.services.accounts import LoginPolicy
 from takedown.services.errors import Conflict, InvalidInput, NotFound
@@ -380,3 +380,33 @@ def test_a_login_while_the_password_checks_are_full_is_refused_before_anything_i
     with pytest.raises(NotAuthenticated):
         login(container, "ana", "a-guess", policy=replace(full, busy=lambda: False))
     assert checked == ["a-guess"] and actions(container)[-1] == "auth.login_failed"
+
+
+def test_a_new_role_ends_what_the_old_one_gave_and_never_leaves_no_admin(container):
+    add_staff(container, "boss", Role.admin, token=False)
+    token = add_staff(container, "ana", Role.child_safety_lead)
+    session = login(container, "ana").session_secret
+    me = login(container, "boss")
+    boss = accounts.authenticate(uow=container.uow(readonly=True), secret=me.session_secret)
+    with container.uow(readonly=True) as uow:
+        ana = uow.users.get_by_name("ana")
+    with pytest.raises(Conflict, match="your own"):
+        accounts.set_role(uow=container.uow(), actor=boss.principal, user_id=me.user.id,
+                          role=Role.reviewer)  # fmt: skip
+    with pytest.raises(Conflict, match="last active admin"):
+        accounts.set_role(uow=container.uow(), actor=OPERATOR, user_id=me.user.id,
+                          role=Role.reviewer)  # fmt: skip
+    changed = accounts.set_role(uow=container.uow(), actor=boss.principal, user_id=ana.id,
+                                role=Role.reviewer)  # fmt: skip
+    assert changed.role is Role.reviewer
+    for secret in (token, session):  # a lead's powers end with the role
+        with pytest.raises(NotAuthenticated):
+            accounts.authenticate(uow=container.uow(readonly=True), secret=secret)
+    again = accounts.authenticate(
+        uow=container.uow(readonly=True), secret=login(container, "ana").session_secret
+    )
+    assert again.principal.role is Role.reviewer and not again.principal.sees_minor_safety
+    assert "user.role_set" in actions(container)
+    with pytest.raises(Forbidden):
+        accounts.set_role(uow=container.uow(), actor=again.principal, user_id=me.user.id,
+                          role=Role.reviewer)  # fmt: skip

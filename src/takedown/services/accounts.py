@@ -257,6 +257,53 @@ def set_password(*, uow: UnitOfWork, actor: Principal, name: str, password: str)
     return user
 
 
+def set_role(*, uow: UnitOfWork, actor: Principal, user_id: int, role: Role) -> User:
+    """Give a staff member another role. What the old role gave ends at once: their console
+    sessions and personal tokens end (they log in again, and make new tokens, under the new
+    role). Raises ``Conflict`` for one's own role and for the last active admin."""
+    require(actor, Permission.users_manage)
+    with uow:
+        user = _user_by_id(uow, user_id)
+        if user.role is role:
+            return user
+        _not_own_nor_last_admin(uow, actor, user, "change your own role")
+        uow.users.update(user_id, role=role)
+        revoked = _end_access(uow, user_id)
+        audit.record(
+            uow,
+            actor=actor,
+            action="user.role_set",
+            target_type="user",
+            target_id=user_id,
+            details={"from": user.role.value, "to": role.value, "tokens_revoked": revoked},
+        )
+        uow.commit()
+        updated = uow.users.get(user_id)
+    assert updated is not None
+    return updated
+
+
+def _not_own_nor_last_admin(uow: UnitOfWork, actor: Principal, user: User, doing: str) -> None:
+    """An admin does not take away their own access, and the last active admin stays one."""
+    if actor.subject_id == user.id and actor.kind is not PrincipalKind.system:
+        raise Conflict(f"you cannot {doing}; ask another admin")
+    if not (user.active and user.role is Role.admin):
+        return
+    admins = [u for u in uow.users.list() if u.role is Role.admin and u.active]
+    if len(admins) <= 1:
+        raise Conflict(
+            f"{user.name} is the last active admin; make another admin first, or no one "
+            "could manage accounts"
+        )
+
+
+def _end_access(uow: UnitOfWork, user_id: int, now: datetime | None = None) -> int:
+    """End the account's console sessions and personal tokens; how many tokens ended."""
+    now = now or utcnow()
+    uow.staff_sessions.revoke_all_of_user(user_id, now)
+    return uow.keys.revoke_all_of_user(user_id, now)
+
+
 def list_users(*, uow: UnitOfWork, actor: Principal) -> list[User]:
     require(actor, Permission.users_manage)
     with uow:
@@ -270,18 +317,9 @@ def disable_user(*, uow: UnitOfWork, actor: Principal, user_id: int) -> User:
     now = utcnow()
     with uow:
         user = _user_by_id(uow, user_id)
-        if actor.subject_id == user_id and actor.kind is not PrincipalKind.system:
-            raise Conflict("you cannot disable your own account; ask another admin")
-        if user.active and user.role is Role.admin:
-            admins = [u for u in uow.users.list() if u.role is Role.admin and u.active]
-            if len(admins) <= 1:
-                raise Conflict(
-                    f"{user.name} is the last active admin; make another admin first, or "
-                    "no one could manage accounts"
-                )
+        _not_own_nor_last_admin(uow, actor, user, "disable your own account")
         uow.users.update(user_id, active=False)
-        uow.staff_sessions.revoke_all_of_user(user_id, now)
-        revoked = uow.keys.revoke_all_of_user(user_id, now)
+        revoked = _end_access(uow, user_id, now)
         audit.record(
             uow,
             actor=actor,

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from takedown.identity import NotAuthenticated, Permission, Scope
+from takedown.identity import NotAuthenticated, Permission, Role, Scope
 from takedown.server.container import container_of
 from takedown.server.security import SESSION_COOKIE, Access, principal_of
 from takedown.services import accounts, keys, notify
@@ -211,13 +211,78 @@ def keys_revoke(request: Request, key_pk: Pk) -> RedirectResponse:
     return RedirectResponse("/console/keys", status_code=303)
 
 
-def _users_page(request: Request, *, error: str | None = None, status: int = 200) -> HTMLResponse:
+def _users_page(
+    request: Request,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    issued: tuple[str, str] | None = None,
+) -> HTMLResponse:
+    """``issued``: (name, password) of an account just made or a password just reset, shown
+    this once (never stored in clear, never logged)."""
     listing = accounts.list_users(
         uow=container_of(request).uow(readonly=True), actor=principal_of(request)
     )
-    return render(
-        request, "users.html", {"users": listing, "error": error, "now": utcnow()}, status=status
-    )
+    values = {"users": listing, "error": error, "now": utcnow(), "issued": issued, "Role": Role}
+    response = render(request, "users.html", values, status=status)
+    if issued is not None:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _temporary_password() -> str:
+    """A password to hand over once; its owner sets their own with it."""
+    return secrets.token_urlsafe(18)
+
+
+@router.post("/console/users", dependencies=USERS)
+def users_create(
+    request: Request,
+    name: Annotated[str, Form(max_length=64)],
+    role: Annotated[Role, Form()],
+    child_safety: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    password = _temporary_password()
+    try:
+        accounts.create_user(
+            uow=container_of(request).uow(),
+            actor=principal_of(request),
+            name=name.strip(),
+            role=role,
+            password=password,
+            child_safety=child_safety == "1",
+        )
+    except ServiceError as exc:
+        return _users_page(
+            request, error=exc.message, status=409 if exc.code == "conflict" else 422
+        )
+    return _users_page(request, issued=(name.strip(), password), status=201)
+
+
+@router.post("/console/users/{user_id}/role", dependencies=USERS)
+def users_role(request: Request, user_id: Pk, role: Annotated[Role, Form()]) -> Response:
+    c = container_of(request)
+    try:
+        accounts.set_role(uow=c.uow(), actor=principal_of(request), user_id=user_id, role=role)
+    except ServiceError as exc:
+        return _users_page(
+            request, error=exc.message, status=409 if exc.code == "conflict" else 404
+        )
+    return RedirectResponse("/console/users", status_code=303)
+
+
+@router.post("/console/users/{user_id}/password", dependencies=USERS)
+def users_password(request: Request, user_id: Pk) -> Response:
+    """A new temporary password, shown once; the old one, the account's sessions and its
+    personal tokens end with it (``accounts.set_password``)."""
+    c = container_of(request)
+    actor = principal_of(request)
+    users = {u.id: u for u in accounts.list_users(uow=c.uow(readonly=True), actor=actor)}
+    if user_id not in users:
+        return _users_page(request, error=f"no account {user_id}", status=404)
+    password = _temporary_password()
+    accounts.set_password(uow=c.uow(), actor=actor, name=users[user_id].name, password=password)
+    return _users_page(request, issued=(users[user_id].name, password))
 
 
 @router.get("/console/users", dependencies=USERS)
