@@ -315,3 +315,48 @@ def test_the_audit_log_page_filters_verifies_and_exports_without_a_minors_case_f
     login(lena, url, "lena")
     lena.goto(f"{url}/console/audit?action=case.claimed")
     assert f"case {minor['case_id']}" in lena.locator("table.audit").inner_text()
+
+
+def test_the_first_page_shows_each_person_their_work(live_server, team, container, pages):
+    url = live_server.url
+    with live_server.client() as client:
+        held = file_report(client, team, "post-held", category="policy")
+        waiting = file_report(client, team, "post-waiting", category="policy")
+        minor = file_report(client, team, "post-minor", category="csam", depicted_minor=True)
+    add_staff(container, "uma", Role.reviewer, token=False)  # no child-safety permission
+    add_staff(container, "lena", Role.child_safety_lead, token=False)
+    add_staff(container, "ada", Role.admin, token=False)
+    ana = pages()
+    login(ana, url, "ana")
+    ana.goto(f"{url}/console/cases/{held['case_id']}?proceed=1")
+    ana.get_by_role("button", name="Claim this case").click()
+    ana.wait_for_url(f"**/console/cases/{held['case_id']}*")
+    ana.goto(f"{url}/console")
+    mine = ana.locator("h2#mine + table").inner_text()
+    assert held["case_number"] in mine and waiting["case_number"] not in mine
+    assert minor["case_number"] in ana.locator("h2#next + table").inner_text()
+
+    uma = pages()
+    login(uma, url, "uma", then="/console")
+    upcoming = uma.locator("h2#next + table").inner_text()
+    assert waiting["case_number"] in upcoming and minor["case_number"] not in upcoming
+    assert "You hold no case." in uma.locator("h2#mine + table").inner_text()
+    assert uma.locator("h2#today").count() == 0 and uma.locator("h2#setup").count() == 0
+
+    lena = pages()
+    login(lena, url, "lena")
+    lena.goto(f"{url}/console/cases/{waiting['case_id']}?proceed=1")
+    lena.get_by_role("button", name="Claim this case").click()
+    lena.wait_for_url(f"**/console/cases/{waiting['case_id']}*")
+    lena.get_by_role("radio", name="No violation").check()
+    lena.get_by_label("Reason (policy, or why not)").fill("allowed satire")
+    lena.get_by_role("button", name="Decide").click()
+    lena.wait_for_url(f"**/console/cases/{waiting['case_id']}*")
+    lena.goto(f"{url}/console")
+    assert "lena\t1" in lena.locator("h2#today + table").inner_text()
+
+    ada = pages()
+    login(ada, url, "ada", then="/console")
+    problems = ada.locator("ul.problems").inner_text()
+    assert "No NCMEC account" in problems and "No evidence key" in problems
+    assert ada.locator("h2#mine").count() == 0  # an admin reviews no case

@@ -181,6 +181,39 @@ def queue(
     )
 
 
+@dataclass(frozen=True)
+class Day:
+    """A person's work today, for the console's first page: the cases they hold, what the
+    queue gives next, its counts and, for a lead, the team's decisions since midnight (UTC)."""
+
+    mine: list[QueueEntry]
+    next: list[QueueEntry]
+    counts: dict[str, int]
+    decided_today: list[tuple[str, int]]
+
+
+def my_day(*, uow: UnitOfWork, actor: Principal, now: datetime, limit: int = 5) -> Day:
+    reviewer = _reviewer(actor, Permission.cases_read)
+    seen = reviewer.child_safety
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    with uow:
+        mine = (
+            uow.review.claimed_by(actor.subject_id, minor_safety=seen, now=now, limit=50)
+            if actor.subject_id is not None
+            else []
+        )
+        queued = uow.review.queue(
+            minor_safety=seen, filters=QueueFilter(), now=now, after=None, limit=limit
+        )
+        counts = uow.review.counts(minor_safety=seen, now=now)
+        decided = (
+            uow.review.decided_since(midnight, minor_safety=seen)
+            if actor.can(Permission.cases_lead)
+            else []
+        )
+    return Day(mine=mine, next=queued, counts=counts, decided_today=decided)
+
+
 MAX_SEARCH = 2048  # characters of a search's text (a content URL may be long)
 
 

@@ -157,6 +157,39 @@ class ReviewRepository(RawRepository):
         )
         return self._entries(rows, now)
 
+    def claimed_by(
+        self, user_id: int, *, minor_safety: bool, now: datetime, limit: int
+    ) -> list[QueueEntry]:
+        """The cases ``user_id`` holds an unexpired claim on, soonest deadline first."""
+        raw = self._raw
+        params: dict[str, Any] = {"user": user_id, "now": raw.dt(now), "limit": limit}
+        where = ["r.claim_user_id = :user", "r.claim_until > :now"]
+        if not minor_safety:
+            where.append("c.minor_safety = :no")
+            params["no"] = raw.flag(False)
+        rows = raw.all(
+            f"SELECT {_QUEUE_COLUMNS} FROM case_reviews r JOIN cases c ON c.id = r.case_id "  # noqa: S608 - built from constants
+            f"WHERE {' AND '.join(where)} ORDER BY c.respond_by, c.id LIMIT :limit",
+            params,
+        )
+        return self._entries(rows, now)
+
+    def decided_since(self, since: datetime, *, minor_safety: bool) -> list[tuple[str, int]]:
+        """(decider, decisions) made since ``since``, most first."""
+        raw = self._raw
+        params: dict[str, Any] = {"since": raw.dt(since)}
+        minors = ""
+        if not minor_safety:
+            minors = "AND c.minor_safety = :no"
+            params["no"] = raw.flag(False)
+        rows = raw.all(
+            "SELECT d.decided_by, count(*) FROM decisions d JOIN cases c ON c.id = d.case_id "  # noqa: S608 - built from constants
+            f"WHERE d.decided_at >= :since {minors} GROUP BY d.decided_by "
+            "ORDER BY count(*) DESC, d.decided_by",
+            params,
+        )
+        return [(str(by), int(n)) for by, n in rows]
+
     def listed(self, status: CaseStatus, *, minor_safety: bool, limit: int) -> list[QueueEntry]:
         """The cases on hold, waiting for a second opinion, or appealed (a lead's lists)."""
         raw = self._raw

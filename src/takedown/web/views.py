@@ -16,13 +16,14 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from takedown.identity import NotAuthenticated, Permission, Role, Scope
-from takedown.server.container import container_of
+from takedown.identity import NotAuthenticated, Permission, Principal, Role, Scope
+from takedown.server.container import Container, container_of
 from takedown.server.security import SESSION_COOKIE, Access, principal_of
-from takedown.services import accounts, keys, notify
+from takedown.services import accounts, actions, keys, notify, parked, review
 from takedown.services.errors import Busy, RateLimited, ServiceError
 from takedown.store.types import utcnow
 from takedown.web.pages import in_minutes, render
+from takedown.web.review import time_left
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "takedown_login_csrf"
@@ -159,7 +160,45 @@ def logout(request: Request) -> RedirectResponse:
 
 @router.get("/console", dependencies=CONSOLE)
 def console(request: Request) -> HTMLResponse:
-    return render(request, "console.html", {"Permission": Permission})
+    """The first page: the work in front of this person, not a list of permissions. The
+    cases they hold and what comes next (cases:read), the team's day (cases:lead), what is
+    wrong with the set-up (actions:manage)."""
+    c = container_of(request)
+    actor = principal_of(request)
+    now = c.clock.now()
+    day = None
+    if actor.can(Permission.cases_read):
+        day = review.my_day(uow=c.uow(readonly=True), actor=actor, now=now)
+    problems = _setup_problems(c, actor) if actor.can(Permission.actions_manage) else None
+    return render(
+        request,
+        "console.html",
+        {"Permission": Permission, "day": day, "problems": problems, "now": now,
+         "time_left": time_left},
+    )  # fmt: skip
+
+
+def _setup_problems(c: Container, actor: Principal) -> list[tuple[str, str]]:
+    """(what is wrong, where to look) for an admin."""
+    s = c.settings
+    found = []
+    if not s.platform_webhook_url:
+        found.append(("No platform webhook: actions wait until the platform pulls them "
+                      "(GET /v1/actions).", "/docs"))  # fmt: skip
+    if not s.ncmec_url:
+        found.append(
+            ("No NCMEC account: confirmed CSAM is not reported to NCMEC.", "/console/ncmec")
+        )
+    if not s.evidence_key:
+        found.append(("No evidence key: media is not preserved for authorities.", "/docs"))
+    failed = actions.counts(uow=c.uow(readonly=True), actor=actor).get("failed", 0)
+    if failed:
+        found.append((f"{failed} actions failed delivery to the platform.", "/console/operations"))
+    parked_events = parked.parked_events(uow=c.uow(readonly=True), actor=actor)
+    if parked_events:
+        found.append((f"{len(parked_events)} pieces of deferred work were parked after their "
+                      "last attempt.", "/console/operations"))  # fmt: skip
+    return found
 
 
 def _keys_page(
