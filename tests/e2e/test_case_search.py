@@ -153,3 +153,26 @@ def test_a_cases_history_is_one_timeline_and_a_minors_is_not_found_without_the_p
         minor = f"/v1/cases/{cases['minor']}/history"
         assert client.get(minor, headers=bearer(tokens["rev"])).status_code == 404
         assert client.get(minor, headers=bearer(tokens["lead"])).status_code == 200
+
+
+def test_an_api_error_opened_in_a_browser_is_a_page_and_stays_json_for_clients(world):
+    live_server, tokens, cases = world
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    with live_server.client() as client:
+        for path, headers, status in (
+            ("/v1/cases/99999", bearer(tokens["lead"]), 404),
+            (f"/v1/cases/{cases['minor']}", bearer(tokens["rev"]), 404),
+            ("/v1/cases?after=x", bearer(tokens["lead"]), 422),
+            ("/v1/cases?limit=0", bearer(tokens["lead"]), 422),
+            ("/v1/queue", {}, 401),
+        ):
+            page = client.get(path, headers={**headers, **browser})
+            assert page.status_code == status, (path, page.text)
+            assert page.headers["content-type"].startswith("text/html"), path
+            assert "<html" in page.text.lower() and '"error"' not in page.text, path
+            plain = client.get(path, headers=headers)
+            assert plain.status_code == status
+            assert plain.headers["content-type"].startswith("application/json"), path
+            assert plain.json()["error"]["code"]
+        unauthenticated = client.get("/v1/queue", headers=browser)
+        assert unauthenticated.headers.get("WWW-Authenticate") == "Bearer"

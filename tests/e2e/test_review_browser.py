@@ -360,3 +360,21 @@ def test_the_first_page_shows_each_person_their_work(live_server, team, containe
     problems = ada.locator("ul.problems").inner_text()
     assert "No NCMEC account" in problems and "No evidence key" in problems
     assert ada.locator("h2#mine").count() == 0  # an admin reviews no case
+
+
+def test_the_console_follows_the_systems_dark_setting(live_server, team, browser, shots):
+    url = live_server.url
+    with live_server.client() as client:
+        file_report(client, team, "post-dark", category="policy")
+    backgrounds = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme=scheme)
+        page = context.new_page()
+        login(page, url, "ana")
+        backgrounds[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        card = page.evaluate("getComputedStyle(document.querySelector('.card')).color")
+        if scheme == "dark":
+            screenshot(page, shots / "queue-dark.png")
+            assert card == "rgb(227, 231, 236)"  # light text on the dark card
+        context.close()
+    assert backgrounds == {"light": "rgb(246, 247, 249)", "dark": "rgb(17, 20, 24)"}

@@ -168,6 +168,13 @@ def _is_page(request: Request) -> bool:
     return access is not None and access.html
 
 
+def _browser(request: Request) -> bool:
+    """A person's browser opened an API address: its first choice is HTML, which no API
+    client asks for first. Its errors answer as a page, not as JSON."""
+    accept = request.headers.get("accept", "")
+    return accept.split(",", 1)[0].strip().lower().startswith("text/html")
+
+
 class ErrorPages(Protocol):
     """How errors look on the pages people read (``web.pages`` is one): the app factory
     passes it in, so this plumbing never imports the pages themselves."""
@@ -190,7 +197,7 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
             return refusal
         code, message, details = _validation_details(exc)
         status = 400 if code == "malformed_json" else 422
-        if pages is not None and _is_page(request):
+        if pages is not None and (_is_page(request) or _browser(request)):
             problems = [f"{d.field}: {d.problem}" if d.field else d.problem for d in details]
             return pages.form_error_page(request, status, problems)
         return error_response(status, code, message, details)
@@ -202,7 +209,7 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
         if exc.status_code == 405:
             # Starlette names only the first route on the path; several routes share one.
             headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
-        if pages is not None and pages.is_page_path(request.url.path):
+        if pages is not None and (pages.is_page_path(request.url.path) or _browser(request)):
             page = pages.http_error_page(request, exc.status_code, str(exc.detail))
             page.headers.update(headers or {})
             return page
@@ -218,7 +225,9 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
     ) -> Response:
         """The JSON error, or, on a page people read in a browser, an error page: no one
         opening the console should ever see raw JSON."""
-        if pages is not None and (_is_page(request) or pages.is_page_path(request.url.path)):
+        if pages is not None and (
+            _is_page(request) or pages.is_page_path(request.url.path) or _browser(request)
+        ):
             page = pages.http_error_page(request, status, message)
             page.headers.update(headers or {})
             return page
@@ -226,7 +235,13 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages | None = None) -> Non
 
     @app.exception_handler(IdentityError)
     async def _identity(request: Request, exc: IdentityError) -> Response:
-        return identity_response(exc)
+        answer_ = identity_response(exc)
+        if pages is not None and _browser(request):
+            page = pages.http_error_page(request, answer_.status_code, str(exc))
+            if "WWW-Authenticate" in answer_.headers:
+                page.headers["WWW-Authenticate"] = answer_.headers["WWW-Authenticate"]
+            return page
+        return answer_
 
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> Response:
