@@ -35,7 +35,8 @@ class ExactColumns:
         return sum(len(a) for a in self.ids)
 
 
-def _concatenated(parts: list[NDArray], dtype: type, shape: tuple[int, ...] = ()) -> NDArray:  # type: ignore[type-arg]
+def concatenated(parts: list[NDArray], dtype: type, shape: tuple[int, ...] = ()) -> NDArray:  # type: ignore[type-arg]
+    """The pieces as one array (an empty one of ``dtype`` and row ``shape`` for none)."""
     return np.concatenate(parts) if parts else np.zeros((0, *shape), dtype=dtype)
 
 
@@ -53,16 +54,16 @@ class ExactTable:
 
     @classmethod
     def build(cls, columns: ExactColumns) -> ExactTable:
-        values = _concatenated(columns.values, np.uint8, (columns.width,))
-        ids = _concatenated(columns.ids, np.int64)
+        values = concatenated(columns.values, np.uint8, (columns.width,))
+        ids = concatenated(columns.ids, np.int64)
         keys = _keys(values)
         order = np.lexsort((ids, keys))
         return cls.from_arrays(
             {
                 "values": values[order],
                 "ids": ids[order],
-                "banks": _concatenated(columns.banks, np.uint32)[order],
-                "active": _concatenated(columns.active, np.bool_)[order],
+                "banks": concatenated(columns.banks, np.uint32)[order],
+                "active": concatenated(columns.active, np.bool_)[order],
             }
         )
 

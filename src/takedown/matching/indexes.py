@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from takedown.matching.banks import Bank, BankPolicy, Match, SignalType, without_allowed
-from takedown.matching.exact_index import ExactColumns, ExactTable
+from takedown.matching.exact_index import ExactColumns, ExactTable, concatenated
 from takedown.matching.pdq_index import PdqIndex
 from takedown.matching.signals import SIGNALS, Indexing
 from takedown.matching.vpdq import VpdqFrame, VpdqResult, usable
@@ -66,20 +66,26 @@ class IndexColumns:
 Arrays = dict[str, NDArray]  # type: ignore[type-arg]
 
 
+def _pdq_arrays(pdq: PdqColumns) -> Arrays:
+    return {
+        "pdq.ids": concatenated(pdq.ids, np.int64),
+        "pdq.words": concatenated(pdq.words, np.uint64, (4,)),
+        "pdq.banks": concatenated(pdq.banks, np.uint32),
+        "pdq.active": concatenated(pdq.active, np.bool_),
+    }
+
+
+def _exact_tables(columns: IndexColumns) -> dict[SignalType, ExactTable]:
+    return {t: ExactTable.build(exact) for t, exact in columns.exact.items()}
+
+
 def index_arrays(columns: IndexColumns) -> Arrays:
     """The arrays a snapshot holds: PDQ entries as columns (``pdq.ids``, ``pdq.words``,
     ``pdq.banks``, ``pdq.active``), each exact signal type's as its sorted table
     (``md5.values``, ``md5.ids``, …)."""
-    pdq = columns.pdq
-    out: Arrays = {
-        "pdq.ids": np.concatenate(pdq.ids) if pdq.ids else np.zeros(0, dtype=np.int64),
-        "pdq.words": np.concatenate(pdq.words) if pdq.words else np.zeros((0, 4), np.uint64),
-        "pdq.banks": np.concatenate(pdq.banks) if pdq.banks else np.zeros(0, dtype=np.uint32),
-        "pdq.active": np.concatenate(pdq.active) if pdq.active else np.zeros(0, dtype=bool),
-    }
-    for signal_type, exact in columns.exact.items():
-        for name, array in ExactTable.build(exact).arrays().items():
-            out[f"{signal_type}.{name}"] = array
+    out = _pdq_arrays(columns.pdq)
+    for signal_type, table in _exact_tables(columns).items():
+        out |= {f"{signal_type}.{name}": a for name, a in table.arrays().items()}
     return out
 
 
@@ -122,7 +128,8 @@ class BankIndexes:
         quarantined: Iterable[int] = (),
     ) -> BankIndexes:
         """Indexes over ``columns`` (and ``videos``, the ``vpdq`` entries with their frames)."""
-        return cls.from_arrays(banks, videos, index_arrays(columns), version, quarantined)
+        tables = _exact_tables(columns)
+        return cls._assemble(banks, videos, _pdq_arrays(columns.pdq), tables, version, quarantined)
 
     @classmethod
     def from_arrays(
@@ -133,23 +140,33 @@ class BankIndexes:
         version: int,
         quarantined: Iterable[int] = (),
     ) -> BankIndexes:
-        """Indexes over ``index_arrays``' arrays, as built or as a snapshot held them."""
+        """Indexes over the arrays a snapshot held (``index_arrays``)."""
+        names = ("values", "ids", "banks", "active")
+        tables = {
+            signal_type: ExactTable.from_arrays({n: arrays[f"{signal_type}.{n}"] for n in names})
+            for signal_type, spec in SIGNALS.items()
+            if spec.indexing is Indexing.exact and f"{signal_type}.ids" in arrays
+        }
+        return cls._assemble(banks, videos, arrays, tables, version, quarantined)
+
+    @classmethod
+    def _assemble(
+        cls,
+        banks: list[Bank],
+        videos: list[IndexedEntry],
+        pdq: Arrays,
+        tables: dict[SignalType, ExactTable],
+        version: int,
+        quarantined: Iterable[int],
+    ) -> BankIndexes:
         indexes = cls()
         indexes._banks = {b.id: b for b in banks}
         indexes._quarantined = set(quarantined)
         indexes._register_videos(_indexed(videos, Indexing.video))
-        for signal_type, spec in SIGNALS.items():
-            if spec.indexing is Indexing.exact and f"{signal_type}.ids" in arrays:
-                names = ("values", "ids", "banks", "active")
-                table = ExactTable.from_arrays({n: arrays[f"{signal_type}.{n}"] for n in names})
-                if len(table):
-                    indexes._tables[signal_type] = table
-        if len(arrays["pdq.ids"]):
+        indexes._tables = {t: table for t, table in tables.items() if len(table)}
+        if len(pdq["pdq.ids"]):
             indexes._pdq = PdqIndex.build(
-                arrays["pdq.ids"],
-                arrays["pdq.words"],
-                tags=arrays["pdq.banks"],
-                active=arrays["pdq.active"],
+                pdq["pdq.ids"], pdq["pdq.words"], tags=pdq["pdq.banks"], active=pdq["pdq.active"]
             )
         indexes.version = version
         return indexes

@@ -238,7 +238,9 @@ def snapshot_banks(uow: Callable[[], UnitOfWork], *, now: datetime) -> BankSnaps
     at that version or newer, and a process that loads the snapshot applies every change
     logged after the version, so what the entries already held is applied again, never
     missed."""
-    with uow() as reader:
+    # Read-only: on SQLite a writing unit of work would hold the write lock, and stall
+    # intake, for as long as every entry takes to read.
+    with uow().spawn(readonly=True) as reader:
         version = reader.banks.version()
         latest = reader.bank_snapshots.latest()
         if latest is not None and latest.version >= version:

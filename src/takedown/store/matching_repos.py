@@ -102,6 +102,9 @@ def _entry(row: BankEntryRow) -> BankEntry:
     return row_value(BankEntry, row, signal_type=SignalType(row.signal_type))
 
 
+_VIDEO_KINDS = frozenset(t.value for t, spec in SIGNALS.items() if spec.indexing is Indexing.video)
+
+
 def _is_video(signal_type: SignalType) -> bool:
     """Entries of this type keep frames (``bank_entry_frames``)."""
     return SIGNALS[signal_type].indexing is Indexing.video
@@ -393,8 +396,7 @@ class BankEntryRepository:
 
     def videos(self, now: datetime) -> list[IndexedEntry]:
         """Every ``vpdq`` entry with its frames (a snapshot leaves them out: they are few)."""
-        kinds = [t.value for t, spec in SIGNALS.items() if spec.indexing is Indexing.video]
-        return self._indexed(BankEntryRow.signal_type.in_(kinds), now)
+        return self._indexed(BankEntryRow.signal_type.in_(sorted(_VIDEO_KINDS)), now)
 
     def next_reenable(self, now: datetime) -> datetime | None:
         """When the next temporarily disabled entry comes back on by itself."""
@@ -433,7 +435,7 @@ class BankEntryRepository:
             by_type: dict[str, tuple[list[int], list[int], list[str], list[bool]]] = {}
             for entry_id, bank_id, kind, value, until in rows:
                 on = until is None or until <= now
-                if _is_video(SignalType(kind)):
+                if kind in _VIDEO_KINDS:
                     videos.append(IndexedEntry(entry_id, bank_id, SignalType(kind), value, on))
                     continue
                 ids, banks, values, active = by_type.setdefault(kind, ([], [], [], []))

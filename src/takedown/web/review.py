@@ -84,6 +84,11 @@ def _choice(kind: type[E], value: str | None, field: str) -> E | None:
         raise InvalidInput(f"not a {field}: {value[:32]!r}", field=field) from None
 
 
+def _page_query(**values: str | bool | None) -> dict[str, str]:
+    """A filter form's values as the next page's link carries them: the set ones only."""
+    return {k: "true" if v is True else str(v) for k, v in values.items() if v}
+
+
 @router.get("/console/queue", dependencies=READ)
 def queue_page(
     request: Request,
@@ -109,17 +114,9 @@ def queue_page(
         now=c.clock.now(),
         after=after,
     )
-    query = {
-        k: v
-        for k, v in {
-            "category": category,
-            "priority": priority,
-            "state": state,
-            "overdue": "true" if overdue else None,
-            "escalated": "true" if escalated else None,
-        }.items()
-        if v
-    }
+    query = _page_query(
+        category=category, priority=priority, state=state, overdue=overdue, escalated=escalated
+    )
     return render(
         request,
         "queue.html",
@@ -155,18 +152,14 @@ def search_page(
         now=c.clock.now(),
         after=after,
     )
-    query = {
-        k: v
-        for k, v in {
-            "q": q,
-            "state": state,
-            "category": category,
-            "priority": priority,
-            "decided_by": decided_by,
-            "overdue": "true" if overdue else None,
-        }.items()
-        if v
-    }
+    query = _page_query(
+        q=q,
+        state=state,
+        category=category,
+        priority=priority,
+        decided_by=decided_by,
+        overdue=overdue,
+    )
     return render(
         request,
         "search.html",
