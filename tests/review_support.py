@@ -118,7 +118,7 @@ def platform_media() -> Iterator[PlatformMedia]:
         server.server_close()
 
 
-def file_report(client: httpx.Client, key: str, content_id: str, **fields: object) -> dict:
+def file_report(client: httpx.Client, key: str, content_id: str | None, **fields: object) -> dict:
     """File a report through ``POST /v1/reports``; returns the receipt."""
     body = {"content_id": content_id, "category": "policy", "reporter_role": "user"} | fields
     answer = client.post("/v1/reports", json=body, headers={"Authorization": f"Bearer {key}"})

@@ -224,3 +224,48 @@ def _published(live_server, event_type: str) -> int:
         return int(
             uow.raw.value("SELECT count(*) FROM outbox WHERE event_type = :t", {"t": event_type})
         )
+
+
+def test_cases_are_linked_and_merged_over_the_api_and_a_minors_stays_hidden(live_server, staff):
+    key, tokens = staff
+    with live_server.client() as client:
+        a = file_report(client, key, "post-api-a", category="policy", reference="REF-A")
+        b = file_report(client, key, None, content_url="https://example.social/x", category="ncii")
+        minor = file_report(client, key, "post-api-minor", category="csam")
+
+        made = client.post(
+            f"/v1/cases/{a['case_id']}/links",
+            json={"case": minor["case_number"], "note": "same uploader"},
+            headers=bearer(tokens["safe"]),
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["kind"] == "related"
+        hidden = client.get(f"/v1/cases/{a['case_id']}/links", headers=bearer(tokens["rev"]))
+        assert hidden.status_code == 200 and hidden.json()["items"] == []
+        for body, path in (
+            ({"into": minor["case_number"]}, f"/v1/cases/{a['case_id']}/merge"),
+            ({"into": a["case_number"]}, f"/v1/cases/{minor['case_id']}/merge"),
+        ):
+            refused = client.post(path, json=body, headers=bearer(tokens["rev"]))
+            assert refused.status_code == 404, refused.text
+
+        merged = client.post(
+            f"/v1/cases/{b['case_id']}/merge",
+            json={"into": a["case_number"], "note": "the link shows post-api-a"},
+            headers=bearer(tokens["rev"]),
+        )
+        assert merged.status_code == 200, merged.text
+        assert merged.json()["case_number"] == a["case_number"]
+        kept = client.get(f"/v1/cases/{a['case_id']}", headers=bearer(tokens["rev"])).json()
+        assert len(kept["reports"]) == 2 and kept["category"] == "ncii"
+        assert {r["reference"] for r in kept["reports"]} == {"REF-A", None}
+        gone = client.get(f"/v1/cases/{b['case_id']}", headers=bearer(tokens["rev"])).json()
+        assert gone["state"] == "merged" and gone["merged_into"] == a["case_number"]
+        again = client.post(
+            f"/v1/cases/{b['case_id']}/merge",
+            json={"into": a["case_number"]},
+            headers=bearer(tokens["rev"]),
+        )
+        assert again.status_code == 409 and again.json()["error"]["code"] == "not_decidable"
+        found = client.get("/v1/cases", params={"q": "REF-A"}, headers=bearer(tokens["rev"]))
+        assert [i["case_number"] for i in found.json()["items"]] == [a["case_number"]]

@@ -378,3 +378,56 @@ def test_the_console_follows_the_systems_dark_setting(live_server, team, browser
             assert card == "rgb(227, 231, 236)"  # light text on the dark card
         context.close()
     assert backgrounds == {"light": "rgb(246, 247, 249)", "dark": "rgb(17, 20, 24)"}
+
+
+def test_a_reviewer_links_and_merges_two_cases_and_both_reporters_see_the_outcome(
+    live_server, team, pages, shots
+):
+    url = live_server.url
+    with live_server.client() as client:
+        by_id = file_report(client, team, "post-merge", category="policy")
+        by_link = file_report(
+            client,
+            team,
+            None,
+            content_url="https://example.social/p/post-merge",
+            category="policy",
+            reference="FLAG-0042",
+        )
+        other = file_report(client, team, "post-elsewhere", category="policy")
+    ana = pages()
+    login(ana, url, "ana")
+    ana.goto(f"{url}/console/cases/{by_link['case_id']}?proceed=1")
+    ana.get_by_label("Link with case").fill(other["case_number"])
+    ana.get_by_label("Note").fill("same uploader")
+    ana.get_by_role("button", name="Link", exact=True).click()
+    assert other["case_number"] in ana.locator("#links").inner_text()
+    ana.get_by_label("Merge this case into").fill(by_id["case_number"])
+    ana.get_by_label("Why").fill("the link is this post")
+    ana.get_by_role("button", name="Merge").click()
+    ana.wait_for_url(f"**/console/cases/{by_id['case_id']}?proceed=1")
+    assert "merged into this case" in ana.locator("#links").inner_text()
+    assert ana.locator("ol.reports > li").count() == 2
+    assert "their reference FLAG-0042" in ana.locator("ol.reports").inner_text()
+    assert "merged" in ana.locator("ol.history").inner_text()
+    screenshot(ana, shots / "case-merged.png")
+    # The search finds the kept case by the link reporter's own reference.
+    ana.goto(f"{url}/console/search?q=FLAG-0042")
+    assert by_id["case_number"] in ana.locator("table.results tbody").inner_text()
+
+    ana.goto(f"{url}/console/cases/{by_id['case_id']}?proceed=1")
+    ana.get_by_role("button", name="Claim this case").click()
+    ana.get_by_role("radio", name="Violation", exact=True).check()
+    ana.locator("#category").select_option("policy")
+    ana.get_by_label("Reason (policy, or why not)").fill("spam, against our rules")
+    ana.get_by_role("button", name="Decide").click()
+    assert ana.locator("h1 .state").inner_text() == "confirmed"
+    for receipt in (by_id, by_link):
+        reporter = pages()
+        reporter.goto(receipt["status_url"])
+        assert "spam, against our rules" in reporter.content(), receipt["case_number"]
+        assert by_id["case_number"] in reporter.content()
+    merged = ana
+    merged.goto(f"{url}/console/cases/{by_link['case_id']}?proceed=1")
+    assert merged.locator("h1 .state").inner_text() == "merged"
+    assert by_id["case_number"] in merged.locator("#merged-into").inner_text()

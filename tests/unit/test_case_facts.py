@@ -31,6 +31,7 @@ def _full_facts() -> CaseFacts:
         "previous_case": 7,
         "decided_category": Category.csam,
         "decided_csam": True,
+        "merged_into": 9,
     }
     assert set(values) == {f.name for f in dataclasses.fields(CaseFacts)}, "a new field"
     facts = CaseFacts(**values)
@@ -85,3 +86,28 @@ def test_stored_facts_read_back_the_same():
     facts = _full_facts()
     assert CaseFacts.from_json(facts.as_json()) == facts
     assert CaseFacts.from_json(CaseFacts().as_json()) == CaseFacts()
+
+
+def test_joined_facts_are_those_of_one_case_that_heard_every_report():
+    kept = CaseFacts(
+        categories=frozenset({Category.policy}),
+        roles=frozenset({ReporterRole.user}),
+        reporters=1,
+        reports=1,
+        first_report_at=AT,
+        decided_category=Category.policy,
+    )
+    other = _full_facts()
+    joined = kept.joined(other, reporters=3)
+    assert joined.categories == {Category.policy, Category.ncii}
+    assert joined.roles == {ReporterRole.user, ReporterRole.depicted_person}
+    assert (joined.reporters, joined.reports) == (3, 4)
+    assert joined.csam_minor and joined.depicted_minor and joined.police_case_number
+    assert joined.block_and_report_match and joined.fast_exposure and joined.decided_csam
+    assert joined.uploader_prior_removals == 4 and joined.previous_case == 7
+    assert joined.first_report_at == AT and joined.first_valid_ncii_at == other.first_valid_ncii_at
+    assert joined.minor_safety  # a protection of either holds on the kept case
+    # What the kept case's decision set stays its own; it was not merged anywhere.
+    assert joined.decided_category is Category.policy and joined.merged_into is None
+    assert CaseFacts.from_json(joined.as_json()) == joined
+    assert "merged_into" not in kept.as_json()  # left out of every row but a merged case's

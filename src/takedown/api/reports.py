@@ -31,6 +31,7 @@ API_FIELDS = {
     "contact_name": "contact.name",
     "police_agency": "law_enforcement.agency",
     "police_case_number": "law_enforcement.case_number",
+    "reporter_reference": "reference",
 }
 router = APIRouter(prefix="/v1", tags=["reports"], responses=ERROR_RESPONSES)
 
@@ -76,6 +77,14 @@ class ReportCreate(StrictModel):
         "consent.",
     )
     description: str | None = Field(None, max_length=5000)
+    reference: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="Your own reference for this report (a ticket number): reviewers find the "
+        "case by it.",
+        examples=["TF-2026-0042"],
+    )
     idempotency_key: str | None = Field(
         None,
         min_length=1,
@@ -137,6 +146,7 @@ async def submit_report(request: Request) -> Response:
                 depicted_minor=report_in.depicted_minor,
                 police_agency=law.agency if law else None,
                 police_case_number=law.case_number if law else None,
+                reporter_reference=report_in.reference,
                 contact_name=contact.name if contact else None,
                 contact_email=contact.email if contact else None,
                 signature=report_in.signature,

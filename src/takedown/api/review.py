@@ -30,7 +30,14 @@ REVIEW = [Depends(Access(Permission.cases_review))]
 
 
 State = Literal[
-    "open", "in_review", "pending_second_review", "on_hold", "confirmed", "closed", "appealed"
+    "open",
+    "in_review",
+    "pending_second_review",
+    "on_hold",
+    "confirmed",
+    "closed",
+    "appealed",
+    "merged",
 ]
 
 
@@ -80,6 +87,7 @@ class ReportRead(BaseModel):
     depicted_minor: bool | None
     police_agency: str | None
     police_case_number: str | None
+    reference: str | None = Field(description="The reporter's own reference for the report.")
     description: str
     received_at: datetime
     contact_name: str | None = Field(description="Only for leads and compliance.")
@@ -130,6 +138,9 @@ class CaseRead(BaseModel):
     decided_at: datetime | None
     ncmec_report: NcmecReportRead | None = Field(
         description="The case's CyberTipline report: a confirmed CSAM case drafts one."
+    )
+    merged_into: str | None = Field(
+        None, description="The case this one was merged into (state `merged`)."
     )
 
 
@@ -218,7 +229,7 @@ def search_cases(
         Query(
             max_length=review.MAX_SEARCH,
             description="A case number or id, content id, account id, content URL, MD5, "
-            "SHA-256 or PDQ hash, or police case number.",
+            "SHA-256 or PDQ hash, police case number, or a reporter's own reference.",
         ),
     ] = None,
     state: CaseStatus | None = None,
@@ -304,6 +315,7 @@ def _case_read(view: review.CaseView) -> CaseRead:
                 depicted_minor=r.depicted_minor,
                 police_agency=r.police_agency,
                 police_case_number=r.police_case_number,
+                reference=r.reporter_reference,
                 description=r.description,
                 received_at=r.received_at,
                 contact_name=r.contact_name,
@@ -325,6 +337,7 @@ def _case_read(view: review.CaseView) -> CaseRead:
         ncmec_report=(
             NcmecReportRead.model_validate(filing.state_json(view.ncmec)) if view.ncmec else None
         ),
+        merged_into=case_number(case.facts.merged_into) if case.facts.merged_into else None,
     )
 
 

@@ -19,6 +19,7 @@ from takedown.cases.case import (
     IncomingReport,
     Outcome,
 )
+from takedown.cases.merge import CasesMerged, Merge
 from takedown.cases.model import (
     NCII_REQUIREMENTS,
     PUBLIC_ROLES,
@@ -76,6 +77,7 @@ __all__ = [
     "CaseNotOpen",
     "CasePriorityChanged",
     "CaseStatus",
+    "CasesMerged",
     "Category",
     "Change",
     "Claim",
@@ -83,6 +85,7 @@ __all__ = [
     "Clocks",
     "Decision",
     "IncomingReport",
+    "Merge",
     "NoClaim",
     "NotDecidable",
     "NotPermitted",

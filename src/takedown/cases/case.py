@@ -27,6 +27,7 @@ from typing import Any
 
 from takedown.cases import review
 from takedown.cases.decision import Change, Decision, Outcome
+from takedown.cases.merge import CasesMerged, Merge, merge
 from takedown.cases.model import (
     CaseConfirmed,
     CaseFacts,
@@ -53,6 +54,7 @@ CaseEvent = (
     | review.CaseAppealed
     | review.AppealDecided
     | review.ViolationOverturned
+    | CasesMerged
 )
 
 
@@ -254,6 +256,27 @@ class Case:
     def resume(self, lead: Reviewer, *, now: datetime) -> Change:
         """A lead takes the case off hold (``cases.review``)."""
         return review.resume(self, lead, now=now)
+
+    def absorb(
+        self,
+        other: Case,
+        reviewer: Reviewer,
+        *,
+        reporters: int,
+        brings_content: bool,
+        policy: TriagePolicy,
+        now: datetime,
+    ) -> Merge:
+        """Merge ``other`` into this case (``cases.merge``)."""
+        return merge(
+            self,
+            other,
+            reviewer,
+            reporters=reporters,
+            brings_content=brings_content,
+            policy=policy,
+            now=now,
+        )
 
     @property
     def category(self) -> Category:

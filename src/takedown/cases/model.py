@@ -71,6 +71,7 @@ class CaseStatus(StrEnum):
     confirmed = "confirmed"  # a violation was confirmed (by a person, or by a bank match)
     closed = "closed"
     appealed = "appealed"  # a decision was appealed: open again, for someone else to decide
+    merged = "merged"  # its reports, items and reporters moved to another case (``merged_into``)
 
 
 class ReportSource(StrEnum):
@@ -158,6 +159,8 @@ class CaseFacts:
     # decision is later overturned by two people (who saw it, and what was filed, stay
     # behind the child-safety permission).
     decided_csam: bool = False
+    # This case was merged into that one (``cases.merge``): it holds nothing any more.
+    merged_into: int | None = None
 
     def with_report(self, r: ReportFacts) -> CaseFacts:
         minor = r.category is Category.csam and r.depicted_minor is not False
@@ -183,6 +186,34 @@ class CaseFacts:
             previous_case=self.previous_case,
             decided_category=self.decided_category,
             decided_csam=self.decided_csam,
+            merged_into=self.merged_into,
+        )
+
+    def joined(self, other: CaseFacts, *, reporters: int) -> CaseFacts:
+        """These facts and ``other``'s, as if every report of both had come to one case
+        (``cases.merge``): ``reporters`` is the count of distinct reporters across both, which
+        only the reports themselves tell. What a decision of this case set stays this case's."""
+        firsts = [t for t in (self.first_report_at, other.first_report_at) if t is not None]
+        valid = [t for t in (self.first_valid_ncii_at, other.first_valid_ncii_at) if t is not None]
+        return CaseFacts(
+            categories=self.categories | other.categories,
+            roles=self.roles | other.roles,
+            csam_minor=self.csam_minor or other.csam_minor,
+            depicted_minor=self.depicted_minor or other.depicted_minor,
+            police_case_number=self.police_case_number or other.police_case_number,
+            reporters=reporters,
+            reports=self.reports + other.reports,
+            block_and_report_match=self.block_and_report_match or other.block_and_report_match,
+            fast_exposure=self.fast_exposure or other.fast_exposure,
+            uploader_prior_removals=max(
+                self.uploader_prior_removals, other.uploader_prior_removals
+            ),
+            first_report_at=min(firsts) if firsts else None,
+            first_valid_ncii_at=min(valid) if valid else None,
+            previous_case=self.previous_case if self.previous_case else other.previous_case,
+            decided_category=self.decided_category,
+            decided_csam=self.decided_csam or other.decided_csam,
+            merged_into=self.merged_into,
         )
 
     @property
@@ -201,7 +232,7 @@ class CaseFacts:
         return most_severe(self.categories)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             # Plain strings: pydantic-core's encoder, given an enum, first probes it for
             # pydantic's and dataclasses' attributes, raising and clearing an error each time.
             "categories": sorted(map(str, self.categories)),
@@ -220,6 +251,9 @@ class CaseFacts:
             "decided_category": str(self.decided_category) if self.decided_category else None,
             "decided_csam": self.decided_csam,
         }
+        if self.merged_into is not None:  # rare: left out of every other case's row
+            data["merged_into"] = self.merged_into
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CaseFacts:
@@ -241,6 +275,7 @@ class CaseFacts:
                 _CATEGORIES[data["decided_category"]] if data.get("decided_category") else None
             ),
             decided_csam=bool(data.get("decided_csam")),
+            merged_into=data.get("merged_into"),
         )
 
 

@@ -25,6 +25,7 @@ class Report:
     depicted_minor: bool | None
     police_agency: str | None
     police_case_number: str | None
+    reporter_reference: str | None
     contact_name: str | None
     contact_email: str | None
     signature: str | None
@@ -105,7 +106,8 @@ class QueueFilter:
 class CaseSearch:
     """What a search over every case, open or closed, asks for (None: any). ``text`` is one
     value matched against each key a case is found by: its number or id, a content id, an
-    account id, a content URL, a media hash, a police case number."""
+    account id, a content URL, a media hash, a police case number, a reporter's own
+    reference."""
 
     text: str | None = None
     category: Category | None = None
@@ -128,3 +130,16 @@ class QaSample:
     reviewer: str | None
     agrees: bool | None
     reviewed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CaseLink:
+    """Another case, seen from one case's page: ``related`` (a reviewer linked them),
+    ``merged_into`` (this case was merged into that one) or ``merged_from`` (that one was
+    merged into this)."""
+
+    case_id: int  # the other case
+    kind: str
+    note: str
+    created_by: str
+    created_at: datetime

@@ -28,6 +28,7 @@ from takedown.authorities import FilingRequested, ReportFiled
 from takedown.cases import (
     CaseConfirmed,
     CasePriorityChanged,
+    CasesMerged,
     ReporterEmailQueued,
     ReportReceived,
 )
@@ -139,6 +140,7 @@ REACTIONS: dict[type[Any], Reactions] = {
     ),
     CaseHeld: RECORD,
     CaseResumed: RECORD,
+    CasesMerged: RECORD,
     CaseAppealed: RECORD,
     AppealDecided: RECORD,
     ViolationOverturned: Reactions(

@@ -31,6 +31,7 @@ from takedown.cases import (
 )
 from takedown.cases.records import (
     CaseItem,
+    CaseLink,
     CaseMessage,
     CaseSearch,
     QaSample,
@@ -100,6 +101,7 @@ class CaseView:
     media_kinds: dict[str, str | None]  # by content id: image, video, or None (not scanned)
     now: datetime
     ncmec: Filing | None = None  # the case's CyberTipline report, once drafted
+    links: list[CaseLink] = field(default_factory=list)  # those the actor may see
 
     @property
     def held(self) -> bool:
@@ -113,16 +115,25 @@ class CaseView:
         return readable_state(self.case.status, claimed=self.held)
 
 
-def _reviewer(actor: Principal, permission: Permission = Permission.cases_review) -> Reviewer:
+def reviewer_for(actor: Principal, permission: Permission = Permission.cases_review) -> Reviewer:
     require(actor, permission)
     return Reviewer.of(actor)
 
 
-def _load(uow: UnitOfWork, case_id: int, reviewer: Reviewer) -> Case:
+def load_visible(uow: UnitOfWork, case_id: int, reviewer: Reviewer) -> Case:
     case = uow.cases.get(case_id)
     if case is None or not case.may_see(reviewer):
         raise NotFound(f"no case {case_number(case_id)}")
     return uow.cases.with_review(case)
+
+
+def visible_links(uow: UnitOfWork, case_id: int, reviewer: Reviewer) -> list[CaseLink]:
+    """The cases linked to ``case_id``, less those about a minor the reviewer may not see."""
+    found = uow.case_links.for_case(case_id)
+    if reviewer.child_safety or not found:
+        return found
+    hidden = uow.cases.minor_safety_among({link.case_id for link in found})
+    return [link for link in found if link.case_id not in hidden]
 
 
 # Reading.
@@ -158,7 +169,7 @@ def queue(
     """A page of the cases waiting for a person, deadline first, then priority; cases about
     minors only for those with the child-safety permission. ``with_counts`` False leaves the
     counts out (empty), for a caller that only wants the next case."""
-    reviewer = _reviewer(actor, Permission.cases_read)
+    reviewer = reviewer_for(actor, Permission.cases_read)
     cursor = decode_cursor(after)
     limit = max(1, min(limit, 200))
     with uow:
@@ -193,7 +204,7 @@ class Day:
 
 
 def my_day(*, uow: UnitOfWork, actor: Principal, now: datetime, limit: int = 5) -> Day:
-    reviewer = _reviewer(actor, Permission.cases_read)
+    reviewer = reviewer_for(actor, Permission.cases_read)
     seen = reviewer.child_safety
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     with uow:
@@ -235,7 +246,7 @@ def search(
     """A page of every case, open or closed, that ``query`` finds, newest first. Cases about
     minors only for those with the child-safety permission, as everywhere else: a search by
     their content, account or hash finds nothing for anyone else."""
-    reviewer = _reviewer(actor, Permission.cases_read)
+    reviewer = reviewer_for(actor, Permission.cases_read)
     text = (query.text or "").strip()
     if len(text) > MAX_SEARCH:
         raise InvalidInput(f"a search is at most {MAX_SEARCH} characters", field="q")
@@ -262,7 +273,7 @@ def listed(
     *, uow: UnitOfWork, actor: Principal, status: CaseStatus, limit: int = PAGE_SIZE
 ) -> list[QueueEntry]:
     """A lead's list: the cases on hold, waiting for a second opinion, or appealed."""
-    reviewer = _reviewer(actor, Permission.cases_read)
+    reviewer = reviewer_for(actor, Permission.cases_read)
     with uow:
         return uow.review.listed(status, minor_safety=reviewer.child_safety, limit=limit)
 
@@ -280,7 +291,7 @@ class HistoryEntry:
 HISTORY_LIMIT = 500  # the case's newest audit entries the timeline shows
 # Details the timeline repeats: what was decided and where it went, never a free text (a
 # reason may name a person) nor anything sealed.
-_SHOWN_DETAILS = ("outcome", "category", "to", "state", "policy", "items")
+_SHOWN_DETAILS = ("outcome", "category", "to", "case", "state", "policy", "items")
 
 
 def case_history(*, uow: UnitOfWork, actor: Principal, case_id: int) -> list[HistoryEntry]:
@@ -288,9 +299,9 @@ def case_history(*, uow: UnitOfWork, actor: Principal, case_id: int) -> list[His
     it (the audit log's claims, decisions, holds, appeals, messages, reveals, evidence and
     filing), and its actions on the platform, planned and delivered. ``NotFound`` for a case
     the actor may not see, as everywhere."""
-    reviewer = _reviewer(actor, Permission.cases_read)
+    reviewer = reviewer_for(actor, Permission.cases_read)
     with uow:
-        _load(uow, case_id, reviewer)
+        load_visible(uow, case_id, reviewer)
         return _history(uow, case_id, uow.reports.for_case(case_id))
 
 
@@ -329,9 +340,9 @@ def _history(uow: UnitOfWork, case_id: int, reports: list[Report]) -> list[Histo
 
 def case_view(*, uow: UnitOfWork, actor: Principal, case_id: int, now: datetime) -> CaseView:
     """Everything the case page shows. Raises ``NotFound`` for a case the actor may not see."""
-    reviewer = _reviewer(actor, Permission.cases_read)
+    reviewer = reviewer_for(actor, Permission.cases_read)
     with uow:
-        case = _load(uow, case_id, reviewer)
+        case = load_visible(uow, case_id, reviewer)
         reports = uow.reports.for_case(case_id)
         items = uow.cases.items(case_id)
         exposure = {}
@@ -350,6 +361,7 @@ def case_view(*, uow: UnitOfWork, actor: Principal, case_id: int, now: datetime)
         messages = uow.case_messages.for_case(case_id)
         history = _history(uow, case_id, reports)
         ncmec = uow.filings.get(case_id)
+        linked = visible_links(uow, case_id, reviewer)
     if actor.role not in CONTACT_ROLES:
         reports = [_without_contact(r) for r in reports]
     claim = case.claim_by
@@ -369,6 +381,7 @@ def case_view(*, uow: UnitOfWork, actor: Principal, case_id: int, now: datetime)
         media_kinds=kinds,
         now=now,
         ncmec=ncmec,
+        links=linked,
     )
 
 
@@ -388,9 +401,9 @@ def claim(
     settings: ReviewSettings,
 ) -> Case:
     """Claim a case (or renew one's claim) for ``settings.policy.claim_for``."""
-    reviewer = _reviewer(actor)
+    reviewer = reviewer_for(actor)
     with uow:
-        case = _load(uow, case_id, reviewer)
+        case = load_visible(uow, case_id, reviewer)
         renewing = case.claim_by is not None and case.claim_by.user_id == reviewer.user_id
         try:
             change = case.claim(reviewer, now=now, policy=settings.policy)
@@ -412,9 +425,9 @@ def claim(
 
 
 def release(*, uow: UnitOfWork, actor: Principal, case_id: int, now: datetime) -> Case:
-    reviewer = _reviewer(actor)
+    reviewer = reviewer_for(actor)
     with uow:
-        case = _load(uow, case_id, reviewer)
+        case = load_visible(uow, case_id, reviewer)
         try:
             change = case.release(reviewer)
         except ReviewRefused as refused:
@@ -445,9 +458,9 @@ def assign(
     settings: ReviewSettings,
 ) -> Case:
     """A lead gives a case to a reviewer (who must be allowed to see and claim it)."""
-    lead = _reviewer(actor, Permission.cases_lead)
+    lead = reviewer_for(actor, Permission.cases_lead)
     with uow:
-        case = _load(uow, case_id, lead)
+        case = load_visible(uow, case_id, lead)
         user = uow.users.get_by_name(to_user)
         if user is None or not user.active:
             raise NotFound(f"no active user named {to_user!r}")
@@ -478,12 +491,12 @@ def assign(
 
 
 def hold(*, uow: UnitOfWork, actor: Principal, case_id: int, reason: str, now: datetime) -> Case:
-    lead = _reviewer(actor, Permission.cases_lead)
+    lead = reviewer_for(actor, Permission.cases_lead)
     text = clean_text(reason, "reason", MAX_REASON)
     if not text:
         raise InvalidInput("say why the case is on hold", field="reason")
     with uow:
-        case = _load(uow, case_id, lead)
+        case = load_visible(uow, case_id, lead)
         try:
             change = case.hold(lead, reason=text, now=now)
         except ReviewRefused as refused:
@@ -496,9 +509,9 @@ def hold(*, uow: UnitOfWork, actor: Principal, case_id: int, reason: str, now: d
 
 
 def resume(*, uow: UnitOfWork, actor: Principal, case_id: int, now: datetime) -> Case:
-    lead = _reviewer(actor, Permission.cases_lead)
+    lead = reviewer_for(actor, Permission.cases_lead)
     with uow:
-        case = _load(uow, case_id, lead)
+        case = load_visible(uow, case_id, lead)
         try:
             change = case.resume(lead, now=now)
         except ReviewRefused as refused:
@@ -525,7 +538,7 @@ def decide(
     escalations and questions keep the case open. Reporters read the statement of reasons on
     their status page (and by e-mail). Raises ``NotFound``, ``InvalidInput`` or
     ``ReviewConflict``."""
-    reviewer = _reviewer(actor)
+    reviewer = reviewer_for(actor)
     reason = clean_text(decision_in.reason, "reason", MAX_REASON)
     if not reason:
         raise InvalidInput("give the reason for the decision", field="reason")
@@ -538,7 +551,7 @@ def decide(
     ):
         raise InvalidInput("escalate to lead or law_enforcement", field="escalate_to")
     with uow:
-        case = _load(uow, case_id, reviewer)
+        case = load_visible(uow, case_id, reviewer)
         category = decision_in.category or case.category
         if outcome is Outcome.violation and decision_in.category is None:
             raise InvalidInput("a violation names its category", field="category")
@@ -669,12 +682,12 @@ def message_reporters(
     *, uow: UnitOfWork, actor: Principal, case_id: int, body: str, now: datetime
 ) -> CaseMessage:
     """A message from staff to every reporter of the case (shown on their status pages)."""
-    reviewer = _reviewer(actor)
+    reviewer = reviewer_for(actor)
     text = clean_text(body, "message", MAX_MESSAGE)
     if not text:
         raise InvalidInput("write a message", field="message")
     with uow:
-        _load(uow, case_id, reviewer)
+        load_visible(uow, case_id, reviewer)
         message_id = uow.case_messages.add(
             case_id=case_id, report_id=None, author="staff", kind="reply", body=text, at=now
         )
@@ -730,7 +743,7 @@ def platform_appeal(
 
 
 def open_samples(*, uow: UnitOfWork, actor: Principal) -> list[QaSample]:
-    reviewer = _reviewer(actor)
+    reviewer = reviewer_for(actor)
     with uow:
         samples = uow.review.open_samples()
         visible = []
@@ -752,12 +765,12 @@ def record_sample(
 ) -> None:
     """A second reviewer's verdict on a sampled decision (the decision stands either way;
     a disagreement is for a lead to take up)."""
-    reviewer = _reviewer(actor)
+    reviewer = reviewer_for(actor)
     with uow:
         sample = uow.review.sample(sample_id)
         if sample is None:
             raise NotFound(f"no sample {sample_id}")
-        _load(uow, sample.case_id, reviewer)
+        load_visible(uow, sample.case_id, reviewer)
         if sample.decided_by == reviewer.name:
             raise ReviewConflict(_OwnSample("nobody gives the second look at their own decision"))
         if sample.reviewed_at is not None:
@@ -797,7 +810,7 @@ class LeadOverview:
 def lead_overview(*, uow: UnitOfWork, actor: Principal, now: datetime) -> LeadOverview:
     """The lead's page: escalations, pending second reviews, holds, appeals, reviewers' load
     and exposure, and agreement in quality samples."""
-    lead = _reviewer(actor, Permission.cases_lead)
+    lead = reviewer_for(actor, Permission.cases_lead)
     seen = lead.child_safety
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     with uow:

@@ -49,6 +49,7 @@ _REPORT_COLUMNS = (
     "depicted_minor",
     "police_agency",
     "police_case_number",
+    "reporter_reference",
     "contact_name",
     "contact_email",
     "signature",
@@ -319,6 +320,8 @@ class CaseRepository(RawRepository):
             values["remove_by"] = case.remove_by
         if case.confirmed_at != before.confirmed_at:
             values["confirmed_at"] = case.confirmed_at
+        if case.opened_at != before.opened_at:  # only a merge moves it (earlier)
+            values["opened_at"] = case.opened_at
         self.update(case.id, **values)
 
     def get(self, case_id: int) -> Case | None:

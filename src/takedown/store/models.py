@@ -733,6 +733,8 @@ class ReportRow(Base):
     depicted_minor: Mapped[bool | None] = mapped_column(Boolean)
     police_agency: Mapped[str | None] = mapped_column(String(256))
     police_case_number: Mapped[str | None] = mapped_column(String(128))
+    # The reporter's own reference for the report (a trusted flagger's ticket): a search key.
+    reporter_reference: Mapped[str | None] = mapped_column(String(128))
     contact_name: Mapped[str | None] = mapped_column(String(256))
     contact_email: Mapped[str | None] = mapped_column(String(320))
     signature: Mapped[str | None] = mapped_column(String(256))
@@ -755,6 +757,7 @@ class ReportRow(Base):
         # Search: a police case number; a content URL by its first 512 characters (a whole
         # URL of 2,048 could pass the size PostgreSQL allows an index entry).
         _where_set("ix_reports_police_case_number", "police_case_number"),
+        _where_set("ix_reports_reporter_reference", "reporter_reference"),
         Index(
             "ix_reports_content_url",
             text("substr(content_url, 1, 512)"),
@@ -781,6 +784,24 @@ class DecisionRow(Base):
     grounds: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
     classification: Mapped[str | None] = mapped_column(String(2))  # A1, A2, B1 or B2
+
+
+class CaseLinkRow(Base):
+    """Two cases a reviewer said belong together (``kind`` ``related``), or one merged into
+    the other (``merged``: ``case_id`` was merged into ``other_case_id``). Read from both
+    ends."""
+
+    __tablename__ = "case_links"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    other_case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("case_id", "other_case_id", name="uq_case_links_pair"),)
 
 
 class CaseMessageRow(Base):

@@ -405,7 +405,8 @@ _HEX = frozenset("0123456789abcdef")
 def _found_by(text: str, params: dict[str, Any], *, sqlite: bool) -> str:
     """The ids of the cases ``text`` names by any key, as one statement of unions, each part
     read from an index of its own: the case number or id, a content id (reported, or an item
-    of the case, open or closed), an account id, a content URL, a police case number, and,
+    of the case, open or closed), an account id, a content URL, a police case number, a
+    reporter's own reference, and,
     for a value shaped like one, an MD5, SHA-256 or PDQ hash of a case's media."""
     value = text.strip()
     params["q"] = value
@@ -420,6 +421,7 @@ def _found_by(text: str, params: dict[str, Any], *, sqlite: bool) -> str:
         "SELECT case_id FROM reports WHERE substr(content_url, 1, 512) = :q_url "  # noqa: S608 - constant
         f"AND content_url IS NOT NULL AND {'+' if sqlite else ''}content_url = :q",
         "SELECT case_id FROM reports WHERE police_case_number = :q",
+        "SELECT case_id FROM reports WHERE reporter_reference = :q",
     ]
     case_id = case_id_of(value)
     if case_id is not None:

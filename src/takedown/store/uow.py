@@ -45,6 +45,7 @@ from takedown.store.identity_repos import (
     StaffSessionRepository,
     UserRepository,
 )
+from takedown.store.link_repos import CaseLinkRepository
 from takedown.store.matching_repos import (
     BankEntryRepository,
     BankRepository,
@@ -176,6 +177,9 @@ class UnitOfWork(Protocol):
     def decisions(self) -> DecisionRepository: ...
 
     @property
+    def case_links(self) -> CaseLinkRepository: ...
+
+    @property
     def content_stats(self) -> ContentStatsRepository: ...
 
     @property
@@ -302,6 +306,7 @@ class SqlAlchemyUnitOfWork:
     cases = _repository(CaseRepository)
     case_messages = _repository(CaseMessageRepository)
     decisions = _repository(DecisionRepository)
+    case_links = _repository(CaseLinkRepository)
     content_stats = _repository(ContentStatsRepository)
     instance_secrets = _repository(InstanceSecretRepository, raw=False)
     rate_counters = _repository(RateCounterRepository)

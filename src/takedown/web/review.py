@@ -23,7 +23,7 @@ from takedown.identity import Permission, Principal
 from takedown.media import MediaError
 from takedown.server.container import Container, container_of
 from takedown.server.security import Access, principal_of
-from takedown.services import accounts, evidence, exchanges, review, review_media
+from takedown.services import accounts, case_links, evidence, exchanges, review, review_media
 from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound, ServiceError
 from takedown.web.pages import exposure_today, render
 
@@ -331,6 +331,41 @@ def assign_case(
 ) -> Response:
     c = container_of(request)
     return _act(request, case_id, review.assign, to_user=to.strip(), settings=c.review_settings)
+
+
+@router.post("/console/cases/{case_id}/link", dependencies=REVIEW)
+def link_case(
+    request: Request,
+    case_id: CaseId,
+    case: Annotated[str, Form(max_length=32)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    return _act(request, case_id, case_links.link, other=case.strip(), note=note)
+
+
+@router.post("/console/cases/{case_id}/merge", dependencies=REVIEW)
+def merge_case(
+    request: Request,
+    case_id: CaseId,
+    into: Annotated[str, Form(max_length=32)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Merge this case into another; the page that follows is the kept case's."""
+    c = container_of(request)
+    try:
+        kept = case_links.merge(
+            uow=c.uow(),
+            actor=principal_of(request),
+            case_id=case_id,
+            into=into.strip(),
+            note=note,
+            now=c.clock.now(),
+            policy=c.triage_policy,
+        )
+    except (Conflict, InvalidInput) as exc:
+        status = 409 if isinstance(exc, Conflict) else 422
+        return _case_page(request, case_id, error=str(exc), status=status)
+    return RedirectResponse(f"/console/cases/{kept.id}?proceed=1", status_code=303)
 
 
 def _item(

@@ -98,6 +98,7 @@ class ReportCreate:
     depicted_minor: bool | None = None
     police_agency: str | None = None
     police_case_number: str | None = None
+    reporter_reference: str | None = None  # the reporter's own (a trusted flagger's ticket)
     contact_name: str | None = None
     contact_email: str | None = None
     signature: str | None = None
@@ -225,6 +226,7 @@ def prepare(
         depicted_minor=r.depicted_minor,
         police_agency=agency,
         police_case_number=police_case,
+        reporter_reference=clean_text(r.reporter_reference, "reporter_reference", 128),
         contact_name=clean_text(r.contact_name, "contact_name", MAX_NAME),
         contact_email=email,
         signature=clean_text(r.signature, "signature", MAX_NAME),
@@ -266,6 +268,7 @@ def _fingerprint(r: ReportCreate) -> str:
         r.depicted_minor,
         r.police_agency,
         r.police_case_number,
+        r.reporter_reference,
         r.contact_name,
         r.contact_email,
         r.signature,
@@ -446,6 +449,7 @@ def store(uow: UnitOfWork, prepared: Prepared, ctx: IntakeContext) -> Receipt:
         depicted_minor=r.depicted_minor,
         police_agency=r.police_agency,
         police_case_number=r.police_case_number,
+        reporter_reference=r.reporter_reference,
         contact_name=r.contact_name,
         contact_email=r.contact_email,
         signature=r.signature,

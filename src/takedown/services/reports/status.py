@@ -18,6 +18,7 @@ from takedown.cases.records import CaseMessage, Report
 from takedown.services import audit, ratelimits
 from takedown.services.case_changes import appeal_case
 from takedown.services.errors import Conflict, InvalidInput, NotFound
+from takedown.services.platform_links import is_unresolved
 from takedown.services.reports.intake import MAX_MESSAGE, PUBLIC_ACTOR
 from takedown.services.reports.links import status_digest
 from takedown.services.reports.notices import next_step
@@ -79,6 +80,10 @@ def status(*, uow: UnitOfWork, token: str) -> StatusView:
             if a.type == "remove" and a.state == "delivered"
         ]
     removed_at = next((a.delivered_at for a in removals if a.content_id == report.content_id), None)
+    if removed_at is None and is_unresolved(report.content_id) and removals:
+        # A report by a link the platform could not place, on a case that removed content
+        # (a reviewer merged it there): the case's first removal is what it asked for.
+        removed_at = min((a.delivered_at for a in removals if a.delivered_at), default=None)
     missing: list[str] = []
     if report.category is Category.ncii and report.valid_request is False:
         missing = [
