@@ -431,3 +431,66 @@ def test_a_reviewer_links_and_merges_two_cases_and_both_reporters_see_the_outcom
     merged.goto(f"{url}/console/cases/{by_link['case_id']}?proceed=1")
     assert merged.locator("h1 .state").inner_text() == "merged"
     assert by_id["case_number"] in merged.locator("#merged-into").inner_text()
+
+
+def test_the_queue_answers_the_keyboard_and_a_lead_assigns_and_holds_in_bulk(
+    live_server, team, container, pages, shots
+):
+    url = live_server.url
+    with live_server.client() as client:
+        first = file_report(
+            client, team, "post-keys-1", category="ncii", reporter_role="depicted_person"
+        )
+        second = file_report(client, team, "post-keys-2", category="policy")
+        minor = file_report(client, team, "post-keys-minor", category="csam", depicted_minor=True)
+    add_staff(container, "lea", Role.child_safety_lead, token=False)
+    add_staff(container, "uma", Role.reviewer, token=False)  # no child-safety permission
+    with container.uow(readonly=True) as uow:
+        lea_id = uow.users.get_by_name("lea").id
+    accounts.set_child_safety(uow=container.uow(), actor=OPERATOR, user_id=lea_id, granted=True)
+
+    ana = pages()
+    login(ana, url, "ana")
+    ana.keyboard.press("?")
+    dialog = ana.locator("dialog#shortcuts")
+    assert dialog.is_visible() and "open the case" in dialog.inner_text()
+    screenshot(ana, shots / "queue-shortcuts.png")
+    ana.keyboard.press("Escape")
+    assert not dialog.is_visible()
+    ana.keyboard.press("j")
+    ana.keyboard.press("j")
+    ana.keyboard.press("k")
+    assert ana.locator("tr.current").get_attribute("data-case") == str(
+        ana.locator("table.queue tbody tr").nth(0).get_attribute("data-case")
+    )
+    ana.keyboard.press("o")
+    ana.wait_for_url("**/console/cases/*")
+    ana.keyboard.press("g")
+    ana.keyboard.press("q")
+    ana.wait_for_url("**/console/queue")
+    assert ana.locator("input[type=checkbox][form=bulk]").count() == 0  # not a lead: no bulk
+    ana.keyboard.press("/")
+    ana.wait_for_url("**/console/search")
+
+    lea = pages()
+    login(lea, url, "lea")
+    for receipt in (first, second, minor):
+        lea.get_by_label(f"Choose {receipt['case_number']}").check()
+    lea.locator("#bulk-action").select_option("assign")
+    lea.get_by_label("Reviewer (to assign)").fill("uma")
+    lea.get_by_role("button", name="Apply").click()
+    result = lea.locator("#bulk-result").inner_text()
+    assert result.startswith("2 cases assigned."), result
+    assert minor["case_number"] in result  # uma may not see a case about a minor
+    rows = {
+        r.get_attribute("data-case"): r.inner_text()
+        for r in lea.locator("table.queue tbody tr").all()
+    }
+    assert "uma" in rows[str(first["case_id"])] and "uma" in rows[str(second["case_id"])]
+    assert "uma" not in rows[str(minor["case_id"])]
+    lea.get_by_label(f"Choose {minor['case_number']}").check()
+    lea.locator("#bulk-action").select_option("hold")
+    lea.get_by_label("Reason (to hold)").fill("waiting for the police")
+    lea.get_by_role("button", name="Apply").click()
+    assert lea.locator("#bulk-result").inner_text() == "1 case put on hold."
+    assert minor["case_number"] not in lea.locator("table.queue tbody").inner_text()

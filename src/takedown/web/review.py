@@ -23,7 +23,15 @@ from takedown.identity import Permission, Principal
 from takedown.media import MediaError
 from takedown.server.container import Container, container_of
 from takedown.server.security import Access, principal_of
-from takedown.services import accounts, case_links, evidence, exchanges, review, review_media
+from takedown.services import (
+    accounts,
+    bulk,
+    case_links,
+    evidence,
+    exchanges,
+    review,
+    review_media,
+)
 from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound, ServiceError
 from takedown.web.pages import exposure_today, render
 
@@ -99,6 +107,21 @@ def queue_page(
     escalated: bool = False,
     after: Annotated[str | None, Query(max_length=80)] = None,
 ) -> HTMLResponse:
+    return _queue_page(request, category, priority, state, overdue, escalated, after)
+
+
+def _queue_page(
+    request: Request,
+    category: str | None = None,
+    priority: str | None = None,
+    state: str | None = None,
+    overdue: bool = False,
+    escalated: bool = False,
+    after: str | None = None,
+    *,
+    notice: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     c = container_of(request)
     filters = QueueFilter(
         category=_choice(Category, category, "category"),
@@ -120,8 +143,44 @@ def queue_page(
     return render(
         request,
         "queue.html",
-        _context(request, c, page=page, filters=filters, query=query),
+        _context(
+            request,
+            c,
+            page=page,
+            filters=filters,
+            query=query,
+            lead=principal_of(request).can(Permission.cases_lead),
+            notice=notice,
+        ),
+        status=status,
     )
+
+
+@router.post("/console/queue/bulk", dependencies=LEAD)
+def bulk_action(
+    request: Request,
+    action: Annotated[bulk.BulkAction, Form()],
+    case: Annotated[list[int], Form(max_length=bulk.MAX_CASES)] = [],  # noqa: B006 - FastAPI reads it
+    to: Annotated[str, Form(max_length=64)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> HTMLResponse:
+    """Assign the chosen cases to one reviewer, or put them on hold (``services.bulk``); the
+    queue again, saying what was done and what was refused, and why."""
+    c = container_of(request)
+    try:
+        result = bulk.run(
+            uow=c.uow,
+            actor=principal_of(request),
+            case_ids=case,
+            action=action,
+            to_user=to,
+            reason=reason,
+            now=c.clock.now(),
+            settings=c.review_settings,
+        )
+    except InvalidInput as exc:
+        return _queue_page(request, notice=str(exc), status=422)
+    return _queue_page(request, notice=result.summary(action))
 
 
 @router.get("/console/search", dependencies=READ)
