@@ -34,6 +34,37 @@ def _names(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+# Help for people who report, whatever the platform: NCMEC's for images of minors (Take It
+# Down works for the person shown, or a parent, without sending the image), and CCRI's for
+# intimate images shared without consent.
+DEFAULT_SUPPORT_RESOURCES = (
+    "NCMEC Take It Down|https://takeitdown.ncmec.org|"
+    "Helps remove nude or sexual images of people under 18 from participating platforms, "
+    "without sending the image to anyone;"
+    "NCMEC CyberTipline|https://report.cybertip.org|"
+    "The US national clearinghouse for reports of child sexual exploitation;"
+    "Cyber Civil Rights Initiative|https://cybercivilrights.org/ccri-crisis-helpline/|"
+    "A free, confidential crisis helpline for victims of image-based sexual abuse: 844-878-2274"
+)
+_HTTP = re.compile(r"https?://[^\s/?#]+(/[^\s]*)?")
+
+
+def support_links(value: str) -> list[tuple[str, str, str]]:
+    """The ``(name, address, what it offers)`` entries of ``support_resources``. Raises
+    ``ValueError`` for an entry that is not ``name|http(s) address|text``."""
+    entries = []
+    for entry in value.split(";"):
+        if not entry.strip():
+            continue
+        parts = [part.strip() for part in entry.split("|")]
+        if len(parts) != 3 or not parts[0] or not _HTTP.fullmatch(parts[1]):
+            raise ValueError(
+                f"support_resources: {entry.strip()[:80]!r} is not name|https://address|text"
+            )
+        entries.append((parts[0], parts[1], parts[2]))
+    return entries
+
+
 def category_set(value: str) -> frozenset[str]:
     """The categories a comma-separated setting names."""
     return frozenset(_names(value))
@@ -219,6 +250,24 @@ class Settings(BaseSettings):
         description="Address reporters reach takedown at, for the status links in answers and "
         "e-mails (e.g. `https://safety.example.com`). Required in production. Empty in "
         "development: the address `takedown serve` listens on; never a request's `Host` header.",
+    )
+    platform_name: str = Field(
+        "",
+        max_length=80,
+        description="Your platform's name, on the public pages reporters see (\"Report content "
+        'on Example Social"). Empty: they say "this platform".',
+    )
+    platform_help_url: str | None = Field(
+        None,
+        description="Your platform's help or contact page, linked from the public pages. Empty: "
+        "no link.",
+    )
+    support_resources: str = Field(
+        DEFAULT_SUPPORT_RESOURCES,
+        description="Where a person who reported can find help, shown after they report and on "
+        "their status page: entries `name|https-address|what it offers`, separated by `;` "
+        "(national helplines of your users' countries). Default: NCMEC's Take It Down and "
+        "CyberTipline, and the Cyber Civil Rights Initiative's crisis helpline. Empty: none.",
     )
     smtp_host: str | None = Field(
         None,
@@ -547,6 +596,9 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"review_blur_by_category: {pair!r} is not category=radius (e.g. csam=32)"
                 )
+        support_links(self.support_resources)
+        if self.platform_help_url and not _HTTP.fullmatch(self.platform_help_url):
+            raise ValueError("platform_help_url must be an http:// or https:// address")
         if self.log_format not in {"json", "text"}:
             raise ValueError("log_format must be 'json' or 'text'")
         if self.public_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.public_url):

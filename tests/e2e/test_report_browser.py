@@ -6,6 +6,9 @@ import shutil
 
 import pytest
 
+from tests.conftest import make_settings
+from tests.e2e.conftest import screenshot
+
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -18,10 +21,24 @@ def database_url(tmp_path, sqlite_template):
     return f"sqlite:///{path}"
 
 
-def test_a_reporter_files_a_report_opens_the_status_page_and_replies(live_server, page_without_js):
+@pytest.fixture
+def settings(database_url, tmp_path):
+    """The platform's own name and help page, and the default support resources."""
+    return make_settings(
+        database_url,
+        tmp_path,
+        platform_name="Example Social",
+        platform_help_url="https://help.example.social/safety",
+    )
+
+
+def test_a_reporter_files_a_report_opens_the_status_page_and_replies(
+    live_server, page_without_js, shots
+):
     page = page_without_js
     page.goto(f"{live_server.url}/report")
     assert page.get_by_role("heading", name="Report content").is_visible()
+    assert page.get_by_text("on Example Social that should not be here").is_visible()
     assert page.get_by_text("we never ask for an identity document").is_visible()
 
     page.get_by_label("Link to the content").fill("https://platform.example/v/123")
@@ -40,6 +57,16 @@ def test_a_reporter_files_a_report_opens_the_status_page_and_replies(live_server
     number = page.locator("#case-number").inner_text()
     assert number.startswith("TD-")
     assert page.get_by_text("removed by").is_visible()
+    # The platform's name and help page, and where the reporter finds support.
+    assert page.locator("header .brand").inner_text() == "Example Social · safety"
+    assert page.locator("#platform-help").get_attribute("href") == (
+        "https://help.example.social/safety"
+    )
+    support = page.locator("#support")
+    for name in ("NCMEC Take It Down", "NCMEC CyberTipline", "Cyber Civil Rights Initiative"):
+        assert support.get_by_role("link", name=name).is_visible()
+    assert "844-878-2274" in support.inner_text()
+    screenshot(page, shots / "report-received.png", full_page=True)
     link = page.locator("#status-link")
     status_url = link.get_attribute("href")
     assert status_url and "/status/" in status_url
@@ -47,6 +74,7 @@ def test_a_reporter_files_a_report_opens_the_status_page_and_replies(live_server
     link.click()
     expect(page.get_by_role("heading", name=f"Case {number}")).to_be_visible()
     assert "48 hours" in page.locator("#next-step").inner_text()
+    assert page.locator("#support").get_by_role("link", name="NCMEC Take It Down").is_visible()
     assert page.get_by_text("No updates yet.").is_visible()
 
     page.get_by_label("Your message").fill("Here is a second link: https://platform.example/v/124")

@@ -843,8 +843,10 @@ def settings(
         else:
             value = str(getattr(default, "value", default))
         if format == "markdown":
-            shown = f"`{value}`" if default is not None else "(empty)"
-            typer.echo(f"| `TAKEDOWN_{name.upper()}` | {shown} | {field.description} |")
+            # A table cell's pipe, even in a code span, is escaped (GitHub's tables).
+            shown = f"`{value}`".replace("|", "\\|") if default is not None else "(empty)"
+            meaning = (field.description or "").replace("|", "\\|")
+            typer.echo(f"| `TAKEDOWN_{name.upper()}` | {shown} | {meaning} |")
             continue
         meaning = (field.description or "").replace("`", "")
         for line in textwrap.wrap(meaning, 96, break_long_words=False, break_on_hyphens=False):

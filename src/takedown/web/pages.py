@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from takedown.config import support_links
 from takedown.identity import Permission, Principal
 from takedown.server.container import container_of
 from takedown.services import review_media
@@ -20,9 +21,14 @@ def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
     principal = getattr(request.state, "principal", None)
+    settings = container_of(request).settings
     ctx = {
         "principal": principal,
         "csrf_token": getattr(request.state, "csrf_token", None),
+        # The platform's own name and help, and where a reporter finds support (settings).
+        "platform_name": settings.platform_name,
+        "platform_help_url": settings.platform_help_url,
+        "support": support_links(settings.support_resources),
         **(context or {}),
     }
     if (
