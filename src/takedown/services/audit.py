@@ -110,7 +110,7 @@ def list_entries(
         )
         if actor.sees_minor_safety:
             return records
-        hidden = _about_minors(uow, records)
+        hidden = about_minors(uow, records)
     if target_id is not None and hidden:
         return [r for r in records if r.seq not in hidden]
     return [_redacted(r) if r.seq in hidden else r for r in records]
@@ -130,7 +130,7 @@ def _case_of(record: AuditRecord) -> int | None:
     return case_id if isinstance(case_id, int) else None
 
 
-def _about_minors(uow: UnitOfWork, records: list[AuditRecord]) -> set[int]:
+def about_minors(uow: UnitOfWork, records: list[AuditRecord]) -> set[int]:
     """The ``seq`` of each entry about a minor-safety case."""
     action_ids = {r.target_id for r in records if r.target_type == "action" and r.target_id}
     action_cases = {a: uow.actions.by_action_id(a) for a in action_ids}

@@ -350,6 +350,43 @@ def overview(*, uow: UnitOfWork, actor: Principal) -> list[BankOverview]:
         return [BankOverview(b, *counts.get(b.id, (0, 0))) for b in uow.banks.list()]
 
 
+@dataclass(frozen=True)
+class RecentMatch:
+    """An upload a bank matched (the audit log's ``scan.matched``). For someone without the
+    child-safety permission, one about a case concerning a minor says only when it was."""
+
+    at: datetime
+    content_id: str | None  # None: hidden (about a minor)
+    verdict: str | None
+    matches: list[dict[str, object]]  # bank, signal_type, entry_id, distance
+    case_id: int | None  # the open case about the content, if any
+
+
+def recent_matches(*, uow: UnitOfWork, actor: Principal, limit: int = 20) -> list[RecentMatch]:
+    """The latest uploads a bank matched, newest first (the console's banks page)."""
+    require(actor, Permission.banks_read)
+    with uow:
+        records = uow.audit.list(action="scan.matched", limit=limit)
+        hidden = set() if actor.sees_minor_safety else audit.about_minors(uow, records)
+        found = []
+        for r in records:
+            if r.seq in hidden or not r.target_id:
+                found.append(RecentMatch(r.at, None, None, [], None))
+                continue
+            cases = uow.cases.case_ids_for_content(r.target_id)
+            matches = r.details.get("matches")
+            found.append(
+                RecentMatch(
+                    at=r.at,
+                    content_id=r.target_id,
+                    verdict=str(r.details.get("verdict") or ""),
+                    matches=list(matches) if isinstance(matches, list) else [],
+                    case_id=min(cases) if cases else None,
+                )
+            )
+    return found
+
+
 def quarantined_entries(*, uow: UnitOfWork, actor: Principal) -> list[tuple[str, BankEntry]]:
     """(bank name, entry) of the entries the flood guard quarantined, the latest first."""
     require(actor, Permission.banks_read)

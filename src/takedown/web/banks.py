@@ -42,6 +42,7 @@ def _page(request: Request, *, notice: str = "", error: str = "", status: int = 
             "banks": banks.overview(uow=c.uow(readonly=True), actor=actor),
             "exchanges": exchanges.list_exchanges(uow=c.uow(readonly=True), actor=actor),
             "quarantined": banks.quarantined_entries(uow=c.uow(readonly=True), actor=actor),
+            "recent": banks.recent_matches(uow=c.uow(readonly=True), actor=actor),
             "policies": list(BankPolicy),
             "kinds": list(ExchangeKind),
             "manage": actor.can(Permission.banks_manage),
