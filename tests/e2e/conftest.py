@@ -70,6 +70,21 @@ def page(browser):
 
 
 @pytest.fixture
+def pages(browser):
+    """A page per person, each its own browser context (its own session), at 1280x800."""
+    contexts = []
+
+    def open_page():
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
 def page_without_js(browser):
     """A page with JavaScript off, as some reporters browse (and as the public pages must work)."""
     context = browser.new_context(java_script_enabled=False)

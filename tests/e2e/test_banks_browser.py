@@ -13,7 +13,7 @@ from takedown.identity import Role, Scope
 from takedown.media import hash_image
 from tests.conftest import add_key, add_staff
 from tests.e2e.conftest import screenshot
-from tests.e2e.test_review_browser import login, pages  # noqa: F401 - the fixture
+from tests.e2e.test_review_browser import login
 from tests.media_support import at_megapixels, encode, photo
 
 pytestmark = pytest.mark.browser

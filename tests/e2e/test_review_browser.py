@@ -59,21 +59,6 @@ def team(container):
     return add_key(container, "platform", Scope.report)[1]
 
 
-@pytest.fixture
-def pages(browser):
-    """A page per person, each its own browser context (its own session), at 1280x800."""
-    contexts = []
-
-    def open_page():
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
 def login(page, url: str, name: str, then: str = "/console/queue") -> None:
     page.goto(f"{url}/login?next={then}")
     page.get_by_label("Name").fill(name)
