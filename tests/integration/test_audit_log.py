@@ -1,5 +1,6 @@
 """The audit log resists tampering: ``takedown audit verify`` names what was changed."""
 
+import json
 import os
 import subprocess
 import sys
@@ -139,3 +140,23 @@ def test_entries_about_a_case_concerning_a_minor_are_redacted_without_the_permis
     accounts.set_child_safety(uow=container.uow(), actor=OPERATOR, user_id=admin_id, granted=True)
     granted = replace(admin, child_safety_grant=True)
     assert "the secret reason" in repr([e.details for e in listed(granted)])
+
+
+def test_export_writes_every_entry_as_json_lines_that_verify_by_themselves(
+    container, database_url, tmp_path
+):
+    seed(container)
+    out = tmp_path / "audit.jsonl"
+    cli = run_cli(database_url, tmp_path, "audit", "export", "--out", str(out))
+    assert cli.returncode == 0, cli.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    entries = audit.list_entries(uow=container.uow(readonly=True), actor=OPERATOR, limit=1000)
+    assert [line["seq"] for line in lines] == [e.seq for e in entries]
+    assert f"exported {len(entries)} entries" in cli.stderr
+    # Each line's prev_hash is the hash of the line after it (newest first): a chain.
+    for newer, older in zip(lines, lines[1:], strict=False):
+        assert newer["prev_hash"] == older["hash"]
+    only = run_cli(database_url, tmp_path, "audit", "export", "--action", "user.created")
+    assert only.returncode == 0, only.stderr
+    shown = [json.loads(line) for line in only.stdout.splitlines()]
+    assert shown and {line["action"] for line in shown} == {"user.created"}

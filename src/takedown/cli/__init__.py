@@ -14,7 +14,7 @@ def main() -> None:
 
         from takedown.cli.media import hash_command
 
-        hashing = typer.Typer(add_completion=False)
+        hashing = typer.Typer(add_completion=False, rich_markup_mode="markdown")
         hashing.command()(hash_command)
         hashing(args=sys.argv[2:], prog_name="takedown hash")
         return

@@ -17,7 +17,7 @@ from takedown.server.container import Container
 from takedown.services import banks, scanning
 from takedown.services.errors import ServiceError
 
-bank_app = typer.Typer(help="Hash banks.", no_args_is_help=True)
+bank_app = typer.Typer(rich_markup_mode="markdown", help="Hash banks.", no_args_is_help=True)
 CHUNK = 10_000
 
 
@@ -34,7 +34,12 @@ def register(
     @bank_app.command("create")
     def create(
         name: str,
-        policy: Annotated[BankPolicy, typer.Option(help="What a match does.")],
+        policy: Annotated[
+            BankPolicy,
+            typer.Option(
+                metavar="POLICY", help="What a match does: " + ", ".join(BankPolicy) + "."
+            ),
+        ],
         threshold: Annotated[int, typer.Option(help="PDQ match distance.")] = 31,
         description: Annotated[str, typer.Option(help="What the bank holds.")] = "",
         disabled: Annotated[bool, typer.Option("--disabled", help="Create it off.")] = False,

@@ -16,7 +16,11 @@ from takedown.server.container import Container
 from takedown.services import exchanges
 from takedown.services.errors import ServiceError
 
-exchanges_app = typer.Typer(help="Hash exchanges (NCMEC, StopNCII, a list).", no_args_is_help=True)
+exchanges_app = typer.Typer(
+    rich_markup_mode="markdown",
+    help="Hash exchanges (NCMEC, StopNCII, a list).",
+    no_args_is_help=True,
+)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -57,7 +61,12 @@ def register(
     @exchanges_app.command("add")
     def add(
         name: str,
-        kind: Annotated[ExchangeKind, typer.Option(help="Which exchange it is.")],
+        kind: Annotated[
+            ExchangeKind,
+            typer.Option(
+                metavar="KIND", help="Which exchange it is: " + ", ".join(ExchangeKind) + "."
+            ),
+        ],
         bank: Annotated[str, typer.Option(help="The bank its hashes go to.")],
         url: Annotated[
             str, typer.Option(help="The exchange's API root, or the list's address or path.")
@@ -68,8 +77,9 @@ def register(
                 exists=True,
                 dir_okay=False,
                 readable=True,
-                help="A JSON file with the credentials (StopNCII: subscription_key, "
-                "functions_key; NCMEC: username, password). Kept sealed; never printed.",
+                help="A JSON file with the credentials: for StopNCII its subscription and "
+                "functions keys, for NCMEC a username and password (docs/exchanges.md names "
+                "the fields). Kept sealed; never printed.",
             ),
         ] = None,
         every: Annotated[

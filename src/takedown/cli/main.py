@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from takedown.cli.banks import register as register_bank_commands
 from takedown.cli.exchanges import register as register_exchange_commands
-from takedown.cli.media import hash_command
+from takedown.cli.media import hash_command, progress_bar
 from takedown.config import ConfigError, Settings
 from takedown.identity import IdentityError, Principal, Role, Scope
 from takedown.server.container import Container, build_container
@@ -34,14 +34,19 @@ from takedown.services.errors import ServiceError
 from takedown.store import migrate
 
 app = typer.Typer(
-    help="takedown: child-safety takedowns for online platforms.", no_args_is_help=True
+    help="takedown: child-safety takedowns for online platforms.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",  # a docstring's lines are one paragraph, reflowed to the screen
 )
-users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+users_app = typer.Typer(rich_markup_mode="markdown", help="Staff accounts.", no_args_is_help=True)
 keys_app = typer.Typer(
-    help="API keys for platforms, flaggers, agencies, scrapers.", no_args_is_help=True
+    rich_markup_mode="markdown",
+    help="API keys for platforms, flaggers, agencies, scrapers.",
+    no_args_is_help=True,
 )
-db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+db_app = typer.Typer(rich_markup_mode="markdown", help="The database schema.", no_args_is_help=True)
+audit_app = typer.Typer(rich_markup_mode="markdown", help="The audit log.", no_args_is_help=True)
+EXPORT_BAR_FROM = 10_000  # entries; fewer are written before a bar would be worth drawing
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
@@ -275,7 +280,7 @@ def _distributed_worker(container: Any, queues: str) -> None:
 def relay() -> None:
     """Hand the outbox's due events to the broker (TAKEDOWN_BROKER_URL) until stopped, each
     marked relayed once the broker confirmed it; wake and schedule the lanes over tables of
-    their own. Run one or more beside the web processes and `takedown worker`s."""
+    their own. Run one or more beside the web processes and the workers (`takedown worker`)."""
     import signal
     import threading
 
@@ -309,7 +314,9 @@ def relay() -> None:
 
 
 evidence_app = typer.Typer(
-    help="The evidence vault: keys, rotation, purging.", no_args_is_help=True
+    rich_markup_mode="markdown",
+    help="The evidence vault: keys, rotation, purging.",
+    no_args_is_help=True,
 )
 app.add_typer(evidence_app, name="evidence")
 
@@ -349,7 +356,9 @@ def evidence_purge() -> None:
     err.print(f"purged {done} evidence items")
 
 
-ncmec_app = typer.Typer(help="NCMEC's CyberTipline Reporting API.", no_args_is_help=True)
+ncmec_app = typer.Typer(
+    rich_markup_mode="markdown", help="NCMEC's CyberTipline Reporting API.", no_args_is_help=True
+)
 app.add_typer(ncmec_app, name="ncmec")
 
 
@@ -427,7 +436,9 @@ def _password_from_env_or_prompt() -> str:
 @users_app.command("add")
 def users_add(
     name: str,
-    role: Annotated[Role, typer.Option(help="Role of the new account.")],
+    role: Annotated[
+        Role, typer.Option(metavar="ROLE", help="Role of the new account: " + ", ".join(Role) + ".")
+    ],
     no_password: Annotated[bool, typer.Option("--no-password", help="Token-only account.")] = False,
     child_safety: Annotated[
         bool,
@@ -623,6 +634,43 @@ def audit_head() -> None:
     typer.echo(f"{seq}:{digest}")
 
 
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write to this file; without it, to standard output."),
+    ] = None,
+    action: Annotated[str | None, typer.Option(help="Only this action (`case.decided`).")] = None,
+    target_type: Annotated[str | None, typer.Option(help="Only this kind of target.")] = None,
+    target_id: Annotated[str | None, typer.Option(help="Only this target (with its kind).")] = None,
+) -> None:
+    """Export the audit log, newest first, as JSON lines with each entry's hashes, so the file
+    verifies by itself. A progress bar is drawn on standard error for long runs in a terminal."""
+    container = _container()
+    actor = _operator()
+    last, _ = _run(audit.head, uow=container.uow(readonly=True), actor=actor)
+    records = audit.export(
+        uow=lambda: container.uow(readonly=True),
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+    )
+    stream = out.open("w", encoding="utf-8") if out else sys.stdout
+    written = 0
+    try:
+        with progress_bar(last, "exporting", worth_from=EXPORT_BAR_FROM) as progress:
+            task = progress.task_ids[0]
+            for record in records:  # progress by sequence number: filters skip some
+                stream.write(audit.json_line(record))
+                written += 1
+                progress.update(task, completed=last - record.seq + 1)
+    finally:
+        if out:
+            stream.close()
+    err.print(f"exported {written} entries" + (f" to {out}" if out else ""))
+
+
 @audit_app.command("verify")
 def audit_verify(
     anchor: Annotated[
@@ -664,8 +712,8 @@ def demo(
     platform: Annotated[
         bool,
         typer.Option(
-            help="Start the demo platform (examples/demo_platform) beside takedown, on the "
-            "next port, where the repository has it."
+            help="Start the demo platform beside takedown, on the next port, where the "
+            "repository has it (in its examples folder)."
         ),
     ] = True,
 ) -> None:

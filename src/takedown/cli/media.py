@@ -124,7 +124,8 @@ def hash_command(
         typer.Option(
             "--vpdq",
             help="Print each video's vPDQ hash in Meta's file format "
-            "(frame_number,quality,pdq,timestamp per line), as `takedown bank import` reads it.",
+            "(a frame a line: its number, quality, PDQ hash and time, comma-separated), as "
+            "`takedown bank import` reads it.",
         ),
     ] = False,
 ) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -114,6 +116,42 @@ def list_entries(
     if target_id is not None and hidden:
         return [r for r in records if r.seq not in hidden]
     return [_redacted(r) if r.seq in hidden else r for r in records]
+
+
+EXPORT_PAGE = 1000
+
+
+def export(
+    *,
+    uow: Callable[[], UnitOfWork],
+    actor: Principal,
+    action: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+) -> Iterator[AuditRecord]:
+    """Every entry the filters select, newest first, read a page at a time (``uow`` makes a
+    unit of work per page), redacted as ``list_entries`` does."""
+    before = None
+    while True:
+        page = list_entries(
+            uow=uow(),
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            before_seq=before,
+            limit=EXPORT_PAGE,
+        )
+        yield from page
+        if len(page) < EXPORT_PAGE:
+            return
+        before = page[-1].seq
+
+
+def json_line(record: AuditRecord) -> str:
+    """An entry as one line of JSON, with ``prev_hash`` and ``hash``: an export verifies by
+    itself (each entry's hash covers its fields and the one before)."""
+    return json.dumps({**asdict(record), "at": record.at.isoformat()}, default=str) + "\n"
 
 
 _REDACTED = {"redacted": "about a case concerning a minor: needs the child-safety permission"}

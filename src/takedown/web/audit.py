@@ -6,9 +6,7 @@ the page and in the export alike."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,7 +21,6 @@ from takedown.web.pages import render
 router = APIRouter(include_in_schema=False)
 READ = [Depends(Access(Permission.audit_read, html=True))]
 PAGE = 100
-EXPORT_PAGE = 1000
 Filter = Annotated[str | None, Query(max_length=128)]
 
 
@@ -73,15 +70,8 @@ def audit_export(
                "target_id": target_id or None}  # fmt: skip
 
     def lines() -> Iterator[str]:
-        before = None
-        while True:
-            page = audit.list_entries(uow=c.uow(readonly=True), actor=actor, before_seq=before,
-                                      limit=EXPORT_PAGE, **filters)  # fmt: skip
-            for r in page:  # with ``prev_hash``: the export verifies by itself
-                yield json.dumps({**asdict(r), "at": r.at.isoformat()}, default=str) + "\n"
-            if len(page) < EXPORT_PAGE:
-                return
-            before = page[-1].seq
+        records = audit.export(uow=lambda: c.uow(readonly=True), actor=actor, **filters)
+        return (audit.json_line(r) for r in records)
 
     return StreamingResponse(
         lines(),
