@@ -1,5 +1,6 @@
 """The audit log resists tampering: ``takedown audit verify`` names what was changed."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -154,7 +155,7 @@ def test_export_writes_every_entry_as_json_lines_that_verify_by_themselves(
     assert [line["seq"] for line in lines] == [e.seq for e in entries]
     assert f"exported {len(entries)} entries" in cli.stderr
     # Each line's prev_hash is the hash of the line after it (newest first): a chain.
-    for newer, older in zip(lines, lines[1:], strict=False):
+    for newer, older in itertools.pairwise(lines):
         assert newer["prev_hash"] == older["hash"]
     only = run_cli(database_url, tmp_path, "audit", "export", "--action", "user.created")
     assert only.returncode == 0, only.stderr
