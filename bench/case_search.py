@@ -3,7 +3,8 @@
 
 Each case has a report and an item: a content id, an account (ten cases an account), an MD5
 on every item and a PDQ on half, a content URL on a fifth of the reports and a police case
-number on one in fifty; a tenth are about minors. ``QUERIES`` searches by each key (and the
+number on one in fifty, a reporter's own reference on one in twenty; a tenth are about
+minors. ``QUERIES`` searches by each key (and the
 first page with no search at all), each for a case drawn at random, by a lead (who sees
 every case) and by a reviewer without the child-safety permission (whose results leave out
 a tenth). Timed in process, the service and the database together.
@@ -69,6 +70,7 @@ def _rows(first: int, last: int, dt) -> tuple[list[dict], list[dict], list[dict]
             "id": i, "case_id": i, "content_id": f"c-{i}",
             "url": f"https://platform.example/p/{i}" if i % 5 == 0 else None,
             "police": f"PC-{i}" if i % 50 == 0 else None, "digest": f"d{i:015x}",
+            "reference": f"TF-{i}" if i % 20 == 0 else None,
             "at": dt(opened),
         })  # fmt: skip
         items.append({
@@ -91,9 +93,9 @@ def _fill(db: Database) -> float:
                 ":category, :minor_safety, '[]', '{}', :due, :at, :at)"), cases)  # fmt: skip
             conn.execute(text(
                 "INSERT INTO reports (id, case_id, content_id, content_url, police_case_number, "
-                "category, reporter_role, good_faith_statement, description, source, "
+                "reporter_reference, category, reporter_role, good_faith_statement, description, source, "
                 "principal_kind, principal_name, submitter, status_digest, received_at) "
-                "VALUES (:id, :case_id, :content_id, :url, :police, 'policy', 'user', false, "
+                "VALUES (:id, :case_id, :content_id, :url, :police, :reference, 'policy', 'user', false, "
                 "'', 'api', 'api_key', 'bench', 'bench', :digest, :at)"), reports)  # fmt: skip
             conn.execute(text(
                 "INSERT INTO case_items (id, case_id, content_id, root_content_id, account_id, "
@@ -117,6 +119,7 @@ def _queries(rng: random.Random) -> dict[str, list[str]]:
         "MD5": [_md5(draw()) for _ in range(QUERIES)],
         "PDQ": [_pdq(draw(2)) for _ in range(QUERIES)],
         "police case number": [f"PC-{draw(50)}" for _ in range(QUERIES)],
+        "reporter's reference": [f"TF-{draw(20)}" for _ in range(QUERIES)],
         "no search (first page)": [""] * QUERIES,
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -479,3 +480,61 @@ def test_the_queue_answers_the_keyboard_and_a_lead_assigns_and_holds_in_bulk(
     lea.get_by_role("button", name="Apply").click()
     assert lea.locator("#bulk-result").inner_text() == "1 case put on hold."
     assert minor["case_number"] not in lea.locator("table.queue tbody").inner_text()
+
+
+def test_search_finds_a_case_by_each_of_its_keys(live_server, team, container, pages):
+    from takedown.media import hash_image
+    from tests.media_support import at_megapixels, encode, photo
+
+    url = live_server.url
+    _, scanner = add_key(container, "uploads", Scope.scan)
+    image = encode(at_megapixels(photo("coffee.png"), 1), quality=92)
+    hashes = hash_image(image)
+    with live_server.client() as client:
+        scanned = client.post(
+            "/v1/scan",
+            headers={"Authorization": f"Bearer {scanner}"},
+            data={"content_id": "post-keyed", "account_id": "acct-4471"},
+            files={"media": ("a.jpg", image, "image/jpeg")},
+        )
+        assert scanned.status_code == 200, scanned.text
+        case = file_report(
+            client,
+            team,
+            "post-keyed",
+            content_url="https://example.social/p/post-keyed",
+            category="policy",
+            reference="TF-2026-0042",
+        )
+        police = file_report(
+            client,
+            add_key(container, "police", Scope.law_enforcement)[1],
+            "post-keyed",
+            category="policy",
+            reporter_role="law_enforcement",
+            law_enforcement={"agency": "Police Scotland", "case_number": "CR/2026/77"},
+        )
+        assert police["case_id"] == case["case_id"]
+        file_report(client, team, "post-unrelated", category="policy")
+    keys = {
+        "case number": case["case_number"],
+        "case id": str(case["case_id"]),
+        "content id": "post-keyed",
+        "account id": "acct-4471",
+        "content URL": "https://example.social/p/post-keyed",
+        "MD5": hashes.md5,
+        "SHA-256": hashes.sha256,
+        "PDQ hash": hashes.pdq.hex,
+        "police case number": "CR/2026/77",
+        "reporter's reference": "TF-2026-0042",
+    }
+    ana = pages()
+    login(ana, url, "ana", then="/console/search")
+    for name, value in keys.items():
+        box = ana.get_by_role("searchbox")
+        box.fill(value)
+        box.press("Enter")
+        ana.wait_for_url(lambda u, v=value: parse_qs(urlsplit(u).query).get("q") == [v])
+        rows = ana.locator("table.results tbody tr")
+        assert rows.count() == 1, name
+        assert case["case_number"] in rows.nth(0).inner_text(), name
