@@ -46,6 +46,13 @@ def settings(database_url, tmp_path, media, ncmec):
     )
 
 
+def fits_its_page(page) -> bool:
+    """Nothing on the page is wider than the window: long text wraps or scrolls in its box."""
+    return page.evaluate(
+        "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+
+
 def test_compliance_files_a_report_from_the_console(
     live_server, container, media, ncmec, browser, shots
 ):
@@ -67,7 +74,8 @@ def test_compliance_files_a_report_from_the_console(
                 "category": "csam",
                 "reporter_role": "parent_guardian",
                 "depicted_minor": True,
-                "content_url": "https://platform.example/p/9",
+                # A link as long as they come: the report's XML must still fit its page.
+                "content_url": "https://platform.example/p/9?ref=" + "x" * 900,
             },
         ).json()["case_id"]
         client.post(f"/v1/cases/{case_id}/claim", headers=bearer(lead)).raise_for_status()
@@ -94,6 +102,7 @@ def test_compliance_files_a_report_from_the_console(
         assert "drafted" in row.inner_text()
         page.get_by_role("link", name=f"TD-{case_id:07d}").click()
         assert page.get_by_text("<incidentType>", exact=False).first.is_visible()
+        assert fits_its_page(page), "the report's XML widens the page"
         page.get_by_label("Classification of").select_option("B2")
         page.get_by_role("button", name="Save the draft").click()
         screenshot(page, shots / "ncmec-report.png")

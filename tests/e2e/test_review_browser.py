@@ -538,3 +538,35 @@ def test_search_finds_a_case_by_each_of_its_keys(live_server, team, container, p
         rows = ana.locator("table.results tbody tr")
         assert rows.count() == 1, name
         assert case["case_number"] in rows.nth(0).inner_text(), name
+
+
+def test_long_links_addresses_and_words_stay_inside_their_boxes(
+    live_server, team, container, pages
+):
+    from tests.e2e.test_filing_browser import fits_its_page
+
+    url = live_server.url
+    long_link = "https://platform.example/p/1?tracking=" + "a1b2c3" * 200
+    long_mail = "someone." + "x" * 150 + "@" + "mail." * 30 + "example.org"
+    with live_server.client() as client:
+        receipt = file_report(
+            client,
+            team,
+            "post-" + "long" * 60,
+            content_url=long_link,
+            category="ncii",
+            reporter_role="depicted_person",
+            contact={"name": "N" * 200, "email": long_mail},
+            description="see " + "z" * 3000,
+            reference="R" * 128,
+        )
+    add_staff(container, "lea", Role.child_safety_lead, token=False)
+    lea = pages()  # a lead reads reporters' contact details
+    login(lea, url, "lea", then=f"/console/cases/{receipt['case_id']}?proceed=1")
+    assert long_mail in lea.content()
+    assert fits_its_page(lea), "the case page is wider than the window"
+    lea.goto(f"{url}/console/search?q=" + "post-" + "long" * 60)
+    assert fits_its_page(lea), "the search page is wider than the window"
+    reporter = pages()
+    reporter.goto(receipt["status_url"])
+    assert fits_its_page(reporter), "the status page is wider than the window"
