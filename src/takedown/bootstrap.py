@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from takedown import flows
-from takedown.cases import Category, Priority, ReporterEmailQueued, TriagePolicy
+from takedown.cases import Category, Priority, ReporterEmailQueued, ReviewPolicy, TriagePolicy
 from takedown.cases.enforcement import AccountPolicy
+from takedown.cases.reasons import DEFAULT_LEGAL_GROUNDS, ReasonsPolicy
 from takedown.clock import Clock
-from takedown.config import Settings, category_set
+from takedown.config import Settings, category_set, legal_grounds, territorial_scope
 from takedown.evidence import MasterKey
 from takedown.jobs import HandlerRegistry, Runtime, Worker
 from takedown.jobs.loop import BackgroundLoop
@@ -27,6 +28,7 @@ from takedown.services.filing import Filer
 from takedown.services.ncmec import NcmecClient, NcmecSettings
 from takedown.services.ratelimits import RateLimit
 from takedown.services.review_media import MediaSettings
+from takedown.services.transparency_db import TdbLane, TdbSettings
 from takedown.store import Database, SqlAlchemyUnitOfWork
 from takedown.store.group_commit import GroupCommitter
 
@@ -108,6 +110,19 @@ def emails_reporters(s: Settings) -> bool:
     return bool(s.smtp_host or s.mailbox_dir)
 
 
+def reasons_policy(s: Settings) -> ReasonsPolicy:
+    """What every statement of reasons says of the law, the terms and the redress."""
+    grounds = dict(DEFAULT_LEGAL_GROUNDS)
+    grounds.update({Category(c): law for c, law in legal_grounds(s.dsa_legal_grounds).items()})
+    return ReasonsPolicy(
+        legal_grounds=grounds,
+        terms_ground=s.dsa_terms_ground,
+        territorial_scope=territorial_scope(s.dsa_territorial_scope),
+        appeal_within=ReviewPolicy().appeal_within,
+        appeal_url=s.appeal_url or s.platform_help_url,
+    )
+
+
 def exposure_policy(s: Settings) -> reports.ExposurePolicy:
     return reports.ExposurePolicy(
         fast_views_per_hour=s.exposure_fast_views_per_hour,
@@ -141,6 +156,18 @@ def delivery_settings(s: Settings) -> DeliverySettings | None:
         ),
         timeout_seconds=s.action_timeout_seconds,
         poll_seconds=s.worker_poll_seconds,
+    )
+
+
+def tdb_settings(s: Settings) -> TdbSettings | None:
+    """The Transparency Database's lane's settings; None where its address or token is
+    missing (the statements wait for them)."""
+    if not (s.dsa_tdb_url and s.dsa_tdb_token):
+        return None
+    return TdbSettings(
+        url=s.dsa_tdb_url,
+        token=s.dsa_tdb_token,
+        poll_seconds=max(s.worker_poll_seconds, 1.0),
     )
 
 
@@ -268,6 +295,9 @@ def table_lanes(
                 timedelta(minutes=s.bank_snapshot_minutes) if s.bank_snapshot_minutes else None
             ),
         )
+    tdb = tdb_settings(s)
+    if tdb is not None:
+        found[flows.TRANSPARENCY] = TdbLane(db, tdb, writer=writer, clock=clock)
     ncmec = ncmec_settings(s)
     if ncmec is not None:
         found[flows.FILING] = Filer(

@@ -65,6 +65,37 @@ def support_links(value: str) -> list[tuple[str, str, str]]:
     return entries
 
 
+def legal_grounds(value: str) -> dict[str, str]:
+    """The ``category=law`` entries of ``dsa_legal_grounds``. Raises ``ValueError``."""
+    found = {}
+    for entry in value.split(";"):
+        if not entry.strip():
+            continue
+        category, _, law = (part.strip() for part in entry.partition("="))
+        if category not in _CATEGORY_NAMES or not law:
+            raise ValueError(f"dsa_legal_grounds: {entry.strip()[:80]!r} is not category=law")
+        found[category] = law[:500]
+    return found
+
+
+# The country codes the DSA Transparency Database knows (EU and EEA).
+EEA_CODES = (
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE",
+    "IS", "IT", "LI", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK",
+)  # fmt: skip
+
+
+def territorial_scope(value: str) -> tuple[str, ...]:
+    """The country codes of ``dsa_territorial_scope`` (``EEA``: all). Raises ``ValueError``."""
+    if value.strip().upper() == "EEA":
+        return EEA_CODES
+    codes = tuple(code.upper() for code in _names(value))
+    unknown = [c for c in codes if c not in EEA_CODES]
+    if unknown or not codes:
+        raise ValueError(f"dsa_territorial_scope: not EEA country codes: {unknown or value!r}")
+    return codes
+
+
 def category_set(value: str) -> frozenset[str]:
     """The categories a comma-separated setting names."""
     return frozenset(_names(value))
@@ -261,6 +292,41 @@ class Settings(BaseSettings):
         None,
         description="Your platform's help or contact page, linked from the public pages. Empty: "
         "no link.",
+    )
+    appeal_url: str | None = Field(
+        None,
+        description="Where an uploader appeals a decision on your platform (your page that "
+        "posts `/v1/appeals`), named in every statement of reasons. Empty: the statement says "
+        "to appeal through the platform.",
+    )
+    dsa_terms_ground: str = Field(
+        "the platform's terms of service",
+        max_length=500,
+        description="The clause of your terms of service that content against your rules "
+        "(`policy`) is restricted under, as statements of reasons name it (e.g. `Terms of "
+        "Service, section 4.2: spam`).",
+    )
+    dsa_legal_grounds: str = Field(
+        "",
+        description="The law statements of reasons name for illegal content, per category: "
+        "`category=law` entries separated by `;` (e.g. `other_illegal=Section 130 StGB`). "
+        "A category not named keeps its default (CSAM: 18 U.S.C. 2252A and Directive "
+        "2011/93/EU; NCII: the TAKE IT DOWN Act and Directive (EU) 2024/1385).",
+    )
+    dsa_territorial_scope: str = Field(
+        "EEA",
+        description="Where a restriction applies, as statements of reasons say: `EEA` (every "
+        "EU and EEA country), or country codes separated by commas.",
+    )
+    dsa_tdb_url: str | None = Field(
+        None,
+        description="The DSA Transparency Database's API root "
+        "(`https://transparency.dsa.ec.europa.eu/api/v1`): every statement of reasons is "
+        "sent there, without personal data. Empty: none is sent (export them with "
+        "`takedown statements export`).",
+    )
+    dsa_tdb_token: str | None = Field(
+        None, description="The Transparency Database's API token (Bearer). Secret."
     )
     support_resources: str = Field(
         DEFAULT_SUPPORT_RESOURCES,
@@ -597,6 +663,14 @@ class Settings(BaseSettings):
                     f"review_blur_by_category: {pair!r} is not category=radius (e.g. csam=32)"
                 )
         support_links(self.support_resources)
+        legal_grounds(self.dsa_legal_grounds)
+        territorial_scope(self.dsa_territorial_scope)
+        if self.appeal_url and not _HTTP.fullmatch(self.appeal_url):
+            raise ValueError("appeal_url must be an http:// or https:// address")
+        if self.dsa_tdb_url and not (
+            self.dsa_tdb_url.startswith("https://") or self.mode is Mode.development
+        ):
+            raise ValueError("dsa_tdb_url must be an https:// address in production")
         if self.platform_help_url and not _HTTP.fullmatch(self.platform_help_url):
             raise ValueError("platform_help_url must be an http:// or https:// address")
         if self.log_format not in {"json", "text"}:

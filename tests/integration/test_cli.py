@@ -157,6 +157,7 @@ def test_a_settings_error_never_prints_the_secrets_given(tmp_path):
         "TAKEDOWN_EVIDENCE_KEY": "not-a-key-but-secret-1",
         "TAKEDOWN_PLATFORM_WEBHOOK_SECRET": "webhook-secret-2",
         "TAKEDOWN_SMTP_PASSWORD": "smtp-secret-3",
+        "TAKEDOWN_DSA_TDB_TOKEN": "tdb-secret-4",
     }
     run = subprocess.run(
         [sys.executable, "-m", "takedown", "users", "list"],
@@ -166,7 +167,7 @@ def test_a_settings_error_never_prints_the_secrets_given(tmp_path):
         timeout=60,
     )
     assert run.returncode == 1 and "64 hex digits" in run.stderr
-    for secret in ("not-a-key-but-secret-1", "webhook-secret-2", "smtp-secret-3"):
+    for secret in ("not-a-key-but-secret-1", "webhook-secret-2", "smtp-secret-3", "tdb-secret-4"):
         assert secret not in run.stderr + run.stdout
 
 

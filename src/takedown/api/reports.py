@@ -219,6 +219,7 @@ async def post_stats(
             policy=c.triage_policy,
             exposure=c.exposure_policy,
             now=c.clock.now(),
+            reasons=c.reasons_policy,
         )
     )
     return StatsRead(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
@@ -84,6 +85,9 @@ class SetItem:
     content_id: str
     account_id: str | None
     parent_content_id: str | None
+    # For its statement of reasons (``cases.reasons``): what it is, and since when it was up.
+    media_kind: str | None = None
+    first_seen: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from takedown.cli.banks import register as register_bank_commands
 from takedown.cli.exchanges import register as register_exchange_commands
 from takedown.cli.media import hash_command, progress_bar
+from takedown.cli.transparency import register_statement_commands
 from takedown.config import ConfigError, Settings
 from takedown.identity import IdentityError, Principal, Role, Scope
 from takedown.server.container import Container, build_container
@@ -903,6 +904,7 @@ def settings(
 
 
 register_bank_commands(app, _container, _operator)
+register_statement_commands(app, _container, _operator)
 register_exchange_commands(app, _container, _operator)
 
 

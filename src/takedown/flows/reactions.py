@@ -39,6 +39,7 @@ from takedown.cases.enforcement import (
     ContentRemoved,
     EvidenceWanted,
 )
+from takedown.cases.reasons import StatementsMade
 from takedown.cases.review import (
     AppealDecided,
     CaseAppealed,
@@ -70,6 +71,7 @@ AfterCommit = Callable[[Any, HandlerContext, FlowDeps], None]
 EVENTS, EVIDENCE, EMAIL, BANKS = "events", "evidence", "email", "banks"  # outbox events
 # loops over tables of their own
 DELIVERY, FILING, EXCHANGES = "delivery", "filing", "exchanges"
+TRANSPARENCY = "transparency"  # statements of reasons to the DSA Transparency Database
 # a loop on a schedule only (no event wakes it): the evidence purge
 MAINTENANCE = "maintenance"
 OUTBOX_LANES = frozenset({EVENTS, EVIDENCE, EMAIL, BANKS})
@@ -122,6 +124,10 @@ REACTIONS: dict[type[Any], Reactions] = {
         lane=DELIVERY,
     ),
     EvidenceWanted: Reactions(after_commit=(handlers.seal_evidence_and_draft,), lane=EVIDENCE),
+    StatementsMade: Reactions(
+        elsewhere="services.transparency_db.TdbLane: sent to the DSA Transparency Database",
+        lane=TRANSPARENCY,
+    ),
     AccountsSuspended: Reactions(after_commit=(handlers.queue_suspended_accounts,)),
     ContentRemoved: Reactions(after_commit=(handlers.tell_reporters_removed,)),
     ConfirmedMediaBanked: RECORD,

@@ -72,6 +72,8 @@ class Permission(StrEnum):
     evidence_hold = "evidence:hold"  # set and lift legal holds
     ncmec_read = "ncmec:read"  # see CyberTipline drafts and filings
     ncmec_file = "ncmec:file"  # change a draft, file it, resolve a filing needing attention
+    # statements of reasons and transparency reports (figures, never a case's details)
+    transparency_read = "transparency:read"
 
 
 _STAFF = frozenset({Permission.console_view, Permission.account_self, Permission.reports_submit})
@@ -91,6 +93,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.audit_read,
         Permission.banks_read,
         Permission.banks_manage,
+        Permission.transparency_read,
     },
     Role.compliance: _STAFF
     | {
@@ -101,6 +104,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.evidence_hold,
         Permission.ncmec_read,
         Permission.ncmec_file,
+        Permission.transparency_read,
     },
     Role.admin: _STAFF
     | {
@@ -111,6 +115,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.metrics_read,
         Permission.banks_read,
         Permission.banks_manage,
+        Permission.transparency_read,
     },
 }
 

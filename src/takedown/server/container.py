@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from takedown import bootstrap, flows
 from takedown.cases import ReviewPolicy, TriagePolicy
+from takedown.cases.reasons import ReasonsPolicy
 from takedown.clock import Clock
 from takedown.config import Settings
 from takedown.flows import SYSTEM_EVENTS
@@ -152,7 +153,12 @@ class Container:
             media=self.registry_media,
             policies=bootstrap.account_policies(self.settings),
             draft_report=self._draft_report,
+            reasons=self.reasons_policy,
         )
+
+    @cached_property
+    def reasons_policy(self) -> ReasonsPolicy:
+        return bootstrap.reasons_policy(self.settings)
 
     def _draft_report(self, uow: UnitOfWork, case_id: int, now: datetime) -> None:
         filing.draft(uow, case_id=case_id, settings=self.filing_settings, now=now)

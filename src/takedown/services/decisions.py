@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from takedown.cases import CaseStatus, Decision
+from takedown.cases import CaseFacts, CaseStatus, Decision
 from takedown.services import enforcement, filing
 from takedown.services.enforcement import EnforcementContext
 from takedown.services.reports import notices
@@ -34,6 +34,7 @@ def react(
     content_ids: list[str],
     ctx: DecisionContext,
     now: datetime,
+    facts: CaseFacts,
 ) -> None:
     """A final decision's reactions, in ``uow``'s transaction (no commit): a confirmed
     violation's actions written, its media banked and a CSAM case's report drafted
@@ -47,6 +48,7 @@ def react(
                 decision=decision,
                 content_ids=content_ids,
                 ctx=ctx.enforcement,
+                facts=facts,
             )
         else:  # closed: undo an overturned violation, or an interim restriction
             enforcement.undo(uow, case_id=case_id, decision=decision)

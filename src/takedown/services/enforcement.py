@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from takedown.cases import Category, Decision
+from takedown.cases import CaseFacts, Category, Decision
 from takedown.cases.enforcement import (
     ACCOUNT_POLICIES,
     AccountPolicy,
@@ -31,12 +31,14 @@ from takedown.cases.enforcement import (
     ConfirmedMediaBanked,
     EvidenceWanted,
     Plan,
+    PlannedAction,
     SetItem,
     TakedownSet,
     plan_restore,
     plan_restrict,
     plan_violation,
 )
+from takedown.cases.reasons import Item, ReasonsPolicy, StatementsMade, statement_of_reasons
 from takedown.matching import VIDEO_FRAME_SHARE, BankPolicy, SignalType
 from takedown.matching.pdq_index import PdqIndex
 from takedown.store.db import Database
@@ -188,6 +190,7 @@ class EnforcementContext:
     pdq_threshold: int = 31
     policies: dict[Category, AccountPolicy] = field(default_factory=lambda: dict(ACCOUNT_POLICIES))
     draft_report: Callable[[UnitOfWork, int, datetime], object] | None = None
+    reasons: ReasonsPolicy = field(default_factory=ReasonsPolicy)
 
 
 def takedown_set(uow: UnitOfWork, content_ids: list[str], ctx: EnforcementContext) -> TakedownSet:
@@ -241,9 +244,11 @@ def enforce(
     decision: Decision,
     content_ids: list[str],
     ctx: EnforcementContext,
+    facts: CaseFacts,
 ) -> Plan:
-    """Plan and write the actions of a confirmed violation, and bank its media, in ``uow``'s
-    transaction (no commit)."""
+    """Plan and write the actions of a confirmed violation with each one's statement of
+    reasons, and bank its media, in ``uow``'s transaction (no commit). ``facts``: the case's,
+    what its statements say it rests on."""
     found = takedown_set(uow, content_ids, ctx)
     policy = ctx.policies.get(decision.category, AccountPolicy())
     plan = plan_violation(case_id, found, policy)
@@ -254,6 +259,17 @@ def enforce(
         reason=decision.reason,
         statement=decision.statement,
         at=decision.decided_at,
+        statements=state_reasons(
+            uow,
+            case_id=case_id,
+            planned=plan.actions,
+            items=found.items,
+            category=decision.category,
+            facts=facts,
+            decision=decision,
+            at=decision.decided_at,
+            policy=ctx.reasons,
+        ),
     )
     if not decision.automated:
         # An automatic confirmation rests on a bank that knows the media already.
@@ -301,9 +317,12 @@ def restrict(
     category: Category,
     content_ids: list[str],
     at: datetime,
+    facts: CaseFacts,
+    policy: ReasonsPolicy | None = None,
 ) -> Plan:
     """Interim restriction of an urgent case's content while it spreads, until a decision
-    (a later reading writes nothing new: the actions' ids are stable)."""
+    (a later reading writes nothing new: the actions' ids are stable), each with its
+    statement of reasons."""
     plan = plan_restrict(case_id, content_ids)
     uow.actions.add(
         plan.actions,
@@ -312,9 +331,72 @@ def restrict(
         reason="restricted while a report of it is reviewed: it is spreading fast",
         statement="This content is not shown to others while a report about it is reviewed.",
         at=at,
+        statements=state_reasons(
+            uow,
+            case_id=case_id,
+            planned=plan.actions,
+            items=tuple(uow.registry.items(content_ids)),
+            category=category,
+            facts=facts,
+            decision=None,
+            at=at,
+            policy=policy or ReasonsPolicy(),
+        ),
     )
     uow.publish(ActionsPlanned(case_id=case_id, actions=len(plan.actions)))
     return plan
+
+
+def state_reasons(
+    uow: UnitOfWork,
+    *,
+    case_id: int,
+    planned: list[PlannedAction],
+    items: tuple[SetItem, ...],
+    category: Category,
+    facts: CaseFacts,
+    decision: Decision | None,
+    at: datetime,
+    policy: ReasonsPolicy,
+) -> dict[str, str]:
+    """Each restricting action's statement of reasons (``cases.reasons``), stored for the
+    Transparency Database; gives action id → what the person restricted reads. An account's
+    statement is about the first copy it uploaded. Copies alike (the same kind, first seen the
+    same day) share one statement but for its ``puid``: a takedown of thousands costs little."""
+    by_content = {i.content_id: i for i in items}
+    by_account: dict[str, SetItem] = {}
+    for i in items:
+        if i.account_id and (i.parent_content_id is None or i.account_id not in by_account):
+            by_account.setdefault(i.account_id, i)
+    texts: dict[str, str] = {}
+    stored: list[tuple[str, str, dict[str, object]]] = []
+    made: dict[tuple[object, ...], tuple[str, str, dict[str, object]]] = {}
+    for p in planned:
+        source = by_content.get(p.content_id or "") or by_account.get(p.account_id or "")
+        item = Item(source.media_kind, source.first_seen) if source else Item()
+        day = (item.first_seen or at).date()
+        key = (p.type, item.media_kind, day)
+        if key not in made:
+            found = statement_of_reasons(
+                action_id=p.action_id,
+                action_type=p.type,
+                category=category,
+                facts=facts,
+                decision=decision,
+                item=item,
+                at=at,
+                policy=policy,
+            )
+            if found is None:
+                continue
+            made[key] = (found.as_text(), str(found.restriction), found.as_database())
+        text, restriction, fields = made[key]
+        texts[p.action_id] = text
+        stored.append((p.action_id, restriction, {**fields, "puid": p.action_id}))
+    if stored:
+        uow.statements.add(case_id, stored, at=at)
+        uow.publish(StatementsMade(case_id=case_id, statements=len(stored)))
+    return texts
 
 
 CONFIRMED_BANKS = {

@@ -630,6 +630,7 @@ def decide(
                 content_ids=[i.content_id for i in items],
                 ctx=reactions,
                 now=now,
+                facts=after.facts,
             )
             single = after.second_by is None and case.status is not CaseStatus.appealed
             draw = (rng or random).random()

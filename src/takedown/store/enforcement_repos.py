@@ -6,6 +6,7 @@ NOTHING``: an action planned twice exists once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,9 +91,13 @@ class ActionRepository(RawRepository):
         reason: str,
         statement: str,
         at: datetime,
+        statements: dict[str, str] | None = None,
     ) -> None:
+        """``statement``: what every action says, but those ``statements`` names (action id
+        → its own statement of reasons)."""
         raw = self._raw
         when = raw.dt(at)
+        own = statements or {}
         rows = [
             {
                 "action_id": p.action_id,
@@ -102,7 +107,7 @@ class ActionRepository(RawRepository):
                 "account_id": p.account_id,
                 "category": category,
                 "reason": reason,
-                "statement": statement,
+                "statement": own.get(p.action_id, statement),
                 "state": "pending",
                 "attempts": 0,
                 "next_attempt_at": when,
@@ -264,13 +269,14 @@ class RegistryRepository(RawRepository):
         return self._set_items("parent_content_id", parents)
 
     def _set_items(self, column: str, values: list[str]) -> list[SetItem]:
+        raw = self._raw
         rows = _all_in(
-            self._raw,
-            "SELECT content_id, account_id, parent_content_id FROM content "  # noqa: S608
-            f"WHERE {column} IN ({{marks}})",
+            raw,
+            "SELECT content_id, account_id, parent_content_id, media_kind, first_seen_at "  # noqa: S608
+            f"FROM content WHERE {column} IN ({{marks}})",
             values,
         )
-        return [SetItem(str(c), a or None, p) for c, a, p in rows]
+        return [SetItem(str(c), a or None, p, k, raw.read_dt(f)) for c, a, p, k, f in rows]
 
     def with_digest(self, column: str, values: list[str]) -> list[str]:
         """Content ids whose ``column`` (``md5`` or ``sha256``) is one of ``values``."""
@@ -396,3 +402,159 @@ class RegistryRepository(RawRepository):
         """Registry id → (content id, PDQ) for ``ids``."""
         sql = "SELECT id, content_id, pdq FROM content WHERE id IN ({marks})"
         return {int(i): (str(c), p) for i, c, p in _all_in(self._raw, sql, ids)}
+
+
+_STATEMENT_COLUMNS = (
+    "puid", "case_id", "restriction", "fields", "created_at", "state", "attempts",
+    "next_attempt_at",
+)  # fmt: skip
+_INSERT_STATEMENT = (
+    f"INSERT INTO statements_of_reasons ({', '.join(_STATEMENT_COLUMNS)}) "  # noqa: S608 - constant
+    f"VALUES ({', '.join(':' + c for c in _STATEMENT_COLUMNS)}) ON CONFLICT (puid) DO NOTHING"
+)
+
+
+@dataclass(frozen=True)
+class StoredStatement:
+    id: int
+    puid: str
+    case_id: int
+    restriction: str
+    fields: dict[str, Any]
+    created_at: datetime
+    state: str
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+
+
+_STATEMENT_READ = (
+    "id, puid, case_id, restriction, fields, created_at, state, attempts, last_error, sent_at"
+)
+
+
+class StatementRepository(RawRepository):
+    """Statements of reasons (``cases.reasons``) and their submission to the Transparency
+    Database (``services.transparency_db``), claimed with a lease like actions."""
+
+    def add(
+        self, case_id: int, statements: list[tuple[str, str, dict[str, Any]]], *, at: datetime
+    ) -> None:
+        """``statements``: (puid, restriction, the database's fields). A puid already stored
+        is left as it was (a decision planned again states nothing twice)."""
+        raw = self._raw
+        when = raw.dt(at)
+        rows = [
+            {
+                "puid": puid,
+                "case_id": case_id,
+                "restriction": restriction,
+                "fields": raw.json(fields),
+                "created_at": when,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": when,
+            }
+            for puid, restriction, fields in statements
+        ]
+        if rows:
+            raw.write_many(_INSERT_STATEMENT, rows)
+
+    def _records(self, rows: list[tuple[Any, ...]]) -> list[StoredStatement]:
+        raw = self._raw
+        out = []
+        for r in rows:
+            fields = r[4] if isinstance(r[4], dict) else json.loads(r[4])
+            created = raw.read_dt(r[5])
+            assert created is not None
+            out.append(
+                StoredStatement(
+                    int(r[0]),
+                    str(r[1]),
+                    int(r[2]),
+                    str(r[3]),
+                    fields,
+                    created,
+                    str(r[6]),
+                    int(r[7]),
+                    r[8],
+                    raw.read_dt(r[9]),
+                )
+            )
+        return out
+
+    def claim_due(self, *, now: datetime, until: datetime, limit: int) -> list[StoredStatement]:
+        """Up to ``limit`` pending statements due now and held by no other process, oldest
+        first, held until ``until``."""
+        raw = self._raw
+        rows = raw.all(
+            f"SELECT {_STATEMENT_READ} FROM statements_of_reasons WHERE state = 'pending' "  # noqa: S608 - constant
+            "AND next_attempt_at <= :now AND (claimed_until IS NULL OR claimed_until <= :now) "
+            "ORDER BY next_attempt_at, id LIMIT :limit",
+            {"now": raw.dt(now), "limit": limit},
+        )
+        found = self._records(rows)
+        if found:
+            marks, ids = _marks("i", [s.id for s in found])
+            raw.write(
+                f"UPDATE statements_of_reasons SET claimed_until = :until WHERE id IN ({marks})",  # noqa: S608
+                {"until": raw.dt(until), **ids},
+            )
+        return found
+
+    def sent(self, ids: list[int], *, at: datetime) -> None:
+        raw = self._raw
+        for marks, names in _in_chunks(ids):
+            raw.write(
+                "UPDATE statements_of_reasons SET state = 'sent', sent_at = :at, "  # noqa: S608
+                f"claimed_until = NULL, attempts = attempts + 1 WHERE id IN ({marks})",
+                {"at": raw.dt(at), **names},
+            )
+
+    def attempt_failed(
+        self, ids: list[int], *, error: str, retry_at: datetime, give_up_after: int
+    ) -> None:
+        """One more failed attempt: retried at ``retry_at``, or ``failed`` once it has failed
+        ``give_up_after`` times (``give_up_after`` 1: at once, for a refusal no retry mends)."""
+        raw = self._raw
+        for marks, names in _in_chunks(ids):
+            raw.write(
+                "UPDATE statements_of_reasons SET attempts = attempts + 1, "  # noqa: S608
+                "last_error = :error, claimed_until = NULL, next_attempt_at = :retry_at, "
+                "state = CASE WHEN attempts + 1 >= :limit THEN 'failed' ELSE 'pending' END "
+                f"WHERE id IN ({marks}) AND state = 'pending'",
+                {"error": error[:2000], "retry_at": raw.dt(retry_at), "limit": give_up_after,
+                 **names},
+            )  # fmt: skip
+
+    def released(self, ids: list[int]) -> None:
+        """Claimed but not sent (a batch refused for another statement's sake): due again."""
+        raw = self._raw
+        for marks, names in _in_chunks(ids):
+            raw.write(
+                f"UPDATE statements_of_reasons SET claimed_until = NULL WHERE id IN ({marks})",  # noqa: S608
+                names,
+            )
+
+    def for_case(self, case_id: int) -> list[StoredStatement]:
+        rows = self._raw.all(
+            f"SELECT {_STATEMENT_READ} FROM statements_of_reasons WHERE case_id = :c ORDER BY id",  # noqa: S608
+            {"c": case_id},
+        )
+        return self._records(rows)
+
+    def between(
+        self, start: datetime, end: datetime, *, after_id: int, limit: int
+    ) -> list[StoredStatement]:
+        """Statements made in ``[start, end)``, by id after ``after_id`` (an export's pages)."""
+        raw = self._raw
+        rows = raw.all(
+            f"SELECT {_STATEMENT_READ} FROM statements_of_reasons WHERE created_at >= :start "  # noqa: S608
+            "AND created_at < :end AND id > :after ORDER BY id LIMIT :limit",
+            {"start": raw.dt(start), "end": raw.dt(end), "after": after_id, "limit": limit},
+        )
+        return self._records(rows)
+
+    def counts(self) -> dict[str, int]:
+        rows = self._raw.all("SELECT state, count(*) FROM statements_of_reasons GROUP BY state")
+        return {str(s): int(n) for s, n in rows}

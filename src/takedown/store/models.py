@@ -526,6 +526,37 @@ class ActionRow(Base):
     )
 
 
+class StatementOfReasonsRow(Base):
+    """A restricting action's statement of reasons (``cases.reasons``), in the Transparency
+    Database's form (``fields``: no personal data), and its submission there: ``pending``
+    until the database took it (``sent``), or ``failed`` after too many attempts."""
+
+    __tablename__ = "statements_of_reasons"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    puid: Mapped[str] = mapped_column(String(64), unique=True)  # the action's id
+    case_id: Mapped[int] = mapped_column(BigId, index=True)
+    restriction: Mapped[str] = mapped_column(String(32))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(
+            "ix_statements_of_reasons_due",
+            "next_attempt_at",
+            "id",
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+
 class ContentFrameRow(Base):
     """The PDQ hashes of a registered video's sampled frames (strong ones only), so a
     violation finds the video's re-encoded copies."""

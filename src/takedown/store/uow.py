@@ -35,7 +35,11 @@ from takedown.store.case_repos import (
     ReportRepository,
 )
 from takedown.store.db import Database
-from takedown.store.enforcement_repos import ActionRepository, RegistryRepository
+from takedown.store.enforcement_repos import (
+    ActionRepository,
+    RegistryRepository,
+    StatementRepository,
+)
 from takedown.store.evidence_repos import EvidenceRepository
 from takedown.store.exchange_repos import ExchangeRepository
 from takedown.store.filing_repos import FilingRepository
@@ -198,6 +202,9 @@ class UnitOfWork(Protocol):
     def registry(self) -> RegistryRepository: ...
 
     @property
+    def statements(self) -> StatementRepository: ...
+
+    @property
     def evidence(self) -> EvidenceRepository: ...
 
     @property
@@ -313,6 +320,7 @@ class SqlAlchemyUnitOfWork:
     review = _repository(ReviewRepository)
     actions = _repository(ActionRepository)
     registry = _repository(RegistryRepository)
+    statements = _repository(StatementRepository)
     evidence = _repository(EvidenceRepository)
     filings = _repository(FilingRepository)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from takedown.cases import CaseStatus, Priority, TriagePolicy
+from takedown.cases.reasons import ReasonsPolicy
 from takedown.identity import Permission, Principal, require
 from takedown.matching import ContentItem, ExposureReading
 from takedown.services import audit
@@ -45,6 +46,7 @@ def record_stats(
     policy: TriagePolicy,
     exposure: ExposurePolicy | None = None,
     now: datetime | None = None,
+    reasons: ReasonsPolicy | None = None,
 ) -> StatsResult:
     """Store the platform's exposure counts for an item (a work function, no commit). When
     they grow fast, every open case about the item is raised (its clocks only move earlier),
@@ -80,6 +82,8 @@ def record_stats(
                     category=case.category,
                     content_ids=uow.cases.case_content_ids(case_id),
                     at=now,
+                    facts=case.facts,
+                    policy=reasons,
                 )
     audit.record(
         uow,

@@ -607,6 +607,7 @@ def _record_change(
         content_ids=uow.cases.case_content_ids(case_id),
         ctx=decisions.DecisionContext(enforcement=enforcement, email=email),
         now=decision.decided_at,
+        facts=change.case.facts,
     )
 
 

@@ -1,0 +1,81 @@
+"""``takedown statements``: the statements of reasons, exported for a manual upload to the DSA
+Transparency Database (where takedown does not send them itself) or for a check of what was
+sent."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from takedown.cli.media import err
+from takedown.server.container import Container
+from takedown.services import transparency_db
+
+statements_app = typer.Typer(
+    rich_markup_mode="markdown",
+    help="Statements of reasons (DSA Article 17) and their copies for the Transparency Database.",
+    no_args_is_help=True,
+)
+
+
+def _day(value: str, what: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+    except ValueError:
+        raise typer.BadParameter(f"{what} is a date: YYYY-MM-DD, not {value!r}") from None
+
+
+def register_statement_commands(
+    app: typer.Typer, container: Callable[[], Container], operator: Callable[[], Any]
+) -> None:
+    app.add_typer(statements_app, name="statements")
+
+    @statements_app.command("export")
+    def export(
+        start: Annotated[str, typer.Option("--from", help="The first day (UTC), YYYY-MM-DD.")],
+        end: Annotated[str, typer.Option("--to", help="The day after the last, YYYY-MM-DD.")],
+        format: Annotated[
+            str, typer.Option("--format", help="`json` (the database's API form) or `csv`.")
+        ] = "json",
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Write here; without it, standard output.")
+        ] = None,
+    ) -> None:
+        """Export the statements of reasons made in a period, without personal data: as JSON
+        (`{"statements": [...]}`, what `POST /api/v1/statements` takes, in calls of up to 100)
+        or as CSV, one statement a row."""
+        if format not in ("json", "csv"):
+            raise typer.BadParameter("--format is json or csv")
+        c = container()
+        found = transparency_db.export(
+            uow=lambda: c.uow(readonly=True),
+            actor=operator(),
+            start=_day(start, "--from"),
+            end=_day(end, "--to"),
+        )
+        stream = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+        written = 0
+        try:
+            if format == "csv":
+                writer = csv.writer(stream)
+                writer.writerow(transparency_db.CSV_FIELDS)
+                for statement in found:
+                    writer.writerow(transparency_db.csv_row(statement.fields))
+                    written += 1
+            else:
+                stream.write('{"statements": [')
+                for statement in found:
+                    stream.write(("," if written else "") + "\n" + json.dumps(statement.fields))
+                    written += 1
+                stream.write("\n]}\n")
+        finally:
+            if out:
+                stream.close()
+        err.print(f"exported {written} statements" + (f" to {out}" if out else ""))
