@@ -126,17 +126,18 @@ def tdb():
 
 
 def made(container, n: int, *, first: int = 0, case_id: int = 1) -> list[str]:
-    """``n`` valid statements, as a decision stores them; gives their puids."""
+    """``n`` valid statements, as a decision stores them (each its own template, so one can
+    be spoilt alone); gives their puids."""
     rows = []
-    for i in range(first, first + n):
-        s = statement_of_reasons(
-            action_id=f"puid-{i:05d}", action_type=ActionType.remove, category=Category.csam,
-            facts=scan_facts(), decision=None, item=Item("image"), at=container.clock.now(),
-            policy=ReasonsPolicy(),
-        )  # fmt: skip
-        assert s is not None
-        rows.append((s.puid, str(s.restriction), s.as_database()))
     with container.uow() as uow:
+        for i in range(first, first + n):
+            s = statement_of_reasons(
+                action_id=f"puid-{i:05d}", action_type=ActionType.remove,
+                category=Category.csam, facts=scan_facts(), decision=None, item=Item("image"),
+                at=container.clock.now(), policy=ReasonsPolicy(),
+            )  # fmt: skip
+            assert s is not None
+            rows.append((s.puid, str(s.restriction), uow.statements.add_template(s.as_database())))
         uow.statements.add(case_id, rows, at=container.clock.now())
         uow.commit()
     return [r[0] for r in rows]
@@ -199,7 +200,10 @@ def test_an_invalid_statement_is_refused_alone(container, tdb):
     with container.uow() as uow:  # one statement the database cannot take
         bad = uow.statements.for_case(1)[2]
         uow.session.execute(
-            text("UPDATE statements_of_reasons SET fields = :f WHERE id = :i"),
+            text(
+                "UPDATE statement_templates SET fields = :f WHERE id = "
+                "(SELECT template_id FROM statements_of_reasons WHERE id = :i)"
+            ),
             {"f": json.dumps({**bad.fields, "category": "STATEMENT_CATEGORY_NOPE"}), "i": bad.id},
         )
         uow.commit()

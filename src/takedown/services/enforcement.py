@@ -369,8 +369,8 @@ def state_reasons(
         if i.account_id and (i.parent_content_id is None or i.account_id not in by_account):
             by_account.setdefault(i.account_id, i)
     texts: dict[str, str] = {}
-    stored: list[tuple[str, str, dict[str, object]]] = []
-    made: dict[tuple[object, ...], tuple[str, str, dict[str, object]]] = {}
+    stored: list[tuple[str, str, int]] = []
+    made: dict[tuple[object, ...], tuple[str, str, int]] = {}
     for p in planned:
         source = by_content.get(p.content_id or "") or by_account.get(p.account_id or "")
         item = Item(source.media_kind, source.first_seen) if source else Item()
@@ -389,10 +389,11 @@ def state_reasons(
             )
             if found is None:
                 continue
-            made[key] = (found.as_text(), str(found.restriction), found.as_database())
-        text, restriction, fields = made[key]
+            template = uow.statements.add_template(found.as_database())
+            made[key] = (found.as_text(), str(found.restriction), template)
+        text, restriction, template = made[key]
         texts[p.action_id] = text
-        stored.append((p.action_id, restriction, {**fields, "puid": p.action_id}))
+        stored.append((p.action_id, restriction, template))
     if stored:
         uow.statements.add(case_id, stored, at=at)
         uow.publish(StatementsMade(case_id=case_id, statements=len(stored)))

@@ -405,7 +405,7 @@ class RegistryRepository(RawRepository):
 
 
 _STATEMENT_COLUMNS = (
-    "puid", "case_id", "restriction", "fields", "created_at", "state", "attempts",
+    "puid", "case_id", "restriction", "template_id", "created_at", "state", "attempts",
     "next_attempt_at",
 )  # fmt: skip
 _INSERT_STATEMENT = (
@@ -429,7 +429,9 @@ class StoredStatement:
 
 
 _STATEMENT_READ = (
-    "id, puid, case_id, restriction, fields, created_at, state, attempts, last_error, sent_at"
+    "s.id, s.puid, s.case_id, s.restriction, t.fields, s.created_at, s.state, s.attempts, "
+    "s.last_error, s.sent_at FROM statements_of_reasons s "
+    "JOIN statement_templates t ON t.id = s.template_id"
 )
 
 
@@ -437,11 +439,20 @@ class StatementRepository(RawRepository):
     """Statements of reasons (``cases.reasons``) and their submission to the Transparency
     Database (``services.transparency_db``), claimed with a lease like actions."""
 
-    def add(
-        self, case_id: int, statements: list[tuple[str, str, dict[str, Any]]], *, at: datetime
-    ) -> None:
-        """``statements``: (puid, restriction, the database's fields). A puid already stored
-        is left as it was (a decision planned again states nothing twice)."""
+    def add_template(self, fields: dict[str, Any]) -> int:
+        """Store fields that statements share (all of theirs but ``puid``); gives their id."""
+        raw = self._raw
+        values = {"fields": raw.json({k: v for k, v in fields.items() if k != "puid"})}
+        return raw.insert(
+            "statement_templates",
+            "INSERT INTO statement_templates (fields) VALUES (:fields) RETURNING id",
+            "INSERT INTO statement_templates (id, fields) VALUES (:id, :fields)",
+            values,
+        )
+
+    def add(self, case_id: int, statements: list[tuple[str, str, int]], *, at: datetime) -> None:
+        """``statements``: (puid, restriction, template id). A puid already stored is left as
+        it was (a decision planned again states nothing twice)."""
         raw = self._raw
         when = raw.dt(at)
         rows = [
@@ -449,13 +460,13 @@ class StatementRepository(RawRepository):
                 "puid": puid,
                 "case_id": case_id,
                 "restriction": restriction,
-                "fields": raw.json(fields),
+                "template_id": template,
                 "created_at": when,
                 "state": "pending",
                 "attempts": 0,
                 "next_attempt_at": when,
             }
-            for puid, restriction, fields in statements
+            for puid, restriction, template in statements
         ]
         if rows:
             raw.write_many(_INSERT_STATEMENT, rows)
@@ -464,7 +475,7 @@ class StatementRepository(RawRepository):
         raw = self._raw
         out = []
         for r in rows:
-            fields = r[4] if isinstance(r[4], dict) else json.loads(r[4])
+            fields = {**(r[4] if isinstance(r[4], dict) else json.loads(r[4])), "puid": str(r[1])}
             created = raw.read_dt(r[5])
             assert created is not None
             out.append(
@@ -488,9 +499,10 @@ class StatementRepository(RawRepository):
         first, held until ``until``."""
         raw = self._raw
         rows = raw.all(
-            f"SELECT {_STATEMENT_READ} FROM statements_of_reasons WHERE state = 'pending' "  # noqa: S608 - constant
-            "AND next_attempt_at <= :now AND (claimed_until IS NULL OR claimed_until <= :now) "
-            "ORDER BY next_attempt_at, id LIMIT :limit",
+            f"SELECT {_STATEMENT_READ} WHERE s.state = 'pending' "
+            "AND s.next_attempt_at <= :now "
+            "AND (s.claimed_until IS NULL OR s.claimed_until <= :now) "
+            "ORDER BY s.next_attempt_at, s.id LIMIT :limit",
             {"now": raw.dt(now), "limit": limit},
         )
         found = self._records(rows)
@@ -538,7 +550,7 @@ class StatementRepository(RawRepository):
 
     def for_case(self, case_id: int) -> list[StoredStatement]:
         rows = self._raw.all(
-            f"SELECT {_STATEMENT_READ} FROM statements_of_reasons WHERE case_id = :c ORDER BY id",  # noqa: S608
+            f"SELECT {_STATEMENT_READ} WHERE s.case_id = :c ORDER BY s.id",
             {"c": case_id},
         )
         return self._records(rows)
@@ -549,8 +561,8 @@ class StatementRepository(RawRepository):
         """Statements made in ``[start, end)``, by id after ``after_id`` (an export's pages)."""
         raw = self._raw
         rows = raw.all(
-            f"SELECT {_STATEMENT_READ} FROM statements_of_reasons WHERE created_at >= :start "  # noqa: S608
-            "AND created_at < :end AND id > :after ORDER BY id LIMIT :limit",
+            f"SELECT {_STATEMENT_READ} WHERE s.created_at >= :start "
+            "AND s.created_at < :end AND s.id > :after ORDER BY s.id LIMIT :limit",
             {"start": raw.dt(start), "end": raw.dt(end), "after": after_id, "limit": limit},
         )
         return self._records(rows)

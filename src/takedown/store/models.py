@@ -526,9 +526,19 @@ class ActionRow(Base):
     )
 
 
+class StatementTemplateRow(Base):
+    """A statement of reasons' fields in the Transparency Database's form, but its ``puid``:
+    shared by the statements of one decision's copies alike (``StatementOfReasonsRow``)."""
+
+    __tablename__ = "statement_templates"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
 class StatementOfReasonsRow(Base):
     """A restricting action's statement of reasons (``cases.reasons``), in the Transparency
-    Database's form (``fields``: no personal data), and its submission there: ``pending``
+    Database's form (its template's fields: no personal data), and its submission there: ``pending``
     until the database took it (``sent``), or ``failed`` after too many attempts."""
 
     __tablename__ = "statements_of_reasons"
@@ -537,7 +547,7 @@ class StatementOfReasonsRow(Base):
     puid: Mapped[str] = mapped_column(String(64), unique=True)  # the action's id
     case_id: Mapped[int] = mapped_column(BigId, index=True)
     restriction: Mapped[str] = mapped_column(String(32))
-    fields: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    template_id: Mapped[int] = mapped_column(BigId)  # its fields, ``puid`` apart
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

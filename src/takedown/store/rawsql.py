@@ -58,7 +58,7 @@ def _to_pg(sql: str) -> str:
 
 _RAW_KEY = "takedown_raw"
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the connection
-ID_TABLES = frozenset({"reports", "cases"})
+ID_TABLES = frozenset({"reports", "cases", "statement_templates"})
 """Tables whose new rows take their ids from ``IdBlocks`` on PostgreSQL."""
 
 
