@@ -75,6 +75,9 @@ def test_a_reporter_files_a_report_opens_the_status_page_and_replies(
     expect(page.get_by_role("heading", name=f"Case {number}")).to_be_visible()
     assert "48 hours" in page.locator("#next-step").inner_text()
     assert page.locator("#support").get_by_role("link", name="NCMEC Take It Down").is_visible()
+    promised = page.locator("#promises").inner_text()
+    assert "A person to look at your report by" in promised and "not done yet" in promised
+    assert "legal 48-hour deadline" in promised
     assert page.get_by_text("No updates yet.").is_visible()
 
     page.get_by_label("Your message").fill("Here is a second link: https://platform.example/v/124")

@@ -248,3 +248,29 @@ def test_the_export_writes_a_periods_statements_as_json_and_csv(container, datab
     rows = list(csv.reader(io.StringIO(every.stdout)))
     assert rows[0][0] == "puid" and len(rows) == 6
     assert "exported 5 statements" in every.stderr
+
+
+def test_the_status_page_says_whether_each_promise_was_kept(container):
+    receipt = submit(
+        container, PLATFORM, content_id="kept-1", category=Category.ncii,
+        reporter_role=ReporterRole.depicted_person, signature="A Person",
+        good_faith_statement=True, contact_email="a@example.org",
+    )  # fmt: skip
+    container.clock.advance(5 * 3600)  # past the time to look (P1: 4 hours)
+    view = reports.status(
+        uow=container.uow(readonly=True), token=receipt.status_token, now=container.clock.now()
+    )
+    look, remove = view.promises
+    assert (look.state, remove.state) == ("missed", "open")
+    assert "1 h 0 min overdue" in look.words
+    lead = staff(container, "lead", Role.child_safety_lead, child_safety=True)
+    decide(
+        container, lead, receipt.case_id, Outcome.violation, category=Category.ncii,
+        settings=container.review_settings,
+    )  # fmt: skip
+    view = reports.status(
+        uow=container.uow(readonly=True), token=receipt.status_token, now=container.clock.now()
+    )
+    look, remove = view.promises
+    assert look.state == "late" and "1 h 0 min late" in look.words
+    assert remove.state == "open"  # the removal is planned, not yet acknowledged

@@ -218,7 +218,7 @@ def _status_page(
 ) -> HTMLResponse:
     c = _container(request)
     try:
-        view = reports.status(uow=c.uow(readonly=True), token=token)
+        view = reports.status(uow=c.uow(readonly=True), token=token, now=c.clock.now())
     except NotFound:
         response = render(
             request,

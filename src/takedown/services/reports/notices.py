@@ -4,7 +4,8 @@ the status page, and the e-mails to reporters who gave an address (sent by the w
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from takedown.cases import CaseStatus, Decision, ReporterEmailQueued, case_number
 
@@ -117,3 +118,73 @@ def decision_notice(*, case_id: int, to: str, decision: Decision) -> ReporterEma
         "Your status page (the link in our first e-mail) shows the decision, and is where you "
         "can reply or appeal.\n",
     )
+
+
+@dataclass(frozen=True)
+class Promise:
+    """A deadline the reporter was given, and what became of it: ``met`` (done in time),
+    ``late`` (done, after it), ``missed`` (not done, and past it), ``open`` (not done yet, not
+    due yet) or ``void`` (nothing to do: no removal after "no violation")."""
+
+    what: str  # look | remove
+    due: datetime
+    state: str
+    done_at: datetime | None
+    by: timedelta | None  # how early, or how late
+
+    @property
+    def words(self) -> str:
+        task = {
+            "look": "A person to look at your report",
+            "remove": "The image removed (the legal 48-hour deadline)",
+        }[self.what]
+        due = _when(self.due)
+        if self.state == "void":
+            return f"{task} by {due}: not needed, as we found no violation."
+        if self.state == "open":
+            return f"{task} by {due}: not done yet; {_span(self.by)} left."
+        if self.state == "missed":
+            return f"{task} by {due}: missed. It is {_span(self.by)} overdue and not done yet."
+        done = _when(self.done_at) if self.done_at else ""
+        if self.state == "late":
+            return f"{task} by {due}: done on {done}, {_span(self.by)} late."
+        return f"{task} by {due}: done on {done}, in time."
+
+
+def _span(value: timedelta | None) -> str:
+    seconds = int(abs(value.total_seconds())) if value is not None else 0
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min"]
+    return " ".join(p for p in parts if p) if seconds >= 60 else "less than a minute"
+
+
+def promises(
+    *,
+    status: CaseStatus,
+    respond_by: datetime,
+    remove_by: datetime | None,
+    looked_at: datetime | None,
+    removed_at: datetime | None,
+    now: datetime,
+) -> list[Promise]:
+    """Each deadline the status page promised, honestly: whether it was kept and by how much.
+    ``looked_at``: when a person first looked (a claim), or a decision was made, whichever
+    came first; ``removed_at``: when the platform took the reported content down."""
+    found = [_promise("look", respond_by, looked_at, now)]
+    if remove_by is not None:
+        if status is CaseStatus.closed and removed_at is None:
+            found.append(Promise("remove", remove_by, "void", None, None))
+        else:
+            found.append(_promise("remove", remove_by, removed_at, now))
+    return found
+
+
+def _promise(what: str, due: datetime, done_at: datetime | None, now: datetime) -> Promise:
+    if done_at is not None:
+        late = done_at > due
+        return Promise(what, due, "late" if late else "met", done_at, done_at - due)
+    if now > due:
+        return Promise(what, due, "missed", None, now - due)
+    return Promise(what, due, "open", None, due - now)

@@ -21,7 +21,7 @@ from takedown.services.errors import Conflict, InvalidInput, NotFound
 from takedown.services.platform_links import is_unresolved
 from takedown.services.reports.intake import MAX_MESSAGE, PUBLIC_ACTOR
 from takedown.services.reports.links import status_digest
-from takedown.services.reports.notices import next_step
+from takedown.services.reports.notices import Promise, next_step, promises
 from takedown.services.text import clean_text
 from takedown.store.types import utcnow
 from takedown.store.uow import UnitOfWork
@@ -46,6 +46,7 @@ class StatusView:
     next_step: str
     can_appeal: bool
     missing_for_valid: list[str] = field(default_factory=list)
+    promises: list[Promise] = field(default_factory=list)  # its deadlines, kept or not
 
     @property
     def updates(self) -> list[Update]:
@@ -66,12 +67,14 @@ def _report_for_token(uow: UnitOfWork, token: str) -> Report:
     return report
 
 
-def status(*, uow: UnitOfWork, token: str) -> StatusView:
+def status(*, uow: UnitOfWork, token: str, now: datetime | None = None) -> StatusView:
     """What a reporter sees at their status link. Raises ``NotFound`` for an unknown token."""
+    now = now or utcnow()
     with uow:
         report = _report_for_token(uow, token)
-        case = uow.cases.get(report.case_id)
-        assert case is not None
+        found = uow.cases.get(report.case_id)
+        assert found is not None
+        case = uow.cases.with_review(found)
         decisions = uow.decisions.for_case(case.id)
         messages = uow.case_messages.for_report(case.id, report.id)
         removals = [
@@ -110,6 +113,17 @@ def status(*, uow: UnitOfWork, token: str) -> StatusView:
         ),
         can_appeal=case.status in (CaseStatus.confirmed, CaseStatus.closed),
         missing_for_valid=missing,
+        promises=promises(
+            status=case.status,
+            respond_by=case.respond_by,
+            remove_by=case.remove_by,
+            looked_at=min(
+                (t for t in (case.first_look_at, *(d.decided_at for d in decisions)) if t),
+                default=None,
+            ),
+            removed_at=removed_at,
+            now=now,
+        ),
     )
 
 
