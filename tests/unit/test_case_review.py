@@ -147,6 +147,9 @@ def test_no_violation_about_a_minor_is_a_proposal_until_another_senior_agrees():
     agreed = decided(waiting, Outcome.no_violation, OTHER_SENIOR, minutes=30)
     assert agreed.case.status is CaseStatus.closed
     assert agreed.decision.decided_by == "dee" and agreed.case.second_by == "eve"
+    # It is decided when the senior agrees: every clock, and what is done, starts then.
+    assert agreed.decision.decided_at == T0 + timedelta(minutes=30)
+    assert agreed.case.decided_at == T0 + timedelta(minutes=30)
 
 
 def test_a_senior_may_decide_otherwise_than_the_proposal():

@@ -14,6 +14,7 @@ from takedown.api import (
     reports,
     review,
     scanning,
+    transparency,
 )
 
 # The hot paths first: routes are matched in this order, one after another.
@@ -31,6 +32,7 @@ routers = [
     actions.router,
     evidence.router,
     filing.router,
+    transparency.router,
 ]
 
 __all__ = ["routers"]

@@ -287,7 +287,10 @@ def decide(
         proposal = case.proposal
         assert proposal is not None
         if _agrees(proposal, decision):
-            return _finish(case, proposal, content_ids=content_ids, second_by=reviewer.name)
+            # The proposal becomes the decision when the senior agrees: its time is then (what
+            # was done, and every clock, starts from the agreement, not the proposal).
+            agreed = replace(proposal, decided_at=now)
+            return _finish(case, agreed, content_ids=content_ids, second_by=reviewer.name)
         if _needs_second_opinion(decision):
             # Deciding otherwise, but again for less than CSAM: a new proposal, this senior's,
             # that another must agree with.

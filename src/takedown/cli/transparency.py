@@ -16,7 +16,8 @@ import typer
 
 from takedown.cli.media import err
 from takedown.server.container import Container
-from takedown.services import transparency_db
+from takedown.services import transparency, transparency_db
+from takedown.services.errors import ServiceError
 
 statements_app = typer.Typer(
     rich_markup_mode="markdown",
@@ -36,6 +37,35 @@ def register_statement_commands(
     app: typer.Typer, container: Callable[[], Container], operator: Callable[[], Any]
 ) -> None:
     app.add_typer(statements_app, name="statements")
+
+    @app.command("transparency")
+    def transparency_report(
+        start: Annotated[str, typer.Option("--from", help="The first day (UTC), YYYY-MM-DD.")],
+        end: Annotated[str, typer.Option("--to", help="The day after the last, YYYY-MM-DD.")],
+        format: Annotated[
+            str, typer.Option("--format", help="`json`, or `csv` (one figure a row).")
+        ] = "json",
+    ) -> None:
+        """Print the transparency report of a period: notices, actions, decisions, the clocks
+        (median and 90th percentile), NCII requests decided within 48 hours, appeals and
+        reversals, NCMEC reports filed, automated decisions reversed. Figures only."""
+        if format not in ("json", "csv"):
+            raise typer.BadParameter("--format is json or csv")
+        c = container()
+        try:
+            found = transparency.report(
+                uow=c.uow(readonly=True),
+                actor=operator(),
+                start=_day(start, "--from"),
+                end=_day(end, "--to"),
+            )
+        except ServiceError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+        if format == "csv":
+            typer.echo(transparency.figures_csv(found), nl=False)
+        else:
+            typer.echo(json.dumps(found.as_json(), indent=2))
 
     @statements_app.command("export")
     def export(

@@ -63,6 +63,7 @@ from takedown.store.outbox_repos import (
 )
 from takedown.store.rawsql import RawSql
 from takedown.store.review_repos import ReviewRepository
+from takedown.store.transparency_repos import TransparencyRepository
 
 
 class Event(Protocol):
@@ -205,6 +206,9 @@ class UnitOfWork(Protocol):
     def statements(self) -> StatementRepository: ...
 
     @property
+    def transparency(self) -> TransparencyRepository: ...
+
+    @property
     def evidence(self) -> EvidenceRepository: ...
 
     @property
@@ -321,6 +325,7 @@ class SqlAlchemyUnitOfWork:
     actions = _repository(ActionRepository)
     registry = _repository(RegistryRepository)
     statements = _repository(StatementRepository)
+    transparency = _repository(TransparencyRepository)
     evidence = _repository(EvidenceRepository)
     filings = _repository(FilingRepository)
 

@@ -1,0 +1,185 @@
+"""The figures of a transparency report (``services.transparency``), counted by the database:
+aggregates and single columns of durations in seconds, never a case's details.
+
+Each query reads one period, ``[start, end)``, by the time its rows happened: reports by when
+they were received, cases by when they were opened, decisions, actions and filings by their own
+times. Durations are worked out in SQL (SQLite's ``julianday``, PostgreSQL's ``epoch``) so that
+a million of them cross as plain numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from takedown.store.rawsql import RawRepository
+
+# Outcomes that decide a case: ``outcome IN ('violation', 'no_violation')``, written out in
+# each statement.
+FINAL = "('violation', 'no_violation')"
+
+
+class TransparencyRepository(RawRepository):
+    def _period(self, start: datetime, end: datetime) -> dict[str, Any]:
+        raw = self._raw
+        return {"start": raw.dt(start), "end": raw.dt(end)}
+
+    def _seconds(self, later: str, earlier: str) -> str:
+        if self._raw.sqlite:
+            return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+        return f"extract(epoch from ({later} - {earlier}))"
+
+    def notices(self, start: datetime, end: datetime) -> list[tuple[str, str, str, int]]:
+        """(category, source, reporter role, count) of the reports received in the period."""
+        rows = self._raw.all(
+            "SELECT category, source, reporter_role, count(*) FROM reports "
+            "WHERE received_at >= :start AND received_at < :end GROUP BY 1, 2, 3",
+            self._period(start, end),
+        )
+        return [(str(c), str(s), str(r), int(n)) for c, s, r, n in rows]
+
+    def actions(self, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
+        """(type, category, count) of the actions planned in the period."""
+        rows = self._raw.all(
+            "SELECT type, category, count(*) FROM actions "
+            "WHERE created_at >= :start AND created_at < :end GROUP BY 1, 2",
+            self._period(start, end),
+        )
+        return [(str(t), str(c), int(n)) for t, c, n in rows]
+
+    def decisions(self, start: datetime, end: datetime) -> list[tuple[str, bool, int]]:
+        """(outcome, automated, count) of the decisions made in the period."""
+        raw = self._raw
+        rows = raw.all(
+            "SELECT outcome, automated, count(*) FROM decisions "
+            "WHERE decided_at >= :start AND decided_at < :end GROUP BY 1, 2",
+            self._period(start, end),
+        )
+        return [(str(o), bool(a), int(n)) for o, a, n in rows]
+
+    def to_first_look(self, start: datetime, end: datetime) -> list[tuple[str, float]]:
+        """(priority, seconds) from a case's opening to a person's first look, for the cases
+        opened in the period that someone looked at."""
+        return self._clock(
+            "SELECT c.priority, {d} FROM cases c JOIN case_reviews r ON r.case_id = c.id "
+            "WHERE c.opened_at >= :start AND c.opened_at < :end AND r.first_look_at IS NOT NULL",
+            "r.first_look_at",
+            start,
+            end,
+        )
+
+    def to_decision(self, start: datetime, end: datetime) -> list[tuple[str, float]]:
+        """(priority, seconds) from a case's opening to its first decision (a violation or
+        not), for the cases opened in the period that were decided."""
+        return self._clock(
+            "SELECT c.priority, {d} FROM cases c JOIN (SELECT case_id, min(decided_at) AS first "
+            "FROM decisions WHERE outcome IN ('violation', 'no_violation') GROUP BY case_id) x "
+            "ON x.case_id = c.id "
+            "WHERE c.opened_at >= :start AND c.opened_at < :end",
+            "x.first",
+            start,
+            end,
+        )
+
+    def to_removal(self, start: datetime, end: datetime) -> list[tuple[str, float]]:
+        """(priority, seconds) from a case's opening to the platform's acknowledgment of its
+        last removal, for the cases opened in the period whose removals are all done."""
+        return self._clock(
+            "SELECT c.priority, {d} FROM cases c JOIN (SELECT case_id, max(delivered_at) AS last "
+            "FROM actions WHERE type = 'remove' GROUP BY case_id "
+            "HAVING count(*) = count(delivered_at)) x ON x.case_id = c.id "
+            "WHERE c.opened_at >= :start AND c.opened_at < :end",
+            "x.last",
+            start,
+            end,
+        )
+
+    def to_filing(self, start: datetime, end: datetime) -> list[tuple[str, float]]:
+        """(priority, seconds) from a case's opening to its CyberTipline report's filing."""
+        return self._clock(
+            "SELECT c.priority, {d} FROM cases c JOIN ncmec_filings f ON f.case_id = c.id "
+            "WHERE c.opened_at >= :start AND c.opened_at < :end AND f.filed_at IS NOT NULL",
+            "f.filed_at",
+            start,
+            end,
+        )
+
+    def _clock(
+        self, sql: str, done: str, start: datetime, end: datetime
+    ) -> list[tuple[str, float]]:
+        rows = self._raw.all(
+            sql.format(d=self._seconds(done, "c.opened_at")), self._period(start, end)
+        )
+        return [(str(p), float(s)) for p, s in rows]
+
+    def ncii_requests(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """(cases opened in the period with a valid NCII removal request, those of them first
+        decided by their removal deadline)."""
+        row = self._raw.one(
+            "SELECT count(*), "
+            "coalesce(sum(CASE WHEN x.first <= c.remove_by THEN 1 ELSE 0 END), 0) "
+            "FROM cases c LEFT JOIN (SELECT case_id, min(decided_at) AS first FROM decisions "
+            "WHERE outcome IN ('violation', 'no_violation') GROUP BY case_id) x "
+            "ON x.case_id = c.id "
+            "WHERE c.remove_by IS NOT NULL AND c.opened_at >= :start AND c.opened_at < :end",
+            self._period(start, end),
+        )
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    def appeals(self, start: datetime, end: datetime) -> list[tuple[int, datetime]]:
+        """(case id, when) of the appeals made in the period."""
+        raw = self._raw
+        rows = raw.all(
+            "SELECT case_id, at FROM case_messages WHERE kind = 'appeal' "
+            "AND at >= :start AND at < :end ORDER BY at",
+            self._period(start, end),
+        )
+        out = []
+        for case_id, at in rows:
+            when = raw.read_dt(at)
+            assert when is not None
+            out.append((int(case_id), when))
+        return out
+
+    def final_decisions(self, case_ids: list[int]) -> dict[int, list[tuple[datetime, str]]]:
+        """Case id → its decisions that decided it (when, outcome), oldest first."""
+        raw = self._raw
+        found: dict[int, list[tuple[datetime, str]]] = {}
+        for first in range(0, len(case_ids), 500):
+            part = case_ids[first : first + 500]
+            names = {f"c{i}": c for i, c in enumerate(part)}
+            marks = ", ".join(f":{n}" for n in names)
+            rows = raw.all(
+                "SELECT case_id, decided_at, outcome FROM decisions "  # noqa: S608 - placeholders
+                f"WHERE outcome IN {FINAL} AND case_id IN ({marks}) "
+                "ORDER BY case_id, decided_at, id",
+                names,
+            )
+            for case_id, at, outcome in rows:
+                when = raw.read_dt(at)
+                assert when is not None
+                found.setdefault(int(case_id), []).append((when, str(outcome)))
+        return found
+
+    def automated_reversed(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """(automated violations decided in the period, those a later decision on their case
+        found no violation)."""
+        row = self._raw.one(
+            "SELECT count(*), coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM decisions l "
+            "WHERE l.case_id = d.case_id AND l.decided_at > d.decided_at "
+            "AND l.outcome = 'no_violation') THEN 1 ELSE 0 END), 0) FROM decisions d "
+            "WHERE d.automated = :yes AND d.outcome = 'violation' "
+            "AND d.decided_at >= :start AND d.decided_at < :end",
+            {**self._period(start, end), "yes": self._raw.flag(True)},
+        )
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    def filed(self, start: datetime, end: datetime) -> int:
+        """CyberTipline reports filed with NCMEC in the period."""
+        value = self._raw.value(
+            "SELECT count(*) FROM ncmec_filings WHERE filed_at >= :start AND filed_at < :end",
+            self._period(start, end),
+        )
+        return int(value or 0)
