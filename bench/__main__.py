@@ -30,6 +30,7 @@ BENCHES = (
     "bank_restart",
     "registry_search",
     "case_search",
+    "transparency",
 )
 
 

@@ -93,10 +93,11 @@ def _fill(db: Database) -> float:
                 ":category, :minor_safety, '[]', '{}', :due, :at, :at)"), cases)  # fmt: skip
             conn.execute(text(
                 "INSERT INTO reports (id, case_id, content_id, content_url, police_case_number, "
-                "reporter_reference, category, reporter_role, good_faith_statement, description, source, "
-                "principal_kind, principal_name, submitter, status_digest, received_at) "
-                "VALUES (:id, :case_id, :content_id, :url, :police, :reference, 'policy', 'user', false, "
-                "'', 'api', 'api_key', 'bench', 'bench', :digest, :at)"), reports)  # fmt: skip
+                "reporter_reference, category, reporter_role, good_faith_statement, description, "
+                "source, principal_kind, principal_name, submitter, status_digest, received_at) "
+                "VALUES (:id, :case_id, :content_id, :url, :police, :reference, 'policy', "
+                "'user', false, '', 'api', 'api_key', 'bench', 'bench', :digest, :at)"),
+                reports)  # fmt: skip
             conn.execute(text(
                 "INSERT INTO case_items (id, case_id, content_id, root_content_id, account_id, "
                 "md5, pdq, open, added_at) VALUES (:id, :case_id, :content_id, :content_id, "
