@@ -7,15 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import GaugeHistogramMetricFamily
 
 from takedown import __version__
 from takedown.api.deps import read_uow
 from takedown.identity import Permission
 from takedown.server.container import container_of
 from takedown.server.middleware import DOCS_PAGE_CSP
-from takedown.server.security import Access
-from takedown.services import system
+from takedown.server.security import Access, principal_of
+from takedown.services import system, transparency
 from takedown.store import UnitOfWork
 
 router = APIRouter(tags=["operations"])
@@ -46,6 +47,49 @@ QUEUE_DEPTH = Gauge(
     "takedown_lane_queue_depth", "Messages waiting in a lane's queue at the broker", ["lane"]
 )
 UNSERVED = Gauge("takedown_lane_without_worker", "1 while no live worker takes a lane", ["lane"])
+OVERDUE = Gauge(
+    "takedown_cases_overdue", "Cases waiting for a person past their deadline", ["priority"]
+)
+LAG = Gauge(
+    "takedown_oldest_pending_seconds",
+    "How long the oldest work waiting for the platform (delivery) or the DSA Transparency "
+    "Database (transparency) has waited",
+    ["lane"],
+)
+_CLOCKS = {
+    "first_look": "from a case's first report to a person's first look",
+    "decision": "from a case's first report to its first decision",
+    "removal": "from a case's first report to the platform acknowledging its last removal",
+    "filing": "from a case's first report to its CyberTipline report filed with NCMEC",
+}
+
+
+class _Clocks:
+    """The clocks of the cases opened in the last day, as gauge histograms (a distribution
+    read from the database at each scrape, the same whichever process answers)."""
+
+    def __init__(self, live: transparency.LiveClocks) -> None:
+        self.live = live
+
+    def collect(self) -> list[GaugeHistogramMetricFamily]:
+        families = []
+        for name, rows in self.live.durations.items():
+            family = GaugeHistogramMetricFamily(
+                f"takedown_clock_{name}_seconds",
+                f"Seconds {_CLOCKS[name]}, for the cases opened in the last day",
+                labels=["priority"],
+            )
+            for priority in ("P0", "P1", "P2"):
+                values = [s for p, s in rows if p == priority]
+                buckets = [
+                    (f"{bound:g}", float(sum(1 for s in values if s <= bound)))
+                    for bound in transparency.CLOCK_BUCKETS
+                ] + [("+Inf", float(len(values)))]
+                family.add_metric([priority], buckets, gsum_value=sum(values))
+            families.append(family)
+        return families
+
+
 DOCS_ASSETS = "/docs-assets"
 
 
@@ -117,7 +161,16 @@ def metrics(request: Request, uow: ReadUoW) -> Response:
         success = e.last_success_at.timestamp() if e.last_success_at else 0
         EXCHANGE_SUCCESS.labels(e.name, e.kind).set(success)
         EXCHANGE_FAILING.labels(e.name, e.kind).set(1 if e.failing else 0)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    live = transparency.live_clocks(
+        uow=container.uow(readonly=True), actor=principal_of(request), now=container.now()
+    )
+    for priority in ("P0", "P1", "P2"):
+        OVERDUE.labels(priority).set(live.overdue.get(priority, 0))
+    LAG.labels("delivery").set(live.delivery_lag_s)
+    LAG.labels("transparency").set(live.transparency_lag_s)
+    clocks = CollectorRegistry()
+    clocks.register(_Clocks(live))
+    return Response(generate_latest() + generate_latest(clocks), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/docs", include_in_schema=False, dependencies=[Depends(Access.public())])

@@ -19,7 +19,7 @@ import io
 import statistics
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from takedown.identity import Permission, Principal, require
@@ -237,3 +237,40 @@ def _csv(header: list[str], rows: list[tuple[Any, ...]]) -> str:
     writer.writerow(header)
     writer.writerows(["" if v is None else v for v in row] for row in rows)
     return out.getvalue()
+
+
+# The clocks' buckets for Prometheus, in seconds: a minute to two days.
+CLOCK_BUCKETS = (60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 24 * 3600.0, 48 * 3600.0)
+
+
+@dataclass(frozen=True)
+class LiveClocks:
+    """What ``/metrics`` shows of the clocks: the durations of the cases opened in the last
+    ``window`` (by clock name: ``first_look``, ``decision``, ``removal``, ``filing``, each a
+    list of (priority, seconds)), the overdue cases by priority, and how long the oldest work
+    waiting for the platform and for the Transparency Database has waited."""
+
+    durations: dict[str, list[tuple[str, float]]]
+    overdue: dict[str, int]
+    delivery_lag_s: float
+    transparency_lag_s: float
+
+
+def live_clocks(
+    *, uow: UnitOfWork, actor: Principal, now: datetime, window_s: float = 86_400.0
+) -> LiveClocks:
+    """The clocks as they stand (``metrics:read``)."""
+    require(actor, Permission.metrics_read)
+    start = now - timedelta(seconds=window_s)
+    with uow:
+        t = uow.transparency
+        durations = {
+            "first_look": t.to_first_look(start, now),
+            "decision": t.to_decision(start, now),
+            "removal": t.to_removal(start, now),
+            "filing": t.to_filing(start, now),
+        }
+        overdue = t.overdue_by_priority(now)
+        lags = [t.oldest_pending(table) for table in ("actions", "statements_of_reasons")]
+    delivery, statements = ((now - at).total_seconds() if at else 0.0 for at in lags)
+    return LiveClocks(durations, overdue, delivery, statements)

@@ -183,3 +183,23 @@ class TransparencyRepository(RawRepository):
             self._period(start, end),
         )
         return int(value or 0)
+
+    def overdue_by_priority(self, now: datetime) -> dict[str, int]:
+        """Cases waiting for a person past their time to respond, by priority."""
+        raw = self._raw
+        rows = raw.all(
+            "SELECT priority, count(*) FROM cases WHERE status IN "
+            "('open', 'pending_second_review', 'appealed') AND respond_by <= :now GROUP BY 1",
+            {"now": raw.dt(now)},
+        )
+        return {str(p): int(n) for p, n in rows}
+
+    def oldest_pending(self, table: str) -> datetime | None:
+        """When the oldest work still pending in ``table`` (``actions`` to the platform,
+        ``statements_of_reasons`` to the Transparency Database) was made."""
+        if table not in ("actions", "statements_of_reasons"):
+            raise ValueError(table)
+        raw = self._raw
+        return raw.read_dt(
+            raw.value(f"SELECT min(created_at) FROM {table} WHERE state = 'pending'")  # noqa: S608 - checked
+        )
