@@ -106,6 +106,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     from takedown.web import operations as operations_pages
     from takedown.web import pages, reporting, views
     from takedown.web import review as review_pages
+    from takedown.web import transparency as transparency_pages
 
     for router in api_routers:
         app.include_router(router)
@@ -116,6 +117,7 @@ def create_app(container: Container | None = None, *, start_worker: bool | None 
     app.include_router(banks_pages.router)
     app.include_router(filing_pages.router)
     app.include_router(audit_pages.router)
+    app.include_router(transparency_pages.router)
     app.mount(
         "/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static"
     )

@@ -274,3 +274,41 @@ def live_clocks(
         lags = [t.oldest_pending(table) for table in ("actions", "statements_of_reasons")]
     delivery, statements = ((now - at).total_seconds() if at else 0.0 for at in lags)
     return LiveClocks(durations, overdue, delivery, statements)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The console's transparency page: a period's report, the backlog at the end of each
+    day, and the deadlines met by priority (cases opened in the period: a person looked at
+    them, or they were decided, by their time to respond)."""
+
+    report: TransparencyReport
+    backlog: list[tuple[str, int]]  # (YYYY-MM-DD, cases waiting at that day's end)
+    deadlines: dict[str, tuple[int, int]]  # priority → (cases due or done, met)
+
+
+MAX_DASHBOARD_DAYS = 400
+
+
+def dashboard(
+    *, uow: UnitOfWork, actor: Principal, start: datetime, end: datetime, now: datetime
+) -> Dashboard:
+    """What the console's transparency page draws, for ``[start, end)`` (whole UTC days);
+    ``now`` decides which deadlines have come."""
+    found = report(uow=uow.spawn(readonly=True), actor=actor, start=start, end=end)
+    if (end - start).days > MAX_DASHBOARD_DAYS:
+        raise InvalidInput(f"a chart of at most {MAX_DASHBOARD_DAYS} days", field="from")
+    with uow:
+        t = uow.transparency
+        waiting = t.waiting_at(start)
+        opened = t.opened_per_day(start, end)
+        decided = t.decided_per_day(start, end)
+        deadlines = t.deadlines_met(start, end, now=now)
+    backlog = []
+    day = start
+    while day < end:
+        key = day.date().isoformat()
+        waiting += opened.get(key, 0) - decided.get(key, 0)
+        backlog.append((key, waiting))
+        day += timedelta(days=1)
+    return Dashboard(found, backlog, dict(sorted(deadlines.items())))

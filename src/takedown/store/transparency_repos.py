@@ -203,3 +203,60 @@ class TransparencyRepository(RawRepository):
         return raw.read_dt(
             raw.value(f"SELECT min(created_at) FROM {table} WHERE state = 'pending'")  # noqa: S608 - checked
         )
+
+    def _day(self, column: str) -> str:
+        if self._raw.sqlite:
+            return f"substr({column}, 1, 10)"
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+    def opened_per_day(self, start: datetime, end: datetime) -> dict[str, int]:
+        """``YYYY-MM-DD`` → cases opened that day (UTC), in the period."""
+        rows = self._raw.all(
+            f"SELECT {self._day('opened_at')}, count(*) FROM cases "  # noqa: S608 - constant
+            "WHERE opened_at >= :start AND opened_at < :end GROUP BY 1",
+            self._period(start, end),
+        )
+        return {str(d): int(n) for d, n in rows}
+
+    def decided_per_day(self, start: datetime, end: datetime) -> dict[str, int]:
+        """``YYYY-MM-DD`` → cases first decided that day (UTC), in the period."""
+        rows = self._raw.all(
+            f"SELECT {self._day('x.first')}, count(*) FROM (SELECT case_id, "  # noqa: S608 - constant
+            "min(decided_at) AS first FROM decisions WHERE outcome IN "
+            "('violation', 'no_violation') GROUP BY case_id) x "
+            "WHERE x.first >= :start AND x.first < :end GROUP BY 1",
+            self._period(start, end),
+        )
+        return {str(d): int(n) for d, n in rows}
+
+    def waiting_at(self, at: datetime) -> int:
+        """Cases opened before ``at`` and not decided by then."""
+        raw = self._raw
+        value = raw.value(
+            "SELECT count(*) FROM cases c WHERE c.opened_at < :at AND c.status <> 'merged' "
+            "AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.case_id = c.id "
+            "AND d.outcome IN ('violation', 'no_violation') AND d.decided_at < :at)",
+            {"at": raw.dt(at)},
+        )
+        return int(value or 0)
+
+    def deadlines_met(
+        self, start: datetime, end: datetime, *, now: datetime
+    ) -> dict[str, tuple[int, int]]:
+        """Priority → (cases opened in the period whose time to respond has come by ``now``,
+        or that were looked at or decided before it; those a person looked at, or that were
+        decided, by their time to respond). A case not yet due and not yet done counts in
+        neither: its deadline is not yet met or missed."""
+        raw = self._raw
+        rows = raw.all(
+            "SELECT c.priority, coalesce(sum(CASE WHEN r.first_look_at IS NOT NULL "
+            "OR x.first IS NOT NULL OR c.respond_by <= :now THEN 1 ELSE 0 END), 0), "
+            "coalesce(sum(CASE WHEN r.first_look_at <= c.respond_by "
+            "OR x.first <= c.respond_by THEN 1 ELSE 0 END), 0) FROM cases c "
+            "LEFT JOIN case_reviews r ON r.case_id = c.id "
+            "LEFT JOIN (SELECT case_id, min(decided_at) AS first FROM decisions GROUP BY case_id) "
+            "x ON x.case_id = c.id WHERE c.opened_at >= :start AND c.opened_at < :end "
+            "AND c.status <> 'merged' GROUP BY 1",
+            {**self._period(start, end), "now": raw.dt(now)},
+        )
+        return {str(p): (int(n), int(met)) for p, n, met in rows}
