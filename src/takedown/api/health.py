@@ -80,12 +80,12 @@ class _Clocks:
                 labels=["priority"],
             )
             for priority in ("P0", "P1", "P2"):
-                values = [s for p, s in rows if p == priority]
+                counts = [(s, n) for p, s, n in rows if p == priority]
                 buckets = [
-                    (f"{bound:g}", float(sum(1 for s in values if s <= bound)))
+                    (f"{bound:g}", float(sum(n for s, n in counts if s <= bound)))
                     for bound in transparency.CLOCK_BUCKETS
-                ] + [("+Inf", float(len(values)))]
-                family.add_metric([priority], buckets, gsum_value=sum(values))
+                ] + [("+Inf", float(sum(n for _, n in counts)))]
+                family.add_metric([priority], buckets, gsum_value=sum(s * n for s, n in counts))
             families.append(family)
         return families
 

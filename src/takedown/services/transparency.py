@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import statistics
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -56,26 +55,41 @@ class Clock:
 
     @classmethod
     def of(cls, seconds: Iterable[float]) -> Clock:
-        values = sorted(seconds)
-        if not values:
+        return cls.of_counts([(s, 1) for s in seconds])
+
+    @classmethod
+    def of_counts(cls, counts: Iterable[tuple[float, int]]) -> Clock:
+        """From a frequency table: (seconds, how many took that long)."""
+        table = sorted((s, n) for s, n in counts if n > 0)
+        total = sum(n for _, n in table)
+        if not total:
             return cls(0, None, None)
-        return cls(len(values), round(statistics.median(values), 1), round(_p90(values), 1))
+        return cls(total, round(_rank(table, 0.5, total), 1), round(_rank(table, 0.9, total), 1))
 
 
-def _p90(values: list[float]) -> float:
-    """The 90th percentile of sorted ``values``, interpolated between the nearest ranks (as
-    PostgreSQL's ``percentile_cont(0.9)`` and numpy's default)."""
-    at = 0.9 * (len(values) - 1)
-    low = int(at)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (at - low)
+def _rank(table: list[tuple[float, int]], share: float, total: int) -> float:
+    """The ``share`` percentile of the values a sorted frequency table holds, interpolated
+    between the nearest ranks (as PostgreSQL's ``percentile_cont`` and numpy's default)."""
+    at = share * (total - 1)
+    low, high = int(at), min(int(at) + 1, total - 1)
+    found: dict[int, float] = {}
+    seen = 0
+    for value, n in table:
+        for rank in (low, high):
+            if rank not in found and seen <= rank < seen + n:
+                found[rank] = value
+        if len(found) == 2:
+            break
+        seen += n
+    return found[low] + (found[high] - found[low]) * (at - low)
 
 
-def _clock(rows: list[tuple[str, float]]) -> tuple[Clock, dict[str, Clock]]:
-    by: dict[str, list[float]] = {}
-    for priority, seconds in rows:
-        by.setdefault(priority, []).append(seconds)
-    return Clock.of(s for _, s in rows), {p: Clock.of(v) for p, v in sorted(by.items())}
+def _clock(rows: list[tuple[str, int, int]]) -> tuple[Clock, dict[str, Clock]]:
+    by: dict[str, list[tuple[float, int]]] = {}
+    for priority, seconds, n in rows:
+        by.setdefault(priority, []).append((seconds, n))
+    every = [(s, n) for _, s, n in rows]
+    return Clock.of_counts(every), {p: Clock.of_counts(v) for p, v in sorted(by.items())}
 
 
 @dataclass(frozen=True)
@@ -247,10 +261,10 @@ CLOCK_BUCKETS = (60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 24 * 3600.0, 48 * 3600.
 class LiveClocks:
     """What ``/metrics`` shows of the clocks: the durations of the cases opened in the last
     ``window`` (by clock name: ``first_look``, ``decision``, ``removal``, ``filing``, each a
-    list of (priority, seconds)), the overdue cases by priority, and how long the oldest work
+    frequency table), the overdue cases by priority, and how long the oldest work
     waiting for the platform and for the Transparency Database has waited."""
 
-    durations: dict[str, list[tuple[str, float]]]
+    durations: dict[str, list[tuple[str, int, int]]]  # (priority, seconds, cases)
     overdue: dict[str, int]
     delivery_lag_s: float
     transparency_lag_s: float
