@@ -30,6 +30,7 @@ def test_the_transparency_page_draws_its_charts(live_server, container, pages, s
     people = (("rev", Role.reviewer), ("lea", Role.child_safety_lead))
     tokens = {name: add_staff(container, name, role) for name, role in people}
     add_staff(container, "cleo", Role.compliance, token=False)
+    waiting = None
     with live_server.client() as client:
         for n, (category, role) in enumerate(
             [("policy", "user"), ("ncii", "depicted_person"), ("other_illegal", "user"),
@@ -38,7 +39,8 @@ def test_the_transparency_page_draws_its_charts(live_server, container, pages, s
             case = file_report(client, platform, f"post-{n}", category=category,
                                reporter_role=role)  # fmt: skip
             if n == 3:
-                continue  # one still waiting
+                waiting = case  # one still waiting
+                continue
             who = tokens["lea"] if category == "csam" else tokens["rev"]
             client.post(f"/v1/cases/{case['case_id']}/claim", headers=bearer(who))
             decided = client.post(
@@ -68,3 +70,17 @@ def test_the_transparency_page_draws_its_charts(live_server, container, pages, s
     assert rev.get_by_role("link", name="Transparency").count() == 0
     rev.goto(f"{live_server.url}/console/transparency")
     assert rev.get_by_role("heading", name="Transparency").count() == 0
+
+    # The lead's view: the live backlog, the overdue case and who holds it, the clocks.
+    container.clock.advance(2 * 86_400)
+    with live_server.client() as client:
+        held = client.post(f"/v1/cases/{waiting['case_id']}/claim", headers=bearer(tokens["rev"]))
+        assert held.is_success
+    lea = pages()
+    login(lea, live_server.url, "lea", then="/console/lead")
+    backlog = lea.locator("#backlog tbody").inner_text()
+    assert backlog.startswith("P2\t1\t1\t")
+    overdue = lea.locator("#overdue tbody").inner_text()
+    assert waiting["case_number"] in overdue and "rev" in overdue
+    clocks = lea.locator("#clocks tbody").inner_text()
+    assert "the last day" in clocks and "the last week" in clocks

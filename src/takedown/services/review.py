@@ -806,6 +806,9 @@ class LeadOverview:
     reveals_today: dict[str, int]
     agreement: list[tuple[str, str, int, int]]
     offenders: list[tuple[str, int, int]]  # (account, cases acted on, of them suspensions)
+    # The live backlog: priority → (waiting, overdue, when the oldest waiting opened).
+    backlog: dict[str, tuple[int, int, datetime]] = field(default_factory=dict)
+    overdue: list[QueueEntry] = field(default_factory=list)  # with who holds each
 
 
 def lead_overview(*, uow: UnitOfWork, actor: Principal, now: datetime) -> LeadOverview:
@@ -836,6 +839,14 @@ def lead_overview(*, uow: UnitOfWork, actor: Principal, now: datetime) -> LeadOv
         claims = uow.cases.claims_held(now)
         agreement = uow.review.agreement()
         offenders = uow.registry.repeat_offenders(minimum=1, limit=PAGE_SIZE)
+        backlog = uow.review.backlog(minor_safety=seen, now=now)
+        overdue = uow.review.queue(
+            minor_safety=seen,
+            filters=QueueFilter(overdue=True),
+            now=now,
+            after=None,
+            limit=PAGE_SIZE,
+        )
     return LeadOverview(
         counts=counts,
         escalated=escalated,
@@ -846,4 +857,6 @@ def lead_overview(*, uow: UnitOfWork, actor: Principal, now: datetime) -> LeadOv
         reveals_today=reveals,
         agreement=agreement,
         offenders=offenders,
+        backlog=backlog,
+        overdue=overdue,
     )

@@ -232,6 +232,27 @@ class ReviewRepository(RawRepository):
             counts[str(status)] = int(n)
         return counts
 
+    def backlog(self, *, minor_safety: bool, now: datetime) -> dict[str, tuple[int, int, datetime]]:
+        """Priority → (cases waiting in the queue, of them overdue, when the oldest opened)."""
+        raw = self._raw
+        params: dict[str, Any] = {"now": raw.dt(now)}
+        where = [f"c.{QUEUE_WHERE}"]
+        if not minor_safety:
+            where.append("c.minor_safety = :no")
+            params["no"] = raw.flag(False)
+        rows = raw.all(
+            "SELECT c.priority, count(*), "  # noqa: S608 - built from constants
+            "coalesce(sum(CASE WHEN c.respond_by <= :now THEN 1 ELSE 0 END), 0), "
+            f"min(c.opened_at) FROM cases c WHERE {' AND '.join(where)} GROUP BY c.priority",
+            params,
+        )
+        found = {}
+        for priority, n, overdue, oldest in rows:
+            opened = raw.read_dt(oldest)
+            assert opened is not None
+            found[str(priority)] = (int(n), int(overdue), opened)
+        return dict(sorted(found.items()))
+
     def _entries(self, rows: list[tuple[Any, ...]], now: datetime | None) -> list[QueueEntry]:
         if not rows:
             return []

@@ -9,7 +9,7 @@ sends a platform's bytes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from html import escape
 from typing import Annotated, Any, TypeVar
@@ -31,6 +31,7 @@ from takedown.services import (
     exchanges,
     review,
     review_media,
+    transparency,
 )
 from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound, ServiceError
 from takedown.web.pages import exposure_today, render
@@ -564,13 +565,21 @@ def lead_page(request: Request) -> HTMLResponse:
 def _lead_page(request: Request, *, error: str | None = None, status: int = 200) -> HTMLResponse:
     c = container_of(request)
     actor = principal_of(request)
-    overview = review.lead_overview(uow=c.uow(readonly=True), actor=actor, now=c.clock.now())
+    now = c.clock.now()
+    overview = review.lead_overview(uow=c.uow(readonly=True), actor=actor, now=now)
     with c.uow(readonly=True) as uow:
         team = [u for u in uow.users.list() if u.active]
+    # The clocks of the last day and week, for a lead who may read figures.
+    clocks = {}
+    if actor.can(Permission.transparency_read):
+        for name, days in (("the last day", 1), ("the last week", 7)):
+            clocks[name] = transparency.report(
+                uow=c.uow(readonly=True), actor=actor, start=now - timedelta(days=days), end=now
+            )
     return render(
         request,
         "lead.html",
-        _context(request, c, overview=overview, team=team, error=error),
+        _context(request, c, overview=overview, team=team, error=error, clocks=clocks),
         status=status,
     )
 
