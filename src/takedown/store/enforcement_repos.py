@@ -81,6 +81,50 @@ def _all_in(raw: RawSql, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
+# Actions and statements of reasons are queues of pending work claimed with a lease; these are
+# their statements, one table or the other (``_QUEUES``: table → what its rows are read by).
+_QUEUES = {"actions", "statements_of_reasons"}
+
+
+def _claim_due(
+    raw: RawSql, table: str, select: str, alias: str, *, now: datetime, until: datetime, limit: int
+) -> list[tuple[Any, ...]]:
+    """Up to ``limit`` pending rows of ``table`` due at ``now`` and held by no one, in the
+    order they are due, held until ``until``; ``select`` reads them (``alias`` its rows'
+    name), the first column being the row's id."""
+    assert table in _QUEUES
+    p = f"{alias}." if alias else ""
+    rows = raw.all(
+        f"SELECT {select} WHERE {p}state = 'pending' AND {p}next_attempt_at <= :now "
+        f"AND ({p}claimed_until IS NULL OR {p}claimed_until <= :now) "
+        f"ORDER BY {p}next_attempt_at, {p}id LIMIT :limit",
+        {"now": raw.dt(now), "limit": limit},
+    )
+    if rows:
+        marks, ids = _marks("i", [int(r[0]) for r in rows])
+        raw.write(
+            f"UPDATE {table} SET claimed_until = :until WHERE id IN ({marks})",  # noqa: S608
+            {"until": raw.dt(until), **ids},
+        )
+    return rows
+
+
+def _attempt_failed(
+    raw: RawSql, table: str, ids: list[int], *, error: str, retry_at: datetime, limit: int
+) -> None:
+    """One more failed attempt of each of ``ids``: due again at ``retry_at``, or ``failed``
+    once it has failed ``limit`` times."""
+    assert table in _QUEUES
+    for marks, names in _in_chunks(ids):
+        raw.write(
+            f"UPDATE {table} SET attempts = attempts + 1, last_error = :error, "  # noqa: S608
+            "claimed_until = NULL, next_attempt_at = :retry_at, "
+            "state = CASE WHEN attempts + 1 >= :limit THEN 'failed' ELSE 'pending' END "
+            f"WHERE id IN ({marks}) AND state = 'pending'",
+            {"error": error[:2000], "retry_at": raw.dt(retry_at), "limit": limit, **names},
+        )
+
+
 class ActionRepository(RawRepository):
     def add(
         self,
@@ -148,21 +192,10 @@ class ActionRepository(RawRepository):
     def claim_due(self, *, now: datetime, until: datetime, limit: int) -> list[ActionRecord]:
         """Up to ``limit`` pending actions due now and not held by another deliverer, in
         delivery order, held until ``until`` (a deliverer that dies lets them go then)."""
-        raw = self._raw
-        rows = raw.all(
-            f"SELECT {_READ} FROM actions WHERE state = 'pending' "  # noqa: S608 - constant
-            "AND next_attempt_at <= :now AND (claimed_until IS NULL OR claimed_until <= :now) "
-            "ORDER BY next_attempt_at, id LIMIT :limit",
-            {"now": raw.dt(now), "limit": limit},
+        rows = _claim_due(
+            self._raw, "actions", f"{_READ} FROM actions", "", now=now, until=until, limit=limit
         )
-        records = self._records(rows)
-        if records:
-            marks, ids = _marks("i", [r.id for r in records])
-            raw.write(
-                f"UPDATE actions SET claimed_until = :until WHERE id IN ({marks})",  # noqa: S608
-                {"until": raw.dt(until), **ids},
-            )
-        return records
+        return self._records(rows)
 
     def delivered(self, ids: list[int], *, at: datetime) -> None:
         raw = self._raw
@@ -179,20 +212,9 @@ class ActionRepository(RawRepository):
     ) -> None:
         """One more failed attempt: retried at ``retry_at``, or ``failed`` once it has
         failed ``give_up_after`` times."""
-        raw = self._raw
-        for marks, names in _in_chunks(ids):
-            raw.write(
-                "UPDATE actions SET attempts = attempts + 1, last_error = :error, "  # noqa: S608
-                "claimed_until = NULL, next_attempt_at = :retry_at, "
-                "state = CASE WHEN attempts + 1 >= :limit THEN 'failed' ELSE 'pending' END "
-                f"WHERE id IN ({marks}) AND state = 'pending'",
-                {
-                    "error": error[:2000],
-                    "retry_at": raw.dt(retry_at),
-                    "limit": give_up_after,
-                    **names,
-                },
-            )
+        _attempt_failed(
+            self._raw, "actions", ids, error=error, retry_at=retry_at, limit=give_up_after
+        )
 
     def after(self, cursor: int, *, limit: int, pending_only: bool = True) -> list[ActionRecord]:
         """Actions in delivery order after ``cursor`` (an action's ``id``), for the pull API."""
@@ -497,22 +519,11 @@ class StatementRepository(RawRepository):
     def claim_due(self, *, now: datetime, until: datetime, limit: int) -> list[StoredStatement]:
         """Up to ``limit`` pending statements due now and held by no other process, oldest
         first, held until ``until``."""
-        raw = self._raw
-        rows = raw.all(
-            f"SELECT {_STATEMENT_READ} WHERE s.state = 'pending' "
-            "AND s.next_attempt_at <= :now "
-            "AND (s.claimed_until IS NULL OR s.claimed_until <= :now) "
-            "ORDER BY s.next_attempt_at, s.id LIMIT :limit",
-            {"now": raw.dt(now), "limit": limit},
-        )
-        found = self._records(rows)
-        if found:
-            marks, ids = _marks("i", [s.id for s in found])
-            raw.write(
-                f"UPDATE statements_of_reasons SET claimed_until = :until WHERE id IN ({marks})",  # noqa: S608
-                {"until": raw.dt(until), **ids},
-            )
-        return found
+        rows = _claim_due(
+            self._raw, "statements_of_reasons", _STATEMENT_READ, "s", now=now, until=until,
+            limit=limit,
+        )  # fmt: skip
+        return self._records(rows)
 
     def sent(self, ids: list[int], *, at: datetime) -> None:
         raw = self._raw
@@ -528,16 +539,10 @@ class StatementRepository(RawRepository):
     ) -> None:
         """One more failed attempt: retried at ``retry_at``, or ``failed`` once it has failed
         ``give_up_after`` times (``give_up_after`` 1: at once, for a refusal no retry mends)."""
-        raw = self._raw
-        for marks, names in _in_chunks(ids):
-            raw.write(
-                "UPDATE statements_of_reasons SET attempts = attempts + 1, "  # noqa: S608
-                "last_error = :error, claimed_until = NULL, next_attempt_at = :retry_at, "
-                "state = CASE WHEN attempts + 1 >= :limit THEN 'failed' ELSE 'pending' END "
-                f"WHERE id IN ({marks}) AND state = 'pending'",
-                {"error": error[:2000], "retry_at": raw.dt(retry_at), "limit": give_up_after,
-                 **names},
-            )  # fmt: skip
+        _attempt_failed(
+            self._raw, "statements_of_reasons", ids, error=error, retry_at=retry_at,
+            limit=give_up_after,
+        )  # fmt: skip
 
     def released(self, ids: list[int]) -> None:
         """Claimed but not sent (a batch refused for another statement's sake): due again."""
