@@ -148,7 +148,8 @@ def _check_health(db: Database, url: str) -> None:
     assert ready["status"] == "ready"
     parts = ready["parts"]
     assert len(parts["workers"]) >= 2  # the killed one is listed until 30 s pass
-    assert parts["lanes_without_worker"] == ["email"]  # no mail settings anywhere
+    # No mail or Transparency Database settings anywhere: nobody takes those lanes.
+    assert parts["lanes_without_worker"] == ["email", "transparency"]
     assert parts["relay_lag_seconds"] is not None and set(parts["queue_depths"]) >= {"delivery"}
     metrics_key = keys.create_api_key(
         uow=SqlAlchemyUnitOfWork(db), actor=OPERATOR, name="prometheus", scopes=[Scope.metrics]

@@ -66,7 +66,7 @@ def test_make_cluster_starts_every_part_and_make_cluster_stop_ends_them(
             what="the relay's and both workers' heartbeats",
         )
         # The demo sets no NCMEC address: no worker can file, and /readyz says so.
-        assert ready["parts"]["lanes_without_worker"] == ["filing"]
+        assert ready["parts"]["lanes_without_worker"] == ["filing", "transparency"]
         assert httpx.get(f"http://127.0.0.1:{port + 1}/", timeout=5).status_code == 200
     finally:
         stopped = subprocess.run(

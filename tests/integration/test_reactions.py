@@ -197,8 +197,8 @@ def test_flagging_a_withdrawal_twice_notes_it_once(container):
 
 def test_every_lane_the_table_names_runs_where_its_settings_are(database_url, db, tmp_path):
     """A process with every setting runs a lane for each lane the table of reactions names,
-    and each outbox lane takes exactly its own event types; without the webhook, NCMEC and
-    mail settings it runs only the lanes it can serve."""
+    and each outbox lane takes exactly its own event types; without the webhook, NCMEC,
+    Transparency Database and mail settings it runs only the lanes it can serve."""
     from takedown import bootstrap
     from takedown.clock import Clock
     from takedown.flows import lanes, outbox_lanes
@@ -215,6 +215,8 @@ def test_every_lane_the_table_names_runs_where_its_settings_are(database_url, db
         ncmec_username="u",
         ncmec_password="p" * 12,
         ncmec_reporter_email="safety@platform.example",
+        dsa_tdb_url="http://127.0.0.1:9/api/v1",
+        dsa_tdb_token="t" * 32,
     )
     registry = bootstrap.default_registry(full)
     full_container = Container(settings=full, db=db, registry=registry)  # wires the reactions
