@@ -19,7 +19,7 @@ from takedown.cases import CaseFacts, Category, Outcome, ReporterRole
 from takedown.cases.enforcement import ActionType
 from takedown.cases.reasons import Item, ReasonsPolicy, statement_of_reasons
 from takedown.identity import Role
-from takedown.services import reports, scanning
+from takedown.services import case_links, reports, scanning
 from takedown.services.transparency_db import BATCH, TdbLane, TdbSettings
 from tests.conftest import OPERATOR
 from tests.integration.test_audit_log import run_cli
@@ -109,6 +109,19 @@ def test_a_bank_match_and_an_interim_restriction_state_their_reasons_too(contain
     assert interim.restriction == "disabling" and problems(interim.fields) == []
     assert interim.fields["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_DISABLED"]
     assert "while a report" in actions[0].statement
+    # Merged into another case, the restriction and its statement go with it.
+    other = submit(
+        container, content_id="same-thing", category=Category.csam, depicted_minor=True,
+        reporter_role=ReporterRole.parent_guardian,
+    )  # fmt: skip
+    lead = staff(container, "lead", Role.child_safety_lead, child_safety=True)
+    case_links.merge(
+        uow=container.uow(), actor=lead, case_id=urgent.case_id, into=str(other.case_id),
+        note="", now=container.clock.now(), policy=container.triage_policy,
+    )  # fmt: skip
+    assert statements(container, urgent.case_id) == ([], [])
+    moved, moved_actions = statements(container, other.case_id)
+    assert [s.puid for s in moved] == [a.action_id for a in moved_actions] == [interim.puid]
 
 
 # The lane against a local Transparency Database.

@@ -102,8 +102,8 @@ class CaseLinkRepository(RawRepository):
         return bool(found)
 
     def move(self, merged: int, kept: int) -> None:
-        """Hand ``merged``'s reports, items, messages and actions to ``kept``. An item both
-        cases hold stays once, on ``kept``."""
+        """Hand ``merged``'s reports, items, messages, actions and their statements of
+        reasons to ``kept``. An item both cases hold stays once, on ``kept``."""
         raw = self._raw
         params = {"merged": merged, "kept": kept}
         raw.write(
@@ -111,5 +111,5 @@ class CaseLinkRepository(RawRepository):
             "(SELECT content_id FROM case_items WHERE case_id = :kept)",
             params,
         )
-        for table in ("case_items", "reports", "case_messages", "actions"):
+        for table in ("case_items", "reports", "case_messages", "actions", "statements_of_reasons"):
             raw.write(f"UPDATE {table} SET case_id = :kept WHERE case_id = :merged", params)  # noqa: S608 - constant tables
