@@ -35,6 +35,7 @@ from takedown.cases.records import CaseSearch
 from takedown.identity import Principal, PrincipalKind, Role
 from takedown.services import review
 from takedown.store import Database, SqlAlchemyUnitOfWork, migrate
+from takedown.utctime import utc_text
 
 OUT = Path(__file__).resolve().parent / "results"
 CASES = int(os.environ.get("TAKEDOWN_BENCH_CASES", "1000000"))
@@ -83,7 +84,7 @@ def _rows(first: int, last: int, dt) -> tuple[list[dict], list[dict], list[dict]
 
 def _fill(db: Database) -> float:
     started = time.perf_counter()
-    dt = (lambda d: d.isoformat(sep=" ")) if db.is_sqlite else (lambda d: d)
+    dt = utc_text if db.is_sqlite else (lambda d: d)  # as the product stores times
     for first in range(1, CASES + 1, BATCH):
         cases, reports, items = _rows(first, min(first + BATCH, CASES + 1), dt)
         with db.engine.begin() as conn:
