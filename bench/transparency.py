@@ -6,7 +6,9 @@ A report a case, spread over 2026: a fifth from each source; nine cases in ten l
 decided (three in five violations, a removal each, acknowledged; a tenth of the violations
 CSAM, filed with NCMEC; one case in twenty by a bank match, decided automatically); a valid
 NCII request on a tenth; an appeal on one case in a hundred, decided. Timed in process, the
-service and the database together, three times each; the median counts.
+service and the database together, three times each; the median counts. The harmonised EU
+template of the same year (``services.dsa_template``, which reads the report and a few more
+counts) is timed beside it.
 
 Goal (issue 32): under 2 s on this machine.
 """
@@ -18,7 +20,7 @@ import os
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -28,8 +30,10 @@ from sqlalchemy import text
 from bench._postgres import scratch_database
 from bench.intake import machine_speed
 from takedown.identity import Principal, PrincipalKind, Role
-from takedown.services import transparency
+from takedown.services import dsa_template, transparency
 from takedown.store import Database, SqlAlchemyUnitOfWork, migrate
+from takedown.store.clock_repos import rebuild_sql
+from takedown.store.rawsql import RawSql
 from takedown.utctime import utc_text
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -133,8 +137,12 @@ def _fill(db: Database) -> float:
                 if rows[table]:
                     conn.execute(text(sql), rows[table])
         console.print(f"{min(first + BATCH - 1, REPORTS):,} reports", end="\r")
-    with db.engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
+    with db.engine.begin() as conn:  # each case's clocks, as the product keeps them
+        conn.execute(text(rebuild_sql(RawSql(lambda: conn, dialect=conn.dialect), "true")))
+    # PostgreSQL's autovacuum (this machine runs none) would have set the visibility map
+    # that lets a count read an index alone.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE" if db.is_sqlite else "VACUUM ANALYZE"))
     return time.perf_counter() - started
 
 
@@ -152,9 +160,18 @@ def _run(name: str, url: str) -> dict:
         )  # fmt: skip
         times.append(time.perf_counter() - started)
     notices = sum(sum(v.values()) for v in found.notices.values()) + found.automated_detections
+    template = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        dsa_template.build(
+            uow=SqlAlchemyUnitOfWork(db, readonly=True), actor=COMPLIANCE, start=START,
+            end=START + timedelta(days=365), provider="bench", published=date(2027, 2, 1),
+        )  # fmt: skip
+        template.append(time.perf_counter() - started)
     db.dispose()
     return {"database": name, "reports": REPORTS, "counted": notices,
             "median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3),
+            "template_median_s": round(statistics.median(template), 3),
             "decided_cases": found.to_decision.cases, "appeals": found.appeals}  # fmt: skip
 
 
@@ -168,12 +185,13 @@ def main() -> None:
             rows.append(_run("postgresql", url))
     table = Table(title=f"a year's transparency report, {REPORTS:,} reports (goal < {GOAL_S:g} s)")
     for column in ("database", "reports counted", "cases decided", "appeals", "median s",
-                   "max s", "goal"):  # fmt: skip
+                   "max s", "goal", "EU template s"):  # fmt: skip
         table.add_column(column)
     for r in rows:
         table.add_row(r["database"], f"{r['counted']:,}", f"{r['decided_cases']:,}",
                       f"{r['appeals']:,}", str(r["median_s"]), str(r["max_s"]),
-                      "met" if r["median_s"] < GOAL_S else "NOT met")  # fmt: skip
+                      "met" if r["median_s"] < GOAL_S else "NOT met",
+                      str(r["template_median_s"]))  # fmt: skip
     Console().print(table)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "transparency.json").write_text(

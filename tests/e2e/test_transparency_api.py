@@ -5,7 +5,10 @@ pending work, read from the database at each scrape."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+import zipfile
 
 from takedown.identity import Role, Scope
 from tests.conftest import add_key, add_staff
@@ -56,6 +59,19 @@ def test_the_report_and_the_clocks_over_http(live_server, container):
             headers=bearer(cleo),
         )  # fmt: skip
         assert backwards.status_code == 422
+        # The harmonised template: a zip of its CSV parts, for the same readers only.
+        path = "/v1/transparency/dsa-template"
+        assert client.get(path, params=period, headers=bearer(rev)).status_code == 403
+        template = client.get(path, params={**period, "published": "2027-02-01"},
+                              headers=bearer(cleo))  # fmt: skip
+        assert template.status_code == 200, template.text
+        assert template.headers["content-type"] == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(template.content)) as z:
+            summary = z.read("Part_1_summary.csv").decode()
+            own = list(csv.DictReader(io.StringIO(z.read("Part_6_own_initiative_TC.csv").decode())))
+        assert "Date of the publication of the report,2027-02-01" in summary
+        # The policy violation came from a notice: no measure at the platform's own initiative.
+        assert own[0]["Number of measures taken at the provider's own initiative "] == "0"
 
         fresh = client.get("/metrics", headers=bearer(scraper)).text
         assert _value(fresh, "takedown_clock_decision_seconds_gcount", priority="P2") == 1

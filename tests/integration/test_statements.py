@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from dataclasses import replace
 from datetime import timedelta
 
@@ -287,3 +288,26 @@ def test_the_status_page_says_whether_each_promise_was_kept(container):
     look, remove = view.promises
     assert look.state == "late" and "1 h 0 min late" in look.words
     assert remove.state == "open"  # the removal is planned, not yet acknowledged
+
+
+def test_the_cli_writes_the_harmonised_template_and_refuses_it_on_standard_output(
+    container, database_url, tmp_path
+):
+    made(container, 2)
+    year = container.clock.now().year
+    period = ("--from", f"{year}-01-01", "--to", f"{year + 1}-01-01")
+    out = tmp_path / "template.zip"
+    cli = run_cli(
+        database_url, tmp_path, "transparency", *period, "--format", "dsa-template",
+        "--out", str(out), "--published", "2027-02-01",
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    with zipfile.ZipFile(out) as z:
+        names = z.namelist()
+        summary = z.read("Part_1_summary.csv").decode()
+    assert len(names) == 6 and "Part_4_notices.csv" in names
+    assert f"Ending date of reporting period,{year}-12-31" in summary
+    no_out = run_cli(
+        database_url, tmp_path, "transparency", *period, "--format", "dsa-template"
+    )  # fmt: skip
+    assert no_out.returncode != 0 and "--out" in no_out.stderr

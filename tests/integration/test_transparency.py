@@ -4,17 +4,19 @@ a frozen clock, and every figure checked against the value worked out here by ha
 
 from __future__ import annotations
 
-from datetime import timedelta
+import csv
+import io
+import zipfile
+from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import text
 
 from takedown.bootstrap import default_registry
 from takedown.cases import Category, Outcome, ReporterRole
 from takedown.clock import MovableClock
 from takedown.identity import Forbidden, Principal, PrincipalKind, Role, Scope
 from takedown.server.container import Container
-from takedown.services import review, transparency
+from takedown.services import dsa_template, review, transparency
 from takedown.services.errors import InvalidInput
 from tests.conftest import OPERATOR
 from tests.integration.test_reports import PLATFORM, scan_and_bank, submit
@@ -108,11 +110,11 @@ def test_every_figure_of_a_known_history(container):
     look(lea, d, 3 * DAY + 10 * 60)
     decide(lea, d, 3 * DAY + 20 * 60, Outcome.violation, Category.csam)
     removed(d, 3 * DAY + HOUR)
+    at(3 * DAY + 2 * HOUR)  # NCMEC accepts the report (the filer's last step: test_filing)
     with container.uow() as uow:
-        uow.session.execute(
-            text("UPDATE ncmec_filings SET state = 'filed', filed_at = :t WHERE case_id = :c"),
-            {"t": t0 + timedelta(seconds=3 * DAY + 2 * HOUR), "c": d},
-        )
+        filing = uow.filings.get(d)
+        assert filing is not None
+        uow.filings.save(filing.done(clock.now()))
         uow.commit()
     # E: an upload a hash list knows, confirmed automatically when reported.
     at(4 * DAY)
@@ -186,6 +188,65 @@ def test_every_figure_of_a_known_history(container):
         start=t0 + timedelta(days=6, hours=3), end=t0 + timedelta(days=30),
     )  # fmt: skip
     assert later.notices == {} and later.decisions == {} and later.to_decision.cases == 0
+
+    # The harmonised template of Regulation 2024/2835 for the same period.
+    template = dsa_template.build(
+        uow=container.uow(readonly=True), actor=OPERATOR,
+        start=t0 - timedelta(hours=1), end=t0 + timedelta(days=30), provider="Example",
+        published=date(2027, 2, 1),
+    )  # fmt: skip
+    parts = {name: list(csv.DictReader(io.StringIO(text))) for name, text in
+             template.parts.items()}  # fmt: skip
+    summary = {row["Indicator"]: row["Value"] for row in parts["Part_1_summary.csv"]}
+    assert summary["Name of the service provider"] == "Example"
+    assert summary["Date of the publication of the report"] == "2027-02-01"
+    notices = {row["Category of illegal content"]: row for row in parts["Part_4_notices.csv"]
+               if row["Category of illegal content"] != "KEYWORD_OTHER"}  # fmt: skip
+    received, flagged = (
+        "Number of notices received ",
+        "Number of notices received from Trusted flaggers",
+    )
+    law = "Number of actions taken on the basis of the law"
+    median = "Median time to take action"
+    # B (NCII), C (trusted flagger, unspecified illegal), D (CSAM): A and E's reports are
+    # under the terms; E's upload matched a hash list, but it was also reported.
+    assert (notices["TOTAL"][received], notices["TOTAL"][flagged]) == ("3", "1")
+    assert notices["KEYWORD_NON_CONSENSUAL_IMAGE_SHARING"][received] == "1"
+    assert notices["STATEMENT_CATEGORY_PROTECTION_OF_MINORS"][received] == "1"
+    assert notices["STATEMENT_CATEGORY_NOT_SPECIFIED_NOTICE"][flagged] == "1"
+    assert notices["KEYWORD_HATE_SPEECH"][received] == ""  # a category takedown does not handle
+    # Law: B's removal, D's, E's and E's uploader's suspension (E was reported, so not own
+    # initiative); restorations restrict nothing.
+    assert notices["TOTAL"][law] == "4"
+    assert notices["KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL"][law] == "3"
+    # First decisions of the illegal categories: E 0, D 20 min, B 1 h, C 4 h: median 40 min.
+    assert notices["TOTAL"][median] == "0.67"
+    assert notices["KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL"][median] == "0.17"  # E 0, D 20 min
+    own = {row["Category of illegal content"]: row
+           for row in parts["Part_5_own_initiative_illegal.csv"]}  # fmt: skip
+    assert own["TOTAL"]["Number of measures taken at the provider's own initiative "] == "0"
+
+    def appeal(indicator, scope):
+        rows = parts["Part_7_appeals_and_recidivism.csv"]
+        found = [r for r in rows if r["Indicator"].startswith(indicator) and r["Scope"] == scope]
+        assert len(found) == 1, (indicator, scope)
+        return found[0]["Value"]
+
+    assert appeal("Number of complaints submitted", "Total number") == "2"
+    assert appeal("Number of complaints submitted", "Decisions reversed") == "1"
+    assert appeal("Number of complaints submitted", "Median time") == "4.00"
+    assert appeal("Complaint regarding a decision to remove", "Decisions upheld") == "1"
+    assert appeal("Complaint regarding a decision not to take", "Total number") == "0"
+    assert appeal("Number of suspensions enacted for the provision of manifestly illegal",
+                  "Total number") == "1"  # fmt: skip
+    automated = {(row["Indicator"], row["Scope"]): row["Value"]
+                 for row in parts["Part_8_automated_means.csv"]}  # fmt: skip
+    # E's removal and suspension by no person; A's, B's and D's removals by people.
+    assert automated[("Number of measures solely taken by automated means ", "Total number")] == "2"
+    assert automated[("Number of measures not taken by automated means", "Total number")] == "3"
+    assert automated[("Accuracy of the automated means - Accuracy", "Total number")] == "0.0000"
+    with zipfile.ZipFile(io.BytesIO(template.zip_bytes())) as z:
+        assert sorted(z.namelist()) == sorted(template.parts)
 
 
 def test_only_those_who_may_read_figures_get_them_and_the_period_is_checked(container):

@@ -3,6 +3,7 @@ CSV."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,9 +12,10 @@ from pydantic import AwareDatetime
 
 from takedown.api.deps import read_uow
 from takedown.identity import Permission
+from takedown.server.container import container_of
 from takedown.server.errors import ERROR_RESPONSES
 from takedown.server.security import Access, principal_of
-from takedown.services import transparency
+from takedown.services import dsa_template, transparency
 from takedown.store import UnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["transparency"], responses=ERROR_RESPONSES)
@@ -46,3 +48,39 @@ def read_transparency(
             headers={"Content-Disposition": 'attachment; filename="takedown-transparency.csv"'},
         )
     return found.as_json()
+
+
+@router.get(
+    "/transparency/dsa-template",
+    dependencies=READ,
+    responses={200: {"content": {"application/zip": {}}, "description": "The template."}},
+)
+def read_dsa_template(
+    request: Request,
+    uow: ReadUoW,
+    start: Annotated[AwareDatetime, Query(alias="from", description="The period's start.")],
+    end: Annotated[AwareDatetime, Query(alias="to", description="Its end (not included).")],
+    published: Annotated[
+        date | None, Query(description="The report's publication date; by default today.")
+    ] = None,
+    previous: Annotated[
+        date | None, Query(description="The previous report's publication date.")
+    ] = None,
+) -> Response:
+    """The quantitative transparency report of a period in the harmonised templates of
+    Implementing Regulation (EU) 2024/2835: a zip of the template's CSV parts (summary,
+    notices, own-initiative measures for illegal content and for the terms, complaints,
+    automated means), filled with what takedown counted; the provider completes the figures
+    it keeps elsewhere. Figures only: no case is named."""
+    c = container_of(request)
+    found = dsa_template.build(
+        uow=uow, actor=principal_of(request), start=start, end=end,
+        provider=c.settings.platform_name, published=published or c.clock.now().date(),
+        previous=previous,
+    )  # fmt: skip
+    name = f"takedown-dsa-template-{start.date()}-{end.date()}.zip"
+    return Response(
+        found.zip_bytes(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

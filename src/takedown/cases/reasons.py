@@ -32,7 +32,7 @@ EEA = (
 )  # fmt: skip
 
 # What a takedown category is in the database's terms: its category and keyword.
-_CATEGORIES = {
+DSA_CATEGORIES = {
     Category.csam: (
         "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
         "KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL",
@@ -171,7 +171,7 @@ class StatementOfReasons:
     def as_database(self) -> dict[str, Any]:
         """The statement in the Transparency Database's form (``POST /api/v1/statements``):
         no personal data, no platform ids, no free text from a reporter."""
-        category, keyword = _CATEGORIES[self.category]
+        category, keyword = DSA_CATEGORIES[self.category]
         out: dict[str, Any] = {
             "puid": self.puid,
             "decision_ground": "DECISION_GROUND_ILLEGAL_CONTENT"

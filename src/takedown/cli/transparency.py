@@ -16,7 +16,7 @@ import typer
 
 from takedown.cli.media import err
 from takedown.server.container import Container
-from takedown.services import transparency, transparency_db
+from takedown.services import dsa_template, transparency, transparency_db
 from takedown.services.errors import ServiceError
 
 statements_app = typer.Typer(
@@ -43,15 +43,48 @@ def register_statement_commands(
         start: Annotated[str, typer.Option("--from", help="The first day (UTC), YYYY-MM-DD.")],
         end: Annotated[str, typer.Option("--to", help="The day after the last, YYYY-MM-DD.")],
         format: Annotated[
-            str, typer.Option("--format", help="`json`, or `csv` (one figure a row).")
+            str,
+            typer.Option(
+                "--format",
+                help="`json`, `csv` (one figure a row), or `dsa-template` (the harmonised "
+                "templates of Regulation (EU) 2024/2835, a zip of CSV parts; needs --out).",
+            ),
         ] = "json",
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Write here; without it, standard output.")
+        ] = None,
+        published: Annotated[
+            str | None,
+            typer.Option("--published", help="dsa-template: the publication date, YYYY-MM-DD."),
+        ] = None,
+        previous: Annotated[
+            str | None,
+            typer.Option("--previous", help="dsa-template: the previous report's, YYYY-MM-DD."),
+        ] = None,
     ) -> None:
         """Print the transparency report of a period: notices, actions, decisions, the clocks
         (median and 90th percentile), NCII requests decided within 48 hours, appeals and
         reversals, NCMEC reports filed, automated decisions reversed. Figures only."""
-        if format not in ("json", "csv"):
-            raise typer.BadParameter("--format is json or csv")
+        if format not in ("json", "csv", "dsa-template"):
+            raise typer.BadParameter("--format is json, csv or dsa-template")
         c = container()
+        if format == "dsa-template":
+            if out is None:
+                raise typer.BadParameter("--format dsa-template writes a zip: give --out")
+            try:
+                template = dsa_template.build(
+                    uow=c.uow(readonly=True), actor=operator(), start=_day(start, "--from"),
+                    end=_day(end, "--to"), provider=c.settings.platform_name,
+                    published=_day(published, "--published").date() if published
+                    else c.clock.now().date(),
+                    previous=_day(previous, "--previous").date() if previous else None,
+                )  # fmt: skip
+            except ServiceError as exc:
+                err.print(f"[red]{exc}[/red]")
+                raise typer.Exit(1) from exc
+            out.write_bytes(template.zip_bytes())
+            err.print(f"wrote {len(template.parts)} parts of the template to {out}")
+            return
         try:
             found = transparency.report(
                 uow=c.uow(readonly=True),
@@ -62,10 +95,15 @@ def register_statement_commands(
         except ServiceError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
-        if format == "csv":
-            typer.echo(transparency.figures_csv(found), nl=False)
+        text = (
+            transparency.figures_csv(found)
+            if format == "csv"
+            else json.dumps(found.as_json(), indent=2) + "\n"
+        )
+        if out:
+            out.write_text(text, encoding="utf-8")
         else:
-            typer.echo(json.dumps(found.as_json(), indent=2))
+            typer.echo(text, nl=False)
 
     @statements_app.command("export")
     def export(

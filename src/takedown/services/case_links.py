@@ -124,6 +124,7 @@ def merge(
             uow.cases.save_review(change.case)
             for event in change.events:
                 uow.publish(event)
+        uow.case_clocks.recompute([case_id, kept_id])  # actions moved, the opening too
         uow.case_links.add(case_id, kept_id, kind=MERGED, note=text, by=actor.name, at=now)
         _audit(
             uow, actor, case_id, "case.merged_into", {"to": case_number(kept_id), "note": text}, now

@@ -93,6 +93,17 @@ def _clock(rows: list[tuple[str, int, int]]) -> tuple[Clock, dict[str, Clock]]:
 
 
 @dataclass(frozen=True)
+class Complaints:
+    """Appeals of one kind of decision (a violation found, or none): how many were made, how
+    many decided, how many of those reversed, and the time from appeal to decision."""
+
+    appeals: int
+    decided: int
+    reversed: int
+    to_decision: Clock
+
+
+@dataclass(frozen=True)
 class TransparencyReport:
     start: datetime
     end: datetime
@@ -114,6 +125,9 @@ class TransparencyReport:
     ncmec_reports_filed: int
     automated_violations: int
     automated_reversed: int
+    # The appeals by the outcome they appealed: ``violation`` (the uploader's, against a
+    # removal) or ``no_violation`` (a reporter's, against no action on their notice).
+    appeals_by_decision: dict[str, Complaints] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -177,14 +191,20 @@ def report(
         automated, reversed_ = t.automated_reversed(start, end)
         filed = t.filed(start, end)
     decided_appeals, reversals, waits = 0, 0, []
+    kinds: dict[str, list[Any]] = {}  # appealed outcome → [appeals, decided, reversed, waits]
     for case_id, at in appeals:
         before = [o for when, o in history.get(case_id, []) if when <= at]
         after = [(when, o) for when, o in history.get(case_id, []) if when > at]
+        tally = kinds.setdefault(before[-1] if before else "none", [0, 0, 0, []])
+        tally[0] += 1
         if after:
             decided_appeals += 1
+            tally[1] += 1
             waits.append((after[0][0] - at).total_seconds())
+            tally[3].append(waits[-1])
             if before and after[0][1] != before[-1]:
                 reversals += 1
+                tally[2] += 1
     return TransparencyReport(
         start=start,
         end=end,
@@ -206,6 +226,10 @@ def report(
         ncmec_reports_filed=filed,
         automated_violations=automated,
         automated_reversed=reversed_,
+        appeals_by_decision={
+            k: Complaints(n, decided, back, Clock.of(w))
+            for k, (n, decided, back, w) in sorted(kinds.items())
+        },
         notes=[
             "Clocks are those of the cases opened in the period, from their first report.",
             "A removal's time is the platform's acknowledgment of the case's last removal.",

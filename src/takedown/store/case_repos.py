@@ -27,6 +27,7 @@ from takedown.cases import (
 )
 from takedown.cases.records import CaseItem, CaseMessage, Report
 from takedown.matching import ContentItem, ExposureReading
+from takedown.store.clock_repos import CaseClockRepository
 from takedown.store.matching_repos import CONTENT_COLUMNS, content_item
 from takedown.store.models import (
     CaseItemRow,
@@ -484,6 +485,7 @@ class CaseRepository(RawRepository):
         row.claim_name = claim.name if claim else None
         row.claim_until = claim.until if claim else None
         row.proposal = _decision_json(case.proposal) if case.proposal else None
+        looked = row.first_look_at is None and case.first_look_at is not None
         row.first_look_at = case.first_look_at
         row.decided_at = case.decided_at
         row.decided_by = case.decided_by
@@ -494,6 +496,9 @@ class CaseRepository(RawRepository):
         row.escalated_to = case.escalated_to
         row.appeal_heard = case.appeal_heard
         self._s.flush()
+        if looked:
+            assert case.first_look_at is not None
+            CaseClockRepository(self._uow).mark(case.id, "look_s", case.first_look_at)
 
     def open_case_for(
         self,
@@ -676,6 +681,10 @@ class DecisionRepository(RawRepository):
                 "classification": decision.classification,
             },
         )
+        if decision.outcome in (Outcome.violation, Outcome.no_violation):
+            CaseClockRepository(self._uow).mark(
+                case_id, "decision_s", decision.decided_at, category=str(decision.category)
+            )
 
     def for_case(self, case_id: int) -> list[Decision]:
         """The case's decisions, oldest first."""

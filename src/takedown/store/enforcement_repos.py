@@ -14,6 +14,7 @@ from typing import Any
 
 from takedown.cases.enforcement import PlannedAction, SetItem
 from takedown.matching.pdq_index import EXACT_UP_TO, chunk_probes
+from takedown.store.clock_repos import CaseClockRepository, delivered_sql
 from takedown.store.rawsql import RawRepository, RawSql
 
 CHUNK = 500  # ids per IN list
@@ -161,6 +162,8 @@ class ActionRepository(RawRepository):
         ]
         if rows:
             raw.write_many(_INSERT_ACTION, rows)
+        if any(p.type == "remove" for p in planned):
+            CaseClockRepository(self._uow).removals_planned(case_id)
 
     def _records(self, rows: list[tuple[Any, ...]]) -> list[ActionRecord]:
         raw = self._raw
@@ -198,14 +201,13 @@ class ActionRepository(RawRepository):
         return self._records(rows)
 
     def delivered(self, ids: list[int], *, at: datetime) -> None:
+        """The platform took these pending actions (a 2xx from its webhook); the removals
+        count on their cases' clocks (``clock_repos``)."""
         raw = self._raw
         for marks, names in _in_chunks(ids):
-            raw.write(
-                "UPDATE actions SET state = 'delivered', delivered_at = :at, "  # noqa: S608
-                "claimed_until = NULL, attempts = attempts + 1 "
-                f"WHERE id IN ({marks}) AND state = 'pending'",
-                {"at": raw.dt(at), **names},
-            )
+            where = f"id IN ({marks}) AND state = 'pending'"
+            for sql in delivered_sql(raw, where, attempt=True):
+                raw.write(sql, {"at": raw.dt(at), **names})
 
     def attempt_failed(
         self, ids: list[int], *, error: str, retry_at: datetime, give_up_after: int
@@ -233,11 +235,8 @@ class ActionRepository(RawRepository):
         if found is None:
             return None
         if found.state != "delivered":
-            raw.write(
-                "UPDATE actions SET state = 'delivered', delivered_at = :at, claimed_until = NULL "
-                "WHERE id = :id",
-                {"at": raw.dt(at), "id": found.id},
-            )
+            for sql in delivered_sql(raw, "id = :id AND state <> 'delivered'", attempt=False):
+                raw.write(sql, {"at": raw.dt(at), "id": found.id})
         return self.by_action_id(action_id)
 
     def by_action_id(self, action_id: str) -> ActionRecord | None:

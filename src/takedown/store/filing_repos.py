@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import or_, select, update
 
 from takedown.authorities import Filing, FilingState, Tip, TipFile
+from takedown.store.clock_repos import CaseClockRepository
 from takedown.store.models import CaseItemRow, NcmecFileRow, NcmecFilingRow
 from takedown.store.rawsql import RawRepository
 
@@ -135,6 +136,8 @@ class FilingRepository(RawRepository):
         self._s.execute(
             update(NcmecFilingRow).where(NcmecFilingRow.case_id == filing.case_id).values(values)
         )
+        if filing.filed_at is not None:
+            CaseClockRepository(self._uow).mark(filing.case_id, "filing_s", filing.filed_at)
 
     def tip(self, case_id: int) -> Tip | None:
         row = self._row(case_id)

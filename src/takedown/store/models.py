@@ -444,6 +444,61 @@ class CaseRow(Base):
             sqlite_where=text(HELD_WHERE),
             postgresql_where=text(HELD_WHERE),
         ),
+        # Transparency reports: the NCII removal requests of a period.
+        Index(
+            "ix_cases_ncii",
+            "opened_at",
+            sqlite_where=text("remove_by IS NOT NULL"),
+            postgresql_where=text("remove_by IS NOT NULL"),
+        ),
+    )
+
+
+def _clock_index(column: str, where: str = "") -> Index:
+    """A transparency report's clock read in the order it is grouped (priority, seconds), the
+    period checked from the index alone: one narrow scan, no sort."""
+    condition = text(f"{column} IS NOT NULL{where}")
+    return Index(
+        f"ix_case_clocks_{column.removesuffix('_s')}",
+        "priority",
+        column,
+        "opened_at",
+        sqlite_where=condition,
+        postgresql_where=condition,
+    )
+
+
+class CaseClockRow(Base):
+    """A case's clocks in whole seconds from its opening (``store.clock_repos``), kept as its
+        events happen; a row from the case's first clock on. ``priority`` and ``category`` are the
+    case's when a clock was last marked."""
+
+    __tablename__ = "case_clocks"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    priority: Mapped[str] = mapped_column(String(4))
+    category: Mapped[str] = mapped_column(String(16))
+    look_s: Mapped[int | None] = mapped_column(BigInteger)
+    decision_s: Mapped[int | None] = mapped_column(BigInteger)
+    removal_s: Mapped[int | None] = mapped_column(BigInteger)
+    removals_pending: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    filing_s: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        _clock_index("look_s"),
+        _clock_index("decision_s"),
+        _clock_index("removal_s", " AND removals_pending = 0"),
+        _clock_index("filing_s"),
+        # The harmonised template's median time to act, by category (``dsa_template``).
+        Index(
+            "ix_case_clocks_category",
+            "category",
+            "decision_s",
+            "opened_at",
+            sqlite_where=text("decision_s IS NOT NULL"),
+            postgresql_where=text("decision_s IS NOT NULL"),
+        ),
     )
 
 
@@ -523,6 +578,8 @@ class ActionRow(Base):
             sqlite_where=text("state = 'failed'"),
             postgresql_where=text("state = 'failed'"),
         ),
+        # Transparency reports count a period's actions from this index alone, in its order.
+        Index("ix_actions_counts", "type", "category", "created_at"),
     )
 
 
@@ -795,6 +852,8 @@ class ReportRow(Base):
     __table_args__ = (
         UniqueConstraint("submitter", "idempotency_key", name="uq_reports_idempotency"),
         Index("ix_reports_case_reporter", "case_id", "reporter_key"),
+        # Transparency reports count a period's notices from this index alone, in its order.
+        Index("ix_reports_counts", "category", "source", "reporter_role", "received_at"),
         # Search: a police case number; a content URL by its first 512 characters (a whole
         # URL of 2,048 could pass the size PostgreSQL allows an index entry).
         _where_set("ix_reports_police_case_number", "police_case_number"),
@@ -825,6 +884,9 @@ class DecisionRow(Base):
     grounds: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
     classification: Mapped[str | None] = mapped_column(String(2))  # A1, A2, B1 or B2
+
+    # Transparency reports count a period's decisions from this index alone, in its order.
+    __table_args__ = (Index("ix_decisions_counts", "outcome", "automated", "decided_at"),)
 
 
 class CaseLinkRow(Base):

@@ -34,6 +34,7 @@ from takedown.store.case_repos import (
     RateCounterRepository,
     ReportRepository,
 )
+from takedown.store.clock_repos import CaseClockRepository
 from takedown.store.db import Database
 from takedown.store.enforcement_repos import (
     ActionRepository,
@@ -209,6 +210,9 @@ class UnitOfWork(Protocol):
     def transparency(self) -> TransparencyRepository: ...
 
     @property
+    def case_clocks(self) -> CaseClockRepository: ...
+
+    @property
     def evidence(self) -> EvidenceRepository: ...
 
     @property
@@ -326,6 +330,7 @@ class SqlAlchemyUnitOfWork:
     registry = _repository(RegistryRepository)
     statements = _repository(StatementRepository)
     transparency = _repository(TransparencyRepository)
+    case_clocks = _repository(CaseClockRepository)
     evidence = _repository(EvidenceRepository)
     filings = _repository(FilingRepository)
 
