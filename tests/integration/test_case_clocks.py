@@ -16,6 +16,7 @@ from takedown.clock import MovableClock
 from takedown.identity import Role
 from takedown.server.container import Container
 from takedown.services import review, transparency
+from takedown.store import migrate
 from tests.conftest import OPERATOR
 from tests.integration.test_case_links import merge
 from tests.integration.test_reports import PLATFORM, scan_and_bank, submit
@@ -153,3 +154,33 @@ def test_an_undecided_ncii_request_counts_with_no_clock(container):
     )  # fmt: skip
     assert (r.ncii_requests, r.ncii_decided_within_deadline) == (1, 0)
     assert r.to_first_look.cases == r.to_decision.cases == 0
+
+
+def test_the_migration_fills_the_clocks_the_product_would_have_kept(container, db):
+    """A database from before ``case_clocks`` gets every case's clocks from its history."""
+    from alembic import command
+
+    clock = container.clock
+    rev = staff(container, "rev", Role.reviewer)
+    kept_case = submit(container, PLATFORM, content_id="m1", category=Category.policy).case_id
+    waiting = submit(container, PLATFORM, content_id="m2", category=Category.policy).case_id
+    clock.advance(600)
+    decide(container, rev, kept_case, Outcome.violation, category=Category.policy,
+           settings=container.review_settings)  # fmt: skip
+    with container.uow() as uow:
+        ids = [a.id for a in uow.actions.for_case(kept_case) if a.type == "remove"]
+        uow.actions.delivered(ids, at=clock.now())
+        uow.commit()
+    scan_and_bank(container, "m3", "acct-m3")
+    auto = submit(container, PLATFORM, content_id="m3", category=Category.policy).case_id
+
+    def rows():
+        with container.uow(readonly=True) as uow:
+            return uow.raw.all(f"SELECT case_id, {COLUMNS} FROM case_clocks ORDER BY case_id")
+
+    before = rows()
+    assert [r[0] for r in before] == [kept_case, auto]  # the waiting case has no clock
+    assert waiting not in (kept_case, auto)
+    command.downgrade(migrate._config(db), "0021")
+    migrate.upgrade(db)
+    assert rows() == before

@@ -111,16 +111,22 @@ class CaseClockRepository(RawRepository):
         names = {f"c{i}": c for i, c in enumerate(ids)}
         marks = ", ".join(f":{n}" for n in names)
         raw.write(f"DELETE FROM case_clocks WHERE case_id IN ({marks})", names)  # noqa: S608
-        raw.write(rebuild_sql(raw, f"c.id IN ({marks})"), names)
+        raw.write(rebuild_sql(raw, f"IN ({marks})"), names)
 
 
-def rebuild_sql(raw: RawSql, where: str) -> str:
-    """``INSERT`` of the clocks rows of the cases ``where`` picks (over ``cases c``), worked out
-    from the events' own tables; none for a merged case, none for a case with no clock."""
+def rebuild_sql(raw: RawSql, among: str = "") -> str:
+    """``INSERT`` of the clocks rows of the cases whose id is ``among`` (SQL such as
+    ``IN (:c0, :c1)``; empty: every case), worked out from the events' own tables, each read
+    once for those cases; none for a merged case, none for a case with no clock."""
     s = seconds
+
+    def only(column: str) -> str:
+        return f" AND {column} {among}" if among else ""
+
     return (
         "INSERT INTO case_clocks (case_id, opened_at, priority, category, look_s, "  # noqa: S608
         "decision_s, removal_s, removals_pending, filing_s) "
+        # What the first decision that decided the case found: one index search a case.
         "SELECT c.id, c.opened_at, c.priority, coalesce((SELECT x.category FROM decisions x "
         f"WHERE x.case_id = c.id AND x.outcome IN {_FINAL} ORDER BY x.decided_at, x.id "
         "LIMIT 1), c.category), "
@@ -129,12 +135,12 @@ def rebuild_sql(raw: RawSql, where: str) -> str:
         f"coalesce(a.pending, 0), {s(raw, 'f.filed_at', 'c.opened_at')} FROM cases c "
         "LEFT JOIN case_reviews r ON r.case_id = c.id "
         "LEFT JOIN (SELECT case_id, min(decided_at) AS first FROM decisions "
-        f"WHERE outcome IN {_FINAL} GROUP BY case_id) d ON d.case_id = c.id "
+        f"WHERE outcome IN {_FINAL}{only('case_id')} GROUP BY case_id) d ON d.case_id = c.id "
         "LEFT JOIN (SELECT case_id, max(delivered_at) AS last, "
         "sum(CASE WHEN state <> 'delivered' THEN 1 ELSE 0 END) AS pending FROM actions "
-        "WHERE type = 'remove' GROUP BY case_id) a ON a.case_id = c.id "
+        f"WHERE type = 'remove'{only('case_id')} GROUP BY case_id) a ON a.case_id = c.id "
         "LEFT JOIN ncmec_filings f ON f.case_id = c.id "
-        f"WHERE {where} AND c.status <> 'merged' AND (r.first_look_at IS NOT NULL "
+        f"WHERE c.status <> 'merged'{only('c.id')} AND (r.first_look_at IS NOT NULL "
         "OR d.first IS NOT NULL OR a.case_id IS NOT NULL OR f.filed_at IS NOT NULL)"
     )
 

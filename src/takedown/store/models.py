@@ -851,7 +851,8 @@ class ReportRow(Base):
 
     __table_args__ = (
         UniqueConstraint("submitter", "idempotency_key", name="uq_reports_idempotency"),
-        Index("ix_reports_case_reporter", "case_id", "reporter_key"),
+        # ``source`` too: whether a case has a notice, from the index alone (transparency).
+        Index("ix_reports_case_reporter", "case_id", "reporter_key", "source"),
         # Transparency reports count a period's notices from this index alone, in its order.
         Index("ix_reports_counts", "category", "source", "reporter_role", "received_at"),
         # Search: a police case number; a content URL by its first 512 characters (a whole

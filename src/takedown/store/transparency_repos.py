@@ -102,20 +102,39 @@ class TransparencyRepository(RawRepository):
     def measures(self, start: datetime, end: datetime) -> list[tuple[str, str, bool, bool, int]]:
         """(action type, category, own initiative, solely automated, count) of the restricting
         actions planned in the period. Own initiative: the case has no notice, only uploads a
-        hash matched. Solely automated: planned by an automatic decision (one made at the
-        action's own moment on its case)."""
+        hash matched (read from ``ix_reports_case_reporter`` alone). Solely automated: an
+        interim restriction, or planned by an automatic decision (made at the action's own
+        moment on its case; those are few, found from the automatic decisions)."""
         raw = self._raw
-        rows = raw.all(
-            "SELECT a.type, a.category, "
+        own = (
             "CASE WHEN EXISTS (SELECT 1 FROM reports r WHERE r.case_id = a.case_id "
-            "AND r.source <> 'scan') THEN 0 ELSE 1 END AS own, "
-            "CASE WHEN EXISTS (SELECT 1 FROM decisions d WHERE d.case_id = a.case_id "
-            "AND d.automated = :yes AND d.decided_at = a.created_at) THEN 1 ELSE 0 END AS auto, "
-            "count(*) FROM actions a WHERE a.type IN ('remove', 'restrict', 'suspend_account') "
-            "AND a.created_at >= :start AND a.created_at < :end GROUP BY 1, 2, 3, 4",
-            {**self._period(start, end), "yes": raw.flag(True)},
+            "AND r.source <> 'scan') THEN 0 ELSE 1 END"
         )
-        return [(str(t), str(c), bool(o), bool(a), int(n)) for t, c, o, a, n in rows]
+        restricting = "a.type IN ('remove', 'restrict', 'suspend_account')"
+        params = {**self._period(start, end), "yes": raw.flag(True)}
+        every = raw.all(
+            f"SELECT type, category, own, count(*) FROM (SELECT a.type, a.category, {own} "  # noqa: S608 - constant
+            f"AS own FROM actions a WHERE {restricting} AND a.created_at >= :start "
+            "AND a.created_at < :end) x GROUP BY 1, 2, 3",
+            params,
+        )
+        automatic = raw.all(
+            f"SELECT type, category, own, count(*) FROM (SELECT a.type, a.category, {own} "  # noqa: S608 - constant
+            "AS own FROM decisions d JOIN actions a ON a.case_id = d.case_id "
+            "AND a.created_at = d.decided_at WHERE d.outcome = 'violation' "
+            f"AND d.automated = :yes AND {restricting} AND d.decided_at >= :start "
+            "AND d.decided_at < :end) x GROUP BY 1, 2, 3",
+            params,
+        )
+        solely = {(str(t), str(c), bool(o)): int(n) for t, c, o, n in automatic}
+        out = []
+        for t, c, o, n in every:
+            key = (str(t), str(c), bool(o))
+            # An interim restriction is planned by no person (``cases.reasons``).
+            auto = int(n) if key[0] == "restrict" else min(solely.get(key, 0), int(n))
+            out += [(*key, True, auto)] if auto else []
+            out += [(*key, False, int(n) - auto)] if int(n) > auto else []
+        return out
 
     def ncii_requests(self, start: datetime, end: datetime) -> tuple[int, int]:
         """(cases opened in the period with a valid NCII removal request, those of them first
