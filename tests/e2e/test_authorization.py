@@ -240,3 +240,26 @@ def test_a_browser_that_logged_in_keeps_getting_in_through_a_strangers_lock(live
 def _csrf(client) -> str:
     page = client.get("/console")
     return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def test_each_login_form_has_its_own_token_and_its_cookie_matches(live_server, container):
+    """The anonymous login form is rendered once and then only given a fresh token: every
+    answer's token is new, the cookie holds the same one, a refusal says why, and a form for
+    another page than the console is its own."""
+    add_staff(container, "ana", Role.reviewer, token=False)
+    seen = set()
+    with live_server.client() as browser:
+        for _ in range(3):
+            page = browser.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            assert browser.cookies.get("takedown_login_csrf", path="/login") == token
+            seen.add(token)
+        refused = browser.post(
+            "/login", data={"name": "ana", "password": "wrong-password-123", "csrf_token": token}
+        )
+        assert refused.status_code == 401 and "did not work" in refused.text
+        again = re.search(r'name="csrf_token" value="([^"]+)"', refused.text).group(1)
+        assert again not in seen and "login-csrf-token-slot" not in refused.text
+        elsewhere = browser.get("/login", params={"next": "/console/queue"})
+        assert 'name="next" value="/console/queue"' in elsewhere.text
+    assert len(seen) == 3

@@ -43,16 +43,35 @@ def _safe_next(url: str | None) -> str:
     return "/console"
 
 
+# Where a cached login form takes each answer's own token (``login_form``).
+_TOKEN_SLOT = "login-csrf-token-slot"
+
+
 def login_form(
     request: Request, *, next_url: str | None, error: str | None, status: int = 200
 ) -> HTMLResponse:
+    """The login form with a fresh CSRF token (in the form and in a cookie). For someone not
+    logged in, going on to the console, it is rendered once per app and message and then
+    only given its token: a flood of failed logins must not cost the server's core what as
+    many reports would (docs/security.md)."""
     token = secrets.token_urlsafe(32)
-    response = render(
-        request,
-        "login.html",
-        {"login_csrf": token, "next": _safe_next(next_url), "error": error},
-        status=status,
-    )
+    target = _safe_next(next_url)
+    if getattr(request.state, "principal", None) is None and target == "/console":
+        pages: dict[str | None, str] | None = getattr(request.app.state, "login_pages", None)
+        if pages is None:
+            pages = request.app.state.login_pages = {}
+        page = pages.get(error)
+        if page is None:
+            context = {"login_csrf": _TOKEN_SLOT, "next": target, "error": error}
+            page = pages[error] = bytes(render(request, "login.html", context).body).decode()
+        response: HTMLResponse = HTMLResponse(
+            page.replace(_TOKEN_SLOT, token, 1), status_code=status
+        )
+    else:
+        response = render(
+            request, "login.html", {"login_csrf": token, "next": target, "error": error},
+            status=status,
+        )  # fmt: skip
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
         token,
