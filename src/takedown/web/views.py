@@ -52,8 +52,8 @@ def login_form(
 ) -> HTMLResponse:
     """The login form with a fresh CSRF token (in the form and in a cookie). For someone not
     logged in, going on to the console, it is rendered once per app and message and then
-    only given its token: a flood of failed logins must not cost the server's core what as
-    many reports would (docs/security.md)."""
+    only given its token: a flood of failed logins shares the core that report intake
+    needs (docs/security.md)."""
     token = secrets.token_urlsafe(32)
     target = _safe_next(next_url)
     if getattr(request.state, "principal", None) is None and target == "/console":
