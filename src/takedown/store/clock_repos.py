@@ -46,8 +46,9 @@ def seconds(raw: RawSql, later: str, earlier: str) -> str:
 
 def _by_row(raw: RawSql, column: str) -> str:
     """``column`` kept out of SQLite's choice of index (``+column``): a condition on an
-    action's type must not lead it to ``ix_actions_counts`` (every action of that type)
-    when the action's id or case picks a few."""
+    action's type or a decision's outcome must not lead it to ``ix_actions_counts`` or
+    ``ix_decisions_counts`` (every row of that type or outcome) when an id or a case picks
+    a few."""
     return f"+{column}" if raw.sqlite else column
 
 
@@ -136,17 +137,20 @@ def rebuild_sql(raw: RawSql, among: str = "") -> str:
         "decision_s, removal_s, removals_pending, filing_s) "
         # What the first decision that decided the case found: one index search a case.
         "SELECT c.id, c.opened_at, c.priority, coalesce((SELECT x.category FROM decisions x "
-        f"WHERE x.case_id = c.id AND x.outcome IN {_FINAL} ORDER BY x.decided_at, x.id "
+        f"WHERE x.case_id = c.id AND {_by_row(raw, 'x.outcome')} IN {_FINAL} "
+        "ORDER BY x.decided_at, x.id "
         "LIMIT 1), c.category), "
         f"{s(raw, 'r.first_look_at', 'c.opened_at')}, "
         f"{s(raw, 'd.first', 'c.opened_at')}, {s(raw, 'a.last', 'c.opened_at')}, "
         f"coalesce(a.pending, 0), {s(raw, 'f.filed_at', 'c.opened_at')} FROM cases c "
         "LEFT JOIN case_reviews r ON r.case_id = c.id "
         "LEFT JOIN (SELECT case_id, min(decided_at) AS first FROM decisions "
-        f"WHERE outcome IN {_FINAL}{only('case_id')} GROUP BY case_id) d ON d.case_id = c.id "
+        f"WHERE {_by_row(raw, 'outcome') if among else 'outcome'} IN {_FINAL}{only('case_id')} "
+        "GROUP BY case_id) d ON d.case_id = c.id "
         "LEFT JOIN (SELECT case_id, max(delivered_at) AS last, "
         "sum(CASE WHEN state <> 'delivered' THEN 1 ELSE 0 END) AS pending FROM actions "
-        f"WHERE type = 'remove'{only('case_id')} GROUP BY case_id) a ON a.case_id = c.id "
+        f"WHERE {_by_row(raw, 'type') if among else 'type'} = 'remove'{only('case_id')} "
+        "GROUP BY case_id) a ON a.case_id = c.id "
         "LEFT JOIN ncmec_filings f ON f.case_id = c.id "
         f"WHERE c.status <> 'merged'{only('c.id')} AND (r.first_look_at IS NOT NULL "
         "OR d.first IS NOT NULL OR a.case_id IS NOT NULL OR f.filed_at IS NOT NULL)"
