@@ -91,9 +91,21 @@ def pg_template() -> Iterator[str]:
     _pg_admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that needs ``database_url`` runs on each database; one marked
+    ``sqlite_only`` (what it tests does not depend on the database) on SQLite alone."""
+    if "database_url" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        metafunc.parametrize("database_url", ["sqlite"] if only else DATABASES, indirect=True)
+
+
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database: a SQLite file, or a fresh PostgreSQL database."""
+    """A migrated, empty database: a SQLite file, or a fresh PostgreSQL database (a test
+    marked ``sqlite_only``: the SQLite file alone)."""
     if request.param == "sqlite":
         path = tmp_path / "takedown.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)

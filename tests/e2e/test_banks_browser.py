@@ -5,8 +5,6 @@ what it was."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from takedown.identity import Role, Scope
@@ -16,16 +14,8 @@ from tests.e2e.conftest import screenshot
 from tests.e2e.test_review_browser import login
 from tests.media_support import at_megapixels, encode, photo
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 expect = pytest.importorskip("playwright.sync_api").expect
-
-
-@pytest.fixture
-def database_url(tmp_path, sqlite_template):
-    """The pages do not depend on the database: run them once, on SQLite."""
-    path = tmp_path / "takedown.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
 
 
 def _scan(client, key, data, content_id, account):

@@ -1,22 +1,12 @@
 """The console in a real browser: Playwright driving Debian's chromium."""
 
-import shutil
-
 import pytest
 
 from takedown.identity import Role
 from tests.conftest import PASSWORD, add_staff
 from tests.e2e.conftest import screenshot
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def database_url(tmp_path, sqlite_template):
-    """The pages do not depend on the database: run them once, on SQLite."""
-    path = tmp_path / "takedown.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
+pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
 
 def test_admin_logs_in_creates_and_revokes_a_key_and_logs_out(

@@ -5,7 +5,6 @@ from the platform and the same image is refused when uploaded again."""
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 import threading
 from pathlib import Path
@@ -18,7 +17,7 @@ from tests.conftest import PASSWORD, add_key, add_staff, free_port, make_setting
 from tests.media_support import at_megapixels, encode, photo
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 APP = Path(__file__).resolve().parents[2] / "examples" / "demo_platform" / "app.py"
 SECRET = "demo-platform-secret-for-tests"
 
@@ -30,13 +29,6 @@ def _platform_module():
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture
-def database_url(tmp_path, sqlite_template):
-    path = tmp_path / "takedown.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture

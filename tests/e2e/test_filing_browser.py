@@ -6,8 +6,6 @@ with one click, and the list then shows NCMEC's report id. The screenshots of bo
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from takedown.identity import Role, Scope
@@ -17,14 +15,7 @@ from tests.ncmec_support import ncmec_server, ncmec_settings
 from tests.review_support import SECRET, bearer
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def database_url(tmp_path, sqlite_template):
-    path = tmp_path / "takedown.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
+pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
 
 @pytest.fixture

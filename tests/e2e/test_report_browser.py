@@ -2,23 +2,13 @@
 Playwright), with JavaScript off and driven by labels and the keyboard: fill, submit, open the
 status link, reply."""
 
-import shutil
-
 import pytest
 
 from tests.conftest import make_settings
 from tests.e2e.conftest import screenshot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 expect = pytest.importorskip("playwright.sync_api").expect
-
-
-@pytest.fixture
-def database_url(tmp_path, sqlite_template):
-    """The pages do not depend on the database: run them once, on SQLite."""
-    path = tmp_path / "takedown.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ and the case page in ``docs/images`` are made here, at 1280x800: with
 from __future__ import annotations
 
 import json
-import shutil
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,15 +19,7 @@ from tests.e2e.conftest import screenshot
 from tests.review_support import SECRET, file_report
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def database_url(tmp_path, sqlite_template):
-    """The pages do not depend on the database: run them once, on SQLite."""
-    path = tmp_path / "takedown.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
+pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
 
 @pytest.fixture

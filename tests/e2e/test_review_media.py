@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -17,13 +16,7 @@ from takedown.services import accounts
 from tests.conftest import OPERATOR, add_key, add_staff, console_login, make_settings
 from tests.review_support import SECRET, file_report
 
-
-@pytest.fixture
-def database_url(tmp_path, sqlite_template):
-    """Media handling does not depend on the database: run it on SQLite."""
-    path = tmp_path / "takedown.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
+pytestmark = pytest.mark.sqlite_only  # Media handling does not depend on the database
 
 
 @pytest.fixture

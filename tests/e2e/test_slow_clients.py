@@ -4,7 +4,6 @@ did, and no connection held past the read limits (``server.protocol``)."""
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
 import time
 
@@ -13,15 +12,9 @@ import pytest
 from takedown.identity import Scope
 from tests.conftest import add_key, make_settings
 
+pytestmark = pytest.mark.sqlite_only  # The connection's handling does not depend on the database
+
 LIMIT = 0.6  # seconds: the header and body read limits of this test's server
-
-
-@pytest.fixture
-def database_url(tmp_path, sqlite_template):
-    """The connection's handling does not depend on the database: run it on SQLite."""
-    path = tmp_path / "takedown.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ their figures; a reviewer is refused. Its screenshot in ``docs/images`` is made 
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from takedown.identity import Role, Scope
@@ -14,15 +12,7 @@ from tests.e2e.conftest import screenshot
 from tests.e2e.test_review_browser import login
 from tests.review_support import bearer, file_report
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def database_url(tmp_path, sqlite_template):
-    """The pages do not depend on the database: run them once, on SQLite."""
-    path = tmp_path / "takedown.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
+pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
 
 def test_the_transparency_page_draws_its_charts(live_server, container, pages, shots):

@@ -36,7 +36,7 @@ from typing import Any
 from takedown.cases import Category
 from takedown.cases.reasons import DSA_CATEGORIES
 from takedown.identity import Permission, Principal, require
-from takedown.services.transparency import Clock, TransparencyReport, notice_source, report
+from takedown.services.transparency import Clock, TransparencyReport, report
 from takedown.store.uow import UnitOfWork
 
 # The template's categories of illegal content and their keywords, in its order; each
@@ -141,16 +141,11 @@ def _hours(seconds: float | None) -> str:
     return "" if seconds is None else f"{seconds / 3600:.2f}"
 
 
-def _rows(
-    tree: Iterable[tuple[str, tuple[str, ...]]],
-) -> list[tuple[str, str]]:
-    """(category or keyword, its category) of each row after TOTAL, in the template's order."""
-    out: list[tuple[str, str]] = []
+def _rows(tree: Iterable[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """The category or keyword of each row after TOTAL, in the template's order."""
+    out: list[str] = []
     for category, keywords in tree:
-        out.append((category, category))
-        out += [(k, category) for k in keywords]
-        if keywords:
-            out.append(("KEYWORD_OTHER", category))
+        out += [category, *keywords, *(("KEYWORD_OTHER",) if keywords else ())]
     return out
 
 
@@ -204,14 +199,13 @@ def build(
     found = report(uow=uow.spawn(readonly=True), actor=actor, start=start, end=end)
     with uow:
         t = uow.transparency
-        notices = t.notices(start, end)
         measures = t.measures(start, end)
         clocks = t.decision_by_category(start, end)
     period = f"{start.date().isoformat()}/{end.date().isoformat()}"
     return Template(
         {
             "Part_1_summary.csv": _summary(found, provider, published, previous),
-            "Part_4_notices.csv": _notices(period, notices, measures, clocks),
+            "Part_4_notices.csv": _notices(period, found.notices, measures, clocks),
             "Part_5_own_initiative_illegal.csv": _measures(period, measures, illegal=True),
             "Part_6_own_initiative_TC.csv": _measures(period, measures, illegal=False),
             "Part_7_appeals_and_recidivism.csv": _appeals(period, found, measures),
@@ -235,25 +229,21 @@ def _summary(r: TransparencyReport, provider: str, published: date, previous: da
 
 def _notices(
     period: str,
-    notices: list[tuple[str, str, str, int]],
+    notices: dict[str, dict[str, int]],
     measures: list[tuple[str, str, bool, bool, int]],
     clocks: list[tuple[str, int, int]],
 ) -> str:
+    """``notices``: the report's, category → source → count (hash matches apart already)."""
     table: dict[str, dict[str, float]] = {"TOTAL": {}}
-    law, terms = NOTICE_FIGURES[6], NOTICE_FIGURES[8]
-    for category, source, role, n in notices:
-        kind = notice_source(source, role)
-        if kind is None or category == Category.policy:
-            continue  # a hash match on upload, or a report under the terms alone
-        _add(table, category, NOTICE_FIGURES[0], n)
-        _add(table, category, NOTICE_FIGURES[2], n)
-        if kind == "trusted_flagger":
-            _add(table, category, NOTICE_FIGURES[1], n)
-            _add(table, category, NOTICE_FIGURES[3], n)
+    for category, sources in notices.items():
+        if category == Category.policy:
+            continue  # reports under the terms alone
+        flagged = sources.get("trusted_flagger", 0)
+        for column, n in zip(NOTICE_FIGURES[:4], (sum(sources.values()), flagged) * 2, strict=True):
+            _add(table, category, column, n)
     for _type, category, own, _auto, n in measures:
         if not own and category != Category.policy:
-            _add(table, category, law, n)
-            _add(table, category, terms, 0)
+            _add(table, category, NOTICE_FIGURES[6], n)  # on the basis of the law
     by_key: dict[str, list[tuple[float, int]]] = {}
     for category, seconds, n in clocks:
         if category != Category.policy:
@@ -272,7 +262,7 @@ def _notices(
     header = (*_LEAD, "Category of illegal content", _OTHER, *NOTICE_FIGURES,
               *(f"Contextual information on {f}" for f in NOTICE_FIGURES))  # fmt: skip
     rows = []
-    for key, _category in [("TOTAL", "TOTAL"), *_rows((*ILLEGAL, NOT_SPECIFIED))]:
+    for key in ["TOTAL", *_rows((*ILLEGAL, NOT_SPECIFIED))]:
         values = table.get(key) if key != "KEYWORD_OTHER" else None
         figures = [_figure(values, f) for f in NOTICE_FIGURES]
         notes = [context.get(f, "") if key == "TOTAL" else "" for f in NOTICE_FIGURES]
@@ -304,8 +294,6 @@ def _measures(
         _add(table, category, MEASURE_FIGURES[0], n)
         _add(table, category, MEASURE_FIGURES[1], n if auto else 0)
         _add(table, category, _MEASURE_OF[type_], n)
-        for column in MEASURE_FIGURES[2:]:
-            _add(table, category, column, 0)
     tree = ILLEGAL if illegal else (*ILLEGAL, TERMS)
     context = {MEASURE_FIGURES[0]: "Restrictions on cases opened by hash matches on upload, "
                "with no notice.",
@@ -319,7 +307,7 @@ def _measures(
     header = (*_LEAD, label, _OTHER, *MEASURE_FIGURES,
               *(f"Contextual Information on {f}" for f in MEASURE_FIGURES))  # fmt: skip
     rows = []
-    for key, _category in [("TOTAL", "TOTAL"), *_rows(tree)]:
+    for key in ["TOTAL", *_rows(tree)]:
         values = table.get(key) if key != "KEYWORD_OTHER" else None
         figures = ["" if values is None else int(values.get(f, 0)) for f in MEASURE_FIGURES]
         notes = [context.get(f, "") if key == "TOTAL" else "" for f in MEASURE_FIGURES]
