@@ -153,6 +153,7 @@ def main() -> None:
         result = runner.run(run(args))
     gc.enable()
     result["wall_s"] = time.perf_counter() - t0
+    result["cpu_s"] = time.process_time()
     print(json.dumps(result))
 
 

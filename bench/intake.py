@@ -102,7 +102,8 @@ def _start_logins(url: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             *(sys.executable, "-m", "bench._logins", "--url", url),
-            *("--rate", str(LOGINS), "--seconds", str(SECONDS), "--name", LOGIN_NAME),
+            # A second longer than the reports, which start a little after it.
+            *("--rate", str(LOGINS), "--seconds", str(SECONDS + 1), "--name", LOGIN_NAME),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -165,6 +166,8 @@ def _run(backend: str, url: str) -> list[dict]:
             before = _count(url)
             cpu_before, disk_before = server_cpu(port), server_disk_writes(port)
             guesses = _start_logins(server) if logins else None
+            if guesses is not None and guesses.stdout is not None:
+                guesses.stdout.readline()  # "ready": its start-up is over
             result = _load(server, key, rate, f"{backend}-{rate}-{n}{'-logins' if logins else ''}")
             cpu, disk = server_cpu(port) - cpu_before, server_disk_writes(port)
             if guesses is not None:  # its last answers may come after the reports' last
@@ -180,6 +183,11 @@ def _run(backend: str, url: str) -> list[dict]:
             after = _count(url)
             result["server_cpu_ms_per_report"] = cpu * 1000 / max(1, result["ok"])
             result["server_cpu_share"] = cpu / result["seconds"]
+            # The load generators share one core: past about 80% of it, their own queue
+            # shows up as the server's latency.
+            result["generators_cpu_share"] = (
+                result["cpu_s"] + (result["logins"]["cpu_s"] if guesses is not None else 0.0)
+            ) / result["wall_s"]
             result["backend"] = backend
             result["stored"] = {k: after[k] - before[k] for k in after}
             rows.append(result)
@@ -187,6 +195,7 @@ def _run(backend: str, url: str) -> list[dict]:
                 f"{backend} {rate}/s{_logins_note(result)}: {result['achieved_rps']:.0f}/s, p50 "
                 f"{result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
                 f"server CPU {result['server_cpu_share']:.0%} of a core, "
+                f"generators {result['generators_cpu_share']:.0%} of theirs, "
                 f"{result['server_cpu_ms_per_report']:.2f} ms a report, "
                 f"{_kib(result['server_disk_kib_per_report'])} KiB to disk a report, "
                 f"statuses {result['statuses']}"

@@ -14,7 +14,7 @@ from takedown.server.security import (
     declared_access,
     iter_routes,
 )
-from takedown.services import accounts
+from takedown.services import accounts, audit
 from tests.conftest import OPERATOR, PASSWORD, add_key, add_staff, console_login
 
 
@@ -263,3 +263,36 @@ def test_each_login_form_has_its_own_token_and_its_cookie_matches(live_server, c
         elsewhere = browser.get("/login", params={"next": "/console/queue"})
         assert 'name="next" value="/console/queue"' in elsewhere.text
     assert len(seen) == 3
+
+
+def test_a_login_while_the_checks_are_full_is_refused_before_its_form_is_read(
+    live_server, container
+):
+    """Under a flood of logins the refusal is the cheapest answer the server has: 503 with
+    ``Retry-After`` before the form is read or anything counted, still a page with the
+    request id and every security header (both /login routes take the direct lane)."""
+    add_staff(container, "ana", Role.reviewer, token=False)
+    before = [e.action for e in audit.list_entries(uow=container.uow(readonly=True),
+                                                  actor=OPERATOR, limit=100)]  # fmt: skip
+    checks = container.password_checks
+    queue, checks.queue = checks.queue, 0
+    try:
+        with live_server.client() as browser:
+            page = browser.get("/login")
+            assert page.status_code == 200 and page.headers["x-request-id"]
+            for body in ({}, {"name": "ana", "password": "wrong-password-123"}):
+                refused = browser.post("/login", data=body)
+                assert refused.status_code == 503 and int(refused.headers["retry-after"]) > 0
+                assert refused.headers["content-type"].startswith("text/html")
+                assert "busy checking other logins" in refused.text
+                assert "script-src 'self';" in refused.headers["content-security-policy"]
+                assert refused.headers["x-frame-options"] == "DENY"
+                assert refused.headers["x-request-id"]
+    finally:
+        checks.queue = queue
+    after = [e.action for e in audit.list_entries(uow=container.uow(readonly=True),
+                                                 actor=OPERATOR, limit=100)]  # fmt: skip
+    assert after == before
+    with live_server.client() as browser:
+        console_login(browser, "ana")
+        assert browser.get("/console").status_code == 200

@@ -109,9 +109,15 @@ def test_reports_skip_the_router_and_answer_as_a_routed_request_would(counted, c
         )
 
 
-def test_the_direct_routes_are_the_report_and_upload_ones(container):
+def test_the_direct_routes_are_the_report_upload_and_login_ones(container):
+    """The busiest routes, and the two anyone can flood (the login form and its answer)."""
     app = create_app(container, start_worker=False)
-    assert set(direct_routes(app)) == {("POST", "/v1/reports"), ("POST", "/v1/scan")}
+    assert set(direct_routes(app)) == {
+        ("POST", "/v1/reports"),
+        ("POST", "/v1/scan"),
+        ("GET", "/login"),
+        ("POST", "/login"),
+    }
 
 
 def test_a_direct_route_must_check_its_own_access():

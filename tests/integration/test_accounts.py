@@ -414,3 +414,63 @@ def test_a_new_role_ends_what_the_old_one_gave_and_never_leaves_no_admin(contain
     with pytest.raises(Forbidden):
         accounts.set_role(uow=container.uow(), actor=again.principal, user_id=me.user.id,
                           role=Role.reviewer)  # fmt: skip
+
+
+def test_a_server_commits_each_login_through_its_group_commit_writer(container):
+    """In a server the login's record is a work function its writer commits with whatever
+    else is waiting, so a login (a flood of them, on SQLite) never waits for or holds the
+    write lock beside report intake; failures, locks, the address limit and a success hold as
+    in a transaction of the login's own."""
+    from dataclasses import replace
+
+    from takedown.services.errors import RateLimited
+    from takedown.services.ratelimits import RateLimit
+
+    def groups() -> int:
+        return container.writer.groups
+
+    add_staff(container, "ana", Role.admin, token=False)
+    served = replace(
+        container.login_policy,
+        max_failures=2,
+        verify=accounts.verify_password,
+        address_limit=RateLimit("login-address", 3, 900),
+    )
+    assert served.commit == container.commit_work
+    container.writer.start()
+    try:
+        before = groups()
+        with pytest.raises(NotAuthenticated):
+            login(container, "ana", "wrong-password-123", client="192.0.2.1", policy=served)
+        assert groups() == before + 1  # the failure was committed by the writer
+        with container.uow(readonly=True) as uow:
+            assert uow.users.get_by_name("ana").failed_logins == 1
+        assert actions(container)[-1] == "auth.login_failed"
+        with pytest.raises(NotAuthenticated):
+            login(container, "ana", "wrong-password-123", client="192.0.2.1", policy=served)
+        with pytest.raises(NotAuthenticated):  # locked for that address now
+            login(container, "ana", client="192.0.2.1", policy=served)
+        ok = login(container, "ana", client="198.51.100.1", policy=served)
+        assert groups() == before + 4
+        auth = accounts.authenticate(uow=container.uow(readonly=True), secret=ok.session_secret)
+        assert auth.principal.name == "ana"
+
+        # The address reaches its limit while this login's password is being checked: the
+        # write finds it and refuses, with the time to wait, committing nothing.
+        def others_fail_meanwhile(stored_hash, password):
+            with pytest.raises(NotAuthenticated):
+                login(container, "nobody", "x-guess-12345", client="192.0.2.9", policy=served)
+            with pytest.raises(NotAuthenticated):
+                login(container, "nobody", "x-guess-12345", client="192.0.2.9", policy=served)
+            return False
+
+        with pytest.raises(NotAuthenticated):
+            login(container, "nobody", "x-guess-12345", client="192.0.2.9", policy=served)
+        before = actions(container)
+        with pytest.raises(RateLimited) as limited:
+            login(container, "ana", "a-guess-123456", client="192.0.2.9",
+                  policy=replace(served, verify=others_fail_meanwhile))  # fmt: skip
+        assert limited.value.retry_after > 0
+        assert len(actions(container)) == len(before) + 2  # the two others' failures only
+    finally:
+        container.writer.stop()

@@ -254,6 +254,17 @@ class Container:
         whatever else is waiting, in one transaction."""
         return await self.writer.run(work)
 
+    def commit_work(self, work: Work[T]) -> T:
+        """``run_work`` for a thread (never the event loop's): through the group-commit
+        writer while it runs, so the work never waits for SQLite's write lock beside it; in a
+        transaction of its own before the writer starts or after it stops."""
+        if self.writer.running:
+            return self.writer.call(work)
+        with self.uow() as uow:
+            result = work(uow)
+            uow.commit()
+            return result
+
     def uow(self, *, readonly: bool = False) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.db, readonly=readonly)
 
@@ -281,6 +292,7 @@ class Container:
             address_limit=self.login_address_limit,
             verify=self.password_checks.verify,
             busy=self.password_checks.busy,
+            commit=self.commit_work,
         )
 
     @cached_property

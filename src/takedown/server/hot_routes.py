@@ -1,5 +1,6 @@
-"""A direct lane for the busiest routes: ``POST /v1/reports`` answers thousands of reports a
-second, and most of a report's CPU went to generic layers it does not use.
+"""A direct lane for the busiest routes, and for those anyone can flood: ``POST /v1/reports``
+answers thousands of reports a second, and most of a report's CPU went to generic layers it
+does not use; the login form and its answer take the same core under a flood of guesses.
 
 A route marked ``@direct`` is still an ordinary FastAPI route (it is in the OpenAPI document,
 declares its access, and is what the router serves when the lane is off), but the app

@@ -53,6 +53,7 @@ from takedown.services.errors import Busy, Conflict, InvalidInput, NotFound, Rat
 from takedown.services.ratelimits import RateLimit
 from takedown.store.types import utcnow
 from takedown.store.uow import UnitOfWork
+from takedown.store.work import Work
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 LOGIN_FAILED = "invalid name or password, or the account is locked"
@@ -70,7 +71,10 @@ class LoginPolicy:
     what checks a password against its hash (a server's ``PasswordChecks.verify``, which
     keeps the checks off the cores intake needs); ``verify_password`` in this thread when
     None. ``busy``: whether ``verify`` would refuse the next check now (``PasswordChecks.busy``);
-    a login is then refused ``Busy`` before it reads or counts anything."""
+    a login is then refused ``Busy`` before it reads or counts anything. ``commit``: what
+    commits a login's outcome (a work function) and returns its result: a server's
+    group-commit writer (``GroupCommitter.call``); a transaction of the login's own when
+    None."""
 
     max_failures: int = 5
     lockout: timedelta = timedelta(minutes=15)
@@ -78,6 +82,7 @@ class LoginPolicy:
     address_limit: RateLimit | None = None
     verify: Callable[[str, str], bool] | None = None
     busy: Callable[[], bool] | None = None
+    commit: Callable[[Work[LoginOutcome]], LoginOutcome] | None = None
 
 
 ACCOUNT_WIDE = 4
@@ -94,6 +99,11 @@ class LoginResult:
     csrf_token: str
     expires_at: datetime
     device_secret: str  # the device cookie to set: this browser has logged in to the account
+
+
+LoginOutcome = LoginResult | ratelimits.RateVerdict | None
+"""What a login's write half returns (``_LoginOutcome``): the session, the address limit's
+refusal, or None for a recorded failure."""
 
 
 @dataclass(frozen=True)
@@ -416,36 +426,87 @@ def login(
     cannot lock the owner out), and its failures do not count towards that lock. A
     successful login returns the device secret to set (``LoginResult.device_secret``).
 
-    The password is checked (argon2, slow on purpose) between two transactions, never inside
-    one: a failed login would otherwise hold SQLite's write lock for the whole check and
-    stall report intake. The second transaction reads the account again and refuses if its
-    password changed, or its lock or counters changed, in between.
+    The password is checked (argon2, slow on purpose) between a read and the write that
+    records the outcome, never inside a transaction: a failed login would otherwise hold
+    SQLite's write lock for the whole check and stall report intake. The write reads the
+    account again and refuses if its password changed, or its lock or counters changed, in
+    between. It is a work function (``store.work``), committed by ``policy.commit`` where the
+    server gives one (its group-commit writer, so a login never waits for or holds the write
+    lock beside it), else in a transaction of its own on ``uow``.
     """
     if policy.busy is not None and policy.busy():
         raise Busy(LOGIN_BUSY, retry_after=2)
     now = now or utcnow()
     stamp = now.timestamp()
     address = hashlib.sha256((client or "unknown").encode()).hexdigest()[:32]
-    anonymous = Principal(kind=PrincipalKind.system, subject_id=None, name=f"login:{name[:64]}")
     with uow.spawn(readonly=True) as reading:
-        _check_address(reading, policy, address, stamp)
+        refused = _address_refusal(reading, policy, address, stamp)
+        if refused is not None:
+            raise _address_limited(refused)
         user = reading.users.get_by_name(name)
     stored = user.password_hash if user is not None else None
     verify = policy.verify or verify_password
     matches = verify(stored or _DUMMY_HASH, password) and stored is not None
-    with uow:
-        _check_address(uow, policy, address, stamp)  # others may have failed meanwhile
-        user = uow.users.get(user.id) if user is not None else None
+    settle = _LoginOutcome(
+        name=name,
+        user_id=user.id if user is not None else None,
+        stored=stored,
+        matches=matches,
+        policy=policy,
+        address=address,
+        client=client,
+        device=device,
+        now=now,
+    )
+    if policy.commit is not None:
+        outcome = policy.commit(settle)
+    else:
+        with uow:
+            outcome = settle(uow)
+            uow.commit()
+    if isinstance(outcome, LoginResult):
+        return outcome
+    if outcome is not None:  # the address's limit, reached while the password was checked
+        raise _address_limited(outcome)
+    raise NotAuthenticated(LOGIN_FAILED)
+
+
+@dataclass(frozen=True)
+class _LoginOutcome:
+    """The write half of a login (a work function: it may run again, and returns what
+    happened rather than raising, so that a failure's record is committed): the session, the
+    address limit's refusal if others' failures reached it meanwhile, or None for a failure,
+    recorded."""
+
+    name: str
+    user_id: int | None
+    stored: str | None
+    matches: bool
+    policy: LoginPolicy
+    address: str
+    client: str | None
+    device: str | None
+    now: datetime
+
+    def __call__(self, uow: UnitOfWork) -> LoginOutcome:
+        policy, address, now, client = self.policy, self.address, self.now, self.client
+        stamp = now.timestamp()
+        refused = _address_refusal(uow, policy, address, stamp)
+        if refused is not None:
+            return refused
+        user = uow.users.get(self.user_id) if self.user_id is not None else None
         if user is None or user.password_hash is None:
             audit.record(
                 uow,
-                actor=anonymous,
+                actor=Principal(
+                    kind=PrincipalKind.system, subject_id=None, name=f"login:{self.name[:64]}"
+                ),
                 action="auth.login_failed",
                 details={"reason": "unknown_name", "client": client},
             )
             _count_failure(uow, policy, address, stamp)
-            uow.commit()
-            raise NotAuthenticated(LOGIN_FAILED)
+            return None
+        device = self.device
         known_device = (
             device is not None
             and uow.login_devices.user_of(hash_secret(device), used_since=now - DEVICE_TRUST)
@@ -453,7 +514,7 @@ def login(
         )
         reason = None
         account_limit = _account_limit(user.id, policy)
-        if not matches or user.password_hash != stored:
+        if not self.matches or user.password_hash != self.stored:
             reason = "wrong_password"
         if user.is_locked(now) and not known_device:
             reason = "locked"
@@ -466,8 +527,7 @@ def login(
             _count_failure(uow, policy, address, stamp)
             if reason == "wrong_password":
                 ratelimits.hit(uow, account_limit, address, now=stamp)
-            uow.commit()
-            raise NotAuthenticated(LOGIN_FAILED)
+            return None
         issued = issue_secret(SecretKind.session)
         csrf = secrets.token_urlsafe(32)
         expires_at = now + policy.session_ttl
@@ -496,25 +556,30 @@ def login(
             target_id=user.id,
             details={"client": client, "known_device": known_device},
         )
-        uow.commit()
-    return LoginResult(
-        user=user,
-        session_secret=issued.value,
-        csrf_token=csrf,
-        expires_at=expires_at,
-        device_secret=device_secret,
-    )
-
-
-def _check_address(uow: UnitOfWork, policy: LoginPolicy, address: str, now: float) -> None:
-    if policy.address_limit is None:
-        return
-    allowed = ratelimits.estimate(uow, policy.address_limit, address, now=now)
-    if not allowed.allowed:
-        raise RateLimited(
-            "too many failed logins from your address; try again later",
-            retry_after=allowed.retry_after,
+        return LoginResult(
+            user=user,
+            session_secret=issued.value,
+            csrf_token=csrf,
+            expires_at=expires_at,
+            device_secret=device_secret,
         )
+
+
+def _address_refusal(
+    uow: UnitOfWork, policy: LoginPolicy, address: str, now: float
+) -> ratelimits.RateVerdict | None:
+    """The address limit's verdict where it refuses the address now, else None."""
+    if policy.address_limit is None:
+        return None
+    allowed = ratelimits.estimate(uow, policy.address_limit, address, now=now)
+    return None if allowed.allowed else allowed
+
+
+def _address_limited(refused: ratelimits.RateVerdict) -> RateLimited:
+    return RateLimited(
+        "too many failed logins from your address; try again later",
+        retry_after=refused.retry_after,
+    )
 
 
 def _account_limit(user_id: int, policy: LoginPolicy) -> ratelimits.RateLimit:

@@ -13,12 +13,17 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+from pydantic import Field as PydanticField
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from takedown.identity import NotAuthenticated, Permission, Principal, Role, Scope
 from takedown.server.container import Container, container_of
-from takedown.server.security import SESSION_COOKIE, Access, principal_of
+from takedown.server.hot_routes import direct
+from takedown.server.security import SESSION_COOKIE, Access, checks_access, principal_of
 from takedown.services import accounts, actions, keys, notify, parked, review
 from takedown.services.errors import Busy, RateLimited, ServiceError
 from takedown.store.types import utcnow
@@ -89,25 +94,49 @@ def home(request: Request) -> HTMLResponse:
     return render(request, "home.html")
 
 
-@router.get("/login", dependencies=[Depends(Access.public(html=True))])
-def login_page(request: Request, next: str | None = None) -> HTMLResponse:
-    return login_form(request, next_url=next, error=None)
+class LoginForm(BaseModel):
+    """The login form's fields, with the limits a browser's form has."""
+
+    name: str = PydanticField(max_length=64)
+    password: str = PydanticField(max_length=1024)
+    csrf_token: str = PydanticField(max_length=128)
+    next: str = PydanticField("/console", max_length=2048)
 
 
-@router.post("/login", dependencies=[Depends(Access.public(html=True))])
-async def login_submit(
-    request: Request,
-    name: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=1024)],
-    csrf_token: Annotated[str, Form(max_length=128)],
-    next: Annotated[str, Form(max_length=2048)] = "/console",
-) -> Response:
+# Both login routes are on the direct lane (``server.hot_routes``): anyone can send them, and
+# a flood of failed logins shares the core that report intake needs, so they skip the
+# framework's layers as report intake does (docs/security.md).
+
+
+@router.get("/login")
+@direct
+@checks_access(Access.public(html=True))
+async def login_page(request: Request) -> Response:
+    return login_form(request, next_url=request.query_params.get("next"), error=None)
+
+
+@router.post("/login")
+@direct
+@checks_access(Access.public(html=True))
+async def login_submit(request: Request) -> Response:
+    container = container_of(request)
+    policy = container.login_policy
+    if policy.busy is not None and policy.busy():
+        # Refused before the form is read: nothing is checked, counted or changed.
+        return _busy_page(request, None, retry_after=2)
+    fields = _form_fields(await request.form())
+    try:
+        form = LoginForm.model_validate(fields)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from None
+    name, password, csrf_token, next = form.name, form.password, form.csrf_token, form.next
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf_token):
         return login_form(
             request, next_url=next, error="The form expired. Please try again.", status=403
         )
-    container = container_of(request)
     client = request.client.host if request.client else None
     try:
         result = await run_in_threadpool(
@@ -115,7 +144,7 @@ async def login_submit(
             uow=container.uow(),
             name=name.strip(),
             password=password,
-            policy=container.login_policy,
+            policy=policy,
             client=client,
             device=request.cookies.get(DEVICE_COOKIE),
             now=container.clock.now(),
@@ -131,14 +160,7 @@ async def login_submit(
         refused.headers["Retry-After"] = str(exc.retry_after)
         return refused
     except Busy as exc:
-        busy = login_form(
-            request,
-            next_url=next,
-            error="The server is busy checking other logins. Please try again in a moment.",
-            status=503,
-        )
-        busy.headers["Retry-After"] = str(exc.retry_after)
-        return busy
+        return _busy_page(request, next, retry_after=exc.retry_after)
     except NotAuthenticated:
         return login_form(
             request,
@@ -167,6 +189,26 @@ async def login_submit(
         secure=container.settings.cookie_secure,
     )
     return response
+
+
+def _busy_page(request: Request, next_url: str | None, *, retry_after: int) -> Response:
+    busy = login_form(
+        request,
+        next_url=next_url,
+        error="The server is busy checking other logins. Please try again in a moment.",
+        status=503,
+    )
+    busy.headers["Retry-After"] = str(retry_after)
+    return busy
+
+
+def _form_fields(form: FormData) -> dict[str, str]:
+    """A form's text fields, each name's first value (as FastAPI's ``Form`` reads them)."""
+    fields: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            fields.setdefault(key, value)
+    return fields
 
 
 @router.post("/logout", dependencies=CONSOLE)
