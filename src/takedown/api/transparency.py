@@ -21,6 +21,8 @@ from takedown.store import UnitOfWork
 router = APIRouter(prefix="/v1", tags=["transparency"], responses=ERROR_RESPONSES)
 ReadUoW = Annotated[UnitOfWork, Depends(read_uow)]
 READ = [Depends(Access(Permission.transparency_read))]
+PeriodStart = Annotated[AwareDatetime, Query(alias="from", description="The period's start.")]
+PeriodEnd = Annotated[AwareDatetime, Query(alias="to", description="Its end (not included).")]
 
 
 @router.get(
@@ -31,8 +33,8 @@ READ = [Depends(Access(Permission.transparency_read))]
 def read_transparency(
     request: Request,
     uow: ReadUoW,
-    start: Annotated[AwareDatetime, Query(alias="from", description="The period's start.")],
-    end: Annotated[AwareDatetime, Query(alias="to", description="Its end (not included).")],
+    start: PeriodStart,
+    end: PeriodEnd,
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     """The transparency report of a period: notices by category and source, actions by type
@@ -58,8 +60,8 @@ def read_transparency(
 def read_dsa_template(
     request: Request,
     uow: ReadUoW,
-    start: Annotated[AwareDatetime, Query(alias="from", description="The period's start.")],
-    end: Annotated[AwareDatetime, Query(alias="to", description="Its end (not included).")],
+    start: PeriodStart,
+    end: PeriodEnd,
     published: Annotated[
         date | None, Query(description="The report's publication date; by default today.")
     ] = None,
