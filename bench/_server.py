@@ -61,6 +61,13 @@ def server_cpu(port: int) -> float:
     return cpu_seconds(_serves(port))
 
 
+def server_children_cpu(port: int) -> float:
+    """CPU seconds used so far by the server's child processes (its password checks), which
+    its own ``server_cpu`` leaves out; a child that has ended is no longer counted."""
+    parents = {proc.name for proc in _server_procs(port)}
+    return cpu_seconds(lambda _, fields: fields[1] in parents)
+
+
 def server_disk_writes(port: int) -> int | None:
     """Bytes the server process serving ``port`` has sent to storage so far (``write_bytes``
     of ``/proc/PID/io``: SQLite's WAL, its checkpoints into the database file, logs), or None

@@ -33,7 +33,7 @@ from rich.table import Table
 from sqlalchemy import text
 
 from bench._postgres import scratch_database
-from bench._server import running_server, server_cpu, server_disk_writes
+from bench._server import running_server, server_children_cpu, server_cpu, server_disk_writes
 from takedown.identity import Principal, Role, Scope
 from takedown.services import accounts, keys
 from takedown.store import Database, SqlAlchemyUnitOfWork, migrate
@@ -165,11 +165,14 @@ def _run(backend: str, url: str) -> list[dict]:
         for rate, n, logins in runs:
             before = _count(url)
             cpu_before, disk_before = server_cpu(port), server_disk_writes(port)
+            checks_before = server_children_cpu(port)
             guesses = _start_logins(server) if logins else None
             if guesses is not None and guesses.stdout is not None:
                 guesses.stdout.readline()  # "ready": its start-up is over
             result = _load(server, key, rate, f"{backend}-{rate}-{n}{'-logins' if logins else ''}")
             cpu, disk = server_cpu(port) - cpu_before, server_disk_writes(port)
+            # The password checks run in a child process, on the server's core, at idle priority.
+            checks_cpu = server_children_cpu(port) - checks_before
             if guesses is not None:  # its last answers may come after the reports' last
                 out, _ = guesses.communicate(timeout=SECONDS + 120)
                 result["logins"] = json.loads(out)
@@ -183,6 +186,7 @@ def _run(backend: str, url: str) -> list[dict]:
             after = _count(url)
             result["server_cpu_ms_per_report"] = cpu * 1000 / max(1, result["ok"])
             result["server_cpu_share"] = cpu / result["seconds"]
+            result["password_checks_cpu_share"] = checks_cpu / result["seconds"]
             # The load generators share one core: past about 80% of it, their own queue
             # shows up as the server's latency.
             result["generators_cpu_share"] = (
@@ -232,7 +236,10 @@ def _logins_note(result: dict) -> str:
     logins = result.get("logins")
     if not logins:
         return ""
-    return f" with {logins['rate']:g} failed logins/s (answers {logins['statuses']})"
+    return (
+        f" with {logins['rate']:g} failed logins/s (answers {logins['statuses']}; password "
+        f"checks {result['password_checks_cpu_share']:.0%} of the server's core)"
+    )
 
 
 def _kib(value: float | None) -> str:

@@ -1,10 +1,15 @@
-"""The password-check thread: lowest priority, one check at a time, a bounded queue."""
+"""The password-check process: lowest priority, one check at a time, a bounded queue, and a
+child that dies costs one login a retry."""
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
+from argon2 import PasswordHasher
 
 from takedown.identity import hash_password
 from takedown.server.password_checks import PasswordChecks
@@ -14,30 +19,110 @@ STORED = hash_password("correct horse battery")
 
 
 def test_checks_answer_like_argon2():
+    odd = 'line\nbreak \u00e9t\u00e9 \U0001f600 "quoted" \\ [1, 2]'
     checks = PasswordChecks()
     try:
         assert checks.verify(STORED, "correct horse battery")
         assert not checks.verify(STORED, "wrong horse battery")
         assert not checks.verify("not a hash", "anything at all")
+        assert checks.verify(hash_password(odd), odd)
+        assert not checks.verify(hash_password(odd), odd.replace("\n", " "))
+        assert not checks.verify(STORED, "lone \ud800 surrogate")  # no UTF-8 for it
+        assert not checks.verify(STORED, "x" * 5000)
     finally:
-        checks.shutdown()
+        checks.shutdown(wait=True)
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
-def test_the_check_thread_runs_only_on_idle_cpu():
+def test_checks_run_in_a_process_of_their_own_only_on_idle_cpu(monkeypatch):
+    monkeypatch.setenv("TAKEDOWN_SECRET_KEY", "server-secret-never-in-the-child")
     checks = PasswordChecks()
     try:
-        policies = {}
-
-        def record(_stored, _password):
-            policies["check"] = os.sched_getscheduler(0)
-            return True
-
-        checks._pool.submit(record, "", "").result()
-        assert policies["check"] == os.SCHED_IDLE
-        assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the caller keeps its priority
+        assert checks._child is None  # nothing starts before the first login
+        assert not checks.verify(STORED, "wrong horse battery")
+        child = checks._child
+        assert child is not None and child.pid != os.getpid()
+        assert os.sched_getscheduler(child.pid) == os.SCHED_IDLE
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the server keeps its priority
+        with open(f"/proc/{child.pid}/environ", "rb") as environ:
+            assert b"TAKEDOWN_" not in environ.read()  # none of the server's settings
     finally:
-        checks.shutdown()
+        checks.shutdown(wait=True)
+    assert child.returncode == 0  # it ended at the end of its input
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads processes from /proc")
+def test_a_check_whose_process_dies_is_busy_and_the_next_one_starts_it_again():
+    slow = PasswordHasher(time_cost=200).hash("correct horse battery")  # seconds to check
+    checks = PasswordChecks()
+    try:
+        assert checks.verify(STORED, "correct horse battery")
+        first = checks._child
+        assert first is not None
+        answers: list[object] = []
+
+        def login() -> None:
+            try:
+                answers.append(checks.verify(slow, "correct horse battery"))
+            except Busy as exc:
+                answers.append(exc)
+
+        waiting = threading.Thread(target=login)
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while _cpu_ticks(first.pid) < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)  # until it is well into the slow check
+        os.kill(first.pid, signal.SIGKILL)  # killed for memory, say
+        waiting.join(30)
+        assert len(answers) == 1 and isinstance(answers[0], Busy)
+        assert answers[0].retry_after > 0
+        assert checks.verify(STORED, "correct horse battery")
+        assert checks._child is not None and checks._child.pid != first.pid
+        os.kill(checks._child.pid, signal.SIGKILL)  # dead between checks: started again
+        checks._child.wait(10)
+        assert checks.verify(STORED, "correct horse battery")
+    finally:
+        checks.shutdown(wait=True)
+
+
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().split(")")[-1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads processes from /proc")
+def test_the_process_ends_when_the_server_does(tmp_path):
+    """However the server ends (killed included), its check process sees the end of its input
+    and exits: no process is left behind holding memory."""
+    script = tmp_path / "server.py"
+    script.write_text(
+        "import sys\n"
+        "from takedown.server.password_checks import PasswordChecks\n"
+        "checks = PasswordChecks()\n"
+        f"checks.verify({STORED!r}, 'wrong')\n"
+        "print(checks._child.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as server:
+        assert server.stdout is not None
+        child = int(server.stdout.readline())
+        assert _alive(child)
+        server.kill()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
 
 
 def test_past_the_queue_a_login_is_refused_busy_at_once_without_a_check():
@@ -66,4 +151,4 @@ def test_past_the_queue_a_login_is_refused_busy_at_once_without_a_check():
     for thread in waiting:
         thread.join(10)
     assert answers == [True, True]
-    checks.shutdown()
+    checks.shutdown(wait=True)

@@ -1,25 +1,36 @@
-"""Where a server checks passwords: one thread of its own, at the lowest CPU priority, with a
-short queue.
+"""Where a server checks passwords: a child process of its own, at the lowest CPU priority,
+one check at a time, with a short queue.
 
 An argon2 check is slow on purpose (about a quarter of a second of CPU, spread over the
-hasher's lanes), and anyone who can reach the login page can ask for one. Run on the
-request threads, a few failed logins a second would take the cores that report intake and
-decisions need. So every check runs on one thread scheduled ``SCHED_IDLE`` on Linux (the
-hasher's lane threads inherit it): it gets only the CPU that nothing else wants, and a report
-never waits for a password. Under full load a login waits longer; past ``queue`` logins
-waiting, the next one is answered ``Busy`` at once, without a check and without counting as
-a failure. Where ``SCHED_IDLE`` is not to be had, the thread runs at the lowest ``nice``
-it may set, or as it is.
+hasher's lanes, and 64 MiB of memory), and anyone who can reach the login page can ask for
+one. Run on the request threads, a few failed logins a second would take the cores that
+report intake and decisions need. So every check runs in one child process
+(``server.password_worker``) scheduled ``SCHED_IDLE`` on Linux (the hasher's lane threads
+inherit it): it gets only the CPU that nothing else wants.
+
+A process, not a thread of the server's, because a check shares nothing with the server but
+the core: its 64 MiB and its lane threads are mapped and unmapped in an address space of its
+own, so the server never waits on a kernel lock that a descheduled check holds, nor on the
+interpreter lock a check takes back between its calls. A report never waits for a password.
+
+Under full load a login waits longer; past ``queue`` logins waiting, the next one is answered
+``Busy`` at once, without a check and without counting as a failure. The child starts with
+the first check; one that dies (killed for memory, say) answers the check it had ``Busy`` and
+is started again by the next. Where ``SCHED_IDLE`` is not to be had, the child runs at the
+lowest ``nice`` it may set, or as it is, and says so on standard error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from takedown.identity import verify_password
 from takedown.services.accounts import LOGIN_BUSY
 from takedown.services.errors import Busy
 
@@ -28,15 +39,16 @@ log = logging.getLogger(__name__)
 
 class PasswordChecks:
     """``verify(stored_hash, password)`` for ``services.accounts.LoginPolicy``: blocks its
-    caller (a request thread) until the check thread has answered."""
+    caller (a request thread) until the check process has answered."""
 
     def __init__(self, *, queue: int = 16) -> None:
         self.queue = queue
         self._waiting = 0
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="takedown-password", initializer=_lowest_priority
-        )
+        # One thread talks to the child, so checks never interleave on its pipe.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="takedown-password")
+        self._child: subprocess.Popen[str] | None = None
+        self._closed = False
 
     def busy(self) -> bool:
         """Whether the next login would be refused ``Busy``: a login asks this before it reads
@@ -49,23 +61,64 @@ class PasswordChecks:
                 raise Busy(LOGIN_BUSY, retry_after=2)
             self._waiting += 1
         try:
-            return self._pool.submit(verify_password, stored_hash, password).result()
+            return self._pool.submit(self._check, stored_hash, password).result()
         finally:
             with self._lock:
                 self._waiting -= 1
 
+    def _check(self, stored_hash: str, password: str) -> bool:
+        child = self._running_child()
+        assert child.stdin is not None and child.stdout is not None
+        try:
+            child.stdin.write(json.dumps([stored_hash, password]) + "\n")
+            child.stdin.flush()
+            answer = child.stdout.readline()
+        except (OSError, ValueError):  # its pipe broke, or was closed by shutdown
+            answer = ""
+        if answer not in ("1\n", "0\n"):
+            log.warning("the password check process ended (exit status %s)", child.poll())
+            self._stop_child()
+            raise Busy(LOGIN_BUSY, retry_after=2)
+        return answer == "1\n"
+
+    def _running_child(self) -> subprocess.Popen[str]:
+        if self._child is not None and self._child.poll() is not None:
+            log.warning("the password check process ended (exit status %s)", self._child.poll())
+            self._stop_child()
+        if self._closed:
+            raise Busy(LOGIN_BUSY, retry_after=2)  # the server is stopping
+        if self._child is None:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "takedown.server.password_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                encoding="ascii",  # JSON escapes everything else
+                bufsize=1,
+                # It needs none of the server's settings, its secrets least of all.
+                env={k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")},
+            )
+        return self._child
+
+    def _stop_child(self) -> None:
+        """End the child: at the end of its input, after the check it may be doing."""
+        with self._lock:
+            child, self._child = self._child, None
+        if child is None:
+            return
+        if child.stdin is not None:
+            with contextlib.suppress(OSError):
+                child.stdin.close()  # it exits at end of input
+        try:
+            child.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
     def shutdown(self, wait: bool = False, cancel_futures: bool = True) -> None:
+        """Stop taking checks and end the child (within about one check's time)."""
+        self._closed = True
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
-
-
-def _lowest_priority() -> None:
-    """Give the calling thread (and the threads it starts) only the CPU no one else wants."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # this thread, on Linux
-        return
-    except (AttributeError, OSError) as error:
-        log.info("password checks run without SCHED_IDLE (%s)", error)
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError) as error:
-        log.info("password checks run at normal priority (%s)", error)
+        self._stop_child()
