@@ -60,14 +60,7 @@ def test_a_check_whose_process_dies_is_busy_and_the_next_one_starts_it_again():
         first = checks._child
         assert first is not None
         answers: list[object] = []
-
-        def login() -> None:
-            try:
-                answers.append(checks.verify(slow, "correct horse battery"))
-            except Busy as exc:
-                answers.append(exc)
-
-        waiting = threading.Thread(target=login)
+        waiting = threading.Thread(target=_login, args=(checks, slow, answers))
         waiting.start()
         deadline = time.monotonic() + 10
         while _cpu_ticks(first.pid) < 10 and time.monotonic() < deadline:
@@ -85,9 +78,22 @@ def test_a_check_whose_process_dies_is_busy_and_the_next_one_starts_it_again():
         checks.shutdown(wait=True)
 
 
-def _cpu_ticks(pid: int) -> int:
+def _login(checks: PasswordChecks, stored: str, answers: list[object]) -> None:
+    """A login's check, its answer or its ``Busy`` appended to ``answers``."""
+    try:
+        answers.append(checks.verify(stored, "correct horse battery"))
+    except Busy as exc:
+        answers.append(exc)
+
+
+def _stat(pid: int) -> list[str]:
+    """``/proc/PID/stat`` after the command's name: 0 the state, 11 and 12 the CPU ticks."""
     with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().split(")")[-1].split()
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = _stat(pid)
     return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
 
 
@@ -119,8 +125,7 @@ def test_the_process_ends_when_the_server_does(tmp_path):
 
 def _alive(pid: int) -> bool:
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie has ended
+        return _stat(pid)[0] != "Z"  # a zombie has ended
     except FileNotFoundError:
         return False
 
@@ -130,14 +135,7 @@ def test_past_the_queue_a_login_is_refused_busy_at_once_without_a_check():
     release = threading.Event()
     checks._pool.submit(release.wait)  # the thread is busy
     answers: list[object] = []
-
-    def login() -> None:
-        try:
-            answers.append(checks.verify(STORED, "correct horse battery"))
-        except Busy as exc:
-            answers.append(exc)
-
-    waiting = [threading.Thread(target=login) for _ in range(2)]
+    waiting = [threading.Thread(target=_login, args=(checks, STORED, answers)) for _ in range(2)]
     for thread in waiting:
         thread.start()
     deadline = time.monotonic() + 5
