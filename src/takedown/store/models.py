@@ -30,8 +30,22 @@ class Base(DeclarativeBase):
 
 # The case statuses a person works from (the queue), and those a lead lists apart.
 QUEUE_STATUSES = ("open", "pending_second_review", "appealed")
-QUEUE_WHERE = "status IN ('open', 'pending_second_review', 'appealed')"
-HELD_WHERE = "status IN ('on_hold', 'pending_second_review', 'appealed')"
+HELD_STATUSES = ("on_hold", "pending_second_review", "appealed")
+
+
+def status_among(statuses: tuple[str, ...], alias: str = "") -> str:
+    """SQL that a case's status is one of ``statuses``, written as equalities joined by OR,
+    not ``IN``: SQLite evaluates a partial index's condition on every insert into the table
+    and on every update of a column it reads, and an ``IN`` list of three or more values is
+    built into a temporary B-tree each time (about three times the cost of the insert itself
+    for a new case). A query finds the partial index only through this same text, so the
+    indexes and their queries share it."""
+    column = f"{alias}.status" if alias else "status"
+    return "(" + " OR ".join(f"{column} = '{s}'" for s in statuses) + ")"
+
+
+QUEUE_WHERE = status_among(QUEUE_STATUSES)
+HELD_WHERE = status_among(HELD_STATUSES)
 
 
 def _where_set(name: str, column: str) -> Index:

@@ -16,13 +16,22 @@ from sqlalchemy import Integer, func, select
 from takedown.cases import CaseStatus, Category, Priority
 from takedown.cases.model import case_id_of
 from takedown.cases.records import CaseSearch, QaSample, QueueEntry, QueueFilter
-from takedown.store.models import HELD_WHERE, QUEUE_WHERE, MediaRevealRow, QaSampleRow
+from takedown.store.models import (
+    HELD_STATUSES,
+    QUEUE_STATUSES,
+    MediaRevealRow,
+    QaSampleRow,
+    status_among,
+)
 from takedown.store.rawsql import RawRepository
 
 _STATUSES = {m.value: m for m in CaseStatus}
 _PRIORITIES = {m.value: m for m in Priority}
 _CATEGORIES = {m.value: m for m in Category}
 _QUEUE_COLUMNS = "c.id, c.status, c.priority, c.category, c.respond_by, c.remove_by, c.minor_safety"
+# The partial indexes' conditions (``models``), on the alias ``c``.
+_QUEUE_C = status_among(QUEUE_STATUSES, "c")
+_HELD_C = status_among(HELD_STATUSES, "c")
 
 Cursor = tuple[datetime, str, int]
 """Where a queue page ends: the last row's deadline, priority and id."""
@@ -59,7 +68,7 @@ class ReviewRepository(RawRepository):
         params: dict[str, Any],
     ) -> list[str]:
         raw = self._raw
-        where = [f"c.{QUEUE_WHERE}"]
+        where = [_QUEUE_C]
         if not minor_safety:
             where.append("c.minor_safety = :no")
             params["no"] = raw.flag(False)
@@ -145,7 +154,7 @@ class ReviewRepository(RawRepository):
             where.append("c.opened_at < :opened_before")
             params["opened_before"] = raw.dt(search.opened_before)
         if search.overdue:
-            where.append(f"c.{QUEUE_WHERE} AND c.respond_by <= :now")
+            where.append(f"{_QUEUE_C} AND c.respond_by <= :now")
             params["now"] = raw.dt(now)
         if before_id is not None:
             where.append("c.id < :before_id")
@@ -194,7 +203,7 @@ class ReviewRepository(RawRepository):
         """The cases on hold, waiting for a second opinion, or appealed (a lead's lists)."""
         raw = self._raw
         params: dict[str, Any] = {"status": str(status), "limit": limit}
-        where = [f"c.{HELD_WHERE}", "c.status = :status"]
+        where = [_HELD_C, "c.status = :status"]
         if not minor_safety:
             where.append("c.minor_safety = :no")
             params["no"] = raw.flag(False)
@@ -210,8 +219,8 @@ class ReviewRepository(RawRepository):
         second opinion, are appealed or are on hold."""
         raw = self._raw
         params: dict[str, Any] = {"now": raw.dt(now)}
-        where = [f"c.{QUEUE_WHERE}"]
-        held = [f"c.{HELD_WHERE}"]
+        where = [_QUEUE_C]
+        held = [_HELD_C]
         if not minor_safety:
             where.append("c.minor_safety = :no")
             held.append("c.minor_safety = :no")
@@ -236,7 +245,7 @@ class ReviewRepository(RawRepository):
         """Priority → (cases waiting in the queue, of them overdue, when the oldest opened)."""
         raw = self._raw
         params: dict[str, Any] = {"now": raw.dt(now)}
-        where = [f"c.{QUEUE_WHERE}"]
+        where = [_QUEUE_C]
         if not minor_safety:
             where.append("c.minor_safety = :no")
             params["no"] = raw.flag(False)
