@@ -240,13 +240,13 @@ def test_writing_a_case_builds_no_temporary_btree_and_the_queue_reads_its_indexe
             assert not [op for op in program if op[1] == "OpenEphemeral"], write
         queue = _plan(
             conn,
-            f"SELECT c.id FROM cases c WHERE {status_among(QUEUE_STATUSES, 'c')} "  # noqa: S608
+            f"SELECT c.id FROM cases c WHERE {status_among(QUEUE_STATUSES, 'c')} "
             "AND c.minor_safety = 0 ORDER BY c.respond_by LIMIT 10",
             {},
         )
         held = _plan(
             conn,
-            f"SELECT c.id FROM cases c WHERE {status_among(HELD_STATUSES, 'c')} "  # noqa: S608
+            f"SELECT c.id FROM cases c WHERE {status_among(HELD_STATUSES, 'c')} "
             "AND c.status = 'on_hold' ORDER BY c.respond_by LIMIT 10",
             {},
         )
