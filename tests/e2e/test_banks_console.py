@@ -106,3 +106,29 @@ def test_a_senior_reviewer_reads_and_a_reviewer_is_refused(live_server, containe
     with live_server.client() as c:
         console_login(c, "rev")
         assert c.get("/console/banks").status_code == 403
+
+
+def test_a_link_cannot_put_its_own_words_on_the_banks_page(live_server, container):
+    """The page shows a notice only from this session's own redirect: a link made elsewhere
+    (``?notice=...``) shows nothing, nor does another session's signed redirect."""
+    add_staff(container, "lead", Role.child_safety_lead, token=False)
+    add_staff(container, "lead2", Role.child_safety_lead, token=False)
+    bait = "Your bank was emptied. Call +1 555 0100 now."
+    with live_server.client() as c, live_server.client() as other:
+        console_login(c, "lead")
+        console_login(other, "lead2")
+        crafted = c.get("/console/banks", params={"notice": bait, "signature": "0" * 64})
+        assert crafted.status_code == 200 and bait not in crafted.text
+        assert 'class="notice"' not in crafted.text
+        made = c.post(
+            "/console/banks",
+            data={
+                "name": "mine",
+                "policy": "block",
+                "csrf_token": token(c.get("/console/banks").text),
+            },
+        )
+        assert made.status_code == 303
+        assert "Bank mine created." in c.get(made.headers["location"]).text
+        # The same redirect, opened by another session, says nothing.
+        assert "Bank mine created." not in other.get(made.headers["location"]).text

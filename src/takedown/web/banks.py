@@ -5,6 +5,7 @@ quarantined, enabled again. Whoever may read banks sees it; changes need ``banks
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -19,7 +20,7 @@ from takedown.matching import BankPolicy
 from takedown.matching.exchanges import ExchangeKind
 from takedown.matching.hash_files import parse_hash_list
 from takedown.server.container import container_of
-from takedown.server.security import Access, principal_of
+from takedown.server.security import Access, principal_of, request_state
 from takedown.services import banks, exchanges
 from takedown.services.errors import Conflict, NotFound, ServiceError
 from takedown.web.pages import render
@@ -46,15 +47,34 @@ def _page(request: Request, *, notice: str = "", error: str = "", status: int = 
             "policies": list(BankPolicy),
             "kinds": list(ExchangeKind),
             "manage": actor.can(Permission.banks_manage),
-            "notice": notice or request.query_params.get("notice", "")[:300],
+            "notice": notice or _carried_notice(request),
             "error": error,
         },
         status=status,
     )
 
 
-def _done(notice: str) -> Response:
-    return RedirectResponse(f"/console/banks?{urlencode({'notice': notice})}", status_code=303)
+def _signature(request: Request, notice: str) -> str:
+    """A MAC of ``notice`` under the session's CSRF token: only this session's own redirect
+    makes one, so a link from elsewhere cannot put its words on the page ("call this number",
+    "your bank was emptied") in the console's voice. Empty without a session."""
+    token = request_state(request).get("csrf_token")
+    if not token:
+        return ""
+    return hmac.new(token.encode(), notice.encode(), "sha256").hexdigest()
+
+
+def _carried_notice(request: Request) -> str:
+    """The notice a change's redirect carried, when its signature is this session's."""
+    notice = request.query_params.get("notice", "")
+    expected = _signature(request, notice)
+    given = request.query_params.get("signature", "")
+    return notice[:300] if notice and expected and hmac.compare_digest(expected, given) else ""
+
+
+def _done(request: Request, notice: str) -> Response:
+    query = urlencode({"notice": notice, "signature": _signature(request, notice)})
+    return RedirectResponse(f"/console/banks?{query}", status_code=303)
 
 
 def _refused(request: Request, exc: ServiceError) -> Response:
@@ -68,7 +88,7 @@ def _act(request: Request, use_case: Callable[..., object], notice: str, **kwarg
         use_case(uow=container_of(request).uow(), actor=principal_of(request), **kwargs)
     except ServiceError as exc:
         return _refused(request, exc)
-    return _done(notice)
+    return _done(request, notice)
 
 
 @router.get("/console/banks", dependencies=READ)
@@ -144,8 +164,9 @@ def import_file(request: Request, name: Name, file: UploadFile) -> Response:
         totals["duplicate"] += result.duplicates
         totals["invalid"] += len(result.invalid)
     return _done(
+        request,
         f"{source} into {name}: {totals['added']} added, {totals['duplicate']} there already, "
-        f"{totals['invalid']} not hashes."
+        f"{totals['invalid']} not hashes.",
     )
 
 
