@@ -302,6 +302,8 @@ def test_the_operations_page_hides_a_minors_case_from_an_admin_without_the_permi
     assert "kid-fails" not in hidden.text and f"TD-{case:07d}" not in hidden.text
     assert "A case about a minor" in hidden.text
     assert "kid-fails" in shown.text and f"TD-{case:07d}" in shown.text
+    # The reports to NCMEC are the compliance side's: an admin does not see them here.
+    assert 'id="filings"' not in hidden.text and 'id="filings"' in shown.text
     hook.fail_next = 0
 
 

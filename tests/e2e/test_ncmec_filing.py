@@ -263,6 +263,12 @@ def test_a_report_ncmecs_schema_refuses_is_never_submitted_and_the_page_says_why
         page = client.get("/console/ncmec")
         assert page.status_code == 200
         assert "Expected is ( platform )" in page.text and "Retry" in page.text
+        # The lead's operations page says a report failed and where to retry it.
+        with live_server.client() as lead:
+            console_login(lead, "lead")
+            operations = lead.get("/console/operations").text
+        assert "1 failed at their last attempt" in operations
+        assert 'href="/console/ncmec"' in operations
         ncmec.state.xsd = shipped
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
         retried = client.post(
@@ -272,6 +278,10 @@ def test_a_report_ncmecs_schema_refuses_is_never_submitted_and_the_page_says_why
         )
         assert retried.status_code == 303
         _wait_state(client, people, case_id, "filed")
+        with live_server.client() as lead:
+            console_login(lead, "lead")
+            operations = lead.get("/console/operations").text
+        assert "No report to NCMEC has failed" in operations
     assert ncmec.state.submits == 1
 
 

@@ -714,6 +714,15 @@ def view(
         )
 
 
+def stuck(*, uow: UnitOfWork, actor: Principal) -> dict[str, int]:
+    """How many reports to NCMEC failed at their last attempt (``failed``) and how many wait
+    for a person to settle an unanswered submit (``needs_attention``)."""
+    require(actor, Permission.ncmec_read)
+    with uow:
+        found = uow.filings.stuck()
+    return {str(s): found.get(str(s), 0) for s in (FilingState.failed, FilingState.needs_attention)}
+
+
 def listing(
     *, uow: UnitOfWork, actor: Principal, now: datetime, within: timedelta
 ) -> list[tuple[Filing, bool]]:

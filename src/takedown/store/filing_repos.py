@@ -218,6 +218,14 @@ class FilingRepository(RawRepository):
             update(NcmecFilingRow).where(NcmecFilingRow.case_id == case_id).values(lease_until=None)
         )
 
+    def stuck(self) -> dict[str, int]:
+        """How many filings failed, and how many wait for a person's answer (by state)."""
+        rows = self._raw.all(
+            "SELECT state, count(*) FROM ncmec_filings "
+            "WHERE state = 'failed' OR state = 'needs_attention' GROUP BY state"
+        )
+        return {str(state): int(n) for state, n in rows}
+
     def listing(self, *, filed_limit: int = 50) -> list[Filing]:
         """Every filing not settled yet, and the latest ``filed_limit`` filed or withdrawn."""
         settled = [str(FilingState.filed), str(FilingState.withdrawn)]

@@ -1,5 +1,7 @@
 """The operations page: actions waiting, delivered and failed, and deferred work parked after
-its last attempt, each with a retry (admins and child-safety leads)."""
+its last attempt, each with a retry (admins and child-safety leads); and, to those who may
+read the CyberTipline reports, how many of them failed or wait for a person, with the way to
+the filing page, where each is retried."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from takedown.flows import DELIVERY
 from takedown.identity import Permission
 from takedown.server.container import container_of
 from takedown.server.security import Access, principal_of
-from takedown.services import actions, parked
+from takedown.services import actions, filing, parked
 from takedown.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -23,6 +25,11 @@ OPERATE = [Depends(Access(Permission.actions_manage, html=True))]
 def operations_page(request: Request) -> HTMLResponse:
     c = container_of(request)
     actor = principal_of(request)
+    filings = (
+        filing.stuck(uow=c.uow(readonly=True), actor=actor)
+        if actor.can(Permission.ncmec_read)
+        else None
+    )
     return render(
         request,
         "operations.html",
@@ -31,6 +38,7 @@ def operations_page(request: Request) -> HTMLResponse:
             "failed": actions.failed(uow=c.uow(readonly=True), actor=actor),
             "parked": parked.parked_events(uow=c.uow(readonly=True), actor=actor),
             "webhook": c.settings.platform_webhook_url,
+            "filings": filings,
         },
     )
 
