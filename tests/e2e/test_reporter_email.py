@@ -139,6 +139,60 @@ def test_reporters_get_an_acknowledgment_and_the_decision(database_url, db, tmp_
         stop(live)
 
 
+def test_a_merged_cases_reporters_hear_the_decision_under_the_number_they_know(
+    database_url, db, tmp_path, smtp
+):
+    """Two cases about the same content, one merged into the other: the decision reaches
+    the reporters of both, and says that the number the second reporter was given is now part
+    of the case decided."""
+    from takedown.identity import Role
+    from tests.conftest import add_staff
+
+    inbox, port = smtp
+    live = serve(database_url, db, tmp_path, port)
+    try:
+        platform = add_key(live.container, "platform", Scope.report)[1]
+        reviewer = {"Authorization": f"Bearer {add_staff(live.container, 'rev', Role.reviewer)}"}
+        auth = {"Authorization": f"Bearer {platform}"}
+        with live.client() as client:
+            kept, merged = (
+                client.post(
+                    "/v1/reports",
+                    headers=auth,
+                    json={
+                        "content_id": content,
+                        "category": "policy",
+                        "reporter_role": "user",
+                        "contact": {"email": email},
+                    },
+                ).json()
+                for content, email in (("joined-a", "a@example.org"), ("joined-b", "b@example.org"))
+            )
+            inbox.wait_for(2)  # the acknowledgments
+            joined = client.post(
+                f"/v1/cases/{merged['case_id']}/merge",
+                json={"into": kept["case_number"], "note": "the same post, twice"},
+                headers=reviewer,
+            )
+            assert joined.status_code == 200, joined.text
+            assert client.post(f"/v1/cases/{kept['case_id']}/claim", headers=reviewer).is_success
+            decided = client.post(
+                f"/v1/cases/{kept['case_id']}/decisions",
+                json={"outcome": "violation", "category": "policy", "reason": "spam"},
+                headers=reviewer,
+            )
+            assert decided.status_code == 201, decided.text
+        messages = inbox.wait_for(4)
+        decisions = {m["To"]: m for m in messages if m["Subject"].startswith("Update on")}
+        assert sorted(decisions) == ["a@example.org", "b@example.org"]
+        for message in decisions.values():
+            assert kept["case_number"] in message["Subject"]
+            body = body_of(message)
+            assert f"the number {merged['case_number']}: that case was joined to case" in body, body
+    finally:
+        stop(live)
+
+
 def test_a_mail_server_that_is_down_loses_no_report(database_url, db, tmp_path):
     dead_port = free_port()  # nothing listens here until later
     live = serve(database_url, db, tmp_path, dead_port)

@@ -107,6 +107,27 @@ def test_both_reporters_see_the_decision_of_the_kept_case(container):
     assert {"post-a", "post-b"} <= removed  # the merged case's content came down too
 
 
+def test_a_case_knows_every_case_merged_into_it_however_deep(container):
+    """``merged_into`` follows merges of merges (c into b, then b into a), which the
+    e-mails to the kept case's reporters name."""
+    rev = staff(container, "rev", Role.reviewer)
+    a, b, c, other = (
+        submit(container, PLATFORM, content_id=f"deep-{n}", category=Category.policy)
+        for n in "abcd"
+    )
+    merge(container, rev, c.case_id, str(b.case_id))
+    merge(container, rev, b.case_id, str(a.case_id))
+    made = case_links.link(
+        uow=container.uow(), actor=rev, case_id=a.case_id, other=str(other.case_id), note="x",
+        now=container.clock.now(),
+    )  # fmt: skip
+    assert made.kind == "related"
+    with container.uow(readonly=True) as uow:
+        assert uow.case_links.merged_into(a.case_id) == sorted([b.case_id, c.case_id])
+        assert uow.case_links.merged_into(b.case_id) == [c.case_id]
+        assert uow.case_links.merged_into(other.case_id) == []  # a related case is not merged
+
+
 def test_a_report_by_link_joins_a_confirmed_case_and_its_reporter_sees_the_outcome(container):
     rev = staff(container, "rev", Role.reviewer)
     content = submit(container, PLATFORM, content_id="clip-9", category=Category.policy)

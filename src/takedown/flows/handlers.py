@@ -90,6 +90,7 @@ def tell_reporters_removed(event: ContentRemoved, ctx: HandlerContext, deps: Flo
         for digest in entry.details.get("to", [])
     }
     now_told: list[str] = []
+    merged: list[int] | None = None
     for report in uow.reports.for_case(event.case_id):
         address = report.contact_email
         if not address or report.content_id not in removed:
@@ -98,7 +99,13 @@ def tell_reporters_removed(event: ContentRemoved, ctx: HandlerContext, deps: Flo
         if digest not in told:
             told.add(digest)
             now_told.append(digest)
-            uow.publish(reports.removal_notice(case_id=event.case_id, to=address, copies=copies))
+            if merged is None:
+                merged = uow.case_links.merged_into(event.case_id)
+            uow.publish(
+                reports.removal_notice(
+                    case_id=event.case_id, to=address, copies=copies, merged=merged
+                )
+            )
     if now_told:
         audit.record(
             uow,

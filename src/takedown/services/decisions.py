@@ -56,5 +56,11 @@ def react(
     if status is CaseStatus.closed:
         uow.review.close_items(case_id)
     if ctx.email:
-        for address in uow.reports.contact_emails(case_id):
-            uow.publish(notices.decision_notice(case_id=case_id, to=address, decision=decision))
+        addresses = uow.reports.contact_emails(case_id)
+        merged = uow.case_links.merged_into(case_id) if addresses else []
+        for address in addresses:
+            uow.publish(
+                notices.decision_notice(
+                    case_id=case_id, to=address, decision=decision, merged=merged
+                )
+            )

@@ -73,6 +73,23 @@ class CaseLinkRepository(RawRepository):
             )
         return links
 
+    def merged_into(self, case_id: int) -> list[int]:
+        """The cases merged into ``case_id``, directly or into one merged into it, in id
+        order: the numbers its reporters may know it by."""
+        found: set[int] = set()
+        frontier = [case_id]
+        while frontier:
+            params = {f"c{i}": c for i, c in enumerate(frontier)}
+            within = ", ".join(f":{k}" for k in params)
+            rows = self._raw.all(
+                f"SELECT case_id FROM case_links WHERE kind = '{MERGED}' "  # noqa: S608 - placeholders
+                f"AND other_case_id IN ({within})",
+                params,
+            )
+            frontier = [int(r[0]) for r in rows if int(r[0]) not in found]
+            found.update(frontier)
+        return sorted(found)
+
     def reporters_of(self, case_ids: list[int]) -> int:
         """Distinct reporters across the cases' reports, counted as intake counts them: by
         reporter key, and each report without one as a reporter of its own."""

@@ -4,6 +4,7 @@ the status page, and the e-mails to reporters who gave an address (sent by the w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -91,8 +92,28 @@ def acknowledgment(
     )
 
 
-def removal_notice(*, case_id: int, to: str, copies: int) -> ReporterEmailQueued:
-    """The e-mail that tells a reporter the content they reported was taken down."""
+def joined_from(case_id: int, merged: Sequence[int]) -> str:
+    """A sentence for the reporters of a case others were merged into: each of them knows
+    only the number their own report was given, which may be one of those."""
+    if not merged:
+        return ""
+    numbers = [case_number(m) for m in merged]
+    if len(numbers) == 1:
+        given, joined = f"the number {numbers[0]}", "that case was"
+    else:
+        given = f"one of the numbers {', '.join(numbers[:-1])} or {numbers[-1]}"
+        joined = "those cases were"
+    return (
+        f"If your report was given {given}: {joined} joined to case {case_number(case_id)} "
+        "by a reviewer, so this is about your report too.\n"
+    )
+
+
+def removal_notice(
+    *, case_id: int, to: str, copies: int, merged: Sequence[int] = ()
+) -> ReporterEmailQueued:
+    """The e-mail that tells a reporter the content they reported was taken down (``merged``:
+    the cases merged into this one, which its reporters may know it by)."""
     number = case_number(case_id)
     others = (
         f" Every copy we found is being taken down with it ({copies} in all)." if copies > 1 else ""
@@ -102,19 +123,24 @@ def removal_notice(*, case_id: int, to: str, copies: int) -> ReporterEmailQueued
         to=to,
         subject=f"The content you reported ({number}) was removed",
         body=f"The content you reported in case {number} was removed.{others}\n"
+        f"{joined_from(case_id, merged)}"
         "Your status page (the link in our first e-mail) shows it.\n",
     )
 
 
-def decision_notice(*, case_id: int, to: str, decision: Decision) -> ReporterEmailQueued:
+def decision_notice(
+    *, case_id: int, to: str, decision: Decision, merged: Sequence[int] = ()
+) -> ReporterEmailQueued:
     """The e-mail that tells a reporter a case they reported was decided: the statement of
-    reasons, as the reviewer sent it (or the automatic confirmation's)."""
+    reasons, as the reviewer sent it (or the automatic confirmation's); ``merged`` as for
+    ``removal_notice``."""
     number = case_number(case_id)
+    joined = joined_from(case_id, merged)
     return ReporterEmailQueued(
         case_id=case_id,
         to=to,
         subject=f"Update on your report {number}",
-        body=f"There is a decision on case {number}.\n\n{decision.statement}\n\n"
+        body=f"There is a decision on case {number}.\n{joined}\n{decision.statement}\n\n"
         "Your status page (the link in our first e-mail) shows the decision, and is where you "
         "can reply or appeal.\n",
     )
