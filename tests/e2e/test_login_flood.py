@@ -1,7 +1,8 @@
 """Decisions about a child while failed logins flood the server: each password check runs
 in its own process and never holds the database (issue 27), so reviewers' decisions go
 through while guesses come in, and four eyes holds on them as on any other path: a first
-decision and the decision on an uploader's appeal alike."""
+decision and the decision on an uploader's appeal alike. Guesses that fill the checks' queue
+do not keep out a browser that logged in to its account before."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import httpx
 import pytest
 
 from takedown.identity import Role, Scope
+from takedown.server.security import SESSION_COOKIE
 from takedown.services import accounts
-from tests.conftest import OPERATOR, add_key, add_staff, make_settings
+from tests.conftest import OPERATOR, PASSWORD, add_key, add_staff, make_settings
 from tests.review_support import bearer, file_report
 
 GUESSERS = 4
@@ -160,4 +162,35 @@ def test_an_appeal_about_a_minor_keeps_four_eyes_during_a_login_flood(live_serve
             headers=bearer(key),
         )
         assert again.status_code in (404, 409), again.text  # one appeal per decision
+    flood.check(started, ended)
+
+
+def _login(browser: httpx.Client, name: str, password: str = PASSWORD) -> int:
+    page = browser.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    form = {"name": name, "password": password, "csrf_token": token.group(1) if token else ""}
+    return browser.post("/login", data=form).status_code
+
+
+def test_a_browser_that_logged_in_before_gets_in_through_a_flood(live_server, container):
+    """Guesses from many addresses fill the password checks' queue (one place here), so new
+    browsers are answered busy, the right password or not; a reviewer's browser that logged
+    in to the account before is checked ahead of the guesses and gets in, every time."""
+    add_staff(container, "rev", Role.reviewer, token=False)
+    with live_server.client() as known:
+        assert _login(known, "rev") == 303  # this browser now holds the account's device cookie
+        container.password_checks.queue = 1
+        with flooding(live_server.url) as flood:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not any(g[2] == 503 for g in flood.guesses):
+                time.sleep(0.05)  # the queue is full
+            started = time.monotonic()
+            for _ in range(3):
+                known.cookies.delete(SESSION_COOKIE)
+                assert _login(known, "rev") == 303
+            with live_server.client() as stranger:  # the right password, a new browser
+                strangers = [_login(stranger, "rev") for _ in range(3)]
+            ended = time.monotonic()
+        assert 503 in strangers, strangers
+        assert 503 in {status for _, _, status in flood.guesses}
     flood.check(started, ended)

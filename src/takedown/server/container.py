@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from takedown import bootstrap, flows
@@ -291,6 +291,7 @@ class Container:
             session_ttl=timedelta(seconds=s.session_ttl_seconds),
             address_limit=self.login_address_limit,
             verify=self.password_checks.verify,
+            trusted_verify=partial(self.password_checks.verify, first=True),
             busy=self.password_checks.busy,
             commit=self.commit_work,
         )

@@ -14,7 +14,11 @@ own, so the server never waits on a kernel lock that a descheduled check holds, 
 interpreter lock a check takes back between its calls. A report never waits for a password.
 
 Under full load a login waits longer; past ``queue`` logins waiting, the next one is answered
-``Busy`` at once, without a check and without counting as a failure. The child starts with
+``Busy`` at once, without a check and without counting as a failure. A login from a browser
+the account trusts (``first``: it logged in to that account before, ``services.accounts``) is
+not: it may wait beyond the queue, up to ``reserve`` more, and is checked before any
+stranger's. So a flood of guesses from many addresses, which fills the queue, does not keep a
+platform's own staff out of the console. The child starts with
 the first check; one that dies (killed for memory, say) answers the check it had ``Busy`` and
 is started again by the next. Where ``SCHED_IDLE`` is not to be had, the child runs at the
 lowest ``nice`` it may set, or as it is, and says so on standard error.
@@ -29,7 +33,9 @@ import os
 import subprocess
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from takedown.services.accounts import LOGIN_BUSY
 from takedown.services.errors import Busy
@@ -41,30 +47,63 @@ class PasswordChecks:
     """``verify(stored_hash, password)`` for ``services.accounts.LoginPolicy``: blocks its
     caller (a request thread) until the check process has answered."""
 
-    def __init__(self, *, queue: int = 16) -> None:
+    def __init__(self, *, queue: int = 16, reserve: int = 8) -> None:
         self.queue = queue
+        self.reserve = reserve
         self._waiting = 0
         self._lock = threading.Lock()
-        # One thread talks to the child, so checks never interleave on its pipe.
+        # Checks waiting, trusted browsers' first; the pool's one thread takes the first of
+        # them for each job handed to it (one job a check), so checks never interleave on
+        # the child's pipe.
+        self._trusted: deque[_Wanted] = deque()
+        self._strangers: deque[_Wanted] = deque()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="takedown-password")
         self._child: subprocess.Popen[str] | None = None
         self._closed = False
 
     def busy(self) -> bool:
         """Whether the next login would be refused ``Busy``: a login asks this before it reads
-        anything, so a flood of them costs least where it is refused anyway."""
+        anything, so a flood of them costs least where it is refused anyway (a trusted
+        browser's login goes on: see the module)."""
         return self._waiting >= self.queue
 
-    def verify(self, stored_hash: str, password: str) -> bool:
+    def verify(self, stored_hash: str, password: str, *, first: bool = False) -> bool:
+        """Whether ``password`` matches; ``first`` for a browser the account trusts."""
+        wanted = _Wanted(stored_hash, password, Future())
         with self._lock:
-            if self._waiting >= self.queue:
+            if self._waiting >= self.queue + (self.reserve if first else 0):
                 raise Busy(LOGIN_BUSY, retry_after=2)
             self._waiting += 1
+            (self._trusted if first else self._strangers).append(wanted)
         try:
-            return self._pool.submit(self._check, stored_hash, password).result()
+            try:
+                self._pool.submit(self._next)
+            except RuntimeError:  # shut down: the server is stopping
+                self._refuse_waiting()
+            return wanted.answer.result()
         finally:
             with self._lock:
                 self._waiting -= 1
+
+    def _next(self) -> None:
+        with self._lock:
+            waiting = self._trusted or self._strangers
+            if not waiting:  # answered Busy by a shutdown
+                return
+            wanted = waiting.popleft()
+        try:
+            wanted.answer.set_result(self._check(wanted.stored_hash, wanted.password))
+        except BaseException as exc:  # handed to the login that waits, whatever it is
+            wanted.answer.set_exception(exc)
+
+    def _refuse_waiting(self) -> None:
+        """Answer every check still waiting ``Busy`` (the server is stopping)."""
+        with self._lock:
+            waiting = [*self._trusted, *self._strangers]
+            self._trusted.clear()
+            self._strangers.clear()
+        for wanted in waiting:
+            wanted.answer.set_exception(Busy(LOGIN_BUSY, retry_after=2))
 
     def _check(self, stored_hash: str, password: str) -> bool:
         child = self._running_child()
@@ -118,7 +157,17 @@ class PasswordChecks:
             child.stdout.close()
 
     def shutdown(self, wait: bool = False, cancel_futures: bool = True) -> None:
-        """Stop taking checks and end the child (within about one check's time)."""
+        """Stop taking checks and end the child (within about one check's time); the checks
+        still waiting are answered ``Busy``."""
         self._closed = True
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+        if cancel_futures:
+            self._refuse_waiting()
         self._stop_child()
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    stored_hash: str
+    password: str
+    answer: Future[bool]

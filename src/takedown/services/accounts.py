@@ -70,8 +70,12 @@ class LoginPolicy:
     logins one address may make in all, whatever the accounts (None: no limit). ``verify``:
     what checks a password against its hash (a server's ``PasswordChecks.verify``, which
     keeps the checks off the cores intake needs); ``verify_password`` in this thread when
-    None. ``busy``: whether ``verify`` would refuse the next check now (``PasswordChecks.busy``);
-    a login is then refused ``Busy`` before it reads or counts anything. ``commit``: what
+    None. ``trusted_verify``: the same for a login from a browser the account trusts (a device
+    cookie it logged in with), which a server checks before strangers' guesses
+    (``PasswordChecks.verify(first=True)``); ``verify`` when None. ``busy``: whether
+    ``verify`` would refuse the next check now (``PasswordChecks.busy``); a login is then
+    refused ``Busy`` before it reads or counts anything, unless its browser presents a device
+    cookie, which is read first to tell whether it is trusted. ``commit``: what
     commits a login's outcome (a work function) and returns its result: a server's
     group-commit writer (``GroupCommitter.call``); a transaction of the login's own when
     None."""
@@ -81,6 +85,7 @@ class LoginPolicy:
     session_ttl: timedelta = timedelta(hours=12)
     address_limit: RateLimit | None = None
     verify: Callable[[str, str], bool] | None = None
+    trusted_verify: Callable[[str, str], bool] | None = None
     busy: Callable[[], bool] | None = None
     commit: Callable[[Work[LoginOutcome]], LoginOutcome] | None = None
 
@@ -419,12 +424,15 @@ def login(
     Raises ``NotAuthenticated`` (one message for every failure) and records why in the audit
     log: unknown name, wrong password, disabled or locked account; ``RateLimited`` when the
     client address is past ``policy.address_limit`` (nothing is checked then); ``Busy``,
-    before anything is read, when the server's password checks are full (``policy.busy``).
+    before anything is read, when the server's password checks are full (``policy.busy``)
+    and the browser presents no device cookie.
 
     ``device`` is the device cookie the browser presented: one this account logged in with
     before is not shut out by the account-wide lock (strangers guessing from many addresses
-    cannot lock the owner out), and its failures do not count towards that lock. A
-    successful login returns the device secret to set (``LoginResult.device_secret``).
+    cannot lock the owner out), and its failures do not count towards that lock; nor is it
+    shut out by the checks' queue, which the same strangers' guesses fill: its password is
+    checked ahead of theirs (``policy.trusted_verify``). A successful login returns the device
+    secret to set (``LoginResult.device_secret``).
 
     The password is checked (argon2, slow on purpose) between a read and the write that
     records the outcome, never inside a transaction: a failed login would otherwise hold
@@ -434,7 +442,8 @@ def login(
     server gives one (its group-commit writer, so a login never waits for or holds the write
     lock beside it), else in a transaction of its own on ``uow``.
     """
-    if policy.busy is not None and policy.busy():
+    busy = policy.busy is not None and policy.busy()
+    if busy and device is None:
         raise Busy(LOGIN_BUSY, retry_after=2)
     now = now or utcnow()
     stamp = now.timestamp()
@@ -444,8 +453,16 @@ def login(
         if refused is not None:
             raise _address_limited(refused)
         user = reading.users.get_by_name(name)
+        trusted = (
+            device is not None
+            and user is not None
+            and reading.login_devices.user_of(hash_secret(device), used_since=now - DEVICE_TRUST)
+            == user.id
+        )
+    if busy and not trusted:
+        raise Busy(LOGIN_BUSY, retry_after=2)
     stored = user.password_hash if user is not None else None
-    verify = policy.verify or verify_password
+    verify = (policy.trusted_verify if trusted else None) or policy.verify or verify_password
     matches = verify(stored or _DUMMY_HASH, password) and stored is not None
     settle = _LoginOutcome(
         name=name,

@@ -121,8 +121,9 @@ async def login_page(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     container = container_of(request)
     policy = container.login_policy
-    if policy.busy is not None and policy.busy():
-        # Refused before the form is read: nothing is checked, counted or changed.
+    if policy.busy is not None and policy.busy() and DEVICE_COOKIE not in request.cookies:
+        # Refused before the form is read: nothing is checked, counted or changed. A browser
+        # with a device cookie goes on: if the account trusts it, its check goes first.
         return _busy_page(request, None, retry_after=2)
     fields = _form_fields(await request.form())
     try:
