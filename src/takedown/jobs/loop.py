@@ -16,8 +16,8 @@ from typing import Any
 
 from takedown.clock import SYSTEM_CLOCK, Clock
 from takedown.store.db import Database
-from takedown.store.group_commit import GroupCommitter
-from takedown.store.uow import SqlAlchemyUnitOfWork, UnitOfWork
+from takedown.store.group_commit import GroupCommitter, commit_work
+from takedown.store.uow import UnitOfWork
 
 MAX_BACKOFF_SECONDS = 5.0
 
@@ -113,9 +113,4 @@ class StoreLoop(BackgroundLoop):
 
     def _write(self, work: Callable[[UnitOfWork], Any]) -> Any:
         """Run ``work`` and commit it: through the process's writer where it has one."""
-        if self.writer is not None and self.writer.running:
-            return self.writer.call(work)
-        with SqlAlchemyUnitOfWork(self.db) as uow:
-            result = work(uow)
-            uow.commit()
-            return result
+        return commit_work(self.db, self.writer, work)

@@ -26,7 +26,7 @@ from takedown.jobs.loop import BackgroundLoop
 from takedown.jobs.registry import HandlerContext, HandlerRegistry
 from takedown.retry import RetryPolicy
 from takedown.store.db import Database
-from takedown.store.group_commit import GroupCommitter
+from takedown.store.group_commit import GroupCommitter, commit_work
 from takedown.store.uow import SqlAlchemyUnitOfWork, UnitOfWork
 
 log = logging.getLogger("takedown.jobs")
@@ -182,14 +182,11 @@ class Worker(BackgroundLoop):
         record_only = self.registry.catalogue.record_only & takes
         unhandled = [i for i, t in due if t in record_only]
         if unhandled:
-            if self.writer is not None and self.writer.running:
-                self.writer.call(
-                    partial(_complete_unhandled, event_ids=unhandled, now=self.clock.now())
-                )
-            else:
-                with SqlAlchemyUnitOfWork(self.db) as uow:
-                    _complete_unhandled(uow, unhandled, self.clock.now())
-                    uow.commit()
+            commit_work(
+                self.db,
+                self.writer,
+                partial(_complete_unhandled, event_ids=unhandled, now=self.clock.now()),
+            )
             for _, event_type in due:
                 if event_type in record_only:
                     EVENTS_HANDLED.labels(event_type).inc()

@@ -36,7 +36,7 @@ from takedown.services.ratelimits import RateLimit
 from takedown.services.review import ReviewSettings
 from takedown.services.review_media import MediaSettings, Renditions
 from takedown.store import Database, SqlAlchemyUnitOfWork, UnitOfWork
-from takedown.store.group_commit import GroupCommitter
+from takedown.store.group_commit import GroupCommitter, commit_work
 from takedown.store.work import Work
 
 T = TypeVar("T")
@@ -258,12 +258,7 @@ class Container:
         """``run_work`` for a thread (never the event loop's): through the group-commit
         writer while it runs, so the work never waits for SQLite's write lock beside it; in a
         transaction of its own before the writer starts or after it stops."""
-        if self.writer.running:
-            return self.writer.call(work)
-        with self.uow() as uow:
-            result = work(uow)
-            uow.commit()
-            return result
+        return commit_work(self.db, self.writer, work)
 
     def uow(self, *, readonly: bool = False) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.db, readonly=readonly)

@@ -157,6 +157,18 @@ def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None)
         future.set_result(result)
 
 
+def commit_work(db: Database, writer: GroupCommitter | None, work: Work[T]) -> T:
+    """Run ``work`` and commit it, from a thread (never the event loop's): through
+    ``writer`` while it runs, so the work never waits for SQLite's write lock beside it; in a
+    transaction of its own where there is none, or before it starts or after it stops."""
+    if writer is not None and writer.running:
+        return writer.call(work)
+    with SqlAlchemyUnitOfWork(db) as uow:
+        result = work(uow)
+        uow.commit()
+        return result
+
+
 class WriterStopped(RuntimeError):
     """The group committer is not running (stopped, or never started)."""
 
