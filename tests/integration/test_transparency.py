@@ -16,7 +16,7 @@ from takedown.cases import Category, Outcome, ReporterRole
 from takedown.clock import MovableClock
 from takedown.identity import Forbidden, Principal, PrincipalKind, Role, Scope
 from takedown.server.container import Container
-from takedown.services import dsa_template, review, transparency
+from takedown.services import case_links, dsa_template, review, transparency
 from takedown.services.errors import InvalidInput
 from tests.conftest import OPERATOR
 from tests.integration.test_reports import PLATFORM, scan_and_bank, submit
@@ -263,3 +263,59 @@ def test_only_those_who_may_read_figures_get_them_and_the_period_is_checked(cont
     for start, end in ((now, now), (now, now + timedelta(days=366 * 5 + 1))):
         with pytest.raises(InvalidInput):
             transparency.report(uow=container.uow(), actor=compliance, start=start, end=end)
+
+
+def test_the_consoles_deadlines_count_a_look_or_a_decision_by_the_time_to_respond(container):
+    """The transparency page's deadlines met (``dashboard``): a case is met when a person
+    looked at it or it was decided by its time to respond (to the second), due once that
+    time has come or it was looked at; a case neither due nor looked at counts in neither,
+    and a case merged away not at all."""
+    clock = container.clock
+    t0 = clock.now()
+    settings = container.review_settings
+    ana = staff(container, "ana", Role.reviewer)
+    compliance = staff(container, "cleo", Role.compliance)
+
+    def at(when):
+        clock.advance((when - clock.now()).total_seconds())
+
+    def opened(content_id, seconds):
+        at(t0 + timedelta(seconds=seconds))
+        case_id = submit(container, PLATFORM, content_id=content_id, category=Category.policy)
+        with container.uow(readonly=True) as uow:
+            return case_id.case_id, uow.cases.get(case_id.case_id).respond_by
+
+    def look(case_id, when):
+        at(when)
+        review.claim(uow=container.uow(), actor=ana, case_id=case_id, now=clock.now(),
+                     settings=settings)  # fmt: skip
+        review.release(uow=container.uow(), actor=ana, case_id=case_id, now=clock.now())
+
+    met, due = opened("met", 0), opened("late", 10)
+    decided, missed = opened("decided", 20), opened("missed", 30)
+    look(met[0], met[1] - timedelta(seconds=1))
+    look(due[0], due[1] + timedelta(seconds=1))
+    at(decided[1])
+    review.claim(uow=container.uow(), actor=ana, case_id=decided[0], now=clock.now(),
+                 settings=settings)  # fmt: skip
+    review.decide(
+        uow=container.uow(), actor=ana, case_id=decided[0], now=clock.now(),
+        decision_in=review.DecisionIn(outcome=Outcome.no_violation, reason="fine"),
+        settings=settings,
+    )  # fmt: skip
+    # Opened after the others' deadlines and not due by the time the page is read.
+    waiting = opened("waiting", (due[1] - t0).total_seconds() + 60)
+    merged = opened("merged", (due[1] - t0).total_seconds() + 70)
+    case_links.merge(
+        uow=container.uow(), actor=ana, case_id=merged[0], into=str(waiting[0]), note="same",
+        now=clock.now(), policy=container.triage_policy,
+    )  # fmt: skip
+    assert clock.now() < waiting[1] and missed[1] < clock.now()
+    day = t0.replace(hour=0, minute=0, second=0, microsecond=0)
+    page = transparency.dashboard(
+        uow=container.uow(), actor=compliance, start=day, end=day + timedelta(days=3),
+        now=clock.now(),
+    )  # fmt: skip
+    # Every one a policy report from the platform, of one priority: met, late, decided (at its
+    # time to the second) and missed are due; met and decided were in time.
+    assert list(page.deadlines.values()) == [(4, 2)], page.deadlines

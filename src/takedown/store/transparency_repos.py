@@ -274,15 +274,14 @@ class TransparencyRepository(RawRepository):
         decided, by their time to respond). A case not yet due and not yet done counts in
         neither: its deadline is not yet met or missed."""
         raw = self._raw
+        deadline = seconds(raw, "c.respond_by", "c.opened_at")
         rows = raw.all(
-            "SELECT c.priority, coalesce(sum(CASE WHEN r.first_look_at IS NOT NULL "
-            "OR x.first IS NOT NULL OR c.respond_by <= :now THEN 1 ELSE 0 END), 0), "
-            "coalesce(sum(CASE WHEN r.first_look_at <= c.respond_by "
-            "OR x.first <= c.respond_by THEN 1 ELSE 0 END), 0) FROM cases c "
-            "LEFT JOIN case_reviews r ON r.case_id = c.id "
-            "LEFT JOIN (SELECT case_id, min(decided_at) AS first FROM decisions GROUP BY case_id) "
-            "x ON x.case_id = c.id WHERE c.opened_at >= :start AND c.opened_at < :end "
-            "AND c.status <> 'merged' GROUP BY 1",
+            "SELECT c.priority, coalesce(sum(CASE WHEN k.look_s IS NOT NULL "  # noqa: S608 - constant
+            "OR k.decision_s IS NOT NULL OR c.respond_by <= :now THEN 1 ELSE 0 END), 0), "
+            f"coalesce(sum(CASE WHEN k.look_s <= {deadline} OR k.decision_s <= {deadline} "
+            "THEN 1 ELSE 0 END), 0) FROM cases c LEFT JOIN case_clocks k ON k.case_id = c.id "
+            "WHERE c.opened_at >= :start AND c.opened_at < :end AND c.status <> 'merged' "
+            "GROUP BY 1",
             {**self._period(start, end), "now": raw.dt(now)},
         )
         return {str(p): (int(n), int(met)) for p, n, met in rows}
