@@ -281,9 +281,9 @@ def test_the_consoles_deadlines_count_a_look_or_a_decision_by_the_time_to_respon
 
     def opened(content_id, seconds):
         at(t0 + timedelta(seconds=seconds))
-        case_id = submit(container, PLATFORM, content_id=content_id, category=Category.policy)
+        receipt = submit(container, PLATFORM, content_id=content_id, category=Category.policy)
         with container.uow(readonly=True) as uow:
-            return case_id.case_id, uow.cases.get(case_id.case_id).respond_by
+            return receipt.case_id, uow.cases.get(receipt.case_id).respond_by
 
     def look(case_id, when):
         at(when)
@@ -291,10 +291,10 @@ def test_the_consoles_deadlines_count_a_look_or_a_decision_by_the_time_to_respon
                      settings=settings)  # fmt: skip
         review.release(uow=container.uow(), actor=ana, case_id=case_id, now=clock.now())
 
-    met, due = opened("met", 0), opened("late", 10)
+    met, late = opened("met", 0), opened("late", 10)
     decided, missed = opened("decided", 20), opened("missed", 30)
     look(met[0], met[1] - timedelta(seconds=1))
-    look(due[0], due[1] + timedelta(seconds=1))
+    look(late[0], late[1] + timedelta(seconds=1))
     at(decided[1])
     review.claim(uow=container.uow(), actor=ana, case_id=decided[0], now=clock.now(),
                  settings=settings)  # fmt: skip
@@ -304,8 +304,8 @@ def test_the_consoles_deadlines_count_a_look_or_a_decision_by_the_time_to_respon
         settings=settings,
     )  # fmt: skip
     # Opened after the others' deadlines and not due by the time the page is read.
-    waiting = opened("waiting", (due[1] - t0).total_seconds() + 60)
-    merged = opened("merged", (due[1] - t0).total_seconds() + 70)
+    waiting = opened("waiting", (late[1] - t0).total_seconds() + 60)
+    merged = opened("merged", (late[1] - t0).total_seconds() + 70)
     case_links.merge(
         uow=container.uow(), actor=ana, case_id=merged[0], into=str(waiting[0]), note="same",
         now=clock.now(), policy=container.triage_policy,
