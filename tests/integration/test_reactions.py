@@ -85,6 +85,42 @@ def test_telling_reporters_of_a_removal_twice_tells_them_once(container):
     assert _counts(container)["outbox"] == before["outbox"] + 2  # one e-mail each
 
 
+def test_a_removal_tells_a_merged_cases_reporter_the_number_they_were_given(container):
+    """Reporters of a case merged into another hear of the removal under the kept case's
+    number, and the e-mail names the number each was given (merges of merges too)."""
+    from takedown.identity import Role
+    from takedown.store.models import OutboxRow
+    from tests.integration.test_case_links import merge
+    from tests.integration.test_review_service import staff
+
+    rev = staff(container, "rev", Role.reviewer)
+    kept, middle, deepest = (
+        submit(container, content_id=f"dup-{n}", category=Category.policy,
+               contact_email=f"{n}@example.org")
+        for n in ("kept", "middle", "deepest")
+    )  # fmt: skip
+    merge(container, rev, deepest.case_id, str(middle.case_id))
+    merge(container, rev, middle.case_id, str(kept.case_id))
+    removed = ContentRemoved(kept.case_id, ["dup-kept", "dup-middle", "dup-deepest"])
+    _twice(container, handlers.tell_reporters_removed, removed)
+    with container.uow(readonly=True) as uow:
+        mails = {
+            row.payload["to"]: row.payload
+            for row in uow.session.query(OutboxRow).filter(
+                OutboxRow.event_type == "cases.reporter_email"
+            )
+            if row.payload["subject"].startswith("The content you reported")
+        }
+    assert sorted(mails) == ["deepest@example.org", "kept@example.org", "middle@example.org"]
+    numbers = sorted([middle.case_number, deepest.case_number])
+    for mail in mails.values():
+        assert kept.case_number in mail["subject"]
+        assert (
+            f"one of the numbers {numbers[0]} or {numbers[1]}: those cases were joined to case "
+            f"{kept.case_number}"
+        ) in mail["body"], mail
+
+
 def test_sealing_and_drafting_twice_drafts_once(container):
     case_id = _confirmed_csam_case(container)
     _twice(container, handlers.seal_evidence_and_draft, EvidenceWanted(case_id, confirmed=True))

@@ -20,7 +20,8 @@ def clean_text(value: str | None, field_name: str, limit: int) -> str | None:
         return None
     if len(value) > limit:
         raise InvalidInput(f"{field_name} must be at most {limit} characters", field=field_name)
-    if _CONTROL.search(value):
+    # Printable ASCII, the usual text, holds none of them; only other text is searched.
+    if not (value.isascii() and value.isprintable()) and _CONTROL.search(value):
         raise InvalidInput(
             f"{field_name} has control characters or characters no document can carry "
             "(U+FFFE, U+FFFF, unpaired surrogates)",
